@@ -1,0 +1,45 @@
+# MIKRO-DOJO: `make demo` sets everything up and starts the demo; `make test` sets up and runs every test.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: setup demo test test-py test-node bench chromium clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+# torch first, pinned: that is the local CPU build; an unpinned torch would pull several GB of CUDA.
+$(PY_STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium for the browser tests (never a browser downloaded by a test tool).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install -y chromium"; fi; }
+
+demo: setup
+	$(VENV)/bin/dojo demo
+
+test: setup chromium test-py test-node
+
+test-py: setup
+	$(PY) -m pytest -q
+
+test-node: setup
+	npm test
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) node_modules var artifacts

@@ -1,0 +1,1 @@
+"""Curriculum: levels, the gate, lessons, the judge and the coach."""

@@ -1,0 +1,257 @@
+"""Messages between a car runtime and the classroom server (socket.io namespace ``/car``).
+
+This module is the contract: the car runtime and the server both import it, nothing else is shared.
+Units are kid units everywhere: centimetres, degrees (counter-clockwise positive, 0 along +x),
+seconds, percent of the car's top speed.
+
+Flow (server -> car events, car -> server events)::
+
+    connect(auth=CarHello)                         car -> server   refused with a reason if the token is wrong
+    "limits"  SessionLimits                        server -> car   the tighter of these and the car's own limits win
+    "heartbeat" Heartbeat (every HEARTBEAT_PERIOD_S) server -> car the car's watchdog stops the car without them
+    "skill"   SkillRequest -> ack Ack              server -> car   ack says accepted or names the error
+    "result"  SkillResult                          car -> server   exactly one per accepted request
+    "cancel"  Cancel                               server -> car   ends the running request as `cancelled`
+    "stop"    Stop                                 server -> car   controlled stop now, cancels what runs
+    "estop"   Stop / "reset_estop" Stop            server -> car   latched emergency stop and its explicit reset
+    "arena"   ArenaSetup                           server -> car   load an arena; a simulated car is placed at the pose
+    "telemetry" Telemetry (TELEMETRY_HZ)           car -> server
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+PROTOCOL_VERSION = 1
+CAR_NAMESPACE = "/car"
+
+HEARTBEAT_PERIOD_S = 0.1  # three heartbeats fit in one watchdog window, so one lost packet never stops a car
+WATCHDOG_S = 0.3  # stop within one human reaction time of a lost link (ROS/LeKiwi use 0.5 s; we are stricter)
+TELEMETRY_HZ = 20  # smooth enough for the arena view and the judge, small enough for 30 cars on one server
+MAX_MESSAGE_BYTES = 64 * 1024  # no legitimate message comes near this; bigger ones are refused unread
+
+RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+CarId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+SpeedPct = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
+Centimetres = Annotated[float, Field(ge=-100_000, le=100_000, allow_inf_nan=False)]
+
+FinalStatus = Literal["done", "refused", "failed", "cancelled", "timed_out"]
+
+
+class Message(BaseModel):
+    """Base for every wire message: unknown fields and NaN are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Pose(Message):
+    x_cm: Centimetres
+    y_cm: Centimetres
+    heading_deg: Annotated[float, Field(allow_inf_nan=False)]
+
+
+# --- skill requests ---------------------------------------------------------------------------
+
+
+class DriveAction(Message):
+    """Drive straight: either a distance (negative = backward) or a time at a speed."""
+
+    kind: Literal["drive"] = "drive"
+    distance_cm: Annotated[float, Field(ge=-1000, le=1000, allow_inf_nan=False)] | None = None
+    seconds: Annotated[float, Field(gt=0, le=30, allow_inf_nan=False)] | None = None
+    speed_pct: SpeedPct = 50
+
+    @model_validator(mode="after")
+    def _one_of_distance_or_seconds(self) -> "DriveAction":
+        if (self.distance_cm is None) == (self.seconds is None):
+            raise ValueError("drive needs exactly one of distance_cm or seconds")
+        return self
+
+
+class TurnAction(Message):
+    """Change heading by driving an arc; left (counter-clockwise) is positive."""
+
+    kind: Literal["turn"] = "turn"
+    degrees: Annotated[float, Field(ge=-3600, le=3600, allow_inf_nan=False)]
+    speed_pct: SpeedPct = 50
+
+
+class GotoAction(Message):
+    kind: Literal["goto"] = "goto"
+    x_cm: Centimetres
+    y_cm: Centimetres
+    speed_pct: SpeedPct = 50
+
+
+class NamedSkillAction(Message):
+    """A named skill from the car's registry (scripted or an ONNX policy): slalom, donut, ..."""
+
+    kind: Literal["skill"] = "skill"
+    name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+    speed_pct: SpeedPct = 50
+
+
+class StopAction(Message):
+    kind: Literal["stop"] = "stop"
+
+
+Action = Annotated[
+    Union[DriveAction, TurnAction, GotoAction, NamedSkillAction, StopAction],
+    Field(discriminator="kind"),
+]
+
+
+class SkillRequest(Message):
+    request_id: RequestId
+    action: Action
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 30.0
+
+
+class Cancel(Message):
+    request_id: RequestId
+    reason: Annotated[str, Field(max_length=200)] = "cancelled"
+
+
+class Stop(Message):
+    reason: Annotated[str, Field(max_length=200)] = "stop"
+
+
+class ErrorInfo(Message):
+    """An error that names the rule, the value and the fix."""
+
+    rule: str
+    message: str
+    value: Any = None
+    fix: str = ""
+
+
+class Ack(Message):
+    ok: bool
+    error: ErrorInfo | None = None
+
+
+class SkillResult(Message):
+    request_id: RequestId
+    status: FinalStatus
+    reason: str = ""  # machine reason: collision, timeout, blocked_by_safety, estop, ...
+    kid_text: str = ""  # short, friendly, concrete
+    detail: str = ""  # for the teacher: rule, value, limit
+    final_pose: Pose | None = None
+    duration_s: float = 0.0
+
+
+# --- limits and session -----------------------------------------------------------------------
+
+
+class Zone(Message):
+    """Axis-aligned rectangle in arena centimetres."""
+
+    x0: Centimetres
+    y0: Centimetres
+    x1: Centimetres
+    y1: Centimetres
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Zone":
+        if not (self.x0 < self.x1 and self.y0 < self.y1):
+            raise ValueError(f"zone needs x0 < x1 and y0 < y1 (got {self.x0},{self.y0} .. {self.x1},{self.y1})")
+        return self
+
+    def contains(self, x: float, y: float, margin: float = 0.0) -> bool:
+        return self.x0 + margin <= x <= self.x1 - margin and self.y0 + margin <= y <= self.y1 - margin
+
+
+class SessionLimits(Message):
+    """Limits the server sends for the current driver; the car applies the tighter of these and its own."""
+
+    max_speed_pct: Annotated[float, Field(ge=0, le=100)] = 100
+    max_steer_pct: Annotated[float, Field(ge=0, le=100)] = 100
+    allowed_skills: list[str] | None = None  # None: every skill the car has
+    fence: Zone | None = None  # the car stays inside this zone (level's arena zone)
+    level: Annotated[int, Field(ge=1, le=4)] | None = None
+
+
+class CarHello(Message):
+    """The socket.io ``auth`` payload a car connects with."""
+
+    car_id: CarId
+    token: Annotated[str, Field(min_length=1, max_length=256)]
+    kind: Literal["sim", "real"] = "sim"
+    protocol: int = PROTOCOL_VERSION
+    skills: list[str] = []
+
+
+class Heartbeat(Message):
+    seq: int = 0
+
+
+class ArenaSetup(Message):
+    arena: dict[str, Any]  # an Arena (robot_runtime.arena) as JSON; validated by the car
+    pose: Pose | None = None  # simulated cars are placed here; None: the arena's start pose
+
+
+# --- telemetry --------------------------------------------------------------------------------
+
+
+SafetyReason = Literal[
+    "speed_limit", "steer_limit", "slew", "fence", "obstacle", "watchdog", "estop", "skill_not_allowed"
+]
+
+
+class SafetyEvent(Message):
+    t: float
+    reason: SafetyReason
+    kid_text: str  # "I stopped: wall 10 cm ahead"
+    detail: str = ""
+    value: float | None = None
+    limit: float | None = None
+
+
+class CollisionEvent(Message):
+    t: float
+    with_: Annotated[str, Field(alias="with")]  # "wall", "cone:3", "edge", "car:car-2"
+    x_cm: float
+    y_cm: float
+    speed_cm_s: float
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SkillProgress(Message):
+    request_id: str
+    name: str
+    progress: Annotated[float, Field(ge=0, le=1)]
+
+
+class StageTiming(Message):
+    p50_ms: float
+    p99_ms: float
+
+
+class Telemetry(Message):
+    car_id: str
+    seq: int
+    t: float  # car's monotonic clock, seconds
+    pose: Pose
+    speed_cm_s: float  # signed, along the car's heading
+    yaw_rate_dps: float = 0.0
+    slip_deg: float = 0.0  # angle between heading and velocity
+    distance_cm: float | None = None  # forward distance sensor; None: nothing in range
+    throttle: float = 0.0  # command actually applied, -1..1 of top speed
+    steering: float = 0.0  # command actually applied, -1..1 of max steering, + is left
+    safety_state: Literal["ok", "limiting", "stopping", "estop", "watchdog"] = "ok"
+    safety_events: list[SafetyEvent] = []  # since the previous telemetry message
+    collisions: list[CollisionEvent] = []  # since the previous telemetry message
+    skill: SkillProgress | None = None
+    timing: dict[str, StageTiming] = {}  # per control-loop stage
+
+    @field_validator("distance_cm")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        return None if v is None or not math.isfinite(v) else v
+
+
+ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)

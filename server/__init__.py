@@ -1,0 +1,1 @@
+"""The classroom server: aiohttp + python-socketio; block -> skill translation, gate, dispatch, storage."""
