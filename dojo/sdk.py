@@ -1,0 +1,485 @@
+"""The kid-facing Python SDK: one ``Car`` per program, every move waits until the car has finished.
+
+    import dojo
+    car = dojo.connect("http://127.0.0.1:8080", class_code="DEMO", name="Mia")
+    car.forward(30)
+    car.turn_left(90)
+    print(car.x, car.y, car.heading, car.distance())
+
+Each command is a *block call* on the classroom's ``/kid`` socket.io namespace (``block`` event,
+acknowledged with a BlockReply once the car is done), the same path Scratch and Blockly take, so the
+server's catalog and curriculum gate decide for all three. Argument ranges come from the server's
+``/api/catalog`` (fetched once at connect, never copied here), so a bad value raises ``ValueError``
+at the kid's own line, before anything moves; the server checks again and stays the authority.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import math
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+import requests
+import socketio
+
+from dojo.errors import ArgumentError, CarError, ConnectionError, DojoError, Refused, Stopped
+
+HTTP_TIMEOUT_S = 5.0  # join and catalog are small loopback/LAN requests; 5 s means the server is not there
+CONNECT_TIMEOUT_S = 5.0  # socket.io handshake; a classroom LAN answers in milliseconds
+BLOCK_REPLY_TIMEOUT_S = 180.0  # the server answers every block (its longest skill limit is 120 s + queue);
+#                               this only catches a server that went silent while the socket stayed up
+STOP_ACK_TIMEOUT_S = 2.0  # stop skips every queue; if it is not acknowledged in 2 s the link is gone
+FIRST_TELEMETRY_WAIT_S = 2.0  # cars send telemetry at 20 Hz; 2 s without any means the car is not there
+FRESH_TELEMETRY_WAIT_S = 0.25  # after a move, wait for one telemetry newer than its reply (20 Hz = 50 ms)
+OBSTACLE_HYSTERESIS_CM = 5.0  # re-arm on_obstacle only once the obstacle is 5 cm beyond the trigger line,
+#                               so sensor noise at the threshold never fires a handler twice per approach
+WAIT_SLICE_S = 0.1  # waits wake this often so Ctrl-C is handled promptly everywhere
+
+KID_NAMESPACE = "/kid"
+
+
+def connect(server: str = "http://127.0.0.1:8080", class_code: str | None = None, name: str | None = None,
+            *, token: str | None = None, block_timeout: float = BLOCK_REPLY_TIMEOUT_S) -> "Car":
+    """Join the class (class code + first name) and connect to your car. Returns a :class:`Car`."""
+    server = server.rstrip("/")
+    if token is None:
+        if not class_code or not name:
+            raise ArgumentError("join_needs_code_and_name", (class_code, name),
+                                "dojo.connect needs your class code and your first name",
+                                'write dojo.connect(URL, class_code="DEMO", name="Mia")')
+        joined = _post_json(server, "/api/join", {"class_code": class_code, "name": name})
+        token = joined["token"]
+    else:
+        joined = {}
+    car = Car(server, token, joined, block_timeout=block_timeout)
+    car._open()
+    return car
+
+
+def _unreachable(server: str, why: object) -> ConnectionError:
+    return ConnectionError(f"I can't reach the classroom at {server} — is the server running?",
+                           detail=f"{type(why).__name__}: {why}")
+
+
+def _post_json(server: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        resp = requests.post(server + path, json=body, timeout=HTTP_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise _unreachable(server, exc) from None
+    return _json_or_refusal(resp)
+
+
+def _get_json(server: str, path: str) -> dict[str, Any]:
+    try:
+        resp = requests.get(server + path, timeout=HTTP_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise _unreachable(server, exc) from None
+    return _json_or_refusal(resp)
+
+
+def _json_or_refusal(resp: requests.Response) -> dict[str, Any]:
+    try:
+        data = resp.json()
+    except ValueError:
+        data = {}
+    if resp.status_code >= 400:
+        err = data.get("error", data) if isinstance(data, dict) else {}
+        if isinstance(err, str):
+            err = {"kid_text": err}
+        kid = err.get("kid_text") or err.get("message") or f"The classroom said no (HTTP {resp.status_code})."
+        detail = err.get("detail") or err.get("rule") or resp.text[:300]
+        raise Refused(kid, detail=str(detail), status="refused", reply=err if isinstance(err, dict) else {})
+    return data
+
+
+class _Param:
+    """One argument's rule as the server's catalog states it."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.name = spec["name"]
+        self.kind = spec.get("kind", "number")
+        self.minimum, self.maximum = spec.get("minimum"), spec.get("maximum")
+        self.unit = spec.get("unit", "")
+        self.options = tuple(spec.get("options") or ())
+        self.default = spec.get("default")
+
+    def check(self, block_id: str, value: Any) -> Any:
+        if self.kind == "menu":
+            if self.options and value not in self.options:
+                raise ArgumentError(f"{self.name}_choice", value,
+                                    f"{self.name} must be one of {', '.join(self.options)} (got {value!r})",
+                                    f"pick one of: {', '.join(self.options)}")
+            return value
+        value = _number(self.name, value, self.default)
+        low, high = self.minimum, self.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            unit = f" {self.unit}" if self.unit else ""
+            raise ArgumentError(f"{self.name}_range", value,
+                                f"{self.name} must be between {low:g} and {high:g}{unit} (got {value:g})",
+                                f"try a {self.name} from {low:g} to {high:g}")
+        return value
+
+
+def _number(name: str, value: Any, example: Any = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ArgumentError(f"{name}_number", value, f"{name} must be a number (got {value!r})",
+                            f"write a number like {example if example is not None else 20}")
+    return float(value)
+
+
+class Car:
+    """Your car in the classroom. Moves wait until the car has finished; reporters read live telemetry."""
+
+    def __init__(self, server: str, token: str, joined: dict[str, Any], *, block_timeout: float) -> None:
+        self.server = server
+        self.token = token
+        self.name: str = joined.get("name", "")
+        self.kid_id: str = joined.get("kid_id", "")
+        self.car_id: str | None = joined.get("car_id")
+        self.level: int | None = joined.get("level")
+        self.block_timeout = block_timeout
+        self._speed: float | None = None
+        self._params: dict[str, dict[str, _Param]] = {}
+        self._refs = itertools.count(1)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # telemetry, replies and the link state
+        self._telemetry: dict[str, Any] | None = None
+        self._telemetry_count = 0
+        self._last_reply_at_count = 0
+        self._pending: dict[int, dict[str, Any] | None] = {}
+        self._lost: DojoError | None = None
+        self._closed = False
+        self._obstacle_watchers: list[_ObstacleWatcher] = []
+        self._handlers = _HandlerThread()
+        self.sio = socketio.Client(reconnection=False, handle_sigint=False)
+        self.sio.on("telemetry", self._on_telemetry, namespace=KID_NAMESPACE)
+        self.sio.on("level", self._on_level, namespace=KID_NAMESPACE)
+        self.sio.on("car_status", self._on_car_status, namespace=KID_NAMESPACE)
+        self.sio.on("disconnect", self._on_disconnect, namespace=KID_NAMESPACE)
+        self.sio.on("connect_error", self._on_connect_error, namespace=KID_NAMESPACE)
+        self._connect_error: Any = None
+
+    # --- connection ---------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        self._load_catalog()
+        try:
+            self.sio.connect(self.server, namespaces=[KID_NAMESPACE], auth={"token": self.token},
+                             transports=["websocket"], wait_timeout=CONNECT_TIMEOUT_S)
+        except socketio.exceptions.ConnectionError as exc:
+            reason = self._connect_error
+            if reason:  # the server refused us (bad or old token): its reason is the kid text
+                text = reason.get("message", str(reason)) if isinstance(reason, dict) else str(reason)
+                raise Refused(text, detail=str(reason), status="refused") from None
+            raise _unreachable(self.server, exc) from None
+        atexit.register(self._at_exit)
+
+    def _load_catalog(self) -> None:
+        query = f"?level={self.level}" if self.level else ""
+        data = _get_json(self.server, "/api/catalog" + query)
+        for spec in data.get("blocks", []):
+            self._params[spec["id"]] = {p["name"]: _Param(p) for p in spec.get("params", [])}
+
+    def close(self) -> None:
+        """Disconnect (the server stops your car when you leave)."""
+        with self._lock:
+            self._closed = True
+        self._handlers.close()
+        if self.sio.connected:
+            self.sio.disconnect()
+
+    def __enter__(self) -> "Car":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is not None and self.sio.connected:
+                self.stop()
+        finally:
+            self.close()
+
+    def _at_exit(self) -> None:
+        # The program ended (or Ctrl-C escaped): never leave a car driving for a program that is gone.
+        if not self._closed and self.sio.connected:
+            try:
+                self.stop()
+            except DojoError:
+                pass
+        self.close()
+
+    def _on_disconnect(self, *args: Any) -> None:
+        with self._changed:
+            if self._lost is None and not self._closed:
+                self._lost = ConnectionError(
+                    "I lost the connection to the classroom — run your program again.",
+                    detail=f"/kid socket disconnected ({args[0] if args else 'no reason given'})")
+            self._changed.notify_all()
+
+    def _on_connect_error(self, data: Any = None) -> None:
+        self._connect_error = data
+
+    # --- telemetry and reporters ---------------------------------------------------------------
+
+    def _on_telemetry(self, data: dict[str, Any]) -> None:
+        with self._changed:
+            self._telemetry = data
+            self._telemetry_count += 1
+            self._changed.notify_all()
+        distance = data.get("distance_cm")
+        for watcher in self._obstacle_watchers:
+            if watcher.update(distance):
+                self._handlers.submit(watcher.handler)
+
+    def _on_level(self, data: Any) -> None:
+        level = data.get("level") if isinstance(data, dict) else data
+        if isinstance(level, int):
+            self.level = level
+            try:
+                self._load_catalog()
+            except DojoError:
+                pass  # keep the old ranges; the server still checks every call
+
+    def _on_car_status(self, data: Any) -> None:
+        if isinstance(data, dict) and data.get("car_id"):
+            self.car_id = data["car_id"]
+
+    def _fresh_telemetry(self) -> dict[str, Any]:
+        """The latest telemetry, and after a move one that arrived after its reply (never a stale pose)."""
+        with self._changed:
+            deadline = time.monotonic() + FIRST_TELEMETRY_WAIT_S
+            while self._telemetry is None:
+                self._raise_if_lost()
+                if not self._changed.wait(min(WAIT_SLICE_S, max(0.0, deadline - time.monotonic()))) \
+                        and time.monotonic() >= deadline:
+                    raise CarError("I can't see where your car is yet — is it switched on?",
+                                   detail=f"no telemetry for {FIRST_TELEMETRY_WAIT_S} s on /kid (car {self.car_id})")
+            deadline = time.monotonic() + FRESH_TELEMETRY_WAIT_S
+            while self._telemetry_count <= self._last_reply_at_count and time.monotonic() < deadline:
+                self._changed.wait(min(WAIT_SLICE_S, max(0.0, deadline - time.monotonic())))
+            return self._telemetry
+
+    @property
+    def x(self) -> float:
+        """Where the car is: centimetres from the arena's left edge."""
+        return round(float(self._fresh_telemetry()["pose"]["x_cm"]), 1)
+
+    @property
+    def y(self) -> float:
+        """Where the car is: centimetres from the arena's bottom edge."""
+        return round(float(self._fresh_telemetry()["pose"]["y_cm"]), 1)
+
+    @property
+    def heading(self) -> float:
+        """Which way the car points, in degrees: 0 is along x, 90 along y (turning left adds)."""
+        return round(float(self._fresh_telemetry()["pose"]["heading_deg"]), 1)
+
+    def distance(self) -> float:
+        """How far the sensor sees ahead, in cm (``math.inf`` when nothing is in range)."""
+        value = self._fresh_telemetry().get("distance_cm")
+        return math.inf if value is None else round(float(value), 1)
+
+    @property
+    def telemetry(self) -> dict[str, Any] | None:
+        """The newest raw telemetry message (pose, speed, safety state...), or None before the first."""
+        return self._telemetry
+
+    # --- moves ---------------------------------------------------------------------------------
+
+    def forward(self, distance: float) -> None:
+        """Drive straight ahead ``distance`` centimetres."""
+        self._block("move_forward", distance=distance)
+
+    def backward(self, distance: float) -> None:
+        """Drive straight back ``distance`` centimetres."""
+        self._block("move_backward", distance=distance)
+
+    def turn_left(self, degrees: float = 90) -> None:
+        """Turn left (counter-clockwise) by ``degrees``."""
+        self._block("turn", direction="left", degrees=degrees)
+
+    def turn_right(self, degrees: float = 90) -> None:
+        """Turn right (clockwise) by ``degrees``."""
+        self._block("turn", direction="right", degrees=degrees)
+
+    def drive(self, speed: float, seconds: float) -> None:
+        """Drive straight at ``speed`` percent for ``seconds`` seconds."""
+        self._block("drive_for", speed=speed, seconds=seconds)
+
+    def go_to(self, x: float, y: float) -> None:
+        """Drive to the point (x, y) in the arena, in centimetres."""
+        self._block("go_to", x=x, y=y)
+
+    def do(self, skill: str) -> None:
+        """Do a trick the car knows: "slalom", "figure_eight", "parallel_park", "donut", "drift"."""
+        if not isinstance(skill, str):
+            raise ArgumentError("skill_name", skill, f"skill must be a name in quotes (got {skill!r})",
+                                'write car.do("slalom")')
+        self._block("do_skill", skill=skill)
+
+    @property
+    def speed(self) -> float | None:
+        """The speed (percent) later moves use; None until you set one (the level's normal speed)."""
+        return self._speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        self._block("set_speed", speed=value)
+        self._speed = float(value)
+
+    def stop(self) -> None:
+        """Stop the car at once. Never waits in a queue, never refused; a running move ends as Stopped."""
+        self._raise_if_lost()
+        self._send("stop", {}, STOP_ACK_TIMEOUT_S, what="stop")
+
+    def on_obstacle(self, distance: float = 20) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+        """Decorator: run the function once each time something comes closer than ``distance`` cm.
+
+        It fires again only after the obstacle has gone back beyond ``distance`` + 5 cm. Handlers run
+        one at a time on their own thread, so they may call moves while the main program waits.
+        """
+        threshold = _number("distance", distance, 20)
+        rule = self._params.get("when_obstacle", {}).get("distance")
+        if rule is not None:
+            threshold = rule.check("when_obstacle", threshold)
+
+        def register(handler: Callable[[], Any]) -> Callable[[], Any]:
+            self._obstacle_watchers.append(_ObstacleWatcher(threshold, handler))
+            return handler
+
+        return register
+
+    # --- the block call ------------------------------------------------------------------------
+
+    def _block(self, block_id: str, **args: Any) -> dict[str, Any]:
+        rules = self._params.get(block_id)
+        if rules:
+            args = {name: (rules[name].check(block_id, value) if name in rules else value) for name, value in args.items()}
+        else:  # catalog without this block (old server): check types only, the server checks ranges
+            args = {k: (v if isinstance(v, str) else _number(k, v)) for k, v in args.items()}
+        args = {k: (int(v) if isinstance(v, float) and v.is_integer() else v) for k, v in args.items()}
+        reply = self._send("block", {"block": block_id, "args": args, "ref": f"py-{next(self._refs)}"},
+                           self.block_timeout, what=block_id)
+        with self._lock:
+            self._last_reply_at_count = self._telemetry_count
+        status = reply.get("status")
+        if status == "done":
+            return reply
+        kid = reply.get("kid_text") or f"The car could not do {block_id} ({status})."
+        detail = reply.get("detail", "")
+        if status == "refused":
+            raise Refused(kid, detail, status=status, reply=reply)
+        if status == "cancelled":
+            raise Stopped(kid, detail, status=status, reply=reply)
+        raise CarError(kid, detail, status=status or "failed", reply=reply)
+
+    def _raise_if_lost(self) -> None:
+        if self._lost is not None:
+            raise self._lost
+        if self._closed:
+            raise ConnectionError("This car is disconnected — call dojo.connect again.", detail="Car.close() was called")
+
+    def _send(self, event: str, payload: dict[str, Any], timeout_s: float, *, what: str) -> dict[str, Any]:
+        """Emit with an ack and wait for it, waking on a lost link and on Ctrl-C (which stops the car).
+
+        python-socketio's own call() would sit out its whole timeout after a disconnect; this wait
+        ends as soon as the link drops.
+        """
+        self._raise_if_lost()
+        box: dict[str, Any] = {}
+
+        def on_ack(*data: Any) -> None:
+            with self._changed:
+                box["reply"] = data[0] if data else {}
+                self._changed.notify_all()
+
+        try:
+            self.sio.emit(event, payload, namespace=KID_NAMESPACE, callback=on_ack)
+        except socketio.exceptions.SocketIOError as exc:
+            raise ConnectionError("I lost the connection to the classroom — run your program again.",
+                                  detail=f"emit {event}: {exc}") from None
+        deadline = time.monotonic() + timeout_s
+        try:
+            with self._changed:
+                while "reply" not in box:
+                    self._raise_if_lost()
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise CarError("The classroom did not answer in time — try again.",
+                                       detail=f"no reply to {what} within {timeout_s:g} s", status="timed_out")
+                    self._changed.wait(min(WAIT_SLICE_S, left))
+        except KeyboardInterrupt:
+            if event != "stop" and self._lost is None and self.sio.connected:
+                try:
+                    self.sio.emit("stop", {}, namespace=KID_NAMESPACE)
+                except socketio.exceptions.SocketIOError:
+                    pass  # link already gone: the server stops the car of a kid who disconnects
+            raise
+        reply = box["reply"]
+        return reply if isinstance(reply, dict) else {"status": "done", "value": reply}
+
+    def __repr__(self) -> str:
+        return f"<dojo.Car {self.car_id or '?'} of {self.name or '?'} at {self.server}>"
+
+
+class _ObstacleWatcher:
+    """Edge trigger with hysteresis: fire when distance drops below the threshold, re-arm beyond it + margin."""
+
+    def __init__(self, threshold_cm: float, handler: Callable[[], Any]) -> None:
+        self.threshold = threshold_cm
+        self.handler = handler
+        self.armed = True
+
+    def update(self, distance_cm: float | None) -> bool:
+        if distance_cm is None or distance_cm > self.threshold + OBSTACLE_HYSTERESIS_CM:
+            self.armed = True
+            return False
+        if self.armed and distance_cm < self.threshold:
+            self.armed = False
+            return True
+        return False
+
+
+class _HandlerThread:
+    """Runs event handlers one at a time, off the socket thread (a handler's move waits for a reply
+    that arrives on the socket thread, so running it there would deadlock)."""
+
+    def __init__(self) -> None:
+        self._queue: list[Callable[[], Any]] = []
+        self._cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, fn: Callable[[], Any]) -> None:
+        with self._cv:
+            if self._closed:
+                return
+            self._queue.append(fn)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="dojo-handlers", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._closed:
+                    self._cv.wait()
+                if self._closed:
+                    return
+                fn = self._queue.pop(0)
+            try:
+                fn()
+            except DojoError as exc:
+                print(f"dojo: {getattr(fn, '__name__', 'handler')}: {exc}", file=sys.stderr)
+            except Exception:
+                traceback.print_exc()
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()

@@ -1,0 +1,91 @@
+"""`dojo server`: the classroom server alone; cars join with their pairing token.
+
+    dojo server --port 8080 --data-dir var/server --config classroom.yaml
+
+The config file (YAML or JSON) holds any ServerConfig field (teacher password, car tokens, allowed
+origins, rate limits ...); command-line options override it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from server.config import DEFAULT_PORT, ServerConfig
+from server.runner import REPO_ROOT, start_server
+
+
+class ConfigFileError(ValueError):
+    """A server config file that cannot be used: names the file, the field and the fix."""
+
+
+def load_config(path: Path | None, **overrides: Any) -> ServerConfig:
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigFileError(f"config file {path} does not exist — pass the path of a YAML or JSON file") from None
+        except yaml.YAMLError as exc:
+            raise ConfigFileError(f"config file {path} is not valid YAML/JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigFileError(f"config file {path} must be a mapping of fields (got {type(loaded).__name__})")
+        data.update(loaded)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ServerConfig.model_validate(data)
+    except ValidationError as exc:
+        where = f"config file {path}" if path else "server options"
+        problems = "\n".join(f"  {'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']} (got {e.get('input')!r})"
+                             for e in exc.errors())
+        raise ConfigFileError(f"{where}:\n{problems}") from None
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="dojo server", description="the MIKRO-DOJO classroom server")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for a classroom network)")
+    p.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--data-dir", type=Path, help="where the classroom keeps its data (default var/server)")
+    p.add_argument("--config", type=Path, help="a YAML/JSON file with ServerConfig fields")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    data_dir = args.data_dir or (None if args.config else REPO_ROOT / "var" / "server")
+    try:
+        config = load_config(args.config, host=args.host, port=args.port, data_dir=data_dir)
+    except ConfigFileError as exc:
+        print(f"dojo server: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_serve(config))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _serve(config: ServerConfig) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = await start_server(config)
+    try:
+        print(f"MIKRO-DOJO server on {server.base_url}   (data in {config.data_dir.resolve()}; Ctrl-C stops)", flush=True)
+        if not config.car_tokens and not config.car_pairing_secret:
+            print("  no car tokens configured: add car_tokens or car_pairing_secret to the --config file", flush=True)
+        await stop.wait()
+    finally:
+        await server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

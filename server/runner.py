@@ -1,0 +1,62 @@
+"""Run the classroom app on a real port, in-process: what `dojo server`, `dojo demo` and the
+benchmarks share. A small handle hides the aiohttp runner and tracks which cars are connected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from server.config import ServerConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHUTDOWN_TIMEOUT_S = 5.0  # open websockets get this long to close before aiohttp cancels their handlers
+
+
+@dataclass
+class ServerHandle:
+    app: web.Application
+    runner: web.AppRunner
+    host: str
+    port: int
+    connected_cars: set[str] = field(default_factory=set)
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def classroom(self) -> Any:
+        from server.state import CLASSROOM
+
+        return self.app[CLASSROOM]
+
+    def car_connected(self, car_id: str) -> bool:
+        return car_id in self.connected_cars
+
+    async def stop_all_cars(self, reason: str) -> None:
+        await self.classroom.estop_all(reason)
+
+    async def close(self) -> None:
+        """Stop listening and run the app's cleanup (background tasks, socket.io, database)."""
+        await self.runner.cleanup()
+
+
+async def start_server(config: ServerConfig) -> ServerHandle:
+    """Build the app, listen on config.host:config.port (0: a free port) and return a handle."""
+    from server.app import create_app
+
+    app = create_app(config)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    await runner.setup()  # runs the app's startup: storage opened, classroom built, class ensured
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    handle = ServerHandle(app, runner, config.host, port)
+    events = handle.classroom.events
+    events.subscribe("car_connected", lambda car_id, *_: handle.connected_cars.add(car_id))
+    events.subscribe("car_disconnected", lambda car_id, *_: handle.connected_cars.discard(car_id))
+    return handle
