@@ -1,0 +1,110 @@
+"""A car's own configuration: who it is, its hard limits, its loop rate and where its server is.
+
+The hard limits here are the car's last word: session limits from the server can only make them
+tighter, never looser (see safety.py). Every field validates itself; an error names the field and
+its bound, e.g. "limits.max_speed_pct: Input should be less than or equal to 100 (got 150)".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from robot_runtime.hardware import CarSpec
+from robot_runtime.protocol import CarId
+
+DEFAULT_RATE_HZ = 50.0  # 20 ms ticks: fine steering for a 3 m/s car (6 cm per tick), cheap on a Pi
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class HardLimits(_Strict):
+    """Limits the car always applies, whatever the server says.
+
+    Throttle and steering are fractions (-1..1); rates are fractions per second.
+    """
+
+    max_speed_pct: Annotated[float, Field(ge=0, le=100)] = 100.0
+    max_steer_pct: Annotated[float, Field(ge=0, le=100)] = 100.0
+    # 0 -> full throttle in 0.25 s: quick enough for donuts, gentle enough not to pop a wheelie.
+    max_accel_per_s: Annotated[float, Field(gt=0, le=100)] = 4.0
+    # Full -> 0 in 125 ms: a controlled stop, still well inside the 300 ms watchdog.
+    max_decel_per_s: Annotated[float, Field(gt=0, le=100)] = 8.0
+    # Lock to lock (-1 -> 1) in 0.25 s: about a hobby servo's own speed, so no command is lost.
+    max_steer_rate_per_s: Annotated[float, Field(gt=0, le=100)] = 8.0
+    # What the car can really brake on a classroom floor (about 0.4 g); the fence plans with it.
+    brake_decel_cm_s2: Annotated[float, Field(gt=0, le=5000)] = 400.0
+    # Time from "brake now" to the wheels braking (one tick + speed controller lag).
+    reaction_s: Annotated[float, Field(ge=0, le=1)] = 0.08
+    fence_margin_cm: Annotated[float, Field(ge=0, le=100)] = 5.0  # stop this far before a wall or the fence
+    obstacle_margin_cm: Annotated[float, Field(ge=0, le=100)] = 8.0  # stop this far before what the sensor sees
+
+
+class SpecConfig(_Strict):
+    """CarSpec as a validated config section."""
+
+    name: str = "rc-1/10"
+    wheelbase_cm: Positive = 26.0
+    length_cm: Positive = 40.0
+    width_cm: Positive = 20.0
+    top_speed_cm_s: Annotated[float, Field(gt=0, le=2000)] = 300.0
+    max_steer_deg: Annotated[float, Field(gt=0, lt=60)] = 27.0
+    sensor_range_cm: Positive = 200.0
+
+    def to_spec(self) -> CarSpec:
+        return CarSpec(**self.model_dump())
+
+
+class CarConfig(_Strict):
+    car_id: CarId
+    hardware: Annotated[str, Field(min_length=1, max_length=40)] = "sim"  # a kind from drivers.HARDWARE_KINDS
+    hardware_options: dict[str, Any] = {}  # passed to the driver (pins, serial port, noise, seed ...)
+    server_url: Annotated[str, Field(pattern=r"^https?://")] = "http://127.0.0.1:8080"
+    token: Annotated[str, Field(min_length=1, max_length=256)] = "dev-car-token"
+    rate_hz: Annotated[float, Field(ge=5, le=500)] = DEFAULT_RATE_HZ
+    limits: HardLimits = HardLimits()
+    spec: SpecConfig = SpecConfig()
+    arena_file: str | None = None
+    log_file: str | None = None
+    watchdog: bool = True  # off only for headless runs with no server (evaluation, training)
+    policies: list[str] = []  # policy manifests (YAML/JSON next to their .onnx) to register as skills
+    mode: Literal["realtime", "headless"] = "realtime"
+
+
+class ConfigError(ValueError):
+    """A car config file that cannot be used; the message names the file, the field and the bound."""
+
+
+def load_car_config(path: str | Path, **overrides: Any) -> CarConfig:
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"car config {p} does not exist — pass the path of a YAML or JSON car config") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"car config {p} is not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"car config {p} must be a mapping of fields (got {type(data).__name__})")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return CarConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"car config {p}:\n{format_validation_error(exc)}") from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `field.path: what is wrong (got value)`."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        got = err.get("input")
+        lines.append(f"  {where}: {err['msg']} (got {got!r})")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""Geometry for the arena fence: how far the car can go along its path before a wall or the edge,
+and how fast it may go so it can still stop in that distance.
+
+Pure functions on floats; the supervisor calls them every tick, so they avoid allocation-heavy code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from robot_runtime.arena import Arena
+from robot_runtime.hardware import CarSpec
+from robot_runtime.protocol import Zone
+
+LOOKAHEAD_EXTRA_CM = 30.0  # the curved-path ray looks this far past the stopping distance
+
+
+@dataclass(frozen=True)
+class Segment:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    half_thickness: float
+    what: str  # "wall", "edge" (of the arena) or "fence" (the play area the server set)
+
+
+def stopping_distance_cm(speed_cm_s: float, brake_cm_s2: float, reaction_s: float) -> float:
+    """Distance covered while reacting and then braking at a constant decel from `speed_cm_s`."""
+    v = abs(speed_cm_s)
+    return v * reaction_s + v * v / (2.0 * brake_cm_s2)
+
+
+def allowed_speed_cm_s(free_cm: float, brake_cm_s2: float, reaction_s: float) -> float:
+    """The highest speed whose stopping distance fits in `free_cm` (inverse of stopping_distance_cm)."""
+    if free_cm <= 0.0:
+        return 0.0
+    a, r = brake_cm_s2, reaction_s
+    return a * (-r + math.sqrt(r * r + 2.0 * free_cm / a))
+
+
+def zone_segments(zone: Zone, what: str) -> list[Segment]:
+    x0, y0, x1, y1 = zone.x0, zone.y0, zone.x1, zone.y1
+    return [
+        Segment(x0, y0, x1, y0, 0.0, what),
+        Segment(x1, y0, x1, y1, 0.0, what),
+        Segment(x1, y1, x0, y1, 0.0, what),
+        Segment(x0, y1, x0, y0, 0.0, what),
+    ]
+
+
+def fence_segments(arena: Arena | None, fence: Zone | None) -> list[Segment]:
+    """Everything the car must not drive into: arena walls, the arena's edge, the session fence."""
+    segs: list[Segment] = []
+    if arena is not None:
+        segs += [Segment(w.x0, w.y0, w.x1, w.y1, w.thickness_cm / 2.0, "wall") for w in arena.walls]
+        segs += zone_segments(arena.bounds, "edge")
+    if fence is not None:
+        segs += zone_segments(fence, "fence")
+    return segs
+
+
+def ray_hit(px: float, py: float, dx: float, dy: float, s: Segment) -> float:
+    """Distance along the unit ray (px,py)+t(dx,dy) to segment s (minus its half thickness); inf if missed."""
+    ex, ey = s.x1 - s.x0, s.y1 - s.y0
+    denom = dx * ey - dy * ex
+    if abs(denom) < 1e-12:
+        return math.inf  # parallel: the side rays or the curved ray catch a wall we run along
+    wx, wy = s.x0 - px, s.y0 - py
+    t = (wx * ey - wy * ex) / denom
+    u = (wx * dy - wy * dx) / denom
+    if t < -s.half_thickness or u < 0.0 or u > 1.0:
+        return math.inf
+    # Thickness is measured across the wall; along a slanted ray it is longer, which we ignore (safe side
+    # for thin walls, and walls in kid arenas are hit square-ish by the centre ray).
+    return max(0.0, t - s.half_thickness)
+
+
+@dataclass(frozen=True)
+class Clearance:
+    distance_cm: float  # free path length from the bumper
+    what: str  # kind of the nearest thing: wall / edge / fence / "" when nothing
+
+
+def clearance(
+    x: float,
+    y: float,
+    heading_deg: float,
+    direction: float,
+    steer_frac: float,
+    lookahead_cm: float,
+    spec: CarSpec,
+    segments: list[Segment],
+) -> Clearance:
+    """Free distance ahead (direction=+1) or behind (-1) the car, over the bumper's width.
+
+    Rays start at the bumper's two corners and its middle, along the heading; with the wheels turned a
+    second fan follows the chord of the arc the car will drive over `lookahead_cm`.
+    """
+    if not segments:
+        return Clearance(math.inf, "")
+    h = math.radians(heading_deg)
+    hx, hy = math.cos(h), math.sin(h)
+    half_len, half_w = spec.length_cm / 2.0, spec.width_cm / 2.0
+    bx, by = x + direction * half_len * hx, y + direction * half_len * hy  # bumper middle
+    starts = ((bx, by), (bx - half_w * hy, by + half_w * hx), (bx + half_w * hy, by - half_w * hx))
+    directions = [(direction * hx, direction * hy)]
+    if abs(steer_frac) > 0.05:
+        radius = spec.wheelbase_cm / math.tan(math.radians(spec.max_steer_deg * abs(steer_frac)))
+        turn = min(math.pi / 2, lookahead_cm / radius)  # heading change over the lookahead arc
+        # Driving backward with the wheels left turns the car's rear to the right, hence direction.
+        chord = h + math.copysign(turn / 2.0, steer_frac) * direction
+        directions.append((direction * math.cos(chord), direction * math.sin(chord)))
+    best, what = math.inf, ""
+    for dx, dy in directions:
+        for px, py in starts:
+            for s in segments:
+                d = ray_hit(px, py, dx, dy, s)
+                if d < best:
+                    best, what = d, s.what
+    return Clearance(best, what)
+
+
+def inside(x: float, y: float, zone: Zone) -> bool:
+    return zone.x0 <= x <= zone.x1 and zone.y0 <= y <= zone.y1

@@ -1,0 +1,352 @@
+"""The safety supervisor: the one gate every actuator command passes on its way to the motors.
+
+Whatever produced a command (a scripted skill, an ONNX policy, a stop, nothing at all), the control
+loop calls ``SafetySupervisor.filter(cmd, state, now)`` once per tick and sends only what comes out.
+The supervisor is a small state machine (previous output, latched e-stop, last heartbeat, session
+limits) with no I/O and no clock of its own, so property tests can drive it with any sequence of
+commands, states and times and check its promises:
+
+- |throttle| <= effective max speed, |steering| <= effective max steer, where effective = the tighter
+  of the car's hard limits and the server's session limits (the server can only tighten);
+- throttle magnitude grows at most ``max_accel_per_s``, shrinks at most ``max_decel_per_s`` (controlled
+  stop) unless a hard brake is needed (fence, obstacle, a lowered limit, e-stop); steering moves at most
+  ``max_steer_rate_per_s`` unless its limit was lowered;
+- never commands motion toward a wall, the arena edge or the session fence faster than the car can
+  stop in the free distance (fence.allowed_speed_cm_s), nor toward what the distance sensor sees;
+- zero throttle once WATCHDOG_S has passed since the last heartbeat (reached by a decel-limited ramp);
+- e-stop: neutral on the very next tick, latched until ``reset_estop``.
+
+Every intervention becomes a SafetyEvent with a machine reason and a kid sentence; repeats of the
+same reason are rate-limited to one per EVENT_REPEAT_S so telemetry is not flooded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from robot_runtime import fence as geo
+from robot_runtime.arena import Arena
+from robot_runtime.config import HardLimits
+from robot_runtime.hardware import NEUTRAL, CarSpec, CarState, Command
+from robot_runtime.protocol import WATCHDOG_S, SafetyEvent, SafetyReason, SessionLimits, Zone
+from robot_runtime.watchdog import LinkWatchdog
+
+EVENT_REPEAT_S = 1.0  # one event per reason per second: a kid can read that, telemetry stays small
+CLIP_EPS = 1e-3  # smaller trims than this are rounding, not interventions
+REVERSE_REPORT_MIN = 0.2  # slew is reported only when a reversal at speed is asked (ramps are normal driving)
+RETURN_CRAWL = 0.15  # a car outside its fence may crawl back in at this throttle, never further out
+
+SafetyState = str  # "ok" | "limiting" | "stopping" | "estop" | "watchdog" (protocol.Telemetry.safety_state)
+
+
+@dataclass(frozen=True)
+class EffectiveLimits:
+    """The tighter of the car's hard limits and the session's, as fractions (0..1)."""
+
+    max_throttle: float
+    max_steer: float
+    speed_set_by_session: bool  # for the kid sentence: "Level 1 cars ..." vs "this car ..."
+    steer_set_by_session: bool
+    level: int | None
+    fence: Zone | None
+    allowed_skills: frozenset[str] | None
+
+    @staticmethod
+    def combine(hard: HardLimits, session: SessionLimits) -> "EffectiveLimits":
+        return EffectiveLimits(
+            max_throttle=min(hard.max_speed_pct, session.max_speed_pct) / 100.0,
+            max_steer=min(hard.max_steer_pct, session.max_steer_pct) / 100.0,
+            speed_set_by_session=session.max_speed_pct < hard.max_speed_pct,
+            steer_set_by_session=session.max_steer_pct < hard.max_steer_pct,
+            level=session.level,
+            fence=session.fence,
+            allowed_skills=None if session.allowed_skills is None else frozenset(session.allowed_skills),
+        )
+
+
+def _finite_or_zero(v: float) -> float:
+    return v if math.isfinite(v) else 0.0
+
+
+def _clamp(v: float, lim: float) -> float:
+    return max(-lim, min(lim, v))
+
+
+def _slew(prev: float, target: float, up: float, down: float) -> float:
+    """Move from prev toward target: magnitude grows by at most `up`, shrinks by at most `down`.
+
+    A sign change goes through zero first (braking before reversing), never across it in one step.
+    """
+    if prev != 0.0 and (target == 0.0 or math.copysign(1.0, target) != math.copysign(1.0, prev)):
+        step = min(abs(prev), down)
+        return prev - math.copysign(step, prev)
+    if abs(target) >= abs(prev):
+        return prev + _clamp(target - prev, up)
+    return prev + _clamp(target - prev, down)
+
+
+class SafetySupervisor:
+    def __init__(
+        self,
+        hard: HardLimits,
+        spec: CarSpec,
+        arena: Arena | None = None,
+        *,
+        watchdog: bool = True,
+        watchdog_s: float = WATCHDOG_S,
+        event_repeat_s: float = EVENT_REPEAT_S,
+    ) -> None:
+        self.hard = hard
+        self.spec = spec
+        self.watchdog = LinkWatchdog(watchdog_s, enabled=watchdog)
+        self.event_repeat_s = event_repeat_s
+        self.session = SessionLimits()
+        self.limits = EffectiveLimits.combine(hard, self.session)
+        self._arena = arena
+        self._segments = geo.fence_segments(arena, None)
+        self._estop_reason: str | None = None
+        self._prev = NEUTRAL
+        self._prev_now: float | None = None
+        self._last_emitted: dict[str, float] = {}
+        self.binding: frozenset[str] = frozenset()  # reasons that changed the last output (not rate-limited)
+        self.state: SafetyState = "ok"
+        self.last_event_text: dict[str, str] = {}  # latest kid sentence per reason, even if not emitted
+
+    # --- configuration from the link and the runtime ---------------------------------------------
+
+    def set_session(self, session: SessionLimits) -> None:
+        self.session = session
+        self.limits = EffectiveLimits.combine(self.hard, session)
+        self._segments = geo.fence_segments(self._arena, self._fence_zone())
+
+    def set_arena(self, arena: Arena | None) -> None:
+        self._arena = arena
+        self._segments = geo.fence_segments(arena, self._fence_zone())
+
+    def _fence_zone(self) -> Zone | None:
+        return self.limits.fence
+
+    def heartbeat(self, now: float) -> None:
+        self.watchdog.feed(now)
+
+    def estop(self, now: float, reason: str = "emergency stop") -> SafetyEvent:
+        self._estop_reason = reason
+        self._last_emitted["estop"] = now
+        return SafetyEvent(
+            t=now, reason="estop", kid_text="I stopped: emergency stop. The teacher will restart me.", detail=reason
+        )
+
+    def reset_estop(self) -> None:
+        self._estop_reason = None
+
+    @property
+    def estopped(self) -> bool:
+        return self._estop_reason is not None
+
+    @property
+    def last_output(self) -> Command:
+        return self._prev
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def report(
+        self,
+        now: float,
+        reason: SafetyReason,
+        kid_text: str,
+        detail: str = "",
+        value: float | None = None,
+        limit: float | None = None,
+    ) -> SafetyEvent | None:
+        """An event for this intervention, or None if the same reason was reported within EVENT_REPEAT_S."""
+        self.last_event_text[reason] = kid_text
+        last = self._last_emitted.get(reason)
+        if last is not None and 0.0 <= now - last < self.event_repeat_s:
+            return None
+        self._last_emitted[reason] = now
+        v = None if value is None or not math.isfinite(value) else round(value, 3)
+        lim = None if limit is None or not math.isfinite(limit) else round(limit, 3)
+        return SafetyEvent(t=now, reason=reason, kid_text=kid_text, detail=detail, value=v, limit=lim)
+
+    # --- the filter ----------------------------------------------------------------------------------
+
+    def filter(self, cmd: Command, state: CarState, now: float) -> tuple[Command, list[SafetyEvent]]:
+        """The command that may go to the motors now, and the interventions to report."""
+        dt = 0.0 if self._prev_now is None else max(0.0, now - self._prev_now)
+        self._prev_now = now if self._prev_now is None else max(now, self._prev_now)
+        events: list[SafetyEvent] = []
+        binding: set[str] = set()
+
+        def add(ev: SafetyEvent | None) -> None:
+            if ev is not None:
+                events.append(ev)
+
+        if self._estop_reason is not None:
+            self._prev = NEUTRAL
+            self.binding = frozenset({"estop"})
+            self.state = "estop"
+            add(self.report(now, "estop", "I stopped: emergency stop. The teacher will restart me.", self._estop_reason))
+            return NEUTRAL, events
+
+        want_t = _clamp(_finite_or_zero(cmd.throttle), 1.0)
+        want_s = _clamp(_finite_or_zero(cmd.steering), 1.0)
+        lim = self.limits
+        top = self.spec.top_speed_cm_s
+        hard = self.hard
+
+        # 1) Caps: each is a bound on |throttle| in the direction the command wants to go.
+        speed_cap = lim.max_throttle
+        direction = 1.0 if want_t > 0 else -1.0 if want_t < 0 else (1.0 if self._prev.throttle >= 0 else -1.0)
+        fence_cap, fence_clear = self._fence_cap(state, direction, want_s, top)
+        obstacle_cap = self._obstacle_cap(state, top) if direction > 0 else math.inf
+        watchdog_cap = self.watchdog.throttle_cap(now, hard.max_decel_per_s)
+
+        # 2) Slew from the previous output toward the (speed-limited) wish.
+        target_t = _clamp(want_t, speed_cap)
+        out_t = _slew(self._prev.throttle, target_t, hard.max_accel_per_s * dt, hard.max_decel_per_s * dt)
+        target_s = _clamp(want_s, lim.max_steer)
+        out_s = self._prev.steering + _clamp(target_s - self._prev.steering, hard.max_steer_rate_per_s * dt)
+        # Reversing at speed is the one slew a kid should hear about (it explains a pause).
+        reversing = self._prev.throttle * want_t < 0 and abs(self._prev.throttle) > REVERSE_REPORT_MIN
+
+        # 3) Hard caps last: they may brake harder than the decel ramp (a wall appeared, a limit dropped).
+        caps = (("speed_limit", speed_cap), ("fence", fence_cap), ("obstacle", obstacle_cap), ("watchdog", watchdog_cap))
+        for reason, cap in caps:
+            if abs(out_t) > cap:
+                out_t = math.copysign(cap, out_t)
+                binding.add(reason)
+        if abs(out_s) > lim.max_steer:
+            out_s = math.copysign(lim.max_steer, out_s)
+            binding.add("steer_limit")
+
+        # 4) Which limits changed the wish? (for events and safety_state)
+        if abs(want_t) > speed_cap + CLIP_EPS:
+            binding.add("speed_limit")
+        if abs(want_s) > lim.max_steer + CLIP_EPS:
+            binding.add("steer_limit")
+        # A cap looser than the speed limit changed nothing the kid would notice: not reported.
+        if abs(want_t) > fence_cap + CLIP_EPS and fence_cap < speed_cap:
+            binding.add("fence")
+        if want_t > obstacle_cap + CLIP_EPS and obstacle_cap < speed_cap:
+            binding.add("obstacle")
+        if (abs(want_t) > watchdog_cap + CLIP_EPS and watchdog_cap < speed_cap) or self.watchdog.expired(now):
+            binding.add("watchdog")
+        if reversing:
+            binding.add("slew")
+        if self.watchdog.expired(now):
+            binding &= {"watchdog", "steer_limit"}  # the car is stopped: the other reasons are noise
+
+        out = Command(out_t, out_s)
+        self._prev = out
+        self.binding = frozenset(binding)
+        self.state = self._state_name(binding, out)
+        caps_now = {"fence": fence_cap, "obstacle": obstacle_cap}
+        events.extend(self._events(binding, now, want_t, want_s, state, fence_clear, caps_now))
+        return out, events
+
+    # --- caps ----------------------------------------------------------------------------------------
+
+    def _fence_cap(self, state: CarState, direction: float, steer: float, top: float) -> tuple[float, geo.Clearance]:
+        if not self._segments:
+            return math.inf, geo.Clearance(math.inf, "")
+        hard = self.hard
+        for zone, what in ((self._arena.bounds if self._arena else None, "edge"), (self.limits.fence, "fence")):
+            if zone is not None and not geo.inside(state.x_cm, state.y_cm, zone):
+                # Outside: crawl back toward the middle, never further out.
+                h = math.radians(state.heading_deg)
+                cx, cy = (zone.x0 + zone.x1) / 2 - state.x_cm, (zone.y0 + zone.y1) / 2 - state.y_cm
+                back_in = (math.cos(h) * cx + math.sin(h) * cy) * direction > 0
+                return (RETURN_CRAWL if back_in else 0.0), geo.Clearance(0.0, what)
+        lookahead = geo.stopping_distance_cm(top * self.limits.max_throttle, hard.brake_decel_cm_s2, hard.reaction_s)
+        clear = geo.clearance(
+            state.x_cm,
+            state.y_cm,
+            state.heading_deg,
+            direction,
+            steer,
+            lookahead + geo.LOOKAHEAD_EXTRA_CM,
+            self.spec,
+            self._segments,
+        )
+        free = clear.distance_cm - hard.fence_margin_cm
+        return geo.allowed_speed_cm_s(free, hard.brake_decel_cm_s2, hard.reaction_s) / top, clear
+
+    def _obstacle_cap(self, state: CarState, top: float) -> float:
+        d = state.distance_cm
+        if d is None or not math.isfinite(d):
+            return math.inf
+        free = d - self.hard.obstacle_margin_cm
+        return geo.allowed_speed_cm_s(free, self.hard.brake_decel_cm_s2, self.hard.reaction_s) / top
+
+    # --- reporting -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _state_name(binding: set[str], out: Command) -> SafetyState:
+        if "watchdog" in binding:
+            return "watchdog"
+        if binding & {"fence", "obstacle"}:
+            return "stopping" if out.throttle == 0.0 else "limiting"
+        if binding:
+            return "limiting"
+        return "ok"
+
+    def _events(
+        self,
+        binding: set[str],
+        now: float,
+        want_t: float,
+        want_s: float,
+        state: CarState,
+        clear: geo.Clearance,
+        caps: dict[str, float],
+    ) -> list[SafetyEvent]:
+        lim = self.limits
+        out = self._prev
+        events: list[SafetyEvent | None] = []
+        if "speed_limit" in binding and abs(want_t) > lim.max_throttle + CLIP_EPS:
+            pct = round(lim.max_throttle * 100)
+            who = f"Level {lim.level} cars go" if lim.speed_set_by_session and lim.level else "this car goes"
+            events.append(self.report(
+                now, "speed_limit", f"I slowed down: {who} up to {pct}%",
+                f"throttle {want_t * 100:.0f}% capped at {pct}% ({'session' if lim.speed_set_by_session else 'car hard limit'})",
+                abs(want_t) * 100, pct,
+            ))
+        if "steer_limit" in binding and abs(want_s) > lim.max_steer + CLIP_EPS:
+            pct = round(lim.max_steer * 100)
+            who = f"Level {lim.level} cars steer" if lim.steer_set_by_session and lim.level else "this car steers"
+            events.append(self.report(
+                now, "steer_limit", f"I turned less: {who} up to {pct}%",
+                f"steering {want_s * 100:.0f}% capped at {pct}%", abs(want_s) * 100, pct,
+            ))
+        if "fence" in binding:
+            names = {"wall": "wall", "edge": "edge of the arena", "fence": "edge of my play area"}
+            thing = names.get(clear.what, "wall")
+            where = "ahead" if want_t >= 0 else "behind me"
+            cm = max(0, round(clear.distance_cm)) if math.isfinite(clear.distance_cm) else 0
+            verb = "I stopped" if caps["fence"] < CLIP_EPS else "I slowed down"
+            events.append(self.report(
+                now, "fence", f"{verb}: {thing} {cm} cm {where}",
+                f"{clear.what} {clear.distance_cm:.0f} cm {where}; throttle {want_t:.2f} -> {out.throttle:.2f}",
+                clear.distance_cm, None,
+            ))
+        if "obstacle" in binding:
+            d = state.distance_cm if state.distance_cm is not None else 0.0
+            verb = "I stopped" if caps["obstacle"] < CLIP_EPS else "I slowed down"
+            events.append(self.report(
+                now, "obstacle", f"{verb}: something {max(0, round(d))} cm ahead",
+                f"distance sensor {d:.0f} cm; throttle {want_t:.2f} -> {out.throttle:.2f}", d, self.hard.obstacle_margin_cm,
+            ))
+        if "watchdog" in binding:
+            left = self.watchdog.time_left(now)
+            events.append(self.report(
+                now, "watchdog", "I stopped: I can't hear the classroom. I'll wait for it.",
+                f"no heartbeat for {self.watchdog.timeout_s - left:.2f} s (limit {self.watchdog.timeout_s} s)",
+                self.watchdog.timeout_s - left, self.watchdog.timeout_s,
+            ))
+        if "slew" in binding:
+            events.append(self.report(
+                now, "slew", "I braked first, then changed direction",
+                f"asked throttle {want_t:.2f} steering {want_s:.2f}, sent {out.throttle:.2f} {out.steering:.2f}",
+            ))
+        return [e for e in events if e is not None]
