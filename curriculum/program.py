@@ -1,0 +1,332 @@
+"""Reading a kid's program without running it: which blocks, loops, sensors and conditions it uses.
+
+Three shapes arrive from the front ends: Blockly's JSON serialization
+(``Blockly.serialization.workspaces.save``), a Scratch 3 project JSON (our extension's opcodes are
+``mikrodojo_<opcode>``) and Python text written with the dojo SDK. The concept checks and the coach's
+prompt both use the :class:`ProgramInfo` made here, so a program reads the same to the judge and the coach.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from server.catalog import BLOCKLY_TYPES, SCRATCH_OPCODES
+
+SCRATCH_EXTENSION = "mikrodojo"
+
+BLOCKLY_LOOPS = {"controls_repeat_ext", "controls_repeat", "controls_whileUntil", "controls_for", "controls_forEach"}
+BLOCKLY_CONDITIONS = {"controls_if", "controls_ifelse", "logic_compare", "logic_operation", "controls_whileUntil"}
+BLOCKLY_VARIABLES = {"variables_set", "variables_get", "math_change"}
+SCRATCH_LOOPS = {"control_repeat", "control_forever", "control_repeat_until", "control_while", "control_for_each"}
+SCRATCH_CONDITIONS = {"control_if", "control_if_else", "control_wait_until", "control_repeat_until", "control_while",
+                      "operator_lt", "operator_gt", "operator_equals"}
+SCRATCH_VARIABLES = {"data_setvariableto", "data_changevariableby", "data_variable"}
+# value blocks that only carry a typed-in number or a menu choice: not "blocks" a kid placed
+BLOCKLY_LITERALS = {"math_number", "text", "logic_boolean"}
+SCRATCH_LITERALS = {"math_number", "math_positive_number", "math_whole_number", "math_angle", "text"}
+SENSOR_BLOCKS = {"distance", "when_obstacle"}
+
+
+class ProgramError(ValueError):
+    """A program we cannot read: names what is wrong and how to fix it."""
+
+
+@dataclass
+class ProgramInfo:
+    format: str  # blockly | scratch | python | empty
+    block_count: int = 0  # blocks the kid placed (typed-in numbers do not count)
+    dojo_blocks: list[str] = field(default_factory=list)  # catalog ids, in reading order, with repeats
+    uses_loop: bool = False
+    uses_condition: bool = False
+    uses_variable: bool = False
+    skills: list[str] = field(default_factory=list)
+    text: str = ""  # the program as short indented lines (for the coach and the teacher)
+
+    @property
+    def uses_distance_sensor(self) -> bool:
+        return any(b in SENSOR_BLOCKS for b in self.dojo_blocks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "block_count": self.block_count, "dojo_blocks": self.dojo_blocks,
+                "uses_loop": self.uses_loop, "uses_condition": self.uses_condition,
+                "uses_variable": self.uses_variable, "uses_distance_sensor": self.uses_distance_sensor,
+                "skills": self.skills, "text": self.text}
+
+
+def detect_format(program: Any) -> str:
+    if program is None or program == {} or program == "":
+        return "empty"
+    if isinstance(program, str):
+        return "python"
+    if isinstance(program, dict) and "targets" in program:
+        return "scratch"
+    if isinstance(program, dict) and ("blocks" in program or "variables" in program):
+        return "blockly"
+    raise ProgramError("program must be Blockly JSON ({\"blocks\": ...}), a Scratch project ({\"targets\": ...}) "
+                       f"or Python text (got {type(program).__name__}) — save the workspace and send that")
+
+
+def analyse(program: Any) -> ProgramInfo:
+    fmt = detect_format(program)
+    if fmt == "empty":
+        return ProgramInfo("empty", text="(empty program)")
+    if fmt == "blockly":
+        return _analyse_blockly(program)
+    if fmt == "scratch":
+        return _analyse_scratch(program)
+    return _analyse_python(program)
+
+
+# --- Blockly ------------------------------------------------------------------------------------
+
+
+def blockly_top_blocks(program: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = program.get("blocks") or {}
+    tops = blocks.get("blocks", []) if isinstance(blocks, dict) else []
+    if not isinstance(tops, list):
+        raise ProgramError("Blockly program: blocks.blocks must be a list of top blocks")
+    return [b for b in tops if isinstance(b, dict)]
+
+
+def blockly_chain(first: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    """A stack: the block and every block hanging below it through `next`."""
+    node = first
+    while isinstance(node, dict):
+        yield node
+        node = (node.get("next") or {}).get("block")
+
+
+def blockly_input(block: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The block plugged into an input (a real block wins over its shadow); names compare case-blind."""
+    for key, slot in (block.get("inputs") or {}).items():
+        if key.lower() == name.lower() and isinstance(slot, dict):
+            return slot.get("block") or slot.get("shadow")
+    return None
+
+
+def blockly_field(block: dict[str, Any], name: str) -> Any:
+    for key, value in (block.get("fields") or {}).items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _walk_blockly(block: dict[str, Any], shadow: bool = False) -> Iterator[tuple[dict[str, Any], bool]]:
+    yield block, shadow
+    for slot in (block.get("inputs") or {}).values():
+        if not isinstance(slot, dict):
+            continue
+        if isinstance(slot.get("block"), dict):
+            yield from _walk_blockly(slot["block"])
+        elif isinstance(slot.get("shadow"), dict):
+            yield from _walk_blockly(slot["shadow"], shadow=True)
+    nxt = (block.get("next") or {}).get("block")
+    if isinstance(nxt, dict):
+        yield from _walk_blockly(nxt)
+
+
+def _analyse_blockly(program: dict[str, Any]) -> ProgramInfo:
+    info = ProgramInfo("blockly")
+    lines: list[str] = []
+    for top in blockly_top_blocks(program):
+        for b, is_shadow in _walk_blockly(top):
+            kind = str(b.get("type", ""))
+            if is_shadow or kind in BLOCKLY_LITERALS:
+                continue
+            info.block_count += 1
+            if kind in BLOCKLY_TYPES:
+                info.dojo_blocks.append(BLOCKLY_TYPES[kind])
+                if kind == "dojo_do_skill":
+                    info.skills.append(str(blockly_field(b, "skill") or ""))
+            info.uses_loop |= kind in BLOCKLY_LOOPS
+            info.uses_condition |= kind in BLOCKLY_CONDITIONS
+            info.uses_variable |= kind in BLOCKLY_VARIABLES
+        lines += _blockly_lines(top, 0)
+    info.text = "\n".join(lines) or "(empty program)"
+    return info
+
+
+def blockly_value_text(b: dict[str, Any] | None) -> str:
+    if b is None:
+        return "?"
+    kind = b.get("type", "")
+    if kind == "math_number":
+        return _num(blockly_field(b, "NUM"))
+    if kind == "logic_boolean":
+        return str(blockly_field(b, "BOOL")).lower()
+    if kind == "variables_get":
+        return _var_name(blockly_field(b, "VAR"))
+    if kind == "logic_compare":
+        ops = {"EQ": "=", "NEQ": "≠", "LT": "<", "LTE": "≤", "GT": ">", "GTE": "≥"}
+        return (f"{blockly_value_text(blockly_input(b, 'A'))} {ops.get(str(blockly_field(b, 'OP')), '?')} "
+                f"{blockly_value_text(blockly_input(b, 'B'))}")
+    if kind == "dojo_distance":
+        return "distance ahead"
+    if kind == "dojo_position":
+        return str(blockly_field(b, "axis") or "x")
+    return kind
+
+
+def _num(v: Any) -> str:
+    try:
+        return f"{float(v):g}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _var_name(v: Any) -> str:
+    if isinstance(v, dict):
+        return str(v.get("name") or v.get("id") or "variable")
+    return str(v)
+
+
+def blockly_args(b: dict[str, Any]) -> dict[str, str]:
+    """Every field and input of a block as text, keyed lower-case (for the program's text view)."""
+    out = {k.lower(): _num(v) for k, v in (b.get("fields") or {}).items() if not isinstance(v, dict)}
+    for k, slot in (b.get("inputs") or {}).items():
+        if isinstance(slot, dict) and k.upper() not in ("DO", "DO0", "ELSE", "STACK"):
+            out[k.lower()] = blockly_value_text(slot.get("block") or slot.get("shadow"))
+    return out
+
+
+def _blockly_lines(top: dict[str, Any], depth: int) -> list[str]:
+    from server.catalog import BLOCKS_BY_ID
+
+    pad = "  " * depth
+    lines: list[str] = []
+    for b in blockly_chain(top):
+        kind = b.get("type", "")
+        args = blockly_args(b)
+        if kind in BLOCKLY_TYPES:
+            text = BLOCKS_BY_ID[BLOCKLY_TYPES[kind]].text
+            for name, value in args.items():
+                text = text.replace(f"[{name}]", value)
+            lines.append(pad + text)
+        elif kind in ("controls_repeat_ext", "controls_repeat"):
+            times = args.get("times", "?")
+            lines.append(f"{pad}repeat {times} times:")
+            lines += _blockly_lines(blockly_input(b, "DO") or {}, depth + 1) if blockly_input(b, "DO") else [pad + "  (nothing)"]
+        elif kind == "controls_whileUntil":
+            mode = "until" if str(blockly_field(b, "MODE")) == "UNTIL" else "while"
+            lines.append(f"{pad}repeat {mode} {args.get('bool', '?')}:")
+            lines += _blockly_lines(blockly_input(b, "DO") or {}, depth + 1) if blockly_input(b, "DO") else []
+        elif kind in ("controls_if", "controls_ifelse"):
+            lines.append(f"{pad}if {args.get('if0', '?')}:")
+            if blockly_input(b, "DO0"):
+                lines += _blockly_lines(blockly_input(b, "DO0"), depth + 1)  # type: ignore[arg-type]
+            if blockly_input(b, "ELSE"):
+                lines.append(f"{pad}else:")
+                lines += _blockly_lines(blockly_input(b, "ELSE"), depth + 1)  # type: ignore[arg-type]
+        elif kind == "variables_set":
+            lines.append(f"{pad}set {_var_name(blockly_field(b, 'VAR'))} to {args.get('value', '?')}")
+        elif kind == "math_change":
+            lines.append(f"{pad}change {_var_name(blockly_field(b, 'VAR'))} by {args.get('delta', '?')}")
+        elif kind:
+            lines.append(f"{pad}{kind}")
+    return lines
+
+
+# --- Scratch ------------------------------------------------------------------------------------
+
+
+def _analyse_scratch(project: dict[str, Any]) -> ProgramInfo:
+    info = ProgramInfo("scratch")
+    lines: list[str] = []
+    for target in project.get("targets") or []:
+        blocks = (target or {}).get("blocks") or {}
+        for bid, b in blocks.items():
+            if not isinstance(b, dict) or b.get("shadow"):
+                continue
+            opcode = str(b.get("opcode", ""))
+            if opcode in SCRATCH_LITERALS or opcode.endswith("_menu") or "_menu_" in opcode:
+                continue
+            info.block_count += 1
+            if opcode.startswith(SCRATCH_EXTENSION + "_"):
+                short = opcode[len(SCRATCH_EXTENSION) + 1:]
+                if short in SCRATCH_OPCODES:
+                    info.dojo_blocks.append(SCRATCH_OPCODES[short])
+                    if short == "doSkill":
+                        info.skills.append(_scratch_menu_value(blocks, b, "SKILL"))
+            info.uses_loop |= opcode in SCRATCH_LOOPS
+            info.uses_condition |= opcode in SCRATCH_CONDITIONS
+            info.uses_variable |= opcode in SCRATCH_VARIABLES
+            if b.get("topLevel"):
+                lines += _scratch_lines(blocks, bid, 0)
+    info.text = "\n".join(lines) or "(empty program)"
+    return info
+
+
+def _scratch_menu_value(blocks: dict[str, Any], b: dict[str, Any], name: str) -> str:
+    for key, value in (b.get("inputs") or {}).items():
+        if key.upper() == name and isinstance(value, list) and len(value) > 1:
+            ref = value[1]
+            if isinstance(ref, str) and ref in blocks:
+                fields = blocks[ref].get("fields") or {}
+                for f in fields.values():
+                    if isinstance(f, list) and f:
+                        return str(f[0])
+            if isinstance(ref, list) and len(ref) > 1:
+                return str(ref[1])
+    for key, value in (b.get("fields") or {}).items():
+        if key.upper() == name and isinstance(value, list) and value:
+            return str(value[0])
+    return ""
+
+
+def _scratch_lines(blocks: dict[str, Any], bid: str | None, depth: int) -> list[str]:
+    lines: list[str] = []
+    guard = 0
+    while bid and bid in blocks and guard < 1000:
+        guard += 1
+        b = blocks[bid]
+        opcode = str(b.get("opcode", ""))
+        lines.append("  " * depth + opcode.replace(SCRATCH_EXTENSION + "_", ""))
+        for key in ("SUBSTACK", "SUBSTACK2"):
+            slot = (b.get("inputs") or {}).get(key)
+            if isinstance(slot, list) and len(slot) > 1 and isinstance(slot[1], str):
+                lines += _scratch_lines(blocks, slot[1], depth + 1)
+        bid = b.get("next")
+    return lines
+
+
+# --- Python -------------------------------------------------------------------------------------
+
+
+_PY_METHODS = {"forward": "move_forward", "backward": "move_backward", "turn_left": "turn", "turn_right": "turn",
+               "drive": "drive_for", "go_to": "go_to", "do": "do_skill", "stop": "stop", "distance": "distance",
+               "on_obstacle": "when_obstacle"}
+
+
+def _analyse_python(source: str) -> ProgramInfo:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise ProgramError(f"Python program has a syntax error on line {e.lineno}: {e.msg} — fix that line") from None
+    info = ProgramInfo("python", text=source.strip()[:4000])
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.For, ast.While)):
+            info.uses_loop = True
+            info.block_count += 1
+        if isinstance(node, (ast.If, ast.While, ast.Compare, ast.IfExp)):
+            info.uses_condition = True
+            info.block_count += isinstance(node, ast.If)
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id != "car" for t in targets):
+                info.uses_variable = True
+            if any(isinstance(t, ast.Attribute) and t.attr == "speed" for t in targets):
+                info.dojo_blocks.append("set_speed")
+                info.block_count += 1
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name = node.func.attr
+            if name in _PY_METHODS and isinstance(node.func.value, ast.Name) and node.func.value.id == "car":
+                info.dojo_blocks.append(_PY_METHODS[name])
+                info.block_count += 1
+                if name == "do" and node.args and isinstance(node.args[0], ast.Constant):
+                    info.skills.append(str(node.args[0].value))
+        if isinstance(node, ast.Attribute) and node.attr in ("x", "y", "heading") and \
+                isinstance(node.value, ast.Name) and node.value.id == "car":
+            info.dojo_blocks.append("position")
+    return info
