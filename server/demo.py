@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import secrets
 import signal
@@ -31,26 +30,17 @@ CARS_READY_TIMEOUT_S = 45.0  # N car processes importing socketio+pydantic on a 
 CAR_TERM_TIMEOUT_S = 5.0  # a car stops its loop and exits within a tick or two after SIGTERM; then SIGKILL
 CAR_STOP_TIMEOUT_S = 2.0  # stopping every car over socket.io before shutdown: milliseconds when they are connected
 
-# The demo arena: 4 m x 3 m of open floor with a short cone line far from the start poses, so the
-# first moves of a kid (forward, turn) never meet anything but the fence.
+# The demo arena: 4 m x 3 m of open floor with a short cone line far from the cars, so a kid's first
+# moves (forward, turns) meet nothing but the fence. The server places each car at its own start
+# slot (a column at the start's x, 45 cm apart); x = 80 leaves room for a full left circle (r ~ 51 cm).
 DEMO_ARENA = Arena(
     name="demo classroom",
     width_cm=400.0,
     height_cm=300.0,
-    start=Pose(x_cm=50.0, y_cm=75.0, heading_deg=0.0),
+    start=Pose(x_cm=80.0, y_cm=150.0, heading_deg=0.0),
     cones=[Cone(x_cm=350.0, y_cm=y) for y in (110.0, 150.0, 190.0)],
     zones=[NamedZone(name="garage", kind="parking", x0=330.0, y0=10.0, x1=390.0, y1=50.0, heading_deg=0.0)],
 )
-
-
-def start_poses(n: int, arena: Arena = DEMO_ARENA) -> list[Pose]:
-    """One pose per car on a grid of cells, each car at its cell's left side facing +x (room ahead)."""
-    cols = max(1, math.ceil(math.sqrt(n)))
-    rows = max(1, math.ceil(n / cols))
-    cell_w, cell_h = arena.width_cm / cols, arena.height_cm / rows
-    margin_x = min(50.0, cell_w / 4)
-    return [Pose(x_cm=round(c * cell_w + margin_x, 1), y_cm=round((r + 0.5) * cell_h, 1), heading_deg=0.0)
-            for i in range(n) for r, c in [divmod(i, cols)]]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -97,7 +87,7 @@ async def _run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     server = await start_server(config)
-    fleet = CarFleet(server, data_dir, tokens, start_poses(len(car_ids)))
+    fleet = CarFleet(server, data_dir, tokens)
     code = 0
     try:
         print_banner(server.base_url, password, car_ids, data_dir)
@@ -126,24 +116,19 @@ async def _run(args: argparse.Namespace) -> int:
 class CarFleet:
     """The simulated cars as `dojo car --sim` subprocesses: start, wait until connected, stop and reap."""
 
-    def __init__(self, server: ServerHandle, data_dir: Path, tokens: dict[str, str], poses: list[Pose]) -> None:
+    def __init__(self, server: ServerHandle, data_dir: Path, tokens: dict[str, str]) -> None:
         self.server = server
         self.log_dir = data_dir / "logs"
         self.tokens = tokens
-        self.poses = dict(zip(tokens, poses))
         self.procs: dict[str, asyncio.subprocess.Process] = {}
-        self.arena_dir = data_dir / "cars"
 
     def command(self, car_id: str) -> list[str]:
-        # Each car gets the demo arena with its own start pose, so the simulator places it there.
-        arena_file = self.arena_dir / f"{car_id}.json"
-        arena_file.write_text(DEMO_ARENA.model_copy(update={"start": self.poses[car_id]}).model_dump_json())
+        # No --arena: on connect the server sends every car the demo arena and its own start slot.
         return [sys.executable, "-m", "dojo", "car", "--sim", "--name", car_id, "--server", self.server.base_url,
-                "--token", self.tokens[car_id], "--arena", str(arena_file)]
+                "--token", self.tokens[car_id]]
 
     async def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.arena_dir.mkdir(parents=True, exist_ok=True)
         for car_id in self.tokens:
             log = open(self.log_dir / f"{car_id}.log", "ab")
             try:

@@ -3,6 +3,7 @@ benchmarks share. A small handle hides the aiohttp runner and tracks which cars 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,9 @@ class ServerHandle:
         return car_id in self.connected_cars
 
     async def stop_all_cars(self, reason: str) -> None:
-        await self.classroom.estop_all(reason)
+        """A controlled stop of every connected car (not the latched e-stop: nothing to reset later)."""
+        classroom = self.classroom
+        await asyncio.gather(*(classroom.stop_car(c, reason) for c in classroom.connected_car_ids()))
 
     async def close(self) -> None:
         """Stop listening and run the app's cleanup (background tasks, socket.io, database)."""
