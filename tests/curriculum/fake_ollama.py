@@ -1,0 +1,65 @@
+"""A small local stand-in for an Ollama server (the edge of the world): speaks `POST /api/chat` and
+`GET /api/tags` on 127.0.0.1 and RECORDS every request, so tests see exactly what the coach sent.
+
+Replies are scripted per test as a queue: a string is the assistant's message content; ("sleep", s)
+answers after s seconds; ("status", code) answers with an HTTP error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Reply = str | tuple[str, float] | tuple[str, int]
+
+
+@dataclass
+class FakeOllama:
+    replies: list[Reply] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    tags_requests: int = 0
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> "FakeOllama":
+        app = web.Application()
+        app.router.add_post("/api/chat", self._chat)
+        app.router.add_get("/api/tags", self._tags)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _tags(self, request: web.Request) -> web.Response:
+        self.tags_requests += 1
+        return web.json_response({"models": [{"name": "qwen2.5vl:3b", "model": "qwen2.5vl:3b", "size": 3_200_000_000}]})
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.received.append(body)
+        reply: Reply = self.replies.pop(0) if self.replies else "{}"
+        if isinstance(reply, tuple) and reply[0] == "sleep":
+            await asyncio.sleep(float(reply[1]))
+            reply = self.replies.pop(0) if self.replies else "{}"
+        if isinstance(reply, tuple) and reply[0] == "status":
+            return web.json_response({"error": "model runner crashed"}, status=int(reply[1]))
+        return web.json_response({
+            "model": body.get("model", ""), "created_at": "2026-11-21T12:00:00Z",
+            "message": {"role": "assistant", "content": reply}, "done": True, "done_reason": "stop",
+            "total_duration": 1_000_000, "eval_count": 42,
+        })
+
+
+def reply(went_well: str, tip: str, goal_reached: bool) -> str:
+    return json.dumps({"went_well": went_well, "tip": tip, "goal_reached": goal_reached})
