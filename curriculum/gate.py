@@ -72,8 +72,7 @@ def rule_refusal(level: Level, block_id: str, args: dict[str, Any], action: Acti
         return Refusal("unknown_block", "I don't know that block.", f"unknown_block: {block_id!r}", block_id)
     if not level.allows_block(block_id):
         unlock = unlock_level_for_block(block_id)
-        plain = b.text.replace("[", "").replace("]", "")
-        return Refusal("block_locked", f"“{plain}” unlocks at level {unlock} — keep going!",
+        return Refusal("block_locked", f"The “{block_id.replace('_', ' ')}” block unlocks at level {unlock} — keep going!",
                        f"block_locked: {block_id} needs level {unlock}, kid is level {level.number}",
                        block_id, unlock)
     skill = args.get("skill") if block_id == "do_skill" else None

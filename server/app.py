@@ -38,10 +38,11 @@ assert MAX_SOCKET_FRAME_BYTES > MAX_MESSAGE_BYTES
 FEATURES: tuple[str, ...] = (
     "server.api",
     "server.car_hub",
-    "server.kid_hub",
     "server.fanout",
+    "server.kid_hub",
     "server.teacher_api",
     "server.teacher_hub",
+    "server.programs",
     "server.arena_page",
     "server.vendor",
 )

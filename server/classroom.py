@@ -129,6 +129,7 @@ class Classroom:
         self.runs: dict[str, Run] = {}
         self._active_run: dict[str, str] = {}  # kid -> run_id
         self._request_log: list[RequestLogEntry] = []
+        self._car_of: dict[str, str | None] = {}  # kid -> car cache (telemetry fan-out asks 600 times a second)
 
     # --- kids and classes -----------------------------------------------------------------
 
@@ -193,7 +194,7 @@ class Classroom:
             level = int(self.storage.kv_get("class_level", code, MIN_LEVEL))
             record = self.storage.add_kid("k" + secrets.token_hex(6), code, name, level)
         kid = self._kids[record.kid_id] = _kid(record)
-        car_id = self.storage.car_of_kid(kid.kid_id)
+        car_id = self.car_of(kid.kid_id)
         if car_id is None and self.config.auto_assign_cars:
             car_id = self._least_busy_car()
             if car_id:
@@ -201,6 +202,12 @@ class Classroom:
         if joined:
             self.events.publish("kid_joined", kid)
         return kid, self.token_for(kid), car_id
+
+    def car_of(self, kid_id: str) -> str | None:
+        """The car assigned to this kid (cached; assignments change only through assign())."""
+        if kid_id not in self._car_of:
+            self._car_of[kid_id] = self.storage.car_of_kid(kid_id)
+        return self._car_of[kid_id]
 
     def kids_in_class(self, class_code: str) -> list[Kid]:
         return [_kid(r) for r in self.storage.kids_in_class(class_code)]
@@ -214,7 +221,7 @@ class Classroom:
         if kid_id in self._speed:
             self._speed[kid_id] = min(self._speed[kid_id], top)
         self.events.publish("level_changed", kid_id, level)
-        car_id = self.storage.car_of_kid(kid_id)
+        car_id = self.car_of(kid_id)
         if car_id and self.dispatcher.kid_status(kid_id, car_id)[0] == "running":
             self._spawn(self._send_limits(car_id, level))
         return kid
@@ -234,8 +241,11 @@ class Classroom:
             self.kid(kid_id)
         if len(set(kid_ids)) != len(kid_ids):
             raise ClassroomError("assign_duplicates", "a kid is listed twice", kid_ids, "list each kid once")
-        before = {k: self.storage.car_of_kid(k) for k in kid_ids}
+        before = {k: self.car_of(k) for k in kid_ids}
+        old_kids = self.storage.kids_of_car(car_id)
         self.storage.assign(car_id, kid_ids)
+        for kid_id in set(old_kids) | set(kid_ids):
+            self._car_of.pop(kid_id, None)
         self.events.publish("assignment_changed", car_id, list(kid_ids))
         for kid_id, old in before.items():
             if old and old != car_id:
@@ -260,7 +270,7 @@ class Classroom:
         return [self.car_info(c) for c in sorted(set(known) | set(self.dispatcher.cars))]
 
     def cars_for_kid(self, kid_id: str) -> list[CarInfo]:
-        car_id = self.storage.car_of_kid(kid_id)
+        car_id = self.car_of(kid_id)
         return [self.car_info(car_id)] if car_id else []
 
     def latest_telemetry(self, car_id: str) -> Telemetry | None:
@@ -347,7 +357,7 @@ class Classroom:
         if run_id is not None and self._active_run.get(kid.kid_id) != run_id:
             return BlockReply(status="cancelled", kid_text="A newer program started.",
                               detail=f"run {run_id} is not running", block=block_id, ref=ref, rule="run_ended")
-        arena = self.arena_for_car(self.storage.car_of_kid(kid.kid_id) or "")
+        arena = self.arena_for_car(self.car_of(kid.kid_id) or "")
         if b.to_action is None:
             refusal = self.gate.check(kid.kid_id, kid.level, block_id, checked, None, arena)
             if refusal:
@@ -357,7 +367,7 @@ class Classroom:
         refusal = self.gate.check(kid.kid_id, kid.level, block_id, checked, action, arena)
         if refusal:
             return refused(refusal)
-        car_id = self.storage.car_of_kid(kid.kid_id)
+        car_id = self.car_of(kid.kid_id)
         if car_id is None:
             return BlockReply(status="failed", kid_text="You don't have a car yet — ask your teacher.",
                               detail=f"no car assigned to {kid.name} ({kid.kid_id})", block=block_id, ref=ref,
@@ -374,7 +384,7 @@ class Classroom:
             self._speed[kid.kid_id] = float(args["speed"])
             return BlockReply(status="done", block=block_id, ref=ref, value=float(args["speed"]))
         if kind == "reporter":
-            car_id = self.storage.car_of_kid(kid.kid_id)
+            car_id = self.car_of(kid.kid_id)
             tel = self._telemetry.get(car_id or "")
             if tel is None:
                 return BlockReply(status="failed", kid_text="I can't see your car yet.",
@@ -393,11 +403,11 @@ class Classroom:
 
     async def stop_kid(self, kid_id: str, reason: str = "stop") -> None:
         """Stop the kid's car now (whoever drives it: stop is a safety action) and cancel their queue."""
-        await self.dispatcher.stop_kid(kid_id, self.storage.car_of_kid(kid_id), reason)
+        await self.dispatcher.stop_kid(kid_id, self.car_of(kid_id), reason)
 
     async def kid_left(self, kid_id: str) -> None:
         """The kid's last connection closed: their queue is cancelled, their car stopped if they drive it."""
-        car_id = self.storage.car_of_kid(kid_id)
+        car_id = self.car_of(kid_id)
         status, _ = self.dispatcher.kid_status(kid_id, car_id)
         if status == "running":
             await self.dispatcher.stop_kid(kid_id, car_id, "kid disconnected")
@@ -434,7 +444,7 @@ class Classroom:
         previous = self._active_run.get(kid_id)
         if previous:
             await self.end_run(previous, "a newer program started")
-        run = Run("r" + secrets.token_hex(6), kid_id, source, lesson_id, self.storage.car_of_kid(kid_id),
+        run = Run("r" + secrets.token_hex(6), kid_id, source, lesson_id, self.car_of(kid_id),
                   time.time(), program)
         self.runs[run.run_id] = run
         self._active_run[kid_id] = run.run_id
@@ -486,7 +496,7 @@ class Classroom:
     def _log_refusal(self, kid: Kid, block_id: str, args: dict[str, Any], refusal: Refusal) -> None:
         safe_args = {str(k)[:32]: (v if isinstance(v, (int, float, bool)) or v is None else str(v)[:64])
                      for k, v in list(args.items())[:8]}
-        self._request_log.append(RequestLogEntry(time.time(), kid.kid_id, self.storage.car_of_kid(kid.kid_id),
+        self._request_log.append(RequestLogEntry(time.time(), kid.kid_id, self.car_of(kid.kid_id),
                                                  str(block_id)[:40], safe_args, "refused", refusal.detail, 0.0))
 
     async def flush_request_log(self) -> int:

@@ -1,0 +1,169 @@
+"""Harness for the server-core tests: a real app on 127.0.0.1 (port 0), real socket.io clients and
+real simulated cars (robot_runtime's CarRuntime + CarLink, in this process, on the same event loop).
+
+    async with classroom_server(tmp_path, cars=["car-1"]) as srv:
+        kid = await srv.join("Mia")                  # POST /api/join
+        sio = await srv.kid_socket(kid["token"])     # socket.io AsyncClient on /kid
+        reply = await srv.block(sio, "move_forward", {"distance": 10})
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+import aiohttp
+import socketio
+
+from robot_runtime.arena import Arena
+from robot_runtime.clock import MonotonicClock
+from robot_runtime.config import CarConfig
+from robot_runtime.drivers import create_hardware
+from robot_runtime.link import CarLink
+from robot_runtime.runtime import CarRuntime
+from server.config import ServerConfig
+from server.runner import ServerHandle, start_server
+
+CLASS = "TEST"
+PASSWORD = "teacher-pass-123"
+CONNECT_TIMEOUT_S = 5.0  # loopback socket.io handshake takes milliseconds
+CALL_TIMEOUT_S = 20.0  # the longest move in these tests takes a few seconds
+WAIT_S = 5.0  # polling bound for "eventually" conditions
+
+
+def token_for(car_id: str) -> str:
+    return f"pair-{car_id}-secret"
+
+
+@dataclass
+class SimCar:
+    """One real simulated car runtime connected through the real link."""
+
+    car_id: str
+    runtime: CarRuntime
+    link: CarLink
+    tasks: list[asyncio.Task]
+
+    @property
+    def pose(self):
+        return self.runtime.loop.hardware.read_state()  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        self.runtime.loop.stop()
+        self.runtime.shutdown("test over")
+        await self.link.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def start_sim_car(base_url: str, car_id: str, arena: Arena, token: str | None = None) -> SimCar:
+    config = CarConfig(car_id=car_id, hardware="sim", server_url=base_url, token=token or token_for(car_id))
+    hardware = create_hardware(config, arena)
+    clock = MonotonicClock()
+    runtime = CarRuntime(config, hardware, clock, arena=arena)
+    link = CarLink(runtime, base_url, config.token, clock, kind="sim")
+    tasks = [asyncio.create_task(runtime.loop.run_realtime()), asyncio.create_task(link.run())]
+    return SimCar(car_id, runtime, link, tasks)
+
+
+@dataclass
+class Srv:
+    handle: ServerHandle
+    config: ServerConfig
+    http: aiohttp.ClientSession
+    cars: dict[str, SimCar] = field(default_factory=dict)
+    clients: list[socketio.AsyncClient] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.handle.base_url
+
+    @property
+    def classroom(self):
+        return self.handle.classroom
+
+    async def add_car(self, car_id: str, token: str | None = None) -> SimCar:
+        car = await start_sim_car(self.url, car_id, self.classroom.default_arena, token)
+        self.cars[car_id] = car
+        await wait_for(lambda: self.classroom.dispatcher.is_connected(car_id) and
+                       self.classroom.latest_telemetry(car_id) is not None, f"{car_id} connected and sending telemetry")
+        return car
+
+    async def join(self, name: str, class_code: str = CLASS) -> dict[str, Any]:
+        async with self.http.post(f"{self.url}/api/join", json={"class_code": class_code, "name": name}) as resp:
+            body = await resp.json()
+            assert resp.status == 200, body
+            return body
+
+    async def kid_socket(self, token: str, events: dict[str, Callable] | None = None) -> socketio.AsyncClient:
+        sio = socketio.AsyncClient(reconnection=False)
+        for name, handler in (events or {}).items():
+            sio.on(name, handler, namespace="/kid")
+        await sio.connect(self.url, namespaces=["/kid"], auth={"token": token}, transports=["websocket"],
+                          wait_timeout=CONNECT_TIMEOUT_S)
+        self.clients.append(sio)
+        return sio
+
+    async def block(self, sio: socketio.AsyncClient, block: str, args: dict | None = None, **extra: Any) -> dict:
+        return await sio.call("block", {"block": block, "args": args or {}, **extra}, namespace="/kid",
+                              timeout=CALL_TIMEOUT_S)
+
+    async def teacher(self) -> "Teacher":
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with session.post(f"{self.url}/api/teacher/login", json={"password": PASSWORD}) as resp:
+            body = await resp.json()
+            assert resp.status == 200, body
+        return Teacher(self.url, session, body["csrf_token"])
+
+
+@dataclass
+class Teacher:
+    url: str
+    http: aiohttp.ClientSession
+    csrf: str
+
+    async def post(self, path: str, body: dict | None = None, csrf: bool = True) -> tuple[int, dict]:
+        headers = {"X-CSRF-Token": self.csrf} if csrf else {}
+        async with self.http.post(self.url + path, json=body or {}, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    async def get(self, path: str) -> tuple[int, dict]:
+        async with self.http.get(self.url + path) as resp:
+            return resp.status, await resp.json()
+
+
+async def wait_for(predicate: Callable[[], Any], what: str, timeout_s: float = WAIT_S) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def classroom_server(data_dir: Path, cars: list[str] = (), **overrides: Any) -> AsyncIterator[Srv]:
+    config = ServerConfig(port=0, data_dir=data_dir, teacher_password=PASSWORD,
+                          car_tokens={c: token_for(c) for c in [*cars, *overrides.pop("extra_cars", [])]},
+                          default_class_code=CLASS, **overrides)
+    handle = await start_server(config)
+    srv = Srv(handle, config, aiohttp.ClientSession())
+    try:
+        for car_id in cars:
+            await srv.add_car(car_id)
+        yield srv
+    finally:
+        for sio in srv.clients:
+            with contextlib.suppress(Exception):
+                await sio.disconnect()
+        for car in srv.cars.values():
+            await car.stop()
+        await srv.http.close()
+        await handle.close()
