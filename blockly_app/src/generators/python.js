@@ -1,0 +1,115 @@
+// Python export: the program as a script a 12-year-old can read and run with `python program.py`.
+//
+// Shape (MakeCode/Open Roberta style): a short header comment, `import dojo`, one `car = dojo.connect(...)`
+// line, then the kid's functions and event handlers (`@car.on_obstacle(20)` + def), then the program
+// as plain top-level Python, and `car.stop()` at the end. The names `car` and `dojo` are reserved, so
+// a kid's variable called car becomes car2 and never replaces the car.
+//
+// Blockly is passed in (the module `blockly/python` or the browser global `python`): no side effects.
+
+export const SDK_NAMES = ['car', 'dojo'];
+// Names the SDK or the standard blocks use at module level; never handed to a kid's variable.
+export const PYTHON_RESERVED = [...SDK_NAMES, 'math', 'random', 'Number', 'time', 'sys'];
+
+const str = (value) => JSON.stringify(String(value)); // a Python string literal (ASCII-safe JSON is valid Python)
+
+/** Number from a shadow/number field, written the way a person would (20, not 20.0). */
+function numberText(value) {
+  const n = Number(value);
+  return Number.isFinite(n) ? String(n) : '0';
+}
+
+/** forBlock entries for the vocabulary: one per Blockly type. */
+export function pythonForBlock(Order) {
+  const arg = (block, gen, name, fallback) => gen.valueToCode(block, name, Order.NONE) || String(fallback);
+  const forBlock = {
+    dojo_move_forward: (b, g) => `car.forward(${arg(b, g, 'DISTANCE', 20)})\n`,
+    dojo_move_backward: (b, g) => `car.backward(${arg(b, g, 'DISTANCE', 20)})\n`,
+    dojo_turn: (b, g) => `car.turn_${b.getFieldValue('DIRECTION') === 'right' ? 'right' : 'left'}(${arg(b, g, 'DEGREES', 90)})\n`,
+    dojo_drive_for: (b, g) => `car.drive(${arg(b, g, 'SPEED', 50)}, ${arg(b, g, 'SECONDS', 2)})\n`,
+    dojo_set_speed: (b, g) => `car.speed = ${arg(b, g, 'SPEED', 40)}\n`,
+    dojo_go_to: (b, g) => `car.go_to(${arg(b, g, 'X', 100)}, ${arg(b, g, 'Y', 50)})\n`,
+    dojo_do_skill: (b) => `car.do(${str(b.getFieldValue('SKILL'))})\n`,
+    dojo_stop: () => 'car.stop()\n',
+    dojo_distance: () => ['car.distance()', Order.FUNCTION_CALL],
+    dojo_position: (b) => [`car.${({ x: 'x', y: 'y', heading: 'heading' })[b.getFieldValue('AXIS')] || 'x'}`, Order.MEMBER],
+    dojo_when_obstacle: (b, g) => {
+      const cm = numberText(b.getFieldValue('DISTANCE'));
+      const name = g.nameDB_.getDistinctName('when_obstacle_closer_than_' + cm.replace('.', '_'), 'PROCEDURE');
+      const body = g.statementToCode(b, 'DO') || g.PASS;
+      const globals = g.globalsFor ? g.globalsFor(b) : '';
+      g.definitions_[`%event_${b.id}`] = `@car.on_obstacle(${cm})\ndef ${name}():\n${globals}${body}`;
+      return null;
+    },
+  };
+  return forBlock;
+}
+
+/**
+ * Make the export generator: a PythonGenerator with the standard blocks and ours.
+ * python: {PythonGenerator, pythonGenerator, Order}.
+ */
+export function createPythonExporter(python) {
+  const { PythonGenerator, pythonGenerator, Order } = python;
+
+  class DojoPythonGenerator extends PythonGenerator {
+    constructor() {
+      super('DojoPython');
+      this.addReservedWords(PYTHON_RESERVED.join(','));
+      this.INDENT = '    '; // PEP 8: what every Python book a kid opens next uses
+      this.connection = { server: 'http://127.0.0.1:8080', classCode: 'DEMO', name: 'Kid', car: null };
+      this.title = 'My car program';
+    }
+
+    /** `global x, y` for the program's variables an event handler uses (so it can change them). */
+    globalsFor(block) {
+      const ids = new Set();
+      for (const b of block.getDescendants(false)) for (const v of b.getVarModels()) ids.add(v.getId());
+      const names = [...ids].map((id) => this.getVariableName(id));
+      return names.length ? `${this.INDENT}global ${names.join(', ')}\n` : '';
+    }
+
+    finish(code) {
+      const imports = [];
+      const definitions = [];
+      for (const [key, def] of Object.entries(this.definitions_)) {
+        if (/^(from\s+\S+\s+)?import\s+\S+/.test(def)) imports.push(def);
+        else if (key !== 'variables') definitions.push(def);
+      }
+      const variables = this.definitions_.variables;
+      const hasEvents = Object.keys(this.definitions_).some((k) => k.startsWith('%event_'));
+      super.finish(code); // resets the name database for the next export; `code` is already scrubbed
+      const c = this.connection;
+      const connect = `car = dojo.connect(${str(c.server)}, class_code=${str(c.classCode)}, name=${str(c.name)})`;
+      const parts = [
+        `# ${this.title.replace(/\n/g, ' ')} - made with blocks in MIKRO-DOJO.\n` +
+        '# Run it with:  python program.py   (it needs the dojo package: pip install mikro-dojo)\n' +
+        '# The car does one line after the other, just like the blocks did.',
+        ['import dojo', ...(hasEvents ? ['import time'] : []), ...imports].join('\n'),
+        c.car ? `${connect}  # your car: ${c.car}` : connect,
+      ];
+      if (variables) parts.push(variables);
+      parts.push(...definitions);
+      const main = code.replace(/\n+$/, '');
+      if (main) parts.push(main);
+      if (hasEvents) {
+        // Like the blocks: event blocks keep listening until you stop the program (Ctrl+C stops the car).
+        parts.push(`# Keep watching for obstacles until you press Ctrl+C.\nwhile True:\n${this.INDENT}time.sleep(0.1)`);
+      } else {
+        parts.push('car.stop()');
+      }
+      return parts.map((p) => p.replace(/\n+$/, '')).join('\n\n') + '\n';
+    }
+  }
+
+  const generator = new DojoPythonGenerator();
+  Object.assign(generator.forBlock, pythonGenerator.forBlock, pythonForBlock(Order));
+  return generator;
+}
+
+/** The readable script for a workspace. connection: {server, classCode, name, car}. */
+export function exportPython(generator, workspace, connection, title) {
+  generator.connection = { ...generator.connection, ...connection };
+  if (title) generator.title = title;
+  return generator.workspaceToCode(workspace);
+}
