@@ -43,7 +43,6 @@ FEATURES: tuple[str, ...] = (
     "server.teacher_api",
     "server.teacher_hub",
     "server.programs",
-    "server.programs",
     "server.arena_page",
     "server.vendor",
 )
