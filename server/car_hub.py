@@ -80,6 +80,8 @@ class CarHub(socketio.AsyncNamespace):
             if loop.time() > deadline or self.car_of.get(sid) != hello.car_id:
                 return
             await asyncio.sleep(0.001)
+        # a heartbeat first: the car's watchdog holds it still until it has heard from us once
+        await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), to=sid)
         await self.classroom.car_connected(hello.car_id, hello.kind)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:

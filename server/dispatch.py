@@ -102,17 +102,23 @@ class CarQueue:
     running: Request | None = None
     waiting: "OrderedDict[str, deque[Request]]" = field(default_factory=OrderedDict)  # kid -> requests, turn order
     task: asyncio.Task | None = None
+    last_kid: str | None = None
 
     def next_request(self) -> Request | None:
-        """Round robin between kids: the kid served goes to the back of the turn order."""
-        for kid_id in list(self.waiting):
-            queue = self.waiting.pop(kid_id)
-            if queue:
-                request = queue.popleft()
-                if queue:
-                    self.waiting[kid_id] = queue
-                return request
-        return None
+        """Round robin between kids: the kid served last waits while anybody else is waiting."""
+        kids = [k for k, q in self.waiting.items() if q]
+        if not kids:
+            self.waiting.clear()
+            return None
+        kid_id = kids[1] if len(kids) > 1 and kids[0] == self.last_kid else kids[0]
+        queue = self.waiting[kid_id]
+        request = queue.popleft()
+        if queue:
+            self.waiting.move_to_end(kid_id)
+        else:
+            del self.waiting[kid_id]
+        self.last_kid = kid_id
+        return request
 
     def queued(self) -> list[Request]:
         return [r for q in self.waiting.values() for r in q]

@@ -7,6 +7,7 @@ any of these. Other features add teacher endpoints with :func:`require_teacher`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any
 
@@ -79,7 +80,7 @@ async def login(request: web.Request) -> web.Response:
     if stored is None:
         raise json_error(503, "no_teacher_password", "no teacher password is set on this server", None,
                          "start the server with --teacher-password")
-    if not verify_password(body.password, stored):
+    if not await asyncio.to_thread(verify_password, body.password, stored):  # scrypt: keep it off the loop
         raise json_error(401, "teacher_password", "wrong teacher password", None, "check the password and try again")
     session = app[TEACHER_SESSIONS].create()
     response = web.json_response({"ok": True, "csrf_token": session.csrf_token})

@@ -25,6 +25,7 @@ from robot_runtime.config import CarConfig
 from robot_runtime.drivers import create_hardware
 from robot_runtime.link import CarLink
 from robot_runtime.runtime import CarRuntime
+import robot_runtime.skills.registry  # noqa: F401  imported now: a lazy import mid-test would stall the shared loop
 from server.config import ServerConfig
 from server.runner import ServerHandle, start_server
 
