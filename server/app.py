@@ -42,6 +42,7 @@ FEATURES: tuple[str, ...] = (
     "server.kid_hub",
     "server.teacher_api",
     "server.teacher_hub",
+    "server.teacher_console",
     "server.programs",
     "server.arena_page",
     "server.vendor",

@@ -1,0 +1,351 @@
+// MIKRO-DOJO teacher console: log in, pick or create a class, then run it from one page.
+// Live state comes over socket.io (/teacher namespace); the roster board is re-read from the API
+// whenever the server says something changed, so the page never needs a reload.
+import { api, setCsrf, ApiError } from './api.js';
+import { $, el, fill, toast } from './ui.js';
+import { Roster } from './roster.js';
+import { Cars } from './cars.js';
+import { Attempts } from './attempts.js';
+import { LiveArena } from './live_arena.js';
+
+const BOARD_REFRESH_DEBOUNCE_MS = 120; // a burst of roster events (a whole class joining) -> one fetch
+const BOARD_POLL_MS = 5000; // safety net if a socket event is lost: the roster is never staler than this
+const CLASS_KEY = 'mikrodojo.teacher.class';
+
+const state = { code: null, classes: [], board: null, socket: null, refreshTimer: null, pollTimer: null };
+
+// --- actions (every one reports its error where the teacher looks) ----------------------------
+
+async function act(what, fn, { quiet404 = false } = {}) {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return showLogin('Your session ended — please log in again.');
+    if (quiet404 && e instanceof ApiError && e.status === 404) return undefined; // that feature is not on this server
+    toast(`Could not ${what}`, e.message, 'error');
+    scheduleRefresh();
+    return undefined;
+  }
+}
+
+function kidsOfCar(carId) {
+  return (state.board?.cars || []).find((c) => c.car_id === carId)?.kid_ids || [];
+}
+
+const roster = new Roster({
+  setLevel: (kidId, level) => act('set the level', async () => {
+    await api.setKidLevel(state.code, kidId, level);
+    toast('Level changed', `${nameOf(kidId)} is on level ${level} now.`, 'ok');
+    scheduleRefresh();
+  }),
+  // the share bar: exactly these kids share the car, taking turns in this order
+  share: (carId, kidIds) => act('share the car', async () => {
+    await api.assignCar(carId, kidIds);
+    toast(`${carId} is shared`, `${kidIds.map(nameOf).join(', ')} take turns, in that order.`, 'ok');
+    roster.selected.clear();
+    scheduleRefresh();
+  }),
+  // one kid's car menu: the kid joins that car (at the end of its turn order) and leaves any other
+  assign: (carId, kidId) => act('assign the car', async () => {
+    await api.assignCar(carId, [...kidsOfCar(carId).filter((k) => k !== kidId), kidId]);
+    scheduleRefresh();
+  }),
+  unassign: (kidId) => act('remove the car', async () => {
+    const car = (state.board?.cars || []).find((c) => (c.kid_ids || []).includes(kidId));
+    if (car) await api.assignCar(car.car_id, car.kid_ids.filter((k) => k !== kidId));
+    scheduleRefresh();
+  }),
+});
+
+function nameOf(kidId) {
+  return (state.board?.kids || []).find((k) => k.kid_id === kidId)?.name || kidId;
+}
+
+const cars = new Cars({
+  stop: (carId) => act(`stop ${carId}`, async () => { await api.stopCar(carId); toast(`${carId} stopped`, 'Press Reset to let it drive again.', 'ok'); scheduleRefresh(); }),
+  reset: (carId) => act(`reset ${carId}`, async () => { await api.resetCar(carId); toast(`${carId} reset`, 'It can drive again.', 'ok'); scheduleRefresh(); }),
+});
+
+const attempts = new Attempts({
+  open: (id) => api.attempt(id),
+  override: (id, stars, comment) => api.override(id, stars, comment),
+});
+
+const arena = new LiveArena($('arena-box'));
+
+// --- STOP ALL: the most important button on the page ----------------------------------------
+
+async function stopAll() {
+  const btn = $('stop-all');
+  btn.classList.remove('fired');
+  void btn.offsetWidth; // restart the flash animation
+  btn.classList.add('fired');
+  try {
+    const res = await api.estopAll();
+    const n = res?.cars ?? res?.stopped ?? res?.car_ids?.length;
+    toast('ALL CARS STOPPED', `${n !== undefined ? `${n} cars` : 'Every car'} stopped. Reset a car to let it drive again.`, 'error');
+  } catch (e) {
+    toast('STOP ALL failed', `${e.message} — switch the cars off by hand!`, 'error');
+  }
+  scheduleRefresh();
+}
+$('stop-all').addEventListener('click', stopAll);
+document.addEventListener('keydown', (e) => {
+  if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'e') {
+    e.preventDefault(); // Ctrl+E is the browser's search shortcut; here it stops the cars
+    if (!$('stop-all').disabled) stopAll();
+  }
+});
+
+// --- views -----------------------------------------------------------------------------------
+
+function showOnly(id) {
+  for (const view of ['login-view', 'classes-view', 'class-view']) $(view).hidden = view !== id;
+}
+
+function showLogin(message = '') {
+  disconnect();
+  setCsrf('');
+  showOnly('login-view');
+  $('logout-btn').hidden = true;
+  $('topbar-class').hidden = true;
+  $('stop-all').disabled = true;
+  $('login-error').textContent = message;
+  $('password').focus();
+}
+
+async function showClasses() {
+  disconnect();
+  state.code = null;
+  showOnly('classes-view');
+  $('topbar-class').hidden = true;
+  $('logout-btn').hidden = false;
+  $('stop-all').disabled = false;
+  const list = await act('load the classes', () => api.classes());
+  state.classes = list ? (Array.isArray(list) ? list : list.classes || []) : [];
+  fill($('class-list'), state.classes.map((c) => el('li', {}, el('button', { onclick: () => openClass(c.code) },
+    el('span', {}, c.name || 'Class'), el('span', { class: 'code' }, c.code)))));
+  if (!state.classes.length) $('class-list').append(el('li', { class: 'empty' }, 'No classes yet.'));
+  $('class-name').focus();
+}
+
+async function openClass(code) {
+  state.code = code;
+  localStorage.setItem(CLASS_KEY, code);
+  showOnly('class-view');
+  $('topbar-class').hidden = false;
+  $('logout-btn').hidden = false;
+  $('stop-all').disabled = false;
+  $('code-chip').textContent = code;
+  $('join-code').textContent = code;
+  $('join-url').textContent = `${location.host}`;
+  $('csv-link').href = api.csvUrl(code);
+  $('csv-link').setAttribute('download', `${code}-progress.csv`);
+  fill($('class-picker'), [...state.classes, ...(state.classes.some((c) => c.code === code) ? [] : [{ code, name: '' }])]
+    .map((c) => el('option', { value: c.code, selected: c.code === code }, `${c.code}${c.name ? ` · ${c.name}` : ''}`)));
+  $('class-picker').append(el('option', { value: '__new' }, '+ New class…'));
+  await refreshBoard();
+  const list = await act('load the attempts', () => api.attempts(code), { quiet404: true });
+  attempts.reset(list ? (Array.isArray(list) ? list : list.attempts || []) : []);
+  await loadLessons();
+  connect();
+  clearInterval(state.pollTimer);
+  state.pollTimer = setInterval(refreshBoard, BOARD_POLL_MS);
+}
+
+// --- data ------------------------------------------------------------------------------------
+
+async function refreshBoard() {
+  if (!state.code) return;
+  const code = state.code;
+  const board = await act('load the roster', () => api.board(code));
+  if (!board || code !== state.code) return;
+  const before = state.board?.code === code ? new Set(state.board.kids.map((k) => k.kid_id)) : null;
+  state.board = board;
+  if (before) for (const kid of board.kids) if (!before.has(kid.kid_id)) toast(`${kid.name} joined`, `Level ${kid.level}${kid.car_id ? ` · ${kid.car_id}` : ''}`, 'ok');
+  renderBoard();
+}
+
+function renderBoard() {
+  const board = state.board;
+  roster.update(board.kids || [], board.cars || []);
+  cars.update(board.cars || [], board.kids || []);
+  arena.setCars(board.cars || [], board.kids || [], board.arena);
+}
+
+/** Live turn changes ({car_id: {driver_id, queue, estop, connected}}): update states without a fetch. */
+function applyTurns(snapshot) {
+  const board = state.board;
+  if (!board || !snapshot) return;
+  for (const car of board.cars) {
+    const turn = snapshot[car.car_id];
+    if (!turn) continue;
+    Object.assign(car, { driver_id: turn.driver_id, queue: turn.queue, estop: turn.estop, connected: turn.connected });
+    car.driver_name = board.kids.find((k) => k.kid_id === turn.driver_id)?.name || null;
+  }
+  for (const kid of board.kids) {
+    const turn = kid.car_id && snapshot[kid.car_id];
+    if (!turn) continue;
+    const pos = turn.queue.indexOf(kid.kid_id);
+    if (turn.driver_id === kid.kid_id) Object.assign(kid, { state: 'running', queue_position: null });
+    else if (pos >= 0) Object.assign(kid, { state: 'waiting', queue_position: pos + 1 });
+    else Object.assign(kid, { state: 'idle', queue_position: null });
+  }
+  renderBoard();
+}
+
+function scheduleRefresh() {
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(refreshBoard, BOARD_REFRESH_DEBOUNCE_MS);
+}
+
+async function loadLessons() {
+  const data = await act('load the lessons', () => api.lessons(state.code), { quiet404: true });
+  const lessons = data ? (Array.isArray(data) ? data : data.lessons || []) : [];
+  fill($('lesson-list'), lessons.map((l) => {
+    const btn = el('button', { class: `btn small ${l.locked ? 'primary' : ''}`, dataset: { lesson: l.id } }, l.locked ? '🔓 Unlock' : '🔒 Lock');
+    btn.addEventListener('click', () => act('change the lesson', async () => {
+      await api.setLessonLock(state.code, l.id, !l.locked);
+      toast(l.locked ? 'Lesson unlocked' : 'Lesson locked', l.title || l.id, 'ok');
+      await loadLessons();
+    }));
+    return el('li', { class: l.locked ? 'locked' : '', dataset: { lesson: l.id } },
+      el('span', {}, el('span', { class: 'lvl' }, `L${l.level}`), el('span', { class: 'title' }, l.title || l.id),
+        l.passed_by !== undefined ? el('span', { class: 'coach-note' }, ` · passed by ${l.passed_by}`) : null),
+      btn);
+  }));
+  if (!lessons.length) $('lesson-list').append(el('li', { class: 'empty' }, 'No lessons loaded.'));
+}
+
+// --- live: socket.io /teacher ----------------------------------------------------------------
+
+function setLive(mode) {
+  const dot = $('live-dot');
+  dot.dataset.state = mode;
+  dot.textContent = mode === 'on' ? 'live' : mode === 'lost' ? 'reconnecting…' : 'offline';
+}
+
+function each(payload, fn) {
+  // telemetry may arrive one car at a time or coalesced as {car_id: telemetry} / [telemetry, ...]
+  if (!payload) return;
+  if (Array.isArray(payload)) payload.forEach((t) => fn(t.car_id, t));
+  else if (payload.car_id && payload.pose) fn(payload.car_id, payload);
+  else if (payload.cars) each(payload.cars, fn);
+  else for (const [carId, t] of Object.entries(payload)) if (t && t.pose) fn(carId, t);
+}
+
+function connect() {
+  disconnect();
+  if (typeof io !== 'function') { setLive('off'); return; }
+  const socket = io('/teacher', { transports: ['websocket'], withCredentials: true, query: { class_code: state.code } });
+  state.socket = socket;
+  socket.on('connect', () => { setLive('on'); socket.emit('watch', { class_code: state.code }); scheduleRefresh(); });
+  socket.on('disconnect', () => setLive('lost'));
+  socket.on('connect_error', (err) => {
+    setLive('lost');
+    if (/session|log in|auth/i.test(err?.message || '')) showLogin('Your session ended — please log in again.');
+  });
+  socket.on('telemetry', (payload) => each(payload, (carId, t) => { cars.onTelemetry(carId, t); arena.onTelemetry(carId, t); }));
+  // safety interventions come one by one ({car_id, reason, kid_text, ...}); telemetry is coalesced
+  // and may skip a sample, so the list is fed from here only
+  socket.on('safety', (msg) => { if (msg?.car_id) cars.onSafety(msg.car_id, msg); });
+  socket.on('roster_changed', () => scheduleRefresh());
+  socket.on('turns', (msg) => applyTurns(msg?.cars));
+  socket.on('estop', () => scheduleRefresh());
+  socket.on('activity', (msg) => { if (msg?.status === 'done' || msg?.status === 'refused') scheduleRefresh(); });
+  for (const name of ['attempt', 'attempt_started', 'attempt_graded', 'attempt_updated']) {
+    socket.on(name, (msg) => {
+      const a = msg?.attempt || msg;
+      if (a && (a.id !== undefined || a.attempt_id !== undefined) && (!a.class_code || a.class_code === state.code)) attempts.upsert(a);
+      scheduleRefresh();
+    });
+  }
+}
+
+function disconnect() {
+  clearInterval(state.pollTimer);
+  if (state.socket) { state.socket.removeAllListeners(); state.socket.disconnect(); state.socket = null; }
+  setLive('off');
+}
+
+// --- wiring ----------------------------------------------------------------------------------
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('login-error').textContent = '';
+  try {
+    const res = await api.login($('password').value);
+    setCsrf(res.csrf_token || res.csrf);
+    $('password').value = '';
+    await afterLogin();
+  } catch (err) {
+    $('login-error').textContent = err.status === 401 || err.status === 403 ? 'That password is not right. Try again.' : err.message;
+  }
+});
+
+$('create-class-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('create-class-error').textContent = '';
+  try {
+    const created = await api.createClass($('class-name').value.trim());
+    const code = created.code || created.class_code || created.class?.code;
+    state.classes.push({ code, name: created.name || $('class-name').value.trim() });
+    $('class-name').value = '';
+    await openClass(code);
+    showCodeBig();
+  } catch (err) {
+    $('create-class-error').textContent = err.message;
+  }
+});
+
+$('logout-btn').addEventListener('click', async () => {
+  await api.logout().catch(() => {});
+  localStorage.removeItem(CLASS_KEY);
+  showLogin('You are logged out.');
+});
+
+$('class-picker').addEventListener('change', (e) => {
+  if (e.target.value === '__new') showClasses(); else openClass(e.target.value);
+});
+
+$('class-level').addEventListener('change', async (e) => {
+  const level = Number(e.target.value);
+  if (!level) return;
+  await act('set the class level', async () => {
+    const res = await api.setClassLevel(state.code, level);
+    toast(`Whole class: level ${level}`, `${res?.kids ?? (state.board?.kids?.length ?? '')} kids updated.`, 'ok');
+  });
+  e.target.value = '';
+  scheduleRefresh();
+});
+
+function showCodeBig() {
+  $('huge-code').textContent = state.code;
+  $('code-dialog').showModal();
+}
+$('code-chip').addEventListener('click', showCodeBig);
+$('join-code').addEventListener('click', showCodeBig);
+$('code-dialog').addEventListener('click', () => $('code-dialog').close());
+$('banner-toggle').addEventListener('click', () => {
+  const compact = $('join-banner').classList.toggle('compact');
+  $('banner-toggle').textContent = compact ? 'Show' : 'Hide';
+});
+
+async function afterLogin() {
+  const list = await api.classes();
+  state.classes = Array.isArray(list) ? list : list.classes || [];
+  const remembered = localStorage.getItem(CLASS_KEY);
+  if (remembered && state.classes.some((c) => c.code === remembered)) await openClass(remembered);
+  else await showClasses();
+}
+
+// On load: if our session is still valid (cookie + remembered CSRF token), go straight in.
+(async () => {
+  try {
+    const session = await api.session();
+    if (session?.csrf_token) setCsrf(session.csrf_token);
+    await afterLogin();
+  } catch {
+    showLogin();
+  }
+})();
