@@ -1,0 +1,223 @@
+"""SimCar: the simulated car behind the Hardware seam (robot_runtime.hardware.Hardware).
+
+    car = SimCar(arena=my_arena)             # placed at the arena's start pose
+    sent = car.apply(Command(0.5, 0.0))       # clamped command actually sent
+    car.advance(0.02)                         # 20 ms of physics (200 Hz substeps inside)
+    state = car.read()                        # pose, speeds, slip, distance sensor, new collisions
+
+Headless and much faster than real time: ``advance`` integrates as fast as the CPU allows; time is the
+simulator's own (``state.t``, seconds since the car was made). Nothing here sleeps or reads a clock.
+"""
+
+from __future__ import annotations
+
+import math
+
+from robot_runtime.arena import DEFAULT_ARENA, Arena
+from robot_runtime.hardware import NEUTRAL, CarSpec, CarState, Command
+from robot_runtime.protocol import CollisionEvent, Pose
+from robot_runtime.sim.noise import NoiseSource, NoiseSpec
+from robot_runtime.sim.vehicle import BicycleModel, VehicleParams
+from robot_runtime.sim.world import World
+
+PHYSICS_HZ = 200.0  # substep rate: at 3 m/s the car moves 1.5 cm per substep, less than a 2 cm wall is thick
+RESTITUTION = 0.3  # plastic bumper on a wooden wall or a rubber cone: a small bounce
+CONTACT_FRICTION = 0.4  # bumper sliding along a wall
+CONTACT_RELEASE_S = 0.1  # a contact that comes back within this time is the same collision (no event spam)
+THIN_FRACTION = 0.5  # per substep the car moves at most half the thinnest wall or cone near it
+MIN_SUBSTEP_TRAVEL_CM = 0.2  # ... but never less than this (bounds the work for hair-thin walls)
+CONTACT_SLOP_CM = 0.05  # push out a hair further than the overlap so resting contact does not flicker
+
+
+class SimCar:
+    """One simulated car in one arena. Implements the Hardware protocol exactly."""
+
+    def __init__(
+        self,
+        spec: CarSpec | None = None,
+        arena: Arena | None = None,
+        pose: Pose | None = None,
+        noise: NoiseSpec | None = None,
+        params: VehicleParams | None = None,
+        physics_hz: float = PHYSICS_HZ,
+        record: bool = False,
+    ) -> None:
+        self.spec = spec or CarSpec()
+        if not 20.0 <= physics_hz <= 5000.0:
+            raise ValueError(f"physics_hz must be between 20 and 5000 (got {physics_hz})")
+        self.params = params or VehicleParams.from_spec(self.spec)
+        self.model = BicycleModel(self.params)
+        self._max_substep = 1.0 / physics_hz
+        self._hl = self.spec.length_cm / 2.0
+        self._hw = self.spec.width_cm / 2.0
+        self._radius = math.hypot(self._hl, self._hw)  # footprint's bounding circle
+        self._noise = NoiseSource(noise) if noise is not None else None
+        self.t = 0.0
+        self._cmd = NEUTRAL  # clamped command as sent
+        self._act = (0.0, 0.0)  # what the actuators actually do (with actuator noise)
+        self._events: list[CollisionEvent] = []
+        self._touching: dict[str, float] = {}  # obstacle -> last time it was touched
+        self.collision_log: list[CollisionEvent] = []  # every collision since the car was made
+        self.record = record
+        self.history: list[tuple[float, Command]] = []  # (t, command sent) when record=True
+        self.closed = False
+        self.world = World(arena or DEFAULT_ARENA)
+        self.place(pose or self.world.arena.start)
+
+    # --- set-up (the server's ArenaSetup message) --------------------------------------------------
+
+    @property
+    def arena(self) -> Arena:
+        return self.world.arena
+
+    def load_arena(self, arena: Arena, pose: Pose | None = None) -> None:
+        """Swap the arena and place the car at `pose` (None: the arena's start pose)."""
+        self.world = World(arena)
+        self.place(pose or arena.start)
+
+    def place(self, pose: Pose) -> None:
+        """Put the car at rest at a pose (wheels straight, no pending collisions)."""
+        self.model.place(pose.x_cm, pose.y_cm, math.radians(pose.heading_deg))
+        self._touching.clear()
+        self._events.clear()
+
+    # --- Hardware protocol -----------------------------------------------------------------------
+
+    def apply(self, cmd: Command) -> Command:
+        if math.isnan(cmd.throttle) or math.isnan(cmd.steering):
+            sent = NEUTRAL  # NaN never reaches a motor (and min/max would turn it into full throttle)
+        else:
+            sent = cmd.clamped()
+        self._cmd = sent
+        if self._noise is not None:
+            th, st = self._noise.actuator(sent.throttle, sent.steering)
+            self._act = (max(-1.0, min(1.0, th)), max(-1.0, min(1.0, st)))
+        else:
+            self._act = (sent.throttle, sent.steering)
+        if self.record:
+            self.history.append((self.t, sent))
+        return sent
+
+    def stop(self) -> None:
+        self._cmd = NEUTRAL
+        self._act = (0.0, 0.0)
+        if self.record:
+            self.history.append((self.t, NEUTRAL))
+
+    def close(self) -> None:
+        self.stop()
+        self.closed = True
+
+    def advance(self, dt: float) -> None:
+        if not dt > 0.0:
+            if dt == 0.0:
+                return
+            raise ValueError(f"advance needs dt >= 0 seconds (got {dt})")
+        n = max(1, math.ceil(dt / self._max_substep - 1e-9))
+        m = self.model
+        th, st = self._act
+        # broad phase once per call: what could the footprint reach during dt?
+        speed = math.sqrt(m.vx * m.vx + m.vy * m.vy) + abs(m.r) * self._radius
+        travel = (speed + self.params.drive_force_max_g * 981.0 * dt) * dt
+        walls, cones, edge = self.world.nearby(m.x, m.y, self._radius + travel + 1.0)
+        check = bool(walls or cones or edge)
+        if check:  # near something thin: never move more than half its thickness per substep
+            n = max(n, math.ceil(travel / max(MIN_SUBSTEP_TRAVEL_CM, THIN_FRACTION * self.world.thinnest_cm)))
+        h = dt / n
+        for _ in range(n):
+            m.step(h, th, st)
+            self.t += h
+            if check:
+                self._resolve_contacts(walls, cones, edge)
+
+    def read(self) -> CarState:
+        m = self.model
+        self._events, events = [], self._events
+        c, s = math.cos(m.psi), math.sin(m.psi)
+        dist = self.world.ray(m.x + self._hl * c, m.y + self._hl * s, c, s, self.spec.sensor_range_cm)
+        x, y, heading, speed = m.x, m.y, math.degrees(m.psi), m.vx
+        if self._noise is not None:
+            nx, ny, nh, nv, nd = self._noise.sensors()
+            x, y, heading, speed = x + nx, y + ny, heading + nh, speed + nv
+            if dist is not None:
+                dist = max(0.0, dist + nd)
+                if dist > self.spec.sensor_range_cm:
+                    dist = None
+        return CarState(
+            t=self.t,
+            x_cm=x,
+            y_cm=y,
+            heading_deg=wrap_deg(heading),
+            speed_cm_s=speed,
+            lateral_cm_s=m.vy,
+            yaw_rate_dps=math.degrees(m.r),
+            slip_deg=math.degrees(m.slip_rad),
+            distance_cm=dist,
+            collisions=tuple(events),
+        )
+
+    # --- extras for the simulator's users ---------------------------------------------------------
+
+    @property
+    def command(self) -> Command:
+        """The last command sent (clamped)."""
+        return self._cmd
+
+    @property
+    def pose(self) -> Pose:
+        m = self.model
+        return Pose(x_cm=m.x, y_cm=m.y, heading_deg=wrap_deg(math.degrees(m.psi)))
+
+    @property
+    def steer_deg(self) -> float:
+        """The front wheels' actual angle (the servo is rate-limited)."""
+        return math.degrees(self.model.steer)
+
+    # --- collisions ------------------------------------------------------------------------------
+
+    def _resolve_contacts(self, walls: list[int], cones: list[int], edge: bool) -> None:
+        m = self.model
+        c, s = math.cos(m.psi), math.sin(m.psi)
+        contacts = self.world.contacts(m.x, m.y, c, s, self._hl, self._hw, walls, cones, edge)
+        if not contacts:
+            return
+        p = self.params
+        mass, inertia = p.mass_kg, p.yaw_inertia
+        vwx, vwy = m.vx * c - m.vy * s, m.vx * s + m.vy * c  # world-frame velocity
+        w = m.r
+        for ct in contacts:
+            impact_speed = math.hypot(vwx, vwy)
+            m.x += ct.nx * (ct.depth + CONTACT_SLOP_CM)
+            m.y += ct.ny * (ct.depth + CONTACT_SLOP_CM)
+            rx, ry = ct.px - m.x, ct.py - m.y
+            vcx, vcy = vwx - w * ry, vwy + w * rx  # velocity of the contact point
+            vn = vcx * ct.nx + vcy * ct.ny
+            if vn < 0.0:  # moving into the obstacle: bounce (impulse on a rigid body with yaw)
+                rn = rx * ct.ny - ry * ct.nx
+                j = -(1.0 + RESTITUTION) * vn / (1.0 / mass + rn * rn / inertia)
+                tx, ty = -ct.ny, ct.nx
+                vt = vcx * tx + vcy * ty
+                rt = rx * ty - ry * tx
+                jt = -vt / (1.0 / mass + rt * rt / inertia)
+                lim = CONTACT_FRICTION * j
+                jt = -lim if jt < -lim else lim if jt > lim else jt
+                vwx += (j * ct.nx + jt * tx) / mass
+                vwy += (j * ct.ny + jt * ty) / mass
+                w += (rn * j + rt * jt) / inertia
+            last = self._touching.get(ct.obstacle)
+            if last is None or self.t - last > CONTACT_RELEASE_S:
+                ev = CollisionEvent(t=self.t, with_=ct.key, x_cm=ct.px, y_cm=ct.py, speed_cm_s=impact_speed)
+                self._events.append(ev)
+                self.collision_log.append(ev)
+            self._touching[ct.obstacle] = self.t
+        m.vx, m.vy, m.r = vwx * c + vwy * s, -vwx * s + vwy * c, w
+
+
+def wrap_deg(a: float) -> float:
+    """An angle in degrees, in (-180, 180]."""
+    a = math.fmod(a, 360.0)
+    if a > 180.0:
+        a -= 360.0
+    elif a <= -180.0:
+        a += 360.0
+    return a

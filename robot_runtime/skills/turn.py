@@ -1,0 +1,52 @@
+"""`turn`: change heading by driving an arc at the car's smallest turning radius (left is positive).
+
+Full lock towards the turn, speed from the heading still to go; an overshoot is corrected by backing
+up with the same lock (reversing on the same arc turns the car back). Any angle works, 360 and more.
+"""
+
+from __future__ import annotations
+
+import math
+
+from robot_runtime.hardware import CarState
+from robot_runtime.skills.base import SkillContext, SkillStep
+from robot_runtime.skills.scripted import ESC_LEAD_S, STOPPED_CM_S, ScriptedSkill, braking_speed
+
+TURN_TOLERANCE_DEG = 1.5  # stop when this close (the promise is +-5 deg)
+TURN_SPEED_CAP_CM_S = 140.0  # at full lock (51 cm radius) faster than ~1.5 m/s would slide the tyres: turns stay clean
+TURN_ACCEL_CM_S2 = 100.0  # braking along the arc
+TURN_CREEP_CM_S = 10.0
+TURN_LOCK = 1.0  # full lock: the smallest circle
+EXTRA_TIME_S = 5.0
+
+
+class TurnSkill(ScriptedSkill):
+    name = "turn"
+    kid_done = "Turned!"
+
+    def __init__(self, ctx: SkillContext, degrees: float) -> None:
+        super().__init__(ctx)
+        self.target = math.radians(degrees)
+        self.side = 1.0 if degrees >= 0 else -1.0
+        self.v_turn = min(self.v_max, TURN_SPEED_CAP_CM_S)
+        arc = abs(self.target) * self.min_radius
+        self.time_limit_s = arc / max(self.v_turn, 1.0) + EXTRA_TIME_S
+
+    def begin(self, state: CarState) -> None:
+        self.h0 = self.heading_unwrapped
+
+    def control(self, state: CarState, dt: float) -> SkillStep:
+        turned = self.heading_unwrapped - self.h0
+        rem = self.target - turned  # radians still to go, signed like the turn
+        self.progress = 1.0 - abs(rem) / abs(self.target) if self.target else 1.0
+        v = state.speed_cm_s
+        if abs(math.degrees(rem)) < TURN_TOLERANCE_DEG and abs(v) < STOPPED_CM_S:
+            return self.done()
+        # forward along the arc turns towards `side`; the yaw to come from the current speed is lead-compensated
+        rem_arc = rem * self.side * self.min_radius - v * ESC_LEAD_S
+        speed = braking_speed(abs(rem_arc), self.v_turn, TURN_ACCEL_CM_S2)
+        if abs(math.degrees(rem)) >= TURN_TOLERANCE_DEG:
+            speed = max(speed, min(TURN_CREEP_CM_S, self.v_turn))
+        else:
+            speed = 0.0
+        return self.drive(math.copysign(speed, rem_arc), self.side * TURN_LOCK)

@@ -1,0 +1,120 @@
+"""Every skill in the simulator, from several start poses: the promises of issue 2."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from robot_runtime.arena import Arena
+from robot_runtime.hardware import CarSpec
+from robot_runtime.protocol import DriveAction, GotoAction, NamedSkillAction, StopAction, TurnAction
+from robot_runtime.sim import SimCar
+from robot_runtime.skills.base import SkillContext
+from robot_runtime.skills.registry import UnknownSkillError, build_skill, register_skill, skill_names, unregister_skill
+
+from sim_helpers import run_direct
+
+OPEN = Arena(name="open", width_cm=1000, height_cm=1000)
+START_POSES = [(500.0, 500.0, 0.0), (300.0, 650.0, 90.0), (700.0, 400.0, -135.0), (450.0, 450.0, 33.0)]
+
+
+def _car(pose, arena=OPEN):
+    from robot_runtime.protocol import Pose
+
+    return SimCar(arena=arena, pose=Pose(x_cm=pose[0], y_cm=pose[1], heading_deg=pose[2]))
+
+
+def _ctx(speed_pct=50.0, arena=OPEN):
+    return SkillContext(spec=CarSpec(), arena=arena, speed_pct=speed_pct)
+
+
+@pytest.mark.parametrize("pose", START_POSES)
+@pytest.mark.parametrize("speed", [30, 100])
+@pytest.mark.parametrize("distance", [30.0, -30.0])
+def test_drive_30_cm_ends_30_cm_away(pose, speed, distance):
+    car = _car(pose)
+    run = run_direct(car, build_skill(DriveAction(distance_cm=distance, speed_pct=speed), _ctx(speed)))
+    assert run.final.status == "done", run.final
+    moved = math.hypot(run.end.x_cm - pose[0], run.end.y_cm - pose[1])
+    assert moved == pytest.approx(30.0, abs=2.0)
+    # and it went the right way along its heading
+    along = (run.end.x_cm - pose[0]) * math.cos(math.radians(pose[2])) + (run.end.y_cm - pose[1]) * math.sin(math.radians(pose[2]))
+    assert math.copysign(1, along) == math.copysign(1, distance)
+
+
+def test_drive_for_seconds_drives_about_speed_times_time_then_stops():
+    car = _car(START_POSES[0])
+    run = run_direct(car, build_skill(DriveAction(seconds=2.0, speed_pct=50), _ctx(50)))
+    assert run.final.status == "done"
+    moved = run.end.x_cm - 500.0
+    assert 0.8 * 300 < moved < 1.1 * 300  # 150 cm/s for 2 s, less the start-up
+    assert abs(run.end.speed_cm_s) < 2.0
+
+
+@pytest.mark.parametrize("pose", START_POSES)
+@pytest.mark.parametrize("degrees", [90.0, -90.0])
+@pytest.mark.parametrize("speed", [30, 100])
+def test_turn_90_changes_heading_by_90(pose, degrees, speed):
+    car = _car(pose)
+    run = run_direct(car, build_skill(TurnAction(degrees=degrees, speed_pct=speed), _ctx(speed)))
+    assert run.final.status == "done", run.final
+    change = (run.end.heading_deg - pose[2] + 540.0) % 360.0 - 180.0
+    assert change == pytest.approx(degrees, abs=5.0)
+
+
+@pytest.mark.parametrize("degrees", [360.0, -720.0, 45.0, -10.0])
+def test_turn_any_angle_including_full_circles(degrees):
+    car = _car(START_POSES[0])
+    skill = build_skill(TurnAction(degrees=degrees, speed_pct=50), _ctx(50))
+    run = run_direct(car, skill)
+    assert run.final.status == "done"
+    turned = math.degrees(skill.heading_unwrapped - math.radians(START_POSES[0][2]))
+    assert turned == pytest.approx(degrees, abs=5.0)
+
+
+@pytest.mark.parametrize("pose", START_POSES)
+@pytest.mark.parametrize("offset", [(100.0, 50.0), (-80.0, 0.0), (0.0, -20.0), (-200.0, 150.0), (10.0, 30.0)])
+def test_goto_ends_within_5_cm(pose, offset):
+    car = _car(pose)
+    tx, ty = pose[0] + offset[0], pose[1] + offset[1]
+    run = run_direct(car, build_skill(GotoAction(x_cm=tx, y_cm=ty, speed_pct=70), _ctx(70)))
+    assert run.final.status == "done", run.final
+    assert math.hypot(run.end.x_cm - tx, run.end.y_cm - ty) < 5.0
+
+
+def test_stop_brakes_to_rest_and_says_done():
+    from robot_runtime.hardware import Command
+
+    car = _car(START_POSES[0])
+    car.apply(Command(0.8, 0.0))
+    for _ in range(50):
+        car.advance(0.02)
+    run = run_direct(car, build_skill(StopAction(), _ctx()))
+    assert run.final.status == "done"
+    assert abs(run.states[-1].speed_cm_s) < 2.0
+    assert run.duration_s < 1.5
+
+
+def test_unknown_skill_name_names_the_value_and_the_known_names():
+    with pytest.raises(UnknownSkillError) as err:
+        build_skill(NamedSkillAction(name="moonwalk"), _ctx())
+    text = str(err.value)
+    assert "moonwalk" in text
+    for name in skill_names():
+        assert name in text
+
+
+def test_registered_skills_are_built_by_name():
+    from robot_runtime.skills.drive import StopSkill
+
+    register_skill("test_brake", StopSkill)
+    try:
+        assert "test_brake" in skill_names()
+        assert isinstance(build_skill(NamedSkillAction(name="test_brake"), _ctx()), StopSkill)
+        with pytest.raises(ValueError, match="already registered"):
+            register_skill("test_brake", StopSkill)
+        with pytest.raises(ValueError, match="lower_snake_case"):
+            register_skill("Bad Name", StopSkill)
+    finally:
+        unregister_skill("test_brake")
