@@ -1,0 +1,8 @@
+# Stop at the wall — made with MIKRO-DOJO blocks
+import dojo
+
+car = dojo.connect("http://127.0.0.1:8080", class_code="DEMO", name="Kid")
+
+while car.distance() > 45:
+    car.forward(10)
+car.stop()
