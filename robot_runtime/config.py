@@ -42,8 +42,9 @@ class HardLimits(_Strict):
     max_steer_rate_per_s: Annotated[float, Field(gt=0, le=100)] = 8.0
     # What the car can really brake on a classroom floor (about 0.4 g); the fence plans with it.
     brake_decel_cm_s2: Annotated[float, Field(gt=0, le=5000)] = 400.0
-    # Time from "brake now" to the wheels braking (one tick + speed controller lag).
-    reaction_s: Annotated[float, Field(ge=0, le=1)] = 0.08
+    # Stopping is planned as speed * reaction_s + speed^2 / (2 * brake_decel): reaction_s covers one tick
+    # plus the ESC speed controller's time constant (the simulator's ESC: 0.25 s; real ESCs are similar).
+    reaction_s: Annotated[float, Field(ge=0, le=1)] = 0.3
     fence_margin_cm: Annotated[float, Field(ge=0, le=100)] = 5.0  # stop this far before a wall or the fence
     obstacle_margin_cm: Annotated[float, Field(ge=0, le=100)] = 8.0  # stop this far before what the sensor sees
 

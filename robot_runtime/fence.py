@@ -83,6 +83,15 @@ class Clearance:
     what: str  # kind of the nearest thing: wall / edge / fence / "" when nothing
 
 
+def bumper_points(x: float, y: float, heading_deg: float, direction: float, spec: CarSpec) -> tuple[tuple[float, float], ...]:
+    """Middle and both corners of the front (direction=+1) or rear (-1) bumper."""
+    h = math.radians(heading_deg)
+    hx, hy = math.cos(h), math.sin(h)
+    half_len, half_w = spec.length_cm / 2.0, spec.width_cm / 2.0
+    bx, by = x + direction * half_len * hx, y + direction * half_len * hy
+    return ((bx, by), (bx - half_w * hy, by + half_w * hx), (bx + half_w * hy, by - half_w * hx))
+
+
 def clearance(
     x: float,
     y: float,
@@ -102,9 +111,7 @@ def clearance(
         return Clearance(math.inf, "")
     h = math.radians(heading_deg)
     hx, hy = math.cos(h), math.sin(h)
-    half_len, half_w = spec.length_cm / 2.0, spec.width_cm / 2.0
-    bx, by = x + direction * half_len * hx, y + direction * half_len * hy  # bumper middle
-    starts = ((bx, by), (bx - half_w * hy, by + half_w * hx), (bx + half_w * hy, by - half_w * hx))
+    starts = bumper_points(x, y, heading_deg, direction, spec)
     directions = [(direction * hx, direction * hy)]
     if abs(steer_frac) > 0.05:
         radius = spec.wheelbase_cm / math.tan(math.radians(spec.max_steer_deg * abs(steer_frac)))

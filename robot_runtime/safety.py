@@ -195,18 +195,20 @@ class SafetySupervisor:
         top = self.spec.top_speed_cm_s
         hard = self.hard
 
-        # 1) Caps: each is a bound on |throttle| in the direction the command wants to go.
         speed_cap = lim.max_throttle
-        direction = 1.0 if want_t > 0 else -1.0 if want_t < 0 else (1.0 if self._prev.throttle >= 0 else -1.0)
-        fence_cap, fence_clear = self._fence_cap(state, direction, want_s, top)
-        obstacle_cap = self._obstacle_cap(state, top) if direction > 0 else math.inf
-        watchdog_cap = self.watchdog.throttle_cap(now, hard.max_decel_per_s)
-
-        # 2) Slew from the previous output toward the (speed-limited) wish.
+        # 1) Slew from the previous output toward the (speed-limited) wish.
         target_t = _clamp(want_t, speed_cap)
         out_t = _slew(self._prev.throttle, target_t, hard.max_accel_per_s * dt, hard.max_decel_per_s * dt)
         target_s = _clamp(want_s, lim.max_steer)
         out_s = self._prev.steering + _clamp(target_s - self._prev.steering, hard.max_steer_rate_per_s * dt)
+
+        # 2) Caps on |throttle| for the direction the car will actually be driven (while slewing
+        #    through zero that is still the old direction, not the wished one).
+        sign_of = out_t if out_t != 0.0 else want_t if want_t != 0.0 else self._prev.throttle
+        direction = -1.0 if sign_of < 0 else 1.0
+        fence_cap, fence_clear = self._fence_cap(state, direction, out_s, top)
+        obstacle_cap = self._obstacle_cap(state, top) if direction > 0 else math.inf
+        watchdog_cap = self.watchdog.throttle_cap(now, hard.max_decel_per_s)
         # Reversing at speed is the one slew a kid should hear about (it explains a pause).
         reversing = self._prev.throttle * want_t < 0 and abs(self._prev.throttle) > REVERSE_REPORT_MIN
 
@@ -258,6 +260,10 @@ class SafetySupervisor:
                 cx, cy = (zone.x0 + zone.x1) / 2 - state.x_cm, (zone.y0 + zone.y1) / 2 - state.y_cm
                 back_in = (math.cos(h) * cx + math.sin(h) * cy) * direction > 0
                 return (RETURN_CRAWL if back_in else 0.0), geo.Clearance(0.0, what)
+            if zone is not None:
+                bumper = geo.bumper_points(state.x_cm, state.y_cm, state.heading_deg, direction, self.spec)
+                if not all(geo.inside(px, py, zone) for px, py in bumper):
+                    return 0.0, geo.Clearance(0.0, what)  # the bumper is already over the edge
         lookahead = geo.stopping_distance_cm(top * self.limits.max_throttle, hard.brake_decel_cm_s2, hard.reaction_s)
         clear = geo.clearance(
             state.x_cm,
@@ -270,14 +276,21 @@ class SafetySupervisor:
             self._segments,
         )
         free = clear.distance_cm - hard.fence_margin_cm
-        return geo.allowed_speed_cm_s(free, hard.brake_decel_cm_s2, hard.reaction_s) / top, clear
+        return self._envelope(free, state.speed_cm_s * direction, top), clear
+
+    def _envelope(self, free_cm: float, speed_toward: float, top: float) -> float:
+        """Throttle cap for `free_cm` of free path: a setpoint the car could stop from in time, and zero
+        when the car is already moving too fast to stop in time (its speed lags the setpoint)."""
+        hard = self.hard
+        if speed_toward > 0 and geo.stopping_distance_cm(speed_toward, hard.brake_decel_cm_s2, hard.reaction_s) > free_cm:
+            return 0.0
+        return geo.allowed_speed_cm_s(free_cm, hard.brake_decel_cm_s2, hard.reaction_s) / top
 
     def _obstacle_cap(self, state: CarState, top: float) -> float:
         d = state.distance_cm
         if d is None or not math.isfinite(d):
             return math.inf
-        free = d - self.hard.obstacle_margin_cm
-        return geo.allowed_speed_cm_s(free, self.hard.brake_decel_cm_s2, self.hard.reaction_s) / top
+        return self._envelope(d - self.hard.obstacle_margin_cm, state.speed_cm_s, top)
 
     # --- reporting -----------------------------------------------------------------------------------
 

@@ -1,0 +1,148 @@
+"""`dojo car`: start a car runtime.
+
+    dojo car --sim --name car-1 --server http://127.0.0.1:8080 --token T [--arena FILE] [--log FILE]
+             [--rate 50] [--seed N] [--noise] [--policy MANIFEST ...]
+    dojo car CONFIG.yaml [--server URL] [--token T] [--log FILE]     a real car (hardware from the config)
+
+Ctrl-C / SIGTERM: the loop stops, the motors go neutral, the running request ends `cancelled` and its
+result is delivered (bounded wait), the link closes and the flight recorder is flushed.
+Exit codes: 0 clean stop, 2 bad arguments or config, 3 the server refused the car.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from robot_runtime.arena import DEFAULT_ARENA, load_arena
+from robot_runtime.clock import MonotonicClock
+from robot_runtime.config import CarConfig, ConfigError, format_validation_error, load_car_config
+from robot_runtime.drivers import UnknownHardware, create_hardware
+from robot_runtime.link import AuthRefused, CarLink
+from robot_runtime.recorder import FlightRecorder
+from robot_runtime.runtime import CarRuntime
+
+log = logging.getLogger("dojo.car")
+
+EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
+LOOP_STOP_TIMEOUT_S = 1.0  # the loop finishes its current tick (20 ms) and returns
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dojo car", description="Run a car: a simulated one (--sim) or a real one (CONFIG).")
+    p.add_argument("config", nargs="?", help="car config file (YAML/JSON) for a real car")
+    p.add_argument("--sim", action="store_true", help="a simulated car")
+    p.add_argument("--name", help="car id, e.g. car-1 (with --sim)")
+    p.add_argument("--server", help="classroom server URL, e.g. http://127.0.0.1:8080")
+    p.add_argument("--token", help="the car's pairing token (the server prints them)")
+    p.add_argument("--arena", help="arena file (YAML/JSON); the simulated car starts at its start pose")
+    p.add_argument("--log", help="flight-recorder file (JSON lines)")
+    p.add_argument("--rate", type=float, help="control loop rate in Hz (default 50)")
+    p.add_argument("--seed", type=int, help="noise seed for the simulator")
+    p.add_argument("--noise", action="store_true", help="simulated sensor and actuator noise")
+    p.add_argument("--policy", action="append", default=[], help="ONNX policy manifest to register as a skill")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    return p
+
+
+def make_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> CarConfig:
+    overrides = {"server_url": args.server, "token": args.token, "log_file": args.log, "rate_hz": args.rate,
+                 "arena_file": args.arena}
+    if args.config:
+        if args.sim:
+            p.error("give either --sim or a car config file, not both")
+        return load_car_config(args.config, **overrides)
+    if not args.sim:
+        p.error("say which car: --sim for a simulated car, or the path of a car config file")
+    if not args.name:
+        p.error("--sim needs --name, e.g. --name car-1")
+    data = {"car_id": args.name, "hardware": "sim", **{k: v for k, v in overrides.items() if v is not None}}
+    if args.policy:
+        data["policies"] = args.policy
+    try:
+        return CarConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"dojo car: bad options:\n{format_validation_error(exc)}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        config = make_config(args, p)
+        arena = load_arena(config.arena_file) if config.arena_file else DEFAULT_ARENA
+        hardware = create_hardware(config, arena, seed=args.seed, noise=args.noise)
+    except (ConfigError, UnknownHardware, ValidationError, OSError) as exc:
+        print(f"dojo car: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        skills = register_policies(config)
+    except (ValueError, OSError) as exc:
+        print(f"dojo car: {exc}", file=sys.stderr)
+        hardware.close()
+        return EXIT_USAGE
+    recorder = FlightRecorder(config.log_file) if config.log_file else None
+    try:
+        return asyncio.run(run_car(config, hardware, arena, recorder, skills))
+    finally:
+        if recorder:
+            recorder.close()
+        hardware.close()
+
+
+def register_policies(config: CarConfig) -> list[str]:
+    from robot_runtime.skills.registry import skill_names
+
+    if config.policies:
+        from robot_runtime.policy import register_policy  # onnxruntime only when a policy is used
+
+        for manifest in config.policies:
+            register_policy(Path(manifest))
+    return sorted(skill_names())
+
+
+async def run_car(config: CarConfig, hardware, arena, recorder: FlightRecorder | None, skills: list[str]) -> int:
+    clock = MonotonicClock()
+    runtime = CarRuntime(config, hardware, clock, arena=arena, recorder=recorder)
+    link = CarLink(runtime, config.server_url, config.token, clock,
+                   kind="sim" if config.hardware == "sim" else "real", skills=skills)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"dojo car: {config.car_id} ({config.hardware}) at {config.rate_hz:g} Hz -> {config.server_url}", flush=True)
+    loop_task = asyncio.create_task(runtime.loop.run_realtime(), name="control-loop")
+    link_task = asyncio.create_task(link.run(), name="link")
+    stop_task = asyncio.create_task(stop.wait(), name="signal")
+    code = EXIT_OK
+    try:
+        done, _ = await asyncio.wait({loop_task, link_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        if link_task in done and link_task.exception() is not None:
+            exc = link_task.exception()
+            print(f"dojo car: {exc}", file=sys.stderr)
+            code = EXIT_REFUSED if isinstance(exc, AuthRefused) else 1
+        if loop_task in done and loop_task.exception() is not None:
+            log.error("control loop crashed", exc_info=loop_task.exception())
+            code = 1
+    finally:
+        # Order matters: stop ticking, then neutral at once, then tell the server, then close.
+        runtime.loop.stop()
+        try:
+            await asyncio.wait_for(loop_task, LOOP_STOP_TIMEOUT_S)
+        except (asyncio.TimeoutError, Exception):
+            loop_task.cancel()
+        runtime.shutdown("the car program is stopping")
+        await link.close()
+        for task in (link_task, stop_task):
+            task.cancel()
+        await asyncio.gather(link_task, stop_task, return_exceptions=True)
+        print(f"dojo car: {config.car_id} stopped", flush=True)
+    return code

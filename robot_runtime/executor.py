@@ -1,0 +1,246 @@
+"""The request lifecycle on the car: one skill at a time, exactly one SkillResult per accepted request.
+
+    submit(request) -> Ack        accepted (the skill starts on the next tick) or an error that names
+                                  the rule, the value and the fix (busy, unknown skill, e-stop ...)
+    cancel(id) / stop()           end the running request `cancelled`; stop then brakes (controlled stop)
+    step(state, now) -> Command   called by the control loop every tick: the skill's wish
+    after_supervisor(...)         the loop reports what the supervisor did (blocked by safety, link lost)
+    shutdown(reason)              ends whatever runs: the car never leaves a request without an answer
+
+Final answers: the skill says done/failed; the request's timeout_s -> `timed_out`; the skill's own
+time limit -> `failed` (reason timeout, per skills/base.py); cancel/stop/e-stop/shutdown -> `cancelled`;
+lost link -> `failed` (link_lost); held still by the supervisor -> `failed` (blocked_by_safety).
+Each goes to `on_result` exactly once; the link keeps it until the server has it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from robot_runtime.arena import DEFAULT_ARENA, Arena
+from robot_runtime.hardware import NEUTRAL, CarSpec, CarState, Command
+from robot_runtime.protocol import (
+    Ack, ErrorInfo, NamedSkillAction, Pose, SafetyEvent, SkillProgress, SkillRequest, SkillResult, StopAction,
+)
+from robot_runtime.safety import SafetySupervisor
+from robot_runtime.skills.base import Skill, SkillContext
+
+log = logging.getLogger(__name__)
+
+BLOCKED_FAIL_S = 2.0  # held at a wall this long: give up with a reason instead of waiting for the timeout
+STOPPED_CM_S = 2.0  # slower than this counts as standing still
+REMEMBER_IDS = 256  # recent request ids kept to refuse duplicates (a retried emit must not run twice)
+
+
+@dataclass
+class Running:
+    request: SkillRequest
+    skill: Skill
+    name: str
+    accepted_at: float
+    started_at: float | None = None
+    progress: float = 0.0
+    blocked_since: float | None = None
+
+
+def action_name(request: SkillRequest) -> str:
+    action = request.action
+    return action.name if isinstance(action, NamedSkillAction) else action.kind
+
+
+def _pose(state: CarState | None) -> Pose | None:
+    if state is None:
+        return None
+    return Pose(x_cm=round(state.x_cm, 2), y_cm=round(state.y_cm, 2), heading_deg=round(state.heading_deg, 2))
+
+
+class SkillExecutor:
+    def __init__(
+        self,
+        supervisor: SafetySupervisor,
+        spec: CarSpec,
+        *,
+        car_id: str,
+        on_result: Callable[[SkillResult], None],
+        on_event: Callable[[SafetyEvent], None] = lambda ev: None,
+        arena: Arena = DEFAULT_ARENA,
+    ) -> None:
+        self.supervisor = supervisor
+        self.spec = spec
+        self.car_id = car_id
+        self.on_result = on_result
+        self.on_event = on_event
+        self.arena = arena
+        self.running: Running | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._last_state: CarState | None = None
+        self.results_sent = 0
+
+    # --- requests in ----------------------------------------------------------------------------
+
+    def submit(self, request: SkillRequest, now: float) -> Ack:
+        from robot_runtime.skills.registry import build_skill  # skills import the sim's helpers lazily
+
+        name = action_name(request)
+        if request.request_id in self._seen:
+            return _refuse("duplicate_request", f"request {request.request_id} was already received", request.request_id,
+                           "send each request once with a new request_id")
+        if self.supervisor.estopped and not isinstance(request.action, StopAction):
+            return _refuse("estop", f"{self.car_id} is emergency-stopped", name,
+                           "the teacher resets the emergency stop first (reset_estop)")
+        if isinstance(request.action, StopAction):
+            self.stop("stop", now)
+        elif self.running is not None:
+            return _refuse("busy", f"{self.car_id} is already running request {self.running.request.request_id} "
+                           f"({self.running.name})", request.request_id,
+                           "wait for its result, or send cancel/stop first (the server queues requests)")
+        lim = self.supervisor.limits
+        if isinstance(request.action, NamedSkillAction) and lim.allowed_skills is not None \
+                and name not in lim.allowed_skills:
+            ev = self.supervisor.report(now, "skill_not_allowed", f"I can't do {name} yet — it unlocks at a higher level",
+                                        f"skill {name!r} not in this session's allowed skills")
+            if ev:
+                self.on_event(ev)
+            return _refuse("skill_not_allowed", f"skill {name!r} is not allowed in this session", name,
+                           f"use one of: {', '.join(sorted(lim.allowed_skills)) or 'none'}")
+        speed_pct = float(getattr(request.action, "speed_pct", 50.0))
+        max_pct = lim.max_throttle * 100.0
+        if speed_pct > max_pct:
+            who = f"Level {lim.level} cars go" if lim.speed_set_by_session and lim.level else "this car goes"
+            ev = self.supervisor.report(now, "speed_limit", f"I slowed down: {who} up to {max_pct:.0f}%",
+                                        f"request speed {speed_pct:.0f}% capped at {max_pct:.0f}%", speed_pct, max_pct)
+            if ev:
+                self.on_event(ev)
+            speed_pct = max_pct
+        ctx = SkillContext(spec=self.spec, arena=self.arena, speed_pct=speed_pct)
+        try:
+            skill = build_skill(request.action, ctx)
+        except (KeyError, ValueError) as exc:
+            from robot_runtime.skills.registry import skill_names
+
+            msg = str(exc) if type(exc).__str__ is not KeyError.__str__ else str(exc.args[0] if exc.args else exc)
+            return _refuse("unknown_skill", msg, name, f"use one of: {', '.join(sorted(skill_names()))}")
+        self._remember(request.request_id)
+        self.running = Running(request, skill, name, accepted_at=now)
+        return Ack(ok=True)
+
+    def cancel(self, request_id: str, reason: str, now: float) -> Ack:
+        run = self.running
+        if run is None or run.request.request_id != request_id:
+            return _refuse("not_running", f"request {request_id} is not running on {self.car_id}", request_id,
+                           "nothing to cancel: its result was sent already or it never started")
+        self._finish("cancelled", reason or "cancelled", "Stopped.", f"cancelled: {reason}", now)
+        return Ack(ok=True)
+
+    def stop(self, reason: str, now: float) -> None:
+        """Cancel what runs; with no skill the loop sends neutral and the supervisor ramps to zero."""
+        if self.running is not None:
+            self._finish("cancelled", "stop", "Stopped.", f"stop: {reason}", now)
+
+    def estop(self, reason: str, now: float) -> None:
+        if self.running is not None:
+            self._finish("cancelled", "estop", "I stopped: emergency stop.", f"emergency stop: {reason}", now)
+
+    def link_lost(self, now: float) -> None:
+        if self.running is not None:
+            self._finish("failed", "link_lost", "I lost the connection to the classroom, so I stopped.",
+                         "the link to the server dropped while the skill ran", now)
+
+    def shutdown(self, reason: str, now: float) -> None:
+        if self.running is not None:
+            self._finish("cancelled", "shutdown", "The car is switching off.", f"car shutdown: {reason}", now)
+
+    # --- ticks -------------------------------------------------------------------------------------
+
+    def step(self, state: CarState, now: float, dt: float) -> Command:
+        self._last_state = state
+        run = self.running
+        if run is None:
+            return NEUTRAL
+        if run.started_at is None:
+            run.started_at = now
+            try:
+                run.skill.start(state)
+            except Exception as exc:  # a skill bug must end its request, never the loop
+                log.exception("skill %s failed to start", run.name)
+                self._finish("failed", "skill_error", "Something went wrong in that move.", f"{run.name}.start: {exc!r}", now)
+                return NEUTRAL
+        elapsed = now - run.started_at
+        if elapsed >= run.request.timeout_s:
+            self._finish("timed_out", "timeout", "That took too long, so I stopped.",
+                         f"{run.name} did not finish within the request's {run.request.timeout_s:g} s", now)
+            return NEUTRAL
+        if elapsed >= run.skill.time_limit_s:
+            self._finish("failed", "timeout", "That took too long, so I stopped.",
+                         f"{run.name} did not finish within its time limit of {run.skill.time_limit_s:g} s", now)
+            return NEUTRAL
+        try:
+            out = run.skill.step(state, dt)
+        except Exception as exc:
+            log.exception("skill %s failed", run.name)
+            self._finish("failed", "skill_error", "Something went wrong in that move.", f"{run.name}.step: {exc!r}", now)
+            return NEUTRAL
+        run.progress = max(0.0, min(1.0, out.progress))
+        if out.status == "done":
+            self._finish("done", "", out.kid_text or "Done!", "", now)
+            return NEUTRAL
+        if out.status == "failed":
+            self._finish("failed", out.reason or "failed", out.kid_text or "I couldn't finish that.", out.reason, now)
+            return NEUTRAL
+        return out.command
+
+    def after_supervisor(self, wanted: Command, sent: Command, state: CarState, now: float) -> None:
+        """End the request when the supervisor keeps the car from doing it (wall ahead, link gone)."""
+        run = self.running
+        if run is None:
+            return
+        binding = self.supervisor.binding
+        if "watchdog" in binding and self.supervisor.watchdog.expired(now):
+            self.link_lost(now)
+            return
+        held = abs(wanted.throttle) > 0.05 and abs(sent.throttle) < 1e-3 and binding & {"fence", "obstacle"}
+        if not held or abs(state.speed_cm_s) > STOPPED_CM_S:
+            run.blocked_since = None
+            return
+        if run.blocked_since is None:
+            run.blocked_since = now
+        elif now - run.blocked_since >= BLOCKED_FAIL_S:
+            reason = "fence" if "fence" in binding else "obstacle"
+            text = self.supervisor.last_event_text.get(reason, "I stopped: something is in my way.")
+            self._finish("failed", "blocked_by_safety", text,
+                         f"held still by the safety supervisor ({reason}) for {BLOCKED_FAIL_S:g} s", now)
+
+    def progress(self) -> SkillProgress | None:
+        run = self.running
+        if run is None:
+            return None
+        return SkillProgress(request_id=run.request.request_id, name=run.name, progress=run.progress)
+
+    # --- results -----------------------------------------------------------------------------------
+
+    def _finish(self, status: str, reason: str, kid_text: str, detail: str, now: float) -> None:
+        run, self.running = self.running, None
+        if run is None:
+            return
+        began = run.started_at if run.started_at is not None else run.accepted_at
+        result = SkillResult(
+            request_id=run.request.request_id, status=status, reason=reason, kid_text=kid_text, detail=detail,
+            final_pose=_pose(self._last_state), duration_s=round(max(0.0, now - began), 3),
+        )
+        self.results_sent += 1
+        try:
+            self.on_result(result)
+        except Exception:  # the sink (link outbox, recorder) must not break the loop
+            log.exception("result sink failed for %s", result.request_id)
+
+    def _remember(self, request_id: str) -> None:
+        self._seen[request_id] = None
+        while len(self._seen) > REMEMBER_IDS:
+            self._seen.popitem(last=False)
+
+
+def _refuse(rule: str, message: str, value: object, fix: str) -> Ack:
+    return Ack(ok=False, error=ErrorInfo(rule=rule, message=message, value=value, fix=fix))

@@ -1,0 +1,267 @@
+"""The car's link to the classroom server: python-socketio AsyncClient on the `/car` namespace.
+
+- connects with ``auth=CarHello`` (car id + pairing token); a refusal is fatal and explained
+  (:class:`AuthRefused`), an unreachable server is retried with exponential backoff;
+- server events (skill, cancel, stop, estop, reset_estop, limits, heartbeat, arena) go to the
+  CarRuntime handlers, whose return value is the ack;
+- telemetry goes out at TELEMETRY_HZ (the newest sample; stale ones are dropped, never queued);
+- results go out through an outbox with an acknowledged ``call``: a result produced while the link is
+  down is sent after reconnecting (the server ignores results of requests it already failed), so
+  every accepted request gets its one answer whenever the server can still use it;
+- a link that stays connected but goes silent (no heartbeat for LINK_SILENT_S) is dropped and
+  re-established; the car itself was already stopped by the watchdog after WATCHDOG_S.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from typing import Any
+
+import socketio
+
+from robot_runtime.clock import Clock
+from robot_runtime.protocol import CAR_NAMESPACE, WATCHDOG_S, CarHello, SkillResult, Telemetry
+from robot_runtime.runtime import CarRuntime
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0  # loopback/LAN handshake takes milliseconds; 5 s means nobody is there
+REQUEST_TIMEOUT_S = 5.0  # engine.io HTTP requests (the websocket upgrade) on a LAN
+RECONNECT_FIRST_S = 0.2  # first retry quickly: a server restart takes about a second
+RECONNECT_MAX_S = 5.0  # never wait longer than this: a class should not wait for its cars
+RECONNECT_FACTOR = 2.0  # double the wait after each failed attempt
+RECONNECT_JITTER = 0.2  # +-20 %: 30 cars do not all knock at the same instant after a server restart
+RESULT_ACK_TIMEOUT_S = 2.0  # the server acks a result at once; 2 s means the link is broken
+RESULT_RETRY_S = 0.5  # wait between result delivery attempts while connected
+RESULT_KEEP = 200  # results kept for delivery; older ones are dropped (the server failed them long ago)
+TELEMETRY_SEND_TIMEOUT_S = 1.0  # one telemetry emit; a stuck send is abandoned, the next sample follows
+LINK_SILENT_S = 1.0  # connected but no heartbeat this long (>3 watchdog windows): reconnect
+DISCONNECT_TIMEOUT_S = 2.0  # closing the socket on shutdown
+
+
+class AuthRefused(ConnectionRefusedError):
+    """The server answered and refused this car (wrong token, wrong protocol, bad hello)."""
+
+
+class CarLink:
+    def __init__(
+        self,
+        runtime: CarRuntime,
+        server_url: str,
+        token: str,
+        clock: Clock,
+        *,
+        kind: str = "sim",
+        skills: list[str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.server_url = server_url
+        self.hello = CarHello(car_id=runtime.config.car_id, token=token, kind=kind, skills=skills or [])
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.sio: socketio.AsyncClient | None = None
+        self.connected = asyncio.Event()
+        self._closing = False
+        self._outbox: deque[SkillResult] = deque(maxlen=RESULT_KEEP)
+        self._outbox_ready = asyncio.Event()
+        self._telemetry: Telemetry | None = None
+        self._telemetry_ready = asyncio.Event()
+        self._last_heartbeat = 0.0
+        self.connects = 0
+        self.results_delivered = 0
+        self.refusal: dict | None = None
+        self._up = False
+        runtime.result_sinks.append(self._queue_result)
+        runtime.telemetry_sinks.append(self._queue_telemetry)
+
+    # --- outgoing ------------------------------------------------------------------------------------
+
+    def _queue_result(self, result: SkillResult) -> None:
+        self._outbox.append(result)
+        self._outbox_ready.set()
+
+    def _queue_telemetry(self, telem: Telemetry) -> None:
+        if self._telemetry is not None and self._telemetry.safety_events:
+            # An unsent sample's events ride along with the newer one instead of being lost.
+            telem = telem.model_copy(update={"safety_events": [*self._telemetry.safety_events, *telem.safety_events]})
+        self._telemetry = telem
+        self._telemetry_ready.set()
+
+    @property
+    def pending_results(self) -> int:
+        return len(self._outbox)
+
+    # --- the connection --------------------------------------------------------------------------------
+
+    def _new_client(self) -> socketio.AsyncClient:
+        sio = socketio.AsyncClient(reconnection=False, request_timeout=REQUEST_TIMEOUT_S)
+        rt = self.runtime
+        ns = CAR_NAMESPACE
+        handlers = {
+            "skill": rt.handle_skill, "cancel": rt.handle_cancel, "stop": rt.handle_stop, "estop": rt.handle_estop,
+            "reset_estop": rt.handle_reset_estop, "limits": rt.handle_limits, "arena": rt.handle_arena,
+        }
+        for event, fn in handlers.items():
+            sio.on(event, _safe(event, fn), namespace=ns)
+
+        async def on_heartbeat(data: Any = None) -> None:
+            self._last_heartbeat = self.clock.now()
+            rt.handle_heartbeat(data)
+
+        async def on_connect() -> None:
+            self.connects += 1
+            self._up = True
+            self._last_heartbeat = self.clock.now()
+            self.connected.set()
+            self._outbox_ready.set()
+            rt.link_up()
+
+        async def on_disconnect(reason: Any = None) -> None:
+            self._link_down(str(reason))
+
+        async def on_connect_error(data: Any = None) -> None:
+            self.refusal = data if isinstance(data, dict) else {"message": str(data)}
+
+        sio.on("heartbeat", on_heartbeat, namespace=ns)
+        sio.on("connect", on_connect, namespace=ns)
+        sio.on("disconnect", on_disconnect, namespace=ns)
+        sio.on("connect_error", on_connect_error, namespace=ns)
+        return sio
+
+    def _link_down(self, reason: str) -> None:
+        self.connected.clear()
+        if self._up:
+            self._up = False
+            self.runtime.link_down(reason)
+
+    async def _connect_once(self) -> None:
+        self.refusal = None
+        sio = self._new_client()
+        try:
+            await asyncio.wait_for(
+                sio.connect(self.server_url, auth=self.hello.model_dump(mode="json"), namespaces=[CAR_NAMESPACE],
+                            transports=["websocket"], wait_timeout=CONNECT_TIMEOUT_S),
+                CONNECT_TIMEOUT_S + 1.0,
+            )
+        except (socketio.exceptions.ConnectionError, asyncio.TimeoutError, OSError) as exc:
+            refused = CAR_NAMESPACE in sio.failed_namespaces  # the server answered with a refusal
+            await _quiet_disconnect(sio)
+            if refused:
+                r = self.refusal or {}
+                raise AuthRefused(
+                    f"the server at {self.server_url} refused {self.hello.car_id}: {r.get('message', r)}"
+                    + (f" — {r['fix']}" if r.get("fix") else " — check the car id and --token")
+                ) from None
+            raise ConnectionError(f"cannot reach {self.server_url}: {exc}") from None
+        self.sio = sio
+
+    async def run(self) -> None:
+        """Stay connected until close(): reconnect with backoff; raise AuthRefused if refused."""
+        delay = RECONNECT_FIRST_S
+        senders = [asyncio.create_task(self._send_telemetry()), asyncio.create_task(self._send_results())]
+        try:
+            while not self._closing:
+                try:
+                    await self._connect_once()
+                except ConnectionError as exc:
+                    if isinstance(exc, AuthRefused):
+                        raise
+                    wait = delay * (1.0 + self.rng.uniform(-RECONNECT_JITTER, RECONNECT_JITTER))
+                    log.info("%s; retrying in %.2f s", exc, wait)
+                    self.runtime.note("connect_failed", error=str(exc), retry_s=round(wait, 3))
+                    await self.clock.sleep(wait)
+                    delay = min(RECONNECT_MAX_S, delay * RECONNECT_FACTOR)
+                    continue
+                delay = RECONNECT_FIRST_S
+                await self._watch_connection()
+        finally:
+            for task in senders:
+                task.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
+
+    async def _watch_connection(self) -> None:
+        """Return when the connection is gone (dropped, or silent for LINK_SILENT_S)."""
+        sio = self.sio
+        while not self._closing and sio is not None and sio.connected:
+            if self.clock.now() - self._last_heartbeat > LINK_SILENT_S:
+                log.warning("no heartbeat for %.1f s: reconnecting", self.clock.now() - self._last_heartbeat)
+                self.runtime.note("link_silent", silent_s=round(self.clock.now() - self._last_heartbeat, 3))
+                break
+            await self.clock.sleep(WATCHDOG_S / 3)
+        if sio is not None:
+            self.connected.clear()
+            await _quiet_disconnect(sio)
+            if self.sio is sio:
+                self.sio = None
+            self._link_down("connection lost")
+
+    async def close(self, flush_timeout_s: float = DISCONNECT_TIMEOUT_S) -> None:
+        """Deliver pending results (bounded wait), then disconnect."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + flush_timeout_s
+        while self._outbox and self.connected.is_set() and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        self._closing = True
+        if self.sio is not None:
+            await _quiet_disconnect(self.sio)
+
+    # --- senders -------------------------------------------------------------------------------------
+
+    async def _send_telemetry(self) -> None:
+        while True:
+            await self._telemetry_ready.wait()
+            self._telemetry_ready.clear()
+            telem, self._telemetry = self._telemetry, None
+            sio = self.sio
+            if telem is None or sio is None or not self.connected.is_set():
+                continue
+            try:
+                await asyncio.wait_for(sio.emit("telemetry", telem.model_dump(mode="json", by_alias=True),
+                                                 namespace=CAR_NAMESPACE), TELEMETRY_SEND_TIMEOUT_S)
+            except (socketio.exceptions.SocketIOError, asyncio.TimeoutError, OSError) as exc:
+                log.debug("telemetry not sent: %r", exc)
+
+    async def _send_results(self) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            while self._outbox:
+                await self.connected.wait()
+                sio = self.sio
+                if sio is None:
+                    await asyncio.sleep(RESULT_RETRY_S)
+                    continue
+                result = self._outbox[0]
+                try:
+                    await sio.call("result", result.model_dump(mode="json"), namespace=CAR_NAMESPACE,
+                                   timeout=RESULT_ACK_TIMEOUT_S)
+                except (socketio.exceptions.SocketIOError, asyncio.TimeoutError, OSError) as exc:
+                    log.info("result %s not delivered yet: %r", result.request_id, exc)
+                    await asyncio.sleep(RESULT_RETRY_S)
+                    continue
+                if self._outbox and self._outbox[0] is result:
+                    self._outbox.popleft()
+                self.results_delivered += 1
+            self._outbox_ready.clear()
+
+
+def _safe(event: str, fn):
+    async def handler(data: Any = None) -> Any:
+        try:
+            return fn(data)
+        except Exception as exc:  # a handler bug answers with an error; the car keeps running
+            log.exception("handling %s failed", event)
+            return {"ok": False, "error": {"rule": "car_error", "message": f"{event}: {exc!r}", "value": None,
+                                           "fix": "report this bug with the car's flight-recorder log"}}
+
+    return handler
+
+
+async def _quiet_disconnect(sio: socketio.AsyncClient) -> None:
+    try:
+        await asyncio.wait_for(sio.disconnect(), DISCONNECT_TIMEOUT_S)
+    except Exception:  # already gone: nothing to close
+        pass
