@@ -1,4 +1,8 @@
-"""Every skill in the simulator, from several start poses: the promises of issue 2."""
+"""Every skill in the simulator, from several start poses: the promises of issue 2.
+
+Skills run through the real car runtime (executor -> safety supervisor -> SimCar, ticked by the real
+control loop, headless on a ManualClock), so every command a skill makes passes the supervisor.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from robot_runtime.sim import SimCar
 from robot_runtime.skills.base import SkillContext
 from robot_runtime.skills.registry import UnknownSkillError, build_skill, register_skill, skill_names, unregister_skill
 
-from sim_helpers import run_direct
+from sim_helpers import run_direct, run_supervised
 
 OPEN = Arena(name="open", width_cm=1000, height_cm=1000)
 START_POSES = [(500.0, 500.0, 0.0), (300.0, 650.0, 90.0), (700.0, 400.0, -135.0), (450.0, 450.0, 33.0)]
@@ -34,8 +38,8 @@ def _ctx(speed_pct=50.0, arena=OPEN):
 @pytest.mark.parametrize("distance", [30.0, -30.0])
 def test_drive_30_cm_ends_30_cm_away(pose, speed, distance):
     car = _car(pose)
-    run = run_direct(car, build_skill(DriveAction(distance_cm=distance, speed_pct=speed), _ctx(speed)))
-    assert run.final.status == "done", run.final
+    run = run_supervised(car, DriveAction(distance_cm=distance, speed_pct=speed))
+    assert run.result.status == "done", run.result
     moved = math.hypot(run.end.x_cm - pose[0], run.end.y_cm - pose[1])
     assert moved == pytest.approx(30.0, abs=2.0)
     # and it went the right way along its heading
@@ -45,8 +49,8 @@ def test_drive_30_cm_ends_30_cm_away(pose, speed, distance):
 
 def test_drive_for_seconds_drives_about_speed_times_time_then_stops():
     car = _car(START_POSES[0])
-    run = run_direct(car, build_skill(DriveAction(seconds=2.0, speed_pct=50), _ctx(50)))
-    assert run.final.status == "done"
+    run = run_supervised(car, DriveAction(seconds=2.0, speed_pct=50))
+    assert run.result.status == "done"
     moved = run.end.x_cm - 500.0
     assert 0.8 * 300 < moved < 1.1 * 300  # 150 cm/s for 2 s, less the start-up
     assert abs(run.end.speed_cm_s) < 2.0
@@ -57,8 +61,8 @@ def test_drive_for_seconds_drives_about_speed_times_time_then_stops():
 @pytest.mark.parametrize("speed", [30, 100])
 def test_turn_90_changes_heading_by_90(pose, degrees, speed):
     car = _car(pose)
-    run = run_direct(car, build_skill(TurnAction(degrees=degrees, speed_pct=speed), _ctx(speed)))
-    assert run.final.status == "done", run.final
+    run = run_supervised(car, TurnAction(degrees=degrees, speed_pct=speed))
+    assert run.result.status == "done", run.result
     change = (run.end.heading_deg - pose[2] + 540.0) % 360.0 - 180.0
     assert change == pytest.approx(degrees, abs=5.0)
 
@@ -66,10 +70,9 @@ def test_turn_90_changes_heading_by_90(pose, degrees, speed):
 @pytest.mark.parametrize("degrees", [360.0, -720.0, 45.0, -10.0])
 def test_turn_any_angle_including_full_circles(degrees):
     car = _car(START_POSES[0])
-    skill = build_skill(TurnAction(degrees=degrees, speed_pct=50), _ctx(50))
-    run = run_direct(car, skill)
-    assert run.final.status == "done"
-    turned = math.degrees(skill.heading_unwrapped - math.radians(START_POSES[0][2]))
+    run = run_supervised(car, TurnAction(degrees=degrees, speed_pct=50))
+    assert run.result.status == "done"
+    turned = sum((b.heading_deg - a.heading_deg + 540.0) % 360.0 - 180.0 for a, b in zip(run.states, run.states[1:]))
     assert turned == pytest.approx(degrees, abs=5.0)
 
 
@@ -78,8 +81,8 @@ def test_turn_any_angle_including_full_circles(degrees):
 def test_goto_ends_within_5_cm(pose, offset):
     car = _car(pose)
     tx, ty = pose[0] + offset[0], pose[1] + offset[1]
-    run = run_direct(car, build_skill(GotoAction(x_cm=tx, y_cm=ty, speed_pct=70), _ctx(70)))
-    assert run.final.status == "done", run.final
+    run = run_supervised(car, GotoAction(x_cm=tx, y_cm=ty, speed_pct=70))
+    assert run.result.status == "done", run.result
     assert math.hypot(run.end.x_cm - tx, run.end.y_cm - ty) < 5.0
 
 
