@@ -21,16 +21,15 @@ from aiohttp import web
 from curriculum.gate import Refusal
 from curriculum.levels import LEVELS, unlock_level_for_block, unlock_level_for_skill
 from curriculum.program import ProgramError, blockly_top_blocks, detect_format
-from server.auth import AuthError
 from server.catalog import BLOCKLY_TYPES
 from server.classroom import Kid
+from server.http_util import bearer_kid, json_error
 from server.messages import MAX_PROGRAM_BYTES
 from server.state import CLASSROOM, STORAGE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = REPO_ROOT / "blockly_app"
 BLOCKLY_DIR = REPO_ROOT / "node_modules" / "blockly"
-SOCKETIO_CLIENT = REPO_ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 BLOCKLY_SCRIPTS = ("blockly_compressed.js", "blocks_compressed.js", "javascript_compressed.js", "python_compressed.js")
 
 MAX_PROGRAM_BLOCKS = 2000  # a big kid program has ~200 blocks; more is a pasted file, not a program
@@ -133,23 +132,11 @@ def program_check(kid: Kid, program: Any) -> Refusal | None:
 
 
 def _kid_from_request(request: web.Request) -> Kid:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"rule": "bearer_token", "message": "this needs your kid token",
-                             "fix": "send the header Authorization: Bearer <token from /api/join>"}),
-            content_type="application/json")
-    try:
-        return request.app[CLASSROOM].auth_kid(header[len("Bearer "):].strip())
-    except AuthError as exc:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"rule": exc.rule, "message": exc.message, "fix": "join the class again with its code and your name"}),
-            content_type="application/json") from None
+    return bearer_kid(request, request.app[CLASSROOM])
 
 
-def _bad_request(rule: str, message: str, fix: str, value: Any = None) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"rule": rule, "message": message, "value": value, "fix": fix}),
-                              content_type="application/json")
+def _bad_request(rule: str, message: str, fix: str, value: Any = None) -> web.HTTPException:
+    return json_error(400, rule, message, value, fix)
 
 
 async def get_current(request: web.Request) -> web.Response:
@@ -215,4 +202,3 @@ def setup(app: web.Application) -> None:
         r.add_get(f"/blockly/lib/blockly/{name}", _file_route(BLOCKLY_DIR / name))
     r.add_get("/blockly/lib/blockly/msg/en.js", _file_route(BLOCKLY_DIR / "msg" / "en.js"))
     r.add_static("/blockly/lib/blockly/media/", BLOCKLY_DIR / "media")
-    r.add_get("/blockly/lib/socket.io.min.js", _file_route(SOCKETIO_CLIENT))

@@ -63,28 +63,29 @@ const SENSING_CATEGORY = 'Sensors';
 const SENSING = new Set(['dojo_distance', 'dojo_position', 'dojo_when_obstacle']);
 
 /**
- * The catalog of one level, in the shape the app uses, from the server's JSON:
- * {level, skills: [available], allSkills, skillUnlock: {name: level},
- *  blocks: [{id, type, text, params, allowed, unlockLevel}]}.
+ * The catalog of one level (GET /api/catalog?level=N) in the shape the app uses:
+ * {level, title, maxSpeed, blocks: [{id, type, text, kind, params, allowed, unlockLevel}],
+ *  skills: [names the kid has], allSkills: [every skill], skillUnlock: {name: level}}.
  */
 export function levelCatalog(json) {
-  const level = Number(json.level);
   const blocks = (json.blocks || []).map((b) => ({
     id: b.id,
     type: b.blockly_type,
     text: b.text,
     kind: b.kind,
     params: b.params || [],
-    allowed: Boolean(b.allowed),
-    unlockLevel: b.unlock_level ?? null,
+    allowed: !b.locked,
+    unlockLevel: b.unlocks_at ?? null,
   }));
-  const skills = json.skills || {};
+  const skills = json.skills || [];
   return {
-    level,
+    level: Number(json.level),
+    title: json.title || '',
+    maxSpeed: json.max_speed_pct,
     blocks,
-    skills: [...(skills.allowed || [])],
-    allSkills: [...(skills.all || [])],
-    skillUnlock: { ...(skills.unlock_levels || {}) },
+    skills: skills.filter((s) => !s.locked).map((s) => s.name),
+    allSkills: skills.map((s) => s.name),
+    skillUnlock: Object.fromEntries(skills.map((s) => [s.name, s.unlocks_at])),
   };
 }
 

@@ -192,10 +192,10 @@ async def test_programs_are_per_kid_and_need_the_kids_token(server):
             assert (await resp.json())["program"] is None  # Ben never sees Ada's program
         async with http.get(url) as resp:
             assert resp.status == 401
-            body = await resp.json()
-            assert body["rule"] == "bearer_token" and "Authorization: Bearer" in body["fix"]
+            error = (await resp.json())["error"]
+            assert error["rule"] == "kid_token_missing" and "Authorization: Bearer" in error["fix"]
         async with http.get(url, headers={"Authorization": "Bearer forged.token"}) as resp:
-            assert resp.status == 401 and (await resp.json())["message"]
+            assert resp.status == 401 and (await resp.json())["error"]["message"]
 
 
 async def test_saving_something_that_is_not_a_workspace_is_refused_with_the_rule_and_the_fix(server):
@@ -204,10 +204,10 @@ async def test_saving_something_that_is_not_a_workspace_is_refused_with_the_rule
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     async with aiohttp.ClientSession() as http:
         async with http.put(url, headers=headers, data=b"{not json") as resp:
-            assert resp.status == 400 and (await resp.json())["rule"] == "program_json"
+            assert resp.status == 400 and (await resp.json())["error"]["rule"] == "program_json"
         async with http.put(url, headers=headers, data=json.dumps({"program": [1, 2]})) as resp:
-            body = await resp.json()
-            assert resp.status == 400 and body["rule"] == "program_shape" and "Blockly" in body["fix"]
+            error = (await resp.json())["error"]
+            assert resp.status == 400 and error["rule"] == "program_shape" and "Blockly" in error["fix"]
         big = {"program": {"blocks": {"blocks": []}, "pad": "x" * (600 * 1024)}}
         async with http.put(url, headers=headers, data=json.dumps(big)) as resp:
             assert resp.status in (400, 413)
@@ -218,6 +218,6 @@ async def test_the_app_and_blocklys_media_are_served_locally(server):
         async with http.get(f"{server.base_url}/blockly/") as resp:
             assert resp.status == 200 and "<title>" in await resp.text()
         for path in ("/blockly/lib/blockly/blockly_compressed.js", "/blockly/lib/blockly/media/sprites.svg",
-                     "/blockly/lib/blockly/msg/en.js", "/blockly/src/app.js", "/blockly/lib/socket.io.min.js"):
+                     "/blockly/lib/blockly/msg/en.js", "/blockly/src/app.js", "/vendor/socket.io.min.js"):
             async with http.get(server.base_url + path) as resp:
                 assert resp.status == 200, path

@@ -1,0 +1,328 @@
+// The Blockly app at /blockly/: join, the kid's level toolbox, run with highlighting, stop, save/load,
+// files, Python export, and the arena panel. Blockly, its generators and socket.io come as classic
+// scripts (window.Blockly, window.python, window.javascript, window.io); our modules are ES modules.
+import * as api from './api.js';
+import { CATALOG_IDS } from './blocks.js';
+import { registerDojo } from './register.js';
+import { ProgramRunner } from './runner.js';
+import { unavailableSkillText } from './skill_field.js';
+import { buildToolbox, levelCatalog } from './toolbox.js';
+import { downloadText, readFileText, programFile, programFromFile } from './files.js';
+
+const { Blockly, python, javascript, io } = window;
+
+const SAVE_DEBOUNCE_MS = 800; // save once the kid pauses, not on every pixel of a drag
+const SOCKET_CONNECT_TIMEOUT_MS = 5_000; // loopback/LAN handshake; longer means the server is gone
+const MEDIA = '/blockly/lib/blockly/media/'; // Blockly's sounds and sprites from our server, never a CDN
+const WARNING = 'dojo'; // our warning-bubble id on a block (Blockly keeps one text per id)
+
+const $ = (id) => document.getElementById(id);
+const dojo = registerDojo({ Blockly, python, javascript });
+
+const state = {
+  session: null, // {token, kid_id, name, level, car_id, class_code}
+  catalog: null, // levelCatalog(...)
+  workspace: null,
+  socket: null,
+  runner: null,
+  cars: [],
+  carId: null,
+  loading: false,
+  saveTimer: null,
+};
+
+// --- status line -----------------------------------------------------------------------------
+
+const STATUS_ICONS = { idle: '💤', running: '🏁', listening: '👀', finished: '🎉', stopped: '✋', refused: '🙋', failed: '🔧', level: '⭐' };
+
+function setStatus(kind, text) {
+  $('status-card').dataset.state = kind;
+  $('status-icon').textContent = STATUS_ICONS[kind] || '💬';
+  $('status-text').textContent = text;
+}
+
+const STATUS_TEXT = {
+  running: 'Your car is driving…',
+  listening: 'Watching for obstacles… press Stop to finish.',
+  finished: 'Done! Your program ran to the end.',
+  stopped: 'Stopped.',
+};
+
+// --- join ------------------------------------------------------------------------------------
+
+async function onJoin(event) {
+  event.preventDefault();
+  $('join-error').textContent = '';
+  $('join-btn').disabled = true;
+  try {
+    const joined = await api.join($('class-code').value, $('kid-name-input').value);
+    api.rememberSession(joined);
+    await start(joined);
+  } catch (err) {
+    $('join-error').textContent = err.message;
+  } finally {
+    $('join-btn').disabled = false;
+  }
+}
+
+function showJoin(message = '') {
+  $('join-screen').hidden = false;
+  $('main').hidden = true;
+  $('who').hidden = true;
+  $('actions').hidden = true;
+  $('join-error').textContent = message;
+}
+
+async function start(session) {
+  state.session = session;
+  let saved;
+  try {
+    saved = await api.loadProgram(session.token); // also proves the remembered token still works
+  } catch (err) {
+    if (err.status === 401) {
+      api.forgetSession();
+      showJoin('Please join again.');
+      return;
+    }
+    throw err;
+  }
+  $('join-screen').hidden = true;
+  $('main').hidden = false;
+  $('who').hidden = false;
+  $('actions').hidden = false;
+  $('kid-name').textContent = `Hi ${session.name}!`;
+  await applyLevel(session.level);
+  loadWorkspace(saved.program);
+  connectSocket();
+  setCars([{ car_id: session.car_id, connected: true }], session.car_id);
+  setStatus('idle', saved.program ? 'Welcome back! Your last program is here.' : 'Drag blocks in, then press Run!');
+}
+
+// --- level, toolbox, workspace ---------------------------------------------------------------
+
+async function applyLevel(level) {
+  const catalog = levelCatalog(await api.catalog(level));
+  state.catalog = catalog;
+  Object.assign(dojo.skills, { available: catalog.skills, all: catalog.allSkills, unlockLevel: catalog.skillUnlock });
+  $('level-badge').textContent = `Level ${catalog.level} · ${catalog.title}`;
+  const toolbox = buildToolbox(catalog);
+  if (!state.workspace) {
+    state.workspace = Blockly.inject('workspace', {
+      toolbox,
+      media: MEDIA,
+      renderer: 'zelos',
+      trashcan: true,
+      sounds: true,
+      grid: { spacing: 32, length: 3, colour: '#dde5ef', snap: true },
+      zoom: { controls: true, wheel: true, startScale: 0.8, maxScale: 2, minScale: 0.4 },
+      move: { scrollbars: true, drag: true, wheel: false },
+    });
+    state.workspace.addChangeListener(onWorkspaceChange);
+  } else {
+    state.workspace.updateToolbox(toolbox);
+  }
+  for (const block of state.workspace.getBlocksByType('dojo_do_skill', false)) block.getField('SKILL').refreshSkills();
+  markUnavailable();
+}
+
+/** A warning bubble on blocks this level cannot run: they stay in the program, shown, never changed. */
+function markUnavailable() {
+  if (!state.workspace || !state.catalog) return;
+  const byType = new Map(state.catalog.blocks.map((b) => [b.type, b]));
+  for (const block of state.workspace.getAllBlocks(false)) {
+    if (!CATALOG_IDS[block.type] || block.isInFlyout) continue;
+    const entry = byType.get(block.type);
+    let text = null;
+    if (entry && !entry.allowed) text = `🔒 This block unlocks at level ${entry.unlockLevel}.`;
+    else if (block.type === 'dojo_do_skill' && !block.getField('SKILL').isAvailable()) {
+      text = `🔒 ${unavailableSkillText(dojo.skills, block.getFieldValue('SKILL'))}`;
+    }
+    if ((block.getWarningText?.() ?? null) !== text) block.setWarningText(text, `${WARNING}-lock`);
+  }
+}
+
+function loadWorkspace(program) {
+  state.loading = true;
+  try {
+    state.workspace.clear();
+    if (program) Blockly.serialization.workspaces.load(program, state.workspace);
+  } finally {
+    state.loading = false;
+  }
+  markUnavailable();
+}
+
+function onWorkspaceChange(event) {
+  if (event.isUiEvent || state.loading) return;
+  if (event.type === Blockly.Events.BLOCK_CREATE || event.type === Blockly.Events.BLOCK_CHANGE) markUnavailable();
+  clearTimeout(state.saveTimer);
+  $('save-state').textContent = 'editing…';
+  state.saveTimer = setTimeout(saveNow, SAVE_DEBOUNCE_MS);
+}
+
+async function saveNow() {
+  clearTimeout(state.saveTimer);
+  try {
+    await api.saveProgram(state.session.token, Blockly.serialization.workspaces.save(state.workspace));
+    $('save-state').textContent = 'saved ✓';
+  } catch (err) {
+    $('save-state').textContent = 'not saved ⚠';
+    $('save-state').title = err.message;
+  }
+}
+
+// --- socket, cars, arena -----------------------------------------------------------------------
+
+function connectSocket() {
+  const socket = io('/kid', { auth: { token: state.session.token }, transports: ['websocket'], timeout: SOCKET_CONNECT_TIMEOUT_MS });
+  state.socket = socket;
+  state.runner = new ProgramRunner(socket, {
+    onHighlight: (id) => state.workspace.highlightBlock(id),
+    onProblem: showProblem,
+    onStatus: (status, text) => {
+      setRunning(status === 'running' || status === 'listening');
+      if (status === 'refused' || status === 'failed') setStatus(status, text);
+      else setStatus(status, STATUS_TEXT[status] || text || status);
+    },
+  });
+  socket.on('connect_error', (err) => {
+    if (err?.data?.rule || /token/i.test(String(err?.message))) {
+      api.forgetSession();
+      showJoin('Please join again.');
+    } else {
+      $('car-state').textContent = 'reconnecting…';
+    }
+  });
+  socket.on('connect', () => { $('car-state').textContent = ''; });
+  socket.on('level', (payload) => {
+    if (payload.level !== state.catalog?.level) {
+      state.session.level = payload.level;
+      api.rememberSession(state.session);
+      applyLevel(payload.level).then(() => setStatus('level', `You are now on level ${payload.level}: ${payload.title}!`));
+    }
+  });
+  socket.on('car_status', (s) => setCars(s.cars || [], s.car_id));
+  socket.on('safety', (e) => { if (e.kid_text) setStatus('stopped', e.kid_text); });
+}
+
+function setCars(cars, carId) {
+  state.cars = cars.length ? cars : state.cars;
+  const picker = $('car-picker');
+  const wanted = state.carId && state.cars.some((c) => c.car_id === state.carId) ? state.carId : carId;
+  picker.replaceChildren(...state.cars.filter((c) => c.car_id).map((c) => {
+    const o = document.createElement('option');
+    o.value = c.car_id;
+    o.textContent = `${c.car_id}${c.connected === false ? ' (off)' : ''}`;
+    return o;
+  }));
+  picker.disabled = state.cars.length < 2;
+  if (wanted) showCar(wanted);
+}
+
+function showCar(carId) {
+  if (!carId || carId === state.carId) return;
+  state.carId = carId;
+  $('car-picker').value = carId;
+  $('arena-frame').src = `/arena/?embed=1&car=${encodeURIComponent(carId)}`;
+}
+
+// --- run / stop --------------------------------------------------------------------------------
+
+function clearProblems() {
+  for (const block of state.workspace.getAllBlocks(false)) block.setWarningText(null, WARNING);
+}
+
+/** The kid sentence next to the block that caused it (a warning bubble, opened). */
+function showProblem(problem) {
+  let id = problem.blockId;
+  if (!id) id = /\(block ([^)]+)\)/.exec(problem.detail || '')?.[1]; // run_start refusals name the block
+  const block = id ? state.workspace.getBlockById(id) : null;
+  if (!block) return;
+  block.setWarningText(problem.kidText, WARNING);
+  const icon = block.getIcon(Blockly.icons.IconType.WARNING);
+  icon?.setBubbleVisible(true);
+  state.workspace.centerOnBlock(block.id);
+}
+
+function setRunning(running) {
+  $('run-btn').disabled = running;
+  document.body.classList.toggle('is-running', running);
+}
+
+async function run() {
+  clearProblems();
+  await saveNow();
+  const program = Blockly.serialization.workspaces.save(state.workspace);
+  const code = dojo.programCode(state.workspace);
+  setRunning(true);
+  setStatus('running', 'Starting…');
+  await state.runner.run(program, code);
+}
+
+async function stop() {
+  setStatus('stopped', 'Stopping…');
+  await state.runner.stop('stopped by kid');
+  setRunning(false);
+  setStatus('stopped', STATUS_TEXT.stopped);
+}
+
+// --- files and export ----------------------------------------------------------------------------
+
+function safeName() {
+  return (state.session?.name || 'my').toLowerCase().replace(/[^a-z0-9]+/g, '_') || 'my';
+}
+
+function exportPython() {
+  const code = dojo.exportPython(state.workspace, {
+    server: window.location.origin, classCode: state.session.class_code, name: state.session.name, car: state.carId,
+  }, `${state.session.name}'s car program`);
+  downloadText(`${safeName()}_car_program.py`, code, 'text/x-python');
+  setStatus('finished', 'Your Python program is downloaded — run it with: python ' + `${safeName()}_car_program.py`);
+}
+
+async function uploadFile(event) {
+  const file = event.target.files?.[0];
+  event.target.value = '';
+  if (!file) return;
+  try {
+    loadWorkspace(programFromFile(await readFileText(file)));
+    await saveNow();
+    setStatus('finished', `Opened ${file.name}.`);
+  } catch (err) {
+    setStatus('failed', `I can't open ${file.name}: ${err.message}`);
+  }
+}
+
+// --- start-up ------------------------------------------------------------------------------------
+
+function wire() {
+  $('join-form').addEventListener('submit', onJoin);
+  $('run-btn').addEventListener('click', () => run());
+  $('stop-btn').addEventListener('click', () => stop());
+  $('export-btn').addEventListener('click', exportPython);
+  $('download-btn').addEventListener('click', () =>
+    downloadText(`${safeName()}_program.json`, programFile(Blockly.serialization.workspaces.save(state.workspace)), 'application/json'));
+  $('upload-input').addEventListener('change', uploadFile);
+  $('car-picker').addEventListener('change', (e) => showCar(e.target.value));
+  $('leave-btn').addEventListener('click', () => { api.forgetSession(); window.location.reload(); });
+  const params = new URLSearchParams(window.location.search);
+  if (params.get('class')) $('class-code').value = params.get('class');
+}
+
+async function main() {
+  wire();
+  window.dojoApp = { state, dojo }; // for the browser tests and curious teachers (read-only use)
+  const remembered = api.rememberedSession();
+  if (remembered?.token) {
+    try {
+      await start(remembered);
+      return;
+    } catch (err) {
+      showJoin(err.message);
+      return;
+    }
+  }
+  showJoin();
+}
+
+main();
