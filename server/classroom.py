@@ -373,7 +373,7 @@ class Classroom:
                               detail=f"no car assigned to {kid.name} ({kid.kid_id})", block=block_id, ref=ref,
                               rule="no_car")
         request = Request(self.dispatcher.new_request_id(car_id), kid.kid_id, car_id, action, block_id, run_id,
-                          skill_timeout_s(action))
+                          skill_timeout_s(action, self.config.timeouts.min_skill_s))
         outcome: Outcome = await self.dispatcher.submit(request)
         return BlockReply(status=outcome.status, kid_text=outcome.kid_text, detail=outcome.detail,  # type: ignore[arg-type]
                           request_id=request.request_id, block=block_id, ref=ref,

@@ -38,6 +38,7 @@ class Timeouts(BaseModel):
     car_ack_s: Annotated[float, Field(gt=0, le=60)] = CAR_ACK_TIMEOUT_S
     result_margin_s: Annotated[float, Field(ge=0, le=60)] = RESULT_MARGIN_S
     stop_grace_s: Annotated[float, Field(gt=0, le=30)] = STOP_GRACE_S
+    min_skill_s: Annotated[float, Field(gt=0, le=120)] = 5.0  # the shortest skill timeout (accelerate, move, settle)
     socket_ping_interval_s: Annotated[float, Field(gt=0, le=60)] = 5.0  # a dead browser tab is noticed within ~8 s
     socket_ping_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
     teacher_session_s: Annotated[float, Field(gt=0)] = 12 * 3600.0  # one school day

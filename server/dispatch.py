@@ -37,7 +37,7 @@ TURN_RADIUS_CM = 60.0  # turns are arcs; a 1/10 car's tightest radius is ~51 cm
 ARENA_DIAGONAL_CM = 600.0  # goto bound when the start pose is unknown
 
 
-def skill_timeout_s(action: Action) -> float:
+def skill_timeout_s(action: Action, min_s: float = MIN_SKILL_TIMEOUT_S) -> float:
     """How long the car may take for this action, before the request is `timed_out`."""
     speed = getattr(action, "speed_pct", 50.0)
     cm_per_s = max(1.0, SLOWEST_TOP_SPEED_CM_S * speed / 100.0)
@@ -51,7 +51,7 @@ def skill_timeout_s(action: Action) -> float:
         expected = NAMED_SKILL_TIMEOUT_S / 2
     else:
         expected = 0.0
-    return float(min(MAX_SKILL_TIMEOUT_S, max(MIN_SKILL_TIMEOUT_S, 2 * expected + MIN_SKILL_TIMEOUT_S)))
+    return float(min(MAX_SKILL_TIMEOUT_S, max(min_s, 2 * expected + min_s)))
 
 
 class CarLink(Protocol):

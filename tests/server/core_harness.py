@@ -168,3 +168,54 @@ async def classroom_server(data_dir: Path, cars: list[str] = (), **overrides: An
             await car.stop()
         await srv.http.close()
         await handle.close()
+
+
+class RawCar:
+    """A hand-driven car client: a real socket.io client on /car that records what the server sends.
+
+    For what a real runtime never does on purpose (never answering, sending garbage); everything
+    else in these tests uses real simulated cars.
+    """
+
+    def __init__(self, url: str, car_id: str, token: str | None = None, *, answer: bool = False) -> None:
+        self.url, self.car_id, self.token, self.answer = url, car_id, token or token_for(car_id), answer
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.received: list[tuple[str, Any]] = []
+        self.refusal: Any = None
+        for event in ("limits", "arena", "stop", "estop", "reset_estop", "cancel", "heartbeat"):
+            self.sio.on(event, self._recorder(event), namespace="/car")
+        self.sio.on("skill", self._skill, namespace="/car")
+        self.sio.on("connect_error", self._refused, namespace="/car")
+
+    def _recorder(self, event: str):
+        async def record(data: Any = None) -> dict:
+            self.received.append((event, data))
+            return {"ok": True}
+        return record
+
+    async def _refused(self, data: Any = None) -> None:
+        self.refusal = data
+
+    async def _skill(self, data: Any = None) -> dict:
+        self.received.append(("skill", data))
+        if self.answer:
+            asyncio.get_running_loop().create_task(self.sio.emit(
+                "result", {"request_id": data["request_id"], "status": "done"}, namespace="/car"))
+        return {"ok": True}
+
+    def events(self, name: str) -> list[Any]:
+        return [d for e, d in self.received if e == name]
+
+    async def connect(self, **hello: Any) -> None:
+        auth = {"car_id": self.car_id, "token": self.token, "kind": "sim", **hello}
+        await self.sio.connect(self.url, namespaces=["/car"], auth=auth, transports=["websocket"],
+                               wait_timeout=CONNECT_TIMEOUT_S)
+
+    async def telemetry(self, x: float = 50.0, y: float = 50.0, seq: int = 0, **extra: Any) -> None:
+        data = {"car_id": self.car_id, "seq": seq, "t": float(seq), "speed_cm_s": 0.0,
+                "pose": {"x_cm": x, "y_cm": y, "heading_deg": 0.0}, **extra}
+        await self.sio.emit("telemetry", data, namespace="/car")
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.sio.disconnect()
