@@ -75,6 +75,10 @@ class ControlLoop:
 
     # --- events from outside the loop (link handlers) ------------------------------------------------
 
+    def telemetry_on_next_tick(self) -> None:
+        """Report the very next tick (after an e-stop: the neutral tick itself reaches the server, to the tick)."""
+        self._next_telemetry = -1e18
+
     def add_event(self, event: SafetyEvent) -> None:
         self._pending_events.append(event)
         del self._pending_events[:-MAX_PENDING_EVENTS]

@@ -150,6 +150,7 @@ class CarRuntime:
         now = self.clock.now()
         self.loop.add_event(self.supervisor.estop(now, reason))  # latched first: the next tick is neutral
         self.executor.estop(reason, now)
+        self.loop.telemetry_on_next_tick()  # the teacher sees the stop at once, and its latency is measurable
         self.note("estop", reason=reason)
         return bad or OK
 
