@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from robot_runtime.skills.registry import register_skill
 
-BUILTIN_NAMED: dict[str, str] = {}  # name -> module:class, filled in as the skills land
+BUILTIN_NAMED: dict[str, str] = {  # name -> module:class (a class taking a SkillContext)
+    "donut": "robot_runtime.skills.stunts:DonutSkill",
+    "drift": "robot_runtime.skills.stunts:DriftSkill",
+}
 
 
 def _register() -> None:
