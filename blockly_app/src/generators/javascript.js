@@ -63,13 +63,20 @@ function asyncProcedures(forBlock, stock) {
     const [code] = stock.procedures_callreturn(block, gen);
     return [`(await ${code})`, 0 /* Order.ATOMIC: the parentheses make it one value */];
   };
-  forBlock.procedures_callnoreturn = (block, gen) => `${forBlock.procedures_callreturn(block, gen)[0]};\n`;
+  forBlock.procedures_callnoreturn = (block, gen) => `await ${stock.procedures_callreturn(block, gen)[0]};\n`;
 }
 
 /** Make the run generator: a JavascriptGenerator with the standard blocks and ours. */
 export function createJavascriptRunner(javascript) {
   const { JavascriptGenerator, javascriptGenerator, Order } = javascript;
   const generator = new JavascriptGenerator('DojoJavaScript');
+  // Variables start at 0, as in the Python export (same program, same behaviour).
+  const stockInit = generator.init.bind(generator);
+  generator.init = (workspace) => {
+    stockInit(workspace);
+    const vars = generator.definitions_.variables;
+    if (vars) generator.definitions_.variables = vars.replace(/^var (.*);$/, (_, names) => `var ${names.split(', ').map((n) => `${n} = 0`).join(', ')};`);
+  };
   generator.addReservedWords(JS_RESERVED.join(','));
   generator.STATEMENT_PREFIX = 'await dojo.highlight(%1);\n';
   generator.INFINITE_LOOP_TRAP = 'await dojo.tick(%1);\n';

@@ -33,6 +33,12 @@ export function pythonForBlock(Order) {
     dojo_stop: () => 'car.stop()\n',
     dojo_distance: () => ['car.distance()', Order.FUNCTION_CALL],
     dojo_position: (b) => [`car.${({ x: 'x', y: 'y', heading: 'heading' })[b.getFieldValue('AXIS')] || 'x'}`, Order.MEMBER],
+    // "change side by 5" reads as `side += 5` (Blockly's stock line checks the type first)
+    math_change: (b, g) => {
+      const name = g.getVariableName(b.getFieldValue('VAR'));
+      const delta = g.valueToCode(b, 'DELTA', Order.ADDITIVE) || '0';
+      return /^-\d/.test(delta) ? `${name} -= ${delta.slice(1)}\n` : `${name} += ${delta}\n`;
+    },
     dojo_when_obstacle: (b, g) => {
       const cm = numberText(b.getFieldValue('DISTANCE'));
       const name = g.nameDB_.getDistinctName('when_obstacle_closer_than_' + cm.replace('.', '_'), 'PROCEDURE');
@@ -59,6 +65,13 @@ export function createPythonExporter(python) {
       this.INDENT = '    '; // PEP 8: what every Python book a kid opens next uses
       this.connection = { server: 'http://127.0.0.1:8080', classCode: 'DEMO', name: 'Kid', car: null };
       this.title = 'My car program';
+    }
+
+    /** Variables start at 0, not None: `side += 5` then just works (the run generator does the same). */
+    init(workspace) {
+      super.init(workspace);
+      const vars = this.definitions_.variables;
+      if (vars) this.definitions_.variables = vars.replace(/ = None$/gm, ' = 0');
     }
 
     /** `global x, y` for the program's variables an event handler uses (so it can change them). */
