@@ -91,12 +91,6 @@ class SkillExecutor:
         if self.supervisor.estopped and not isinstance(request.action, StopAction):
             return _refuse("estop", f"{self.car_id} is emergency-stopped", name,
                            "the teacher resets the emergency stop first (reset_estop)")
-        if isinstance(request.action, StopAction):
-            self.stop("stop", now)
-        elif self.running is not None:
-            return _refuse("busy", f"{self.car_id} is already running request {self.running.request.request_id} "
-                           f"({self.running.name})", request.request_id,
-                           "wait for its result, or send cancel/stop first (the server queues requests)")
         lim = self.supervisor.limits
         if isinstance(request.action, NamedSkillAction) and lim.allowed_skills is not None \
                 and name not in lim.allowed_skills:
@@ -108,13 +102,8 @@ class SkillExecutor:
                            f"use one of: {', '.join(sorted(lim.allowed_skills)) or 'none'}")
         speed_pct = float(getattr(request.action, "speed_pct", 50.0))
         max_pct = lim.max_throttle * 100.0
-        if speed_pct > max_pct:
-            who = f"Level {lim.level} cars go" if lim.speed_set_by_session and lim.level else "this car goes"
-            ev = self.supervisor.report(now, "speed_limit", f"I slowed down: {who} up to {max_pct:.0f}%",
-                                        f"request speed {speed_pct:.0f}% capped at {max_pct:.0f}%", speed_pct, max_pct)
-            if ev:
-                self.on_event(ev)
-            speed_pct = max_pct
+        asked_pct = speed_pct
+        speed_pct = min(speed_pct, max_pct)
         ctx = SkillContext(spec=self.spec, arena=self.arena, speed_pct=speed_pct)
         try:
             skill = build_skill(request.action, ctx)
@@ -123,6 +112,18 @@ class SkillExecutor:
 
             msg = str(exc) if type(exc).__str__ is not KeyError.__str__ else str(exc.args[0] if exc.args else exc)
             return _refuse("unknown_skill", msg, name, f"use one of: {', '.join(sorted(skill_names()))}")
+        if isinstance(request.action, StopAction):
+            self.stop("stop", now)  # stop is never queued: it ends what runs, then brakes
+        elif self.running is not None:
+            return _refuse("busy", f"{self.car_id} is already running request {self.running.request.request_id} "
+                           f"({self.running.name})", request.request_id,
+                           "wait for its result, or send cancel/stop first (the server queues requests)")
+        if asked_pct > max_pct:
+            who = f"Level {lim.level} cars go" if lim.speed_set_by_session and lim.level else "this car goes"
+            ev = self.supervisor.report(now, "speed_limit", f"I slowed down: {who} up to {max_pct:.0f}%",
+                                        f"request speed {asked_pct:.0f}% capped at {max_pct:.0f}%", asked_pct, max_pct)
+            if ev:
+                self.on_event(ev)
         self._remember(request.request_id)
         self.running = Running(request, skill, name, accepted_at=now)
         return Ack(ok=True)
