@@ -43,6 +43,7 @@ FEATURES: tuple[str, ...] = (
     "server.teacher_api",
     "server.teacher_hub",
     "server.teacher_console",
+    "server.attempts",
     "server.programs",
     "server.arena_page",
     "server.vendor",

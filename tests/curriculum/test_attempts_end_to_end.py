@@ -1,0 +1,116 @@
+"""One lesson attempt end to end: a real server on 127.0.0.1, a real simulated car over the real link,
+a real kid socket.io client. Pick a lesson, run the reference program, get stars and feedback;
+the teacher reads the evidence and overrides the grade, and the kid hears about it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+from core_harness import CALL_TIMEOUT_S, classroom_server, wait_for  # noqa: E402
+from fake_ollama import FakeOllama, reply  # noqa: E402
+
+from curriculum.coach import Coach, CoachConfig  # noqa: E402
+from server.attempts import ATTEMPTS  # noqa: E402
+
+FEEDBACK_WAIT_S = 20.0  # the car finishes, rests, then judge + frames (~50 ms) + coach (local stand-in)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+pytestmark = pytest.mark.timeout(120)
+
+
+async def _run(sio, program, blocks, lesson_id):
+    started = await sio.call("run_start", {"source": "blockly", "program": program, "lesson_id": lesson_id},
+                             namespace="/kid", timeout=CALL_TIMEOUT_S)
+    assert started["status"] == "ok", started
+    for block, args in blocks:
+        r = await sio.call("block", {"block": block, "args": args, "run_id": started["run_id"]}, namespace="/kid",
+                           timeout=CALL_TIMEOUT_S)
+        assert r["status"] == "done", r
+    await sio.call("run_end", {"run_id": started["run_id"], "reason": "finished"}, namespace="/kid",
+                   timeout=CALL_TIMEOUT_S)
+    return started["run_id"]
+
+
+async def test_kid_attempt_is_graded_with_feedback_and_teacher_override_reaches_the_kid(tmp_path):
+    fake = await FakeOllama().start()
+    fake.replies = [reply("Your car drove straight into the garage.",
+                          "Try move forward 180 cm at a speed of 30 again to be even calmer.", True)]
+    try:
+        async with classroom_server(tmp_path, cars=["car-1"]) as srv:
+            srv.handle.app[ATTEMPTS].coach = Coach(CoachConfig(host=fake.url, timeout_s=5))
+            kid = await srv.join("Mia")
+            auth = {"Authorization": f"Bearer {kid['token']}"}
+            async with srv.http.get(f"{srv.url}/api/lessons", headers=auth) as resp:
+                lessons = {l["id"]: l for l in (await resp.json())["lessons"]}
+            assert not lessons["l1-wake-up"]["locked"] and lessons["l1-around-the-corner"]["locked"]
+            assert lessons["l2-speed-run"]["locked_reason"] == "This lesson unlocks at level 2."
+            assert lessons["l1-wake-up"]["arena"]["zones"][0]["name"] == "garage"
+
+            async with srv.http.post(f"{srv.url}/api/lessons/select", json={"lesson_id": "l1-wake-up"},
+                                     headers=auth) as resp:
+                assert resp.status == 200, await resp.text()
+            async with srv.http.get(f"{srv.url}/api/arena?car=car-1") as resp:
+                assert (await resp.json())["arena"]["name"] == "breakfast run"
+            await wait_for(lambda: abs(srv.classroom.latest_telemetry("car-1").pose.x_cm - 50) < 2,
+                           "the car placed at the lesson's start")
+
+            feedback: list[dict] = []
+            sio = await srv.kid_socket(kid["token"], {"feedback": feedback.append})
+            lesson = srv.handle.app[ATTEMPTS].lessons.get("l1-wake-up")
+            await _run(sio, lesson.solution.blockly, [("move_forward", {"distance": 180})], "l1-wake-up")
+            await wait_for(lambda: feedback, "feedback after the good run", FEEDBACK_WAIT_S)
+            good = feedback[-1]
+            assert good["passed"] and good["stars"] >= 2 and good["source"] == "model"
+            assert "stopped inside the garage" in [c["kid_text"] for c in good["checks"]]
+            assert good["text"].startswith("Your car drove straight into the garage.")
+            assert "l1-around-the-corner" in good["unlocked"]
+            sent = fake.received[0]["messages"][-1]
+            assert len(sent["images"]) >= 3 and "move forward 180 cm" in sent["content"]
+
+            # a second, wrong attempt (no model reply queued: the fake answers "{}" -> checks-only feedback)
+            await _run(sio, lesson.wrong_solution.blockly, [("move_forward", {"distance": 60})], "l1-wake-up")
+            await wait_for(lambda: len(feedback) >= 2, "feedback after the wrong run", FEEDBACK_WAIT_S)
+            bad = feedback[-1]
+            assert not bad["passed"] and bad["stars"] == 0 and bad["source"] == "checks"
+            assert any("from the garage" in c["kid_text"] for c in bad["checks"] if not c["passed"])
+
+            async with srv.http.get(f"{srv.url}/api/attempts", headers=auth) as resp:
+                mine = (await resp.json())["attempts"]
+            assert [a["attempt_id"] for a in mine] == [bad["attempt_id"], good["attempt_id"]]
+            async with srv.http.get(f"{srv.url}/api/attempts/compare?a={good['attempt_id']}&b={bad['attempt_id']}",
+                                    headers=auth) as resp:
+                cmp = await resp.json()
+            assert cmp["better_attempt"] == good["attempt_id"] and "earlier attempt was better" in cmp["kid_text"]
+
+            async with srv.http.get(f"{srv.url}/api/attempts/{good['attempt_id']}", headers=auth) as resp:
+                detail = await resp.json()
+            assert detail["program"] == lesson.solution.blockly and detail["recording"]["samples"] > 20
+            async with srv.http.get(srv.url + detail["images"]["overlay"]) as resp:
+                assert resp.status == 200 and (await resp.read()).startswith(PNG_MAGIC)
+
+            other = await srv.join("Leo")
+            async with srv.http.get(f"{srv.url}/api/attempts/{good['attempt_id']}",
+                                    headers={"Authorization": f"Bearer {other['token']}"}) as resp:
+                assert resp.status == 404  # another kid's attempt does not exist for Leo
+            async with srv.http.get(srv.url + detail["images"]["overlay"].split("?")[0]) as resp:
+                assert resp.status == 401  # frames never go to someone who is not signed in
+
+            teacher = await srv.teacher()
+            status, body = await teacher.get(f"/api/attempts/{bad['attempt_id']}")
+            assert status == 200 and body["verdict"]["checks"][0]["measured"] > 0
+            assert body["images"]["key_frames"] and body["program_text"] == "move forward 60 cm"
+            status, _ = await teacher.post(f"/api/teacher/attempts/{bad['attempt_id']}/override",
+                                           {"stars": 1, "comment": "The garage door was stuck!"}, csrf=False)
+            assert status == 403
+            status, body = await teacher.post(f"/api/teacher/attempts/{bad['attempt_id']}/override",
+                                              {"stars": 1, "comment": "The garage door was stuck!"})
+            assert status == 200, body
+            await wait_for(lambda: len(feedback) >= 3, "the override reaching the kid", 5)
+            assert feedback[-1]["overridden"] and feedback[-1]["stars"] == 1
+            assert feedback[-1]["teacher_comment"] == "The garage door was stuck!"
+    finally:
+        await fake.stop()
