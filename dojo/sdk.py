@@ -83,17 +83,19 @@ def _get_json(server: str, path: str) -> dict[str, Any]:
 
 
 def _json_or_refusal(resp: requests.Response) -> dict[str, Any]:
+    """The JSON body, or Refused with the server's words ({"error": {rule, message, value, fix}})."""
     try:
         data = resp.json()
     except ValueError:
         data = {}
     if resp.status_code >= 400:
         err = data.get("error", data) if isinstance(data, dict) else {}
-        if isinstance(err, str):
-            err = {"kid_text": err}
-        kid = err.get("kid_text") or err.get("message") or f"The classroom said no (HTTP {resp.status_code})."
-        detail = err.get("detail") or err.get("rule") or resp.text[:300]
-        raise Refused(kid, detail=str(detail), status="refused", reply=err if isinstance(err, dict) else {})
+        if not isinstance(err, dict):
+            err = {"message": str(err)}
+        message = err.get("kid_text") or err.get("message") or f"The classroom said no (HTTP {resp.status_code})."
+        kid = f"{message} — {err['fix']}" if err.get("fix") and not err.get("kid_text") else message
+        detail = f"{err.get('rule', 'http')}: {err.get('message', resp.text[:200])} (value {err.get('value')!r})"
+        raise Refused(kid, detail=detail, status="refused", reply=err)
     return data
 
 
@@ -103,7 +105,7 @@ class _Param:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.name = spec["name"]
         self.kind = spec.get("kind", "number")
-        self.minimum, self.maximum = spec.get("minimum"), spec.get("maximum")
+        self.minimum, self.maximum = spec.get("min"), spec.get("max")
         self.unit = spec.get("unit", "")
         self.options = tuple(spec.get("options") or ())
         self.default = spec.get("default")
@@ -123,6 +125,13 @@ class _Param:
                                 f"{self.name} must be between {low:g} and {high:g}{unit} (got {value:g})",
                                 f"try a {self.name} from {low:g} to {high:g}")
         return value
+
+
+def _not_negative(name: str, value: Any, other_way: str) -> None:
+    """A negative move is a mix-up of direction, not of size: say which call goes the other way."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise ArgumentError(f"{name}_not_negative", value, f"{name} must be 0 or more (got {value:g})",
+                            f"to go the other way, write {other_way}({-value:g})")
 
 
 def _number(name: str, value: Any, example: Any = None) -> float:
@@ -180,10 +189,18 @@ class Car:
         atexit.register(self._at_exit)
 
     def _load_catalog(self) -> None:
-        query = f"?level={self.level}" if self.level else ""
-        data = _get_json(self.server, "/api/catalog" + query)
-        for spec in data.get("blocks", []):
-            self._params[spec["id"]] = {p["name"]: _Param(p) for p in spec.get("params", [])}
+        """Argument rules from the catalog at the top level, where every range is the block's own.
+
+        What a lower level does not allow yet (a locked block, a speed over the level's cap) is the
+        server's gate's call and comes back as ``Refused`` with a kid sentence; here we only catch
+        what is wrong at every level (a negative distance, a skill that does not exist, a string).
+        """
+        data = _get_json(self.server, "/api/catalog")
+        top = max((lv.get("level", 0) for lv in data.get("levels", [])), default=data.get("level", 1))
+        if top != data.get("level"):
+            data = _get_json(self.server, f"/api/catalog?level={top}")
+        self._params = {spec["id"]: {p["name"]: _Param(p) for p in spec.get("params", [])}
+                        for spec in data.get("blocks", [])}
 
     def close(self) -> None:
         """Disconnect (the server stops your car when you leave)."""
@@ -239,10 +256,6 @@ class Car:
         level = data.get("level") if isinstance(data, dict) else data
         if isinstance(level, int):
             self.level = level
-            try:
-                self._load_catalog()
-            except DojoError:
-                pass  # keep the old ranges; the server still checks every call
 
     def _on_car_status(self, data: Any) -> None:
         if isinstance(data, dict) and data.get("car_id"):
@@ -292,18 +305,22 @@ class Car:
 
     def forward(self, distance: float) -> None:
         """Drive straight ahead ``distance`` centimetres."""
+        _not_negative("distance", distance, "car.backward")
         self._block("move_forward", distance=distance)
 
     def backward(self, distance: float) -> None:
         """Drive straight back ``distance`` centimetres."""
+        _not_negative("distance", distance, "car.forward")
         self._block("move_backward", distance=distance)
 
     def turn_left(self, degrees: float = 90) -> None:
         """Turn left (counter-clockwise) by ``degrees``."""
+        _not_negative("degrees", degrees, "car.turn_right")
         self._block("turn", direction="left", degrees=degrees)
 
     def turn_right(self, degrees: float = 90) -> None:
         """Turn right (clockwise) by ``degrees``."""
+        _not_negative("degrees", degrees, "car.turn_left")
         self._block("turn", direction="right", degrees=degrees)
 
     def drive(self, speed: float, seconds: float) -> None:
@@ -362,7 +379,7 @@ class Car:
         else:  # catalog without this block (old server): check types only, the server checks ranges
             args = {k: (v if isinstance(v, str) else _number(k, v)) for k, v in args.items()}
         args = {k: (int(v) if isinstance(v, float) and v.is_integer() else v) for k, v in args.items()}
-        reply = self._send("block", {"block": block_id, "args": args, "ref": f"py-{next(self._refs)}"},
+        reply = self._send("block", {"block": block_id, "args": args, "ref": f"py-{next(self._refs)}", "source": "python"},
                            self.block_timeout, what=block_id)
         with self._lock:
             self._last_reply_at_count = self._telemetry_count

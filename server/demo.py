@@ -74,7 +74,7 @@ async def _run(args: argparse.Namespace) -> int:
     server_dir = data_dir / "server"
     password = args.teacher_password or secrets.token_urlsafe(9)
     car_ids = [f"car-{i}" for i in range(1, args.cars + 1)]
-    tokens = {car_id: secrets.token_urlsafe(18) for car_id in car_ids}
+    tokens = {car_id: secrets.token_hex(16) for car_id in car_ids}
     arena_path = data_dir / "demo-arena.json"
     data_dir.mkdir(parents=True, exist_ok=True)
     arena_path.write_text(DEMO_ARENA.model_dump_json(indent=2))
@@ -125,7 +125,7 @@ class CarFleet:
     def command(self, car_id: str) -> list[str]:
         # No --arena: on connect the server sends every car the demo arena and its own start slot.
         return [sys.executable, "-m", "dojo", "car", "--sim", "--name", car_id, "--server", self.server.base_url,
-                "--token", self.tokens[car_id]]
+                f"--token={self.tokens[car_id]}"]
 
     async def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)

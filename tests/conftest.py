@@ -159,6 +159,27 @@ def kid_socket() -> Iterator[Callable[..., socketio.Client]]:
         sio.disconnect()
 
 
+# --- teacher ----------------------------------------------------------------------------------
+
+
+def teacher_login(demo: DemoServer) -> requests.Session:
+    """A logged-in teacher: session cookie plus the CSRF header every state-changing call needs."""
+    session = requests.Session()
+    resp = session.post(demo.url("/api/teacher/login"), json={"password": demo.teacher_password}, timeout=HTTP_TIMEOUT_S)
+    if resp.status_code != 200:
+        raise AssertionError(f"teacher login failed: HTTP {resp.status_code} {resp.text}")
+    session.headers["X-CSRF-Token"] = resp.json()["csrf_token"]
+    return session
+
+
+def set_kid_level(demo: DemoServer, kid: dict, level: int, teacher: requests.Session | None = None) -> None:
+    teacher = teacher or teacher_login(demo)
+    resp = teacher.post(demo.url(f"/api/teacher/classes/{kid['class_code']}/kids/{kid['kid_id']}/level"),
+                        json={"level": level}, timeout=HTTP_TIMEOUT_S)
+    if resp.status_code != 200:
+        raise AssertionError(f"setting level {level} for {kid['name']} failed: HTTP {resp.status_code} {resp.text}")
+
+
 def wait_until(predicate: Callable[[], object], timeout_s: float, what: str, poll_s: float = 0.02):
     """Poll until predicate() is truthy; fail naming what we waited for (no bare sleeps in tests)."""
     deadline = time.monotonic() + timeout_s
