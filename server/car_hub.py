@@ -24,7 +24,7 @@ from robot_runtime.protocol import (
 from server.auth import car_token_ok
 from server.classroom import Classroom
 from server.config import ServerConfig
-from server.messages import error_info_from_validation
+from server.messages import error_info_from_validation, refusal
 from server.state import CLASSROOM, CONFIG, SIO
 
 log = logging.getLogger(__name__)
@@ -50,17 +50,17 @@ class CarHub(socketio.AsyncNamespace):
             hello = CarHello.model_validate(auth if isinstance(auth, dict) else {})
         except ValidationError as exc:
             info = error_info_from_validation(exc, "car_hello")
-            raise socketio.exceptions.ConnectionRefusedError(info.model_dump(mode="json")) from None
+            raise refusal(info) from None
         if hello.protocol != PROTOCOL_VERSION:
-            raise socketio.exceptions.ConnectionRefusedError(ErrorInfo(
+            raise refusal(ErrorInfo(
                 rule="protocol_version", value=hello.protocol,
                 message=f"car speaks protocol {hello.protocol}, the server speaks {PROTOCOL_VERSION}",
-                fix="update the car runtime and the server to the same version").model_dump(mode="json"))
+                fix="update the car runtime and the server to the same version"))
         if not car_token_ok(hello.car_id, hello.token, self.config.car_tokens, self.config.car_pairing_secret):
             log.warning("car %s refused: wrong pairing token", hello.car_id)
-            raise socketio.exceptions.ConnectionRefusedError(ErrorInfo(
+            raise refusal(ErrorInfo(
                 rule="car_token", value=hello.car_id, message=f"wrong pairing token for {hello.car_id}",
-                fix="start the car with the token the teacher's server printed (--token)").model_dump(mode="json"))
+                fix="start the car with the token the teacher's server printed (--token)"))
         old = self.sid_of.get(hello.car_id)
         if old is not None:  # the car restarted before its old socket timed out: the new one wins
             self.car_of.pop(old, None)

@@ -28,7 +28,7 @@ from server.auth import AuthError
 from server.classroom import Classroom, Kid, RunRefused
 from server.messages import (
     MAX_BLOCK_MESSAGE_BYTES, MAX_PROGRAM_BYTES, BlockCall, BlockReply, RunEnd, RunStart, StopCall,
-    error_info_from_validation, json_size, too_big,
+    error_info_from_validation, json_size, refusal, too_big,
 )
 from server.fanout import FANOUT, Fanout
 from server.state import CLASSROOM, SIO
@@ -68,6 +68,7 @@ class KidHub(socketio.AsyncNamespace):
         ev.subscribe("car_disconnected", self._on_car_changed)
         ev.subscribe("assignment_changed", self._on_assignment_changed)
         ev.subscribe("safety", self._on_safety)
+        ev.subscribe("arena_changed", self._on_arena_changed)
 
     # --- connection ---------------------------------------------------------------------
 
@@ -76,9 +77,8 @@ class KidHub(socketio.AsyncNamespace):
         try:
             kid = self.classroom.auth_kid(token)
         except AuthError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"rule": exc.rule, "message": exc.message, "fix": "join the class again with its code and your name"}
-            ) from None
+            raise refusal(ErrorInfo(rule=exc.rule, message=exc.message,
+                                    fix="join the class again with its code and your name")) from None
         self.kid_of[sid] = kid.kid_id
         self.sids_of.setdefault(kid.kid_id, set()).add(sid)
         await self.enter_room(sid, kid_room(kid.kid_id))
@@ -221,6 +221,11 @@ class KidHub(socketio.AsyncNamespace):
         for kid_id in self.classroom.storage.kids_of_car(car_id):
             if kid_id in self.sids_of:
                 await self.emit("safety", data, room=kid_room(kid_id))
+
+    async def _on_arena_changed(self, car_id: str) -> None:
+        for kid_id in self.classroom.storage.kids_of_car(car_id):
+            if kid_id in self.sids_of:
+                await self.emit("arena", {"car_id": car_id}, room=kid_room(kid_id))
 
     async def emit_feedback(self, kid_id: str, feedback: dict[str, Any]) -> None:
         """For the attempt/coach feature: push feedback to every connection of a kid."""

@@ -111,3 +111,12 @@ def json_size(data: Any) -> int:
         return len(json.dumps(data, separators=(",", ":"), default=str))
     except (TypeError, ValueError):
         return 1 << 30
+
+
+def refusal(info: ErrorInfo) -> Exception:
+    """A socket.io connection refusal: the client's ``connect_error`` gets
+    ``{"message": "<message> — <fix>", "data": {rule, message, value, fix}}``."""
+    import socketio  # local: messages.py stays importable without the socket.io package
+
+    text = f"{info.message} — {info.fix}" if info.fix else info.message
+    return socketio.exceptions.ConnectionRefusedError(text, info.model_dump(mode="json"))

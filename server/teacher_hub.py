@@ -13,7 +13,9 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from robot_runtime.protocol import ErrorInfo
 from server.auth import SESSION_COOKIE
+from server.messages import refusal
 from server.fanout import FANOUT, Fanout
 from server.state import CLASSROOM, SIO
 from server.teacher_api import TEACHER_SESSIONS
@@ -46,8 +48,8 @@ class TeacherHub(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         session = self.app[TEACHER_SESSIONS].get(_cookie(environ, SESSION_COOKIE))
         if session is None:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"rule": "teacher_login", "message": "the teacher is not logged in", "fix": "log in at /teacher/"})
+            raise refusal(ErrorInfo(rule="teacher_login", message="the teacher is not logged in",
+                                    fix="log in at /teacher/"))
         await self.enter_room(sid, TEACHERS_ROOM)
         self.fanout.add(sid, TEACHER_NAMESPACE, lambda car_id: True)
 
