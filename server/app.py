@@ -45,6 +45,7 @@ FEATURES: tuple[str, ...] = (
     "server.teacher_console",
     "server.attempts",
     "server.programs",
+    "server.scratch_link",
     "server.arena_page",
     "server.vendor",
 )

@@ -1,0 +1,444 @@
+// MIKRO-DOJO: drive a classroom robot car from Scratch 3.
+//
+// One file in TurboWarp's unsandboxed format. It runs in TurboWarp (loaded by URL from the classroom
+// server, see the README) and in the editor our server serves at /scratch/ (a small `Scratch` shim).
+//
+// Transport: the classroom server's Scratch-Link-compatible endpoint /scratch/ble (JSON-RPC 2.0 over a
+// WebSocket, the same messages scratch-vm's own BLE class sends). Each car the kid may drive is a
+// peripheral; a block call is a `write` on the block characteristic; the block's one final answer,
+// telemetry and level changes come back as `characteristicDidChange` notifications (JSON payloads with
+// a "type"). Refusals travel inside those payloads, so a refused block never breaks the connection.
+(function (Scratch) {
+    'use strict';
+
+    const EXTENSION_ID = 'mikrodojo';
+    // The server fills this in when it serves the file (GET /scratch/extension.js): its own origin and
+    // the class code / first name given in the URL. Loaded from a file, TurboWarp's rule applies:
+    // unsandboxed extensions come from http://localhost:8000, so that is where the server listens then.
+    const SERVED_CONFIG = {/*MIKRODOJO_CONFIG*/};
+    const FALLBACK_SERVER = 'http://localhost:8000';
+
+    // Ids of our car "service" (see server/scratch_link_protocol.py); 16-bit ids on the Bluetooth base.
+    const SERVICE_ID = '0000d0d0-0000-1000-8000-00805f9b34fb';
+    const BLOCK_CHAR_ID = '0000d0d1-0000-1000-8000-00805f9b34fb';
+    const EVENTS_CHAR_ID = '0000d0d2-0000-1000-8000-00805f9b34fb';
+
+    const RPC_TIMEOUT_MS = 5000; // loopback/LAN answers in milliseconds; 5 s means the server is gone
+    const SCAN_TIMEOUT_MS = 15000; // what scratch-vm's BLE class waits for the first car before "none found"
+    // A block's final answer: the longest move is a 30 s drive plus the server's own result margin.
+    const BLOCK_TIMEOUT_MS = 60000;
+    const OBSTACLE_HYSTERESIS_CM = 5; // the hat re-arms only once the obstacle is this much further away
+    const NOTHING_AHEAD_CM = 999; // "distance ahead" when the sensor sees nothing (so `distance < 20` is false)
+    const SAY_MS = 4000; // how long a refusal stays in the sprite's speech bubble
+
+    const say = (text) => text;
+    const TEXT = {
+        notConnected: say('Connect my car first: click the orange dot next to MIKRO-DOJO.'),
+        lost: say('I lost my car. Click the orange dot to connect again.'),
+        noAnswer: say('My car did not answer. Try again!'),
+    };
+
+    const ICON = 'data:image/svg+xml;base64,' + btoa(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40">' +
+        '<rect x="6" y="11" width="28" height="16" rx="5" fill="#ff6b35" stroke="#c2410c" stroke-width="2"/>' +
+        '<rect x="11" y="14" width="10" height="7" rx="2" fill="#fff7ed"/>' +
+        '<circle cx="13" cy="29" r="4" fill="#334155"/><circle cx="27" cy="29" r="4" fill="#334155"/>' +
+        '<circle cx="31" cy="17" r="2" fill="#fde047"/></svg>');
+
+    /** The few Scratch Link JSON-RPC calls we need; same messages as scratch-vm/src/io/ble.js. */
+    class LinkClient {
+        constructor (url, onCall, onClose) {
+            this._url = url;
+            this._onCall = onCall;
+            this._onClose = onClose;
+            this._nextId = 0; // scratch-vm's ids start at 0 too
+            this._pending = new Map();
+            this._ws = null;
+        }
+
+        open () {
+            return new Promise((resolve, reject) => {
+                const ws = new WebSocket(this._url);
+                const timer = setTimeout(() => { ws.close(); reject(new Error('timeout')); }, RPC_TIMEOUT_MS);
+                ws.onopen = () => { clearTimeout(timer); resolve(); };
+                ws.onerror = () => { clearTimeout(timer); reject(new Error(`cannot reach ${this._url}`)); };
+                ws.onclose = () => {
+                    clearTimeout(timer);
+                    for (const {reject: fail} of this._pending.values()) fail(new Error('closed'));
+                    this._pending.clear();
+                    if (this._ws === ws) { this._ws = null; this._onClose(); }
+                };
+                ws.onmessage = (event) => this._message(event.data);
+                this._ws = ws;
+            });
+        }
+
+        isOpen () {
+            return !!this._ws && this._ws.readyState === 1;
+        }
+
+        close () {
+            const ws = this._ws;
+            this._ws = null; // a close we asked for is not a lost connection
+            if (ws) ws.close();
+        }
+
+        request (method, params) {
+            if (!this.isOpen()) return Promise.reject(new Error('not open'));
+            const id = this._nextId++;
+            return new Promise((resolve, reject) => {
+                const timer = setTimeout(() => {
+                    this._pending.delete(id);
+                    reject(new Error(`${method}: no answer within ${RPC_TIMEOUT_MS} ms`));
+                }, RPC_TIMEOUT_MS);
+                this._pending.set(id, {
+                    resolve: (v) => { clearTimeout(timer); resolve(v); },
+                    reject: (e) => { clearTimeout(timer); reject(e); },
+                });
+                this._ws.send(JSON.stringify({jsonrpc: '2.0', id, method, params}));
+            });
+        }
+
+        _message (text) {
+            let msg;
+            try { msg = JSON.parse(text); } catch (e) { return; }
+            if (msg.method) {
+                this._onCall(msg.method, msg.params || {});
+                return;
+            }
+            const waiter = this._pending.get(msg.id);
+            if (!waiter) return;
+            this._pending.delete(msg.id);
+            if (msg.error) {
+                const err = new Error(msg.error.data || msg.error.message);
+                err.code = msg.error.code;
+                waiter.reject(err);
+            } else {
+                waiter.resolve(msg.result);
+            }
+        }
+    }
+
+    const toBase64 = (text) => btoa(unescape(encodeURIComponent(text)));
+    const fromBase64 = (b64) => decodeURIComponent(escape(atob(b64)));
+    const num = (value, fallback = 0) => {
+        const n = Number(value);
+        return Number.isFinite(n) ? n : fallback;
+    };
+    const round1 = (value) => Math.round(value * 10) / 10;
+
+    class MikroDojo {
+        constructor (runtime) {
+            this.runtime = runtime;
+            this._config = Object.assign({}, SERVED_CONFIG, Scratch.mikrodojo || {});
+            this._link = null;
+            this._connected = false;
+            this._peripherals = {};
+            this._scanTimer = null;
+            this._pending = new Map(); // ref -> {resolve, target, timer}
+            this._nextRef = 1;
+            this._telemetry = null;
+            this._obstacleLatch = new Map(); // threshold -> latched (hysteresis for the hat)
+            this._skills = [];
+            this._level = null;
+
+            runtime.registerPeripheralExtension(EXTENSION_ID, this);
+            // The red stop sign stops the car at once (and the blocks waiting on it finish).
+            runtime.on('PROJECT_STOP_ALL', () => this._stopCar());
+            if (this._config.token) this._loadCatalog();
+        }
+
+        getInfo () {
+            const n = (defaultValue) => ({type: Scratch.ArgumentType.NUMBER, defaultValue});
+            const command = (opcode, text, args = {}) => ({opcode, blockType: Scratch.BlockType.COMMAND, text, arguments: args});
+            const reporter = (opcode, text) => ({opcode, blockType: Scratch.BlockType.REPORTER, text, disableMonitor: false});
+            return {
+                id: EXTENSION_ID,
+                name: 'MIKRO-DOJO',
+                color1: '#ff6b35',
+                color2: '#e85a24',
+                color3: '#c2410c',
+                menuIconURI: ICON,
+                blockIconURI: ICON,
+                showStatusButton: true,
+                blocks: [
+                    command('moveForward', 'move forward [DISTANCE] cm', {DISTANCE: n(20)}),
+                    command('moveBackward', 'move backward [DISTANCE] cm', {DISTANCE: n(20)}),
+                    command('turn', 'turn [DIRECTION] [DEGREES] degrees', {
+                        DIRECTION: {type: Scratch.ArgumentType.STRING, menu: 'directions', defaultValue: 'left'},
+                        DEGREES: n(90),
+                    }),
+                    command('driveFor', 'drive at [SPEED]% for [SECONDS] seconds', {SPEED: n(50), SECONDS: n(2)}),
+                    command('setSpeed', 'set speed to [SPEED]%', {SPEED: n(40)}),
+                    command('goTo', 'go to x [X] y [Y]', {X: n(100), Y: n(50)}),
+                    command('doSkill', 'do skill [SKILL]', {
+                        SKILL: {type: Scratch.ArgumentType.STRING, menu: 'skills', defaultValue: 'slalom'},
+                    }),
+                    command('stop', 'stop'),
+                    '---',
+                    reporter('distance', 'distance ahead (cm)'),
+                    reporter('positionX', 'car x'),
+                    reporter('positionY', 'car y'),
+                    reporter('heading', 'car heading'),
+                    '---',
+                    {
+                        opcode: 'whenObstacle',
+                        blockType: Scratch.BlockType.HAT,
+                        text: 'when obstacle closer than [DISTANCE] cm',
+                        isEdgeActivated: true,
+                        arguments: {DISTANCE: n(20)},
+                    },
+                ],
+                menus: {
+                    directions: {acceptReporters: true, items: [{text: 'left', value: 'left'}, {text: 'right', value: 'right'}]},
+                    skills: {acceptReporters: true, items: 'skillMenu'},
+                },
+            };
+        }
+
+        // --- where the server is and who the kid is ------------------------------------------------
+
+        _server () {
+            return (this._config.server || FALLBACK_SERVER).replace(/\/$/, '');
+        }
+
+        async _ensureJoined () {
+            if (this._config.token) return;
+            let {classCode, name} = this._config;
+            if ((!classCode || !name) && typeof prompt === 'function') {
+                classCode = classCode || prompt('MIKRO-DOJO: what is your class code?');
+                name = name || prompt('MIKRO-DOJO: what is your first name?');
+            }
+            if (!classCode || !name) throw new Error('join: class code and first name needed');
+            const res = await fetch(`${this._server()}/api/join`, {
+                method: 'POST',
+                headers: {'Content-Type': 'application/json'},
+                body: JSON.stringify({class_code: classCode, name}),
+            });
+            const body = await res.json().catch(() => ({}));
+            if (!res.ok || !body.token) throw new Error(body.kid_text || body.message || `join failed (${res.status})`);
+            Object.assign(this._config, {token: body.token, level: body.level, carId: body.car_id});
+            this._loadCatalog();
+        }
+
+        async _loadCatalog (level) {
+            try {
+                const lvl = level || this._level || this._config.level || '';
+                const res = await fetch(`${this._server()}/api/catalog${lvl ? `?level=${lvl}` : ''}`);
+                const catalog = await res.json();
+                const skills = catalog.skills || (catalog.level && catalog.level.skills) || [];
+                this._skills = skills.map((s) => (typeof s === 'string' ? s : s.name || s.id)).filter(Boolean);
+            } catch (e) {
+                this._skills = [];
+            }
+        }
+
+        skillMenu () {
+            const skills = this._skills.length ? this._skills : ['slalom'];
+            return skills.map((s) => ({text: s.replace(/_/g, ' '), value: s}));
+        }
+
+        // --- the device dialog (runtime.registerPeripheralExtension) ---------------------------------
+
+        scan () {
+            this._closeLink();
+            this._peripherals = {};
+            this._ensureJoined()
+                .then(() => this._openLink())
+                .then(() => {
+                    this._scanTimer = setTimeout(() => this.runtime.emit('PERIPHERAL_SCAN_TIMEOUT'), SCAN_TIMEOUT_MS);
+                    return this._link.request('discover', {filters: [{services: [SERVICE_ID]}]});
+                })
+                .catch(() => this.runtime.emit('PERIPHERAL_REQUEST_ERROR', {
+                    message: 'Scratch lost connection to', extensionId: EXTENSION_ID}));
+        }
+
+        connect (peripheralId) {
+            if (!this._link) return;
+            this._link.request('connect', {peripheralId})
+                .then(() => this._link.request('startNotifications', {serviceId: SERVICE_ID, characteristicId: EVENTS_CHAR_ID}))
+                .then(() => {
+                    this._connected = true;
+                    this._carId = peripheralId;
+                    this.runtime.emit('PERIPHERAL_CONNECTED');
+                })
+                .catch(() => this.runtime.emit('PERIPHERAL_REQUEST_ERROR', {
+                    message: 'Scratch lost connection to', extensionId: EXTENSION_ID}));
+        }
+
+        disconnect () {
+            this._closeLink();
+            this.runtime.emit('PERIPHERAL_DISCONNECTED');
+        }
+
+        isConnected () {
+            return this._connected;
+        }
+
+        _openLink () {
+            const url = `${this._server().replace(/^http/, 'ws')}/scratch/ble?token=${encodeURIComponent(this._config.token)}`;
+            this._link = new LinkClient(url, (method, params) => this._didReceiveCall(method, params), () => this._lost());
+            return this._link.open();
+        }
+
+        _closeLink () {
+            clearTimeout(this._scanTimer);
+            const wasConnected = this._connected;
+            this._connected = false;
+            if (this._link) this._link.close();
+            this._link = null;
+            this._telemetry = null;
+            if (wasConnected) this._finishAll(null);
+        }
+
+        _lost () {
+            const wasConnected = this._connected;
+            this._closeLink();
+            if (wasConnected) {
+                // Scratch's own "lost connection" alert, with its Reconnect button.
+                this.runtime.emit('PERIPHERAL_CONNECTION_LOST_ERROR', {
+                    message: 'Scratch lost connection to', extensionId: EXTENSION_ID});
+            }
+        }
+
+        _didReceiveCall (method, params) {
+            if (method === 'didDiscoverPeripheral') {
+                clearTimeout(this._scanTimer);
+                this._peripherals[params.peripheralId] = params;
+                this.runtime.emit('PERIPHERAL_LIST_UPDATE', this._peripherals);
+            } else if (method === 'characteristicDidChange') {
+                let payload;
+                try { payload = JSON.parse(fromBase64(params.message)); } catch (e) { return; }
+                this._payload(payload);
+            }
+        }
+
+        _payload (p) {
+            if (p.type === 'telemetry') {
+                this._telemetry = p;
+            } else if (p.type === 'result') {
+                const waiter = this._pending.get(String(p.ref));
+                if (waiter) this._finish(String(p.ref), p);
+            } else if (p.type === 'level') {
+                this._level = p.level;
+                this._loadCatalog(p.level);
+            } else if (p.type === 'car_lost') {
+                this._lost();
+            }
+        }
+
+        // --- blocks ----------------------------------------------------------------------------------
+
+        /** Send one block call; resolves when the car has finished (or the block was refused). */
+        _command (util, block, args) {
+            const target = util && util.target;
+            if (!this._connected || !this._link) {
+                this._say(target, TEXT.notConnected);
+                return Promise.resolve();
+            }
+            const ref = `s${this._nextRef++}`;
+            const message = toBase64(JSON.stringify({block, args, ref}));
+            return new Promise((resolve) => {
+                const timer = setTimeout(() => this._finish(ref, {status: 'timed_out', kid_text: TEXT.noAnswer}), BLOCK_TIMEOUT_MS);
+                this._pending.set(ref, {resolve, target, timer});
+                this._link.request('write', {serviceId: SERVICE_ID, characteristicId: BLOCK_CHAR_ID, message, encoding: 'base64'})
+                    .catch((e) => this._finish(ref, {status: 'failed', kid_text: TEXT.noAnswer, detail: String(e.message)}));
+            });
+        }
+
+        _finish (ref, result) {
+            const waiter = this._pending.get(ref);
+            if (!waiter) return;
+            this._pending.delete(ref);
+            clearTimeout(waiter.timer);
+            if (result && result.status !== 'done' && result.status !== 'cancelled' && result.kid_text) {
+                this._say(waiter.target, result.kid_text);
+            }
+            waiter.resolve();
+        }
+
+        _finishAll (result) {
+            for (const ref of Array.from(this._pending.keys())) {
+                this._finish(ref, result || {status: 'failed', kid_text: TEXT.lost});
+            }
+        }
+
+        _say (target, text) {
+            if (!target) return;
+            this.runtime.emit('SAY', target, 'say', text);
+            setTimeout(() => {
+                const bubble = target.getCustomState && target.getCustomState('Scratch.looks');
+                if (bubble && bubble.text === text) this.runtime.emit('SAY', target, 'say', '');
+            }, SAY_MS);
+        }
+
+        _stopCar () {
+            if (!this._connected || !this._link) return;
+            const message = toBase64(JSON.stringify({block: 'stop', args: {}, ref: `stop${this._nextRef++}`}));
+            this._link.request('write', {serviceId: SERVICE_ID, characteristicId: BLOCK_CHAR_ID, message, encoding: 'base64'})
+                .catch(() => {});
+        }
+
+        moveForward (args, util) {
+            return this._command(util, 'move_forward', {distance: num(args.DISTANCE)});
+        }
+
+        moveBackward (args, util) {
+            return this._command(util, 'move_backward', {distance: num(args.DISTANCE)});
+        }
+
+        turn (args, util) {
+            return this._command(util, 'turn', {direction: String(args.DIRECTION).toLowerCase(), degrees: num(args.DEGREES)});
+        }
+
+        driveFor (args, util) {
+            return this._command(util, 'drive_for', {speed: num(args.SPEED), seconds: num(args.SECONDS)});
+        }
+
+        setSpeed (args, util) {
+            return this._command(util, 'set_speed', {speed: num(args.SPEED)});
+        }
+
+        goTo (args, util) {
+            return this._command(util, 'go_to', {x: num(args.X), y: num(args.Y)});
+        }
+
+        doSkill (args, util) {
+            return this._command(util, 'do_skill', {skill: String(args.SKILL)});
+        }
+
+        stop (args, util) {
+            return this._command(util, 'stop', {});
+        }
+
+        distance () {
+            const d = this._telemetry && this._telemetry.distance;
+            return d === null || d === undefined ? NOTHING_AHEAD_CM : round1(d);
+        }
+
+        positionX () {
+            return this._telemetry ? round1(this._telemetry.x) : 0;
+        }
+
+        positionY () {
+            return this._telemetry ? round1(this._telemetry.y) : 0;
+        }
+
+        heading () {
+            return this._telemetry ? round1(this._telemetry.heading) : 0;
+        }
+
+        /** Edge-activated hat: true while an obstacle is near, re-armed once it is clearly further away. */
+        whenObstacle (args) {
+            const limit = num(args.DISTANCE, 20);
+            const d = this._telemetry ? this._telemetry.distance : null;
+            let latched = this._obstacleLatch.get(limit) || false;
+            if (d !== null && d !== undefined && d < limit) latched = true;
+            else if (d === null || d === undefined || d > limit + OBSTACLE_HYSTERESIS_CM) latched = false;
+            this._obstacleLatch.set(limit, latched);
+            return latched;
+        }
+    }
+
+    Scratch.extensions.register(new MikroDojo(Scratch.vm.runtime));
+})(Scratch);
