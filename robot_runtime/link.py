@@ -106,7 +106,7 @@ class CarLink:
             "reset_estop": rt.handle_reset_estop, "limits": rt.handle_limits, "arena": rt.handle_arena,
         }
         for event, fn in handlers.items():
-            sio.on(event, _safe(event, fn), namespace=ns)
+            sio.on(event, self._safe(event, fn), namespace=ns)
 
         async def on_heartbeat(data: Any = None) -> None:
             self._last_heartbeat = self.clock.now()
@@ -116,6 +116,7 @@ class CarLink:
             self.connects += 1
             self._up = True
             self._last_heartbeat = self.clock.now()
+            rt.handle_heartbeat(None)  # the server just answered: the link is alive now
             self.connected.set()
             self._outbox_ready.set()
             rt.link_up()
@@ -209,6 +210,20 @@ class CarLink:
         if self.sio is not None:
             await _quiet_disconnect(self.sio)
 
+    def _safe(self, event: str, fn):
+        async def handler(data: Any = None) -> Any:
+            # Any message from the server proves the link is alive, like a heartbeat does.
+            self._last_heartbeat = self.clock.now()
+            self.runtime.handle_heartbeat(None)
+            try:
+                return fn(data)
+            except Exception as exc:  # a handler bug answers with an error; the car keeps running
+                log.exception("handling %s failed", event)
+                return {"ok": False, "error": {"rule": "car_error", "message": f"{event}: {exc!r}", "value": None,
+                                               "fix": "report this bug with the car's flight-recorder log"}}
+
+        return handler
+
     # --- senders -------------------------------------------------------------------------------------
 
     async def _send_telemetry(self) -> None:
@@ -248,16 +263,6 @@ class CarLink:
             self._outbox_ready.clear()
 
 
-def _safe(event: str, fn):
-    async def handler(data: Any = None) -> Any:
-        try:
-            return fn(data)
-        except Exception as exc:  # a handler bug answers with an error; the car keeps running
-            log.exception("handling %s failed", event)
-            return {"ok": False, "error": {"rule": "car_error", "message": f"{event}: {exc!r}", "value": None,
-                                           "fix": "report this bug with the car's flight-recorder log"}}
-
-    return handler
 
 
 async def _quiet_disconnect(sio: socketio.AsyncClient) -> None:
