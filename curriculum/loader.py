@@ -85,14 +85,16 @@ class LessonSet:
 # --- YAML position lookup -----------------------------------------------------------------------
 
 
-def node_at(root: yaml.Node | None, loc: Iterable[Any]) -> yaml.Node | None:
-    """The deepest node along a pydantic location; parts that are not in the YAML (union tags) are skipped."""
+def node_at(root: yaml.Node | None, loc: Iterable[Any], *, key_of_last: bool = False) -> yaml.Node | None:
+    """The deepest node along a pydantic location; parts that are not in the YAML (union tags) are skipped.
+    key_of_last: for the last part return the key node (`chekcs:`), not its value (the lines below it)."""
     node = root
-    for part in loc:
+    parts = list(loc)
+    for i, part in enumerate(parts):
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 if key.value == str(part):
-                    node = value
+                    node = key if key_of_last and i == len(parts) - 1 else value
                     break
             else:
                 continue  # e.g. the discriminator tag pydantic puts in the location
@@ -106,8 +108,8 @@ def node_at(root: yaml.Node | None, loc: Iterable[Any]) -> yaml.Node | None:
     return node
 
 
-def line_of(root: yaml.Node | None, loc: Iterable[Any]) -> int:
-    node = node_at(root, loc)
+def line_of(root: yaml.Node | None, loc: Iterable[Any], *, key_of_last: bool = False) -> int:
+    node = node_at(root, loc, key_of_last=key_of_last)
     return node.start_mark.line + 1 if node is not None else 1
 
 
@@ -168,6 +170,9 @@ def _unwrap(annotation: Any) -> Any:
 
 def _fix_for(err: dict[str, Any]) -> str:
     kind, loc, ctx = err["type"], tuple(err["loc"]), err.get("ctx") or {}
+    hint = _value_error_hint(err)
+    if hint:
+        return hint[1]
     name = str(loc[-1]) if loc else ""
     if kind == "missing":
         return f"add `{name}:` here"
@@ -259,14 +264,34 @@ def load_lesson(path: str | Path) -> LoadedLesson:
         lesson = Lesson.model_validate(data)
     except ValidationError as e:
         raise LessonFileError([
-            LessonError(str(path), line_of(root, _loc_for_line(err)), _dotted(err["loc"]), _message(err), _fix_for(err))
+            LessonError(str(path), line_of(root, _loc_for_line(err), key_of_last=err["type"] == "extra_forbidden"), _dotted(_loc_for_line(err)), _message(err),
+                        _fix_for(err))
             for err in e.errors()
         ]) from None
     return LoadedLesson(lesson, path, root)
 
 
+# A whole-object rule (a model validator) is reported on the object; these words in its message
+# name the field the author has to change, so the line points there.
+VALUE_ERROR_FIELDS = {"start pose": ("start", "put `start:` inside the arena (0 < x_cm < width_cm, 0 < y_cm < height_cm)"),
+                      "x0 < x1": ("x0", "make x0 smaller than x1 and y0 smaller than y1"),
+                      "exactly one of blockly": ("blockly", "give either `blockly:` or `blockly_file:`, not both"),
+                      "end_pose needs": ("zone", "add `zone:` or both `x_cm:` and `y_cm:`"),
+                      "two checks are called": ("checks", "give one of the checks its own `id:`"),
+                      "at least one check must be required": ("checks", "leave `required: true` on the main check")}
+
+
+def _value_error_hint(err: dict[str, Any]) -> tuple[str, str] | None:
+    if err["type"] != "value_error":
+        return None
+    return next((v for k, v in VALUE_ERROR_FIELDS.items() if k in err["msg"]), None)
+
+
 def _loc_for_line(err: dict[str, Any]) -> tuple[Any, ...]:
     loc = tuple(err["loc"])
+    hint = _value_error_hint(err)
+    if hint:
+        return loc + (hint[0],)
     return loc + ("kind",) if err["type"].startswith("union_tag") else loc
 
 
