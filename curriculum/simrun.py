@@ -40,6 +40,8 @@ class SimAttempt:
     results: list[SkillResult] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     sim_seconds: float = 0.0
+    truth_contacts: list[str] = field(default_factory=list)  # the physics engine's own contact log ("cone:0", "wall")
+    truth_end: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the simulator's true final pose (x, y, heading)
 
 
 class _SimPort:
@@ -123,7 +125,9 @@ def run_program(lesson: Lesson, program: dict[str, Any], *, attempt_id: str = "s
         reason = "time_limit" if port.timed_out else "program_finished"
     runtime.loop.run_headless(SETTLE_S)
     rec = writer.end(reason, ended_at=clock.now())
-    return SimAttempt(rec, port.results, port.refusals, clock.now() - started)
+    truth = car.read()
+    return SimAttempt(rec, port.results, port.refusals, clock.now() - started,
+                      [c.with_ for c in car.collision_log], (truth.x_cm, truth.y_cm, truth.heading_deg))
 
 
 def judge_program(lesson: Lesson, program: dict[str, Any]) -> tuple[Verdict, SimAttempt]:
