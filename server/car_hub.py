@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import Counter
 from typing import Any, AsyncIterator
 
@@ -116,6 +117,10 @@ class CarHub(socketio.AsyncNamespace):
         except ValidationError as exc:
             self._bad(car_id, "telemetry", exc)
             return
+        if not _finite(telemetry):  # NaN/inf would break the browsers' JSON.parse
+            self.bad_messages["telemetry.not_finite"] += 1
+            log.warning("car %s sent telemetry with NaN/inf numbers; dropped", car_id)
+            return
         if telemetry.car_id != car_id:
             self.bad_messages["telemetry.car_id"] += 1
             log.warning("car %s sent telemetry for %s; dropped", car_id, telemetry.car_id)
@@ -179,6 +184,11 @@ class CarHub(socketio.AsyncNamespace):
         self.heartbeat_seq += 1
         if self.sid_of:
             await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"))
+
+
+def _finite(t: Telemetry) -> bool:
+    numbers = (t.t, t.speed_cm_s, t.yaw_rate_dps, t.slip_deg, t.throttle, t.steering)
+    return all(math.isfinite(x) for x in numbers)
 
 
 CAR_HUB: web.AppKey[CarHub] = web.AppKey("car_hub", CarHub)

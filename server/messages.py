@@ -79,7 +79,7 @@ class BlockReply(BaseModel):
 def error_info_from_validation(exc: ValidationError, what: str) -> ErrorInfo:
     """First validation error as rule/value/fix, in words a person can act on."""
     err = exc.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in err.get("loc", ())) or what
+    field = ".".join(str(p) for p in err.get("loc", ()))
     value = err.get("input")
     try:
         json.dumps(value)
@@ -87,8 +87,9 @@ def error_info_from_validation(exc: ValidationError, what: str) -> ErrorInfo:
         value = repr(value)[:80]
     if isinstance(value, (dict, list)) or (isinstance(value, str) and len(value) > 80):
         value = str(value)[:80]
-    return ErrorInfo(rule=f"{what}.{field}:{err['type']}", message=f"{what}: {field}: {err['msg']}",
-                     value=value, fix=_fix_for(err["type"], field))
+    rule = f"{what}.{field}:{err['type']}" if field else f"{what}:{err['type']}"
+    where = f"{what}: {field}" if field else what
+    return ErrorInfo(rule=rule, message=f"{where}: {err['msg']}", value=value, fix=_fix_for(err["type"], field or what))
 
 
 def _fix_for(kind: str, field: str) -> str:
