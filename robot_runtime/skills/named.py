@@ -5,6 +5,9 @@ from __future__ import annotations
 from robot_runtime.skills.registry import register_skill
 
 BUILTIN_NAMED: dict[str, str] = {  # name -> module:class (a class taking a SkillContext)
+    "slalom": "robot_runtime.skills.slalom:SlalomSkill",
+    "figure_eight": "robot_runtime.skills.figure_eight:FigureEightSkill",
+    "parallel_park": "robot_runtime.skills.parallel_park:ParallelParkSkill",
     "donut": "robot_runtime.skills.stunts:DonutSkill",
     "drift": "robot_runtime.skills.stunts:DriftSkill",
 }
