@@ -28,7 +28,8 @@ RECORDS_KEPT = 20  # a lesson's worth of stops; older records are dropped
 WATCH_S = 2.0  # a car with no zero-throttle telemetry 2 s after the stop is reported as not confirmed
 ZERO_THROTTLE = 1e-6  # the applied command is a float; below this it is neutral
 RECENT_KEPT = 10  # half a second of telemetry per car at 20 Hz: more than the stop takes to publish
-SAME_CLOCK_SLACK_S = 5.0  # a car whose clock is this far from ours is on another machine
+SAME_CLOCK_SLACK_S = 5.0
+SAMPLES_KEPT = 4  # samples kept per car and stop as evidence (the zero one and a few around it)  # a car whose clock is this far from ours is on another machine
 
 # (monotonic receive time, method, path) of the HTTP request being handled, for the estop event
 _received: contextvars.ContextVar[tuple[float, str, str] | None] = contextvars.ContextVar("estop_received", default=None)
@@ -41,6 +42,8 @@ class CarStop:
     zero_throttle_at: float | None = None  # car clock: first telemetry sample with throttle 0 in estop
     telemetry_arrived_at: float | None = None  # server clock: that telemetry reached the server
     same_clock: bool = True
+    # the first telemetry samples after the click (car ms, applied throttle, safety state): the evidence
+    samples: list[tuple[float, float, str]] = field(default_factory=list)
 
     def as_dict(self, received_at: float) -> dict[str, Any]:
         def ms(t: float | None) -> float | None:
@@ -50,7 +53,9 @@ class CarStop:
                 "latched_ms": ms(self.latched_at) if self.same_clock else None,
                 "zero_throttle_ms": ms(self.zero_throttle_at) if self.same_clock else None,
                 "telemetry_arrived_ms": ms(self.telemetry_arrived_at),
-                "confirmed": self.zero_throttle_at is not None}
+                "confirmed": self.zero_throttle_at is not None,
+                "samples": [{"ms": ms(t) if self.same_clock else None, "throttle": thr, "safety_state": st}
+                            for t, thr, st in self.samples]}
 
 
 @dataclass
@@ -113,6 +118,8 @@ class EstopLatency:
         same_clock = abs(t.t - arrived_at) < SAME_CLOCK_SLACK_S
         if same_clock and t.t < record.received_at:
             return  # sampled before the click reached us: says nothing about this stop
+        if len(stop.samples) < SAMPLES_KEPT:
+            stop.samples.append((t.t, round(t.throttle, 4), t.safety_state))
         for ev in t.safety_events:
             if ev.reason == "estop" and stop.latched_at is None:
                 stop.latched_at = ev.t

@@ -5,7 +5,8 @@
   current lesson, stars and state (running / waiting for a shared car with queue position / idle),
   every car with its driver, turn queue and e-stop state, and the arena.
 - ``GET  /api/teacher/classes/{code}/progress.csv``: class progress for a spreadsheet.
-- ``GET  /api/teacher/classes/{code}/lessons``, ``POST .../lessons/{lesson_id}/lock`` and ``/unlock``.
+- ``GET  /api/teacher/classes/{code}/lessons``; ``POST .../lessons/{lesson_id}/lock`` (locked for the whole
+  class), ``/unlock`` (open for the whole class, whatever the level) and ``/auto`` (follow each kid's progress).
 - ``GET  /api/teacher/estop/latency``: when each emergency stop reached the server and when each car's
   applied throttle was zero (server.estop_latency), so "STOP ALL within 50 ms" is measured.
 - socket.io ``/teacher`` event ``turns``: pushed whenever a car's driver or turn queue changes, so the
@@ -30,7 +31,7 @@ from server.state import CLASSROOM, SIO, STORAGE
 from server.http_util import json_error
 from server.teacher_api import require_teacher, roster
 from server.teacher_hub import TEACHER_NAMESPACE, TEACHERS_ROOM
-from server.teacher_progress import TeacherProgress
+from server.teacher_progress import LessonMode, TeacherProgress, UnknownLesson
 
 log = logging.getLogger(__name__)
 
@@ -132,20 +133,18 @@ async def get_lessons(request: web.Request) -> web.Response:
     return web.json_response({"code": code, "lessons": request.app[PROGRESS].lessons_for_class(code)})
 
 
-async def lock_lesson(request: web.Request) -> web.Response:
-    return await _set_lock(request, True)
-
-
-async def unlock_lesson(request: web.Request) -> web.Response:
-    return await _set_lock(request, False)
-
-
-async def _set_lock(request: web.Request, locked: bool) -> web.Response:
-    require_teacher(request)
-    code = _class_code(request)
-    lesson_id = request.match_info["lesson_id"]
-    result = request.app[PROGRESS].set_lesson_lock(code, lesson_id, locked)
-    return web.json_response({"code": code, "lesson_id": lesson_id, "locked": locked, **result})
+def _lesson_mode_handler(mode: LessonMode):
+    async def handler(request: web.Request) -> web.Response:
+        require_teacher(request)
+        code = _class_code(request)
+        lesson_id = request.match_info["lesson_id"]
+        try:
+            request.app[PROGRESS].set_lesson_mode(code, lesson_id, mode)
+        except UnknownLesson:
+            raise json_error(404, "lesson_id", f"there is no lesson {lesson_id!r}", lesson_id,
+                             f"GET /api/teacher/classes/{code}/lessons lists them") from None
+        return web.json_response({"code": code, "lesson_id": lesson_id, "mode": mode})
+    return handler
 
 
 # --- e-stop latency ---------------------------------------------------------------------------
@@ -195,6 +194,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/teacher/classes/{code}/board", get_board)
     r.add_get("/api/teacher/classes/{code}/progress.csv", get_progress_csv)
     r.add_get("/api/teacher/classes/{code}/lessons", get_lessons)
-    r.add_post("/api/teacher/classes/{code}/lessons/{lesson_id}/lock", lock_lesson)
-    r.add_post("/api/teacher/classes/{code}/lessons/{lesson_id}/unlock", unlock_lesson)
+    r.add_post("/api/teacher/classes/{code}/lessons/{lesson_id}/lock", _lesson_mode_handler("locked"))
+    r.add_post("/api/teacher/classes/{code}/lessons/{lesson_id}/unlock", _lesson_mode_handler("open"))
+    r.add_post("/api/teacher/classes/{code}/lessons/{lesson_id}/auto", _lesson_mode_handler("auto"))
     r.add_get("/api/teacher/estop/latency", get_estop_latency)

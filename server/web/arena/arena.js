@@ -30,6 +30,7 @@ export class ArenaView {
     this.fetch = fetchFn || ((url) => fetch(url, { credentials: "same-origin" }));
     this.arena = null;
     this.cars = new Map(); // car_id -> {pose, trail, state, flash, seen, color, speed}
+    this.labels = new Map(); // car_id -> text drawn instead of the id (the teacher console: "car-1 · Mia")
     this.seenEvents = new Set();
     this.dirty = true;
     this._handlers = [];
@@ -96,6 +97,11 @@ export class ArenaView {
     this.seenEvents.add(key);
     if (this.seenEvents.size > 500) this.seenEvents = new Set([...this.seenEvents].slice(-200));
     this.car(carId).flash = { text: event.kid_text || event.reason, reason: event.reason, until: performance.now() + FLASH_MS };
+    this.dirty = true;
+  }
+
+  setLabel(carId, text) {
+    if (text) this.labels.set(carId, text); else this.labels.delete(carId);
     this.dirty = true;
   }
 
@@ -282,7 +288,8 @@ export class ArenaView {
     ctx.fillStyle = "#1f2328";
     ctx.font = `bold ${12 * this.ratio}px sans-serif`;
     ctx.textAlign = "center";
-    const label = stopped ? `${carId} ■ ${car.state === "estop" ? "STOP" : "no link"}` : carId;
+    const name = this.labels.get(carId) || carId;
+    const label = stopped ? `${name} ■ ${car.state === "estop" ? "STOP" : "no link"}` : name;
     ctx.fillText(label, x, y - Math.max(l, w) * 0.6 - 6 * this.ratio);
     if (flashing) this._bubble(x, y + Math.max(l, w) * 0.6 + 8 * this.ratio, car.flash.text);
     ctx.textAlign = "start";

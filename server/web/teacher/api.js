@@ -72,8 +72,9 @@ export const api = {
   assignCar: (carId, kidIds) => request('POST', `/api/teacher/cars/${enc(carId)}/assign`, { kid_ids: kidIds }),
 
   lessons: (code) => request('GET', `/api/teacher/classes/${enc(code)}/lessons`),
-  setLessonLock: (code, lessonId, locked) =>
-    request('POST', `/api/teacher/classes/${enc(code)}/lessons/${enc(lessonId)}/${locked ? 'lock' : 'unlock'}`),
+  // mode: 'locked' | 'open' | 'auto' (follow each kid's progress)
+  setLessonMode: (code, lessonId, mode) =>
+    request('POST', `/api/teacher/classes/${enc(code)}/lessons/${enc(lessonId)}/${{ locked: 'lock', open: 'unlock', auto: 'auto' }[mode]}`),
 
   estopAll: () => request('POST', '/api/teacher/estop', { reason: 'STOP ALL button' }),
   stopCar: (carId) => request('POST', `/api/teacher/cars/${enc(carId)}/stop`),

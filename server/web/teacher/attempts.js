@@ -1,7 +1,7 @@
 // The attempts feed (newest first, live) and one attempt's evidence: program, trajectory over the
 // arena, key frames, each check with its measured value, the coach's text, and the grade override.
 import { el, $, fill, stars, clock, toast } from './ui.js';
-import { drawTrajectory } from './arena_canvas.js';
+import { drawTrajectory } from './trajectory.js';
 
 const FEED_MAX = 200; // a whole lesson's attempts stay scrollable
 

@@ -2,19 +2,15 @@
 // safety list that records every intervention with the car and the kid's sentence.
 import { el, $, fill, toast, clock } from './ui.js';
 
-export const CAR_COLORS = ['#2563eb', '#db2777', '#059669', '#d97706', '#7c3aed', '#0891b2', '#dc2626', '#65a30d'];
 const SAFETY_LIST_MAX = 60; // a lesson's worth of interventions; older ones scroll away
 const TOAST_REPEAT_MS = 4000; // the same car+reason toasts at most this often (a wall keeps triggering)
-
-export function carColor(carId, cars) {
-  const i = cars.findIndex((c) => c.car_id === carId);
-  return CAR_COLORS[(i < 0 ? 0 : i) % CAR_COLORS.length];
-}
+const REPEAT_WINDOW_MS = 30_000; // the same intervention again within this is counted on its row, not listed again
 
 export class Cars {
-  /** actions: {stop(carId), reset(carId)} */
-  constructor(actions) {
+  /** actions: {stop(carId), reset(carId)}; colorOf(carId): the car's colour on the arena */
+  constructor(actions, colorOf = () => null) {
     this.actions = actions;
+    this.colorOf = colorOf;
     this.cars = [];
     this.kidsById = new Map();
     this.telemetry = new Map();
@@ -49,22 +45,32 @@ export class Cars {
   onSafety(carId, ev) {
     const car = this.cars.find((c) => c.car_id === carId);
     const driver = car ? this.driverName(car) : null;
-    const entry = { carId, driver, reason: ev.reason, text: ev.kid_text || ev.reason, detail: ev.detail || '', at: new Date() };
-    this.events.unshift(entry);
-    this.events.length = Math.min(this.events.length, SAFETY_LIST_MAX);
+    const text = ev.kid_text || ev.reason;
+    const now = new Date();
+    // a latched stop or a wall keeps reporting: the same car, reason and sentence again is one row, counted
+    const same = this.events.find((e) => e.carId === carId && e.reason === ev.reason && e.text === text
+      && now - e.at < REPEAT_WINDOW_MS);
+    if (same) {
+      same.count += 1;
+      same.at = now;
+      same.driver = same.driver || driver;
+    } else {
+      this.events.unshift({ carId, driver, reason: ev.reason, text, detail: ev.detail || '', at: now, count: 1 });
+      this.events.length = Math.min(this.events.length, SAFETY_LIST_MAX);
+    }
     this.renderSafety();
+    // an emergency stop has its own big toast (STOP ALL); everything else pops up once per car and reason
     const key = `${carId}:${ev.reason}`;
-    const now = Date.now();
-    if (now - (this.lastToast.get(key) || 0) > TOAST_REPEAT_MS) {
-      this.lastToast.set(key, now);
-      toast(`${carId}${driver ? ` · ${driver}` : ''}`, entry.text, ev.reason === 'estop' ? 'error' : 'warn');
+    if (ev.reason !== 'estop' && Date.now() - (this.lastToast.get(key) || 0) > TOAST_REPEAT_MS) {
+      this.lastToast.set(key, Date.now());
+      toast(`${carId}${driver ? ` · ${driver}` : ''}`, text, 'warn');
     }
   }
 
   renderSafety() {
     fill($('safety-list'), this.events.map((e) => el('li', { class: e.reason === 'estop' ? 'estop' : '', title: e.detail },
       el('span', { class: 'who' }, e.carId, e.driver ? ` · ${e.driver}` : ''),
-      el('span', { class: 'what' }, e.text),
+      el('span', { class: 'what' }, e.text, e.count > 1 ? el('span', { class: 'count' }, ` ×${e.count}`) : null),
       el('time', {}, clock(e.at)))));
     $('safety-empty').hidden = this.events.length > 0;
   }
@@ -80,7 +86,7 @@ export class Cars {
       : moving ? el('span', { class: 'badge moving' }, 'moving') : el('span', { class: 'badge' }, car.connected === false ? 'offline' : 'ready');
     return el('div', {
       class: `car${safety === 'estop' ? ' estop' : ''}${car.connected === false ? ' offline' : ''}`,
-      style: `--car-color: ${carColor(car.car_id, this.cars)}`, dataset: { car: car.car_id, safety },
+      style: this.colorOf(car.car_id) ? `--car-color: ${this.colorOf(car.car_id)}` : null, dataset: { car: car.car_id, safety },
     },
       el('div', { class: 'car-top' }, el('span', { class: 'car-id' }, car.car_id), badge),
       el('div', { class: 'car-driver' }, driver ? `Driver: ${driver}` : (car.kid_ids?.length ? 'Nobody driving' : 'Not assigned')),

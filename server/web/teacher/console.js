@@ -7,6 +7,7 @@ import { Roster } from './roster.js';
 import { Cars } from './cars.js';
 import { Attempts } from './attempts.js';
 import { LiveArena } from './live_arena.js';
+import { Lessons } from './lessons.js';
 
 const BOARD_REFRESH_DEBOUNCE_MS = 120; // a burst of roster events (a whole class joining) -> one fetch
 const BOARD_POLL_MS = 5000; // safety net if a socket event is lost: the roster is never staler than this
@@ -61,17 +62,26 @@ function nameOf(kidId) {
   return (state.board?.kids || []).find((k) => k.kid_id === kidId)?.name || kidId;
 }
 
+const arena = new LiveArena($('arena-box'));
+
 const cars = new Cars({
   stop: (carId) => act(`stop ${carId}`, async () => { await api.stopCar(carId); toast(`${carId} stopped`, 'Press Reset to let it drive again.', 'ok'); scheduleRefresh(); }),
   reset: (carId) => act(`reset ${carId}`, async () => { await api.resetCar(carId); toast(`${carId} reset`, 'It can drive again.', 'ok'); scheduleRefresh(); }),
+}, (carId) => arena.colorOf(carId));
+
+const lessons = new Lessons({
+  setMode: (lessonId, mode) => act('change the lesson', async () => {
+    await api.setLessonMode(state.code, lessonId, mode);
+    const what = { auto: 'follows each kid\'s progress again', open: 'is open for the whole class', locked: 'is locked for the whole class' }[mode];
+    toast('Lesson changed', `${lessonId} ${what}.`, 'ok');
+    await loadLessons();
+  }),
 });
 
 const attempts = new Attempts({
   open: (id) => api.attempt(id),
   override: (id, stars, comment) => api.override(id, stars, comment),
 });
-
-const arena = new LiveArena($('arena-box'));
 
 // --- STOP ALL: the most important button on the page ----------------------------------------
 
@@ -82,8 +92,8 @@ async function stopAll() {
   btn.classList.add('fired');
   try {
     const res = await api.estopAll();
-    const n = res?.cars ?? res?.stopped ?? res?.car_ids?.length;
-    toast('ALL CARS STOPPED', `${n !== undefined ? `${n} cars` : 'Every car'} stopped. Reset a car to let it drive again.`, 'error');
+    const n = Array.isArray(res?.cars) ? res.cars.length : null;
+    toast('ALL CARS STOPPED', `${n === null ? 'Every car' : n === 1 ? '1 car' : `${n} cars`} stopped. Press Reset on a car to let it drive again.`, 'error');
   } catch (e) {
     toast('STOP ALL failed', `${e.message} — switch the cars off by hand!`, 'error');
   }
@@ -170,7 +180,7 @@ function renderBoard() {
   const board = state.board;
   roster.update(board.kids || [], board.cars || []);
   cars.update(board.cars || [], board.kids || []);
-  arena.setCars(board.cars || [], board.kids || [], board.arena);
+  arena.setCars(board.cars || [], board.kids || []);
 }
 
 /** Live turn changes ({car_id: {driver_id, queue, estop, connected}}): update states without a fetch. */
@@ -201,20 +211,7 @@ function scheduleRefresh() {
 
 async function loadLessons() {
   const data = await act('load the lessons', () => api.lessons(state.code), { quiet404: true });
-  const lessons = data ? (Array.isArray(data) ? data : data.lessons || []) : [];
-  fill($('lesson-list'), lessons.map((l) => {
-    const btn = el('button', { class: `btn small ${l.locked ? 'primary' : ''}`, dataset: { lesson: l.id } }, l.locked ? '🔓 Unlock' : '🔒 Lock');
-    btn.addEventListener('click', () => act('change the lesson', async () => {
-      await api.setLessonLock(state.code, l.id, !l.locked);
-      toast(l.locked ? 'Lesson unlocked' : 'Lesson locked', l.title || l.id, 'ok');
-      await loadLessons();
-    }));
-    return el('li', { class: l.locked ? 'locked' : '', dataset: { lesson: l.id } },
-      el('span', {}, el('span', { class: 'lvl' }, `L${l.level}`), el('span', { class: 'title' }, l.title || l.id),
-        l.passed_by !== undefined ? el('span', { class: 'coach-note' }, ` · passed by ${l.passed_by}`) : null),
-      btn);
-  }));
-  if (!lessons.length) $('lesson-list').append(el('li', { class: 'empty' }, 'No lessons loaded.'));
+  lessons.render(data ? data.lessons || [] : []);
 }
 
 // --- live: socket.io /teacher ----------------------------------------------------------------
@@ -245,7 +242,8 @@ function connect() {
     setLive('lost');
     if (/session|log in|auth/i.test(err?.message || '')) showLogin('Your session ended — please log in again.');
   });
-  socket.on('telemetry', (payload) => each(payload, (carId, t) => { cars.onTelemetry(carId, t); arena.onTelemetry(carId, t); }));
+  arena.attach(socket); // the arena view listens to telemetry and safety on this socket itself
+  socket.on('telemetry', (payload) => each(payload, (carId, t) => cars.onTelemetry(carId, t)));
   // safety interventions come one by one ({car_id, reason, kid_text, ...}); telemetry is coalesced
   // and may skip a sample, so the list is fed from here only
   socket.on('safety', (msg) => { if (msg?.car_id) cars.onSafety(msg.car_id, msg); });
@@ -264,6 +262,7 @@ function connect() {
 
 function disconnect() {
   clearInterval(state.pollTimer);
+  arena.detach();
   if (state.socket) { state.socket.removeAllListeners(); state.socket.disconnect(); state.socket = null; }
   setLive('off');
 }

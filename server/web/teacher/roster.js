@@ -5,10 +5,10 @@ import { el, $, stars, fill } from './ui.js';
 const LEVELS = [1, 2, 3, 4];
 
 function stateBadge(kid) {
-  if (kid.state === 'running') return el('span', { class: 'state running' }, '▶ running');
+  if (kid.state === 'running') return el('span', { class: 'state running' }, 'running');
   if (kid.state === 'waiting') {
     const pos = kid.queue_position ? ` #${kid.queue_position}` : '';
-    return el('span', { class: 'state waiting', title: 'Waiting for a turn on the shared car' }, `⏳ waiting${pos}`);
+    return el('span', { class: 'state waiting', title: 'Waiting for a turn on the shared car' }, `waiting${pos}`);
   }
   if (kid.connected === false) return el('span', { class: 'state offline' }, 'offline');
   return el('span', { class: 'state idle' }, 'idle');
@@ -46,8 +46,7 @@ export class Roster {
   carSelect(kid) {
     const sel = el('select', { 'aria-label': `Car for ${kid.name}`, dataset: { kid: kid.kid_id } },
       el('option', { value: '' }, '— none —'),
-      this.cars.map((car) => el('option', { value: car.car_id, selected: car.car_id === kid.car_id },
-        car.car_id + (car.kid_ids?.length > 1 || (car.kid_ids?.length === 1 && car.kid_ids[0] !== kid.kid_id) ? ' (shared)' : ''))));
+      this.cars.map((car) => el('option', { value: car.car_id, selected: car.car_id === kid.car_id }, car.car_id)));
     sel.addEventListener('change', () => {
       if (sel.value) this.actions.assign(sel.value, kid.kid_id);
       else this.actions.unassign(kid.kid_id);

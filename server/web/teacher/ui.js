@@ -26,7 +26,7 @@ export function toast(title, text = '', kind = 'warn') {
   const box = el('div', { class: `toast ${kind}`, role: 'status' }, el('b', {}, title), text);
   $('toasts').prepend(box);
   setTimeout(() => box.remove(), TOAST_MS);
-  while ($('toasts').children.length > 4) $('toasts').lastElementChild.remove();
+  while ($('toasts').children.length > 3) $('toasts').lastElementChild.remove();
 }
 
 export function stars(count, max = 3) {

@@ -1,6 +1,6 @@
-// Canvas drawing of an arena (walls, cones, zones), car paths and cars with a label.
+// An attempt's trajectory: the arena (walls, cones, zones) and the car's path, start and end.
 // Arena units are centimetres from the lower-left corner, so y is flipped for the screen.
-// Used for an attempt's trajectory and, if the shared ArenaView is not available, the live arena.
+// (The live arena is the server's ArenaView; this draws a finished path, sharp at any size.)
 
 const PAD = 10; // px around the arena so the fence line and labels are not clipped
 
@@ -71,33 +71,6 @@ export function drawPath(m, points, color = '#2563eb') {
   dot(pts[0], '#059669');
   dot(pts[pts.length - 1], '#dc2626');
   return pts.length;
-}
-
-/** A car as a heading-pointing triangle with its id and driver's name beside it. */
-export function drawCar(m, pose, { color, label, alert = false }) {
-  const { ctx, s, X, Y } = m;
-  const size = Math.max(9, 14 * s);
-  const a = (-pose.heading_deg * Math.PI) / 180; // screen y points down
-  ctx.save();
-  ctx.translate(X(pose.x_cm), Y(pose.y_cm));
-  if (alert) { ctx.fillStyle = 'rgba(220,38,38,.25)'; ctx.beginPath(); ctx.arc(0, 0, size * 1.8, 0, 2 * Math.PI); ctx.fill(); }
-  ctx.rotate(a);
-  ctx.fillStyle = color;
-  ctx.strokeStyle = '#0d1424';
-  ctx.lineWidth = 2;
-  ctx.beginPath(); ctx.moveTo(size, 0); ctx.lineTo(-size * 0.7, size * 0.65); ctx.lineTo(-size * 0.7, -size * 0.65); ctx.closePath();
-  ctx.fill(); ctx.stroke();
-  ctx.restore();
-  if (label) {
-    ctx.font = 'bold 14px "DejaVu Sans", sans-serif';
-    const w = ctx.measureText(label).width;
-    const lx = X(pose.x_cm) + size + 4;
-    const ly = Y(pose.y_cm) - size - 2;
-    ctx.fillStyle = 'rgba(255,255,255,.9)';
-    ctx.fillRect(lx - 3, ly - 13, w + 6, 18);
-    ctx.fillStyle = '#0d1424';
-    ctx.fillText(label, lx, ly);
-  }
 }
 
 export function drawTrajectory(canvas, arena, points, color) {

@@ -1,0 +1,229 @@
+// The teacher console in real Chromium against a real `dojo demo` (server + simulated car processes),
+// with scripted kids on real socket.io connections: log in, create a class, watch two kids join, share
+// a car and watch the turns, STOP ALL (latency measured by the server), set a level so a refused block
+// goes through, override a grade, download the CSV. Screenshots go to artifacts/teacher/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { io } from 'socket.io-client';
+import { startDemo, REPO_ROOT } from './helpers/demo_server.mjs';
+import { launchChromium, chromiumOrSkip } from './helpers/chromium.mjs';
+
+const SHOTS = path.join(REPO_ROOT, 'artifacts', 'teacher');
+const ESTOP_BUDGET_MS = 50; // the promise: every car's throttle is zero within 50 ms of the click reaching the server
+const UI_WAIT_MS = 10_000; // live updates arrive in ~100 ms; 10 s means they are not coming
+const BLOCK_TIMEOUT_MS = 30_000; // a block waits for the car to finish; the longest move here takes a few seconds
+const CONNECT_TIMEOUT_MS = 5_000; // socket.io handshake on loopback
+const TEST_TIMEOUT_MS = 150_000; // the whole story, on a busy 2-core machine
+
+// --- scripted kids ---------------------------------------------------------------------------
+
+async function joinKid(url, classCode, name) {
+  const res = await fetch(`${url}/api/join`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ class_code: classCode, name }),
+  });
+  if (res.status !== 200) throw new Error(`join as ${name}: HTTP ${res.status} ${await res.text()}`);
+  const kid = await res.json();
+  const socket = io(`${url}/kid`, { auth: { token: kid.token }, transports: ['websocket'], reconnection: false });
+  kid.telemetry = null;
+  kid.feedback = [];
+  kid.levels = [];
+  socket.on('telemetry', (t) => { kid.telemetry = t; });
+  socket.on('feedback', (f) => kid.feedback.push(f));
+  socket.on('level', (l) => kid.levels.push(l));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} could not connect to /kid`)), CONNECT_TIMEOUT_MS);
+    socket.on('connect', () => { clearTimeout(timer); resolve(); });
+    socket.on('connect_error', (e) => { clearTimeout(timer); reject(e); });
+  });
+  kid.socket = socket;
+  kid.block = (block, args = {}) => socket.timeout(BLOCK_TIMEOUT_MS).emitWithAck('block', { block, args });
+  return kid;
+}
+
+async function until(what, predicate, timeoutMs = UI_WAIT_MS, pollMs = 20) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await predicate();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+// --- the teacher's page ----------------------------------------------------------------------
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** A teacher API call from inside the page: the session cookie and CSRF token are the page's own. */
+function teacherGet(page, apiPath) {
+  return page.evaluate(async (p) => {
+    const res = await fetch(p, { credentials: 'same-origin' });
+    return { status: res.status, body: await res.json() };
+  }, apiPath);
+}
+
+const row = (kid) => `#roster-body tr[data-kid="${kid.kid_id}"]`;
+
+test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  if (!chromiumOrSkip(t)) return;
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const demo = await startDemo({ cars: 2 });
+  const browser = await launchChromium();
+  const kids = [];
+  const errors = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 960 }, acceptDownloads: true });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${demo.url}/teacher/`);
+
+    await t.test('log in with the password', async () => {
+      await page.waitForSelector('#login-view:not([hidden])');
+      await page.fill('#password', 'not-the-password');
+      await page.click('#login-form button[type=submit]');
+      await page.waitForSelector('#login-error:has-text("not right")');
+      await page.fill('#password', demo.teacherPassword);
+      await shot(page, '01-login');
+      await page.click('#login-form button[type=submit]');
+      await page.waitForSelector('#classes-view:not([hidden])');
+    });
+
+    let code;
+    await t.test('create a class: the code is shown big', async () => {
+      await page.fill('#class-name', 'Robotics Club');
+      await page.click('#create-class-form button[type=submit]');
+      await page.waitForSelector('#code-dialog[open]');
+      code = (await page.textContent('#huge-code')).trim();
+      assert.match(code, /^[A-Z2-9]{5}$/);
+      const size = await page.$eval('#huge-code', (e) => parseFloat(getComputedStyle(e).fontSize));
+      assert.ok(size >= 100, `the code for the board is ${size}px tall`);
+      await shot(page, '02-class-code');
+      await page.click('#code-dialog');
+      assert.equal((await page.textContent('#join-code')).trim(), code);
+      await page.waitForSelector('#live-dot[data-state="on"]');
+    });
+
+    let mia, leo, ana;
+    await t.test('two kids join and appear live', async () => {
+      mia = await joinKid(demo.url, code, 'Mia');
+      leo = await joinKid(demo.url, code, 'Leo');
+      kids.push(mia, leo);
+      await page.waitForSelector(row(mia), { timeout: UI_WAIT_MS });
+      await page.waitForSelector(row(leo), { timeout: UI_WAIT_MS });
+      assert.equal(await page.textContent('#kid-count'), '2');
+      assert.match(await page.textContent(`${row(mia)} .kid-name`), /Mia/);
+      await shot(page, '03-two-kids');
+    });
+
+    await t.test('share one car between the two kids: they take turns', async () => {
+      await page.check(`${row(mia)} td.sel input`);
+      await page.check(`${row(leo)} td.sel input`);
+      await page.selectOption('#share-car', 'car-1');
+      await page.click('#share-btn');
+      await until('car-1 shared by Mia and Leo', async () => {
+        const { body } = await teacherGet(page, `/api/teacher/classes/${code}/board`);
+        const car = body.cars.find((c) => c.car_id === 'car-1');
+        return car && car.kid_ids.join() === [mia.kid_id, leo.kid_id].join();
+      });
+      await page.waitForSelector(`${row(leo)} .shared-tag`);
+      // Mia drives first; Leo's block waits for his turn, and the console shows it
+      const first = mia.block('move_forward', { distance: 40 });
+      await page.waitForSelector(`${row(mia)}[data-state="running"]`, { timeout: UI_WAIT_MS });
+      const second = leo.block('move_forward', { distance: 15 });
+      await page.waitForSelector(`${row(leo)}[data-state="waiting"]`, { timeout: UI_WAIT_MS });
+      assert.match(await page.textContent(`${row(leo)} .state`), /waiting #1/);
+      await page.waitForSelector('.car[data-car="car-1"] .car-queue:has-text("Leo")');
+      await shot(page, '04-shared-car-queue');
+      // Mia's move ends, Leo's turn starts
+      await page.waitForSelector(`${row(leo)}[data-state="running"]`, { timeout: BLOCK_TIMEOUT_MS });
+      assert.equal((await first).status, 'done');
+      assert.equal(await page.getAttribute(row(mia), 'data-state'), 'idle');
+      assert.match(await page.textContent('.car[data-car="car-1"] .car-driver'), /Leo/);
+      assert.equal((await second).status, 'done');
+      await page.waitForSelector(`${row(leo)}[data-state="idle"]`, { timeout: UI_WAIT_MS });
+    });
+
+    await t.test('STOP ALL halts every car within 50 ms of the click reaching the server', async () => {
+      ana = await joinKid(demo.url, code, 'Ana'); // the least busy car is car-2: now both cars have a driver
+      kids.push(ana);
+      assert.equal(ana.car_id, 'car-2');
+      await page.waitForSelector(row(ana));
+      const moves = [mia.block('move_forward', { distance: 120 }), ana.block('move_forward', { distance: 120 })];
+      await until('both cars driving', () => [mia, ana].every((k) => k.telemetry && Math.abs(k.telemetry.speed_cm_s) > 5));
+      await page.click('#stop-all');
+      const replies = await Promise.all(moves);
+      for (const r of replies) assert.equal(r.status, 'cancelled', JSON.stringify(r));
+      const record = await until('the server to confirm every car stopped', async () => {
+        const { body } = await teacherGet(page, '/api/teacher/estop/latency');
+        const latest = body.stops[0];
+        return latest && latest.all_confirmed ? latest : null;
+      });
+      assert.match(record.source, /^http POST \/api\/teacher\/estop$/);
+      assert.deepEqual(record.cars.map((c) => c.car_id).sort(), ['car-1', 'car-2']);
+      for (const car of record.cars) {
+        assert.ok(car.same_clock, `${car.car_id} runs on this machine, so its clock is comparable`);
+        assert.ok(car.zero_throttle_ms >= 0 && car.zero_throttle_ms <= ESTOP_BUDGET_MS,
+          `${car.car_id}: throttle zero ${car.zero_throttle_ms} ms after the click reached the server`);
+      }
+      t.diagnostic(`STOP ALL: ${record.cars.map((c) => `${c.car_id} latched ${c.latched_ms} ms, throttle 0 at ${c.zero_throttle_ms} ms`).join('; ')}`);
+      fs.writeFileSync(path.join(SHOTS, 'estop-latency.json'), JSON.stringify(record, null, 2));
+      // and the cars really stand still
+      await until('both cars standing still', () => [mia, ana].every((k) => Math.abs(k.telemetry.speed_cm_s) < 1));
+      await page.waitForSelector('.car[data-car="car-1"][data-safety="estop"]');
+      await page.waitForSelector('.car[data-car="car-2"][data-safety="estop"]');
+      await page.waitForSelector('#safety-list li.estop');
+      await shot(page, '05-stop-all');
+    });
+
+    await t.test('each car is reset on its own; Ctrl+E stops everything again', async () => {
+      for (const carId of ['car-1', 'car-2']) {
+        await page.click(`.car[data-car="${carId}"] button:has-text("Reset")`);
+        await page.waitForSelector(`.car[data-car="${carId}"]:not([data-safety="estop"])`, { timeout: UI_WAIT_MS });
+      }
+      assert.equal((await ana.block('move_forward', { distance: 5 })).status, 'done');
+      const before = (await teacherGet(page, '/api/teacher/estop/latency')).body.stops.length;
+      await page.keyboard.press('Control+e');
+      await until('a second emergency stop', async () => (await teacherGet(page, '/api/teacher/estop/latency')).body.stops.length > before);
+      await page.waitForSelector('.car[data-car="car-2"][data-safety="estop"]');
+      await page.click('.car[data-car="car-1"] button:has-text("Reset")');
+      await page.click('.car[data-car="car-2"] button:has-text("Reset")');
+      await page.waitForSelector('.car[data-car="car-1"]:not([data-safety="estop"])');
+      await page.waitForSelector('.car[data-car="car-2"]:not([data-safety="estop"])');
+    });
+
+    await t.test("setting a level lets a kid's refused block through", async () => {
+      const refused = await leo.block('drive_for', { speed: 40, seconds: 1 });
+      assert.equal(refused.status, 'refused', JSON.stringify(refused));
+      await page.selectOption(`${row(leo)} select[aria-label^="Level"]`, '2');
+      await until("Leo's level 2 on the server", () => leo.levels.some((l) => l.level === 2));
+      await page.waitForSelector(`${row(leo)} select[aria-label^="Level"]`);
+      assert.equal(await page.$eval(`${row(leo)} select[aria-label^="Level"]`, (s) => s.value), '2');
+      const through = await leo.block('drive_for', { speed: 40, seconds: 1 });
+      assert.equal(through.status, 'done', JSON.stringify(through));
+      await shot(page, '06-level-set');
+    });
+
+    await t.test('download the class progress as CSV', async () => {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-link')]);
+      const file = path.join(SHOTS, 'progress.csv');
+      await download.saveAs(file);
+      const text = fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+      const lines = text.trim().split('\r\n');
+      assert.match(lines[0], /^kid,level,lessons passed,.*last attempt$/);
+      const names = lines.slice(1).map((l) => l.split(',')[0]);
+      assert.deepEqual(names.sort(), ['Ana', 'Leo', 'Mia']);
+      assert.match(lines.find((l) => l.startsWith('Leo,')), /^Leo,2,/);
+    });
+
+    await shot(page, '09-console');
+    assert.deepEqual(errors, [], 'the page threw no errors');
+  } finally {
+    for (const kid of kids) kid.socket?.disconnect();
+    await browser.close();
+    await demo.stop();
+  }
+});
