@@ -1,0 +1,7 @@
+# Parallel parking — made with MIKRO-DOJO blocks
+import dojo
+
+car = dojo.connect("http://127.0.0.1:8080", class_code="DEMO", name="Kid")
+
+car.do("parallel_park")
+car.stop()
