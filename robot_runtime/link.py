@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 import random
@@ -152,10 +153,10 @@ class CarLink:
             refused = CAR_NAMESPACE in sio.failed_namespaces  # the server answered with a refusal
             await _quiet_disconnect(sio)
             if refused:
-                r = self.refusal or {}
+                info = refusal_info(self.refusal or {})
                 raise AuthRefused(
-                    f"the server at {self.server_url} refused {self.hello.car_id}: {r.get('message', r)}"
-                    + (f" — {r['fix']}" if r.get("fix") else " — check the car id and --token")
+                    f"the server at {self.server_url} refused {self.hello.car_id}: {info.get('message', 'no reason given')}"
+                    + (f" — {info['fix']}" if info.get("fix") else " — check the car id and --token")
                 ) from None
             raise ConnectionError(f"cannot reach {self.server_url}: {exc}") from None
         self.sio = sio
@@ -263,6 +264,27 @@ class CarLink:
             self._outbox_ready.clear()
 
 
+
+
+def refusal_info(data: dict) -> dict:
+    """The server's reason from a socket.io CONNECT_ERROR payload.
+
+    python-socketio sends ``{"message": str(args[0]), "data": args[1]}``: an ErrorInfo passed as the only
+    argument arrives as the *repr* of a dict in "message", one passed second arrives intact in "data".
+    """
+    if isinstance(data.get("data"), dict):
+        return {**data["data"], "message": data["data"].get("message", data.get("message"))}
+    msg = data.get("message")
+    if isinstance(msg, dict):
+        return msg
+    if isinstance(msg, str) and msg.startswith("{"):
+        try:
+            parsed = ast.literal_eval(msg)  # a literal only: never evaluates code
+        except (ValueError, SyntaxError):
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+    return {"message": str(msg) if msg is not None else "no reason given"}
 
 
 async def _quiet_disconnect(sio: socketio.AsyncClient) -> None:

@@ -211,6 +211,7 @@ class SafetySupervisor:
         watchdog_cap = self.watchdog.throttle_cap(now, hard.max_decel_per_s)
         # Reversing at speed is the one slew a kid should hear about (it explains a pause).
         reversing = self._prev.throttle * want_t < 0 and abs(self._prev.throttle) > REVERSE_REPORT_MIN
+        slewed = abs(target_t - out_t) > CLIP_EPS or abs(target_s - out_s) > CLIP_EPS
 
         # 3) Hard caps last: they may brake harder than the decel ramp (a wall appeared, a limit dropped).
         caps = (("speed_limit", speed_cap), ("fence", fence_cap), ("obstacle", obstacle_cap), ("watchdog", watchdog_cap))
@@ -234,8 +235,8 @@ class SafetySupervisor:
             binding.add("obstacle")
         if (abs(want_t) > watchdog_cap + CLIP_EPS and watchdog_cap < speed_cap) or self.watchdog.expired(now):
             binding.add("watchdog")
-        if reversing:
-            binding.add("slew")
+        if slewed:
+            binding.add("slew")  # recorded with the command; reported to the kid only when reversing
         if self.watchdog.expired(now):
             binding &= {"watchdog", "steer_limit"}  # the car is stopped: the other reasons are noise
 
@@ -244,7 +245,7 @@ class SafetySupervisor:
         self.binding = frozenset(binding)
         self.state = self._state_name(binding, out)
         caps_now = {"fence": fence_cap, "obstacle": obstacle_cap}
-        events.extend(self._events(binding, now, want_t, want_s, state, fence_clear, caps_now))
+        events.extend(self._events(binding, now, want_t, want_s, state, fence_clear, caps_now, reversing))
         return out, events
 
     # --- caps ----------------------------------------------------------------------------------------
@@ -296,6 +297,7 @@ class SafetySupervisor:
 
     @staticmethod
     def _state_name(binding: set[str], out: Command) -> SafetyState:
+        binding = binding - {"slew"}  # ramping is normal driving, not an intervention
         if "watchdog" in binding:
             return "watchdog"
         if binding & {"fence", "obstacle"}:
@@ -313,6 +315,7 @@ class SafetySupervisor:
         state: CarState,
         clear: geo.Clearance,
         caps: dict[str, float],
+        reversing: bool,
     ) -> list[SafetyEvent]:
         lim = self.limits
         out = self._prev
@@ -357,7 +360,7 @@ class SafetySupervisor:
                 f"no heartbeat for {self.watchdog.timeout_s - left:.2f} s (limit {self.watchdog.timeout_s} s)",
                 self.watchdog.timeout_s - left, self.watchdog.timeout_s,
             ))
-        if "slew" in binding:
+        if "slew" in binding and reversing:
             events.append(self.report(
                 now, "slew", "I braked first, then changed direction",
                 f"asked throttle {want_t:.2f} steering {want_s:.2f}, sent {out.throttle:.2f} {out.steering:.2f}",

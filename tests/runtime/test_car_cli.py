@@ -1,0 +1,93 @@
+"""`dojo car` as a real subprocess against a real socket.io server: joins, runs a request, SIGTERM stops
+it cleanly (the running request is answered, the log is flushed); bad options and refusals explain."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+
+import pytest
+from car_helpers import request
+from far_side import FarSide
+
+from robot_runtime.recorder import read_log
+
+pytestmark = pytest.mark.timeout(90)
+
+CAR, TOKEN = "car-1", "cli-token"
+START_TIMEOUT_S = 30.0  # a fresh Python importing socketio + pydantic on a busy 2-core machine
+EXIT_TIMEOUT_S = 10.0  # the car stops within a tick and closes its link in well under a second
+
+
+def dojo(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dojo", "car", *args]
+
+
+async def test_dojo_car_sim_joins_runs_a_request_and_stops_cleanly_on_sigterm(tmp_path):
+    server = await FarSide({CAR: TOKEN}).start()
+    log = tmp_path / "car-1.jsonl"
+    proc = await asyncio.create_subprocess_exec(
+        *dojo("--sim", "--name", CAR, "--server", server.url, "--token", TOKEN, "--log", str(log)),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await server.wait_for(lambda: CAR in server.sid_of, START_TIMEOUT_S, "dojo car to join")
+        await asyncio.sleep(0.2)
+        assert (await server.call(CAR, "skill", request("r1", kind="drive", distance_cm=15)))["ok"]
+        await server.wait_for(lambda: server.results, 10.0, "r1's result")
+        assert (await server.call(CAR, "skill", request("r2", kind="drive", seconds=20)))["ok"]
+        await asyncio.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), EXIT_TIMEOUT_S)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await server.stop()
+    assert proc.returncode == 0, err.decode()
+    assert [(r.request_id, r.status) for r in server.results] == [("r1", "done"), ("r2", "cancelled")]
+    assert server.results[1].reason == "shutdown"
+    assert CAR not in server.sid_of  # it said goodbye
+    assert b"car-1 stopped" in out
+    records = read_log(log)
+    notes = [r["what"] for r in records if r["k"] == "note"]
+    assert "link_up" in notes and "shutdown" in notes
+    assert [r for r in records if r["k"] == "cmd"][-1]["t"] <= [r for r in records if r["k"] == "note"
+                                                                and r["what"] == "shutdown"][0]["t"]
+
+
+async def test_dojo_car_with_a_wrong_token_exits_3_and_says_why():
+    server = await FarSide({CAR: TOKEN}).start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *dojo("--sim", "--name", CAR, "--server", server.url, "--token", "nope"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), START_TIMEOUT_S)
+    finally:
+        await server.stop()
+    assert proc.returncode == 3
+    assert "refused car-1: wrong pairing token" in err.decode() and "--token" in err.decode()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sim"], "--sim needs --name"),
+    ([], "say which car"),
+    (["--sim", "--name", "Car One!"], "car_id: String should match pattern"),
+    (["--sim", "--name", "car-1", "--rate", "1000"], "rate_hz: Input should be less than or equal to 500"),
+])
+def test_bad_options_exit_2_and_name_the_problem(args, message):
+    proc = subprocess.run(dojo(*args), capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+
+
+def test_real_car_config_with_a_driver_that_does_not_exist_yet_gets_a_clear_error(tmp_path):
+    config = tmp_path / "car.yaml"
+    config.write_text("car_id: car-7\nhardware: gpio\nlimits:\n  max_speed_pct: 50\n")
+    proc = subprocess.run(dojo(str(config)), capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert proc.returncode == 2
+    assert "hardware kind 'gpio'" in proc.stderr and "no driver yet" in proc.stderr and "sim" in proc.stderr
+    config.write_text("car_id: car-7\nlimits:\n  max_speed_pct: 150\n")
+    proc = subprocess.run(dojo(str(config)), capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert proc.returncode == 2 and "limits.max_speed_pct" in proc.stderr and "150" in proc.stderr
