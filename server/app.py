@@ -15,7 +15,6 @@ import logging
 import time
 from typing import AsyncIterator
 
-import socketio
 from aiohttp import web
 
 from robot_runtime.protocol import MAX_MESSAGE_BYTES
@@ -23,6 +22,7 @@ from server.auth import hash_password
 from server.classroom import Classroom
 from server.config import ServerConfig
 from server.lesson_registry import LessonRegistry
+from server.sio_server import DojoSocketServer
 from server.state import CLASSROOM, CONFIG, LESSONS, SIO, STARTED_AT, STORAGE
 from server.storage import SqliteStorage
 
@@ -66,7 +66,7 @@ def create_app(config: ServerConfig) -> web.Application:
     origins: list[str] | str | None = config.allowed_origins or None  # None: same origin only
     if origins and "*" in origins:
         origins = "*"
-    sio = socketio.AsyncServer(
+    sio = DojoSocketServer(
         async_mode="aiohttp",
         cors_allowed_origins=origins,
         ping_interval=config.timeouts.socket_ping_interval_s,
