@@ -8,6 +8,7 @@ import { ProgramRunner } from './runner.js';
 import { unavailableSkillText } from './skill_field.js';
 import { buildToolbox, levelCatalog } from './toolbox.js';
 import { downloadText, readFileText, programFile, programFromFile } from './files.js';
+import { ArenaView } from '/arena/arena.js'; // the server's live arena view, drawn from our own /kid socket
 
 const { Blockly, python, javascript, io } = window;
 
@@ -25,6 +26,7 @@ const state = {
   workspace: null,
   socket: null,
   runner: null,
+  arena: null, // ArenaView on the kid's socket
   cars: [],
   carId: null,
   loading: false,
@@ -33,11 +35,12 @@ const state = {
 
 // --- status line -----------------------------------------------------------------------------
 
-const STATUS_ICONS = { idle: '💤', running: '🏁', listening: '👀', finished: '🎉', stopped: '✋', refused: '🙋', failed: '🔧', level: '⭐' };
+// Symbols every classroom computer has a font for (DejaVu): no emoji needed.
+const STATUS_ICONS = { idle: '☺', running: '➜', listening: '◎', finished: '★', stopped: '■', refused: '!', failed: '⚙', level: '★' };
 
 function setStatus(kind, text) {
   $('status-card').dataset.state = kind;
-  $('status-icon').textContent = STATUS_ICONS[kind] || '💬';
+  $('status-icon').textContent = STATUS_ICONS[kind] || '•';
   $('status-text').textContent = text;
 }
 
@@ -133,9 +136,9 @@ function markUnavailable() {
     if (!CATALOG_IDS[block.type] || block.isInFlyout) continue;
     const entry = byType.get(block.type);
     let text = null;
-    if (entry && !entry.allowed) text = `🔒 This block unlocks at level ${entry.unlockLevel}.`;
+    if (entry && !entry.allowed) text = `This block unlocks at level ${entry.unlockLevel}.`;
     else if (block.type === 'dojo_do_skill' && !block.getField('SKILL').isAvailable()) {
-      text = `🔒 ${unavailableSkillText(dojo.skills, block.getFieldValue('SKILL'))}`;
+      text = unavailableSkillText(dojo.skills, block.getFieldValue('SKILL'));
     }
     if ((block.getWarningText?.() ?? null) !== text) block.setWarningText(text, `${WARNING}-lock`);
   }
@@ -220,10 +223,11 @@ function setCars(cars, carId) {
 }
 
 function showCar(carId) {
-  if (!carId || carId === state.carId) return;
+  if (!carId || carId === state.carId || !state.socket) return;
   state.carId = carId;
   $('car-picker').value = carId;
-  $('arena-frame').src = `/arena/?embed=1&car=${encodeURIComponent(carId)}`;
+  state.arena?.destroy();
+  state.arena = new ArenaView($('arena-canvas'), { socket: state.socket, carId });
 }
 
 // --- run / stop --------------------------------------------------------------------------------
@@ -238,6 +242,7 @@ function showProblem(problem) {
   if (!id) id = /\(block ([^)]+)\)/.exec(problem.detail || '')?.[1]; // run_start refusals name the block
   const block = id ? state.workspace.getBlockById(id) : null;
   if (!block) return;
+  block.setWarningText(null, `${WARNING}-lock`); // the server's sentence says it better; no double text
   block.setWarningText(problem.kidText, WARNING);
   const icon = block.getIcon(Blockly.icons.IconType.WARNING);
   icon?.setBubbleVisible(true);

@@ -4,10 +4,10 @@
 // option instead (upstream issue 3638): a saved "do skill drift" would load as "do skill slalom" for a
 // kid whose level lost drift, and the car would do a different trick than the program says. This field
 // accepts any well-formed skill name, lists the kid's skills, and shows a kept unavailable one with a
-// lock ("🔒 drift") so the kid sees it; the server refuses it with a reason when the program runs.
+// label ("drift (locked)") so the kid sees it; the server refuses it with a reason when the program runs.
 
 export const SKILL_NAME_RE = /^[a-z][a-z0-9_]{0,39}$/; // robot_runtime.protocol.NamedSkillAction.name
-export const LOCK = '🔒';
+export const LOCKED = '(locked)'; // plain text: every classroom font has it (no emoji font needed)
 
 /**
  * The skills the field offers, shared with the app (which updates it when the kid's level changes).
@@ -45,12 +45,12 @@ export function defineSkillField(Blockly, context) {
       const options = context.available.map((name) => [skillLabel(name), name]);
       const current = this.getValue ? this.getValue() : null;
       if (current && !context.available.includes(current)) {
-        options.push([`${LOCK} ${skillLabel(current)}`, current]);
+        options.push([`${skillLabel(current)} ${LOCKED}`, current]);
       }
       if (options.length === 0) {
         // No skills at this level: show the first catalog skill, locked (the block is locked too).
         const first = context.all[0] || 'slalom';
-        options.push([`${LOCK} ${skillLabel(first)}`, first]);
+        options.push([`${skillLabel(first)} ${LOCKED}`, first]);
       }
       return options;
     }

@@ -109,7 +109,7 @@ function blockEntry(entry) {
 }
 
 function lockedLabel(entry) {
-  return { kind: 'label', text: `🔒 unlocks at level ${entry.unlockLevel ?? '?'}`, 'web-class': 'dojo-locked-label' };
+  return { kind: 'label', text: `★ unlocks at level ${entry.unlockLevel ?? '?'}`, 'web-class': 'dojo-locked-label' };
 }
 
 /** The category toolbox JSON for a level catalog (from levelCatalog). */
