@@ -33,10 +33,13 @@ from curriculum.coach import Coach, CoachConfig, CoachImages, CoachResult
 from curriculum.frames import render_attempt_images
 from curriculum.judge import Verdict, judge
 from curriculum.lesson import Lesson
+from curriculum.gate import Refusal
 from curriculum.loader import LessonSet, default_lessons
+from curriculum.program import ProgramError, analyse
 from curriculum.progress import LessonResult, Overrides, lesson_list, level_up, newly_unlocked
 from curriculum.recording import EndReason, Recording, RecordingWriter, read_recording
 from robot_runtime.protocol import Telemetry
+from server.catalog import BLOCKS_BY_ID
 from server.classroom import Classroom, Kid, Run
 from server.state import CLASSROOM, CONFIG, LESSONS, SIO, STORAGE
 from server.storage import Storage
@@ -162,6 +165,24 @@ class AttemptService:
         items = lesson_list(self.lessons, kid.level, self.results_of(kid.kid_id), self.overrides_of(kid))
         selected = self.storage.kv_get(SELECTED_NS, kid.kid_id)
         return [{**item, "selected": item["id"] == selected} for item in items]
+
+    def lesson_blocks_check(self, kid: Kid, program: Any) -> Refusal | None:
+        """A program check: during a lesson only the lesson's blocks may be used (the gate checks the level)."""
+        lesson_id = self.storage.kv_get(SELECTED_NS, kid.kid_id)
+        if not lesson_id or lesson_id not in self.lessons.lessons:
+            return None
+        lesson = self.lessons.get(lesson_id)
+        try:
+            used = set(analyse(program).dojo_blocks)
+        except ProgramError:
+            return None  # unreadable programs are the program check's business (server/programs.py)
+        extra = sorted(used - set(lesson.allowed_blocks) - {"stop"})
+        if not extra:
+            return None
+        names = ", ".join(BLOCKS_BY_ID[b].text.split(" [")[0] for b in extra if b in BLOCKS_BY_ID)
+        return Refusal("lesson_blocks", f"“{lesson.title}” is done without: {names}. Take them out and try again!",
+                       f"lesson_blocks: {lesson.id} allows {', '.join(lesson.allowed_blocks)}; program uses {', '.join(extra)}",
+                       extra, lesson.allowed_blocks)
 
     def is_locked(self, kid: Kid, lesson_id: str) -> tuple[bool, str]:
         for item in self.lessons_for(kid):
@@ -404,6 +425,7 @@ def setup(app: web.Application) -> None:
     events.subscribe("run_ended", service.on_run_ended)
     events.subscribe("telemetry", service.on_telemetry)
     events.subscribe("estop", service.on_estop)
+    app[CLASSROOM].program_checks.append(service.lesson_blocks_check)
     app.cleanup_ctx.append(_lifetime)
     from server import attempts_api
 

@@ -114,3 +114,45 @@ async def test_kid_attempt_is_graded_with_feedback_and_teacher_override_reaches_
             assert feedback[-1]["teacher_comment"] == "The garage door was stuck!"
     finally:
         await fake.stop()
+
+
+async def test_lesson_time_limit_ends_the_attempt_and_only_the_lessons_blocks_may_run(tmp_path):
+    from curriculum.blockly_json import forward, go_to, program
+    from curriculum.loader import LessonSet
+
+    async with classroom_server(tmp_path, cars=["car-1"]) as srv:
+        service = srv.handle.app[ATTEMPTS]
+        service.coach = Coach(CoachConfig(enabled=False))
+        kid = await srv.join("Ada")
+        auth = {"Authorization": f"Bearer {kid['token']}"}
+        async with srv.http.post(f"{srv.url}/api/lessons/select", json={"lesson_id": "l1-square-dance"},
+                                 headers=auth) as resp:
+            body = await resp.json()
+            assert resp.status == 403 and body["error"]["rule"] == "lesson_locked" and "Pass" in body["error"]["message"]
+
+        quick = service.lessons.get("l1-wake-up").model_copy(update={"time_limit_s": 1.0})
+        item = service.lessons.lessons["l1-wake-up"]
+        service.lessons = LessonSet({"l1-wake-up": type(item)(quick, item.path, item.root)})
+        async with srv.http.post(f"{srv.url}/api/lessons/select", json={"lesson_id": "l1-wake-up"},
+                                 headers=auth) as resp:
+            assert resp.status == 200
+        feedback: list[dict] = []
+        sio = await srv.kid_socket(kid["token"], {"feedback": feedback.append})
+        refused = await sio.call("run_start", {"source": "blockly", "program": program(go_to(200, 100))},
+                                 namespace="/kid", timeout=CALL_TIMEOUT_S)
+        assert refused["status"] == "refused" and refused["rule"] == "lesson_blocks"
+        assert "go to x" in refused["kid_text"]
+
+        started = await sio.call("run_start", {"source": "blockly", "program": program(forward(250))},
+                                 namespace="/kid", timeout=CALL_TIMEOUT_S)
+        assert started["status"] == "ok"
+        reply = await sio.call("block", {"block": "move_forward", "args": {"distance": 250},
+                                         "run_id": started["run_id"]}, namespace="/kid", timeout=CALL_TIMEOUT_S)
+        assert reply["status"] == "cancelled"  # the lesson's time ran out mid-move
+        await wait_for(lambda: feedback, "feedback after the time limit", FEEDBACK_WAIT_S)
+        fb = feedback[-1]
+        assert not fb["passed"] and fb["source"] == "checks"
+        async with srv.http.get(f"{srv.url}/api/attempts/{fb['attempt_id']}", headers=auth) as resp:
+            detail = await resp.json()
+        assert detail["end_reason"] == "time_limit" and detail["coach"]["teacher_note"].startswith("the coach model is switched off")
+        assert detail["recording"]["duration_s"] < 4.0
