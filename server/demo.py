@@ -18,7 +18,7 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from robot_runtime.arena import Arena, Cone, NamedZone
+from robot_runtime.arena import Arena, NamedZone
 from robot_runtime.protocol import Pose
 from server.config import ServerConfig
 from server.runner import REPO_ROOT, ServerHandle, start_server
@@ -30,15 +30,14 @@ CARS_READY_TIMEOUT_S = 45.0  # N car processes importing socketio+pydantic on a 
 CAR_TERM_TIMEOUT_S = 5.0  # a car stops its loop and exits within a tick or two after SIGTERM; then SIGKILL
 CAR_STOP_TIMEOUT_S = 2.0  # stopping every car over socket.io before shutdown: milliseconds when they are connected
 
-# The demo arena: 4 m x 3 m of open floor with a short cone line far from the cars, so a kid's first
-# moves (forward, turns) meet nothing but the fence. The server places each car at its own start
-# slot (a column at the start's x, 45 cm apart); x = 80 leaves room for a full left circle (r ~ 51 cm).
+# The demo arena: 4 m x 3 m of open floor (lessons bring their own cones and walls), so free play
+# meets nothing but the fence. The server places each car at its own start slot (a column at the
+# start's x, 45 cm apart); x = 80 leaves room for a full left circle (r ~ 51 cm).
 DEMO_ARENA = Arena(
     name="demo classroom",
     width_cm=400.0,
     height_cm=300.0,
     start=Pose(x_cm=80.0, y_cm=150.0, heading_deg=0.0),
-    cones=[Cone(x_cm=350.0, y_cm=y) for y in (110.0, 150.0, 190.0)],
     zones=[NamedZone(name="garage", kind="parking", x0=330.0, y0=10.0, x1=390.0, y1=50.0, heading_deg=0.0)],
 )
 

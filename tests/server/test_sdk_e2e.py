@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import builtins
 import math
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
+import requests
 
 import dojo
-from conftest import set_kid_level, wait_until
+from conftest import HTTP_TIMEOUT_S, set_kid_level, wait_until
 
 POSITION_TOLERANCE_CM = 3.0  # the car runtime's own promise is 30 +- 2 cm; 1 cm more for telemetry timing
 HEADING_TOLERANCE_DEG = 6.0  # the car runtime promises 90 +- 5 degrees
@@ -222,3 +226,58 @@ def test_a_wrong_class_code_is_refused_with_what_to_do(demo_server):
     with pytest.raises(dojo.Refused) as refused:
         dojo.connect(demo_server.base_url, class_code="NOPE", name="Mia")
     assert "NOPE" in str(refused.value) and "board" in str(refused.value)
+
+
+def test_on_obstacle_fires_once_per_approach_and_a_blocked_move_raises_car_error(demo_server, connect, join_kid):
+    set_kid_level(demo_server, join_kid(demo_server, "Oli"), 3)  # 70% top speed: the wall comes quickly
+    car = connect("Oli")  # the 7th kid shares a car with an earlier one: it may stand anywhere, any way round
+    seen: list[float] = []
+    fired = threading.Event()
+
+    @car.on_obstacle(40)
+    def near() -> None:
+        seen.append(car.telemetry["distance_cm"])
+        fired.set()
+
+    assert math.hypot(*arena_size_cm(car)) <= 500  # so a wall is within forward(500) whichever way the car faces
+    with pytest.raises(dojo.CarError) as blocked:  # the car's safety rules stop it before the wall
+        car.forward(500)
+    assert str(blocked.value) and blocked.value.detail and blocked.value.status == "failed"
+    assert fired.wait(1.0) and len(seen) == 1 and seen[0] < 40
+    car.backward(40)  # the wall is now beyond 40 + 5 cm: the trigger re-arms
+    assert car.distance() > 45
+    with pytest.raises(dojo.CarError):
+        car.forward(60)
+    wait_until(lambda: len(seen) == 2, 1.0, "the second approach to fire the handler again")
+
+
+def arena_size_cm(car: dojo.Car) -> tuple[float, float]:
+    arena = requests.get(f"{car.server}/api/arena", params={"car": car.car_id}, timeout=HTTP_TIMEOUT_S).json()["arena"]
+    return arena["width_cm"], arena["height_cm"]
+
+
+KID_PROGRAM = """
+import sys
+import dojo
+car = dojo.connect(sys.argv[1], class_code="DEMO", name="Finn")
+print("driving", flush=True)
+car.forward(250)
+print("finished", flush=True)
+"""
+
+
+def test_ctrl_c_in_a_kid_program_stops_the_car(demo_server, connect, tmp_path):
+    watcher = connect("Finn")  # the same kid on a second connection: the server keeps the car running for it
+    program = tmp_path / "my_program.py"
+    program.write_text(KID_PROGRAM)
+    kid = subprocess.Popen([sys.executable, str(program), demo_server.base_url], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        assert kid.stdout.readline().strip() == "driving"
+        wait_until(lambda: watcher.telemetry and watcher.telemetry["throttle"] > 0, 3.0, "Finn's car to drive")
+        kid.send_signal(signal.SIGINT)
+        wait_until(lambda: watcher.telemetry["throttle"] == 0.0, STOP_THROTTLE_S + 0.2, "Ctrl-C to stop the car")
+        _, err = kid.communicate(timeout=5)
+    finally:
+        kid.kill()
+    assert kid.returncode != 0 and "KeyboardInterrupt" in err

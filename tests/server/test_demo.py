@@ -1,0 +1,87 @@
+"""`dojo demo` and `dojo server` as a person runs them: real processes, real ports, clean shutdown."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
+import requests
+
+from conftest import HTTP_TIMEOUT_S, REPO_ROOT, join_kid_http, start_demo
+
+REAP_TIMEOUT_S = 5.0  # the demo reaps its cars before it exits; this only bounds a failing test
+
+
+def test_demo_serves_health_with_its_four_cars_connected(demo_server):
+    health = requests.get(demo_server.url("/api/health"), timeout=HTTP_TIMEOUT_S).json()
+    assert health["ok"] is True
+    assert health["cars_connected"] == 4
+    assert health["cars"] == ["car-1", "car-2", "car-3", "car-4"]
+
+
+def test_demo_banner_names_every_page_and_the_teacher_password(demo_server):
+    assert not demo_server.base_url.endswith(":0")  # --port 0: the real port is printed
+    banner = demo_server.output
+    for page in ("/scratch/", "/blockly/", "/teacher/", "/arena/", "/api/health"):
+        assert f"{demo_server.base_url}{page}" in banner
+    assert demo_server.teacher_password in banner and "DEMO" in banner
+    assert banner.strip().splitlines()[-1] == f"MIKRO-DOJO READY {demo_server.base_url}"
+
+
+def test_each_joining_kid_gets_a_free_car_of_the_demo(demo_server):
+    cars = [join_kid_http(demo_server, name)["car_id"] for name in ("Ada", "Ben", "Cleo", "Dev")]
+    assert sorted(cars) == ["car-1", "car-2", "car-3", "car-4"]
+
+
+def test_demo_cars_start_at_different_poses_inside_the_arena(demo_server):
+    poses = []
+    for i in range(1, 5):
+        answer = requests.get(demo_server.url("/api/arena"), params={"car": f"car-{i}"}, timeout=HTTP_TIMEOUT_S).json()
+        start, arena = answer["start"], answer["arena"]
+        assert 0 < start["x_cm"] < arena["width_cm"] and 0 < start["y_cm"] < arena["height_cm"]
+        poses.append((start["x_cm"], start["y_cm"]))
+    assert len(set(poses)) == 4
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_demo_stops_every_car_process_and_closes_the_database_on(sig, tmp_path):
+    with start_demo(tmp_path, cars=2) as demo:
+        demo_proc = psutil.Process(demo.process.pid)
+        cars = [p for p in demo_proc.children(recursive=True) if "car" in p.cmdline()]
+        assert len(cars) == 2
+        demo.process.send_signal(sig)
+        assert demo.process.wait(timeout=REAP_TIMEOUT_S + 10) == 0
+        gone, alive = psutil.wait_procs(cars, timeout=REAP_TIMEOUT_S)
+        assert not alive, f"orphaned car processes: {alive}"
+        assert "dojo demo: stopped." in demo.output
+    db = tmp_path / "server" / "classroom.sqlite3"
+    assert db.exists() and not db.with_name(db.name + "-wal").exists()  # SQLite removes the WAL on a clean close
+
+
+def test_dojo_server_runs_alone_and_stops_on_sigterm(tmp_path):
+    config = tmp_path / "classroom.yaml"
+    config.write_text("teacher_password: secret-pw\ncar_tokens:\n  car-1: a-long-car-token\n")
+    proc = subprocess.Popen([sys.executable, "-m", "dojo", "server", "--port", "0", "--data-dir", str(tmp_path / "d"),
+                             "--config", str(config)], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("MIKRO-DOJO server on http://127.0.0.1:"), line
+        url = line.split()[3]
+        assert requests.get(f"{url}/api/health", timeout=HTTP_TIMEOUT_S).json()["cars_connected"] == 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+
+
+def test_dojo_server_names_the_field_of_a_bad_config(tmp_path):
+    config = tmp_path / "classroom.yaml"
+    config.write_text("port: 99999\n")
+    result = subprocess.run([sys.executable, "-m", "dojo", "server", "--config", str(config)], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "port" in result.stderr and "99999" in result.stderr and str(config) in result.stderr
