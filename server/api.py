@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from curriculum.levels import LEVELS, MAX_LEVEL, MIN_LEVEL, unlock_level_for_block, unlock_level_for_skill
+from server import cors
 from server.catalog import BLOCKS, SKILL_NAMES, Param
 from server.classroom import ClassroomError
 from server.http_util import bearer_kid, from_classroom_error, json_error, read_json
@@ -135,6 +136,7 @@ async def arena(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    cors.setup(app)
     r = app.router
     r.add_get("/api/health", health)
     r.add_get("/api/catalog", catalog)

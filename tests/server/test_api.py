@@ -155,3 +155,18 @@ async def test_vendor_helper_serves_node_module_folders(tmp_path):
         serve_node_module(app, "no-such-package")
     with pytest.raises(FileNotFoundError):
         serve_node_module(app, "../server")
+
+
+async def test_cors_only_for_allowed_origins_and_never_for_teacher_endpoints(tmp_path):
+    async with classroom_server(tmp_path, allowed_origins=["https://turbowarp.org"]) as srv:
+        tw = {"Origin": "https://turbowarp.org"}
+        async with srv.http.get(srv.url + "/api/catalog?level=1", headers=tw) as resp:
+            assert resp.headers["Access-Control-Allow-Origin"] == "https://turbowarp.org"
+            assert "Access-Control-Allow-Credentials" not in resp.headers
+        async with srv.http.options(srv.url + "/api/join", headers={
+                **tw, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}) as resp:
+            assert resp.status == 204 and "POST" in resp.headers["Access-Control-Allow-Methods"]
+        async with srv.http.get(srv.url + "/api/catalog?level=1", headers={"Origin": "https://evil.example"}) as resp:
+            assert "Access-Control-Allow-Origin" not in resp.headers
+        async with srv.http.get(srv.url + "/api/teacher/me", headers=tw) as resp:
+            assert resp.status == 401 and "Access-Control-Allow-Origin" not in resp.headers

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import socketio
+from yarl import URL
 
 from core_harness import RawCar, classroom_server, wait_for
 from server.car_hub import CAR_HUB
@@ -113,7 +114,7 @@ async def test_safety_events_reach_the_kid_and_the_teacher_socket_sees_every_car
             await srv.kid_socket(kid["token"], {"safety": kid_safety.append})
             for name in teacher_events:
                 tsio.on(name, teacher_events[name].append, namespace="/teacher")
-            cookie = teacher.http.cookie_jar.filter_cookies(srv.url)["dojo_teacher"].value
+            cookie = teacher.http.cookie_jar.filter_cookies(URL(srv.url))["dojo_teacher"].value
             await tsio.connect(srv.url, namespaces=["/teacher"], headers={"Cookie": f"dojo_teacher={cookie}"},
                                transports=["websocket"], wait_timeout=5)
             event = {"t": 1.0, "reason": "obstacle", "kid_text": "I stopped: wall 10 cm ahead", "value": 10.0}
