@@ -24,8 +24,10 @@ PHYSICS_HZ = 200.0  # substep rate: at 3 m/s the car moves 1.5 cm per substep, l
 RESTITUTION = 0.3  # plastic bumper on a wooden wall or a rubber cone: a small bounce
 CONTACT_FRICTION = 0.4  # bumper sliding along a wall
 CONTACT_RELEASE_S = 0.1  # a contact that comes back within this time is the same collision (no event spam)
-THIN_FRACTION = 0.5  # per substep the car moves at most half the thinnest wall or cone near it
-MIN_SUBSTEP_TRAVEL_CM = 0.2  # ... but never less than this (bounds the work for hair-thin walls)
+# Contacts push the car back to the side its centre is on, so a wall of any thickness holds as long as
+# the car cannot move its centre across it in one substep: at most a quarter of the car's half-width.
+MAX_SUBSTEP_TRAVEL_CM = 2.5
+FREE_DISC_MARGIN_CM = 1.0  # the free disc is kept this much smaller than the true clearance
 CONTACT_SLOP_CM = 0.05  # push out a hair further than the overlap so resting contact does not flicker
 
 
@@ -73,13 +75,14 @@ class SimCar:
     def load_arena(self, arena: Arena, pose: Pose | None = None) -> None:
         """Swap the arena and place the car at `pose` (None: the arena's start pose)."""
         self.world = World(arena)
-        self.place(pose or arena.start)
+        self.place(pose or arena.start)  # (also forgets the free disc of the old arena)
 
     def place(self, pose: Pose) -> None:
         """Put the car at rest at a pose (wheels straight, no pending collisions)."""
         self.model.place(pose.x_cm, pose.y_cm, math.radians(pose.heading_deg))
         self._touching.clear()
         self._events.clear()
+        self._free_disc = (0.0, 0.0, -1.0)  # (x, y, r): the footprint cannot touch anything while its centre stays in this disc
 
     # --- Hardware protocol -----------------------------------------------------------------------
 
@@ -119,10 +122,20 @@ class SimCar:
         # broad phase once per call: what could the footprint reach during dt?
         speed = math.sqrt(m.vx * m.vx + m.vy * m.vy) + abs(m.r) * self._radius
         travel = (speed + self.params.drive_force_max_g * 981.0 * dt) * dt
-        walls, cones, edge = self.world.nearby(m.x, m.y, self._radius + travel + 1.0)
-        check = bool(walls or cones or edge)
-        if check:  # near something thin: never move more than half its thickness per substep
-            n = max(n, math.ceil(travel / max(MIN_SUBSTEP_TRAVEL_CM, THIN_FRACTION * self.world.thinnest_cm)))
+        fx, fy, free = self._free_disc
+        if math.hypot(m.x - fx, m.y - fy) + travel < free:
+            check = False  # still well inside the free disc found earlier: nothing to hit this step
+        else:
+            clear = self.world.clearance(m.x, m.y) - self._radius
+            if clear > travel + FREE_DISC_MARGIN_CM:
+                self._free_disc = (m.x, m.y, clear - FREE_DISC_MARGIN_CM)
+                check = False
+            else:
+                self._free_disc = (0.0, 0.0, -1.0)
+                walls, cones, edge = self.world.nearby(m.x, m.y, self._radius + travel + 1.0)
+                check = bool(walls or cones or edge)
+        if check:  # near something: never move more than MAX_SUBSTEP_TRAVEL_CM per substep (no tunnelling)
+            n = max(n, math.ceil(travel / MAX_SUBSTEP_TRAVEL_CM))
         h = dt / n
         for _ in range(n):
             m.step(h, th, st)
@@ -206,7 +219,9 @@ class SimCar:
                 w += (rn * j + rt * jt) / inertia
             last = self._touching.get(ct.obstacle)
             if last is None or self.t - last > CONTACT_RELEASE_S:
-                ev = CollisionEvent(t=self.t, with_=ct.key, x_cm=ct.px, y_cm=ct.py, speed_cm_s=impact_speed)
+                # where it touched: the obstacle's surface (the overlap has just been undone)
+                ex, ey = ct.px + ct.nx * ct.depth, ct.py + ct.ny * ct.depth
+                ev = CollisionEvent(t=self.t, with_=ct.key, x_cm=ex, y_cm=ey, speed_cm_s=impact_speed)
                 self._events.append(ev)
                 self.collision_log.append(ev)
             self._touching[ct.obstacle] = self.t

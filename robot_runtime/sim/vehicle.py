@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from math import cos, sin, sqrt, tan
 
 from robot_runtime.hardware import CarSpec
 
@@ -86,6 +87,7 @@ class BicycleModel:
     __slots__ = (
         "p", "x", "y", "psi", "vx", "vy", "r", "steer", "_a", "_b", "_fz_f", "_fz_r",
         "_c_f", "_c_r", "_f_drive_max", "_mu_fz_r", "_mu_fz_f", "last_fx_r", "rear_saturated",
+        "_max_steer", "_servo_rate", "_mass", "_top", "_esc_gain", "_drag", "_inv_mass", "_inv_inertia",
     )
 
     def __init__(self, params: VehicleParams) -> None:
@@ -101,6 +103,15 @@ class BicycleModel:
         self._mu_fz_f = params.mu * self._fz_f
         self._mu_fz_r = params.mu * self._fz_r
         self._f_drive_max = params.drive_force_max_g * weight
+        # plain floats for the hot loop (attribute chains cost more than the maths here)
+        self._max_steer = params.max_steer_rad
+        self._servo_rate = params.servo_rate_rad_s
+        self._mass = params.mass_kg
+        self._top = params.top_speed_cm_s
+        self._esc_gain = params.mass_kg / params.esc_tau_s
+        self._drag = params.drag_per_s * params.mass_kg
+        self._inv_mass = 1.0 / params.mass_kg
+        self._inv_inertia = 1.0 / params.yaw_inertia
         self.x = self.y = self.psi = 0.0
         self.vx = self.vy = self.r = 0.0
         self.steer = 0.0  # actual front wheel angle (rad), follows the servo command at the servo's rate
@@ -114,11 +125,9 @@ class BicycleModel:
 
     def step(self, dt: float, throttle: float, steering: float) -> None:
         """Advance dt seconds. throttle, steering in -1..1 (fractions of top speed and max steer)."""
-        p = self.p
         # steering servo: rate-limited towards the commanded angle
-        target = steering * p.max_steer_rad
-        max_move = p.servo_rate_rad_s * dt
-        d = target - self.steer
+        max_move = self._servo_rate * dt
+        d = steering * self._max_steer - self.steer
         if d > max_move:
             d = max_move
         elif d < -max_move:
@@ -126,11 +135,12 @@ class BicycleModel:
         delta = self.steer = self.steer + d
 
         vx, vy, r = self.vx, self.vy, self.r
-        m = p.mass_kg
         a, b = self._a, self._b
+        v_target = throttle * self._top
 
         # drive: the ESC pushes towards throttle * top speed (and cancels drag), up to the motor's force
-        f_drive = m * (throttle * p.top_speed_cm_s - vx) / p.esc_tau_s + p.drag_per_s * m * vx
+        drag = self._drag * vx
+        f_drive = self._esc_gain * (v_target - vx) + drag
         fmax = self._f_drive_max
         if f_drive > fmax:
             f_drive = fmax
@@ -143,7 +153,7 @@ class BicycleModel:
         u_r = abs(vx) if abs(vx) > MIN_WHEEL_SPEED_CM_S else MIN_WHEEL_SPEED_CM_S
         vy_r = vy - b * r
         fy_r = fiala_lateral_force(vy_r / u_r, self._c_r, mu_r)
-        demand = math.sqrt(f_drive * f_drive + fy_r * fy_r)
+        demand = sqrt(f_drive * f_drive + fy_r * fy_r)
         if demand <= mu_r:
             fx_r, sat = f_drive, False
         else:
@@ -152,12 +162,12 @@ class BicycleModel:
             lam = (demand / mu_r - 1.0) / SPIN_UP_RANGE
             if lam > 1.0:
                 lam = 1.0
-            sx, sy = throttle * p.top_speed_cm_s - vx, -vy_r  # opposes the spinning/locked wheel's slip
-            sn = math.sqrt(sx * sx + sy * sy)
+            sx, sy = v_target - vx, -vy_r  # opposes the spinning/locked wheel's slip
+            sn = sqrt(sx * sx + sy * sy)
             if sn > 1e-9:
                 gx += lam * (sx / sn - gx)
                 gy += lam * (sy / sn - gy)
-            gn = math.sqrt(gx * gx + gy * gy)
+            gn = sqrt(gx * gx + gy * gy)
             if gn > 1e-9:
                 fx_r, fy_r = mu_r * gx / gn, mu_r * gy / gn
             else:
@@ -166,17 +176,17 @@ class BicycleModel:
         self.rear_saturated = sat
 
         # front tyre slip in the wheel's own frame (works in reverse too)
-        cd, sd = math.cos(delta), math.sin(delta)
+        cd, sd = cos(delta), sin(delta)
         vyf = vy + a * r
         u_f = vx * cd + vyf * sd
         w_f = vyf * cd - vx * sd
         u_f = abs(u_f) if abs(u_f) > MIN_WHEEL_SPEED_CM_S else MIN_WHEEL_SPEED_CM_S
         fyw_f = fiala_lateral_force(w_f / u_f, self._c_f, self._mu_fz_f)
 
-        drag = p.drag_per_s * m * vx
-        ax = (fx_r - fyw_f * sd - drag) / m + vy * r
-        ay = (fy_r + fyw_f * cd) / m - vx * r
-        ar = (a * fyw_f * cd - b * fy_r) / p.yaw_inertia
+        inv_m = self._inv_mass
+        ax = (fx_r - fyw_f * sd - drag) * inv_m + vy * r
+        ay = (fy_r + fyw_f * cd) * inv_m - vx * r
+        ar = (a * fyw_f * cd - b * fy_r) * self._inv_inertia
         vx += ax * dt
         vy += ay * dt
         r += ar * dt
@@ -184,20 +194,21 @@ class BicycleModel:
         # blend into the kinematic model at low speed (where slip angles are meaningless)
         # (measured at the faster axle, so a sliding tail keeps the dynamic model)
         vyr, vyf = vy - b * r, vy + a * r
-        speed = math.sqrt(vx * vx + (vyr * vyr if vyr * vyr > vyf * vyf else vyf * vyf))
+        speed = sqrt(vx * vx + (vyr * vyr if vyr * vyr > vyf * vyf else vyf * vyf))
         if speed < DYNAMIC_ABOVE_CM_S:
             w = (speed - KINEMATIC_BELOW_CM_S) / (DYNAMIC_ABOVE_CM_S - KINEMATIC_BELOW_CM_S)
             if w < 0.0:
                 w = 0.0
-            r_kin = vx * math.tan(delta) / (a + b)
+            r_kin = vx * tan(delta) / (a + b)
             vy = w * vy + (1.0 - w) * b * r_kin
             r = w * r + (1.0 - w) * r_kin
 
         self.vx, self.vy, self.r = vx, vy, r
-        c, s = math.cos(self.psi), math.sin(self.psi)
+        psi = self.psi
+        c, s = cos(psi), sin(psi)
         self.x += (vx * c - vy * s) * dt
         self.y += (vx * s + vy * c) * dt
-        self.psi += r * dt
+        self.psi = psi + r * dt
 
     @property
     def slip_rad(self) -> float:

@@ -61,8 +61,6 @@ class World:
             for w in arena.walls
         ]
         self.cones = [(c.x_cm, c.y_cm, c.radius_cm) for c in arena.cones]
-        # the thinnest thing to hit: the car may move at most a part of it per physics substep (no tunnelling)
-        self.thinnest_cm = min([w.thickness_cm for w in arena.walls] + [2.0 * c.radius_cm for c in arena.cones], default=math.inf)
 
     # --- broad phase -----------------------------------------------------------------------------
 
@@ -103,7 +101,9 @@ class World:
             (x - hl * c + hw * s, y - hl * s - hw * c),
             (x - hl * c - hw * s, y - hl * s + hw * c),
         )
-        if edge:
+        ex = hl * abs(c) + hw * abs(s)  # the footprint's axis-aligned half extents
+        ey = hl * abs(s) + hw * abs(c)
+        if edge and (x - ex < 0.0 or y - ey < 0.0 or x + ex > self.width or y + ey > self.height):
             deepest: Contact | None = None
             for px, py in corners:
                 for depth, nx, ny in ((-px, 1.0, 0.0), (-py, 0.0, 1.0), (px - self.width, -1.0, 0.0), (py - self.height, 0.0, -1.0)):

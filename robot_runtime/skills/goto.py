@@ -45,8 +45,27 @@ class GotoSkill(ScriptedSkill):
     def begin(self, state: CarState) -> None:
         d0 = math.hypot(self.tx - state.x_cm, self.ty - state.y_cm)
         self.d0 = max(d0, 1e-6)
+        self._uturn_side: float | None = None
         # straight line plus a half turn and a three-point turn at worst
         self.time_limit_s = (d0 + math.pi * self.min_radius * 2) / max(self.v_go, 1.0) + EXTRA_TIME_S
+
+    def _swing_side(self, state: CarState, ly: float) -> float:
+        """Which way to swing round towards a goal behind: its side, unless it is nearly straight behind;
+        then the side whose turning circle has more free floor (a U-turn next to a wall goes away from it)."""
+        if abs(ly) > self.min_radius:
+            return 1.0 if ly > 0 else -1.0
+        from robot_runtime.sim.world import World  # geometry only
+
+        world = World(self.ctx.arena)
+        h = math.radians(state.heading_deg)
+        room = {}
+        for side in (1.0, -1.0):
+            cx = state.x_cm - side * self.min_radius * math.sin(h)
+            cy = state.y_cm + side * self.min_radius * math.cos(h)
+            room[side] = world.clearance(cx, cy)
+        if abs(room[1.0] - room[-1.0]) < 1.0:
+            return 1.0 if ly >= 0 else -1.0
+        return 1.0 if room[1.0] > room[-1.0] else -1.0
 
     def control(self, state: CarState, dt: float) -> SkillStep:
         h = math.radians(state.heading_deg)
@@ -82,8 +101,12 @@ class GotoSkill(ScriptedSkill):
             return self.drive(-min(REVERSE_SPEED_CM_S, self.v_go), -side)
 
         sign = -1.0 if self.mode == "back" else 1.0
-        if sign > 0 and ax <= 0.0:  # goal beside or behind, far: full lock towards it
-            steer = 1.0 if ly >= 0.0 else -1.0
+        if ax > 0.0:
+            self._uturn_side = None
+        if sign > 0 and ax <= 0.0:  # goal beside or behind, far: swing round at full lock
+            if self._uturn_side is None:
+                self._uturn_side = self._swing_side(state, ly)
+            steer = self._uturn_side
         else:
             # pure pursuit; the same formula holds backwards: curvature 2*lateral/d^2
             steer = self.steer_for_curvature(2.0 * ly / (d * d))

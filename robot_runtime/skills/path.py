@@ -14,7 +14,7 @@ from robot_runtime.skills.scripted import ESC_LEAD_S, MIN_CREEP_CM_S, braking_sp
 
 LOOKAHEAD_MIN_CM = 22.0  # shorter would make the steering twitch on a 1/10 car (wheelbase 26 cm)
 LOOKAHEAD_PER_SPEED_S = 0.12  # plus this many seconds of travel: faster needs to look further
-SEARCH_WINDOW_CM = 80.0  # the car's place on the path is searched this far ahead of the last one (loops cross)
+LOCATE_PATIENCE = 6  # points (12 cm) searched past the nearest one, so a wobble in the path never stalls the search
 PATH_STEP_CM = 2.0  # spacing of the polyline points
 
 
@@ -95,17 +95,20 @@ class PathFollower:
         self._idx = 0
 
     def _locate(self, x: float, y: float) -> None:
-        p = self.path
-        best, best_i = math.inf, self._idx
-        i = self._idx
-        limit = p.s[self._idx] + SEARCH_WINDOW_CM
-        while i < len(p.s) and p.s[i] <= limit:
-            d = (p.xs[i] - x) ** 2 + (p.ys[i] - y) ** 2
-            if d < best:
-                best, best_i = d, i
+        """Walk forward from the last place while the path gets closer (never backwards: loops cross)."""
+        xs, ys, n = self.path.xs, self.path.ys, len(self.path.s)
+        i = best_i = self._idx
+        best = (xs[i] - x) ** 2 + (ys[i] - y) ** 2
+        misses = 0
+        while misses < LOCATE_PATIENCE and i + 1 < n:
             i += 1
+            d = (xs[i] - x) ** 2 + (ys[i] - y) ** 2
+            if d < best:
+                best, best_i, misses = d, i, 0
+            else:
+                misses += 1
         self._idx = best_i
-        self.s_car = p.s[best_i]
+        self.s_car = self.path.s[best_i]
 
     def cross_track(self, x: float, y: float) -> float:
         i = self._idx

@@ -121,3 +121,15 @@ def test_registered_skills_are_built_by_name():
             register_skill("Bad Name", StopSkill)
     finally:
         unregister_skill("test_brake")
+
+
+@pytest.mark.parametrize("y", [85.0, 315.0])
+def test_goto_a_point_behind_next_to_a_wall_swings_round_away_from_the_wall(y):
+    from robot_runtime.protocol import Pose
+
+    arena = Arena(width_cm=600, height_cm=400)
+    car = SimCar(arena=arena, pose=Pose(x_cm=450, y_cm=y, heading_deg=0))
+    run = run_supervised(car, GotoAction(x_cm=150, y_cm=y, speed_pct=70))
+    assert run.result.status == "done", run.result
+    assert math.hypot(run.end.x_cm - 150, run.end.y_cm - y) < 5.0
+    assert not car.collision_log and not [e for e in run.safety_events if e.reason == "fence"]
