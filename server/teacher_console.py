@@ -9,8 +9,8 @@
   class), ``/unlock`` (open for the whole class, whatever the level) and ``/auto`` (follow each kid's progress).
 - ``GET  /api/teacher/estop/latency``: when each emergency stop reached the server and when each car's
   applied throttle was zero (server.estop_latency), so "STOP ALL within 50 ms" is measured.
-- socket.io ``/teacher`` event ``turns``: pushed whenever a car's driver or turn queue changes, so the
-  roster shows a shared car changing hands as it happens.
+- socket.io ``/teacher`` events ``turns`` (whenever a car's driver or turn queue changes, so the roster
+  shows a shared car changing hands as it happens) and ``attempts_changed`` (an attempt was graded).
 
 Every endpoint goes through the core's :func:`server.teacher_api.require_teacher` (session cookie,
 and the CSRF header for anything that changes state).
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent / "web" / "teacher"
 TURN_WATCH_S = 0.1  # a shared car changing hands shows on the console within a tenth of a second
+ATTEMPT_WATCH_START_S = 0.2  # how often the attempt watcher looks whether grading has started up
 ESTOP_LATENCY: web.AppKey[EstopLatency] = web.AppKey("estop_latency", EstopLatency)
 PROGRESS: web.AppKey[TeacherProgress] = web.AppKey("teacher_progress", TeacherProgress)
 
@@ -177,6 +178,30 @@ async def _turn_watcher(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
 
 
+async def _attempt_watcher(app: web.Application) -> AsyncIterator[None]:
+    """Tell the consoles when an attempt has been graded, so the feed updates without a reload."""
+    try:
+        from server.attempts import ATTEMPTS  # the lessons-and-grading feature; absent: nothing to watch
+    except ImportError:
+        yield
+        return
+
+    async def loop() -> None:
+        while ATTEMPTS not in app or app[ATTEMPTS].graded is None:  # set when that feature starts up
+            await asyncio.sleep(ATTEMPT_WATCH_START_S)
+        graded = app[ATTEMPTS].graded
+        while True:
+            async with graded:
+                await graded.wait()
+            await app[SIO].emit("attempts_changed", {"reason": "graded"}, room=TEACHERS_ROOM,
+                                namespace=TEACHER_NAMESPACE)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 def setup(app: web.Application) -> None:
     latency = EstopLatency()
     app[ESTOP_LATENCY] = latency
@@ -186,6 +211,7 @@ def setup(app: web.Application) -> None:
     events.subscribe("telemetry", latency.on_telemetry)
     app[PROGRESS] = TeacherProgress(app)
     app.cleanup_ctx.append(_turn_watcher)
+    app.cleanup_ctx.append(_attempt_watcher)
 
     r = app.router
     r.add_get("/teacher", _to_index)

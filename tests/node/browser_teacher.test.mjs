@@ -52,10 +52,28 @@ async function until(what, predicate, timeoutMs = UI_WAIT_MS, pollMs = 20) {
   }
 }
 
+/** RFC 4180: quoted fields may hold commas, doubled quotes and line breaks. */
+function parseCsv(text) {
+  const rows = [[]];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { field += '"'; i += 1; } else if (ch === '"') quoted = false; else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { rows.at(-1).push(field); field = ''; } else if (ch === '\r' && text[i + 1] === '\n') {
+      rows.at(-1).push(field); field = ''; rows.push([]); i += 1;
+    } else field += ch;
+  }
+  if (field || rows.at(-1).length) rows.at(-1).push(field);
+  return rows.filter((r) => r.length);
+}
+
 // --- the teacher's page ----------------------------------------------------------------------
 
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+async function shot(page, name, { fullPage = true } = {}) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
 }
 
 /** A teacher API call from inside the page: the session cookie and CSRF token are the page's own. */
@@ -101,7 +119,7 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       assert.match(code, /^[A-Z2-9]{5}$/);
       const size = await page.$eval('#huge-code', (e) => parseFloat(getComputedStyle(e).fontSize));
       assert.ok(size >= 100, `the code for the board is ${size}px tall`);
-      await shot(page, '02-class-code');
+      await shot(page, '02-class-code', { fullPage: false });
       await page.click('#code-dialog');
       assert.equal((await page.textContent('#join-code')).trim(), code);
       await page.waitForSelector('#live-dot[data-state="on"]');
@@ -207,16 +225,63 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       await shot(page, '06-level-set');
     });
 
+    await t.test('an attempt appears graded; the teacher overrides the stars and the kid receives it', async () => {
+      // Mia picks the first lesson and runs the known-wrong program: too short to reach the garage
+      const program = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'lessons/level-1/l1-wake-up.wrong.blockly.json'), 'utf8'));
+      const pick = await fetch(`${demo.url}/api/lessons/select`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${mia.token}` },
+        body: JSON.stringify({ lesson_id: 'l1-wake-up' }),
+      });
+      if (pick.status !== 200) throw new Error(`select lesson: HTTP ${pick.status} ${await pick.text()}`);
+      const started = await mia.socket.timeout(BLOCK_TIMEOUT_MS).emitWithAck('run_start', { source: 'blockly', program, lesson_id: 'l1-wake-up' });
+      assert.equal(started.status, 'ok', JSON.stringify(started));
+      await page.waitForSelector(`${row(mia)} .lesson-cell:has-text("Wake up")`, { timeout: UI_WAIT_MS });
+      const move = await mia.socket.timeout(BLOCK_TIMEOUT_MS).emitWithAck('block', { block: 'move_forward', args: { distance: 60 }, run_id: started.run_id });
+      assert.equal(move.status, 'done', JSON.stringify(move));
+      await mia.socket.timeout(BLOCK_TIMEOUT_MS).emitWithAck('run_end', { run_id: started.run_id, reason: 'finished' });
+      // graded in the background (judge, frames, overlay; the coach falls back to the checks without Ollama)
+      const item = '#attempt-list li[data-status="graded"]';
+      await page.waitForSelector(item, { timeout: BLOCK_TIMEOUT_MS });
+      await until('Mia to get her feedback', () => mia.feedback.length > 0, BLOCK_TIMEOUT_MS);
+      assert.equal(mia.feedback[0].overridden, false);
+      await page.click(`${item} button`);
+      await page.waitForSelector('#attempt-dialog[open] .checks');
+      const reach = await page.textContent('#attempt-dialog .checks tr[data-check="reach_zone"]');
+      assert.match(reach, /✗/, 'the short program does not reach the garage');
+      const measured = await page.$$eval('#attempt-dialog .checks td.measured', (tds) => tds.map((td) => td.textContent));
+      assert.ok(measured.some((m) => /\d/.test(m)), `checks show measured values: ${measured}`);
+      assert.match(await page.textContent('#attempt-program'), /\S/);
+      assert.ok((await page.textContent('#attempt-coach')).length > 10, 'the coach wrote something');
+      assert.ok(await page.$('#attempt-dialog img.trajectory'), 'the trajectory is drawn over the arena');
+      await shot(page, '07-attempt-detail', { fullPage: false }); // a dialog: what the teacher sees
+      await page.click('.star-pick label[data-n="2"]');
+      await page.fill('#override-comment', 'So close! Try a longer move next time.');
+      await page.click('#override-save');
+      await page.waitForSelector('#override-status:has-text("Saved")');
+      const fb = await until('Mia to receive the new grade', () => mia.feedback.find((f) => f.overridden), UI_WAIT_MS);
+      assert.equal(fb.stars, 2);
+      assert.equal(fb.teacher_comment, 'So close! Try a longer move next time.');
+      await shot(page, '08-grade-overridden', { fullPage: false });
+      await page.click('#attempt-dialog .dialog-close button');
+      await page.waitForSelector('#attempt-list .overridden', { timeout: UI_WAIT_MS });
+    });
+
     await t.test('download the class progress as CSV', async () => {
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-link')]);
       const file = path.join(SHOTS, 'progress.csv');
       await download.saveAs(file);
-      const text = fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
-      const lines = text.trim().split('\r\n');
-      assert.match(lines[0], /^kid,level,lessons passed,.*last attempt$/);
-      const names = lines.slice(1).map((l) => l.split(',')[0]);
-      assert.deepEqual(names.sort(), ['Ana', 'Leo', 'Mia']);
-      assert.match(lines.find((l) => l.startsWith('Leo,')), /^Leo,2,/);
+      const text = fs.readFileSync(file, 'utf8');
+      assert.ok(text.startsWith('\uFEFF'), 'a byte order mark, so spreadsheets read the names as UTF-8');
+      const [header, ...rows] = parseCsv(text.slice(1));
+      assert.deepEqual(header.slice(0, 3), ['kid', 'level', 'lessons passed']);
+      assert.equal(header.at(-1), 'last attempt');
+      assert.ok(header.includes('stars: Wake up, car!'), header.join(' | '));
+      const byName = Object.fromEntries(rows.map((r) => [r[0], r]));
+      assert.deepEqual(Object.keys(byName).sort(), ['Ana', 'Leo', 'Mia']);
+      assert.equal(byName.Leo[1], '2', "Leo's new level");
+      assert.equal(byName.Mia[header.indexOf('stars: Wake up, car!')], '2', 'the overridden grade counts');
+      assert.equal(byName.Mia[2], '1', 'with 2 stars the lesson counts as passed');
+      assert.match(byName.Mia.at(-1), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, 'last attempt time');
     });
 
     await shot(page, '09-console');

@@ -80,8 +80,8 @@ export const api = {
   stopCar: (carId) => request('POST', `/api/teacher/cars/${enc(carId)}/stop`),
   resetCar: (carId) => request('POST', `/api/teacher/cars/${enc(carId)}/reset`),
 
-  attempts: (code) => request('GET', `/api/teacher/classes/${enc(code)}/attempts`),
-  attempt: (id) => request('GET', `/api/teacher/attempts/${enc(id)}`),
+  attempts: () => request('GET', '/api/teacher/attempts'),
+  attempt: (id) => request('GET', `/api/attempts/${enc(id)}`), // the teacher's session opens any attempt
   override: (id, stars, comment) => request('POST', `/api/teacher/attempts/${enc(id)}/override`, { stars, comment }),
 
   csvUrl: (code) => `/api/teacher/classes/${enc(code)}/progress.csv`,

@@ -1,105 +1,71 @@
 // The attempts feed (newest first, live) and one attempt's evidence: program, trajectory over the
 // arena, key frames, each check with its measured value, the coach's text, and the grade override.
+// Data: GET /api/teacher/attempts (list), GET /api/attempts/{id} (detail), POST .../override.
 import { el, $, fill, stars, clock, toast } from './ui.js';
-import { drawTrajectory } from './trajectory.js';
 
 const FEED_MAX = 200; // a whole lesson's attempts stay scrollable
 
-function kidName(a) { return a.kid_name || a.name || a.kid?.name || a.kid_id || 'someone'; }
-function lessonName(a) { return a.lesson_title || a.lesson?.title || a.lesson_id || 'free drive'; }
-function effectiveStars(a) { return a.override?.stars ?? a.teacher_stars ?? a.stars ?? 0; }
-function isGraded(a) { return a.passed !== undefined && a.passed !== null || a.stars !== undefined && a.stars !== null; }
+const isGraded = (a) => a.status === 'graded';
 
-/** A program snapshot as readable text: Python if the recorder kept it, else one block per line. */
-export function programText(program) {
-  if (program == null) return '(no program recorded)';
-  if (typeof program === 'string') return program;
-  if (program.python) return program.python;
-  if (program.text) return program.text;
-  const lines = [];
-  const walk = (blocks, depth) => {
-    for (const b of blocks || []) {
-      if (!b || typeof b !== 'object') continue;
-      const id = b.block || b.block_id || b.type || b.opcode || b.kind || '?';
-      const args = b.args || b.fields || b.inputs || {};
-      const argText = Object.entries(args).filter(([, v]) => typeof v !== 'object').map(([k, v]) => `${k}=${v}`).join(', ');
-      lines.push(`${'    '.repeat(depth)}${id}(${argText})`);
-      for (const key of ['body', 'children', 'do', 'substack', 'then', 'else']) if (Array.isArray(b[key])) walk(b[key], depth + 1);
-    }
-  };
-  const list = Array.isArray(program) ? program : program.blocks || program.steps || program.program;
-  if (Array.isArray(list)) walk(list, 0);
-  return lines.length ? lines.join('\n') : JSON.stringify(program, null, 2);
+function num(v) {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(1);
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  return String(v);
 }
 
-function measuredText(c) {
-  const v = c.measured ?? c.value ?? c.measurement;
-  if (v === undefined || v === null) return '—';
-  const unit = c.unit ? ` ${c.unit}` : '';
-  const num = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : (typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v));
-  return num + unit;
-}
-
-function limitText(c) {
-  const l = c.limit ?? c.threshold ?? c.expected ?? c.target;
-  if (l === undefined || l === null) return '';
-  return typeof l === 'object' ? JSON.stringify(l) : String(l) + (c.unit ? ` ${c.unit}` : '');
+function withUnit(v, unit) {
+  if (v === undefined || v === null || v === '') return '—';
+  return unit ? `${num(v)} ${unit}` : num(v);
 }
 
 export class Attempts {
-  /** actions: {open(id) -> Promise<detail>, override(id, stars, comment) -> Promise} */
-  constructor(actions) {
+  /**
+   * actions: {open(id) -> detail, override(id, stars, comment) -> {feedback}}
+   * names: {kid(id) -> name, lesson(id) -> title}
+   */
+  constructor(actions, names) {
     this.actions = actions;
-    this.items = new Map();
-    this.order = [];
-    this.known = new Set();
+    this.names = names;
+    this.list = [];
+    this.known = null; // attempt ids already shown: new ones flash once
     this.openId = null;
     $('attempt-dialog').addEventListener('close', () => { this.openId = null; });
   }
 
-  reset(list) {
-    this.items.clear();
-    this.order = [];
-    for (const a of list || []) this.upsert(a, { quiet: true });
+  update(list) {
+    this.list = list.slice(0, FEED_MAX);
     this.render();
-  }
-
-  upsert(a, { quiet = false } = {}) {
-    const id = String(a.id ?? a.attempt_id);
-    const before = this.items.get(id);
-    this.items.set(id, { ...before, ...a, id });
-    if (!before) this.order.unshift(id);
-    if (this.order.length > FEED_MAX) this.items.delete(this.order.pop());
-    if (quiet) { this.known.add(id); return; }
-    this.render();
-    if (this.openId === id && isGraded(a) && !isGraded(before || {})) this.open(id);
+    if (this.openId && this.detailPending) {
+      const a = this.list.find((x) => x.attempt_id === this.openId);
+      if (a && isGraded(a)) this.open(this.openId); // it was still being graded when opened
+    }
   }
 
   item(a) {
-    const graded = isGraded(a);
-    const isNew = !this.known.has(a.id);
-    this.known.add(a.id);
-    const result = !graded ? el('span', { class: 'pending' }, 'grading…')
+    const isNew = this.known !== null && !this.known.has(a.attempt_id);
+    const result = !isGraded(a) ? el('span', { class: 'pending' }, a.status === 'recording' ? 'driving…' : 'grading…')
       : el('span', { class: `result ${a.passed ? 'pass' : 'fail'}` }, a.passed ? 'passed' : 'not yet');
-    return el('li', { class: isNew ? 'new' : '', dataset: { attempt: a.id } },
-      el('button', { onclick: () => this.open(a.id) },
-        el('span', { class: 'who' }, kidName(a)),
-        graded ? stars(effectiveStars(a)) : el('span'),
-        el('span', { class: 'lesson' }, lessonName(a), ' · ', clock(a.ended_at || a.graded_at || a.started_at || a.created_at)),
-        el('span', {}, result, a.override ? el('span', { class: 'overridden', title: 'Changed by the teacher' }, ' ✎') : null)));
+    return el('li', { class: isNew ? 'new' : '', dataset: { attempt: a.attempt_id, status: a.status } },
+      el('button', { onclick: () => this.open(a.attempt_id) },
+        el('span', { class: 'who' }, this.names.kid(a.kid_id)),
+        isGraded(a) ? stars(a.stars) : el('span'),
+        el('span', { class: 'lesson' }, this.names.lesson(a.lesson_id), ' · ', clock(a.ended_at || a.started_at)),
+        el('span', {}, result, a.overridden ? el('span', { class: 'overridden', title: 'Grade changed by the teacher' }, ' ✎ teacher') : null)));
   }
 
   render() {
-    const list = this.order.map((id) => this.items.get(id)).filter(Boolean);
-    fill($('attempt-list'), list.map((a) => this.item(a)));
-    $('attempts-empty').hidden = list.length > 0;
+    fill($('attempt-list'), this.list.map((a) => this.item(a)));
+    this.known = new Set(this.list.map((a) => a.attempt_id));
+    $('attempts-empty').hidden = this.list.length > 0;
   }
 
   async open(id) {
-    this.openId = String(id);
+    this.openId = id;
     const dialog = $('attempt-dialog');
-    fill($('attempt-detail'), [el('p', {}, 'Loading the attempt…')]);
-    if (!dialog.open) dialog.showModal();
+    if (!dialog.open) {
+      fill($('attempt-detail'), [el('p', {}, 'Loading the attempt…')]);
+      dialog.showModal();
+    }
     let detail;
     try {
       detail = await this.actions.open(id);
@@ -107,81 +73,85 @@ export class Attempts {
       fill($('attempt-detail'), [el('p', { class: 'form-error' }, e.message)]);
       return;
     }
-    if (this.openId !== String(id)) return;
-    this.renderDetail({ ...this.items.get(String(id)), ...detail, id: String(id) });
+    if (this.openId !== id) return;
+    this.detailPending = !isGraded(detail);
+    this.renderDetail(detail);
   }
 
-  renderDetail(a) {
-    const checks = a.checks || a.results || [];
-    const coach = a.coach?.text ?? a.coach_text ?? a.feedback?.text ?? a.feedback ?? '';
-    const coachSource = a.coach?.source ?? a.feedback?.source ?? a.coach_source ?? '';
-    const frames = a.frames || a.key_frames || [];
-    const canvas = el('canvas', { class: 'trajectory', 'aria-label': 'Trajectory over the arena' });
-    const overlay = a.overlay_url || a.trajectory_overlay_url;
-    const trajectoryView = (a.trajectory?.length || !overlay) ? canvas
-      : el('img', { class: 'trajectory', src: overlay, alt: 'Trajectory over the arena' });
+  checksTable(checks) {
+    if (!checks.length) return el('p', { class: 'empty' }, 'No checks yet: the attempt is still being graded.');
+    return el('table', { class: 'checks' },
+      el('thead', {}, el('tr', {}, el('th', {}, ''), el('th', {}, 'Check'), el('th', {}, 'Measured'), el('th', {}, 'Needed'))),
+      el('tbody', {}, checks.map((c) => el('tr', { dataset: { check: c.id || c.kind || '' } },
+        el('td', { class: c.passed ? 'ok' : 'no', 'aria-label': c.passed ? 'passed' : 'failed' }, c.passed ? '✓' : '✗'),
+        el('td', {}, c.kid_text || c.id || c.kind, c.required === false ? el('span', { class: 'coach-note' }, ' (extra star)') : null),
+        el('td', { class: 'measured' }, withUnit(c.measured, c.unit)),
+        el('td', {}, withUnit(c.threshold, c.unit))))));
+  }
 
-    const starInputs = [1, 2, 3].map((n) => n);
-    let chosen = effectiveStars(a);
+  overrideForm(a) {
+    let chosen = a.override?.stars ?? a.stars ?? 0;
     const picker = el('div', { class: 'star-pick', role: 'radiogroup', 'aria-label': 'Stars' },
-      [0, ...starInputs].map((n) => {
+      [0, 1, 2, 3].map((n) => {
         const input = el('input', { type: 'radio', name: 'override-stars', value: n, checked: n === chosen, 'aria-label': `${n} stars` });
-        const label = el('label', { title: `${n} stars`, dataset: { n } }, input, el('span', {}, n === 0 ? '⊘' : '★'));
         input.addEventListener('change', () => { chosen = n; paint(); });
-        return label;
+        return el('label', { title: `${n} stars`, dataset: { n } }, input, el('span', {}, n === 0 ? '0' : '★'));
       }));
-    const paint = () => picker.querySelectorAll('label').forEach((l) => l.classList.toggle('on', Number(l.dataset.n) > 0 && Number(l.dataset.n) <= chosen));
+    const paint = () => picker.querySelectorAll('label').forEach((l) => {
+      const n = Number(l.dataset.n);
+      l.classList.toggle('on', n > 0 && n <= chosen);
+      l.classList.toggle('zero', n === 0 && chosen === 0);
+    });
     paint();
-    const comment = el('textarea', { id: 'override-comment', maxlength: 500, placeholder: 'A short note for the kid, e.g. "Great parking — the box was drawn too small!"' },
-      a.override?.comment || '');
-    const saveBtn = el('button', { class: 'btn primary', type: 'button', id: 'override-save' }, 'Save grade');
-    const status = el('span', { class: 'coach-note', role: 'status' },
-      a.override ? `Changed by the teacher: ${a.override.stars} ★${a.override.comment ? ` — “${a.override.comment}”` : ''}` : '');
-    saveBtn.addEventListener('click', async () => {
-      saveBtn.disabled = true;
+    const comment = el('textarea', { id: 'override-comment', maxlength: 300,
+      placeholder: 'A short note the kid will see, e.g. "So close! The garage line was hard to see."' }, a.override?.comment || '');
+    const save = el('button', { class: 'btn primary', type: 'button', id: 'override-save' }, 'Save grade');
+    const status = el('p', { class: 'coach-note', role: 'status', id: 'override-status' },
+      a.override ? `Changed by the teacher from ${a.override.original_stars ?? a.judge_stars} to ${a.override.stars} ★.` : `The judge gave ${a.judge_stars ?? 0} ★.`);
+    save.addEventListener('click', async () => {
+      save.disabled = true;
       try {
-        const res = await this.actions.override(a.id, chosen, comment.value.trim());
-        const override = res?.override || { stars: chosen, comment: comment.value.trim() };
-        this.upsert({ ...this.items.get(a.id), id: a.id, override });
-        status.textContent = `Saved: ${override.stars} ★ — the kid sees it now.`;
-        toast('Grade saved', `${kidName(a)} now sees ${override.stars} ★`, 'ok');
+        const res = await this.actions.override(a.attempt_id, chosen, comment.value.trim());
+        status.textContent = `Saved: ${res?.feedback?.stars ?? chosen} ★ — ${this.names.kid(a.kid_id)} sees it now.`;
+        toast('Grade saved', `${this.names.kid(a.kid_id)} now sees ${chosen} ★.`, 'ok');
       } catch (e) {
         status.textContent = e.message;
       } finally {
-        saveBtn.disabled = false;
+        save.disabled = false;
       }
     });
+    return el('section', { class: 'override' }, el('h3', {}, 'Change the grade'),
+      el('div', { class: 'row' }, picker, save), comment, status);
+  }
 
+  renderDetail(a) {
+    const fb = a.feedback || {};
+    const checks = fb.checks || a.verdict?.checks || [];
+    const coach = fb.text || a.coach?.text || '';
+    const source = fb.source || a.coach?.source || '';
+    const images = a.images || {};
+    const program = a.program_text || (typeof a.program === 'string' ? a.program : a.program ? JSON.stringify(a.program, null, 2) : '');
     fill($('attempt-detail'), [
       el('div', { class: 'detail-head' },
-        el('h1', {}, `${kidName(a)} · ${lessonName(a)}`),
-        el('div', {}, stars(effectiveStars(a)), ' ',
-          el('b', { class: a.passed ? 'result pass' : 'result fail' }, isGraded(a) ? (a.passed ? 'passed' : 'not yet') : 'grading…'))),
+        el('h1', {}, `${this.names.kid(a.kid_id)} · ${this.names.lesson(a.lesson_id)}`),
+        el('div', { class: 'detail-result' }, isGraded(a) ? stars(a.stars) : null, ' ',
+          el('b', { class: `result ${a.passed ? 'pass' : 'fail'}` }, isGraded(a) ? (a.passed ? 'passed' : 'not yet') : 'grading…'),
+          el('div', { class: 'coach-note' }, `${clock(a.started_at)} · ${a.source || ''} · ended: ${(a.end_reason || '').replace(/_/g, ' ')}`))),
       el('div', { class: 'detail-grid' },
-        el('section', {}, el('h3', {}, 'Program'), el('pre', { class: 'program', id: 'attempt-program' }, programText(a.program))),
-        el('section', {}, el('h3', {}, 'Trajectory'), trajectoryView)),
-      el('section', {}, el('h3', {}, 'Checks'),
-        checks.length ? el('table', { class: 'checks' },
-          el('thead', {}, el('tr', {}, el('th', {}, ''), el('th', {}, 'Check'), el('th', {}, 'Measured'), el('th', {}, 'Needed'))),
-          el('tbody', {}, checks.map((c) => el('tr', { dataset: { check: c.id || c.kind || '' } },
-            el('td', { class: c.passed ? 'ok' : 'no' }, c.passed ? '✓' : '✗'),
-            el('td', {}, c.label || c.text || c.name || c.description || c.id || c.kind),
-            el('td', { class: 'measured' }, measuredText(c)),
-            el('td', {}, limitText(c))))))
-          : el('p', { class: 'empty' }, 'No checks recorded yet.')),
+        el('section', {}, el('h3', {}, 'Program'), el('pre', { class: 'program', id: 'attempt-program' }, program || '(no program recorded)')),
+        el('section', {}, el('h3', {}, 'Trajectory'),
+          images.overlay ? el('img', { class: 'trajectory', src: images.overlay, alt: 'The path the car drove, drawn over the arena' })
+            : el('p', { class: 'empty' }, isGraded(a) ? 'No trajectory picture for this attempt.' : 'Drawn when grading is done.'))),
+      el('section', {}, el('h3', {}, 'Checks'), this.checksTable(checks)),
       el('section', {}, el('h3', {}, 'Coach'),
-        coach ? el('blockquote', { class: 'coach' }, String(coach)) : el('p', { class: 'empty' }, 'No feedback yet.'),
-        coachSource ? el('div', { class: 'coach-note' }, coachSource === 'checks' || coachSource === 'fallback'
-          ? 'Written from the checks alone (the vision model was not available).' : `Written by ${coachSource}.`) : null),
-      frames.length ? el('section', {}, el('h3', {}, 'Key frames'),
-        el('div', { class: 'frames' }, frames.map((f, i) => {
-          const src = typeof f === 'string' ? f : f.url || f.src;
-          return el('figure', {}, el('img', { src, alt: `Key frame ${i + 1}`, loading: 'lazy' }),
-            el('figcaption', {}, typeof f === 'object' && f.t !== undefined ? `${Number(f.t).toFixed(1)} s` : `frame ${i + 1}`));
-        }))) : null,
-      el('section', { class: 'override' }, el('h3', {}, 'Change the grade'),
-        el('div', { class: 'row' }, picker, saveBtn), comment, status),
+        coach ? el('blockquote', { class: 'coach', id: 'attempt-coach' }, coach) : el('p', { class: 'empty' }, 'No feedback yet.'),
+        source ? el('div', { class: 'coach-note' }, source === 'checks'
+          ? 'Written from the checks alone (the vision model was not available).' : `Written by the coach (${source}).`) : null,
+        fb.teacher_comment ? el('p', { class: 'overridden' }, `Your note: “${fb.teacher_comment}”`) : null),
+      (images.key_frames || []).length ? el('section', {}, el('h3', {}, 'Key frames'),
+        el('div', { class: 'frames' }, images.key_frames.map((src, i) => el('figure', {},
+          el('img', { src, alt: `Key frame ${i + 1}`, loading: 'lazy' }), el('figcaption', {}, `frame ${i + 1}`))))) : null,
+      isGraded(a) ? this.overrideForm(a) : null,
     ]);
-    if (trajectoryView === canvas) requestAnimationFrame(() => drawTrajectory(canvas, a.arena, a.trajectory || []));
   }
 }

@@ -13,7 +13,10 @@ const BOARD_REFRESH_DEBOUNCE_MS = 120; // a burst of roster events (a whole clas
 const BOARD_POLL_MS = 5000; // safety net if a socket event is lost: the roster is never staler than this
 const CLASS_KEY = 'mikrodojo.teacher.class';
 
-const state = { code: null, classes: [], board: null, socket: null, refreshTimer: null, pollTimer: null };
+const state = {
+  code: null, classes: [], board: null, socket: null, refreshTimer: null, pollTimer: null, attemptsTimer: null,
+  lessonTitles: new Map(),
+};
 
 // --- actions (every one reports its error where the teacher looks) ----------------------------
 
@@ -80,7 +83,10 @@ const lessons = new Lessons({
 
 const attempts = new Attempts({
   open: (id) => api.attempt(id),
-  override: (id, stars, comment) => api.override(id, stars, comment),
+  override: async (id, stars, comment) => { const res = await api.override(id, stars, comment); scheduleAttempts(); return res; },
+}, {
+  kid: (id) => nameOf(id),
+  lesson: (id) => state.lessonTitles.get(id) || id,
 });
 
 // --- STOP ALL: the most important button on the page ----------------------------------------
@@ -155,12 +161,11 @@ async function openClass(code) {
     .map((c) => el('option', { value: c.code, selected: c.code === code }, `${c.code}${c.name ? ` · ${c.name}` : ''}`)));
   $('class-picker').append(el('option', { value: '__new' }, '+ New class…'));
   await refreshBoard();
-  const list = await act('load the attempts', () => api.attempts(code), { quiet404: true });
-  attempts.reset(list ? (Array.isArray(list) ? list : list.attempts || []) : []);
   await loadLessons();
+  await refreshAttempts();
   connect();
   clearInterval(state.pollTimer);
-  state.pollTimer = setInterval(refreshBoard, BOARD_POLL_MS);
+  state.pollTimer = setInterval(() => { refreshBoard(); refreshAttempts(); }, BOARD_POLL_MS);
 }
 
 // --- data ------------------------------------------------------------------------------------
@@ -211,7 +216,23 @@ function scheduleRefresh() {
 
 async function loadLessons() {
   const data = await act('load the lessons', () => api.lessons(state.code), { quiet404: true });
-  lessons.render(data ? data.lessons || [] : []);
+  const list = data ? data.lessons || [] : [];
+  state.lessonTitles = new Map(list.map((l) => [l.id, l.title]));
+  lessons.render(list);
+}
+
+/** The attempts of this class's kids, newest first (the server lists every class's). */
+async function refreshAttempts() {
+  if (!state.code) return;
+  const data = await act('load the attempts', () => api.attempts(), { quiet404: true });
+  if (!data || !state.board) return;
+  const mine = new Set(state.board.kids.map((k) => k.kid_id));
+  attempts.update((data.attempts || []).filter((a) => mine.has(a.kid_id)));
+}
+
+function scheduleAttempts() {
+  clearTimeout(state.attemptsTimer);
+  state.attemptsTimer = setTimeout(refreshAttempts, BOARD_REFRESH_DEBOUNCE_MS);
 }
 
 // --- live: socket.io /teacher ----------------------------------------------------------------
@@ -222,42 +243,30 @@ function setLive(mode) {
   dot.textContent = mode === 'on' ? 'live' : mode === 'lost' ? 'reconnecting…' : 'offline';
 }
 
-function each(payload, fn) {
-  // telemetry may arrive one car at a time or coalesced as {car_id: telemetry} / [telemetry, ...]
-  if (!payload) return;
-  if (Array.isArray(payload)) payload.forEach((t) => fn(t.car_id, t));
-  else if (payload.car_id && payload.pose) fn(payload.car_id, payload);
-  else if (payload.cars) each(payload.cars, fn);
-  else for (const [carId, t] of Object.entries(payload)) if (t && t.pose) fn(carId, t);
-}
-
 function connect() {
   disconnect();
   if (typeof io !== 'function') { setLive('off'); return; }
   const socket = io('/teacher', { transports: ['websocket'], withCredentials: true, query: { class_code: state.code } });
   state.socket = socket;
-  socket.on('connect', () => { setLive('on'); socket.emit('watch', { class_code: state.code }); scheduleRefresh(); });
+  socket.on('connect', () => { setLive('on'); scheduleRefresh(); });
   socket.on('disconnect', () => setLive('lost'));
   socket.on('connect_error', (err) => {
     setLive('lost');
     if (/session|log in|auth/i.test(err?.message || '')) showLogin('Your session ended — please log in again.');
   });
   arena.attach(socket); // the arena view listens to telemetry and safety on this socket itself
-  socket.on('telemetry', (payload) => each(payload, (carId, t) => cars.onTelemetry(carId, t)));
+  socket.on('telemetry', (t) => { if (t?.car_id && t.pose) cars.onTelemetry(t.car_id, t); });
   // safety interventions come one by one ({car_id, reason, kid_text, ...}); telemetry is coalesced
   // and may skip a sample, so the list is fed from here only
   socket.on('safety', (msg) => { if (msg?.car_id) cars.onSafety(msg.car_id, msg); });
-  socket.on('roster_changed', () => scheduleRefresh());
+  socket.on('roster_changed', (msg) => {
+    scheduleRefresh();
+    if (msg?.reason === 'run_started' || msg?.reason === 'run_ended') scheduleAttempts();
+  });
+  socket.on('attempts_changed', () => { scheduleAttempts(); scheduleRefresh(); });
   socket.on('turns', (msg) => applyTurns(msg?.cars));
   socket.on('estop', () => scheduleRefresh());
   socket.on('activity', (msg) => { if (msg?.status === 'done' || msg?.status === 'refused') scheduleRefresh(); });
-  for (const name of ['attempt', 'attempt_started', 'attempt_graded', 'attempt_updated']) {
-    socket.on(name, (msg) => {
-      const a = msg?.attempt || msg;
-      if (a && (a.id !== undefined || a.attempt_id !== undefined) && (!a.class_code || a.class_code === state.code)) attempts.upsert(a);
-      scheduleRefresh();
-    });
-  }
 }
 
 function disconnect() {

@@ -20,7 +20,7 @@ export function el(tag, attrs = {}, ...children) {
 
 export const $ = (id) => document.getElementById(id);
 
-const TOAST_MS = 6000; // long enough to read one sentence from across the room
+const TOAST_MS = 4500; // long enough to read one sentence, short enough not to hide the cars for long
 
 export function toast(title, text = '', kind = 'warn') {
   const box = el('div', { class: `toast ${kind}`, role: 'status' }, el('b', {}, title), text);
