@@ -85,7 +85,8 @@ class CarRuntime:
         self.arena = arena or DEFAULT_ARENA
         self.result_sinks: list[Callable[[SkillResult], None]] = []
         self.telemetry_sinks: list[Callable[[Telemetry], None]] = []
-        self.supervisor = SafetySupervisor(config.limits, self.spec, self.arena, watchdog=config.watchdog)
+        self.supervisor = SafetySupervisor(config.limits, self.spec, self.arena, watchdog=config.watchdog,
+                                           tick_s=1.0 / config.rate_hz)
         self.executor = SkillExecutor(self.supervisor, self.spec, car_id=config.car_id, on_result=self._on_result,
                                       on_event=self._on_event, arena=self.arena)
         self.loop = ControlLoop(config.car_id, hardware, self.supervisor, self.executor, clock, rate_hz=config.rate_hz,
@@ -148,7 +149,8 @@ class CarRuntime:
         stop, bad = parse(Stop, data if data is not None else {}, "estop")
         reason = stop.reason if stop else "emergency stop"
         now = self.clock.now()
-        self.loop.add_event(self.supervisor.estop(now, reason))  # latched first: the next tick is neutral
+        self.loop.add_event(self.supervisor.estop(now, reason))  # latched first: every later tick is neutral
+        self.hardware.stop()  # and neutral right now, without waiting for the next tick
         self.executor.estop(reason, now)
         self.loop.telemetry_on_next_tick()  # the teacher sees the stop at once, and its latency is measurable
         self.note("estop", reason=reason)

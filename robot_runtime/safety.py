@@ -96,11 +96,15 @@ class SafetySupervisor:
         watchdog: bool = True,
         watchdog_s: float = WATCHDOG_S,
         event_repeat_s: float = EVENT_REPEAT_S,
+        tick_s: float = 0.0,
     ) -> None:
         self.hard = hard
         self.spec = spec
         self.watchdog = LinkWatchdog(watchdog_s, enabled=watchdog)
         self.event_repeat_s = event_repeat_s
+        # The watchdog envelope looks one tick ahead, so zero throttle is sent by the last tick before
+        # the deadline (not the first one after it): the car stops within WATCHDOG_S, not WATCHDOG_S + a tick.
+        self.tick_s = tick_s
         self.session = SessionLimits()
         self.limits = EffectiveLimits.combine(hard, self.session)
         self._arena = arena
@@ -208,7 +212,7 @@ class SafetySupervisor:
         direction = -1.0 if sign_of < 0 else 1.0
         fence_cap, fence_clear = self._fence_cap(state, direction, out_s, top)
         obstacle_cap = self._obstacle_cap(state, top) if direction > 0 else math.inf
-        watchdog_cap = self.watchdog.throttle_cap(now, hard.max_decel_per_s)
+        watchdog_cap = self.watchdog.throttle_cap(now + self.tick_s, hard.max_decel_per_s)
         # Reversing at speed is the one slew a kid should hear about (it explains a pause).
         reversing = self._prev.throttle * want_t < 0 and abs(self._prev.throttle) > REVERSE_REPORT_MIN
         slewed = abs(target_t - out_t) > CLIP_EPS or abs(target_s - out_s) > CLIP_EPS

@@ -69,9 +69,9 @@ def bumper_distance_to_edge(x: float, y: float, heading_deg: float, direction: f
 
 
 @settings(max_examples=150, deadline=None)
-@given(hard=hard_limits, first=session, steps=st.lists(step, min_size=1, max_size=60))
-def test_supervisor_keeps_every_promise_for_any_input(hard, first, steps):
-    sup = SafetySupervisor(hard, SPEC, ARENA)
+@given(hard=hard_limits, first=session, steps=st.lists(step, min_size=1, max_size=60), tick_s=st.floats(0, 0.05))
+def test_supervisor_keeps_every_promise_for_any_input(hard, first, steps, tick_s):
+    sup = SafetySupervisor(hard, SPEC, ARENA, tick_s=tick_s)
     sup.set_session(first)
     sess = first
     now = 0.0

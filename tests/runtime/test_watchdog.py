@@ -17,7 +17,7 @@ def test_watchdog_stops_the_simulated_car_within_300ms_of_the_last_heartbeat():
     run_with_heartbeats(rt, 2.0, until_s=last_heartbeat)  # the link goes silent
     # From the simulator's own command history: the first zero throttle after the last heartbeat.
     zero_at = next(t for t, cmd in car.history if t >= last_heartbeat and cmd.throttle == 0.0)
-    assert zero_at - last_heartbeat <= WATCHDOG_S + rt.loop.period + 1e-9
+    assert zero_at - last_heartbeat <= WATCHDOG_S + 1e-9  # the envelope looks one tick ahead
     assert all(cmd.throttle == 0.0 for t, cmd in car.history if t >= zero_at)
     assert abs(car.read().speed_cm_s) < 1.0  # and the car has physically stopped
     # The running request ended once, as a lost link.
