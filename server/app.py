@@ -13,7 +13,7 @@ import asyncio
 import importlib
 import logging
 import time
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -63,12 +63,9 @@ def create_app(config: ServerConfig) -> web.Application:
     app[LESSONS] = LessonRegistry()
     if config.default_class_code:
         classroom.ensure_class(config.default_class_code, "Demo class")
-    origins: list[str] | str | None = config.allowed_origins or None  # None: same origin only
-    if origins and "*" in origins:
-        origins = "*"
     sio = DojoSocketServer(
         async_mode="aiohttp",
-        cors_allowed_origins=origins,
+        cors_allowed_origins=origin_check(config.allowed_origins),
         ping_interval=config.timeouts.socket_ping_interval_s,
         ping_timeout=config.timeouts.socket_ping_timeout_s,
         max_http_buffer_size=MAX_SOCKET_FRAME_BYTES,
@@ -82,6 +79,23 @@ def create_app(config: ServerConfig) -> web.Application:
     for name in FEATURES:
         importlib.import_module(name).setup(app)
     return app
+
+
+def origin_check(extra: list[str]) -> Callable[[str | None, dict[str, Any]], bool]:
+    """Browsers may open socket.io from this server's own pages and from the configured origins.
+
+    (python-socketio's list form would drop the same-origin default, so we decide ourselves.)
+    Clients without an Origin header (the SDK, cars) are not browsers and are not asked.
+    """
+    allowed = set(extra)
+
+    def ok(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None or "*" in allowed or origin in allowed:
+            return True
+        scheme = environ.get("wsgi.url_scheme", "http")
+        return origin == f"{scheme}://{environ.get('HTTP_HOST', '')}"
+
+    return ok
 
 
 def _ensure_teacher_password(config: ServerConfig, storage: SqliteStorage) -> None:

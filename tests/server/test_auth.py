@@ -164,3 +164,20 @@ async def test_cars_with_a_wrong_token_or_protocol_are_refused_with_a_reason(tmp
         await good.connect()
         await wait_for(lambda: srv.classroom.dispatcher.is_connected("car-1"), "car-1 connected with its token")
         await good.close()
+
+
+async def test_socket_io_accepts_own_and_configured_origins_only(tmp_path):
+    async with classroom_server(tmp_path, allowed_origins=["https://turbowarp.org"]) as srv:
+        kid = await srv.join("Mia")
+        host = srv.url.split("//")[1]
+        for origin, ok in ((srv.url, True), ("https://turbowarp.org", True), ("https://evil.example", False),
+                           (f"http://evil.example:{host.split(':')[1]}", False)):
+            sio = socketio.AsyncClient(reconnection=False)
+            try:
+                await sio.connect(srv.url, namespaces=["/kid"], auth={"token": kid["token"]},
+                                  headers={"Origin": origin}, transports=["websocket"], wait_timeout=3)
+                assert ok, origin
+            except socketio.exceptions.ConnectionError:
+                assert not ok, origin
+            finally:
+                await sio.disconnect()
