@@ -174,3 +174,15 @@ async def test_realtime_loop_ticks_at_its_rate_and_records_jitter():
     await asyncio.wait_for(task, 1.0)
     assert 15 <= rt.loop.ticks <= 30  # ~25 ticks in 0.5 s (loose: a shared 2-core machine)
     assert "jitter" in rt.loop.timer.summary()
+
+
+def test_docs_headless_example_runs_as_written(capsys):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "car-runtime.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- example: headless -->\s*```python\n(.*?)```", doc, re.S)
+    assert m, "docs/car-runtime.md lost its headless example"
+    exec(compile(m.group(1), "docs/car-runtime.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["{'ok': True, 'error': None}", "done 30"]
