@@ -84,8 +84,11 @@ export async function startDemo({ cars = 4, port = 0, teacherPassword, extraArgs
     stopping = (async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
-        const timer = new Promise((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS));
-        if ((await Promise.race([exited, timer])) === 'timeout') {
+        let timer;
+        const timeout = new Promise((r) => { timer = setTimeout(() => r('timeout'), STOP_TIMEOUT_MS); });
+        const outcome = await Promise.race([exited, timeout]);
+        clearTimeout(timer); // a pending timer would keep the test process alive for 15 s
+        if (outcome === 'timeout') {
           try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
           await exited;
           throw new Error(`dojo demo did not stop within ${STOP_TIMEOUT_MS} ms after SIGTERM; killed. Output:\n${log.slice(-4000)}`);
