@@ -141,6 +141,15 @@ class RecordingWriter:
             self._last_sync = now
 
 
+def append_frames(path: Path, names: list[str]) -> None:
+    """Name the key frames in a closed recording (grading draws them after the attempt has ended)."""
+    with path.open("a", encoding="utf-8") as f:
+        for name in names:
+            f.write(json.dumps({"type": "frame", "name": name}, separators=(",", ":")) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def read_recording(path: Path) -> Recording:
     """Read a JSON-lines recording back; a torn last line (crash mid-write) is skipped."""
     header: dict[str, Any] = {}

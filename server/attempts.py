@@ -37,7 +37,7 @@ from curriculum.gate import Refusal
 from curriculum.loader import LessonSet, default_lessons
 from curriculum.program import ProgramError, analyse
 from curriculum.progress import LessonResult, Overrides, lesson_list, level_up, newly_unlocked
-from curriculum.recording import EndReason, Recording, RecordingWriter, read_recording
+from curriculum.recording import EndReason, Recording, RecordingWriter, append_frames, read_recording
 from robot_runtime.protocol import Telemetry
 from server.catalog import BLOCKS_BY_ID
 from server.classroom import Classroom, Kid, Run
@@ -361,6 +361,8 @@ def _judge_and_draw(lesson: Lesson, rec: Recording, directory: Path) -> tuple[Ve
         tmp = directory / (name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, directory / name)
+    if (directory / "recording.jsonl").is_file():
+        append_frames(directory / "recording.jsonl", sorted(images))
     return verdict, images
 
 

@@ -101,6 +101,7 @@ def attempt_detail(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
         "program_text": (row["verdict"] or {}).get("program", {}).get("text", ""),
         "recording": summary(rec).model_dump() if rec else None,
         "safety": rec.safety if rec else [], "collisions": rec.collisions if rec else [],
+        "frames": rec.frames if rec else [],
         "images": {"overlay": base + "overlay.png" + suffix if "overlay.png" in names else None,
                    "key_frames": [base + n + suffix for n in names if n.startswith("key-")]},
     }

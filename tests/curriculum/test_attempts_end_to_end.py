@@ -89,6 +89,7 @@ async def test_kid_attempt_is_graded_with_feedback_and_teacher_override_reaches_
             async with srv.http.get(f"{srv.url}/api/attempts/{good['attempt_id']}", headers=auth) as resp:
                 detail = await resp.json()
             assert detail["program"] == lesson.solution.blockly and detail["recording"]["samples"] > 20
+            assert "overlay.png" in detail["frames"] and detail["recording"]["end_reason"] == "program_finished"
             async with srv.http.get(srv.url + detail["images"]["overlay"]) as resp:
                 assert resp.status == 200 and (await resp.read()).startswith(PNG_MAGIC)
 
