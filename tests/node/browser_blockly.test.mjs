@@ -212,6 +212,31 @@ describe('the Blockly app in Chromium', { skip }, () => {
     await shot(page, '07-refused-next-to-block');
   });
 
+  test('when the teacher moves the kid up, the toolbox follows at once; a skill still out of reach stays in the program, locked', async () => {
+    const login = await fetch(`${demo.url}/api/teacher/login`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ password: demo.teacherPassword }),
+    });
+    assert.equal(login.status, 200);
+    const { csrf_token: csrf } = await login.json();
+    const cookie = login.headers.get('set-cookie').split(';')[0];
+    const kidId = await page.evaluate(() => window.dojoApp.state.session.kid_id);
+    const raised = await fetch(`${demo.url}/api/teacher/classes/DEMO/kids/${kidId}/level`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf, Cookie: cookie },
+      body: JSON.stringify({ level: 3 }),
+    });
+    assert.equal(raised.status, 200, await raised.text());
+    await page.waitForFunction(() => document.querySelector('#level-badge').textContent.startsWith('Level 3'));
+    await openCategory(page, 'Car');
+    assert.equal((await flyoutBlock(page, 'dojo_go_to')).enabled, true, 'go to unlocked at level 3');
+    const skill = await page.evaluate(() => window.dojoApp.state.workspace.getBlockById('edited-skill').getField('SKILL').getText());
+    assert.equal(skill, 'drift (locked)', 'drift is a level 4 skill: kept, still locked, never turned into slalom');
+    await page.mouse.click(700, 700); // close the flyout
+    await page.click('#run-btn');
+    await page.waitForFunction(() => document.querySelector('#status-card').dataset.state === 'refused');
+    assert.equal(await page.textContent('#status-text'), "The 'drift' skill unlocks at level 4.");
+    await shot(page, '08-level3-skill-still-locked');
+  });
+
   test('reopening the page brings back the last program', async () => {
     await page.waitForFunction(() => document.querySelector('#save-state').textContent.includes('saved'));
     await page.reload();
@@ -235,7 +260,7 @@ describe('the Blockly app in Chromium', { skip }, () => {
     assert.match(download.suggestedFilename(), /^mia_car_program\.py$/);
     assert.ok(code.includes(`car = dojo.connect("${demo.url}", class_code="DEMO", name="Mia")`), code);
     assert.ok(code.includes('car.forward(30)\ncar.turn_right(90)'), code);
-    await shot(page, '08-exported');
+    await shot(page, '09-exported');
     const start = await pose(page);
     const { code: exitCode, out } = await runPython(file);
     assert.equal(exitCode, 0, out);
@@ -243,6 +268,6 @@ describe('the Blockly app in Chromium', { skip }, () => {
     const end = await pose(page);
     assert.ok(Math.hypot(end.x_cm - start.x_cm, end.y_cm - start.y_cm) > 25, `the script drove: ${JSON.stringify({ start, end })}`);
     assert.ok(Math.abs(turned(start, end) + 90) < 5, `and turned right 90 degrees: ${JSON.stringify({ start, end })}`);
-    await shot(page, '09-after-python');
+    await shot(page, '10-after-python');
   });
 });
