@@ -254,6 +254,11 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       assert.ok((await page.textContent('#attempt-coach')).length > 10, 'the coach wrote something');
       assert.ok(await page.$('#attempt-dialog img.trajectory'), 'the trajectory is drawn over the arena');
       await shot(page, '07-attempt-detail', { fullPage: false }); // a dialog: what the teacher sees
+      // STOP ALL stays clickable over an open dialog (dialogs are never modal)
+      assert.ok(await page.$eval('#stop-all', (b) => {
+        const r = b.getBoundingClientRect();
+        return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)?.closest('#stop-all') === b;
+      }), 'STOP ALL is on top while the attempt is open');
       await page.click('.star-pick label[data-n="2"]');
       await page.fill('#override-comment', 'So close! Try a longer move next time.');
       await page.click('#override-save');
@@ -282,6 +287,33 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       assert.equal(byName.Mia[header.indexOf('stars: Wake up, car!')], '2', 'the overridden grade counts');
       assert.equal(byName.Mia[2], '1', 'with 2 stars the lesson counts as passed');
       assert.match(byName.Mia.at(-1), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, 'last attempt time');
+    });
+
+    await t.test('lock a lesson for the class, open one above the level, then set the whole class level', async () => {
+      const kidLessons = async (kid) => {
+        const res = await fetch(`${demo.url}/api/lessons`, { headers: { Authorization: `Bearer ${kid.token}` } });
+        return Object.fromEntries((await res.json()).lessons.map((l) => [l.id, l]));
+      };
+      assert.equal((await kidLessons(ana))['l1-wake-up'].locked, false);
+      assert.equal((await kidLessons(ana))['l2-speed-run'].locked, true, 'a level 2 lesson is locked at level 1');
+      await page.selectOption('#lesson-list select[data-lesson="l1-wake-up"]', 'locked');
+      await page.waitForSelector('#lesson-list li[data-lesson="l1-wake-up"][data-mode="locked"]');
+      await page.selectOption('#lesson-list select[data-lesson="l2-speed-run"]', 'open');
+      await page.waitForSelector('#lesson-list li[data-lesson="l2-speed-run"][data-mode="open"]');
+      const locked = await kidLessons(ana);
+      assert.equal(locked['l1-wake-up'].locked, true, 'the teacher locked it for the class');
+      assert.equal(locked['l2-speed-run'].locked, false, 'the teacher opened it for the class');
+      await page.selectOption('#lesson-list select[data-lesson="l1-wake-up"]', 'auto');
+      await page.waitForSelector('#lesson-list li[data-lesson="l1-wake-up"][data-mode="auto"]');
+      assert.equal((await kidLessons(ana))['l1-wake-up'].locked, false, 'automatic again: follows the level');
+
+      await page.selectOption('#class-level', '3');
+      for (const kid of [mia, leo, ana]) {
+        await page.waitForFunction((sel) => document.querySelector(sel)?.value === '3', `${row(kid)} select[aria-label^="Level"]`,
+          { timeout: UI_WAIT_MS });
+      }
+      const goTo = await ana.block('go_to', { x: 120, y: 60 });
+      assert.equal(goTo.status, 'done', `level 3 opens "go to": ${JSON.stringify(goTo)}`);
     });
 
     await shot(page, '09-console');

@@ -1,7 +1,7 @@
 // The attempts feed (newest first, live) and one attempt's evidence: program, trajectory over the
 // arena, key frames, each check with its measured value, the coach's text, and the grade override.
 // Data: GET /api/teacher/attempts (list), GET /api/attempts/{id} (detail), POST .../override.
-import { el, $, fill, stars, clock, toast } from './ui.js';
+import { el, $, fill, stars, clock, toast, openDialog } from './ui.js';
 
 const FEED_MAX = 200; // a whole lesson's attempts stay scrollable
 
@@ -64,7 +64,7 @@ export class Attempts {
     const dialog = $('attempt-dialog');
     if (!dialog.open) {
       fill($('attempt-detail'), [el('p', {}, 'Loading the attempt…')]);
-      dialog.showModal();
+      openDialog(dialog);
     }
     let detail;
     try {

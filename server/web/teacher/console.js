@@ -2,7 +2,7 @@
 // Live state comes over socket.io (/teacher namespace); the roster board is re-read from the API
 // whenever the server says something changed, so the page never needs a reload.
 import { api, setCsrf, ApiError } from './api.js';
-import { $, el, fill, toast } from './ui.js';
+import { $, el, fill, toast, openDialog, setupDialogs } from './ui.js';
 import { Roster } from './roster.js';
 import { Cars } from './cars.js';
 import { Attempts } from './attempts.js';
@@ -329,7 +329,7 @@ $('class-level').addEventListener('change', async (e) => {
 
 function showCodeBig() {
   $('huge-code').textContent = state.code;
-  $('code-dialog').showModal();
+  openDialog($('code-dialog'));
 }
 $('code-chip').addEventListener('click', showCodeBig);
 $('join-code').addEventListener('click', showCodeBig);
@@ -346,6 +346,8 @@ async function afterLogin() {
   if (remembered && state.classes.some((c) => c.code === remembered)) await openClass(remembered);
   else await showClasses();
 }
+
+setupDialogs();
 
 // On load: if our session is still valid (cookie + remembered CSRF token), go straight in.
 (async () => {

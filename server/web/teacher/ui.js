@@ -45,3 +45,31 @@ export function clock(when) {
 export function fill(container, children) {
   container.replaceChildren(...children);
 }
+
+// Dialogs open *below* the top bar and never modal: STOP ALL must stay clickable whatever is open.
+const openDialogs = new Set();
+
+function syncScrim() {
+  $('scrim').hidden = openDialogs.size === 0;
+}
+
+export function openDialog(dialog) {
+  if (!dialog.open) dialog.show();
+  openDialogs.add(dialog);
+  dialog.addEventListener('close', () => { openDialogs.delete(dialog); syncScrim(); }, { once: true });
+  syncScrim();
+  dialog.focus();
+}
+
+export function closeDialogs() {
+  for (const dialog of [...openDialogs]) dialog.close();
+}
+
+export function setupDialogs() {
+  $('scrim').addEventListener('click', closeDialogs);
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && openDialogs.size) closeDialogs(); });
+  const bar = document.querySelector('.topbar');
+  const measure = () => document.documentElement.style.setProperty('--topbar-h', `${bar.offsetHeight}px`);
+  new ResizeObserver(measure).observe(bar);
+  measure();
+}
