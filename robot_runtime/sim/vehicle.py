@@ -27,7 +27,7 @@ MASS_KG = 1.5  # a 1/10 brushed touring car with a 2S pack and a Pi on top
 CG_TO_REAR_FRACTION = 0.45  # CG at 45 % of the wheelbase from the rear axle: 55 % of the weight on the driven rear wheels
 YAW_INERTIA_KG_CM2 = 250.0  # 0.025 kg m^2 = m (L^2 + W^2) / 12 for a 40 x 20 cm box of 1.5 kg
 MU = 0.8  # rubber tyres on a classroom floor (vinyl/parquet): 0.7-1.0
-CORNERING_STIFFNESS_PER_LOAD = 8.0  # 1/rad: lateral force per unit slip angle per unit load; peak grip near 20 deg
+CORNERING_STIFFNESS_PER_LOAD = 8.0  # 1/rad, lateral force per slip angle per load (rubber on a hard floor): full sliding from 17 deg
 DRIVE_FORCE_MAX_G = 0.8  # motor at full current pushes 0.8 g: more than the rear tyres hold (0.44 g), so full throttle spins them
 ESC_TIME_CONSTANT_S = 0.25  # speed-controlling ESC: 63 % of a speed step in 0.25 s; a 30 % step then stays within rear grip
 ROLLING_DRAG_PER_S = 0.3  # rolling + drivetrain drag as a linear term (compensated by the ESC's speed control)
