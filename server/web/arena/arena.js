@@ -291,7 +291,11 @@ export class ArenaView {
     const name = this.labels.get(carId) || carId;
     const label = stopped ? `${name} ■ ${car.state === "estop" ? "STOP" : "no link"}` : name;
     ctx.fillText(label, x, y - Math.max(l, w) * 0.6 - 6 * this.ratio);
-    if (flashing) this._bubble(x, y + Math.max(l, w) * 0.6 + 8 * this.ratio, car.flash.text);
+    if (flashing) {
+      const below = y + Math.max(l, w) * 0.6 + 8 * this.ratio;
+      const fits = below + 22 * this.ratio < this.canvas.height;
+      this._bubble(x, fits ? below : y - Math.max(l, w) * 0.6 - 40 * this.ratio, car.flash.text);
+    }
     ctx.textAlign = "start";
   }
 
