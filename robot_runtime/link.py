@@ -143,6 +143,7 @@ class CarLink:
     async def _connect_once(self) -> None:
         self.refusal = None
         sio = self._new_client()
+        self.sio = sio  # set first: on_connect may wake the senders before connect() returns
         try:
             await asyncio.wait_for(
                 sio.connect(self.server_url, auth=self.hello.model_dump(mode="json"), namespaces=[CAR_NAMESPACE],
@@ -151,6 +152,7 @@ class CarLink:
             )
         except (socketio.exceptions.ConnectionError, asyncio.TimeoutError, OSError) as exc:
             refused = CAR_NAMESPACE in sio.failed_namespaces  # the server answered with a refusal
+            self.sio = None
             await _quiet_disconnect(sio)
             if refused:
                 info = refusal_info(self.refusal or {})
@@ -159,7 +161,6 @@ class CarLink:
                     + (f" — {info['fix']}" if info.get("fix") else " — check the car id and --token")
                 ) from None
             raise ConnectionError(f"cannot reach {self.server_url}: {exc}") from None
-        self.sio = sio
 
     async def run(self) -> None:
         """Stay connected until close(): reconnect with backoff; raise AuthRefused if refused."""
