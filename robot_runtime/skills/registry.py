@@ -28,10 +28,11 @@ class UnknownSkillError(KeyError, ValueError):
 
     def __init__(self, name: str, known: list[str]) -> None:
         self.name, self.known = name, known
-        super().__init__(name)
+        self.message = f"unknown skill {name!r}: this car knows {', '.join(known) or 'no named skills'}"
+        super().__init__(self.message)  # args[0] is the whole sentence (callers show exc.args[0])
 
-    def __str__(self) -> str:
-        return f"unknown skill {self.name!r}: this car knows {', '.join(self.known) or 'no named skills'}"
+    def __str__(self) -> str:  # KeyError would quote it
+        return self.message
 
 
 def register_skill(name: str, factory: SkillFactory, *, replace: bool = False) -> None:

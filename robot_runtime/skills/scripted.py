@@ -12,7 +12,8 @@ import math
 from robot_runtime.hardware import NEUTRAL, CarState, Command
 from robot_runtime.skills.base import Skill, SkillContext, SkillStep
 
-BLOCKED_AFTER_S = 1.5  # told to move but (almost) not moving this long: the supervisor is holding the car
+BLOCKED_AFTER_S = 2.5  # told to move but (almost) not moving this long: held back (the executor's own 2 s check
+# names the wall or obstacle when the supervisor's fence is the cause; this one catches everything else)
 BLOCKED_SPEED_FRACTION = 0.2  # "not moving": under this fraction of the commanded speed
 BLOCKED_MIN_CMD_CM_S = 15.0  # commands slower than this never count as "told to move"
 STOPPED_CM_S = 2.0  # the car counts as stopped below this speed
@@ -23,6 +24,9 @@ MIN_CREEP_CM_S = 10.0  # final approach speed: slow enough to stop on the spot, 
 KID_COLLISION = "Bump! I touched the {what}. Let's try again with more room."
 KID_TIMEOUT = "That took too long, so I stopped."
 KID_BLOCKED = "I couldn't keep going — my safety rules held me back."
+KID_BLOCKED_AHEAD = "I stopped: something is {cm} cm ahead of me."
+KID_BLOCKED_BEHIND = "I stopped: there's no room to back up here."
+BLOCKED_NEAR_CM = 40.0  # a sensor reading this close explains a held-back car
 
 
 def wrap_rad(a: float) -> float:
@@ -104,10 +108,17 @@ class ScriptedSkill(Skill):
         if out.status != "running":
             return out
         if self.checks_blocked and self._is_blocked(state, dt):
-            return self.fail("blocked_by_safety", self.kid_blocked)
+            return self.fail("blocked_by_safety", self.blocked_text(state))
         return out
 
-    kid_blocked: str = KID_BLOCKED
+    def blocked_text(self, state: CarState) -> str:
+        """Why the car is held back, as far as the car can tell."""
+        d = state.distance_cm
+        if self.cmd_speed > 0 and d is not None and d < BLOCKED_NEAR_CM:
+            return KID_BLOCKED_AHEAD.format(cm=max(0, round(d)))
+        if self.cmd_speed < 0:
+            return KID_BLOCKED_BEHIND
+        return KID_BLOCKED
 
     # helpers for subclasses
     def drive(self, speed_cm_s: float, steering: float) -> SkillStep:

@@ -133,3 +133,28 @@ def test_goto_a_point_behind_next_to_a_wall_swings_round_away_from_the_wall(y):
     assert run.result.status == "done", run.result
     assert math.hypot(run.end.x_cm - 150, run.end.y_cm - y) < 5.0
     assert not car.collision_log and not [e for e in run.safety_events if e.reason == "fence"]
+
+
+def test_unknown_skill_through_the_car_gets_an_error_ack_naming_the_known_skills():
+    from robot_runtime.clock import ManualClock
+    from robot_runtime.config import CarConfig
+    from robot_runtime.runtime import CarRuntime
+
+    car = _car(START_POSES[0])
+    rt = CarRuntime(CarConfig(car_id="sim-test", watchdog=False), car, ManualClock(), arena=car.arena)
+    ack = rt.handle_skill({"request_id": "r1", "action": {"kind": "skill", "name": "moonwalk"}})
+    assert not ack["ok"]
+    assert "moonwalk" in ack["error"]["message"] and "slalom" in ack["error"]["message"]
+
+
+def test_drive_into_a_wall_ends_blocked_by_safety_without_touching_it():
+    from robot_runtime.arena import Wall
+    from robot_runtime.protocol import Pose
+
+    arena = Arena(width_cm=600, height_cm=300, walls=[Wall(x0=250, y0=0, x1=250, y1=300)])
+    car = SimCar(arena=arena, pose=Pose(x_cm=100, y_cm=150, heading_deg=0))
+    run = run_supervised(car, DriveAction(distance_cm=200, speed_pct=50))
+    assert (run.result.status, run.result.reason) == ("failed", "blocked_by_safety")
+    assert "ahead" in run.result.kid_text
+    assert not car.collision_log
+    assert run.end.x_cm + 20 < 249.0
