@@ -34,14 +34,14 @@ from curriculum.frames import render_attempt_images
 from curriculum.judge import Verdict, judge
 from curriculum.lesson import Lesson
 from curriculum.gate import Refusal
-from curriculum.loader import LessonSet, default_lessons
+from curriculum.loader import LessonSet, load_lessons
 from curriculum.program import ProgramError, analyse
 from curriculum.progress import LessonResult, Overrides, lesson_list, level_up, newly_unlocked
 from curriculum.recording import EndReason, Recording, RecordingWriter, append_frames, read_recording
 from robot_runtime.protocol import Telemetry
 from server.catalog import BLOCKS_BY_ID
 from server.classroom import Classroom, Kid, Run
-from server.state import CLASSROOM, CONFIG, LESSONS, SIO, STORAGE
+from server.state import CLASSROOM, CONFIG, LESSONS, STORAGE
 from server.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -418,7 +418,10 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     storage = app[STORAGE]
     storage.migrate("attempts:1", MIGRATION)
-    service = AttemptService(app, default_lessons(), Coach(_coach_config(app)),
+    lessons, errors = load_lessons(strict=False)  # a broken lesson file must not keep the class from starting
+    for error in errors:
+        log.error("lesson not loaded: %s", error)
+    service = AttemptService(app, lessons, Coach(_coach_config(app)),
                              Path(app[CONFIG].data_dir) / "attempts")
     app[ATTEMPTS] = service
     app[LESSONS].register(service.lessons_for)
@@ -432,4 +435,3 @@ def setup(app: web.Application) -> None:
     from server import attempts_api
 
     attempts_api.setup_routes(app)
-    assert SIO in app  # the kid hub emits our feedback events through socket.io

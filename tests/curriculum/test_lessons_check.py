@@ -65,3 +65,15 @@ def test_dojo_command_line_reports_errors_and_exit_code():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert f"{bad}:19: checks[0].zone: check 'reach_zone' names zone 'garaj'" in proc.stderr
+
+
+def test_a_lesson_can_take_its_arena_from_a_shared_arena_file(tmp_path):
+    good = (HERE / "fixtures" / "garage.yaml").read_text()
+    start, end = good.index("arena:\n"), good.index("allowed_blocks:")
+    arena_text = "\n".join(line[2:] for line in good[start:end].splitlines()[1:])
+    (tmp_path / "arenas").mkdir()
+    (tmp_path / "arenas" / "garage-arena.yaml").write_text(arena_text)
+    (tmp_path / "lesson.yaml").write_text(good[:start] + "arena: {file: arenas/garage-arena.yaml}\n" + good[end:])
+    lessons, errors = load_lessons([tmp_path], strict=False)
+    assert errors == [] and list(lessons.lessons) == ["fixture-garage"]  # the arena file is not read as a lesson
+    assert lessons.get("fixture-garage").arena.zone("garage").x0 == 190
