@@ -52,8 +52,9 @@ CLAIMS_PASS = re.compile(r"\b(you passed|you did it|mission complete|perfect(ly)
                          r"solved it|all checks)\b", re.I)
 CLAIMS_FAIL = re.compile(r"\b(didn'?t pass|not passed|did not pass|0 stars|zero stars|try again from scratch)\b", re.I)
 # A tip must point at the program: one of these words, or a number.
-PROGRAM_WORDS = re.compile(r"\b(block|blocks|move|forward|backward|turn|repeat|loop|speed|distance|sensor|skill|"
-                           r"go to|degrees|cm|seconds|if|until|wait|stop|drive|slower|faster|longer|shorter)\b|\d", re.I)
+PROGRAM_WORDS = re.compile(r"\b(block|mov|forward|backward|turn|repeat|loop|speed|distance|sensor|skill|go to|"
+                           r"degree|cm|second|if\b|until|wait|stop|driv|slow|fast|long|short|donut|drift|slalom|park)"
+                           r"|\d", re.I)
 
 
 class Feedback(BaseModel):

@@ -121,3 +121,16 @@ async def test_http_error_from_the_model_is_retried_then_checks(ollama_fake):
     ollama_fake.replies = [("status", 500), ("status", 500)]
     result = await _coach(ollama_fake).feedback(lesson, verdict, "move forward 180 cm", images)
     assert result.source == "checks" and len(ollama_fake.received) == 2
+
+
+def test_vague_or_long_replies_are_rejected_with_the_rule_they_broke():
+    from curriculum.coach import Rejected, validate_reply
+
+    _, verdict, _ = _attempt(230)
+    with pytest.raises(Rejected, match="vague tip"):
+        validate_reply(reply("Your car stopped inside the garage.", "Keep trying, you are great.", True), verdict)
+    with pytest.raises(Rejected, match="too long"):
+        validate_reply(reply("Good. Very good. Really good.", "Use move forward 180 cm. Then stop.", True), verdict)
+    fb = validate_reply(reply("Your car stopped inside the garage.", "Try moving at speed 40 for a calmer stop.", True),
+                        verdict)
+    assert fb.goal_reached
