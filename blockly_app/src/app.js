@@ -36,7 +36,7 @@ const state = {
 // --- status line -----------------------------------------------------------------------------
 
 // Symbols every classroom computer has a font for (DejaVu): no emoji needed.
-const STATUS_ICONS = { idle: '☺', running: '➜', listening: '◎', finished: '★', stopped: '■', refused: '!', failed: '⚙', level: '★' };
+const STATUS_ICONS = { idle: '☺', running: '➜', listening: '◎', finished: '★', stopped: '■', refused: '!', failed: '⚙', level: '★', safety: '⚠' };
 
 function setStatus(kind, text) {
   $('status-card').dataset.state = kind;
@@ -185,6 +185,7 @@ function connectSocket() {
     onStatus: (status, text) => {
       setRunning(status === 'running' || status === 'listening');
       if (status === 'refused' || status === 'failed') setStatus(status, text);
+      else if (status === 'stopped' && text && !/^stop/.test(text)) setStatus(status, text); // e.g. the teacher's stop
       else setStatus(status, STATUS_TEXT[status] || text || status);
     },
   });
@@ -205,7 +206,7 @@ function connectSocket() {
     }
   });
   socket.on('car_status', (s) => setCars(s.cars || [], s.car_id));
-  socket.on('safety', (e) => { if (e.kid_text) setStatus('stopped', e.kid_text); });
+  socket.on('safety', (e) => { if (e.kid_text) setStatus('safety', e.kid_text); }); // "I slowed down: wall ahead"
 }
 
 function setCars(cars, carId) {

@@ -130,7 +130,7 @@ export class ProgramRunner {
 
   #outcome(run, err) {
     if (err instanceof RunStopped || (run.aborted && !(err instanceof BlockProblem))) {
-      return { status: 'stopped', text: run.abortReason || 'stopped' };
+      return { status: 'stopped', text: run.abortReason || err?.message || 'stopped' };
     }
     if (err instanceof BlockProblem) {
       this.hooks.onProblem?.(err);
