@@ -14,8 +14,7 @@ import logging
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable
 
 from curriculum.gate import Gate, Refusal
 from curriculum.levels import LEVELS, MAX_LEVEL, MIN_LEVEL
@@ -23,6 +22,7 @@ from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
 from robot_runtime.protocol import ArenaSetup, Pose, SessionLimits, StopAction, Telemetry
 from server.auth import AuthError, KidTokens
 from server.catalog import BLOCKS_BY_ID, BlockError, block as catalog_block, check_args
+from server.classroom_types import CarChannel, CarInfo, ClassroomError, Kid, ProgramCheck, Run, RunRefused
 from server.config import ServerConfig
 from server.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
 from server.events import EventBus
@@ -36,74 +36,6 @@ CLASS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: kids co
 CLASS_CODE_LENGTH = 5
 NAME_RE = re.compile(r"^[^\W\d_]{1,20}$")  # first name only: 1-20 letters, any alphabet
 START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart, so they do not overlap
-
-
-class ClassroomError(ValueError):
-    """A request the classroom cannot do: names the rule, the value and the fix."""
-
-    def __init__(self, rule: str, message: str, value: Any = None, fix: str = "", status: int = 400) -> None:
-        super().__init__(message)
-        self.rule, self.message, self.value, self.fix, self.status = rule, message, value, fix, status
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "message": self.message, "value": self.value, "fix": self.fix}
-
-
-class RunRefused(Exception):
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.detail)
-        self.refusal = refusal
-
-
-@dataclass(frozen=True)
-class Kid:
-    kid_id: str
-    name: str
-    class_code: str
-    level: int
-
-
-@dataclass(frozen=True)
-class CarInfo:
-    car_id: str
-    kind: str
-    connected: bool
-    kid_ids: tuple[str, ...]
-    estopped: bool = False
-    shared: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"car_id": self.car_id, "kind": self.kind, "connected": self.connected,
-                "kid_ids": list(self.kid_ids), "estopped": self.estopped, "shared": self.shared}
-
-
-@dataclass
-class Run:
-    run_id: str
-    kid_id: str
-    source: str
-    lesson_id: str | None
-    car_id: str | None
-    started_at: float
-    program: Any = None
-    ended_at: float | None = None
-    end_reason: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "kid_id": self.kid_id, "source": self.source, "lesson_id": self.lesson_id,
-                "car_id": self.car_id, "started_at": self.started_at, "ended_at": self.ended_at,
-                "end_reason": self.end_reason}
-
-
-class CarChannel(Protocol):
-    """What the /car hub offers besides the dispatcher's CarLink: limits, arena, estop reset."""
-
-    async def send_limits(self, car_id: str, limits: SessionLimits) -> None: ...
-    async def send_arena(self, car_id: str, setup: ArenaSetup) -> None: ...
-    async def send_reset_estop(self, car_id: str, reason: str) -> None: ...
-
-
-ProgramCheck = Callable[[Kid, Any], "Refusal | None | Awaitable[Refusal | None]"]
 
 
 class Classroom:
@@ -536,5 +468,5 @@ def _kid_text_for(exc: BlockError) -> str:
     return "Something in that block looks wrong."
 
 
-__all__ = ["AuthError", "BlockReply", "CarInfo", "Classroom", "ClassroomError", "Kid", "Run", "RunRefused",
-           "StopAction", "BLOCKS_BY_ID"]
+__all__ = ["AuthError", "BlockReply", "CarChannel", "CarInfo", "Classroom", "ClassroomError", "Kid", "ProgramCheck",
+           "Refusal", "Run", "RunRefused", "StopAction", "BLOCKS_BY_ID"]
