@@ -169,3 +169,33 @@ async def test_a_request_the_car_never_answers_times_out_and_is_cancelled_on_the
             assert car.events("cancel")[0]["request_id"] == reply["request_id"]
         finally:
             await car.close()
+
+
+async def test_roster_shows_who_drives_and_who_waits_and_the_teacher_stops_one_car(tmp_path):
+    async with classroom_server(tmp_path, cars=["car-1"]) as srv:
+        ann, ben = await srv.join("Ann"), await srv.join("Ben")
+        srv.classroom.set_class_level("TEST", 2)
+        teacher = await srv.teacher()
+        try:
+            status, _ = await teacher.post("/api/teacher/cars/car-1/assign", {"kid_ids": [ann["kid_id"], ben["kid_id"]]})
+            assert status == 200
+            a, b = await srv.kid_socket(ann["token"]), await srv.kid_socket(ben["token"])
+            drive = asyncio.create_task(srv.block(a, "drive_for", {"speed": 30, "seconds": 10}))
+            await wait_for(lambda: speed(srv, "car-1") > 10, "Ann driving")
+            waiting = asyncio.create_task(srv.block(b, "move_forward", SHORT))
+            await wait_for(lambda: srv.classroom.dispatcher.kid_status(ben["kid_id"], "car-1")[0] == "waiting", "Ben queued")
+            _, roster = await teacher.get("/api/teacher/classes/TEST/roster")
+            rows = {k["name"]: k for k in roster["kids"]}
+            assert (rows["Ann"]["status"], rows["Ben"]["status"], rows["Ben"]["queue_position"]) == ("running", "waiting", 1)
+            assert rows["Ann"]["online"] and rows["Ann"]["car_id"] == "car-1"
+            _, cars = await teacher.get("/api/teacher/cars")
+            car = cars["cars"][0]
+            assert car["driver"] == ann["kid_id"] and car["queued"] == 1 and car["shared"]
+            status, _ = await teacher.post("/api/teacher/cars/car-1/stop")
+            assert status == 200
+            replies = await asyncio.gather(drive, waiting)
+            assert [r["status"] for r in replies] == ["cancelled", "cancelled"]
+            await wait_for(lambda: speed(srv, "car-1") < 2, "car-1 standing", timeout_s=2)
+            assert (await srv.block(b, "move_forward", SHORT))["status"] == "done"  # a stop does not latch
+        finally:
+            await teacher.http.close()
