@@ -116,9 +116,12 @@ class SimCar:
             if dt == 0.0:
                 return
             raise ValueError(f"advance needs dt >= 0 seconds (got {dt})")
-        n = max(1, math.ceil(dt / self._max_substep - 1e-9))
         m = self.model
         th, st = self._act
+        if m.at_rest(th, st):  # a parked car: nothing moves (idle classroom cars cost almost nothing)
+            self.t += dt
+            return
+        n = max(1, math.ceil(dt / self._max_substep - 1e-9))
         # broad phase once per call: what could the footprint reach during dt?
         speed = math.sqrt(m.vx * m.vx + m.vy * m.vy) + abs(m.r) * self._radius
         travel = (speed + self.params.drive_force_max_g * 981.0 * dt) * dt

@@ -35,7 +35,8 @@ STEER_SERVO_RATE_DPS = 450.0  # a standard servo: 0.13 s per 60 deg
 KINEMATIC_BELOW_CM_S = 30.0  # below this speed: kinematic model (slip angles are 0/0 near standstill)
 DYNAMIC_ABOVE_CM_S = 60.0  # above this speed: dynamic model; linear blend in between
 SPIN_UP_RANGE = 0.5  # demand 1x..1.5x the grip: the force turns from "scaled demand" to "spinning wheel"
-MIN_WHEEL_SPEED_CM_S = 1.0  # floor under the longitudinal wheel speed in the slip-angle formula
+MIN_WHEEL_SPEED_CM_S = 1.0
+REST_SNAP_CM_S = 0.05  # with the throttle at 0, slower than this is standing still  # floor under the longitudinal wheel speed in the slip-angle formula
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,11 @@ class BicycleModel:
         self.vx = self.vy = self.r = 0.0
         self.steer = 0.0
 
+    def at_rest(self, throttle: float, steering: float) -> bool:
+        """Standing still with nothing to change it: a step would change nothing."""
+        return (throttle == 0.0 and self.vx == 0.0 and self.vy == 0.0 and self.r == 0.0
+                and self.steer == steering * self._max_steer)
+
     def step(self, dt: float, throttle: float, steering: float) -> None:
         """Advance dt seconds. throttle, steering in -1..1 (fractions of top speed and max steer)."""
         # steering servo: rate-limited towards the commanded angle
@@ -203,6 +209,8 @@ class BicycleModel:
             vy = w * vy + (1.0 - w) * b * r_kin
             r = w * r + (1.0 - w) * r_kin
 
+        if v_target == 0.0 and vx * vx + vy * vy < REST_SNAP_CM_S * REST_SNAP_CM_S and -1e-3 < r < 1e-3:
+            vx = vy = r = 0.0  # rolling resistance holds a nearly stopped car: it comes to rest exactly
         self.vx, self.vy, self.r = vx, vy, r
         psi = self.psi
         c, s = cos(psi), sin(psi)

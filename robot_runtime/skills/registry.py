@@ -15,12 +15,24 @@ from collections.abc import Callable
 from robot_runtime.protocol import DriveAction, GotoAction, NamedSkillAction, StopAction, TurnAction
 from robot_runtime.skills.base import Skill, SkillContext
 from robot_runtime.skills.drive import DriveSkill, StopSkill
+from robot_runtime.skills.figure_eight import FigureEightSkill
 from robot_runtime.skills.goto import GotoSkill
+from robot_runtime.skills.parallel_park import ParallelParkSkill
+from robot_runtime.skills.slalom import SlalomSkill
+from robot_runtime.skills.stunts import DonutSkill, DriftSkill
 from robot_runtime.skills.turn import TurnSkill
 
 SkillFactory = Callable[[SkillContext], Skill]
 
-_NAMED: dict[str, SkillFactory] = {}
+# the scripted named skills (the catalog's first five); policies and others are added with register_skill
+BUILTIN_NAMED: dict[str, SkillFactory] = {
+    "slalom": SlalomSkill,
+    "figure_eight": FigureEightSkill,
+    "parallel_park": ParallelParkSkill,
+    "donut": DonutSkill,
+    "drift": DriftSkill,
+}
+_NAMED: dict[str, SkillFactory] = dict(BUILTIN_NAMED)
 
 
 class UnknownSkillError(KeyError, ValueError):
@@ -50,12 +62,10 @@ def unregister_skill(name: str) -> None:
 
 def skill_names() -> list[str]:
     """Named skills this car can run (for CarHello.skills and the catalog)."""
-    _load_builtin()
     return sorted(_NAMED)
 
 
 def build_named(name: str, ctx: SkillContext) -> Skill:
-    _load_builtin()
     try:
         factory = _NAMED[name]
     except KeyError:
@@ -78,15 +88,3 @@ def build_skill(action: object, ctx: SkillContext) -> Skill:
     raise TypeError(
         f"build_skill needs a DriveAction, TurnAction, GotoAction, NamedSkillAction or StopAction (got {type(action).__name__})"
     )
-
-
-_builtin_loaded = False
-
-
-def _load_builtin() -> None:
-    """Register the scripted named skills once (lazily: their modules import this one)."""
-    global _builtin_loaded
-    if _builtin_loaded:
-        return
-    _builtin_loaded = True
-    from robot_runtime.skills import named  # noqa: F401  (registers slalom, figure_eight, ...)
