@@ -135,6 +135,11 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       assert.equal(await page.textContent('#kid-count'), '2');
       assert.match(await page.textContent(`${row(mia)} .kid-name`), /Mia/);
       await shot(page, '03-two-kids');
+      // a reload keeps the session (cookie + CSRF token from /api/teacher/me) and the class
+      await page.reload();
+      await page.waitForSelector(row(leo));
+      assert.equal((await page.textContent('#join-code')).trim(), code);
+      await page.waitForSelector('#live-dot[data-state="on"]');
     });
 
     await t.test('share one car between the two kids: they take turns', async () => {

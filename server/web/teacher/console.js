@@ -266,7 +266,6 @@ function connect() {
   socket.on('attempts_changed', () => { scheduleAttempts(); scheduleRefresh(); });
   socket.on('turns', (msg) => applyTurns(msg?.cars));
   socket.on('estop', () => scheduleRefresh());
-  socket.on('activity', (msg) => { if (msg?.status === 'done' || msg?.status === 'refused') scheduleRefresh(); });
 }
 
 function disconnect() {

@@ -48,6 +48,7 @@ export class Roster {
       el('option', { value: '' }, '— none —'),
       this.cars.map((car) => el('option', { value: car.car_id, selected: car.car_id === kid.car_id }, car.car_id)));
     sel.addEventListener('change', () => {
+      sel.blur(); // done choosing: live updates may redraw the row again
       if (sel.value) this.actions.assign(sel.value, kid.kid_id);
       else this.actions.unassign(kid.kid_id);
     });
@@ -57,7 +58,7 @@ export class Roster {
   levelSelect(kid) {
     const sel = el('select', { 'aria-label': `Level for ${kid.name}`, dataset: { kid: kid.kid_id } },
       LEVELS.map((n) => el('option', { value: n, selected: n === kid.level }, `Level ${n}`)));
-    sel.addEventListener('change', () => this.actions.setLevel(kid.kid_id, Number(sel.value)));
+    sel.addEventListener('change', () => { sel.blur(); this.actions.setLevel(kid.kid_id, Number(sel.value)); });
     return sel;
   }
 
