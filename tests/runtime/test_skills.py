@@ -158,3 +158,27 @@ def test_drive_into_a_wall_ends_blocked_by_safety_without_touching_it():
     assert "ahead" in run.result.kid_text
     assert not car.collision_log
     assert run.end.x_cm + 20 < 249.0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_drive_turn_and_goto_keep_their_promises_with_seeded_sensor_and_actuator_noise(seed):
+    from robot_runtime.sim import NoiseSpec
+
+    noise = NoiseSpec(seed=seed, distance_sigma_cm=1.0, pose_sigma_cm=0.3, heading_sigma_deg=0.3, speed_sigma_cm_s=1.0,
+                      throttle_sigma=0.02, steering_sigma=0.02, steering_trim=0.03)  # trim: a mis-centred servo
+    pose = START_POSES[3]
+
+    def fresh() -> SimCar:
+        from robot_runtime.protocol import Pose
+
+        return SimCar(arena=OPEN, pose=Pose(x_cm=pose[0], y_cm=pose[1], heading_deg=pose[2]), noise=noise)
+
+    car = fresh()  # the car's true pose (not its noisy reading) is what the promise is about
+    assert run_supervised(car, DriveAction(distance_cm=30, speed_pct=50)).result.status == "done"
+    assert math.hypot(car.pose.x_cm - pose[0], car.pose.y_cm - pose[1]) == pytest.approx(30.0, abs=2.0)
+    car = fresh()
+    assert run_supervised(car, TurnAction(degrees=90, speed_pct=50)).result.status == "done"
+    assert (car.pose.heading_deg - pose[2] + 540) % 360 - 180 == pytest.approx(90.0, abs=5.0)
+    car = fresh()
+    assert run_supervised(car, GotoAction(x_cm=pose[0] - 100, y_cm=pose[1] + 150, speed_pct=50)).result.status == "done"
+    assert math.hypot(car.pose.x_cm - (pose[0] - 100), car.pose.y_cm - (pose[1] + 150)) < 5.0
