@@ -226,16 +226,20 @@
                 const lvl = level || this._level || this._config.level || '';
                 const res = await fetch(`${this._server()}/api/catalog${lvl ? `?level=${lvl}` : ''}`);
                 const catalog = await res.json();
-                const skills = catalog.skills || (catalog.level && catalog.level.skills) || [];
-                this._skills = skills.map((s) => (typeof s === 'string' ? s : s.name || s.id)).filter(Boolean);
+                // The level's skills; a level without any shows what unlocks next, as a teaser.
+                const skills = (catalog.skills || []).filter((s) => s && s.name);
+                const open = skills.filter((s) => !s.locked);
+                this._skills = (open.length ? open : skills).map((s) => ({
+                    value: s.name,
+                    text: s.locked ? `${s.text || s.name} (level ${s.unlocks_at})` : (s.text || s.name),
+                }));
             } catch (e) {
                 this._skills = [];
             }
         }
 
         skillMenu () {
-            const skills = this._skills.length ? this._skills : ['slalom'];
-            return skills.map((s) => ({text: s.replace(/_/g, ' '), value: s}));
+            return this._skills.length ? this._skills : [{text: 'slalom', value: 'slalom'}];
         }
 
         // --- the device dialog (runtime.registerPeripheralExtension) ---------------------------------

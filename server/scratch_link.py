@@ -136,7 +136,7 @@ class LinkConnection:
         self._telemetry_wake = asyncio.Event()
         self._sender: asyncio.Task | None = None
         self._min_period_s = 0.05
-        self._announce_after_reply = False
+        self._after_reply: Any = None  # a push that must follow the current reply (coroutine function)
         if token is not None:
             self._authenticate(token)
 
@@ -192,9 +192,9 @@ class LinkConnection:
             result = await self._dispatch(req)
             if not req.is_notification:
                 await self._send(result_reply(req.id, result))
-            if self._announce_after_reply:
-                self._announce_after_reply = False
-                await self.announce()
+            if self._after_reply is not None:
+                after, self._after_reply = self._after_reply, None
+                await after()
         except RpcError as exc:
             if exc.request_id is None:
                 exc.request_id = request_id
@@ -226,7 +226,7 @@ class LinkConnection:
                                               '{"method": "authenticate", "params": {"token": ...}} first', req.id)
         if req.method == "discover":
             self.session.discover(req)
-            self._announce_after_reply = True  # didDiscoverPeripheral must follow discover's own reply
+            self._after_reply = self.announce  # didDiscoverPeripheral must follow discover's own reply
             return None
         if req.method == "connect":
             self._check_still_mine(req)
@@ -241,6 +241,7 @@ class LinkConnection:
             return {"message": encode_payload(payload), "encoding": "base64"}
         if req.method == "startNotifications":
             self.session.start_notifications(req)
+            self._after_reply = self._send_level  # the kid's level first: the extension's skill menu needs it
             return None
         self.session.stop_notifications(req)
         return None
@@ -283,6 +284,10 @@ class LinkConnection:
         for peripheral in self.hub.peripherals_for(self.kid):
             if peripheral.peripheral_id not in self.session.discovered and self.session.found(peripheral):
                 await self._send(notification("didDiscoverPeripheral", peripheral.announcement()))
+
+    async def _send_level(self) -> None:
+        if self.kid is not None:
+            await self.send_event({"type": "level", "level": self.classroom.kid(self.kid.kid_id).level})
 
     async def send_event(self, payload: dict[str, Any]) -> None:
         if self.session.state is State.CONNECTED:
