@@ -152,6 +152,10 @@ class BicycleModel:
             f_drive = fmax
         elif f_drive < -fmax:
             f_drive = -fmax
+        vyr, vyf = vy - b * r, vy + a * r
+        if vx * vx + (vyr * vyr if vyr * vyr > vyf * vyf else vyf * vyf) < KINEMATIC_BELOW_CM_S * KINEMATIC_BELOW_CM_S:
+            self._kinematic_step(dt, delta, v_target, f_drive, drag)  # parking speeds: no tyre slip to compute
+            return
         # rear tyre: what the ESC and the cornering would like, limited by the friction circle. Beyond
         # the circle the wheel spins up (or locks) and the force turns towards the slip velocity
         # of that wheel: mostly along the car when it spins hard, so the rear slides out (power oversteer).
@@ -211,6 +215,22 @@ class BicycleModel:
 
         if v_target == 0.0 and vx * vx + vy * vy < REST_SNAP_CM_S * REST_SNAP_CM_S and -1e-3 < r < 1e-3:
             vx = vy = r = 0.0  # rolling resistance holds a nearly stopped car: it comes to rest exactly
+        self.vx, self.vy, self.r = vx, vy, r
+        psi = self.psi
+        c, s = cos(psi), sin(psi)
+        self.x += (vx * c - vy * s) * dt
+        self.y += (vx * s + vy * c) * dt
+        self.psi = psi + r * dt
+
+    def _kinematic_step(self, dt: float, delta: float, v_target: float, f_drive: float, drag: float) -> None:
+        """Below KINEMATIC_BELOW_CM_S: the rear axle rolls without side slip; traction still limits the drive."""
+        mu_r = self._mu_fz_r
+        fx = mu_r if f_drive > mu_r else -mu_r if f_drive < -mu_r else f_drive
+        vx = self.vx + (fx - drag) * self._inv_mass * dt
+        if v_target == 0.0 and -REST_SNAP_CM_S < vx < REST_SNAP_CM_S:
+            vx = 0.0  # rolling resistance holds a nearly stopped car: it comes to rest exactly
+        r = vx * tan(delta) / (self._a + self._b)
+        vy = self._b * r
         self.vx, self.vy, self.r = vx, vy, r
         psi = self.psi
         c, s = cos(psi), sin(psi)
