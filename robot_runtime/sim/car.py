@@ -20,7 +20,7 @@ from robot_runtime.sim.noise import NoiseSource, NoiseSpec
 from robot_runtime.sim.vehicle import BicycleModel, VehicleParams
 from robot_runtime.sim.world import World
 
-PHYSICS_HZ = 200.0  # substep rate: at 3 m/s the car moves 1.5 cm per substep, less than a 2 cm wall is thick
+PHYSICS_HZ = 200.0  # substeps: 1.5 cm of travel at 3 m/s, and the tyre dynamics stay stable down to the kinematic blend
 RESTITUTION = 0.3  # plastic bumper on a wooden wall or a rubber cone: a small bounce
 CONTACT_FRICTION = 0.4  # bumper sliding along a wall
 CONTACT_RELEASE_S = 0.1  # a contact that comes back within this time is the same collision (no event spam)
