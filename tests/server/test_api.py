@@ -170,3 +170,34 @@ async def test_cors_only_for_allowed_origins_and_never_for_teacher_endpoints(tmp
             assert "Access-Control-Allow-Origin" not in resp.headers
         async with srv.http.get(srv.url + "/api/teacher/me", headers=tw) as resp:
             assert resp.status == 401 and "Access-Control-Allow-Origin" not in resp.headers
+
+
+async def test_the_feature_example_in_docs_server_md_runs(tmp_path):
+    import re
+    import types
+    from pathlib import Path
+
+    from server.app import create_app
+    from server.config import ServerConfig
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "server.md").read_text()
+    code = re.search(r"## Adding a feature.*?```python\n(.*?)```", doc, re.S).group(1)
+    feature = types.ModuleType("doc_feature")
+    exec(compile(code, "docs/server.md", "exec"), feature.__dict__)
+    from aiohttp import web
+    app = create_app(ServerConfig(port=0, data_dir=tmp_path, teacher_password="pw-1234"))
+    feature.setup(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(url + "/api/teacher/export") as resp:
+                assert resp.status == 401  # the example's require_teacher works
+            async with http.post(url + "/api/teacher/login", json={"password": "pw-1234"}) as resp:
+                assert resp.status == 200
+            async with http.get(url + "/api/teacher/export") as resp:
+                assert resp.status == 200 and (await resp.json()) == {"rows": []}
+    finally:
+        await runner.cleanup()
