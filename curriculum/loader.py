@@ -207,7 +207,11 @@ def _fix_for(err: dict[str, Any]) -> str:
 
 
 def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise LessonFileError([LessonError(str(path), 1, "", f"cannot read this file ({e.__class__.__name__})",
+                                           "check the path; lesson files are UTF-8 YAML")]) from None
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)

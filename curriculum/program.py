@@ -69,14 +69,17 @@ def detect_format(program: Any) -> str:
 
 
 def analyse(program: Any) -> ProgramInfo:
+    """Read a program; anything that is not a well-formed save raises ProgramError (never another error)."""
     fmt = detect_format(program)
     if fmt == "empty":
         return ProgramInfo("empty", text="(empty program)")
-    if fmt == "blockly":
-        return _analyse_blockly(program)
-    if fmt == "scratch":
-        return _analyse_scratch(program)
-    return _analyse_python(program)
+    if fmt == "python":
+        return _analyse_python(program)
+    try:
+        return _analyse_blockly(program) if fmt == "blockly" else _analyse_scratch(program)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as e:
+        raise ProgramError(f"this {fmt} program is not a well-formed save ({e.__class__.__name__}: {e}) — "
+                           "save it again from the editor") from None
 
 
 # --- Blockly ------------------------------------------------------------------------------------
@@ -304,6 +307,8 @@ def _analyse_python(source: str) -> ProgramInfo:
         tree = ast.parse(source)
     except SyntaxError as e:
         raise ProgramError(f"Python program has a syntax error on line {e.lineno}: {e.msg} — fix that line") from None
+    except (ValueError, RecursionError) as e:
+        raise ProgramError(f"Python program cannot be read ({e.__class__.__name__}) — save it as plain text") from None
     info = ProgramInfo("python", text=source.strip()[:4000])
     for node in ast.walk(tree):
         if isinstance(node, (ast.For, ast.While)):
