@@ -230,6 +230,24 @@ async def list_levels(request: web.Request) -> web.Response:
                                          for n, lv in LEVELS.items()]})
 
 
+MAX_LOG_ROWS = 500  # one screen of a class's recent blocks; older rows stay in the database
+
+
+async def request_log(request: web.Request) -> web.Response:
+    """Recent block calls with their final answer and the teacher detail (refusal rule, value, limit)."""
+    require_teacher(request, csrf=False)
+    try:
+        limit = min(MAX_LOG_ROWS, max(1, int(request.query.get("limit", "100"))))
+    except ValueError:
+        raise json_error(400, "limit", "limit must be a whole number", request.query.get("limit"),
+                         f"use limit=1..{MAX_LOG_ROWS}") from None
+    await _classroom(request).flush_request_log()
+    rows = request.app[STORAGE].recent_requests(limit, request.query.get("kid_id") or None)
+    return web.json_response({"requests": [
+        {"t": e.t, "kid_id": e.kid_id, "car_id": e.car_id, "block": e.block, "args": e.args, "status": e.status,
+         "detail": e.detail, "duration_s": round(e.duration_s, 3)} for e in rows]})
+
+
 def setup(app: web.Application) -> None:
     app[TEACHER_SESSIONS] = SessionStore(app[CONFIG].timeouts.teacher_session_s)
     app[LOGIN_LIMITS] = {}
@@ -244,6 +262,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/teacher/classes/{code}/kids/{kid_id}/level", set_kid_level)
     r.add_post("/api/teacher/classes/{code}/level", set_class_level)
     r.add_get("/api/teacher/cars", list_cars)
+    r.add_get("/api/teacher/requests", request_log)
     r.add_post("/api/teacher/cars/{car_id}/assign", assign_car)
     r.add_post("/api/teacher/estop", estop)
     r.add_post("/api/teacher/cars/{car_id}/stop", stop_car)

@@ -17,7 +17,8 @@ TEACHER_POSTS = [
     "/api/teacher/cars/car-1/assign", "/api/teacher/cars/car-1/stop", "/api/teacher/cars/car-1/reset",
     "/api/teacher/logout",
 ]
-TEACHER_GETS = ["/api/teacher/me", "/api/teacher/classes", "/api/teacher/classes/TEST/roster", "/api/teacher/cars"]
+TEACHER_GETS = ["/api/teacher/me", "/api/teacher/classes", "/api/teacher/classes/TEST/roster", "/api/teacher/cars",
+                "/api/teacher/requests"]
 
 
 def test_password_hash_is_salted_scrypt_and_verifies():

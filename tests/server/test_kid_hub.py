@@ -36,6 +36,9 @@ async def test_teacher_level_change_reaches_the_kid_the_gate_and_the_car(tmp_pat
         try:
             status, _ = await teacher.post(f"/api/teacher/classes/TEST/kids/{kid['kid_id']}/level", {"level": 2})
             assert status == 200
+            status, log = await teacher.get(f"/api/teacher/requests?kid_id={kid['kid_id']}")
+            assert status == 200 and log["requests"][0]["status"] == "refused"
+            assert log["requests"][0]["detail"] == "block_locked: drive_for needs level 2, kid is level 1"
         finally:
             await teacher.http.close()
         await wait_for(lambda: any(d["level"] == 2 for _, d in got["level"]), "the new level pushed")
