@@ -73,6 +73,7 @@ function parseCsv(text) {
 // --- the teacher's page ----------------------------------------------------------------------
 
 async function shot(page, name, { fullPage = true } = {}) {
+  if (fullPage) await page.evaluate(() => window.scrollTo(0, 0)); // else the sticky top bar lands mid-picture
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
 }
 
@@ -321,7 +322,18 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       assert.equal(goTo.status, 'done', `level 3 opens "go to": ${JSON.stringify(goTo)}`);
     });
 
-    await shot(page, '09-console');
+    await t.test("a safety intervention shows up at once, with the car, its driver and the kid's sentence", async () => {
+      await page.click('#safety-clear');
+      // Ana's car (level 3 now) turns towards the arena's edge and drives at it: the car's fence steps in
+      await ana.block('turn', { direction: 'right', degrees: 90 });
+      await ana.block('move_forward', { distance: 100 });
+      const item = await page.waitForSelector('#safety-list li:not(.estop)', { timeout: UI_WAIT_MS });
+      assert.match(await item.textContent(), /car-2 · Ana.*I (slowed down|stopped)/);
+      await page.waitForSelector('.toast:has-text("car-2 · Ana")', { timeout: UI_WAIT_MS });
+      await shot(page, '09-safety');
+    });
+
+    await shot(page, '10-console');
     assert.deepEqual(errors, [], 'the page threw no errors');
   } finally {
     for (const kid of kids) kid.socket?.disconnect();

@@ -47,13 +47,12 @@ export class Cars {
     const driver = car ? this.driverName(car) : null;
     const text = ev.kid_text || ev.reason;
     const now = new Date();
-    // a latched stop or a wall keeps reporting: the same car, reason and sentence again is one row, counted
-    const same = this.events.find((e) => e.carId === carId && e.reason === ev.reason && e.text === text
-      && now - e.at < REPEAT_WINDOW_MS);
+    // a latched stop or a wall keeps reporting: the same car and reason again is one row (latest words, counted)
+    const same = this.events.find((e) => e.carId === carId && e.reason === ev.reason && now - e.at < REPEAT_WINDOW_MS);
     if (same) {
-      same.count += 1;
-      same.at = now;
-      same.driver = same.driver || driver;
+      Object.assign(same, { count: same.count + 1, at: now, text, detail: ev.detail || '', driver: driver || same.driver });
+      this.events.splice(this.events.indexOf(same), 1);
+      this.events.unshift(same);
     } else {
       this.events.unshift({ carId, driver, reason: ev.reason, text, detail: ev.detail || '', at: now, count: 1 });
       this.events.length = Math.min(this.events.length, SAFETY_LIST_MAX);

@@ -78,7 +78,7 @@ export class Roster {
       el('td', {}, el('span', { class: 'kid-name' }, kid.name)),
       el('td', {}, this.levelSelect(kid)),
       el('td', { class: 'lesson-cell' }, lesson,
-        kid.lessons_passed ? el('div', {}, `${kid.lessons_passed} passed`) : null),
+        kid.lessons_passed ? el('div', {}, `${kid.lessons_passed} lesson${kid.lessons_passed > 1 ? 's' : ''} passed`) : null),
       el('td', {}, stars(Math.min(3, kid.best_stars ?? kid.stars ?? 0)),
         el('span', { class: 'stars' }, el('span', { class: 'n' }, `${kid.stars ?? 0} total`))),
       el('td', { class: 'state-cell' }, stateBadge(kid)),
