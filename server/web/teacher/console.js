@@ -138,7 +138,7 @@ async function showClasses() {
   $('logout-btn').hidden = false;
   $('stop-all').disabled = false;
   const list = await act('load the classes', () => api.classes());
-  state.classes = list ? (Array.isArray(list) ? list : list.classes || []) : [];
+  state.classes = list?.classes || [];
   fill($('class-list'), state.classes.map((c) => el('li', {}, el('button', { onclick: () => openClass(c.code) },
     el('span', {}, c.name || 'Class'), el('span', { class: 'code' }, c.code)))));
   if (!state.classes.length) $('class-list').append(el('li', { class: 'empty' }, 'No classes yet.'));
@@ -246,13 +246,14 @@ function setLive(mode) {
 function connect() {
   disconnect();
   if (typeof io !== 'function') { setLive('off'); return; }
-  const socket = io('/teacher', { transports: ['websocket'], withCredentials: true, query: { class_code: state.code } });
+  const socket = io('/teacher', { transports: ['websocket'], withCredentials: true });
   state.socket = socket;
   socket.on('connect', () => { setLive('on'); scheduleRefresh(); });
   socket.on('disconnect', () => setLive('lost'));
   socket.on('connect_error', (err) => {
     setLive('lost');
-    if (/session|log in|auth/i.test(err?.message || '')) showLogin('Your session ended — please log in again.');
+    // refused because the session is gone (server restarted, logged out elsewhere): log in again
+    if (err?.data?.rule === 'teacher_login' || /logged in/i.test(err?.message || '')) showLogin('Your session ended — please log in again.');
   });
   arena.attach(socket); // the arena view listens to telemetry and safety on this socket itself
   socket.on('telemetry', (t) => { if (t?.car_id && t.pose) cars.onTelemetry(t.car_id, t); });
@@ -282,7 +283,7 @@ $('login-form').addEventListener('submit', async (e) => {
   $('login-error').textContent = '';
   try {
     const res = await api.login($('password').value);
-    setCsrf(res.csrf_token || res.csrf);
+    setCsrf(res.csrf_token);
     $('password').value = '';
     await afterLogin();
   } catch (err) {
@@ -295,8 +296,8 @@ $('create-class-form').addEventListener('submit', async (e) => {
   $('create-class-error').textContent = '';
   try {
     const created = await api.createClass($('class-name').value.trim());
-    const code = created.code || created.class_code || created.class?.code;
-    state.classes.push({ code, name: created.name || $('class-name').value.trim() });
+    const { code, name } = created;
+    state.classes.push({ code, name });
     $('class-name').value = '';
     await openClass(code);
     showCodeBig();
@@ -340,7 +341,7 @@ $('banner-toggle').addEventListener('click', () => {
 
 async function afterLogin() {
   const list = await api.classes();
-  state.classes = Array.isArray(list) ? list : list.classes || [];
+  state.classes = list.classes || [];
   const remembered = localStorage.getItem(CLASS_KEY);
   if (remembered && state.classes.some((c) => c.code === remembered)) await openClass(remembered);
   else await showClasses();
