@@ -333,6 +333,17 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       await shot(page, '09-safety');
     });
 
+    await t.test("one kid's car menu moves that kid to another car", async () => {
+      await page.selectOption(`${row(ana)} select[aria-label^="Car"]`, 'car-1');
+      const board = await until('Ana on car-1', async () => {
+        const { body } = await teacherGet(page, `/api/teacher/classes/${code}/board`);
+        return body.cars.find((c) => c.car_id === 'car-1').kid_ids.includes(ana.kid_id) ? body : null;
+      });
+      assert.deepEqual(board.cars.find((c) => c.car_id === 'car-1').kid_ids, [mia.kid_id, leo.kid_id, ana.kid_id]);
+      assert.deepEqual(board.cars.find((c) => c.car_id === 'car-2').kid_ids, []);
+      await page.waitForSelector(`${row(ana)} .shared-tag:has-text("shared by 3")`);
+    });
+
     await shot(page, '10-console');
     assert.deepEqual(errors, [], 'the page threw no errors');
   } finally {
