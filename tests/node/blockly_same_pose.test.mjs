@@ -24,19 +24,18 @@ const REST_SAMPLES = 4; // 4 telemetry messages at rest (200 ms at 20 Hz): the c
 const POSE_TOLERANCE_CM = 1;
 const HEADING_TOLERANCE_DEG = 2;
 
-// side = 20; repeat 3 { forward side; turn left 60; side += 10 }; backward 10; turn right 45
-// (left first: the cars start near the bottom wall, and the fence would rightly hold a right turn back)
+// side = 20; repeat 2 { forward side; side += 15 }; turn left 90 -- a loop, a variable, a turn, and few
+// moves: each move's end lands on a 50 Hz control tick (~0.4 cm at level 1's speed), so a long program
+// would add up timing jitter that says nothing about the two front ends.
 const VARIABLES = [{ name: 'side', id: 'side' }];
 const PROGRAM_TOPS = [stackOf(
   { type: 'variables_set', fields: { VAR: { id: 'side' } }, inputs: { VALUE: { block: { type: 'math_number', fields: { NUM: 20 } } } } },
-  { type: 'controls_repeat_ext', inputs: { TIMES: num(3), DO: { block: stackOf(
+  { type: 'controls_repeat_ext', inputs: { TIMES: num(2), DO: { block: stackOf(
     { type: 'dojo_move_forward', inputs: { DISTANCE: { shadow: { type: 'math_number', fields: { NUM: 10 } },
       block: { type: 'variables_get', fields: { VAR: { id: 'side' } } } } } },
-    { type: 'dojo_turn', fields: { DIRECTION: 'left' }, inputs: { DEGREES: num(60) } },
-    { type: 'math_change', fields: { VAR: { id: 'side' } }, inputs: { DELTA: num(10) } },
+    { type: 'math_change', fields: { VAR: { id: 'side' } }, inputs: { DELTA: num(15) } },
   ) } } },
-  { type: 'dojo_move_backward', inputs: { DISTANCE: num(10) } },
-  { type: 'dojo_turn', fields: { DIRECTION: 'right' }, inputs: { DEGREES: num(45) } },
+  { type: 'dojo_turn', fields: { DIRECTION: 'left' }, inputs: { DEGREES: num(90) } },
 )];
 
 async function join(url, name) {
