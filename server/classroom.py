@@ -439,7 +439,7 @@ class Classroom:
         return len(entries)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
-        self.dispatcher._spawn(coro)
+        self.dispatcher.spawn(coro)
 
     async def close(self) -> None:
         await self.dispatcher.close()

@@ -221,7 +221,7 @@ class Dispatcher:
                                               f"no result from {car.car_id} within {request.timeout_s + self.result_margin_s:g} s"))
                 await self._quietly(self.link.send_cancel(car.car_id, Cancel(request_id=request.request_id,
                                                                               reason="timed_out")))
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:  # the car did not ack (asyncio.TimeoutError is TimeoutError on 3.11)
             self._finish(request, Outcome("failed", "no_ack", f"Your car {car.car_id} is not answering.",
                                           f"{car.car_id} did not acknowledge within {self.ack_timeout_s:g} s"))
         except asyncio.CancelledError:
@@ -320,7 +320,7 @@ class Dispatcher:
                     self._finish(request, outcome)
             running = car.running
             if running is not None and running.kid_id == kid_id and running.run_id == run_id and self.link:
-                self._spawn(self._quietly(self.link.send_cancel(car.car_id, Cancel(request_id=running.request_id,
+                self.spawn(self._quietly(self.link.send_cancel(car.car_id, Cancel(request_id=running.request_id,
                                                                                   reason="newer_program"))))
                 self._answer_after_grace(running, outcome)
 
@@ -329,7 +329,7 @@ class Dispatcher:
         async def later() -> None:
             await asyncio.sleep(self.stop_grace_s)
             self._finish(request, outcome)
-        self._spawn(later())
+        self.spawn(later())
 
     # --- status ---------------------------------------------------------------------------
 
@@ -345,7 +345,7 @@ class Dispatcher:
             return "waiting", order.index(kid_id) + 1
         return "idle", None
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    def spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
