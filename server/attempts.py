@@ -328,6 +328,29 @@ class AttemptService:
             self.classroom.set_level(kid.kid_id, new_level)
         return await self.deliver(attempt_id, unlocked=unlocked, level_up=new_level)
 
+    async def recover(self) -> list[str]:
+        """After a crash or restart: grade every attempt that was still recording or grading, from what
+        reached the disk (a torn last line is skipped; end reason `error` if the end was never written)."""
+        recovered = []
+        rows = self.storage.execute("SELECT attempt_id FROM attempts WHERE status IN ('recording', 'grading')")
+        for (attempt_id,) in rows:
+            row = self.row(attempt_id)
+            rec = self.recording(row) if row else None
+            if row is None or rec is None or row["lesson_id"] not in self.lessons.lessons:
+                self._update(attempt_id, status="lost")
+                continue
+            try:
+                kid = self.classroom.kid(row["kid_id"])
+            except Exception:
+                self._update(attempt_id, status="lost")
+                continue
+            if rec.end_reason is None:
+                rec.end_reason, rec.ended_at = "error", time.time()
+            self._update(attempt_id, ended_at=rec.ended_at, end_reason=rec.end_reason, status="grading")
+            await self._grade(attempt_id, self.lessons.get(row["lesson_id"]), kid, rec)
+            recovered.append(attempt_id)
+        return recovered
+
     def recording(self, row: dict[str, Any]) -> Recording | None:
         path = Path(row["dir"]) / "recording.jsonl"
         return read_recording(path) if path.is_file() else None
@@ -411,6 +434,7 @@ ATTEMPTS: web.AppKey[AttemptService] = web.AppKey("attempts", AttemptService)
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     service = app[ATTEMPTS]
     service.graded = asyncio.Condition()
+    service._spawn(service.recover())  # attempts a crash interrupted are graded from their recordings
     yield
     await service.close()
 

@@ -157,3 +157,41 @@ async def test_lesson_time_limit_ends_the_attempt_and_only_the_lessons_blocks_ma
             detail = await resp.json()
         assert detail["end_reason"] == "time_limit" and detail["coach"]["teacher_note"].startswith("the coach model is switched off")
         assert detail["recording"]["duration_s"] < 4.0
+
+
+
+def test_an_attempt_cut_by_a_server_crash_is_graded_from_its_recording_after_the_restart(tmp_path):
+    """SIGKILL the whole `dojo demo` mid-attempt; the next server on the same data dir grades what reached disk."""
+    import os
+    import signal
+    import time
+
+    from conftest import connect_kid_socket, join_kid_http, start_demo
+
+    with start_demo(tmp_path, cars=1) as demo:
+        kid = join_kid_http(demo, "Zoe")
+        sio = connect_kid_socket(demo, kid["token"])
+        started = sio.call("run_start", {"source": "blockly", "program": {"blocks": {}}, "lesson_id": "l1-wake-up"},
+                           namespace="/kid", timeout=CALL_TIMEOUT_S)
+        moved = sio.call("block", {"block": "move_forward", "args": {"distance": 60}, "run_id": started["run_id"]},
+                         namespace="/kid", timeout=CALL_TIMEOUT_S)
+        assert moved["status"] == "done", moved
+        time.sleep(1.2)  # more than the recording's one-second fsync period
+        os.killpg(demo.process.pid, signal.SIGKILL)  # no shutdown, no end line, no grading
+        demo.process.wait()
+        sio.disconnect()
+
+    async def restart() -> dict:
+        async with classroom_server(tmp_path / "server", cars=[]) as srv:
+            service = srv.handle.app[ATTEMPTS]
+            service.coach = Coach(CoachConfig(enabled=False))
+            rows = service.rows_of_kid(kid["kid_id"])
+            assert len(rows) == 1
+            await wait_for(lambda: service.row(rows[0]["attempt_id"])["status"] == "graded", "the recovered attempt")
+            row = service.row(rows[0]["attempt_id"])
+            return {"row": row, "rec": service.recording(row)}
+
+    got = asyncio.run(restart())
+    assert got["row"]["end_reason"] == "error"  # the end was never written: the crash is visible to the teacher
+    assert got["rec"].samples[-1].x > 100  # the 60 cm drive that happened before the crash is in the recording
+    assert got["row"]["verdict"]["checks"][0]["id"] == "reach_zone"
