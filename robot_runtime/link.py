@@ -35,6 +35,7 @@ RECONNECT_FIRST_S = 0.2  # first retry quickly: a server restart takes about a s
 RECONNECT_MAX_S = 5.0  # never wait longer than this: a class should not wait for its cars
 RECONNECT_FACTOR = 2.0  # double the wait after each failed attempt
 RECONNECT_JITTER = 0.2  # +-20 %: 30 cars do not all knock at the same instant after a server restart
+STABLE_LINK_S = 5.0  # a connection that lasted this long was healthy: the next drop starts the backoff over
 RESULT_ACK_TIMEOUT_S = 2.0  # the server acks a result at once; 2 s means the link is broken
 RESULT_RETRY_S = 0.5  # wait between result delivery attempts while connected
 RESULT_KEEP = 200  # results kept for delivery; older ones are dropped (the server failed them long ago)
@@ -179,8 +180,18 @@ class CarLink:
                     await self.clock.sleep(wait)
                     delay = min(RECONNECT_MAX_S, delay * RECONNECT_FACTOR)
                     continue
-                delay = RECONNECT_FIRST_S
+                connected_at = self.clock.now()
                 await self._watch_connection()
+                if self._closing:
+                    break
+                # Dropped: wait before dialling again. A link that held for STABLE_LINK_S starts the
+                # backoff over; one that keeps dropping at once (a server kicking us) backs off further.
+                if self.clock.now() - connected_at >= STABLE_LINK_S:
+                    delay = RECONNECT_FIRST_S
+                wait = delay * (1.0 + self.rng.uniform(-RECONNECT_JITTER, RECONNECT_JITTER))
+                self.runtime.note("reconnecting", retry_s=round(wait, 3))
+                await self.clock.sleep(wait)
+                delay = min(RECONNECT_MAX_S, delay * RECONNECT_FACTOR)
         finally:
             for task in senders:
                 task.cancel()

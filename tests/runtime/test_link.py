@@ -124,9 +124,11 @@ async def test_kicked_car_stops_reconnects_with_backoff_and_drives_again(server,
         kicked_at = rt.clock.now()
         await server.kick(CAR)
         await server.wait_for(lambda: server.results, timeout_s=6.0, what="the ended request's result")
+        assert [(r.request_id, r.status, r.reason) for r in server.results] == [("a", "failed", "link_lost")], \
+            server.results
+        await asyncio.sleep(WATCHDOG_S)
         rt.recorder.flush()
         assert first_zero_after(read_log(rt.recorder.path), kicked_at) - kicked_at <= WATCHDOG_S + TICK + 0.05
-        assert [(r.request_id, r.status) for r in server.results] == [("a", "failed")]
         await server.wait_for(lambda: CAR in server.sid_of, what="the car to reconnect")
         await asyncio.sleep(0.2)  # heartbeats flow again
         assert (await server.call(CAR, "skill", request("b", kind="drive", distance_cm=15)))["ok"]
@@ -169,7 +171,7 @@ async def test_estop_over_the_link_is_neutral_at_the_next_tick_and_latched_until
         assert (await server.call(CAR, "reset_estop", {"reason": "all clear"}))["ok"]
         assert (await server.call(CAR, "skill", request("again2", kind="drive", distance_cm=10)))["ok"]
         await server.wait_for(lambda: len(server.results) == 2, what="both results")
-        assert [(r.request_id, r.status) for r in server.results] == [("go", "cancelled"), ("again2", "done")]
+        assert [(r.request_id, r.status) for r in server.results] == [("go", "cancelled"), ("again2", "done")], server.results
 
 
 async def test_arena_message_places_the_simulated_car(server, tmp_path):
