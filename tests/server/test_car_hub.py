@@ -34,9 +34,9 @@ async def test_heartbeats_arrive_every_100ms(tmp_path):
         try:
             await wait_for(lambda: car.events("heartbeat"), "first heartbeat")
             before = len(car.events("heartbeat"))
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(2.0)
             count = len(car.events("heartbeat")) - before
-            assert 7 <= count <= 12, count  # a 300 ms watchdog never starves
+            assert 14 <= count <= 23, count  # ~10 per second: a 300 ms watchdog never starves
         finally:
             await car.close()
 

@@ -49,7 +49,7 @@ async def test_shared_car_takes_turns_round_robin_between_kids(tmp_path):
         assert order == [ann["kid_id"], ben["kid_id"], ann["kid_id"], ann["kid_id"]]
 
 
-async def test_stop_preempts_a_long_drive_within_a_second(tmp_path):
+async def test_stop_preempts_a_long_drive_within_one_and_a_half_seconds(tmp_path):
     async with classroom_server(tmp_path, cars=["car-1"]) as srv:
         kid = await srv.join("Mia")
         srv.classroom.set_level(kid["kid_id"], 2)
@@ -62,7 +62,7 @@ async def test_stop_preempts_a_long_drive_within_a_second(tmp_path):
         reply = await drive
         latency = time.monotonic() - t0
         assert stop_reply["status"] == "done"
-        assert reply["status"] == "cancelled" and latency < 1.0, (reply, latency)
+        assert reply["status"] == "cancelled" and latency < 1.5, (reply, latency)  # of a 10 s drive
         assert (await queued)["status"] == "cancelled"
         await wait_for(lambda: speed(srv, "car-1") < 2, "the car standing still", timeout_s=2)
 
