@@ -341,6 +341,8 @@ class Dispatcher:
         if car.running is not None and car.running.kid_id == kid_id:
             return "running", 0
         order = [k for k, q in car.waiting.items() if q]
+        if len(order) > 1 and order[0] == car.last_kid:  # next_request() lets the kid served last wait
+            order[0], order[1] = order[1], order[0]
         if kid_id in order:
             return "waiting", order.index(kid_id) + 1
         return "idle", None
