@@ -212,6 +212,10 @@ class AttemptService:
             return  # free driving: not an attempt
         lesson = self.lessons.get(lesson_id)
         kid = self.classroom.kid(run.kid_id)
+        if self.is_locked(kid, lesson.id)[0]:
+            log.info("run %s names locked lesson %s for kid %s: free driving, not an attempt", run.run_id, lesson.id,
+                     kid.kid_id)
+            return
         attempt_id = "a" + secrets.token_hex(6)
         directory = self.root / attempt_id
         header = Recording(attempt_id=attempt_id, lesson_id=lesson.id, kid_id=kid.kid_id, car_id=run.car_id or "",
