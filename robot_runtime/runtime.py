@@ -30,6 +30,7 @@ from robot_runtime.safety import SafetySupervisor
 log = logging.getLogger(__name__)
 
 OK = Ack(ok=True).model_dump(mode="json")
+RAW_LOG_CHARS = 300  # how much of a rejected payload the flight recorder keeps
 
 
 def validation_error_info(exc: ValidationError, what: str) -> ErrorInfo:
@@ -127,7 +128,9 @@ class CarRuntime:
         else:
             out = bad
         if self.recorder:
-            self.recorder.write("request", self.clock.now(), request=data if request is None else request, ack=out)
+            # A rejected payload is logged as a short repr: it may be anything, of any size.
+            logged = request if request is not None else repr(data)[:RAW_LOG_CHARS]
+            self.recorder.write("request", self.clock.now(), request=logged, ack=out)
         return out
 
     def handle_cancel(self, data: Any) -> dict:

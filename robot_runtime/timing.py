@@ -45,6 +45,7 @@ class StageTimer:
 
     def __init__(self, stages: tuple[str, ...] = ("skill", "supervisor", "hardware", "telemetry", "tick"),
                  size: int = SAMPLES, perf=time.perf_counter) -> None:
+        self.size = size
         self.rings = {s: StageRing(size) for s in stages}
         self._perf = perf
         self._cache: dict[str, StageTiming] = {}
@@ -53,7 +54,7 @@ class StageTimer:
     def add(self, stage: str, seconds: float) -> None:
         ring = self.rings.get(stage)
         if ring is None:
-            ring = self.rings[stage] = StageRing(len(next(iter(self.rings.values()))._buf) if self.rings else SAMPLES)
+            ring = self.rings[stage] = StageRing(self.size)
         ring.add(seconds)
 
     @contextmanager

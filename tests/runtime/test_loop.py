@@ -186,3 +186,52 @@ def test_docs_headless_example_runs_as_written(capsys):
     exec(compile(m.group(1), "docs/car-runtime.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out == ["{'ok': True, 'error': None}", "done 30"]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ACTIONS = [
+    {"kind": "drive", "distance_cm": 20}, {"kind": "drive", "seconds": 0.5}, {"kind": "turn", "degrees": -45},
+    {"kind": "goto", "x_cm": 230, "y_cm": 520}, {"kind": "stop"}, {"kind": "skill", "name": "no_such_skill"},
+    {"kind": "drive", "distance_cm": 5000},  # out of range: refused
+]
+operation = st.one_of(
+    st.tuples(st.just("submit"), st.sampled_from(range(len(ACTIONS))), st.sampled_from([0.3, 5.0, 30.0])),
+    st.tuples(st.just("tick"), st.floats(0.02, 1.0)),
+    st.tuples(st.sampled_from(["cancel", "stop", "estop", "reset", "link_down", "heartbeat", "limits"]), st.none()),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops=st.lists(operation, min_size=1, max_size=25))
+def test_any_sequence_of_requests_and_interruptions_gives_exactly_one_result_per_accepted_request(ops):
+    rt, car, clock = make_runtime(watchdog=True)
+    accepted, refused = [], []
+    for n, op in enumerate(ops):
+        kind = op[0]
+        rt.handle_heartbeat()  # the link is healthy unless an operation says otherwise
+        if kind == "submit":
+            rid = f"q{n}"
+            ack = rt.handle_skill(request(rid, timeout_s=op[2], **ACTIONS[op[1]]))
+            (accepted if ack["ok"] else refused).append(rid)
+        elif kind == "tick":
+            rt.loop.run_headless(op[1])
+        elif kind == "cancel" and accepted:
+            rt.handle_cancel({"request_id": accepted[-1]})
+        elif kind == "stop":
+            rt.handle_stop({"reason": "kid"})
+        elif kind == "estop":
+            rt.handle_estop({"reason": "teacher"})
+        elif kind == "reset":
+            rt.handle_reset_estop({"reason": "ok"})
+        elif kind == "link_down":
+            rt.link_down("test")
+        elif kind == "limits":
+            rt.handle_limits({"max_speed_pct": 30, "level": 1})
+    rt.loop.run_headless(1.0)  # no heartbeats now: the watchdog ends whatever still runs
+    rt.shutdown("end of test")
+    ids = [r.request_id for r in rt.results]
+    assert sorted(ids) == sorted(accepted)  # every accepted request answered once, nothing else answered
+    assert not set(ids) & set(refused)
+    assert all(r.status in ("done", "failed", "cancelled", "timed_out") for r in rt.results)

@@ -37,9 +37,10 @@ def test_a_run_writes_readable_jsonl_with_commands_before_and_after_supervision_
     texts = [r["event"]["kid_text"] for r in records if r["k"] == "safety"]
     assert "I slowed down: Level 2 cars go up to 50%" in texts
     assert any(t.startswith("I stopped: wall") or t.startswith("I slowed down: wall") for t in texts)
-    acks = {r["request"]["request_id"] if isinstance(r["request"], dict) else None: r["ack"]["ok"]
-            for r in records if r["k"] == "request"}
-    assert acks == {"into-wall": True, "bad": False}
+    good, bad = [r for r in records if r["k"] == "request"]
+    assert good["request"]["request_id"] == "into-wall" and good["ack"]["ok"] is True
+    assert "'bad'" in bad["request"] and bad["ack"]["ok"] is False  # a rejected payload is kept as a short repr
+    assert "distance_cm" in bad["ack"]["error"]["message"]
     (result,) = [r for r in records if r["k"] == "result"]
     assert result["result"]["request_id"] == "into-wall" and result["result"]["status"] == "failed"
     # readable by a person: short lines, rounded numbers
