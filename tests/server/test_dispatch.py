@@ -199,3 +199,26 @@ async def test_roster_shows_who_drives_and_who_waits_and_the_teacher_stops_one_c
             assert (await srv.block(b, "move_forward", SHORT))["status"] == "done"  # a stop does not latch
         finally:
             await teacher.http.close()
+
+
+async def test_turn_order_is_round_robin_for_three_kids_and_positions_match_it():
+    from collections import deque
+
+    from robot_runtime.protocol import DriveAction
+    from server.dispatch import CarQueue, Dispatcher, Request
+    dispatcher = Dispatcher()
+    car = dispatcher.cars["car-1"] = CarQueue("car-1")
+    action = DriveAction(distance_cm=5)
+    for kid, n in (("A", 3), ("B", 2), ("C", 2)):
+        for i in range(n):
+            car.waiting.setdefault(kid, deque()).append(Request(f"{kid}{i}", kid, "car-1", action))
+    served, positions = [], []
+    while True:
+        positions.append({k: dispatcher.kid_status(k, "car-1")[1] for k in "ABC"})
+        request = car.next_request()
+        if request is None:
+            break
+        served.append(request.request_id)
+        nxt = [k for k, p in positions[-1].items() if p == 1]
+        assert nxt == [request.kid_id], (positions[-1], request.request_id)  # position 1 is who goes next
+    assert served == ["A0", "B0", "C0", "A1", "B1", "C1", "A2"]
