@@ -203,12 +203,19 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       await shot(page, '05-stop-all');
     });
 
-    await t.test('each car is reset on its own; Ctrl+E stops everything again', async () => {
+    await t.test('each car is reset and stopped on its own; Ctrl+E stops everything again', async () => {
       for (const carId of ['car-1', 'car-2']) {
         await page.click(`.car[data-car="${carId}"] button:has-text("Reset")`);
         await page.waitForSelector(`.car[data-car="${carId}"]:not([data-safety="estop"])`, { timeout: UI_WAIT_MS });
       }
       assert.equal((await ana.block('move_forward', { distance: 5 })).status, 'done');
+      // one car's own Stop: that car's drive ends at once, the other car keeps going
+      const long = mia.block('move_forward', { distance: 120 });
+      const other = ana.block('move_forward', { distance: 20 });
+      await until('car-1 driving', () => Math.abs(mia.telemetry?.speed_cm_s || 0) > 5);
+      await page.click('.car[data-car="car-1"] button:has-text("Stop")');
+      assert.equal((await long).status, 'cancelled');
+      assert.equal((await other).status, 'done', 'car-2 was not stopped');
       const before = (await teacherGet(page, '/api/teacher/estop/latency')).body.stops.length;
       await page.keyboard.press('Control+e');
       await until('a second emergency stop', async () => (await teacherGet(page, '/api/teacher/estop/latency')).body.stops.length > before);
