@@ -5,7 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 
-from curriculum.loader import DEFAULT_LESSONS_DIR, lesson_files, load_lessons
+from curriculum.loader import DEFAULT_LESSONS_DIR, LessonError, LessonSet, lesson_files, line_of, load_lessons
+
+
+def simulate_solutions(lessons: LessonSet) -> list[LessonError]:
+    """The reference solution must pass and the known-wrong one must fail its check, in the simulator."""
+    from curriculum.judge import judge
+    from curriculum.simrun import run_program
+
+    errors = []
+    for item in lessons.lessons.values():
+        lesson, f = item.lesson, str(item.path)
+        good = judge(lesson, run_program(lesson, lesson.solution.blockly).recording)
+        if not good.passed:
+            why = "; ".join(c.kid_text for c in good.failed if c.required)
+            errors.append(LessonError(f, line_of(item.root, ("solution",)), "solution",
+                                      f"the reference solution does not pass in the simulator ({why})",
+                                      "change the program (or the arena) until it passes"))
+        bad = judge(lesson, run_program(lesson, lesson.wrong_solution.blockly).recording)
+        target = bad.check(lesson.wrong_solution.fails)
+        if target.passed:
+            errors.append(LessonError(f, line_of(item.root, ("wrong_solution", "fails")), "wrong_solution.fails",
+                                      f"the known-wrong solution passes check '{target.id}' ({target.kid_text})",
+                                      "make the wrong program fail that check, or name the check it fails"))
+    return errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="validate lesson YAML files (default: every lesson under lessons/)")
     check.add_argument("paths", nargs="*", help=f"files or folders (default: {DEFAULT_LESSONS_DIR})")
+    check.add_argument("--simulate", action="store_true",
+                       help="also run each reference and known-wrong solution in the headless simulator")
     sub.add_parser("list", help="list the lessons in course order")
     args = parser.parse_args(argv)
 
@@ -27,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no lesson files found in {', '.join(args.paths) or DEFAULT_LESSONS_DIR}", file=sys.stderr)
         return 1
     lessons, errors = load_lessons(args.paths or None, strict=False)
+    if args.simulate:
+        errors += simulate_solutions(lessons)
     for e in errors:
         print(str(e), file=sys.stderr)
     if errors:

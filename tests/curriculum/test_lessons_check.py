@@ -77,3 +77,12 @@ def test_a_lesson_can_take_its_arena_from_a_shared_arena_file(tmp_path):
     lessons, errors = load_lessons([tmp_path], strict=False)
     assert errors == [] and list(lessons.lessons) == ["fixture-garage"]  # the arena file is not read as a lesson
     assert lessons.get("fixture-garage").arena.zone("garage").x0 == 190
+
+
+def test_simulate_flag_reports_a_wrong_solution_that_passes_its_check(tmp_path, capsys):
+    text = (HERE / "fixtures" / "garage.yaml").read_text().replace("  fails: reach_zone", "  fails: touch_no_cone")
+    (tmp_path / "lesson.yaml").write_text(text)
+    assert main(["check", str(tmp_path / "lesson.yaml")]) == 0  # fine on paper ...
+    assert main(["check", "--simulate", str(tmp_path / "lesson.yaml")]) == 1  # ... but not in the simulator
+    err = capsys.readouterr().err
+    assert ":33: wrong_solution.fails: the known-wrong solution passes check 'touch_no_cone'" in err
