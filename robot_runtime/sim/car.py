@@ -28,6 +28,7 @@ CONTACT_RELEASE_S = 0.1  # a contact that comes back within this time is the sam
 # the car cannot move its centre across it in one substep: at most a quarter of the car's half-width.
 MAX_SUBSTEP_TRAVEL_CM = 2.5
 FREE_DISC_MARGIN_CM = 1.0  # the free disc is kept this much smaller than the true clearance
+GAP_MARGIN_CM = 0.5  # contacts are checked every substep once the footprint is this close to reach
 CONTACT_SLOP_CM = 0.05  # push out a hair further than the overlap so resting contact does not flicker
 
 
@@ -87,7 +88,10 @@ class SimCar:
     # --- Hardware protocol -----------------------------------------------------------------------
 
     def apply(self, cmd: Command) -> Command:
-        if math.isnan(cmd.throttle) or math.isnan(cmd.steering):
+        th, st = cmd.throttle, cmd.steering
+        if -1.0 <= th <= 1.0 and -1.0 <= st <= 1.0:
+            sent = cmd  # already within range (the supervisor's output always is)
+        elif math.isnan(th) or math.isnan(st):
             sent = NEUTRAL  # NaN never reaches a motor (and min/max would turn it into full throttle)
         else:
             sent = cmd.clamped()
@@ -137,6 +141,10 @@ class SimCar:
                 self._free_disc = (0.0, 0.0, -1.0)
                 walls, cones, edge = self.world.nearby(m.x, m.y, self._radius + travel + 1.0)
                 check = bool(walls or cones or edge)
+                if check:  # near something, but maybe not near enough to touch it within dt
+                    c, s = math.cos(m.psi), math.sin(m.psi)
+                    gap = self.world.gap(m.x, m.y, c, s, self._hl, self._hw, walls, cones, edge)
+                    check = gap <= travel + GAP_MARGIN_CM
         if check:  # near something: never move more than MAX_SUBSTEP_TRAVEL_CM per substep (no tunnelling)
             n = max(n, math.ceil(travel / MAX_SUBSTEP_TRAVEL_CM))
         h = dt / n

@@ -87,6 +87,40 @@ class World:
             best = min(best, math.hypot(x - cx, y - cy) - rad)
         return best
 
+    def gap(
+        self, x: float, y: float, c: float, s: float, hl: float, hw: float,
+        walls: list[int], cones: list[int], edge: bool,
+    ) -> float:
+        """Distance between the footprint and the nearest of the given shapes (<= 0: touching).
+
+        Exact for these convex shapes: the closest points are a corner of the box or an end of a
+        wall's segment (or the box point nearest a cone's centre).
+        """
+        corners = (
+            (x + hl * c - hw * s, y + hl * s + hw * c),
+            (x + hl * c + hw * s, y + hl * s - hw * c),
+            (x - hl * c + hw * s, y - hl * s - hw * c),
+            (x - hl * c - hw * s, y - hl * s + hw * c),
+        )
+        best = math.inf
+        if edge:
+            ex = hl * abs(c) + hw * abs(s)
+            ey = hl * abs(s) + hw * abs(c)
+            best = min(x - ex, y - ey, self.width - x - ex, self.height - y - ey)
+        for i in cones:
+            cx, cy, rad = self.cones[i]
+            bx, by, lx, ly, inside = self._box_point(x, y, c, s, hl, hw, cx, cy)
+            best = min(best, -rad if inside else math.hypot(bx - lx, by - ly) - rad)
+        for i in walls:
+            x0, y0, dx, dy, len2, rad = self.walls[i]
+            for px, py in corners:
+                qx, qy = _closest_on_segment(px, py, x0, y0, dx, dy, len2)
+                best = min(best, math.hypot(px - qx, py - qy) - rad)
+            for qx, qy in ((x0, y0), (x0 + dx, y0 + dy)):
+                bx, by, lx, ly, inside = self._box_point(x, y, c, s, hl, hw, qx, qy)
+                best = min(best, -rad if inside else math.hypot(bx - lx, by - ly) - rad)
+        return best
+
     # --- narrow phase: footprint rectangle vs shapes ----------------------------------------------
 
     def contacts(
