@@ -154,7 +154,7 @@ async function openClass(code) {
   $('stop-all').disabled = false;
   $('code-chip').textContent = code;
   $('join-code').textContent = code;
-  $('join-url').textContent = `${location.host}`;
+  $('join-url').textContent = `${location.host}/blockly/`;
   $('csv-link').href = api.csvUrl(code);
   $('csv-link').setAttribute('download', `${code}-progress.csv`);
   fill($('class-picker'), [...state.classes, ...(state.classes.some((c) => c.code === code) ? [] : [{ code, name: '' }])]
