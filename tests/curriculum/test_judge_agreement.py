@@ -109,3 +109,25 @@ def test_borderline_rows_really_sit_on_both_sides_of_the_edges():
                                                                                  "reach-216cm", "reach-226cm")}
     assert not in_garage(sims["reach-134cm"]) and in_garage(sims["reach-146cm"])
     assert in_garage(sims["reach-216cm"]) and not in_garage(sims["reach-226cm"])
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from curriculum.recording import Recording, Sample  # noqa: E402
+
+samples = st.lists(st.tuples(st.floats(-50, 400), st.floats(-50, 300), st.floats(-720, 720), st.floats(-300, 300),
+                             st.floats(-1, 1), st.floats(-90, 90)), max_size=60)
+
+
+@settings(max_examples=80, deadline=None)
+@given(samples)
+def test_judge_is_deterministic_and_stars_match_the_pass(points):
+    rec = Recording(attempt_id="h", lesson_id=BASE.id, program=BASE.solution.blockly,
+                    samples=[Sample(t=i * 0.05, x=x, y=y, heading=h, speed=v, steering=s, slip=slip)
+                             for i, (x, y, h, v, s, slip) in enumerate(points)])
+    a, b = judge(BASE, rec), judge(BASE, rec)
+    assert a == b
+    assert 0 <= a.stars <= 3 and a.passed == (a.stars >= 1)
+    assert a.passed == all(c.passed for c in a.checks if c.required)
+    assert all(c.kid_text for c in a.checks)
