@@ -87,6 +87,7 @@ class StopSkill(ScriptedSkill):
     kid_done = "Stopped."
     time_limit_s = STOP_TIME_LIMIT_S
     checks_blocked = False
+    needs_motion = False
 
     def begin(self, state: CarState) -> None:
         self.v0 = max(abs(state.speed_cm_s), STOPPED_CM_S)

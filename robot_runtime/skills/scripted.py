@@ -23,6 +23,7 @@ MIN_CREEP_CM_S = 10.0  # final approach speed: slow enough to stop on the spot, 
 
 KID_COLLISION = "Bump! I touched the {what}. Let's try again with more room."
 KID_TIMEOUT = "That took too long, so I stopped."
+KID_NO_SPEED = "My speed limit is 0 right now, so I can't drive."
 KID_BLOCKED = "I couldn't keep going — my safety rules held me back."
 KID_BLOCKED_AHEAD = "I stopped: something is {cm} cm ahead of me."
 KID_BLOCKED_BEHIND = "I stopped: there's no room to back up here."
@@ -61,6 +62,7 @@ class ScriptedSkill(Skill):
 
     kid_done: str = "Done!"
     checks_blocked: bool = True  # set False in skills that deliberately sit still for a while
+    needs_motion: bool = True  # a skill that must move fails at once when its speed is 0
 
     def __init__(self, ctx: SkillContext) -> None:
         super().__init__(ctx)
@@ -104,6 +106,8 @@ class ScriptedSkill(Skill):
             return self.fail("collision", KID_COLLISION.format(what=kind))
         if self.elapsed > self.time_limit_s:
             return self.fail("timeout", KID_TIMEOUT)
+        if self.needs_motion and self.v_max <= 0.0:
+            return self.fail("blocked_by_safety", KID_NO_SPEED)
         out = self.control(state, dt)
         if out.status != "running":
             return out

@@ -182,3 +182,11 @@ def test_drive_turn_and_goto_keep_their_promises_with_seeded_sensor_and_actuator
     car = fresh()
     assert run_supervised(car, GotoAction(x_cm=pose[0] - 100, y_cm=pose[1] + 150, speed_pct=50)).result.status == "done"
     assert math.hypot(car.pose.x_cm - (pose[0] - 100), car.pose.y_cm - (pose[1] + 150)) < 5.0
+
+
+def test_a_skill_with_a_speed_limit_of_zero_fails_at_once_and_says_why():
+    car = _car(START_POSES[0])
+    run = run_supervised(car, DriveAction(distance_cm=30, speed_pct=50), limits={"max_speed_pct": 0})
+    assert (run.result.status, run.result.reason) == ("failed", "blocked_by_safety")
+    assert "speed limit is 0" in run.result.kid_text
+    assert run.result.duration_s < 0.1
