@@ -60,6 +60,7 @@ class SupervisedRun:
     states: list[CarState] = field(default_factory=list)
     safety_events: list = field(default_factory=list)
     sent: list = field(default_factory=list)  # commands after the supervisor, one per tick
+    progress: list = field(default_factory=list)  # the skill's progress as telemetry reported it
 
     @property
     def max_abs_slip_deg(self) -> float:
@@ -78,7 +79,14 @@ def run_supervised(car: SimCar, action, *, limits: dict | None = None, max_s: fl
         ack = rt.handle_limits(limits)
         assert ack["ok"], ack
     events: list = []
-    rt.telemetry_sinks.append(lambda tm: events.extend(tm.safety_events))
+    progress: list = []
+
+    def on_telemetry(tm) -> None:
+        events.extend(tm.safety_events)
+        if tm.skill is not None:
+            progress.append(tm.skill.progress)
+
+    rt.telemetry_sinks.append(on_telemetry)
     start = car.read()
     ack = rt.handle_skill({"request_id": "req-1", "action": action.model_dump(mode="json"), "timeout_s": 120})
     assert ack["ok"], ack
@@ -93,4 +101,5 @@ def run_supervised(car: SimCar, action, *, limits: dict | None = None, max_s: fl
     rt.loop.run_headless(max_s, until=finished)
     assert rt.results, f"no result within {max_s} s"
     rt.loop.run_headless(settle_s, until=lambda: (states.append(rt.loop.last_state), False)[1])
-    return SupervisedRun(result=rt.results[0], start=start, end=car.read(), states=states, safety_events=events, sent=sent)
+    return SupervisedRun(result=rt.results[0], start=start, end=car.read(), states=states, safety_events=events, sent=sent,
+                         progress=progress)

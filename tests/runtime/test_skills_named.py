@@ -181,3 +181,12 @@ def test_parallel_park_into_the_arenas_parking_zone_from_anywhere(start):
     inside, err = _in_box(run.end, KERB_BOX, axis)
     assert inside and err < 10.0
     assert _footprint_inside(run.end, KERB_BOX, axis, 70.0, 36.0)
+
+
+@pytest.mark.parametrize("name", ["slalom", "figure_eight", "parallel_park", "donut", "drift"])
+def test_named_skills_report_progress_from_0_to_nearly_1(name):
+    arena = Arena(width_cm=800, height_cm=600, start=Pose(x_cm=150 if name in ("slalom", "drift") else 400, y_cm=300, heading_deg=0))
+    run = run_supervised(SimCar(arena=arena), NamedSkillAction(name=name, speed_pct=100), limits={"max_speed_pct": 100, "level": 4})
+    assert run.result.status == "done", run.result
+    assert run.progress and all(0.0 <= p <= 1.0 for p in run.progress)
+    assert run.progress[0] < 0.5 and max(run.progress) >= 0.9
