@@ -4,6 +4,9 @@
              [--rate 50] [--seed N] [--noise] [--policy MANIFEST ...]
     dojo car CONFIG.yaml [--server URL] [--token T] [--log FILE]     a real car (hardware from the config)
 
+The token may come from the environment instead (DOJO_CAR_TOKEN): a command line is visible to every
+user of the machine in `ps`.
+
 Ctrl-C / SIGTERM: the loop stops, the motors go neutral, the running request ends `cancelled` and its
 result is delivered (bounded wait), the link closes and the flight recorder is flushed.
 Exit codes: 0 clean stop, 2 bad arguments or config, 3 the server refused the car.
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -31,6 +35,7 @@ from robot_runtime.runtime import CarRuntime
 log = logging.getLogger("dojo.car")
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
+TOKEN_ENV = "DOJO_CAR_TOKEN"
 LOOP_STOP_TIMEOUT_S = 1.0  # the loop finishes its current tick (20 ms) and returns
 
 
@@ -40,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", action="store_true", help="a simulated car")
     p.add_argument("--name", help="car id, e.g. car-1 (with --sim)")
     p.add_argument("--server", help="classroom server URL, e.g. http://127.0.0.1:8080")
-    p.add_argument("--token", help="the car's pairing token (the server prints them)")
+    p.add_argument("--token", default=os.environ.get(TOKEN_ENV),
+                   help=f"the car's pairing token (the server prints them); or set {TOKEN_ENV}, which other "
+                        "users cannot read in the process list")
     p.add_argument("--arena", help="arena file (YAML/JSON); the simulated car starts at its start pose")
     p.add_argument("--log", help="flight-recorder file (JSON lines)")
     p.add_argument("--rate", type=float, help="control loop rate in Hz (default 50)")

@@ -4,6 +4,7 @@ it cleanly (the running request is answered, the log is flushed); bad options an
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -28,9 +29,9 @@ def dojo(*args: str) -> list[str]:
 async def test_dojo_car_sim_joins_runs_a_request_and_stops_cleanly_on_sigterm(tmp_path):
     server = await FarSide({CAR: TOKEN}).start()
     log = tmp_path / "car-1.jsonl"
-    proc = await asyncio.create_subprocess_exec(
-        *dojo("--sim", "--name", CAR, "--server", server.url, "--token", TOKEN, "--log", str(log)),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(  # the token from the environment: not visible in `ps`
+        *dojo("--sim", "--name", CAR, "--server", server.url, "--log", str(log)),
+        env={**os.environ, "DOJO_CAR_TOKEN": TOKEN}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         await server.wait_for(lambda: CAR in server.sid_of, START_TIMEOUT_S, "dojo car to join")
         await asyncio.sleep(0.2)
