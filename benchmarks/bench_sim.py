@@ -1,8 +1,9 @@
 """Simulator speed: one car, headless, 50 Hz control, with and without the safety supervisor.
 
 Prints physics substeps per second, control ticks per second and how many times faster than real time
-the simulation runs (issue 2 target: >= 500x with the supervisor on). Three workloads:
-  - raw:        SimCar.apply/advance/read only (a scripted weave), no supervisor
+the simulation runs (issue 2 target: >= 500x with the supervisor on). Workloads:
+  - sim:        SimCar.apply/advance/read only (a scripted weave restarted from the middle every 5 s),
+                on an open floor and in a 6 x 4 m arena with two walls and five cones (many hits)
   - supervised: the same commands through SafetySupervisor.filter every tick
   - full loop:  the real ControlLoop (executor + skill + supervisor + telemetry) running skills headless
 """
@@ -44,17 +45,20 @@ def _commands(n: int) -> list[Command]:
     return [Command(0.5 + 0.4 * math.sin(i / 37.0), math.sin(i / 23.0)) for i in range(n)]
 
 
-def bench_raw(supervised: bool) -> float:
+OPEN_FLOOR = Arena(name="open floor", width_cm=2000, height_cm=2000, start=Pose(x_cm=1000, y_cm=1000, heading_deg=0))
+
+
+def bench_raw(supervised: bool, arena: Arena = ARENA) -> float:
     dt = 1.0 / CONTROL_HZ
     n = int(SIM_SECONDS * CONTROL_HZ)
     cmds = _commands(n)
-    car = SimCar(arena=ARENA)
-    sup = SafetySupervisor(HardLimits(), CarSpec(), ARENA, watchdog=False) if supervised else None
+    car = SimCar(arena=arena)
+    sup = SafetySupervisor(HardLimits(), CarSpec(), arena, watchdog=False) if supervised else None
     t0 = _now()
     now = 0.0
     for i, cmd in enumerate(cmds):
         if i % REPLACE_EVERY_TICKS == 0:  # back to the middle, a new heading: free driving, some wall hits
-            car.place(Pose(x_cm=300, y_cm=200, heading_deg=(i // REPLACE_EVERY_TICKS) * 37.0))
+            car.place(arena.start.model_copy(update={"heading_deg": (i // REPLACE_EVERY_TICKS) * 37.0}))
         state = car.read()
         if sup is not None:
             cmd, _ = sup.filter(cmd, state, now)
@@ -90,8 +94,14 @@ def main() -> None:
     ticks = SIM_SECONDS * CONTROL_HZ
     print(f"one car, {CONTROL_HZ:.0f} Hz control, physics {PHYSICS_HZ:.0f} Hz ({substeps_per_tick:.0f} substeps/tick, "
           f"more near walls), {SIM_SECONDS:.0f} s simulated per run, best of {REPEATS}, CPU time")
-    for label, supervised in (("raw sim (apply/advance/read)", False), ("sim + safety supervisor", True)):
-        wall = min(bench_raw(supervised) for _ in range(REPEATS))
+    workloads = (
+        ("sim, open floor", False, OPEN_FLOOR),
+        ("sim + supervisor, open floor", True, OPEN_FLOOR),
+        ("sim, walls and cones", False, ARENA),
+        ("sim + supervisor, walls and cones", True, ARENA),
+    )
+    for label, supervised, arena in workloads:
+        wall = min(bench_raw(supervised, arena) for _ in range(REPEATS))
         print(f"{label:34s} {ticks / wall:9.0f} ticks/s  {ticks * substeps_per_tick / wall:9.0f} substeps/s  "
               f"{wall / ticks * 1e6:6.1f} us/tick  {SIM_SECONDS / wall:6.0f}x real time")
     runs = [bench_loop() for _ in range(REPEATS)]
