@@ -12,7 +12,7 @@ from robot_runtime.arena import Arena, Wall
 from robot_runtime.config import HardLimits
 from robot_runtime.fence import allowed_speed_cm_s
 from robot_runtime.hardware import CarSpec, CarState, Command
-from robot_runtime.protocol import WATCHDOG_S, SessionLimits, Zone
+from robot_runtime.protocol import WATCHDOG_S, SessionLimits
 from robot_runtime.safety import RETURN_CRAWL, SafetySupervisor
 
 EPS = 1e-9
