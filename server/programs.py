@@ -99,9 +99,9 @@ def check_blockly_program(level_number: int, program: Any) -> Refusal | None:
             return Refusal("program_too_big", f"This program has more than {MAX_PROGRAM_BLOCKS} blocks — try a smaller one.",
                            f"program_too_big: over {MAX_PROGRAM_BLOCKS} blocks", count, MAX_PROGRAM_BLOCKS)
         kind = block.get("type")
-        where = f"(block {block.get('id')})" if isinstance(block.get("id"), str) else ""
         if kind in STANDARD_BLOCKLY_TYPES:
             continue
+        where = f"(block {block.get('id')})" if isinstance(block.get("id"), str) else ""
         block_id = BLOCKLY_TYPES.get(kind) if isinstance(kind, str) else None
         if block_id is None:
             shown = str(kind)[:40]
@@ -162,11 +162,16 @@ async def put_current(request: web.Request) -> web.Response:
         raise _bad_request("program_shape", "program must be a Blockly workspace object ({\"blocks\": ...})",
                            'send {"program": Blockly.serialization.workspaces.save(workspace)}',
                            type(program).__name__)
+    try:
+        text = json.dumps(program, separators=(",", ":"))
+    except RecursionError:  # Blockly nests every `next`: thousands of blocks in one stack
+        raise _bad_request("program_depth", "the program's stacks are nested too deep to store",
+                           "split very long stacks into functions") from None
     saved_at = time.time()
     request.app[STORAGE].execute(
         "INSERT INTO blockly_programs (kid_id, program, saved_at) VALUES (?, ?, ?) "
         "ON CONFLICT(kid_id) DO UPDATE SET program = excluded.program, saved_at = excluded.saved_at",
-        (kid.kid_id, json.dumps(program, separators=(",", ":")), saved_at))
+        (kid.kid_id, text, saved_at))
     return web.json_response({"saved_at": saved_at})
 
 

@@ -95,10 +95,15 @@ async function start(session) {
   $('actions').hidden = false;
   $('kid-name').textContent = `Hi ${session.name}!`;
   await applyLevel(session.level);
-  loadWorkspace(saved.program);
+  let welcome = saved.program ? 'Welcome back! Your last program is here.' : 'Drag blocks in, then press Run!';
+  try {
+    loadWorkspace(saved.program);
+  } catch (err) {
+    welcome = `I couldn't open your last program (${err.message}) — you can start a new one.`;
+  }
   connectSocket();
   setCars([{ car_id: session.car_id, connected: true }], session.car_id);
-  setStatus('idle', saved.program ? 'Welcome back! Your last program is here.' : 'Drag blocks in, then press Run!');
+  setStatus('idle', welcome);
 }
 
 // --- level, toolbox, workspace ---------------------------------------------------------------

@@ -82,7 +82,7 @@ export class ProgramRunner {
   async run(program, code) {
     if (this.current) await this.stop('a newer program started');
     const run = { aborted: false, abortWaiters: new Set(), handlers: [], queue: [], handlerBusy: false,
-      runId: null, ticks: 0, problem: null, done: null };
+      runId: null, ticks: 0, done: null };
     run.done = new Promise((resolve) => { run.finish = resolve; });
     this.current = run;
     let fn;
