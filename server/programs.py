@@ -156,7 +156,10 @@ async def put_current(request: web.Request) -> web.Response:
     try:
         body = json.loads(raw or b"null")
     except ValueError as exc:
-        raise _bad_request("program_json", f"the body is not JSON ({exc.msg})", 'send {"program": <workspace JSON>}') from None
+        raise _bad_request("program_json", f"the body is not JSON ({exc})"[:200], 'send {"program": <workspace JSON>}') from None
+    except RecursionError:
+        raise _bad_request("program_depth", "the program's stacks are nested too deep to read",
+                           "split very long stacks into functions") from None
     program = body.get("program") if isinstance(body, dict) else None
     if not isinstance(program, dict) or detect_format(program) not in ("blockly", "empty"):
         raise _bad_request("program_shape", "program must be a Blockly workspace object ({\"blocks\": ...})",

@@ -208,6 +208,11 @@ async def test_saving_something_that_is_not_a_workspace_is_refused_with_the_rule
         async with http.put(url, headers=headers, data=json.dumps({"program": [1, 2]})) as resp:
             error = (await resp.json())["error"]
             assert resp.status == 400 and error["rule"] == "program_shape" and "Blockly" in error["fix"]
+        depth = 3000  # Blockly nests every `next`: a pasted stack of thousands of blocks
+        deep = ('{"program": {"blocks": {"blocks": [' + '{"type": "dojo_stop", "next": {"block": ' * depth + '{"type": "dojo_stop"}'
+                + '}}' * depth + ']}}}')
+        async with http.put(url, headers=headers, data=deep.encode()) as resp:
+            assert resp.status == 400 and (await resp.json())["error"]["rule"] == "program_depth"
         big = {"program": {"blocks": {"blocks": []}, "pad": "x" * (600 * 1024)}}
         async with http.put(url, headers=headers, data=json.dumps(big)) as resp:
             assert resp.status in (400, 413)
