@@ -2,6 +2,8 @@
 
 Full lock towards the turn, speed from the heading still to go; an overshoot is corrected by backing
 up with the same lock (reversing on the same arc turns the car back). Any angle works, 360 and more.
+When the supervisor holds the car (a wall ahead), it backs up with the opposite lock instead, which
+turns it the same way: in a tight spot the turn becomes a three-point turn.
 """
 
 from __future__ import annotations
@@ -10,14 +12,23 @@ import math
 
 from robot_runtime.hardware import CarState
 from robot_runtime.skills.base import SkillContext, SkillStep
-from robot_runtime.skills.scripted import ESC_LEAD_S, STOPPED_CM_S, ScriptedSkill, braking_speed
+from robot_runtime.skills.scripted import (
+    BLOCKED_MIN_CMD_CM_S,
+    ESC_LEAD_S,
+    STOPPED_CM_S,
+    ScriptedSkill,
+    braking_speed,
+)
 
 TURN_TOLERANCE_DEG = 1.5  # stop when this close (the promise is +-5 deg)
 TURN_SPEED_CAP_CM_S = 140.0  # at full lock (51 cm radius) faster than ~1.5 m/s would slide the tyres: turns stay clean
 TURN_ACCEL_CM_S2 = 100.0  # braking along the arc
 TURN_CREEP_CM_S = 10.0
 TURN_LOCK = 1.0  # full lock: the smallest circle
-EXTRA_TIME_S = 5.0
+EXTRA_TIME_S = 8.0  # starting, braking, a correction, and a few gear changes in a tight spot
+STALL_S = 0.6  # told to move but held still this long: change gear (well before the 2 s "blocked" verdicts)
+STALL_SPEED_FRACTION = 0.2
+MAX_GEAR_CHANGES = 8  # a three-point turn needs 2; after 8 the spot is too tight and "blocked" ends it
 
 
 class TurnSkill(ScriptedSkill):
@@ -34,6 +45,9 @@ class TurnSkill(ScriptedSkill):
 
     def begin(self, state: CarState) -> None:
         self.h0 = self.heading_unwrapped
+        self.gear = 1.0  # +1 forward with the wheels towards the turn; -1 backward with them the other way
+        self.gear_changes = 0
+        self._stalled_for = 0.0
 
     def control(self, state: CarState, dt: float) -> SkillStep:
         turned = self.heading_unwrapped - self.h0
@@ -42,11 +56,22 @@ class TurnSkill(ScriptedSkill):
         v = state.speed_cm_s
         if abs(math.degrees(rem)) < TURN_TOLERANCE_DEG and abs(v) < STOPPED_CM_S:
             return self.done()
-        # forward along the arc turns towards `side`; the yaw to come from the current speed is lead-compensated
-        rem_arc = rem * self.side * self.min_radius - v * ESC_LEAD_S
-        speed = braking_speed(abs(rem_arc), self.v_turn, TURN_ACCEL_CM_S2)
+        # Held back by the supervisor (a wall ahead or behind)? Change gear: backing up with the wheels
+        # the other way turns the car the same way, so a tight spot becomes a three-point turn.
+        if abs(self.cmd_speed) >= BLOCKED_MIN_CMD_CM_S and abs(v) < STALL_SPEED_FRACTION * abs(self.cmd_speed):
+            self._stalled_for += dt
+        else:
+            self._stalled_for = 0.0
+        if self._stalled_for > STALL_S and self.gear_changes < MAX_GEAR_CHANGES:
+            self.gear, self._stalled_for = -self.gear, 0.0
+            self.gear_changes += 1
+        # moving in the gear's direction turns towards `side`; the yaw still to come from the current
+        # speed is lead-compensated (the ESC lags)
+        g = self.gear
+        rem_travel = rem * self.side * self.min_radius - v * g * ESC_LEAD_S
+        speed = braking_speed(abs(rem_travel), self.v_turn, TURN_ACCEL_CM_S2)
         if abs(math.degrees(rem)) >= TURN_TOLERANCE_DEG:
             speed = max(speed, min(TURN_CREEP_CM_S, self.v_turn))
         else:
             speed = 0.0
-        return self.drive(math.copysign(speed, rem_arc), self.side * TURN_LOCK)
+        return self.drive(g * math.copysign(speed, rem_travel), g * self.side * TURN_LOCK)

@@ -190,3 +190,17 @@ def test_a_skill_with_a_speed_limit_of_zero_fails_at_once_and_says_why():
     assert (run.result.status, run.result.reason) == ("failed", "blocked_by_safety")
     assert "speed limit is 0" in run.result.kid_text
     assert run.result.duration_s < 0.1
+
+
+@pytest.mark.parametrize(("pose", "degrees"), [((240.0, 100.0, 0.0), 90.0), ((50.0, 40.0, 180.0), -90.0),
+                                               ((60.0, 160.0, 90.0), 180.0), ((250.0, 40.0, 0.0), 90.0)])
+def test_turn_in_a_tight_spot_becomes_a_three_point_turn_instead_of_giving_up(pose, degrees):
+    from robot_runtime.protocol import Pose
+
+    car = SimCar(arena=Arena(), pose=Pose(x_cm=pose[0], y_cm=pose[1], heading_deg=pose[2]))  # 3 x 2 m, walls close
+    run = run_supervised(car, TurnAction(degrees=degrees, speed_pct=30), limits={"max_speed_pct": 30, "level": 1})
+    assert run.result.status == "done", run.result
+    change = (run.end.heading_deg - pose[2] + 540.0) % 360.0 - 180.0
+    assert change == pytest.approx(degrees if abs(degrees) < 180 else math.copysign(180.0, change), abs=5.0)
+    assert any(c.throttle < 0 for c in run.sent)  # it backed up at least once
+    assert not car.collision_log
