@@ -186,15 +186,16 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
         const latest = body.stops[0];
         return latest && latest.all_confirmed ? latest : null;
       });
+      // the evidence first, so a failure leaves the numbers behind
+      fs.writeFileSync(path.join(SHOTS, 'estop-latency.json'), JSON.stringify(record, null, 2));
+      t.diagnostic(`STOP ALL: ${record.cars.map((c) => `${c.car_id} latched ${c.latched_ms} ms, throttle 0 at ${c.zero_throttle_ms} ms`).join('; ')}`);
       assert.match(record.source, /^http POST \/api\/teacher\/estop$/);
       assert.deepEqual(record.cars.map((c) => c.car_id).sort(), ['car-1', 'car-2']);
       for (const car of record.cars) {
         assert.ok(car.same_clock, `${car.car_id} runs on this machine, so its clock is comparable`);
         assert.ok(car.zero_throttle_ms >= 0 && car.zero_throttle_ms <= ESTOP_BUDGET_MS,
-          `${car.car_id}: throttle zero ${car.zero_throttle_ms} ms after the click reached the server`);
+          `${car.car_id}: throttle zero ${car.zero_throttle_ms} ms after the click reached the server: ${JSON.stringify(car)}`);
       }
-      t.diagnostic(`STOP ALL: ${record.cars.map((c) => `${c.car_id} latched ${c.latched_ms} ms, throttle 0 at ${c.zero_throttle_ms} ms`).join('; ')}`);
-      fs.writeFileSync(path.join(SHOTS, 'estop-latency.json'), JSON.stringify(record, null, 2));
       // and the cars really stand still
       await until('both cars standing still', () => [mia, ana].every((k) => Math.abs(k.telemetry.speed_cm_s) < 1));
       await page.waitForSelector('.car[data-car="car-1"][data-safety="estop"]');

@@ -16,6 +16,7 @@ export class Cars {
     this.telemetry = new Map();
     this.lastToast = new Map();
     this.events = [];
+    this.cards = new Map(); // car_id -> its card element (kept across updates)
     $('safety-clear').addEventListener('click', () => { this.events = []; this.renderSafety(); });
   }
 
@@ -37,8 +38,8 @@ export class Cars {
     const moving = (x) => Boolean(x) && Math.abs(x.speed_cm_s || 0) > 1;
     if (!before || before.safety_state !== t.safety_state || moving(before) !== moving(t)) this.renderCar(carId);
     else {
-      const meta = document.querySelector(`.car[data-car="${CSS.escape(carId)}"] .car-meta`);
-      if (meta) meta.textContent = this.metaText(t);
+      const node = this.cards.get(carId);
+      if (node) node.parts.meta.textContent = this.metaText(t);
     }
   }
 
@@ -74,27 +75,46 @@ export class Cars {
     $('safety-empty').hidden = this.events.length > 0;
   }
 
-  card(car) {
+  /** A car's card is built once and then updated in place: a Stop click never lands on a vanished button. */
+  card(carId) {
+    if (this.cards.has(carId)) return this.cards.get(carId);
+    const parts = {
+      id: el('span', { class: 'car-id' }, carId),
+      badge: el('span', { class: 'badge' }),
+      driver: el('div', { class: 'car-driver' }),
+      queue: el('div', { class: 'car-queue' }),
+      meta: el('div', { class: 'car-meta' }),
+    };
+    const node = el('div', { class: 'car', dataset: { car: carId } },
+      el('div', { class: 'car-top' }, parts.id, parts.badge), parts.driver, parts.queue, parts.meta,
+      el('div', { class: 'car-actions' },
+        el('button', { class: 'btn danger small', onclick: () => this.actions.stop(carId), title: `Stop ${carId} now` }, '■ Stop'),
+        el('button', { class: 'btn small', onclick: () => this.actions.reset(carId), title: 'Clear the emergency stop so the car can drive again' }, '↺ Reset')));
+    node.parts = parts;
+    this.cards.set(carId, node);
+    return node;
+  }
+
+  paint(car) {
+    const node = this.card(car.car_id);
+    const { badge, driver, queue, meta } = node.parts;
     const t = this.telemetry.get(car.car_id);
     const safety = car.estop ? 'estop' : (t?.safety_state || 'ok');
     const moving = t && Math.abs(t.speed_cm_s || 0) > 1;
-    const driver = this.driverName(car);
-    const queue = (car.queue || []).map((id) => this.kidsById.get(id)?.name || id);
-    const badge = safety === 'estop' ? el('span', { class: 'badge estop' }, 'E-STOP')
-      : safety !== 'ok' ? el('span', { class: `badge ${safety}` }, safety)
-      : moving ? el('span', { class: 'badge moving' }, 'moving') : el('span', { class: 'badge' }, car.connected === false ? 'offline' : 'ready');
-    return el('div', {
-      class: `car${safety === 'estop' ? ' estop' : ''}${car.connected === false ? ' offline' : ''}`,
-      style: this.colorOf(car.car_id) ? `--car-color: ${this.colorOf(car.car_id)}` : null, dataset: { car: car.car_id, safety },
-    },
-      el('div', { class: 'car-top' }, el('span', { class: 'car-id' }, car.car_id), badge),
-      el('div', { class: 'car-driver' }, driver ? `Driver: ${driver}` : (car.kid_ids?.length ? 'Nobody driving' : 'Not assigned')),
-      queue.length ? el('div', { class: 'car-queue' }, `Next: ${queue.join(', ')}`) : null,
-      el('div', { class: 'car-meta' }, t ? this.metaText(t) : (car.connected === false ? 'not connected' : 'no telemetry yet')),
-      el('div', { class: 'car-actions' },
-        el('button', { class: 'btn danger small', onclick: () => this.actions.stop(car.car_id), title: `Stop ${car.car_id} now` }, '■ Stop'),
-        el('button', { class: 'btn small', onclick: () => this.actions.reset(car.car_id), title: 'Clear the emergency stop so the car can drive again' }, '↺ Reset')),
-    );
+    const name = this.driverName(car);
+    const waiting = (car.queue || []).map((id) => this.kidsById.get(id)?.name || id);
+    const [badgeClass, badgeText] = safety === 'estop' ? ['estop', 'E-STOP'] : safety !== 'ok' ? [safety, safety]
+      : moving ? ['moving', 'moving'] : ['', car.connected === false ? 'offline' : 'ready'];
+    badge.className = `badge ${badgeClass}`.trim();
+    badge.textContent = badgeText;
+    node.className = `car${safety === 'estop' ? ' estop' : ''}${car.connected === false ? ' offline' : ''}`;
+    node.dataset.safety = safety;
+    const color = this.colorOf(car.car_id);
+    if (color) node.style.setProperty('--car-color', color);
+    driver.textContent = name ? `Driver: ${name}` : (car.kid_ids?.length ? 'Nobody driving' : 'Not assigned');
+    queue.textContent = waiting.length ? `Next: ${waiting.join(', ')}` : '';
+    queue.hidden = !waiting.length;
+    meta.textContent = t ? this.metaText(t) : (car.connected === false ? 'not connected' : 'no telemetry yet');
   }
 
   metaText(t) {
@@ -103,12 +123,14 @@ export class Cars {
 
   renderCar(carId) {
     const car = this.cars.find((c) => c.car_id === carId);
-    const old = document.querySelector(`.car[data-car="${CSS.escape(carId)}"]`);
-    if (car && old) old.replaceWith(this.card(car));
+    if (car) this.paint(car);
   }
 
   render() {
-    fill($('cars'), this.cars.map((c) => this.card(c)));
+    for (const car of this.cars) this.paint(car);
+    const wanted = this.cars.map((c) => this.card(c.car_id));
+    const box = $('cars');
+    if (wanted.length !== box.children.length || wanted.some((node, i) => box.children[i] !== node)) fill(box, wanted);
     $('car-count').textContent = String(this.cars.length);
   }
 }
