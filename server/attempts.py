@@ -29,7 +29,7 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
-from curriculum.coach import Coach, CoachConfig, CoachImages, CoachResult
+from curriculum.coach import Coach, CoachConfig, CoachImages
 from curriculum.frames import render_attempt_images
 from curriculum.judge import Verdict, judge
 from curriculum.lesson import Lesson
