@@ -4,7 +4,9 @@
    (built at 20 Hz and serialised to JSON as the link does): tick work median/p99, jitter, late ticks;
    target p99 tick work < 2 ms.
 2. watchdog latency: last heartbeat -> first zero throttle applied (target <= 300 ms + one tick).
-3. e-stop latency: e-stop handled -> first neutral command applied (target <= one tick).
+3. e-stop latency: e-stop handled -> hardware neutral, and -> the next tick's command (target <= one
+   tick); and end to end over socket.io on loopback: a real server emits `estop` -> the car's hardware
+   is neutral (car and server in one process, so both ends read the same clock).
 
 BENCH_RUNTIME_SECONDS shortens the loop run (default 60) for a quick look.
 """
@@ -158,11 +160,55 @@ async def bench_estop(tmp: Path) -> None:
           f"(target <= one tick = 20 ms)")
 
 
+async def bench_estop_over_socketio() -> None:
+    import socketio
+    from aiohttp import web
+
+    from robot_runtime.link import CarLink
+    from robot_runtime.protocol import CAR_NAMESPACE
+
+    sio = socketio.AsyncServer(async_mode="aiohttp")
+    app = web.Application()
+    sio.attach(app)
+    sids: list[str] = []
+    sio.on("connect", lambda sid, environ, auth=None: sids.append(sid), namespace=CAR_NAMESPACE)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    rt, car = make()
+    link = CarLink(rt, url, "bench-token", rt.clock)
+    tasks = [asyncio.create_task(rt.loop.run_realtime()), asyncio.create_task(link.run())]
+    while not sids:
+        await asyncio.sleep(0.01)
+    lat = []
+    for trial in range(20):
+        await sio.emit("heartbeat", {"seq": trial}, to=sids[0], namespace=CAR_NAMESPACE)
+        await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        await sio.emit("estop", {"reason": "bench"}, to=sids[0], namespace=CAR_NAMESPACE)
+        while not (rt.supervisor.estopped and car.command.throttle == 0.0):
+            await asyncio.sleep(0)
+        lat.append(time.monotonic() - t0)
+        await sio.emit("reset_estop", {"reason": "bench"}, to=sids[0], namespace=CAR_NAMESPACE)
+        while rt.supervisor.estopped:
+            await asyncio.sleep(0.001)
+    rt.loop.stop()
+    await link.close(0.5)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await runner.cleanup()
+    print(f"e-stop over socket.io (loopback): server emit -> car hardware neutral, 20 trials: {ms(lat)}")
+
+
 async def main_async() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         await bench_loop()
         await bench_watchdog(Path(tmp))
         await bench_estop(Path(tmp))
+    await bench_estop_over_socketio()
 
 
 def main() -> None:
