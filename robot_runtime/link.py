@@ -42,6 +42,7 @@ RESULT_KEEP = 200  # results kept for delivery; older ones are dropped (the serv
 TELEMETRY_SEND_TIMEOUT_S = 1.0  # one telemetry emit; a stuck send is abandoned, the next sample follows
 LINK_SILENT_S = 1.0  # connected but no heartbeat this long (>3 watchdog windows): reconnect
 DISCONNECT_TIMEOUT_S = 2.0  # closing the socket on shutdown
+MAX_MERGED_EVENTS = 50  # safety events carried over from unsent telemetry (the flight recorder keeps all)
 
 
 class AuthRefused(ConnectionRefusedError):
@@ -89,7 +90,8 @@ class CarLink:
     def _queue_telemetry(self, telem: Telemetry) -> None:
         if self._telemetry is not None and self._telemetry.safety_events:
             # An unsent sample's events ride along with the newer one instead of being lost.
-            telem = telem.model_copy(update={"safety_events": [*self._telemetry.safety_events, *telem.safety_events]})
+            merged = [*self._telemetry.safety_events, *telem.safety_events][-MAX_MERGED_EVENTS:]
+            telem = telem.model_copy(update={"safety_events": merged})
         self._telemetry = telem
         self._telemetry_ready.set()
 
