@@ -2,7 +2,8 @@
 
 Pure pursuit towards the point while it can be reached going forward. A point inside one of the two
 smallest turning circles cannot be reached forward: then the car backs up with the wheels turned away
-from it (a three-point turn) until it can. A point a short way behind is reached by backing up to it.
+from it (a three-point turn) until it can. A point a short way behind is reached by backing up to it. When the supervisor holds the car (a wall
+ahead), it backs off the other way with the wheels turned the other way, then carries on.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from robot_runtime.hardware import CarState
 from robot_runtime.skills.base import SkillContext, SkillStep
 from robot_runtime.skills.scripted import (
+    BLOCKED_MIN_CMD_CM_S,
     ESC_LEAD_S,
     MIN_CREEP_CM_S,
     STOPPED_CM_S,
@@ -29,7 +31,11 @@ REACH_CLEAR = 0.6  # leave a three-point turn when an arc with 60 % lock reaches
 FINAL_CM = 25.0  # the last stretch ...
 FINAL_LATERAL_CM = 3.0  # ... when the goal is this close to the car's axis: straight on, no more steering
 FINAL_ALONG_CM = 1.0
-EXTRA_TIME_S = 8.0
+EXTRA_TIME_S = 10.0  # starting, braking, a three-point turn, and a few escapes from walls
+STALL_S = 0.6  # told to move but held still this long (the supervisor: a wall ahead): back off
+STALL_SPEED_FRACTION = 0.2
+ESCAPE_CM = 30.0  # back off this far (or until held again), then carry on
+MAX_ESCAPES = 4  # held again after that many: the way to the goal is shut (ends blocked_by_safety)
 
 
 class GotoSkill(ScriptedSkill):
@@ -46,6 +52,9 @@ class GotoSkill(ScriptedSkill):
         d0 = math.hypot(self.tx - state.x_cm, self.ty - state.y_cm)
         self.d0 = max(d0, 1e-6)
         self._uturn_side: float | None = None
+        self._escape: tuple[float, float, float, float] | None = None  # (direction, steering, from x, from y)
+        self._stall_s = 0.0
+        self.escapes = 0
         # straight line plus a half turn and a three-point turn at worst
         self.time_limit_s = (d0 + math.pi * self.min_radius * 2) / max(self.v_go, 1.0) + EXTRA_TIME_S
 
@@ -68,6 +77,36 @@ class GotoSkill(ScriptedSkill):
         return 1.0 if room[1.0] > room[-1.0] else -1.0
 
     def control(self, state: CarState, dt: float) -> SkillStep:
+        """The plan below, unless the supervisor holds the car: then back off the other way for a bit."""
+        if self._escape is not None:
+            direction, steer, x0, y0 = self._escape
+            moved = math.hypot(state.x_cm - x0, state.y_cm - y0)
+            if moved < ESCAPE_CM and not self._stalled(state, dt):
+                return self.drive(direction * min(REVERSE_SPEED_CM_S, self.v_go), steer)
+            self._escape, self._stall_s = None, 0.0
+        out = self._plan(state)
+        if out.status == "running" and self._stalled(state, dt):
+            if self.escapes >= MAX_ESCAPES:  # backed off again and again: the way there is shut
+                return self.fail("blocked_by_safety", self.blocked_text(state))
+            # held still (wall or edge ahead): the other gear with the wheels the other way keeps
+            # turning the car the same way while it gets away from the obstacle
+            self.escapes += 1
+            self._stall_s = 0.0
+            direction = -1.0 if self.cmd_speed > 0 else 1.0
+            steer = -1.0 if out.command.steering > 0 else 1.0
+            self._escape = (direction, steer, state.x_cm, state.y_cm)
+            return self.drive(direction * min(REVERSE_SPEED_CM_S, self.v_go), steer)
+        return out
+
+    def _stalled(self, state: CarState, dt: float) -> bool:
+        want = abs(self.cmd_speed)
+        if want >= BLOCKED_MIN_CMD_CM_S and abs(state.speed_cm_s) < STALL_SPEED_FRACTION * want:
+            self._stall_s += dt
+        else:
+            self._stall_s = 0.0
+        return self._stall_s > STALL_S
+
+    def _plan(self, state: CarState) -> SkillStep:
         h = math.radians(state.heading_deg)
         ax, ly = to_local(self.tx, self.ty, state.x_cm, state.y_cm, h)
         d = math.hypot(ax, ly)

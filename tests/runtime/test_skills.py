@@ -204,3 +204,27 @@ def test_turn_in_a_tight_spot_becomes_a_three_point_turn_instead_of_giving_up(po
     assert change == pytest.approx(degrees if abs(degrees) < 180 else math.copysign(180.0, change), abs=5.0)
     assert any(c.throttle < 0 for c in run.sent)  # it backed up at least once
     assert not car.collision_log
+
+
+@pytest.mark.parametrize(("pose", "target"), [((240.0, 100.0, 0.0), (100.0, 100.0)), ((60.0, 40.0, 180.0), (200.0, 60.0)),
+                                              ((250.0, 160.0, 45.0), (60.0, 40.0))])
+def test_goto_from_a_tight_spot_backs_off_and_gets_there(pose, target):
+    from robot_runtime.protocol import Pose
+
+    car = SimCar(arena=Arena(), pose=Pose(x_cm=pose[0], y_cm=pose[1], heading_deg=pose[2]))  # 3 x 2 m
+    run = run_supervised(car, GotoAction(x_cm=target[0], y_cm=target[1], speed_pct=30), limits={"max_speed_pct": 30, "level": 3})
+    assert run.result.status == "done", run.result
+    assert math.hypot(run.end.x_cm - target[0], run.end.y_cm - target[1]) < 5.0
+    assert not car.collision_log
+
+
+def test_goto_a_point_behind_a_wall_ends_blocked_without_touching_it():
+    from robot_runtime.arena import Wall
+    from robot_runtime.protocol import Pose
+
+    arena = Arena(width_cm=400, height_cm=200, walls=[Wall(x0=200, y0=0, x1=200, y1=200)])
+    car = SimCar(arena=arena, pose=Pose(x_cm=80, y_cm=100, heading_deg=0))
+    run = run_supervised(car, GotoAction(x_cm=300, y_cm=100, speed_pct=50))
+    assert (run.result.status, run.result.reason) == ("failed", "blocked_by_safety")
+    assert "ahead" in run.result.kid_text
+    assert not car.collision_log
