@@ -143,3 +143,35 @@ def test_garbage_commands_become_neutral_not_full_throttle():
     sup = SafetySupervisor(HardLimits(), SPEC, OPEN)
     _, outs, _ = drive(sup, Command(math.nan, math.inf), 0.2, 0.0)
     assert all(o == Command(0.0, 0.0) for o in outs)
+
+
+def test_turning_toward_a_side_wall_slows_the_car_that_a_straight_look_would_miss():
+    # A wall along the car's left, 40 cm away: straight ahead is clear, the left arc is not.
+    arena = Arena(width_cm=2000, height_cm=1000, start={"x_cm": 500, "y_cm": 500, "heading_deg": 0},
+                  walls=[Wall(x0=0, y0=540, x1=2000, y1=540)])
+    straight = SafetySupervisor(HardLimits(), SPEC, arena)
+    _, outs, _ = drive(straight, Command(1.0, 0.0), 1.0, 0.0)
+    assert outs[-1].throttle == 1.0
+    turning = SafetySupervisor(HardLimits(), SPEC, arena)
+    _, outs, events = drive(turning, Command(1.0, 1.0), 1.0, 0.0)  # full left lock, toward the wall
+    assert outs[-1].throttle < 0.5
+    assert any(e.reason == "fence" and "wall" in e.kid_text for e in events)
+
+
+def test_car_config_loads_from_yaml_and_bad_fields_name_the_field_and_bound(tmp_path):
+    import pytest
+
+    from robot_runtime.config import ConfigError, load_car_config
+
+    good = tmp_path / "car.yaml"
+    good.write_text("car_id: car-7\nrate_hz: 100\nlimits: {max_speed_pct: 60}\nspec: {top_speed_cm_s: 250}\n")
+    cfg = load_car_config(good, token="T")
+    assert (cfg.car_id, cfg.rate_hz, cfg.limits.max_speed_pct, cfg.spec.to_spec().top_speed_cm_s, cfg.token) == \
+        ("car-7", 100, 60, 250, "T")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"car_id": "car-7", "limits": {"max_decel_per_s": 0}, "colour": "red"}')
+    with pytest.raises(ConfigError) as info:
+        load_car_config(bad)
+    msg = str(info.value)
+    assert "bad.json" in msg and "limits.max_decel_per_s: Input should be greater than 0" in msg
+    assert "colour: Extra inputs are not permitted" in msg
