@@ -87,7 +87,7 @@ class BicycleModel:
 
     __slots__ = (
         "p", "x", "y", "psi", "vx", "vy", "r", "steer", "_a", "_b", "_fz_f", "_fz_r",
-        "_c_f", "_c_r", "_f_drive_max", "_mu_fz_r", "_mu_fz_f", "last_fx_r", "rear_saturated",
+        "_c_f", "_c_r", "_f_drive_max", "_mu_fz_r", "_mu_fz_f", "rear_saturated",
         "_max_steer", "_servo_rate", "_mass", "_top", "_esc_gain", "_drag", "_inv_mass", "_inv_inertia",
     )
 
@@ -116,8 +116,7 @@ class BicycleModel:
         self.x = self.y = self.psi = 0.0
         self.vx = self.vy = self.r = 0.0
         self.steer = 0.0  # actual front wheel angle (rad), follows the servo command at the servo's rate
-        self.last_fx_r = 0.0
-        self.rear_saturated = False
+        self.rear_saturated = False  # the rear tyre is beyond its friction circle: wheelspin or lock-up
 
     def place(self, x: float, y: float, psi: float) -> None:
         self.x, self.y, self.psi = x, y, psi
@@ -182,7 +181,6 @@ class BicycleModel:
                 fx_r, fy_r = mu_r * gx / gn, mu_r * gy / gn
             else:
                 fx_r, fy_r = 0.0, 0.0
-        self.last_fx_r = fx_r
         self.rear_saturated = sat
 
         # front tyre slip in the wheel's own frame (works in reverse too)
@@ -226,6 +224,7 @@ class BicycleModel:
         """Below KINEMATIC_BELOW_CM_S: the rear axle rolls without side slip; traction still limits the drive."""
         mu_r = self._mu_fz_r
         fx = mu_r if f_drive > mu_r else -mu_r if f_drive < -mu_r else f_drive
+        self.rear_saturated = fx != f_drive
         vx = self.vx + (fx - drag) * self._inv_mass * dt
         if v_target == 0.0 and -REST_SNAP_CM_S < vx < REST_SNAP_CM_S:
             vx = 0.0  # rolling resistance holds a nearly stopped car: it comes to rest exactly

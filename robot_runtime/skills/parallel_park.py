@@ -241,8 +241,3 @@ class ParallelParkSkill(ScriptedSkill):
         direction = 1.0 if rem_eff >= 0 else -1.0
         steer = clamp(-HEADING_GAIN * (self.f * phi) * direction, -1.0, 1.0)
         return self.drive(direction * speed, steer)
-
-
-def _frange(a: float, b: float, step: float) -> list[float]:
-    n = max(1, int((b - a) / step))
-    return [a + (b - a) * i / n for i in range(n + 1)]

@@ -215,3 +215,14 @@ def test_advance_rejects_negative_time():
     car = SimCar(arena=OPEN)
     with pytest.raises(ValueError, match="dt >= 0"):
         car.advance(-0.1)
+
+
+@pytest.mark.parametrize(("throttle", "spins"), [(0.3, False), (-0.3, False), (1.0, True), (-1.0, True)])
+def test_a_level_1_launch_keeps_traction_and_a_full_throttle_launch_spins_the_rear_wheels(throttle, spins):
+    car = SimCar(arena=OPEN)
+    car.apply(Command(throttle, 0.0))
+    saturated = []
+    for _ in range(100):
+        car.advance(0.02)
+        saturated.append(car.model.rear_saturated)
+    assert any(saturated) is spins
