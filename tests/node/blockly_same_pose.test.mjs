@@ -170,4 +170,44 @@ describe('same program, same pose: the app\'s run and the exported Python', () =
     assert.ok(cm <= POSE_TOLERANCE_CM, `positions ${cm.toFixed(2)} cm apart`);
     assert.ok(deg <= HEADING_TOLERANCE_DEG, `headings ${deg.toFixed(2)} degrees apart`);
   });
+
+  test('"when obstacle closer than" runs its blocks once, next to the program, and its stop ends the run', async () => {
+    // Ben's car (the Python run above) ends in front of Ada's, with only the wall ahead of it. Sensor
+    // events come at level 2: the teacher moves Ben up.
+    const login = await fetch(`${demo.url}/api/teacher/login`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ password: demo.teacherPassword }),
+    });
+    const { csrf_token: csrf } = await login.json();
+    const cookie = login.headers.get('set-cookie').split(';')[0];
+    const ben = await join(demo.url, 'Ben');
+    const raised = await fetch(`${demo.url}/api/teacher/classes/DEMO/kids/${ben.kid_id}/level`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf, Cookie: cookie },
+      body: JSON.stringify({ level: 2 }),
+    });
+    assert.equal(raised.status, 200, await raised.text());
+    const socket = await connectKid(demo.url, ben.token);
+    sockets.push(socket);
+    const poses = new PoseWatch(socket);
+    await poses.atRest();
+    const ahead = poses.latest.distance_cm;
+    assert.ok(ahead !== null && ahead > 60, `the car needs room ahead for this test (sensor: ${ahead} cm)`);
+    const threshold = Math.round(ahead - 35); // drive ~35 cm, then the event fires
+
+    const ws = workspaceFrom([
+      { type: 'dojo_when_obstacle', id: 'hat', fields: { DISTANCE: threshold }, inputs: { DO: { block: { type: 'dojo_stop', id: 'hat-stop' } } } },
+      { type: 'dojo_move_forward', id: 'far', inputs: { DISTANCE: num(Math.min(500, Math.round(ahead + 50))) } },
+    ]);
+    const lit = [];
+    const runner = new ProgramRunner(socket, { onHighlight: (id) => { if (id) lit.push(id); } });
+    const result = await runner.run(Blockly.serialization.workspaces.save(ws), dojo.programCode(ws));
+    const end = await poses.atRest();
+    const left = poses.latest.distance_cm;
+    console.log(`# obstacle event: threshold ${threshold} cm, stopped with ${left} cm ahead; run ${result.status}`);
+    assert.equal(result.status, 'stopped', JSON.stringify(result));
+    assert.deepEqual(lit.filter((id) => id === 'hat-stop'), ['hat-stop'], 'the event ran its stop block exactly once');
+    assert.ok(lit.indexOf('far') < lit.indexOf('hat-stop'), 'the move was running when the event fired');
+    // Past the line by the reaction time (20 Hz telemetry, one round trip) plus braking, never into the wall.
+    assert.ok(left < threshold && left > 15, `stopped inside the line, clear of the wall (${left} cm ahead)`);
+    assert.ok(end, 'the car is at rest');
+  });
 });
