@@ -192,6 +192,9 @@ def stopped_at(samples: list[Sample]) -> float:
 def finish_within(spec: FinishWithin, ctx: CheckContext) -> CheckResult:
     if not ctx.samples:
         return _no_samples(spec, ctx)
+    if not any(abs(s.speed) > MOVING_CM_S for s in ctx.samples):  # standing still is not finishing fast
+        return _result(spec, False, None, spec.seconds, "s", "", "the car did not move yet — press run and watch it go",
+                       {"moved": False})
     t = stopped_at(ctx.samples)
     cut = ctx.recording.end_reason == "time_limit"
     ok = t <= spec.seconds and not cut
@@ -324,8 +327,9 @@ def uses_skill(spec: UsesSkill, ctx: CheckContext) -> CheckResult:
 
 def max_blocks(spec: MaxBlocks, ctx: CheckContext) -> CheckResult:
     n = ctx.program.block_count
-    return _result(spec, n <= spec.n, n, spec.n, "blocks", f"did it with only {n} block{'s' if n != 1 else ''}",
-                   f"used {n} blocks — can you do it with {spec.n}?")
+    bad = "no blocks yet — drag a block into the program" if n == 0 else f"used {n} blocks — can you do it with {spec.n}?"
+    return _result(spec, 1 <= n <= spec.n, n, spec.n, "blocks", f"did it with only {n} block{'s' if n != 1 else ''}",
+                   bad)
 
 
 CATALOGUE: dict[str, Callable[[Any, CheckContext], CheckResult]] = {
