@@ -92,3 +92,20 @@ def test_real_car_config_with_a_driver_that_does_not_exist_yet_gets_a_clear_erro
     config.write_text("car_id: car-7\nlimits:\n  max_speed_pct: 150\n")
     proc = subprocess.run(dojo(str(config)), capture_output=True, text=True, timeout=START_TIMEOUT_S)
     assert proc.returncode == 2 and "limits.max_speed_pct" in proc.stderr and "150" in proc.stderr
+
+
+def test_the_car_runtime_never_imports_server_curriculum_torch_or_opencv():
+    code = (
+        "import sys\n"
+        "import robot_runtime.car, robot_runtime.link, robot_runtime.policy, robot_runtime.drivers\n"
+        "import robot_runtime.skills.registry as r; r.skill_names()\n"
+        "from robot_runtime.config import CarConfig\n"
+        "from robot_runtime.drivers import create_hardware\n"
+        "from robot_runtime.arena import DEFAULT_ARENA\n"
+        "create_hardware(CarConfig(car_id='c'), DEFAULT_ARENA)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('server', 'curriculum', 'torch', 'cv2'))\n"
+        "print(bad)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
