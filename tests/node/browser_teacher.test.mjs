@@ -232,8 +232,8 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       assert.equal(refused.status, 'refused', JSON.stringify(refused));
       await page.selectOption(`${row(leo)} select[aria-label^="Level"]`, '2');
       await until("Leo's level 2 on the server", () => leo.levels.some((l) => l.level === 2));
-      await page.waitForSelector(`${row(leo)} select[aria-label^="Level"]`);
-      assert.equal(await page.$eval(`${row(leo)} select[aria-label^="Level"]`, (s) => s.value), '2');
+      await page.waitForFunction((sel) => document.querySelector(sel)?.value === '2', `${row(leo)} select[aria-label^="Level"]`,
+        { timeout: UI_WAIT_MS });
       const through = await leo.block('drive_for', { speed: 40, seconds: 1 });
       assert.equal(through.status, 'done', JSON.stringify(through));
       await shot(page, '06-level-set');
@@ -333,12 +333,16 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
     await t.test("a safety intervention shows up at once, with the car, its driver and the kid's sentence", async () => {
       await page.click('#safety-clear');
       // Ana's car (level 3 now) turns towards the arena's edge and drives at it: the car's fence steps in
-      await ana.block('turn', { direction: 'right', degrees: 90 });
-      await ana.block('move_forward', { distance: 100 });
-      const item = await page.waitForSelector('#safety-list li:not(.estop)', { timeout: UI_WAIT_MS });
+      const driving = (async () => {
+        await ana.block('turn', { direction: 'right', degrees: 90 });
+        await ana.block('move_forward', { distance: 100 });
+      })();
+      // the toast and the list entry come while the car is still at it
+      await page.waitForSelector('.toast:has-text("car-2 · Ana")', { timeout: BLOCK_TIMEOUT_MS });
+      const item = await page.waitForSelector('#safety-list li:not(.estop)');
       assert.match(await item.textContent(), /car-2 · Ana.*I (slowed down|stopped)/);
-      await page.waitForSelector('.toast:has-text("car-2 · Ana")', { timeout: UI_WAIT_MS });
       await shot(page, '09-safety');
+      await driving;
     });
 
     await t.test("one kid's car menu moves that kid to another car", async () => {

@@ -15,7 +15,7 @@ const CLASS_KEY = 'mikrodojo.teacher.class';
 
 const state = {
   code: null, classes: [], board: null, socket: null, refreshTimer: null, pollTimer: null, attemptsTimer: null,
-  lessonTitles: new Map(),
+  lessonTitles: new Map(), changes: 0,
 };
 
 // --- actions (every one reports its error where the teacher looks) ----------------------------
@@ -32,29 +32,37 @@ async function act(what, fn, { quiet404 = false } = {}) {
   }
 }
 
+/** A state-changing action: a roster read that started before it is stale, and refreshBoard drops it. */
+function change(what, fn) {
+  state.changes += 1;
+  return act(what, fn);
+}
+
 function kidsOfCar(carId) {
   return (state.board?.cars || []).find((c) => c.car_id === carId)?.kid_ids || [];
 }
 
 const roster = new Roster({
-  setLevel: (kidId, level) => act('set the level', async () => {
+  setLevel: (kidId, level) => change('set the level', async () => {
+    const kid = state.board?.kids.find((k) => k.kid_id === kidId);
+    if (kid) kid.level = level; // shown at once; the next roster read confirms it
     await api.setKidLevel(state.code, kidId, level);
     toast('Level changed', `${nameOf(kidId)} is on level ${level} now.`, 'ok');
     scheduleRefresh();
   }),
   // the share bar: exactly these kids share the car, taking turns in this order
-  share: (carId, kidIds) => act('share the car', async () => {
+  share: (carId, kidIds) => change('share the car', async () => {
     await api.assignCar(carId, kidIds);
     toast(`${carId} is shared`, `${kidIds.map(nameOf).join(', ')} take turns, in that order.`, 'ok');
     roster.selected.clear();
     scheduleRefresh();
   }),
   // one kid's car menu: the kid joins that car (at the end of its turn order) and leaves any other
-  assign: (carId, kidId) => act('assign the car', async () => {
+  assign: (carId, kidId) => change('assign the car', async () => {
     await api.assignCar(carId, [...kidsOfCar(carId).filter((k) => k !== kidId), kidId]);
     scheduleRefresh();
   }),
-  unassign: (kidId) => act('remove the car', async () => {
+  unassign: (kidId) => change('remove the car', async () => {
     const car = (state.board?.cars || []).find((c) => (c.kid_ids || []).includes(kidId));
     if (car) await api.assignCar(car.car_id, car.kid_ids.filter((k) => k !== kidId));
     scheduleRefresh();
@@ -68,12 +76,12 @@ function nameOf(kidId) {
 const arena = new LiveArena($('arena-box'));
 
 const cars = new Cars({
-  stop: (carId) => act(`stop ${carId}`, async () => { await api.stopCar(carId); toast(`${carId} stopped`, 'Press Reset to let it drive again.', 'ok'); scheduleRefresh(); }),
-  reset: (carId) => act(`reset ${carId}`, async () => { await api.resetCar(carId); toast(`${carId} reset`, 'It can drive again.', 'ok'); scheduleRefresh(); }),
+  stop: (carId) => change(`stop ${carId}`, async () => { await api.stopCar(carId); toast(`${carId} stopped`, 'Press Reset to let it drive again.', 'ok'); scheduleRefresh(); }),
+  reset: (carId) => change(`reset ${carId}`, async () => { await api.resetCar(carId); toast(`${carId} reset`, 'It can drive again.', 'ok'); scheduleRefresh(); }),
 }, (carId) => arena.colorOf(carId));
 
 const lessons = new Lessons({
-  setMode: (lessonId, mode) => act('change the lesson', async () => {
+  setMode: (lessonId, mode) => change('change the lesson', async () => {
     await api.setLessonMode(state.code, lessonId, mode);
     const what = { auto: 'follows each kid\'s progress again', open: 'is open for the whole class', locked: 'is locked for the whole class' }[mode];
     toast('Lesson changed', `${lessonId} ${what}.`, 'ok');
@@ -173,8 +181,18 @@ async function openClass(code) {
 async function refreshBoard() {
   if (!state.code) return;
   const code = state.code;
-  const board = await act('load the roster', () => api.board(code));
-  if (!board || code !== state.code) return;
+  const changes = state.changes;
+  let board;
+  try {
+    board = await api.board(code);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) showLogin('Your session ended — please log in again.');
+    else toast('Could not load the roster', e.message, 'error');
+    return;
+  }
+  if (code !== state.code) return;
+  if (changes !== state.changes) { scheduleRefresh(); return; } // the teacher changed something meanwhile
+
   const before = state.board?.code === code ? new Set(state.board.kids.map((k) => k.kid_id)) : null;
   state.board = board;
   if (before) for (const kid of board.kids) if (!before.has(kid.kid_id)) toast(`${kid.name} joined`, `Level ${kid.level}${kid.car_id ? ` · ${kid.car_id}` : ''}`, 'ok');
@@ -319,7 +337,7 @@ $('class-picker').addEventListener('change', (e) => {
 $('class-level').addEventListener('change', async (e) => {
   const level = Number(e.target.value);
   if (!level) return;
-  await act('set the class level', async () => {
+  await change('set the class level', async () => {
     const res = await api.setClassLevel(state.code, level);
     toast(`Whole class: level ${level}`, `${res?.kids ?? (state.board?.kids?.length ?? '')} kids updated.`, 'ok');
   });

@@ -1,5 +1,6 @@
 // The roster panel: one row per kid (level, lesson, stars, state, car) and the tools that act on
-// several kids at once (whole-class level, share one car with the selected kids).
+// several kids at once (share one car with the selected kids). Rows are built once per kid and
+// updated in place, so live updates never swallow a click or close a menu the teacher has open.
 import { el, $, stars, fill } from './ui.js';
 
 const LEVELS = [1, 2, 3, 4];
@@ -19,7 +20,7 @@ export class Roster {
   constructor(actions) {
     this.actions = actions;
     this.selected = new Set();
-    this.known = new Set(); // kid ids already shown: new ones flash once when they join
+    this.rows = new Map(); // kid_id -> {tr, cells...}
     this.kids = [];
     this.cars = [];
     $('select-all').addEventListener('change', (e) => {
@@ -32,7 +33,6 @@ export class Roster {
       const kidIds = this.kids.map((k) => k.kid_id).filter((id) => this.selected.has(id));
       if (carId && kidIds.length) this.actions.share(carId, kidIds);
     });
-    $('share-car').addEventListener('change', () => this.renderShareBar());
   }
 
   update(kids, cars) {
@@ -43,66 +43,79 @@ export class Roster {
     this.render();
   }
 
-  carSelect(kid) {
-    const sel = el('select', { 'aria-label': `Car for ${kid.name}`, dataset: { kid: kid.kid_id } },
-      el('option', { value: '' }, '— none —'),
-      this.cars.map((car) => el('option', { value: car.car_id, selected: car.car_id === kid.car_id }, car.car_id)));
-    sel.addEventListener('change', () => {
-      sel.blur(); // done choosing: live updates may redraw the row again
-      if (sel.value) this.actions.assign(sel.value, kid.kid_id);
-      else this.actions.unassign(kid.kid_id);
-    });
-    return sel;
-  }
-
-  levelSelect(kid) {
-    const sel = el('select', { 'aria-label': `Level for ${kid.name}`, dataset: { kid: kid.kid_id } },
-      LEVELS.map((n) => el('option', { value: n, selected: n === kid.level }, `Level ${n}`)));
-    sel.addEventListener('change', () => { sel.blur(); this.actions.setLevel(kid.kid_id, Number(sel.value)); });
-    return sel;
-  }
-
   row(kid) {
-    const check = el('input', { type: 'checkbox', checked: this.selected.has(kid.kid_id), 'aria-label': `Select ${kid.name}` });
-    check.addEventListener('change', () => {
-      if (check.checked) this.selected.add(kid.kid_id); else this.selected.delete(kid.kid_id);
+    if (this.rows.has(kid.kid_id)) return this.rows.get(kid.kid_id);
+    const id = kid.kid_id;
+    const r = {
+      check: el('input', { type: 'checkbox', 'aria-label': `Select ${kid.name}` }),
+      level: el('select', { 'aria-label': `Level for ${kid.name}`, dataset: { kid: id } },
+        LEVELS.map((n) => el('option', { value: n }, `Level ${n}`))),
+      car: el('select', { 'aria-label': `Car for ${kid.name}`, dataset: { kid: id } }),
+      lesson: el('td', { class: 'lesson-cell' }),
+      stars: el('td', {}),
+      state: el('td', { class: 'state-cell' }),
+      shared: el('div', { class: 'shared-tag' }),
+      carIds: '',
+    };
+    r.check.addEventListener('change', () => {
+      if (r.check.checked) this.selected.add(id); else this.selected.delete(id);
       this.renderShareBar();
     });
-    const car = this.cars.find((c) => c.car_id === kid.car_id);
-    const shared = car && (car.kid_ids?.length || 0) > 1;
-    const lesson = kid.lesson ? (kid.lesson.title || kid.lesson.id) : '—';
-    const isNew = !this.known.has(kid.kid_id);
-    this.known.add(kid.kid_id);
-    return el('tr', { class: isNew ? 'new' : '', dataset: { kid: kid.kid_id, state: kid.state || 'idle' } },
-      el('td', { class: 'sel' }, check),
+    r.level.addEventListener('change', () => { r.level.blur(); this.actions.setLevel(id, Number(r.level.value)); });
+    r.car.addEventListener('change', () => {
+      r.car.blur();
+      if (r.car.value) this.actions.assign(r.car.value, id); else this.actions.unassign(id);
+    });
+    r.tr = el('tr', { class: 'new', dataset: { kid: id } },
+      el('td', { class: 'sel' }, r.check),
       el('td', {}, el('span', { class: 'kid-name' }, kid.name)),
-      el('td', {}, this.levelSelect(kid)),
-      el('td', { class: 'lesson-cell' }, lesson,
-        kid.lessons_passed ? el('div', {}, `${kid.lessons_passed} lesson${kid.lessons_passed > 1 ? 's' : ''} passed`) : null),
-      el('td', {}, stars(Math.min(3, kid.best_stars ?? kid.stars ?? 0)),
-        el('span', { class: 'stars' }, el('span', { class: 'n' }, `${kid.stars ?? 0} total`))),
-      el('td', { class: 'state-cell' }, stateBadge(kid)),
-      el('td', {}, this.carSelect(kid), shared ? el('div', { class: 'shared-tag' }, `shared by ${car.kid_ids.length}`) : null),
-    );
+      el('td', {}, r.level), r.lesson, r.stars, r.state, el('td', {}, r.car, r.shared));
+    setTimeout(() => r.tr.classList.remove('new'), 2000); // the arrival flash plays once
+    this.rows.set(id, r);
+    return r;
+  }
+
+  paint(kid) {
+    const r = this.row(kid);
+    r.tr.dataset.state = kid.state || 'idle';
+    r.check.checked = this.selected.has(kid.kid_id);
+    if (document.activeElement !== r.level) r.level.value = String(kid.level);
+    const carIds = this.cars.map((c) => c.car_id).join();
+    if (carIds !== r.carIds) { // the car list changed: rebuild the menu
+      r.carIds = carIds;
+      fill(r.car, [el('option', { value: '' }, '— none —'), ...this.cars.map((c) => el('option', { value: c.car_id }, c.car_id))]);
+    }
+    if (document.activeElement !== r.car) r.car.value = kid.car_id || '';
+    const car = this.cars.find((c) => c.car_id === kid.car_id);
+    const sharers = car?.kid_ids?.length || 0;
+    r.shared.textContent = sharers > 1 ? `shared by ${sharers}` : '';
+    r.shared.hidden = sharers <= 1;
+    fill(r.lesson, [kid.lesson ? (kid.lesson.title || kid.lesson.id) : '—',
+      kid.lessons_passed ? el('div', {}, `${kid.lessons_passed} lesson${kid.lessons_passed > 1 ? 's' : ''} passed`) : null].filter(Boolean));
+    fill(r.stars, [stars(Math.min(3, kid.best_stars ?? 0)), el('span', { class: 'stars' }, el('span', { class: 'n' }, `${kid.stars ?? 0} total`))]);
+    fill(r.state, [stateBadge(kid)]);
+    return r.tr;
   }
 
   renderShareBar() {
     $('selected-count').textContent = String(this.selected.size);
     const current = $('share-car').value;
-    fill($('share-car'), this.cars.map((c) => el('option', { value: c.car_id, selected: c.car_id === current }, c.car_id)));
+    const ids = this.cars.map((c) => c.car_id).join();
+    if ($('share-car').dataset.cars !== ids) {
+      $('share-car').dataset.cars = ids;
+      fill($('share-car'), this.cars.map((c) => el('option', { value: c.car_id }, c.car_id)));
+      if (current) $('share-car').value = current;
+    }
     $('share-btn').disabled = !this.selected.size || !this.cars.length;
     $('select-all').checked = this.kids.length > 0 && this.selected.size === this.kids.length;
   }
 
   render() {
-    // keep an open <select> alive while the teacher is using it: live updates must not steal the focus
-    const focused = document.activeElement;
-    if (focused && focused.closest('#roster-body') && focused.tagName === 'SELECT') {
-      this.pending = true;
-      focused.addEventListener('blur', () => { if (this.pending) { this.pending = false; this.render(); } }, { once: true });
-      return;
-    }
-    fill($('roster-body'), this.kids.map((k) => this.row(k)));
+    const wanted = this.kids.map((k) => this.paint(k));
+    const body = $('roster-body');
+    if (wanted.length !== body.children.length || wanted.some((tr, i) => body.children[i] !== tr)) fill(body, wanted);
+    const ids = new Set(this.kids.map((k) => k.kid_id));
+    for (const id of [...this.rows.keys()]) if (!ids.has(id)) this.rows.delete(id);
     $('roster-empty').hidden = this.kids.length > 0;
     $('kid-count').textContent = String(this.kids.length);
     this.renderShareBar();
