@@ -69,7 +69,7 @@ test('the toolbox of each level holds exactly that level\'s blocks; locked ones 
     assert.deepEqual(enabled, json.blocks.filter((b) => !b.locked).map((b) => b.blockly_type).sort(), `level ${level}`);
     assert.deepEqual(locked, json.blocks.filter((b) => b.locked).map((b) => b.blockly_type).sort(), `level ${level}`);
     const labels = dojoItems.filter((i) => i.kind === 'label').map((i) => i.text);
-    for (const b of json.blocks.filter((x) => x.locked)) assert.ok(labels.includes(`🔒 unlocks at level ${b.unlocks_at}`));
+    for (const b of json.blocks.filter((x) => x.locked)) assert.ok(labels.includes(`★ unlocks at level ${b.unlocks_at}`));
     const names = toolbox.contents.filter((c) => c.kind === 'category').map((c) => c.name);
     assert.deepEqual(names, ['Car', 'Sensors', 'Loops', 'Logic', 'Math', 'Variables', 'Functions']);
     assert.deepEqual(cat.skills, json.skills.filter((s) => !s.locked).map((s) => s.name));

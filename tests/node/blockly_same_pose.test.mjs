@@ -209,5 +209,22 @@ describe('same program, same pose: the app\'s run and the exported Python', () =
     // Past the line by the reaction time (20 Hz telemetry, one round trip) plus braking, never into the wall.
     assert.ok(left < threshold && left > 15, `stopped inside the line, clear of the wall (${left} cm ahead)`);
     assert.ok(end, 'the car is at rest');
+
+    // The same program exported to Python: the event's car.stop() ends it quietly, as in the app.
+    const again = Math.round(left - 35);
+    assert.ok(again > 30, `room for the Python run (${left} cm ahead)`);
+    ws.getBlockById('hat').setFieldValue(again, 'DISTANCE');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dojo-export-'));
+    const file = path.join(dir, 'program.py');
+    const py = dojo.exportPython(ws, { server: demo.url, classCode: 'DEMO', name: 'Ben' });
+    fs.writeFileSync(file, py);
+    const { code: exitCode, out } = await runPython(file);
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.equal(exitCode, 0, `${out}\n${py}`);
+    assert.match(out, /The car was stopped\./);
+    await poses.atRest();
+    const leftPy = poses.latest.distance_cm;
+    console.log(`# obstacle event in Python: threshold ${again} cm, stopped with ${leftPy} cm ahead`);
+    assert.ok(leftPy < again && leftPy > 10, `stopped inside the line, clear of the wall (${leftPy} cm ahead)`);
   });
 });

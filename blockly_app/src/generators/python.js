@@ -104,11 +104,14 @@ export function createPythonExporter(python) {
       if (variables) parts.push(variables);
       parts.push(...definitions);
       const main = code.replace(/\n+$/, '');
-      if (main) parts.push(main);
       if (hasEvents) {
-        // Like the blocks: event blocks keep listening until you stop the program (Ctrl+C stops the car).
-        parts.push(`# Keep watching for obstacles until you press Ctrl+C.\nwhile True:\n${this.INDENT}time.sleep(0.1)`);
+        // Like the blocks: event blocks keep listening until you press Ctrl+C (which stops the car); an
+        // event's stop ends the program quietly, as Stop ends it in the app.
+        const listen = `# Keep watching for obstacles until you press Ctrl+C.\nwhile True:\n${this.INDENT}time.sleep(0.1)`;
+        const body = main ? `${main}\n${listen}` : listen;
+        parts.push(`try:\n${this.prefixLines(body, this.INDENT)}\nexcept dojo.Stopped:\n${this.INDENT}print("The car was stopped.")`);
       } else {
+        if (main) parts.push(main);
         parts.push('car.stop()');
       }
       return parts.map((p) => p.replace(/\n+$/, '')).join('\n\n') + '\n';

@@ -1,0 +1,131 @@
+// The served Scratch editor in real Chromium (Debian's, driven by playwright-core) against a real
+// `dojo demo`: it loads with no request leaving 127.0.0.1, the MIKRO-DOJO category appears, the
+// standard device dialog lists the kid's car, one click connects, a clicked block moves the car in
+// the arena panel, and a car that goes away shows Scratch's own "lost connection" alert.
+// Screenshots go to artifacts/ (gitignored) for people to look at.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { chromiumSkipReason, launchChromium } from './helpers/chromium.mjs';
+import { REPO_ROOT, startDemo } from './helpers/demo_server.mjs';
+
+const ARTIFACTS = path.join(REPO_ROOT, 'artifacts', 'scratch');
+const EDITOR_READY_MS = 60_000; // 15 MB of scratch-gui parsed on a loaded 2-core box
+const UI_MS = 10_000; // a click's visible effect
+const MOVE_MS = 20_000; // a 20 cm move at level-1 speed, plus the trip through the server
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost']);
+
+let demo;
+let browser;
+let page;
+const external = [];
+const pageErrors = [];
+
+async function shot(name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+}
+
+function arenaPose(carId) {
+  return page.evaluate((id) => {
+    const car = window.arenaView && window.arenaView.cars.get(id);
+    return car && car.pose ? { ...car.pose } : null;
+  }, carId);
+}
+
+describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromiumSkipReason() }, () => {
+  before(async () => {
+    demo = await startDemo({ cars: 2 });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    // Offline means offline: every request that would leave this machine is recorded and refused.
+    await page.route('**/*', (route) => {
+      const url = new URL(route.request().url());
+      if (['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol) && !LOCAL_HOSTS.has(url.hostname)) {
+        external.push(url.href);
+        return route.abort();
+      }
+      return route.continue();
+    });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (demo) await demo.stop();
+  });
+
+  test('a kid joins with the class code and gets the editor with nothing fetched from outside', async () => {
+    await page.goto(`${demo.url}/scratch/`);
+    await page.waitForSelector('#join-form', { state: 'visible', timeout: UI_MS });
+    await page.fill('#class-code', 'NOPE');
+    await page.fill('#kid-name', 'Mia');
+    await page.click('#join-button');
+    await page.waitForFunction(() => document.getElementById('join-error').textContent.length > 0, null, { timeout: UI_MS });
+    assert.match(await page.textContent('#join-error'), /class code/i, 'a wrong code gets a friendly sentence');
+    await shot('1-join');
+    await page.fill('#class-code', demo.classCode);
+    await page.click('#join-button');
+    await page.waitForFunction(() => window.vm && window.vm.extensionManager.isExtensionLoaded('mikrodojo'), null,
+      { timeout: EDITOR_READY_MS });
+    await page.waitForSelector('#loading', { state: 'hidden', timeout: UI_MS });
+    assert.match(await page.textContent('#who'), /Mia · car-\d/);
+    assert.deepEqual(external, [], 'no request left 127.0.0.1');
+  });
+
+  test('the MIKRO-DOJO category is there with our blocks', async () => {
+    await page.click('.scratchCategoryMenuItem >> text=MIKRO-DOJO');
+    await page.waitForSelector('.blocklyFlyoutLabelText >> text=MIKRO-DOJO', { timeout: UI_MS });
+    const texts = await page.$$eval('.blocklyFlyout .blocklyBlockCanvas .blocklyText', (els) => els.map((e) => e.textContent.replace(/\u00a0/g, ' ')));
+    for (const words of ['move forward', 'turn', 'do skill', 'distance ahead (cm)', 'when obstacle closer than']) {
+      assert.ok(texts.includes(words), `${words} is in the flyout`);
+    }
+    await shot('2-category');
+  });
+
+  test('the status dot opens the device dialog, which lists the car and connects in one click', async () => {
+    const kidCar = (await page.textContent('#who')).split('· ')[1];
+    await page.click('.blocklyFlyout image.blocklyFlyoutButton'); // the orange status dot
+    const tile = page.locator('[class*="connection-modal_peripheral-tile"]').filter({ hasText: kidCar });
+    await tile.waitFor({ timeout: UI_MS });
+    assert.equal(await page.locator('[class*="connection-modal_peripheral-tile"]').count(), 1, 'only the kid\'s own car');
+    assert.match(await page.textContent('.ReactModalPortal'), /MIKRO-DOJO/, 'the dialog has our title');
+    assert.equal(await page.locator('.ReactModalPortal img[src*="car.svg"]').count() > 0, true, 'and our icon');
+    await shot('3-device-dialog');
+    await tile.locator('button').click();
+    await page.waitForFunction(() => window.vm.getPeripheralIsConnected('mikrodojo'), null, { timeout: UI_MS });
+    await page.waitForSelector('text=Connected', { timeout: UI_MS });
+    await shot('4-connected');
+    await page.click('.ReactModalPortal button:has-text("Go to Editor")');
+    await page.waitForSelector('#car-status.ok', { timeout: UI_MS });
+  });
+
+  test('clicking "move forward 20 cm" drives the car and the arena panel shows it', async () => {
+    const carId = (await page.textContent('#who')).split('· ')[1];
+    await page.waitForFunction((id) => window.arenaView.cars.get(id) && window.arenaView.cars.get(id).pose, carId,
+      { timeout: UI_MS });
+    const before = await arenaPose(carId);
+    await page.click('.blocklyFlyout .blocklyBlockCanvas .blocklyText >> text=move forward');
+    await page.waitForFunction(([id, x0]) => window.arenaView.cars.get(id).pose.x_cm > x0 + 15, [carId, before.x_cm],
+      { timeout: MOVE_MS });
+    await page.waitForTimeout(500); // let the arena draw the trail
+    const afterMove = await arenaPose(carId);
+    assert.ok(afterMove.x_cm - before.x_cm < 30, `about 20 cm: ${before.x_cm} -> ${afterMove.x_cm}`);
+    assert.ok(Math.abs(afterMove.y_cm - before.y_cm) < 3, 'straight ahead');
+    await shot('5-after-move');
+    assert.deepEqual(external, [], 'still nothing fetched from outside');
+    assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+  });
+
+  test('a refused block makes the sprite say why', async () => {
+    const says = page.evaluate(() => new Promise((resolve) => {
+      window.vm.runtime.once('SAY', (target, type, text) => resolve(text));
+    }));
+    await page.click('.blocklyFlyout .blocklyBlockCanvas .blocklyText >> text=drive at');
+    assert.match(await says, /level/i);
+    await page.waitForTimeout(300);
+    await shot('6-refusal-bubble');
+  });
+});
