@@ -3,12 +3,13 @@
     state = hardware.read()
     wish  = executor.step(state)            the running skill's command (neutral when idle)
     sent, events = supervisor.filter(wish)  the only path to the motors
-    hardware.apply(sent); hardware.advance(period)   (advance integrates the simulator; no-op on a car)
+    hardware.apply(sent); hardware.advance(dt)        (advance integrates the simulator; no-op on a car)
     telemetry sample at TELEMETRY_HZ        pose, speed, what was sent, safety state/events, timing
 
 Two ways to run it:
 - real time (`run_realtime`): asyncio, each tick scheduled at start + k * period (compensating sleep,
-  so jitter never accumulates); late ticks are counted, never bunched up.
+  so jitter never accumulates); late ticks are counted, never bunched up. Skills and the simulator get
+  the measured time since the previous tick, so a late tick does not slow the car's clock down.
 - headless (`run_headless`): as fast as possible on a ManualClock, for evaluation, training, tests and
   the simulator benchmark; identical tick code, so what passes headless is what runs on the car.
 """
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING_EVENTS = 50  # events kept for the next telemetry message; more means the link is down (the log keeps all)
 LATE_TICKS_RESYNC = 1.0  # more than one period late: restart the schedule from now instead of catching up
+MAX_CATCH_UP_S = 0.25  # a stall longer than this is not replayed at once: skills and physics see at most this dt
 
 
 class ControlLoop:
@@ -72,6 +74,8 @@ class ControlLoop:
         self.last_sent: Command = Command()
         self.last_telemetry: Telemetry | None = None
         self._stop = asyncio.Event()
+        self._realtime = False  # set by run_realtime: measured tick intervals instead of the nominal period
+        self._last_now: float | None = None
 
     # --- events from outside the loop (link handlers) ------------------------------------------------
 
@@ -91,16 +95,27 @@ class ControlLoop:
         now = self.clock.now()
         perf = self._perf
         t0 = perf()
+        dt = self.period
+        catch_up = 0.0
+        if self._realtime:
+            # Real time: the time since the last tick really passed (late ticks included); a simulator
+            # integrates it now, with the command that was in force, before we read its state.
+            if self._last_now is not None:
+                dt = min(max(0.0, now - self._last_now), MAX_CATCH_UP_S)
+                self.hardware.advance(dt)
+            self._last_now = now
+            catch_up = perf() - t0
         state = self.hardware.read()
         self.last_state = state
-        wish = self.executor.step(state, now, self.period)
+        wish = self.executor.step(state, now, dt)
         src = self.executor.running.name if self.executor.running else "idle"
         t1 = perf()
         sent, events = self.supervisor.filter(wish, state, now)
         self.executor.after_supervisor(wish, sent, state, now)
         t2 = perf()
         applied = self.hardware.apply(sent)
-        self.hardware.advance(self.period)
+        if not self._realtime:
+            self.hardware.advance(self.period)  # headless: simulated time is exactly one period per tick
         self.last_sent = applied
         t3 = perf()
         if self.recorder:
@@ -116,9 +131,9 @@ class ControlLoop:
             self._send_telemetry(state, applied, now)
         t4 = perf()
         timer = self.timer
-        timer.add("skill", t1 - t0)
+        timer.add("skill", t1 - t0 - catch_up)
         timer.add("supervisor", t2 - t1)
-        timer.add("hardware", t3 - t2)
+        timer.add("hardware", t3 - t2 + catch_up)
         timer.add("telemetry", t4 - t3)
         timer.add("tick", t4 - t0)
         self.ticks += 1
@@ -163,6 +178,7 @@ class ControlLoop:
     async def run_realtime(self) -> None:
         """Tick at the loop rate until stop(); sleeps compensate the tick's own work."""
         self._stop.clear()
+        self._realtime, self._last_now = True, None
         next_at = self.clock.now()
         while not self._stop.is_set():
             # Jitter: how far this tick started from its slot (only meaningful in real time).
@@ -175,6 +191,7 @@ class ControlLoop:
                 next_at = self.clock.now()
                 delay = 0.0
             await self.clock.sleep(delay)
+        self._realtime = False
 
     def run_headless(self, seconds: float | None = None, *, until: Callable[[], bool] | None = None,
                      max_seconds: float = 600.0) -> float:
