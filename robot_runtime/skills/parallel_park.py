@@ -124,23 +124,18 @@ class ParallelParkSkill(ScriptedSkill):
         if not force_goto and abs(y - PARK_SIDE_CM) < ON_LINE_CM and abs(math.degrees(phi)) < ON_LINE_DEG:
             self.phase = "line"  # already beside the box: along the line (forward or back) to the set-up pose
         else:
-            # The goto arrives heading roughly along its own bearing; the align turn after it (an arc at
-            # the tightest radius) moves the car. Aim the goto so that arc ends on the pre-point.
-            pre_x, pre_y = PARK_AHEAD_CM - PRE_POINT_CM, PARK_SIDE_CM
-            gx, gy = pre_x, pre_y
-            r = self.min_radius
-            for _ in range(3):
-                arrive = math.atan2(gy - y, gx - x)
-                if abs(math.degrees(arrive)) <= ON_LINE_DEG or math.hypot(gx - x, gy - y) < 2 * r:
-                    gx, gy = pre_x, pre_y
-                    break
-                a = abs(arrive)
-                gx = pre_x - r * math.sin(a)
-                gy = pre_y - math.copysign(r * (1 - math.cos(a)), arrive)
-            px, py = self._world(gx, gy)
+            px, py = self._world(PARK_AHEAD_CM - PRE_POINT_CM, PARK_SIDE_CM)
             self.sub = GotoSkill(self.ctx, px, py)
             self.sub.start(state)
             self.phase = "goto"
+
+    def _retry(self, state: CarState) -> SkillStep:
+        """Not lined up: approach again from the pre-point (a longer run at the line), a few times."""
+        self.retries += 1
+        if self.retries > SETUP_RETRIES:
+            return self.fail("no_setup", KID_NO_SETUP)
+        self._start_approach(state, force_goto=True)
+        return self.hold(0.0)
 
     def _run_sub(self, state: CarState, dt: float) -> SkillStep | None:
         """Step the sub-skill; its step while running, its failure, or None once it is done."""
@@ -166,8 +161,8 @@ class ParallelParkSkill(ScriptedSkill):
             step = self._run_sub(state, dt)
             if step is not None:
                 return step
-            if abs(math.degrees(phi)) > ON_LINE_DEG:  # arrived facing the wrong way: turn onto the axis first
-                self.sub = TurnSkill(self.ctx, -math.degrees(self.f * phi))
+            if abs(math.degrees(phi)) > ON_LINE_DEG:  # arrived facing another way: turn onto the axis on the spot
+                self.sub = TurnSkill(self.ctx, -math.degrees(self.f * phi), compact=True)
                 self.sub.start(state)
                 self.phase = "align"
             else:
@@ -178,7 +173,11 @@ class ParallelParkSkill(ScriptedSkill):
             step = self._run_sub(state, dt)
             if step is not None:
                 return step
-            self.phase = "line"
+            x, y, phi = self._local(state)
+            if abs(y - PARK_SIDE_CM) < ON_LINE_CM and abs(math.degrees(phi)) < ON_LINE_DEG:
+                self.phase = "line"
+            else:  # the turn moved the car off the line: once more from the pre-point
+                return self._retry(state)
 
         if self.phase == "line":
             self.progress = 0.25
@@ -187,11 +186,7 @@ class ParallelParkSkill(ScriptedSkill):
                 if abs(v) >= STOPPED_CM_S:
                     return self.hold(0.0)
                 if abs(y - PARK_SIDE_CM) > SETUP_LATERAL_CM or abs(math.degrees(phi)) > SETUP_DEG:
-                    self.retries += 1
-                    if self.retries > SETUP_RETRIES:
-                        return self.fail("no_setup", KID_NO_SETUP)
-                    self._start_approach(state, force_goto=True)  # again, with a longer run at the line
-                    return self.hold(0.0)
+                    return self._retry(state)
                 self.phase = "arc1"
             else:
                 rem_eff = rem - v * ESC_LEAD_S

@@ -228,3 +228,16 @@ def test_goto_a_point_behind_a_wall_ends_blocked_without_touching_it():
     assert (run.result.status, run.result.reason) == ("failed", "blocked_by_safety")
     assert "ahead" in run.result.kid_text
     assert not car.collision_log
+
+
+@pytest.mark.parametrize("degrees", [180.0, -150.0, 90.0, -20.0])
+def test_a_compact_turn_turns_nearly_on_the_spot(degrees):
+    from robot_runtime.skills.turn import TurnSkill
+
+    car = _car(START_POSES[0])
+    skill = TurnSkill(_ctx(50), degrees, compact=True)
+    run = run_direct(car, skill)
+    assert run.final.status == "done"
+    assert math.degrees(skill.heading_unwrapped - skill.h0) == pytest.approx(degrees, abs=5.0)
+    xs, ys = [s.x_cm for s in run.states], [s.y_cm for s in run.states]
+    assert max(xs) - min(xs) < 50 and max(ys) - min(ys) < 50  # a plain arc would sweep up to 2 x 51 cm

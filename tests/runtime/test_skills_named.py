@@ -190,3 +190,18 @@ def test_named_skills_report_progress_from_0_to_nearly_1(name):
     assert run.result.status == "done", run.result
     assert run.progress and all(0.0 <= p <= 1.0 for p in run.progress)
     assert run.progress[0] < 0.5 and max(run.progress) >= 0.9
+
+
+# poses facing every which way, near and far: the approach (goto, a turn on the spot, the set-up line) copes
+@pytest.mark.parametrize("start", [(146.0, 291.0, -112.0), (431.0, 139.0, -159.0), (470.0, 216.0, -135.0),
+                                   (486.0, 407.0, 37.0), (707.0, 155.0, -29.0), (300.0, 250.0, 180.0)])
+def test_parallel_park_from_poses_facing_any_way(start):
+    zone = NamedZone(name="P", kind="parking", x0=350, y0=15, x1=420, y1=51)
+    arena = Arena(width_cm=800, height_cm=500, zones=[zone])
+    car = SimCar(arena=arena, pose=Pose(x_cm=start[0], y_cm=start[1], heading_deg=start[2]))
+    run = run_supervised(car, NamedSkillAction(name="parallel_park", speed_pct=50))
+    assert run.result.status == "done", run.result
+    axis = math.degrees(box_axis(zone, start[2]))
+    inside, err = _in_box(run.end, zone, axis)
+    assert inside and err < 10.0
+    assert not car.collision_log
