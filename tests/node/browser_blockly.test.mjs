@@ -179,8 +179,11 @@ describe('the Blockly app in Chromium', { skip }, () => {
       const now = window.dojoApp.state.runner.telemetry?.pose;
       return now && Math.hypot(now.x_cm - p.x_cm, now.y_cm - p.y_cm) > 3;
     }, start, { timeout: MOVE_TIMEOUT_MS });
+    const cruising = Math.abs(await page.evaluate(() => window.dojoApp.state.runner.telemetry.speed_cm_s));
     const pressedAt = Date.now();
     await page.click('#stop-btn');
+    await page.waitForFunction((v) => Math.abs(window.dojoApp.state.runner.telemetry?.speed_cm_s ?? 0) < v / 2, cruising, { timeout: 3_000 });
+    const halfMs = Date.now() - pressedAt;
     await page.waitForFunction(() => Math.abs(window.dojoApp.state.runner.telemetry?.speed_cm_s ?? 1) < 0.5, null, { timeout: 3_000 });
     const stoppedMs = Date.now() - pressedAt;
     assert.equal(await statusState(page), 'stopped');
@@ -189,7 +192,7 @@ describe('the Blockly app in Chromium', { skip }, () => {
     const moved = Math.hypot(end.x_cm - start.x_cm, end.y_cm - start.y_cm);
     assert.ok(moved < 50, `stopped well before the 60 cm (moved ${moved.toFixed(1)} cm)`);
     assert.equal(await page.locator('.blocklyHighlighted').count(), 0);
-    console.log(`# stop: car at rest ${stoppedMs} ms after the click, after ${moved.toFixed(1)} cm of 60`);
+    console.log(`# stop: from ${cruising.toFixed(1)} cm/s, half speed ${halfMs} ms and at rest ${stoppedMs} ms after the click, after ${moved.toFixed(1)} cm of 60`);
     await shot(page, '06-stopped');
   });
 
