@@ -7,7 +7,9 @@ aligned with the start heading (the car starts beside the space, like a driver a
 
 The manoeuvre, in the box's frame (X along the axis, Y across, the car on the +Y side):
 1. approach: drive to the set-up pose — PARK_SIDE_CM beside the box centre line, PARK_AHEAD_CM ahead of
-   the box centre, facing along the axis (a `goto` to a point further back, then following the line);
+   the box centre, facing along the axis: a `goto` to a pre-point further back on that line, a compact
+   turn on the spot onto the axis if needed, then pure pursuit along the line (again from the
+   pre-point if the car is not lined up);
 2. back up at full lock towards the box: the tail swings in;
 3. back up with the opposite lock, the curvature chosen every tick so the arc ends on the box centre
    line with the car straight (closed loop: the switch from 2 to 3 happens when that arc gets tight);
