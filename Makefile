@@ -27,8 +27,9 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "browser tests need Debian's chromium: sudo apt-get install -y chromium"; fi; }
 
+# `make demo DEMO_ARGS="--cars 6 --port 8081"` passes options through to `dojo demo`.
 demo: setup
-	$(VENV)/bin/dojo demo
+	$(VENV)/bin/dojo demo $(DEMO_ARGS)
 
 test: setup chromium test-py test-node
 
