@@ -88,6 +88,7 @@ class StopSkill(ScriptedSkill):
     time_limit_s = STOP_TIME_LIMIT_S
     checks_blocked = False
     needs_motion = False
+    fails_on_collision = False
 
     def begin(self, state: CarState) -> None:
         self.v0 = max(abs(state.speed_cm_s), STOPPED_CM_S)

@@ -63,6 +63,7 @@ class ScriptedSkill(Skill):
     kid_done: str = "Done!"
     checks_blocked: bool = True  # set False in skills that deliberately sit still for a while
     needs_motion: bool = True  # a skill that must move fails at once when its speed is 0
+    fails_on_collision: bool = True  # stopping still counts as stopping when the car bumps on the way
 
     def __init__(self, ctx: SkillContext) -> None:
         super().__init__(ctx)
@@ -100,7 +101,7 @@ class ScriptedSkill(Skill):
         h = math.radians(state.heading_deg)
         self.heading_unwrapped += wrap_rad(h - (self._last_heading if self._last_heading is not None else h))
         self._last_heading = h
-        if state.collisions:
+        if state.collisions and self.fails_on_collision:
             what = state.collisions[0].with_
             kind = "cone" if what.startswith("cone") else "wall" if what in ("wall", "edge") else what.split(":")[0]
             return self.fail("collision", KID_COLLISION.format(what=kind))

@@ -241,3 +241,19 @@ def test_a_compact_turn_turns_nearly_on_the_spot(degrees):
     assert math.degrees(skill.heading_unwrapped - skill.h0) == pytest.approx(degrees, abs=5.0)
     xs, ys = [s.x_cm for s in run.states], [s.y_cm for s in run.states]
     assert max(xs) - min(xs) < 50 and max(ys) - min(ys) < 50  # a plain arc would sweep up to 2 x 51 cm
+
+
+def test_stop_is_done_even_when_the_car_bumps_a_wall_while_braking():
+    from robot_runtime.arena import Wall
+    from robot_runtime.hardware import Command
+    from robot_runtime.protocol import Pose
+
+    arena = Arena(width_cm=600, height_cm=300, walls=[Wall(x0=200, y0=0, x1=200, y1=300)])
+    car = SimCar(arena=arena, pose=Pose(x_cm=60, y_cm=150, heading_deg=0))
+    car.apply(Command(1.0, 0.0))
+    while car.model.x < 150:  # flat out towards the wall, no supervisor
+        car.advance(0.02)
+    car.read()
+    run = run_direct(car, build_skill(StopAction(), _ctx()))
+    assert car.collision_log  # it did hit the wall while braking
+    assert run.final.status == "done"
