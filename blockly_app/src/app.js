@@ -158,10 +158,30 @@ function loadWorkspace(program) {
     state.loading = false;
   }
   markUnavailable();
+  updatePythonPreview();
+}
+
+const PY_KEYWORDS = /\b(import|def|for|in|range|while|if|elif|else|return|global|try|except|break|continue|and|or|not|True|False)\b/g;
+
+/** One line of the Python preview as safe HTML with a little colour (comments, `car.`, keywords). */
+function pythonLineHtml(line) {
+  const esc = line.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  if (/^\s*#/.test(line)) return `<span class="py-comment">${esc}</span>`;
+  return esc.replace(/\bcar\./g, '<span class="py-car">car.</span>').replace(PY_KEYWORDS, '<span class="py-keyword">$1</span>');
+}
+
+/** The Python export, live: the bridge from blocks to text. The header and connect line are left out. */
+function updatePythonPreview() {
+  if (!state.workspace || !state.session) return;
+  const code = dojo.exportPython(state.workspace, { server: window.location.origin, classCode: state.session.class_code, name: state.session.name });
+  const lines = code.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('car = dojo.connect('));
+  $('python-preview').innerHTML = lines.slice(start + 2).map(pythonLineHtml).join('\n');
 }
 
 function onWorkspaceChange(event) {
   if (event.isUiEvent || state.loading) return;
+  updatePythonPreview();
   if (event.type === Blockly.Events.BLOCK_CREATE || event.type === Blockly.Events.BLOCK_CHANGE) markUnavailable();
   clearTimeout(state.saveTimer);
   $('save-state').textContent = 'editing…';
