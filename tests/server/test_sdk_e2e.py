@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -281,3 +282,15 @@ def test_ctrl_c_in_a_kid_program_stops_the_car(demo_server, connect, tmp_path):
     finally:
         kid.kill()
     assert kid.returncode != 0 and "KeyboardInterrupt" in err
+
+
+def test_the_readme_sdk_example_runs_as_written(demo_server, tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'dojo.connect("http://127.0.0.1:8080"' in example
+    program = tmp_path / "readme_example.py"
+    program.write_text(example.replace("http://127.0.0.1:8080", demo_server.base_url))
+    result = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    numbers, refusal = result.stdout.strip().splitlines()[-2:]
+    assert len(numbers.split()) == 4 and "unlocks at level 3" in refusal
