@@ -155,6 +155,8 @@ class SimCar:
                 self._resolve_contacts(walls, cones, edge)
 
     def read(self) -> CarState:
+        """State now. slip_deg is the rear axle's slip angle (0 in any clean turn; see sim/vehicle.py);
+        collisions are those since the previous read; noise, if any, is on pose, speed and distance."""
         m = self.model
         self._events, events = [], self._events
         c, s = math.cos(m.psi), math.sin(m.psi)
