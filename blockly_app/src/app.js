@@ -336,6 +336,8 @@ function wire() {
   $('upload-input').addEventListener('change', uploadFile);
   $('car-picker').addEventListener('change', (e) => showCar(e.target.value));
   $('leave-btn').addEventListener('click', () => { api.forgetSession(); window.location.reload(); });
+  // Esc is the keyboard's stop sign (the page is the kid's: no other key may move the car).
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && state.runner) stop(); });
   const params = new URLSearchParams(window.location.search);
   if (params.get('class')) $('class-code').value = params.get('class');
 }
