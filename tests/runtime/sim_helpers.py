@@ -1,7 +1,8 @@
-"""Helpers for the simulator and skill tests: arenas, and running a skill against a SimCar.
+"""Helpers for the simulator and skill tests: running a skill against a SimCar.
 
-`run_direct` steps skill -> SimCar with no supervisor (the simulator's own promises);
-`run_supervised` goes through the real safety supervisor and control loop when they exist.
+`run_direct` steps skill -> SimCar with no supervisor (for the simulator's and a skill's own behaviour);
+`run_supervised` sends a real SkillRequest through the real car runtime (executor, safety supervisor,
+control loop), headless on a ManualClock — how the skill promises are tested.
 """
 
 from __future__ import annotations
