@@ -211,7 +211,7 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       }
       assert.equal((await ana.block('move_forward', { distance: 5 })).status, 'done');
       // one car's own Stop: that car's drive ends at once, the other car keeps going
-      const long = mia.block('move_forward', { distance: 120 });
+      const long = mia.block('move_backward', { distance: 80 }); // back into open floor: nothing else stops it
       const other = ana.block('move_forward', { distance: 20 });
       await until('car-1 driving', () => Math.abs(mia.telemetry?.speed_cm_s || 0) > 5);
       await page.click('.car[data-car="car-1"] button:has-text("Stop")');
