@@ -126,6 +126,8 @@ class CarLink:
             rt.link_up()
 
         async def on_disconnect(reason: Any = None) -> None:
+            if self.sio is not None and self.sio is not sio:
+                return  # a late goodbye from an old socket must not take down the new one
             self._link_down(str(reason))
 
         async def on_connect_error(data: Any = None) -> None:
