@@ -55,20 +55,29 @@ CREATE TABLE IF NOT EXISTS blockly_programs (
 # --- the program check ----------------------------------------------------------------------------
 
 
+def _disabled(block: dict[str, Any]) -> bool:
+    """A block the kid switched off ("Disable block"): Blockly generates no code for it or its inputs."""
+    reasons = block.get("disabledReasons")
+    return bool(reasons) if isinstance(reasons, list) else block.get("enabled") is False
+
+
 def _walk(tops: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Every block (shadows too) in reading order, without recursion (a nested file cannot blow the stack)."""
+    """Every block that can run (shadows too) in reading order, without recursion (a deeply nested file
+    cannot blow the stack). A disabled block is skipped with its inputs; the blocks under it still run."""
     stack = list(reversed(tops))
     while stack:
         block = stack.pop()
         if not isinstance(block, dict):
             continue
-        yield block
         children: list[dict[str, Any]] = []
-        for slot in (block.get("inputs") or {}).values() if isinstance(block.get("inputs"), dict) else ():
-            if isinstance(slot, dict):
-                for key in ("block", "shadow"):
-                    if isinstance(slot.get(key), dict):
-                        children.append(slot[key])
+        if not _disabled(block):
+            yield block
+            inputs = block.get("inputs")
+            for slot in inputs.values() if isinstance(inputs, dict) else ():
+                if isinstance(slot, dict):
+                    for key in ("block", "shadow"):
+                        if isinstance(slot.get(key), dict):
+                            children.append(slot[key])
         nxt = block.get("next")
         if isinstance(nxt, dict) and isinstance(nxt.get("block"), dict):
             children.append(nxt["block"])

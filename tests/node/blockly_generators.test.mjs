@@ -213,3 +213,15 @@ test('every generated Python file compiles', () => {
   assert.ok(Object.keys(results).length >= ROWS.length, 'the rows ran first');
   for (const [name, error] of Object.entries(results)) assert.equal(error, '', `${name} does not compile: ${error}`);
 });
+
+test('a block the kid disabled generates nothing, and the blocks under it still run (as the server check assumes)', () => {
+  const ws = workspaceFrom([stackOf(
+    { type: 'dojo_move_forward', inputs: { DISTANCE: num(20) } },
+    { type: 'dojo_do_skill', fields: { SKILL: 'slalom' }, disabledReasons: ['MANUALLY_DISABLED'] },
+    { type: 'dojo_turn', fields: { DIRECTION: 'left' }, inputs: { DEGREES: num(90) } },
+  )]);
+  const py = pythonOf(ws);
+  assert.ok(py.includes('car.forward(20)\ncar.turn_left(90)\n'), py);
+  assert.ok(!py.includes('car.do('), py);
+  assert.ok(!jsOf(ws).includes('do_skill'));
+});

@@ -90,6 +90,13 @@ def test_program_check_finds_a_locked_block_hidden_in_a_function_and_a_shadow_sl
     assert "distance" in refusal.kid_text and "(block dist)" in refusal.detail
 
 
+def test_program_check_skips_a_block_the_kid_disabled_but_checks_the_blocks_under_it():
+    off = dict(SKILL_SLALOM, disabledReasons=["MANUALLY_DISABLED"])
+    assert check_blockly_program(1, program(stack(FORWARD, off, TURN))) is None  # Blockly never runs it
+    refusal = check_blockly_program(1, program(stack(off, GO_TO)))
+    assert refusal is not None and refusal.rule == "program_block_locked" and "go to" in refusal.kid_text
+
+
 def test_program_check_ignores_scratch_projects_and_python_text():
     assert check_blockly_program(1, {"targets": []}) is None
     assert check_blockly_program(1, "import dojo\n") is None
