@@ -49,7 +49,6 @@ export async function join(classCode, name) {
 }
 
 export const catalog = (level) => request('GET', `/api/catalog?level=${encodeURIComponent(level)}`);
-export const cars = (token) => request('GET', '/api/cars', { token });
 export const loadProgram = (token) => request('GET', '/api/programs/current', { token });
 export const saveProgram = (token, program) => request('PUT', '/api/programs/current', { token, body: { program } });
 

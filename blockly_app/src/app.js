@@ -230,8 +230,19 @@ function connectSocket() {
       applyLevel(payload.level).then(() => setStatus('level', `You are now on level ${payload.level}: ${payload.title}!`));
     }
   });
-  socket.on('car_status', (s) => setCars(s.cars || [], s.car_id));
+  socket.on('car_status', (s) => {
+    setCars(s.cars || [], s.car_id);
+    $('car-state').textContent = carStateText(s);
+  });
   socket.on('safety', (e) => { if (e.kid_text) setStatus('safety', e.kid_text); }); // "I slowed down: wall ahead"
+}
+
+/** A few words about the car next to the arena title: off, or waiting for a turn on a shared car. */
+function carStateText(s) {
+  if (!s.car_id) return 'no car yet — ask your teacher';
+  if (s.connected === false) return `${s.car_id} is switched off`;
+  if (s.status === 'waiting' && s.queue_position) return s.queue_position === 1 ? 'your turn is next' : `waiting: ${s.queue_position - 1} ahead of you`;
+  return '';
 }
 
 function setCars(cars, carId) {
