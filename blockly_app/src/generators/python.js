@@ -110,10 +110,10 @@ export function createPythonExporter(python) {
         const listen = `# Keep watching for obstacles until you press Ctrl+C.\nwhile True:\n${this.INDENT}time.sleep(0.1)`;
         const body = main ? `${main}\n${listen}` : listen;
         parts.push(`try:\n${this.prefixLines(body, this.INDENT)}\nexcept dojo.Stopped:\n${this.INDENT}print("The car was stopped.")`);
-      } else {
-        if (main) parts.push(main);
-        parts.push('car.stop()');
+      } else if (main) {
+        parts.push(main);
       }
+      parts.push('car.stop()');
       return parts.map((p) => p.replace(/\n+$/, '')).join('\n\n') + '\n';
     }
   }
