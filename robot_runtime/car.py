@@ -85,9 +85,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         config = make_config(args, p)
-        arena = load_arena(config.arena_file) if config.arena_file else DEFAULT_ARENA
+        try:
+            arena = load_arena(config.arena_file) if config.arena_file else DEFAULT_ARENA
+        except ValidationError as exc:
+            raise ConfigError(f"arena file {config.arena_file}:\n{format_validation_error(exc)}") from None
         hardware = create_hardware(config, arena, seed=args.seed, noise=args.noise)
-    except (ConfigError, UnknownHardware, ValidationError, OSError) as exc:
+    except (ConfigError, UnknownHardware, OSError) as exc:
         print(f"dojo car: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:

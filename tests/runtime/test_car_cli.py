@@ -83,6 +83,15 @@ def test_bad_options_exit_2_and_name_the_problem(args, message):
     assert message in proc.stderr
 
 
+def test_bad_arena_file_exits_2_naming_the_file_and_the_field(tmp_path):
+    arena = tmp_path / "arena.yaml"
+    arena.write_text("width_cm: 300\nheight_cm: 200\nstart: {x_cm: 500, y_cm: 50, heading_deg: 0}\n")
+    proc = subprocess.run(dojo("--sim", "--name", "car-1", "--arena", str(arena)), capture_output=True, text=True,
+                          timeout=START_TIMEOUT_S)
+    assert proc.returncode == 2
+    assert "arena.yaml" in proc.stderr and "start pose (500.0, 50.0) must be inside the arena" in proc.stderr
+
+
 def test_real_car_config_with_a_driver_that_does_not_exist_yet_gets_a_clear_error(tmp_path):
     config = tmp_path / "car.yaml"
     config.write_text("car_id: car-7\nhardware: gpio\nlimits:\n  max_speed_pct: 50\n")
