@@ -1,6 +1,7 @@
 """The Python SDK end to end: a real `dojo demo` (server + simulated car processes), real sockets.
 
-Each test joins as its own kid, so it gets its own car (the demo has four).
+Each test joins as its own kid and so gets its own car, standing at its start slot: this module's
+demo has one car per kid (a shared car could be left anywhere by the test before).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 import requests
 
 import dojo
-from conftest import HTTP_TIMEOUT_S, set_kid_level, wait_until
+from conftest import HTTP_TIMEOUT_S, set_kid_level, start_demo, wait_until
 
 POSITION_TOLERANCE_CM = 3.0  # the car runtime's own promise is 30 +- 2 cm; 1 cm more for telemetry timing
 HEADING_TOLERANCE_DEG = 6.0  # the car runtime promises 90 +- 5 degrees
@@ -39,6 +40,15 @@ def along(before: tuple[float, float, float], after: tuple[float, float, float])
 
 def turned(before: tuple[float, float, float], after: tuple[float, float, float]) -> float:
     return (after[2] - before[2] + 180.0) % 360.0 - 180.0
+
+
+KIDS = ("Mia", "Leo", "Ava", "Noah", "Zoe", "Ella", "Oli", "Finn", "Ruby")
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    with start_demo(tmp_path_factory.mktemp("demo"), cars=len(KIDS)) as demo:
+        yield demo
 
 
 @pytest.fixture
@@ -231,7 +241,7 @@ def test_a_wrong_class_code_is_refused_with_what_to_do(demo_server):
 
 def test_on_obstacle_fires_once_per_approach_and_a_blocked_move_raises_car_error(demo_server, connect, join_kid):
     set_kid_level(demo_server, join_kid(demo_server, "Oli"), 3)  # 70% top speed: the wall comes quickly
-    car = connect("Oli")  # the 7th kid shares a car with an earlier one: it may stand anywhere, any way round
+    car = connect("Oli")
     seen: list[float] = []
     fired = threading.Event()
 
@@ -289,7 +299,7 @@ def test_the_readme_sdk_example_runs_as_written(demo_server, tmp_path):
     example = readme.split("```python\n", 1)[1].split("```", 1)[0]
     assert 'dojo.connect("http://127.0.0.1:8080"' in example
     program = tmp_path / "readme_example.py"
-    program.write_text(example.replace("http://127.0.0.1:8080", demo_server.base_url))
+    program.write_text(example.replace("http://127.0.0.1:8080", demo_server.base_url).replace('"Mia"', '"Ruby"'))
     result = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     numbers, refusal = result.stdout.strip().splitlines()[-2:]
