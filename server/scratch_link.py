@@ -44,7 +44,7 @@ CONFIG_PLACEHOLDER = "{/*MIKRODOJO_CONFIG*/}"
 # TurboWarp's web editor; the desktop app and other hosts are added with `allowed_origins`.
 SCRATCH_ORIGINS = frozenset({"https://turbowarp.org", "https://www.turbowarp.org"})
 WS_HEARTBEAT_S = 5.0  # a closed laptop lid is noticed within ~10 s, like the /kid socket.io ping
-FRESH_TELEMETRY_S = 0.5  # a car heard from within this is "strong signal" in the device dialog
+FRESH_TELEMETRY_S = 0.5  # a car heard from within this shows four bars in the device dialog (> -20 dBm); else one
 MAX_IN_FLIGHT = 64  # block calls one socket may have waiting; a Scratch project runs a few scripts at once
 SEND_TIMEOUT_S = 2.0  # a browser that cannot take one small frame in 2 s is stalled; we drop that frame
 
@@ -90,7 +90,7 @@ class LinkHub:
                 continue  # like a switched-off BLE device: not advertising
             fresh = now - self.last_heard.get(car.car_id, -1e9) < FRESH_TELEMETRY_S
             kind = "simulated" if car.kind == "sim" else car.kind
-            out.append(Peripheral(car.car_id, f"{car.car_id} ({kind})", -45 if fresh else -75))
+            out.append(Peripheral(car.car_id, f"{car.car_id} ({kind})", -15 if fresh else -70))
         return out
 
     def _on_telemetry(self, car_id: str, tel: Any) -> None:

@@ -31,9 +31,9 @@ const LIBRARY_ENTRY = {
   bluetoothRequired: false,
   internetConnectionRequired: false,
   launchPeripheralConnectionFlow: true,
-  useAutoScan: true,
+  useAutoScan: false, // false: the dialog lists every car with signal bars (true: connects to the first found)
   connectionIconURL: '/scratch/editor/car.svg',
-  connectionSmallIconURL: '/scratch/editor/car.svg',
+  connectionSmallIconURL: '/scratch/editor/car-small.svg', // the list tile and the dialog's title bar
   connectingMessage: 'Connecting to your car…',
   helpLink: '/scratch/editor/help.html',
 };

@@ -28,6 +28,18 @@ async function shot(name) {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
 }
 
+/** A block's label in the flyout (scratch-blocks writes spaces as no-break spaces). */
+function flyoutText(pattern) {
+  return page.locator('.blocklyFlyout .blocklyBlockCanvas .blocklyText').filter({ hasText: pattern }).first();
+}
+
+/** Click an SVG element where it is drawn (playwright's visibility checks do not apply well to SVG). */
+async function clickSvg(locator) {
+  await locator.waitFor({ state: 'attached', timeout: UI_MS });
+  const box = await locator.boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+}
+
 function arenaPose(carId) {
   return page.evaluate((id) => {
     const car = window.arenaView && window.arenaView.cars.get(id);
@@ -87,12 +99,15 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
 
   test('the status dot opens the device dialog, which lists the car and connects in one click', async () => {
     const kidCar = (await page.textContent('#who')).split('· ')[1];
-    await page.click('.blocklyFlyout image.blocklyFlyoutButton'); // the orange status dot
-    const tile = page.locator('[class*="connection-modal_peripheral-tile"]').filter({ hasText: kidCar });
+    // The orange status dot, clicked where it is drawn, like a kid would.
+    await clickSvg(page.locator('.blocklyFlyout image.blocklyFlyoutButton'));
+    const tiles = page.locator('[class^="connection-modal_peripheral-tile_"]');
+    const tile = tiles.filter({ hasText: kidCar });
     await tile.waitFor({ timeout: UI_MS });
-    assert.equal(await page.locator('[class*="connection-modal_peripheral-tile"]').count(), 1, 'only the kid\'s own car');
+    assert.equal(await tiles.count(), 1, 'only the kid\'s own car');
     assert.match(await page.textContent('.ReactModalPortal'), /MIKRO-DOJO/, 'the dialog has our title');
-    assert.equal(await page.locator('.ReactModalPortal img[src*="car.svg"]').count() > 0, true, 'and our icon');
+    assert.ok(await page.locator('.ReactModalPortal img[src*="car-small.svg"]').count() > 0, 'and our icon');
+    assert.equal(await page.locator('[class*="connection-modal_green-bar"]').count(), 4, 'a fresh car has four bars');
     await shot('3-device-dialog');
     await tile.locator('button').click();
     await page.waitForFunction(() => window.vm.getPeripheralIsConnected('mikrodojo'), null, { timeout: UI_MS });
@@ -107,7 +122,7 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
     await page.waitForFunction((id) => window.arenaView.cars.get(id) && window.arenaView.cars.get(id).pose, carId,
       { timeout: UI_MS });
     const before = await arenaPose(carId);
-    await page.click('.blocklyFlyout .blocklyBlockCanvas .blocklyText >> text=move forward');
+    await clickSvg(flyoutText(/^move.forward$/));
     await page.waitForFunction(([id, x0]) => window.arenaView.cars.get(id).pose.x_cm > x0 + 15, [carId, before.x_cm],
       { timeout: MOVE_MS });
     await page.waitForTimeout(500); // let the arena draw the trail
@@ -123,7 +138,7 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
     const says = page.evaluate(() => new Promise((resolve) => {
       window.vm.runtime.once('SAY', (target, type, text) => resolve(text));
     }));
-    await page.click('.blocklyFlyout .blocklyBlockCanvas .blocklyText >> text=drive at');
+    await clickSvg(flyoutText(/^drive.at$/));
     assert.match(await says, /level/i);
     await page.waitForTimeout(300);
     await shot('6-refusal-bubble');
