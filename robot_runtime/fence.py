@@ -14,6 +14,7 @@ from robot_runtime.hardware import CarSpec
 from robot_runtime.protocol import Zone
 
 LOOKAHEAD_EXTRA_CM = 30.0  # the curved-path ray looks this far past the stopping distance
+MIN_SIN_ANGLE = 0.2  # rays grazing a wall at under ~12 degrees see its face at most 5 half-thicknesses early
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,13 @@ def ray_hit(px: float, py: float, dx: float, dy: float, s: Segment) -> float:
     wx, wy = s.x0 - px, s.y0 - py
     t = (wx * ey - wy * ex) / denom
     u = (wx * dy - wy * dx) / denom
-    if t < -s.half_thickness or u < 0.0 or u > 1.0:
+    # A thick wall's face is half its thickness before its centre line, measured across the wall; along
+    # a slanted ray that is ht / sin(angle) (capped, so grazing rays stay finite).
+    sin_angle = abs(denom) / math.hypot(ex, ey)
+    face = s.half_thickness / max(sin_angle, MIN_SIN_ANGLE)
+    if t < -face or u < 0.0 or u > 1.0:
         return math.inf
-    # Thickness is measured across the wall; along a slanted ray it is longer, which we ignore (safe side
-    # for thin walls, and walls in kid arenas are hit square-ish by the centre ray).
-    return max(0.0, t - s.half_thickness)
+    return max(0.0, t - face)
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ def clearance(
     """Free distance ahead (direction=+1) or behind (-1) the car, over the bumper's width.
 
     Rays start at the bumper's two corners and its middle, along the heading; with the wheels turned a
-    second fan follows the chord of the arc the car will drive over `lookahead_cm`.
+    second fan follows the chord of the arc the car will drive over `lookahead_cm`. Wall ends inside the
+    swept corridor count too, so for a straight path nothing the bumper would touch is missed.
     """
     if not segments:
         return Clearance(math.inf, "")
@@ -120,12 +124,24 @@ def clearance(
         chord = h + math.copysign(turn / 2.0, steer_frac) * direction
         directions.append((direction * math.cos(chord), direction * math.sin(chord)))
     best, what = math.inf, ""
+    bx, by = starts[0]
+    half_w = spec.width_cm / 2.0
     for dx, dy in directions:
         for px, py in starts:
             for s in segments:
                 d = ray_hit(px, py, dx, dy, s)
                 if d < best:
                     best, what = d, s.what
+        # Wall ends inside the corridor the bumper sweeps (a short wall pointing at the car slips
+        # between the rays): their distance along the path counts too.
+        for s in segments:
+            for ex, ey in ((s.x0, s.y0), (s.x1, s.y1)):
+                rx, ry = ex - bx, ey - by
+                lon, lat = rx * dx + ry * dy, -rx * dy + ry * dx
+                if abs(lat) <= half_w + s.half_thickness and lon >= -s.half_thickness:
+                    d = max(0.0, lon - s.half_thickness)
+                    if d < best:
+                        best, what = d, s.what
     return Clearance(best, what)
 
 

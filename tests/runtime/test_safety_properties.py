@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from robot_runtime.arena import Arena, Wall
 from robot_runtime.config import HardLimits
-from robot_runtime.fence import allowed_speed_cm_s
+from robot_runtime.fence import allowed_speed_cm_s, stopping_distance_cm
 from robot_runtime.hardware import CarSpec, CarState, Command
 from robot_runtime.protocol import WATCHDOG_S, SessionLimits
 from robot_runtime.safety import RETURN_CRAWL, SafetySupervisor
@@ -174,3 +174,57 @@ def test_car_driven_into_a_wall_by_the_supervisor_alone_never_gets_closer_than_i
         now += dt
     gap = (wall_x - 1.0) - (x + SPEC.length_cm / 2)
     assert gap >= 0.0
+
+
+wall = st.builds(
+    lambda x0, y0, length, angle, thick: Wall(
+        x0=x0, y0=y0, x1=x0 + length * math.cos(angle), y1=y0 + length * math.sin(angle), thickness_cm=thick),
+    st.floats(20, 580), st.floats(20, 380), st.floats(3, 200), st.floats(0, 2 * math.pi), st.floats(0.5, 6),
+)
+
+
+def swept_box_hits_wall(x, y, heading_deg, direction, length, walls) -> bool:
+    """Oracle by brute force: does any point of any (thickened) wall lie in the box the car's bumper
+    sweeps when it drives `length` cm straight on? Walls are sampled every 0.25 cm."""
+    h = math.radians(heading_deg)
+    ux, uy = direction * math.cos(h), direction * math.sin(h)
+    bx, by = x + ux * SPEC.length_cm / 2, y + uy * SPEC.length_cm / 2
+    for w in walls:
+        n = max(2, int(math.hypot(w.x1 - w.x0, w.y1 - w.y0) / 0.25))
+        for i in range(n + 1):
+            px = w.x0 + (w.x1 - w.x0) * i / n - bx
+            py = w.y0 + (w.y1 - w.y0) * i / n - by
+            lon, lat = px * ux + py * uy, -px * uy + py * ux
+            ht = w.thickness_cm / 2 - 0.3  # a hair of tolerance for the sampling
+            if abs(lat) <= SPEC.width_cm / 2 + ht and -ht < lon < length + ht:
+                return True
+    return False
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    walls=st.lists(wall, min_size=1, max_size=4),
+    x=st.floats(60, 540), y=st.floats(60, 340), heading=st.floats(-180, 180),
+    wish=st.floats(-1, 1).filter(lambda v: abs(v) > 0.05),
+    speed=st.floats(-300, 300),
+)
+def test_fence_never_sends_the_car_faster_than_it_can_stop_before_any_wall(walls, x, y, heading, wish, speed):
+    """Random walls of any length, angle and thickness; a straight path; any speed the car already has:
+    the command's stopping distance (plus the margin) is always free of walls (brute-force oracle)."""
+    arena = Arena(width_cm=600, height_cm=400, start={"x_cm": 300, "y_cm": 200, "heading_deg": 0}, walls=walls)
+    # The car must not already overlap a wall (that is a collision, not something to plan around).
+    from hypothesis import assume
+
+    h = math.radians(heading)
+    assume(not swept_box_hits_wall(x - math.cos(h) * SPEC.length_cm, y - math.sin(h) * SPEC.length_cm,
+                                   heading, 1.0, SPEC.length_cm, walls))
+    hard = HardLimits()
+    sup = SafetySupervisor(hard, SPEC, arena, watchdog=False)
+    state = CarState(t=0, x_cm=x, y_cm=y, heading_deg=heading, speed_cm_s=speed)
+    sup.filter(Command(wish, 0.0), state, 0.0)
+    out, _ = sup.filter(Command(wish, 0.0), state, 10.0)  # a long dt: no slew limit in the way
+    if out.throttle == 0.0:
+        return
+    direction = math.copysign(1.0, out.throttle)
+    stop = stopping_distance_cm(abs(out.throttle) * SPEC.top_speed_cm_s, hard.brake_decel_cm_s2, hard.reaction_s)
+    assert not swept_box_hits_wall(x, y, heading, direction, stop + hard.fence_margin_cm - 0.5, walls)
