@@ -63,6 +63,9 @@ class ServerConfig(BaseModel):
     # Extra browser origins allowed to open socket.io (same origin is always allowed),
     # e.g. "https://turbowarp.org" for the Scratch extension in TurboWarp.
     allowed_origins: list[str] = []
+    # Also listen on localhost:PORT (usually 8000): TurboWarp runs an extension unsandboxed (with the
+    # device dialog) only when its URL starts with http://localhost:8000/ (server.scratch_link).
+    turbowarp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     rate_limits: RateLimits = RateLimits()
     timeouts: Timeouts = Timeouts()
     telemetry_max_hz: Annotated[float, Field(gt=0, le=100)] = 20.0  # per browser; the car sends 20 Hz

@@ -22,6 +22,7 @@ from robot_runtime.arena import Arena, NamedZone
 from robot_runtime.protocol import Pose
 from server.config import ServerConfig
 from server.runner import REPO_ROOT, ServerHandle, start_server
+from server.scratch_link import turbowarp_options
 
 CLASS_CODE = "DEMO"
 DEFAULT_CARS = 4
@@ -50,6 +51,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=REPO_ROOT / "var", help="where the classroom keeps its data (default var/)")
     p.add_argument("--teacher-password", help="teacher password (default: a new one is made and printed)")
     p.add_argument("--no-open", action="store_true", help="do not open a web browser")
+    p.add_argument("--turbowarp", action="store_true",
+                   help="also listen on http://localhost:8000 and allow https://turbowarp.org (Scratch in TurboWarp)")
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
         p.error(f"--port must be between 0 and 65535 (got {args.port})")
@@ -79,7 +82,8 @@ async def _run(args: argparse.Namespace) -> int:
     arena_path.write_text(DEMO_ARENA.model_dump_json(indent=2))
 
     config = ServerConfig(host=args.host, port=args.port, data_dir=server_dir, teacher_password=password,
-                          car_tokens=tokens, default_class_code=CLASS_CODE, arena_path=arena_path)
+                          car_tokens=tokens, default_class_code=CLASS_CODE, arena_path=arena_path,
+                          **(turbowarp_options() if args.turbowarp else {}))  # Scratch in TurboWarp
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

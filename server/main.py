@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from server.config import DEFAULT_PORT, ServerConfig
 from server.runner import REPO_ROOT, start_server
+from server.scratch_link import turbowarp_options
 
 
 class ConfigFileError(ValueError):
@@ -54,6 +55,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     p.add_argument("--data-dir", type=Path, help="where the classroom keeps its data (default var/server)")
     p.add_argument("--config", type=Path, help="a YAML/JSON file with ServerConfig fields")
+    p.add_argument("--turbowarp-port", type=int, metavar="PORT",
+                   help="also listen on http://localhost:PORT (8000 for TurboWarp) and allow https://turbowarp.org")
     return p.parse_args(argv)
 
 
@@ -61,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     data_dir = args.data_dir or (None if args.config else REPO_ROOT / "var" / "server")
     try:
-        config = load_config(args.config, host=args.host, port=args.port, data_dir=data_dir)
+        config = load_config(args.config, host=args.host, port=args.port, data_dir=data_dir,
+                             turbowarp_port=args.turbowarp_port)
+        if config.turbowarp_port:  # TurboWarp's web origin may then use the API and /scratch/ble too
+            config = config.model_copy(update=turbowarp_options(config.turbowarp_port, config.allowed_origins))
     except ConfigFileError as exc:
         print(f"dojo server: {exc}", file=sys.stderr)
         return 2

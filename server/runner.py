@@ -57,6 +57,8 @@ async def start_server(config: ServerConfig) -> ServerHandle:
     await runner.setup()  # runs the app's startup: storage opened, classroom built, class ensured
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
+    if config.turbowarp_port:  # the same app on http://localhost:8000 for TurboWarp (see server.scratch_link)
+        await web.TCPSite(runner, "localhost", config.turbowarp_port).start()
     port = runner.addresses[0][1]
     handle = ServerHandle(app, runner, config.host, port)
     events = handle.classroom.events

@@ -10,8 +10,9 @@
 
 Who may connect: the kid's token is required, either as ``/scratch/ble?token=<token>`` or as the first
 request ``{"method": "authenticate", "params": {"token": ...}}``. Browsers must come from an allowed
-Origin: this server itself, TurboWarp, or ``allowed_origins`` in the server config. Clients without an
-Origin header (Node, Python) are not browsers and need only the token. Errors never touch a car.
+Origin: this server itself or ``allowed_origins`` in the server config (``--turbowarp`` adds
+https://turbowarp.org and the http://localhost:8000 listener). Clients without an Origin header
+(Node, Python) are not browsers and need only the token. Errors never touch a car.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ EXTENSION_FILE = REPO_ROOT / "scratch_extension" / "mikrodojo.js"
 EDITOR_DIR = REPO_ROOT / "scratch_extension" / "editor"
 CONFIG_PLACEHOLDER = "{/*MIKRODOJO_CONFIG*/}"
 
-# TurboWarp's web editor; the desktop app and other hosts are added with `allowed_origins`.
-SCRATCH_ORIGINS = frozenset({"https://turbowarp.org", "https://www.turbowarp.org"})
+# TurboWarp's web editor: `--turbowarp` adds it to allowed_origins (other hosts: allowed_origins).
+TURBOWARP_ORIGINS = ("https://turbowarp.org", "https://www.turbowarp.org")
+TURBOWARP_PORT = 8000  # TurboWarp runs an extension unsandboxed only from http://localhost:8000/
 WS_HEARTBEAT_S = 5.0  # a closed laptop lid is noticed within ~10 s, like the /kid socket.io ping
 FRESH_TELEMETRY_S = 0.5  # a car heard from within this shows four bars in the device dialog (> -20 dBm); else one
 MAX_IN_FLIGHT = 64  # block calls one socket may have waiting; a Scratch project runs a few scripts at once
@@ -56,9 +58,15 @@ def allowed_origin(request: web.Request, allowed: list[str]) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser: the token alone decides
-    if "*" in allowed or origin in allowed or origin in SCRATCH_ORIGINS:
+    if "*" in allowed or origin in allowed:
         return True
     return origin == f"{request.scheme}://{request.host}"
+
+
+def turbowarp_options(port: int = TURBOWARP_PORT, allowed_origins: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """ServerConfig fields for TurboWarp: the extra localhost listener and TurboWarp's origins."""
+    return {"turbowarp_port": port,
+            "allowed_origins": [*allowed_origins, *(o for o in TURBOWARP_ORIGINS if o not in allowed_origins)]}
 
 
 def telemetry_payload(car_id: str, tel: Any) -> dict[str, Any]:

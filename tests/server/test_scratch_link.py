@@ -154,7 +154,8 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    async with classroom_server(tmp_path, cars=["car-1", "car-2"], auto_assign_cars=False) as srv:
+    async with classroom_server(tmp_path, cars=["car-1", "car-2"], auto_assign_cars=False,
+                                allowed_origins=["https://turbowarp.org"]) as srv:
         teacher = await srv.teacher()
         kids = {}
         for name, car in (("Mia", "car-1"), ("Leo", "car-2")):
@@ -324,7 +325,7 @@ async def test_a_foreign_origin_gets_an_error_and_the_socket_closes(env: Env) ->
     env.assert_no_car_touched()
 
 
-async def test_same_origin_and_turbowarp_origins_are_welcome(env: Env) -> None:
+async def test_same_origin_and_allowed_origins_are_welcome(env: Env) -> None:
     for origin in (env.srv.url, "https://turbowarp.org"):
         async with env.link(headers={"Origin": origin}) as link:
             await link.connect_car("car-1")
@@ -364,3 +365,37 @@ async def test_a_lost_car_is_announced_and_the_socket_closes(env: Env) -> None:
         while (msg := await link.receive()) is not None:  # telemetry may still be in flight before the close
             assert msg.get("method") == "characteristicDidChange"
         assert link.ws.closed
+
+
+# --- the extension file and the TurboWarp listener ------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_turbowarp_listener_serves_the_extension_unsandboxable_from_localhost(tmp_path: Path) -> None:
+    port = _free_port()  # 8000 in real use; any free port here
+    async with classroom_server(tmp_path, turbowarp_port=port,
+                                allowed_origins=["https://turbowarp.org"]) as srv, aiohttp.ClientSession() as http:
+        url = f"http://localhost:{port}/scratch/extension.js?class=DEMO&name=Mia"
+        async with http.get(url, headers={"Origin": "https://turbowarp.org"}) as resp:
+            assert resp.status == 200
+            assert resp.headers["Access-Control-Allow-Origin"] == "*"
+            assert resp.content_type == "application/javascript"
+            source = await resp.text()
+        assert source.startswith("// MIKRO-DOJO") and source.rstrip().endswith("})(Scratch);")
+        served = json.loads(source.split("const SERVED_CONFIG = ", 1)[1].split(";\n", 1)[0])
+        assert served == {"server": f"http://localhost:{port}", "classCode": "DEMO", "name": "Mia"}
+        # The same app answers there: the kid API (with CORS for TurboWarp) and the Scratch Link socket.
+        async with http.post(f"http://localhost:{port}/api/join", json={"class_code": "TEST", "name": "Zoe"},
+                             headers={"Origin": "https://turbowarp.org"}) as resp:
+            assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == "https://turbowarp.org"
+            token = (await resp.json())["token"]
+        async with http.ws_connect(f"ws://localhost:{port}/scratch/ble?token={token}",
+                                   headers={"Origin": "https://turbowarp.org"}) as ws:
+            assert (await Link(ws).result("getVersion")) == {"protocol": "1.2"}
+        assert srv.url.startswith("http://127.0.0.1:")
