@@ -71,6 +71,8 @@ class Run:
     estop_ms: list[float] = field(default_factory=list)  # per car and e-stop: request sent -> car latched
     estop_missed: int = 0
     rss_mb: float = 0.0
+    server_cpu: dict[int, float] = field(default_factory=dict)  # phase -> server CPU % (100 = one core)
+    machine_cpu: dict[int, float] = field(default_factory=dict)  # phase -> whole machine CPU % (all cores)
     statuses: dict[str, int] = field(default_factory=dict)
 
     def latencies_ms(self, phase: int, until: dict[str, float] | None = None) -> list[float]:
@@ -199,14 +201,18 @@ async def drive_classroom(url: str, kids: list[dict], server: psutil.Process) ->
                 run.calls.append(Call(phase, i, reply["request_id"], t0, time.monotonic()))
             await asyncio.sleep(max(0.0, t0 + CALL_PERIOD_S - time.monotonic()))
 
-    async def sample_rss(until: float) -> None:
+    async def sample(phase: int, until: float) -> None:
+        server.cpu_percent(None)
+        psutil.cpu_percent(None)
         while time.monotonic() < until:
             run.rss_mb = max(run.rss_mb, server.memory_info().rss / 2**20)
             await asyncio.sleep(0.25)
+        run.server_cpu[phase] = server.cpu_percent(None)
+        run.machine_cpu[phase] = psutil.cpu_percent(None)
 
     for phase in PHASES:
         until = time.monotonic() + PHASE_S
-        await asyncio.gather(sample_rss(until), *(kid_loop(i, phase, until) for i in range(phase)))
+        await asyncio.gather(sample(phase, until), *(kid_loop(i, phase, until) for i in range(phase)))
     for sio in clients:
         await sio.disconnect()
     return run
@@ -332,6 +338,9 @@ def main() -> None:
           f"{'met' if p99 <= TARGET_P99_MS else 'MISSED'}), {ratio:.1f}x the baseline "
           f"(target <= {TARGET_RATIO:g}x: {'met' if ratio <= TARGET_RATIO else 'MISSED'})")
     print(f"  block answers: {real.statuses}")
+    print("  server CPU (100 % = one core) / whole machine busy: " + ", ".join(
+        f"{p} kid{'s' if p > 1 else ''}: {real.server_cpu.get(p, 0):.0f} % / {real.machine_cpu.get(p, 0):.0f} %"
+        for p in PHASES))
     e99 = pct(real.estop_ms, 99)
     print(f"\n  {'teacher e-stop request -> car latched (ms)':<46} {'p50':>8} {'p99':>8} {'max':>8} {'n':>6}")
     print(row(f"{ESTOP_REPS} stops x {CARS} cars", real.estop_ms))
