@@ -18,16 +18,15 @@ from __future__ import annotations
 import atexit
 import itertools
 import math
-import sys
 import threading
 import time
-import traceback
 from typing import Any, Callable
 
 import requests
 import socketio
 
 from dojo.errors import ArgumentError, CarError, ConnectionError, DojoError, Refused, Stopped
+from dojo.events import HandlerThread, ObstacleWatcher
 
 HTTP_TIMEOUT_S = 5.0  # join and catalog are small loopback/LAN requests; 5 s means the server is not there
 CONNECT_TIMEOUT_S = 5.0  # socket.io handshake; a classroom LAN answers in milliseconds
@@ -36,8 +35,6 @@ BLOCK_REPLY_TIMEOUT_S = 180.0  # the server answers every block (its longest ski
 STOP_ACK_TIMEOUT_S = 2.0  # stop skips every queue; if it is not acknowledged in 2 s the link is gone
 FIRST_TELEMETRY_WAIT_S = 2.0  # cars send telemetry at 20 Hz; 2 s without any means the car is not there
 FRESH_TELEMETRY_WAIT_S = 0.25  # after a move, wait for one telemetry newer than its reply (20 Hz = 50 ms)
-OBSTACLE_HYSTERESIS_CM = 5.0  # re-arm on_obstacle only once the obstacle is 5 cm beyond the trigger line,
-#                               so sensor noise at the threshold never fires a handler twice per approach
 WAIT_SLICE_S = 0.1  # waits wake this often so Ctrl-C is handled promptly everywhere
 
 KID_NAMESPACE = "/kid"
@@ -163,8 +160,8 @@ class Car:
         self._pending: dict[int, dict[str, Any] | None] = {}
         self._lost: DojoError | None = None
         self._closed = False
-        self._obstacle_watchers: list[_ObstacleWatcher] = []
-        self._handlers = _HandlerThread()
+        self._obstacle_watchers: list[ObstacleWatcher] = []
+        self._handlers = HandlerThread()
         self.sio = socketio.Client(reconnection=False, handle_sigint=False)
         self.sio.on("telemetry", self._on_telemetry, namespace=KID_NAMESPACE)
         self.sio.on("level", self._on_level, namespace=KID_NAMESPACE)
@@ -365,7 +362,7 @@ class Car:
             threshold = rule.check("when_obstacle", threshold)
 
         def register(handler: Callable[[], Any]) -> Callable[[], Any]:
-            self._obstacle_watchers.append(_ObstacleWatcher(threshold, handler))
+            self._obstacle_watchers.append(ObstacleWatcher(threshold, handler))
             return handler
 
         return register
@@ -441,62 +438,3 @@ class Car:
 
     def __repr__(self) -> str:
         return f"<dojo.Car {self.car_id or '?'} of {self.name or '?'} at {self.server}>"
-
-
-class _ObstacleWatcher:
-    """Edge trigger with hysteresis: fire when distance drops below the threshold, re-arm beyond it + margin."""
-
-    def __init__(self, threshold_cm: float, handler: Callable[[], Any]) -> None:
-        self.threshold = threshold_cm
-        self.handler = handler
-        self.armed = True
-
-    def update(self, distance_cm: float | None) -> bool:
-        if distance_cm is None or distance_cm > self.threshold + OBSTACLE_HYSTERESIS_CM:
-            self.armed = True
-            return False
-        if self.armed and distance_cm < self.threshold:
-            self.armed = False
-            return True
-        return False
-
-
-class _HandlerThread:
-    """Runs event handlers one at a time, off the socket thread (a handler's move waits for a reply
-    that arrives on the socket thread, so running it there would deadlock)."""
-
-    def __init__(self) -> None:
-        self._queue: list[Callable[[], Any]] = []
-        self._cv = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-
-    def submit(self, fn: Callable[[], Any]) -> None:
-        with self._cv:
-            if self._closed:
-                return
-            self._queue.append(fn)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="dojo-handlers", daemon=True)
-                self._thread.start()
-            self._cv.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while not self._queue and not self._closed:
-                    self._cv.wait()
-                if self._closed:
-                    return
-                fn = self._queue.pop(0)
-            try:
-                fn()
-            except DojoError as exc:
-                print(f"dojo: {getattr(fn, '__name__', 'handler')}: {exc}", file=sys.stderr)
-            except Exception:
-                traceback.print_exc()
-
-    def close(self) -> None:
-        with self._cv:
-            self._closed = True
-            self._cv.notify_all()

@@ -1,10 +1,10 @@
 """on_obstacle's promise, on the SDK's own trigger: once per approach, however noisy the sensor."""
 
-from dojo.sdk import OBSTACLE_HYSTERESIS_CM, _ObstacleWatcher
+from dojo.events import OBSTACLE_HYSTERESIS_CM, ObstacleWatcher
 
 
 def fires(distances, threshold=20.0):
-    watcher = _ObstacleWatcher(threshold, lambda: None)
+    watcher = ObstacleWatcher(threshold, lambda: None)
     return [d for d in distances if watcher.update(d)]
 
 
