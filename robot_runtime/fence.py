@@ -51,11 +51,23 @@ def zone_segments(zone: Zone, what: str) -> list[Segment]:
     ]
 
 
+def wall_outline(x0: float, y0: float, x1: float, y1: float, half_thickness: float) -> list[Segment]:
+    """A thick wall as the four edges of its rectangle: rays and corner checks on thin edges are exact,
+    where a centre line with a thickness is not (a slanted wall's side pokes into a ray it never crosses)."""
+    length = math.hypot(x1 - x0, y1 - y0)
+    if length < 1e-9 or half_thickness <= 0.0:
+        return [Segment(x0, y0, x1, y1, half_thickness, "wall")]
+    nx, ny = -(y1 - y0) / length * half_thickness, (x1 - x0) / length * half_thickness
+    corners = [(x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny)]
+    return [Segment(*corners[i], *corners[(i + 1) % 4], 0.0, "wall") for i in range(4)]
+
+
 def fence_segments(arena: Arena | None, fence: Zone | None) -> list[Segment]:
     """Everything the car must not drive into: arena walls, the arena's edge, the session fence."""
     segs: list[Segment] = []
     if arena is not None:
-        segs += [Segment(w.x0, w.y0, w.x1, w.y1, w.thickness_cm / 2.0, "wall") for w in arena.walls]
+        for w in arena.walls:
+            segs += wall_outline(w.x0, w.y0, w.x1, w.y1, w.thickness_cm / 2.0)
         segs += zone_segments(arena.bounds, "edge")
     if fence is not None:
         segs += zone_segments(fence, "fence")
