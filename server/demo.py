@@ -21,7 +21,7 @@ from pathlib import Path
 from robot_runtime.arena import Arena, NamedZone
 from robot_runtime.protocol import Pose
 from server.config import ServerConfig
-from server.runner import REPO_ROOT, ServerHandle, start_server
+from server.runner import REPO_ROOT, PortInUse, ServerHandle, start_server
 from server.scratch_link import turbowarp_options
 
 CLASS_CODE = "DEMO"
@@ -74,11 +74,11 @@ def main(argv: list[str] | None = None) -> int:
 async def _run(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir.resolve()
     server_dir = data_dir / "server"
-    password = args.teacher_password or secrets.token_urlsafe(9)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    password = args.teacher_password or demo_password(data_dir)
     car_ids = [f"car-{i}" for i in range(1, args.cars + 1)]
     tokens = {car_id: secrets.token_hex(16) for car_id in car_ids}
     arena_path = data_dir / "demo-arena.json"
-    data_dir.mkdir(parents=True, exist_ok=True)
     arena_path.write_text(DEMO_ARENA.model_dump_json(indent=2))
 
     config = ServerConfig(host=args.host, port=args.port, data_dir=server_dir, teacher_password=password,
@@ -89,7 +89,11 @@ async def _run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    server = await start_server(config)
+    try:
+        server = await start_server(config)
+    except PortInUse as exc:
+        print(f"dojo demo: {exc}", file=sys.stderr, flush=True)
+        return 1
     fleet = CarFleet(server, data_dir, tokens)
     code = 0
     try:
@@ -102,7 +106,9 @@ async def _run(args: argparse.Namespace) -> int:
             print(f"MIKRO-DOJO READY {server.base_url}", flush=True)
             if not args.no_open:
                 open_browser(server.base_url + "/scratch/")
+            watch = asyncio.create_task(fleet.report_exits())
             await stopped
+            watch.cancel()
         elif ready.done():
             print(f"dojo demo: {ready.exception()}", file=sys.stderr, flush=True)
             code = 1
@@ -157,6 +163,16 @@ class CarFleet:
                 raise RuntimeError(f"{', '.join(cars)} {why} — see {logs}")
             await asyncio.sleep(0.05)
 
+    async def report_exits(self) -> None:
+        """A car process that ends while the demo runs is reported once, with its log (never silently)."""
+        waits = {asyncio.create_task(p.wait()): car_id for car_id, p in self.procs.items()}
+        while waits:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                car_id = waits.pop(task)
+                print(f"dojo demo: {car_id} stopped unexpectedly (exit code {task.result()}) — see "
+                      f"{self.log_dir / f'{car_id}.log'}", file=sys.stderr, flush=True)
+
     async def stop(self) -> None:
         """Stop every car (controlled stop), then SIGTERM the processes, SIGKILL stragglers, reap all."""
         try:
@@ -173,6 +189,17 @@ class CarFleet:
                     proc.kill()
             for proc in live:
                 await proc.wait()
+
+
+def demo_password(data_dir: Path) -> str:
+    """The demo's teacher password: made once and kept in the data dir, so a restart keeps the same one."""
+    path = data_dir / "teacher-password.txt"
+    if path.exists() and len(path.read_text().strip()) >= 4:
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(9)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password
 
 
 def loop_time() -> float:

@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from server.config import DEFAULT_PORT, ServerConfig
-from server.runner import REPO_ROOT, start_server
+from server.runner import REPO_ROOT, PortInUse, start_server
 from server.scratch_link import turbowarp_options
 
 
@@ -82,7 +82,11 @@ async def _serve(config: ServerConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = await start_server(config)
+    try:
+        server = await start_server(config)
+    except PortInUse as exc:
+        print(f"dojo server: {exc}", file=sys.stderr)
+        return 1
     try:
         print(f"MIKRO-DOJO server on {server.base_url}   (data in {config.data_dir.resolve()}; Ctrl-C stops)", flush=True)
         if not config.car_tokens and not config.car_pairing_secret:

@@ -16,6 +16,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHUTDOWN_TIMEOUT_S = 5.0  # open websockets get this long to close before aiohttp cancels their handlers
 
 
+class PortInUse(OSError):
+    """The port is taken (or not ours to use): the message says what to do."""
+
+
 @dataclass
 class ServerHandle:
     app: web.Application
@@ -56,7 +60,13 @@ async def start_server(config: ServerConfig) -> ServerHandle:
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()  # runs the app's startup: storage opened, classroom built, class ensured
     site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()  # storage closed again: nothing half-started stays behind
+        raise PortInUse(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc}) — is another "
+                        f"`dojo demo` or `dojo server` running? Stop it, or pick another port: --port "
+                        f"{config.port + 1 if config.port else 8081}") from None
     if config.turbowarp_port:  # the same app on http://localhost:8000 for TurboWarp (see server.scratch_link)
         await web.TCPSite(runner, "localhost", config.turbowarp_port).start()
     port = runner.addresses[0][1]

@@ -85,3 +85,11 @@ def test_dojo_server_names_the_field_of_a_bad_config(tmp_path):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "port" in result.stderr and "99999" in result.stderr and str(config) in result.stderr
+
+
+def test_a_second_demo_on_a_taken_port_says_so_and_suggests_another(demo_server, tmp_path):
+    port = demo_server.base_url.rsplit(":", 1)[1]
+    result = subprocess.run([sys.executable, "-m", "dojo", "demo", "--port", port, "--cars", "0", "--data-dir",
+                             str(tmp_path), "--no-open"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
