@@ -26,6 +26,8 @@ POSITION_TOLERANCE_CM = 3.0  # the car runtime's own promise is 30 +- 2 cm; 1 cm
 HEADING_TOLERANCE_DEG = 6.0  # the car runtime promises 90 +- 5 degrees
 STOP_THROTTLE_S = 0.3  # stop reaches the motors within a few ticks; telemetry (20 Hz) shows it soon after
 ROLL_OUT_S = 2.5  # the simulated car rolls out from 90 cm/s with zero throttle in ~1.5 s
+CTRL_C_STOP_S = 1.5  # signal -> stop emitted -> server -> car -> next 20 Hz telemetry, on a busy shared box
+LOCAL_CHECK_S = 0.5  # a local ValueError takes microseconds; a round trip through a moving car takes seconds
 
 
 def pose(car: dojo.Car) -> tuple[float, float, float]:
@@ -137,7 +139,7 @@ def test_bad_arguments_raise_value_error_naming_the_rule_the_value_and_the_fix(c
             attempt()
         assert rule_words in str(err.value) and value_words in str(err.value), str(err.value)
         assert isinstance(err.value, dojo.ArgumentError) and err.value.rule
-        assert time.monotonic() - started < 0.05  # caught locally, before anything was sent
+        assert time.monotonic() - started < LOCAL_CHECK_S  # caught here, not after a trip to the car
     assert pose(car) == pytest.approx(before, abs=0.5)
 
 
@@ -287,7 +289,8 @@ def test_ctrl_c_in_a_kid_program_stops_the_car(demo_server, connect, tmp_path):
         assert kid.stdout.readline().strip() == "driving"
         wait_until(lambda: watcher.telemetry and watcher.telemetry["throttle"] > 0, 3.0, "Finn's car to drive")
         kid.send_signal(signal.SIGINT)
-        wait_until(lambda: watcher.telemetry["throttle"] == 0.0, STOP_THROTTLE_S + 0.2, "Ctrl-C to stop the car")
+        # The move lasts ~3 s and Ctrl-C comes as it starts: zero throttle well before its end is the SDK's stop.
+        wait_until(lambda: watcher.telemetry["throttle"] == 0.0, CTRL_C_STOP_S, "Ctrl-C to stop the car")
         _, err = kid.communicate(timeout=5)
     finally:
         kid.kill()
