@@ -63,3 +63,13 @@ export function rememberedSession() {
 export function forgetSession() {
   try { localStorage.removeItem(SESSION_KEY); } catch { /* nothing to forget */ }
 }
+
+// --- lessons and attempts (docs/lessons.md) ---------------------------------------------------------
+
+export const lessons = (token) => request('GET', '/api/lessons', { token });
+export const selectLesson = (token, lessonId) => request('POST', '/api/lessons/select', { token, body: { lesson_id: lessonId } });
+export const attempts = (token, lessonId) =>
+  request('GET', `/api/attempts${lessonId ? `?lesson=${encodeURIComponent(lessonId)}` : ''}`, { token });
+export const compareAttempts = (token, a, b) =>
+  request('GET', `/api/attempts/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`, { token });
+export const attempt = (token, attemptId) => request('GET', `/api/attempts/${encodeURIComponent(attemptId)}`, { token });

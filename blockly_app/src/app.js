@@ -6,7 +6,9 @@ import { CATALOG_IDS } from './blocks.js';
 import { registerDojo } from './register.js';
 import { ProgramRunner } from './runner.js';
 import { unavailableSkillText } from './skill_field.js';
-import { buildToolbox, levelCatalog } from './toolbox.js';
+import { buildToolbox, lessonCatalog, levelCatalog } from './toolbox.js';
+import { LessonPanel } from './lessons.js';
+import { FeedbackPanel } from './feedback.js';
 import { downloadText, readFileText, programFile, programFromFile } from './files.js';
 import { ArenaView } from '/arena/arena.js'; // the server's live arena view, drawn from our own /kid socket
 
@@ -31,12 +33,15 @@ const state = {
   carId: null,
   loading: false,
   saveTimer: null,
+  lessons: null, // LessonPanel: the picker and the selected lesson's card
+  feedback: null, // FeedbackPanel: stars, checks, coach; my tries and compare
+  gradingRun: null, // run id of a lesson run whose feedback the kid is waiting for
 };
 
 // --- status line -----------------------------------------------------------------------------
 
 // Symbols every classroom computer has a font for (DejaVu): no emoji needed.
-const STATUS_ICONS = { idle: '☺', running: '➜', listening: '◎', finished: '★', stopped: '■', refused: '!', failed: '⚙', level: '★', safety: '⚠' };
+const STATUS_ICONS = { idle: '☺', running: '➜', listening: '◎', finished: '★', stopped: '■', refused: '!', failed: '⚙', level: '★', safety: '⚠', grading: '✎', lesson: '⚑' };
 
 function setStatus(kind, text) {
   $('status-card').dataset.state = kind;
@@ -73,6 +78,7 @@ function showJoin(message = '') {
   $('main').hidden = true;
   $('who').hidden = true;
   $('actions').hidden = true;
+  $('lessons-btn').hidden = true;
   $('join-error').textContent = message;
 }
 
@@ -93,7 +99,9 @@ async function start(session) {
   $('main').hidden = false;
   $('who').hidden = false;
   $('actions').hidden = false;
+  $('lessons-btn').hidden = false;
   $('kid-name').textContent = `Hi ${session.name}!`;
+  await startLessons();
   await applyLevel(session.level);
   let welcome = saved.program ? 'Welcome back! Your last program is here.' : 'Drag blocks in, then press Run!';
   try {
@@ -103,7 +111,40 @@ async function start(session) {
   }
   connectSocket();
   setCars([{ car_id: session.car_id, connected: true }], session.car_id);
+  if (state.lessons.current) welcome += ` Lesson: ${state.lessons.current.title}.`;
   setStatus('idle', welcome);
+}
+
+// --- lessons and feedback --------------------------------------------------------------------------
+
+async function startLessons() {
+  if (!state.lessons) {
+    const session = () => state.session;
+    const onError = (text) => setStatus('failed', text);
+    state.lessons = new LessonPanel($, session, { onSelected: onLessonSelected, onError });
+    state.feedback = new FeedbackPanel($, session, state.lessons, { onError });
+  }
+  try {
+    await state.lessons.refresh(); // a lesson picked before a reload is still selected on the server
+  } catch {
+    state.lessons.renderCard(); // no lessons on this server: free driving only
+  }
+}
+
+/** The server put the car into the lesson's arena: new toolbox, clean trails, a friendly start line. */
+async function onLessonSelected(lesson) {
+  await applyLevel(state.session.level);
+  state.arena?.clearTrails();
+  state.arena?.load();
+  if (lesson) setStatus('lesson', `${lesson.title}: ${lesson.goal} Build it, then press Run!`);
+  else setStatus('idle', 'Free driving: no lesson, no stars — just have fun!');
+}
+
+function onFeedback(payload) {
+  if (payload.run_id && payload.run_id === state.gradingRun) state.gradingRun = null;
+  state.feedback.onFeedback(payload);
+  setStatus('finished', payload.summary || `${payload.stars} star${payload.stars === 1 ? '' : 's'}!`);
+  state.lessons.refresh().catch(() => {}); // best stars, newly opened lessons
 }
 
 // --- level, toolbox, workspace ---------------------------------------------------------------
@@ -113,7 +154,7 @@ async function applyLevel(level) {
   state.catalog = catalog;
   Object.assign(dojo.skills, { available: catalog.skills, all: catalog.allSkills, unlockLevel: catalog.skillUnlock });
   $('level-badge').textContent = `Level ${catalog.level} · ${catalog.title}`;
-  const toolbox = buildToolbox(catalog);
+  const toolbox = buildToolbox(lessonCatalog(catalog, state.lessons?.current?.allowed_blocks));
   if (!state.workspace) {
     state.workspace = Blockly.inject('workspace', {
       toolbox,
@@ -141,7 +182,11 @@ function markUnavailable() {
     if (!CATALOG_IDS[block.type] || block.isInFlyout) continue;
     const entry = byType.get(block.type);
     let text = null;
+    const lesson = state.lessons?.current;
     if (entry && !entry.allowed) text = `This block unlocks at level ${entry.unlockLevel}.`;
+    else if (entry && lesson?.allowed_blocks?.length && !lesson.allowed_blocks.includes(entry.id)) {
+      text = `“${lesson.title}” is done without this block.`;
+    }
     else if (block.type === 'dojo_do_skill' && !block.getField('SKILL').isAvailable()) {
       text = unavailableSkillText(dojo.skills, block.getFieldValue('SKILL'));
     }
@@ -228,8 +273,10 @@ function connectSocket() {
       state.session.level = payload.level;
       api.rememberSession(state.session);
       applyLevel(payload.level).then(() => setStatus('level', `You are now on level ${payload.level}: ${payload.title}!`));
+      state.lessons?.refresh().catch(() => {});
     }
   });
+  socket.on('feedback', onFeedback);
   socket.on('car_status', (s) => {
     setCars(s.cars || [], s.car_id);
     $('car-state').textContent = carStateText(s);
@@ -296,9 +343,18 @@ async function run() {
   await saveNow();
   const program = Blockly.serialization.workspaces.save(state.workspace);
   const code = dojo.programCode(state.workspace);
+  const lessonId = state.lessons?.current?.id || null;
   setRunning(true);
   setStatus('running', 'Starting…');
-  await state.runner.run(program, code);
+  if (lessonId) state.arena?.clearTrails(); // the server puts the car back at the lesson's start
+  const result = await state.runner.run(program, code, { lessonId });
+  if (lessonId && result.runId && result.status !== 'refused') {
+    // The attempt is recorded and graded now: the coach's card comes a few seconds after the car stops.
+    state.gradingRun = result.runId;
+    setTimeout(() => {
+      if (state.gradingRun === result.runId) setStatus('grading', 'Your coach is looking at your drive…');
+    }, 0);
+  }
 }
 
 async function stop() {

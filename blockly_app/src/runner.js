@@ -77,9 +77,10 @@ export class ProgramRunner {
 
   /**
    * Run a program: run_start (the server checks it against the level) then the generated code.
+   * With a lessonId the run is an attempt at that lesson (graded; a `feedback` event follows).
    * Resolves to {status, text?, blockId?, runId?} once the program is over; never rejects.
    */
-  async run(program, code) {
+  async run(program, code, { lessonId = null } = {}) {
     if (this.current) await this.stop('a newer program started');
     const run = { aborted: false, abortWaiters: new Set(), handlers: [], queue: [], handlerBusy: false,
       runId: null, ticks: 0, done: null };
@@ -93,7 +94,8 @@ export class ProgramRunner {
     }
     let started;
     try {
-      started = await emitWithAck(this.socket, 'run_start', { source: 'blockly', program }, RUN_START_TIMEOUT_MS);
+      const start = lessonId ? { source: 'blockly', program, lesson_id: lessonId } : { source: 'blockly', program };
+      started = await emitWithAck(this.socket, 'run_start', start, RUN_START_TIMEOUT_MS);
     } catch (err) {
       return this.#end(run, { status: 'failed', text: err.kidText || String(err.message) });
     }
@@ -104,7 +106,7 @@ export class ProgramRunner {
       return this.#end(run, { status: 'refused', text, blockId: problem.blockId });
     }
     run.runId = started.run_id;
-    this.hooks.onStatus?.('running');
+    this.hooks.onStatus?.('running', '', run.runId);
     try {
       await fn(this.#api(run));
       if (run.handlers.length && !run.aborted) {

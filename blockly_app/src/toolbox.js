@@ -141,3 +141,14 @@ export function buildToolbox(catalog) {
 export function allowedTypes(catalog) {
   return new Set([...catalog.blocks.filter((b) => b.allowed).map((b) => b.type), ...standardBlockTypes()]);
 }
+
+/**
+ * A level catalog narrowed to one lesson: only the car blocks the lesson allows (catalog ids from
+ * GET /api/lessons `allowed_blocks`), no teasers — the lesson is about these blocks. Blockly's loops,
+ * logic and math stay (the server's lesson check only counts car blocks). No list: the catalog as is.
+ */
+export function lessonCatalog(catalog, allowedBlocks) {
+  if (!Array.isArray(allowedBlocks) || !allowedBlocks.length) return catalog;
+  const allowed = new Set(allowedBlocks);
+  return { ...catalog, blocks: catalog.blocks.filter((b) => b.allowed && allowed.has(b.id)) };
+}
