@@ -299,6 +299,7 @@
             const wasConnected = this._connected;
             this._closeLink();
             if (wasConnected) {
+                this.runtime.emit('PERIPHERAL_DISCONNECTED'); // the status dot turns orange again
                 // Scratch's own "lost connection" alert, with its Reconnect button.
                 this.runtime.emit('PERIPHERAL_CONNECTION_LOST_ERROR', {
                     message: 'Scratch lost connection to', extensionId: EXTENSION_ID});

@@ -241,7 +241,7 @@ class LinkConnection:
             self.session.connect(req)
             return None
         if req.method == "write":
-            return self._write(req)
+            return await self._write(req)
         if req.method == "read":
             self.session.read(req)
             tel = self.classroom.latest_telemetry(self.session.peripheral_id or "")
@@ -260,8 +260,13 @@ class LinkConnection:
         if isinstance(wanted, str) and wanted in self.session.discovered and wanted not in mine:
             raise RpcError(APPLICATION_ERROR, f"{wanted} is not connected or no longer yours: scan again", req.id)
 
-    def _write(self, req: Request) -> int:
+    async def _write(self, req: Request) -> int:
         call = self.session.write(req)
+        if call.block == "stop":
+            # Inline, not a task: the stop reaches the car before anything written after it on this
+            # socket (the green flag's stop-all is followed at once by the new program's first block).
+            await self._run_block(call.block, call.args, call.ref)
+            return call.size
         if len(self.blocks) >= MAX_IN_FLIGHT:
             asyncio.ensure_future(self.send_event({
                 "type": "result", "ref": call.ref, "block": call.block, "status": "refused", "rule": "in_flight",

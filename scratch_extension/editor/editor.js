@@ -11,6 +11,7 @@ const GUI_BASE = '/vendor/scratch-gui/';
 const SESSION_KEY = 'mikrodojo.scratch';
 const EXTENSION_ID = 'mikrodojo';
 const CHECK_TOKEN_TIMEOUT_MS = 5000; // loopback/LAN answers in milliseconds
+const CATEGORY_WAIT_MS = 5000; // the toolbox redraws with our category a few frames after registration
 // Where React and ReactDOM live inside scratch-gui 4.0.10's dist bundle (it bundles its own React 16;
 // rendering its components with a second React would break). Checked by shape before use.
 const REACT_MODULE_ID = 96540;
@@ -172,7 +173,20 @@ async function startScratch(kid) {
   await loadScript('/scratch/extension.js');
   $('loading').hidden = true;
   watchConnection(vm, kid);
+  showOurCategory();
   return vm;
+}
+
+/** Open the toolbox at MIKRO-DOJO once it is drawn: the first thing a kid should see are the car blocks. */
+function showOurCategory() {
+  const deadline = Date.now() + CATEGORY_WAIT_MS;
+  const tick = () => {
+    const item = [...document.querySelectorAll('.scratchCategoryMenuItem')]
+      .find((el) => el.textContent.trim() === 'MIKRO-DOJO');
+    if (item) item.click();
+    else if (Date.now() < deadline) setTimeout(tick, 100);
+  };
+  tick();
 }
 
 // --- the arena panel ------------------------------------------------------------------------
@@ -181,6 +195,13 @@ function showArena(kid) {
   $('who').textContent = `${kid.name} · ${kid.car_id || 'no car yet'}`;
   const socket = window.io('/kid', { auth: { token: kid.token }, transports: ['websocket'] });
   const view = new ArenaView($('arena'), { socket, carId: kid.car_id });
+  socket.on('telemetry', (t) => {
+    if (!t || !t.pose || t.car_id !== kid.car_id) return;
+    $('read-x').textContent = `${Math.round(t.pose.x_cm)} cm`;
+    $('read-y').textContent = `${Math.round(t.pose.y_cm)} cm`;
+    $('read-heading').textContent = `${Math.round(t.pose.heading_deg)}°`;
+    $('read-distance').textContent = t.distance_cm == null ? 'nothing' : `${Math.round(t.distance_cm)} cm`;
+  });
   window.arenaView = view;
   window.addEventListener('resize', () => { view.dirty = true; });
   if (!kid.car_id) $('arena-hint').textContent = 'You have no car yet — ask your teacher to give you one.';

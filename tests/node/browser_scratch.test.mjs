@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { chromiumSkipReason, launchChromium } from './helpers/chromium.mjs';
+import { joinKid, teacherSession } from './helpers/classroom_http.mjs';
 import { REPO_ROOT, startDemo } from './helpers/demo_server.mjs';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'artifacts', 'scratch');
@@ -142,5 +143,18 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
     assert.match(await says, /level/i);
     await page.waitForTimeout(300);
     await shot('6-refusal-bubble');
+  });
+
+  test('a car that goes away shows Scratch\'s own "lost connection" alert', async () => {
+    const carId = (await page.textContent('#who')).split('· ')[1];
+    const teacher = await teacherSession(demo.url, demo.teacherPassword);
+    const other = await joinKid(demo.url, 'Leo');
+    await teacher.post(`/api/teacher/cars/${carId}/assign`, { kid_ids: [other.kid_id] });
+    const alert = page.locator('[class*="alert_alert_"]').filter({ hasText: 'MIKRO-DOJO' });
+    await alert.waitFor({ timeout: UI_MS });
+    assert.match(await alert.textContent(), /lost connection to MIKRO-DOJO/i);
+    assert.equal(await alert.locator('button:has-text("Reconnect")').count(), 1, 'with a Reconnect button');
+    await page.waitForSelector('#car-status.lost', { timeout: UI_MS });
+    await shot('7-lost-car-alert');
   });
 });

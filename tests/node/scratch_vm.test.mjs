@@ -13,7 +13,7 @@ import path from 'node:path';
 import { startDemo } from './helpers/demo_server.mjs';
 import {
   buildProject, changeVar, connectCar, createVm, doSkill, driveFor, flag, greaterThan, ifThen, joinKid, lessThan,
-  loadProject, moveBackward, moveForward, recordSays, repeat, reporter, setSpeed, setVar, shutdown, sleep,
+  loadProject, moveBackward, moveForward, once, recordSays, repeat, reporter, setSpeed, setVar, shutdown, sleep,
   teacherSession, turn, varValue, wait, waitFor, whenObstacle,
 } from './helpers/scratch_vm.mjs';
 
@@ -166,7 +166,7 @@ describe('the MIKRO-DOJO extension in a headless scratch-vm against a real class
       }
     });
 
-    test('Cy: the red stop sign stops the car mid-drive within a second', async () => {
+    test('Cy: the red stop sign stops the car mid-drive within a second; a car taken away is a lost connection', async () => {
       const { vm, ext } = await kidVm(kids.Cy);
       try {
         await loadProject(vm, buildProject([[flag(), moveForward(250), setVar('done', 1)]], { variables: ['done'] }));
@@ -185,6 +185,12 @@ describe('the MIKRO-DOJO extension in a headless scratch-vm against a real class
         assert.ok(Math.abs(ext._telemetry.speed) < 1, `and stays stopped (speed ${ext._telemetry.speed} cm/s)`);
         assert.equal(Number(varValue(vm, 'done')), 0, 'the script was stopped too');
         assert.ok(restedAfterMs < STOP_PROMPT_MS, `at rest after ${restedAfterMs} ms`);
+
+        // The car is given to another kid: for Cy it is lost, and Scratch hears it the standard way.
+        const lost = once(vm, 'PERIPHERAL_CONNECTION_LOST_ERROR', 5_000, 'the lost-car event');
+        await teacher.post(`/api/teacher/cars/${kids.Cy.car_id}/assign`, { kid_ids: [kids.Ada.kid_id] });
+        assert.deepEqual(await lost, { message: 'Scratch lost connection to', extensionId: 'mikrodojo' });
+        assert.equal(vm.getPeripheralIsConnected('mikrodojo'), false);
       } finally {
         await shutdown(vm, ext);
       }

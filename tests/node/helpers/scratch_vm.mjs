@@ -24,44 +24,10 @@ globalThis.WebSocket = globalThis.WebSocket || require('ws');
 const VirtualMachine = require('scratch-vm');
 const shim = require(path.join(REPO_ROOT, 'scratch_extension/editor/scratch_shim.js'));
 
+export { joinKid, teacherSession } from './classroom_http.mjs';
+
 export const EXTENSION_ID = 'mikrodojo';
 export const PERIPHERAL_TIMEOUT_MS = 10_000; // discover + connect on loopback take milliseconds
-
-export async function joinKid(url, name, classCode = 'DEMO') {
-  const res = await fetch(`${url}/api/join`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ class_code: classCode, name }),
-  });
-  const body = await res.json();
-  if (!res.ok) throw new Error(`join ${name}: ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-export async function teacherSession(url, password) {
-  const res = await fetch(`${url}/api/teacher/login`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ password }),
-  });
-  const body = await res.json();
-  if (!res.ok) throw new Error(`teacher login: ${res.status} ${JSON.stringify(body)}`);
-  const cookie = res.headers.get('set-cookie').split(';')[0];
-  return {
-    async get(p) {
-      const r = await fetch(url + p, { headers: { Cookie: cookie } });
-      const out = await r.json();
-      if (!r.ok) throw new Error(`${p}: ${r.status} ${JSON.stringify(out)}`);
-      return out;
-    },
-    async post(p, data) {
-      const r = await fetch(url + p, {
-        method: 'POST', body: JSON.stringify(data),
-        headers: { 'Content-Type': 'application/json', Cookie: cookie, 'X-CSRF-Token': body.csrf_token },
-      });
-      const out = await r.json();
-      if (!r.ok) throw new Error(`${p}: ${r.status} ${JSON.stringify(out)}`);
-      return out;
-    },
-  };
-}
 
 /** A started VM with the extension as the server serves it (GET /scratch/extension.js). */
 export async function createVm(url, token) {
