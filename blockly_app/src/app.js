@@ -78,7 +78,6 @@ function showJoin(message = '') {
   $('main').hidden = true;
   $('who').hidden = true;
   $('actions').hidden = true;
-  $('lessons-btn').hidden = true;
   $('join-error').textContent = message;
 }
 
@@ -99,7 +98,6 @@ async function start(session) {
   $('main').hidden = false;
   $('who').hidden = false;
   $('actions').hidden = false;
-  $('lessons-btn').hidden = false;
   $('kid-name').textContent = `Hi ${session.name}!`;
   await startLessons();
   await applyLevel(session.level);
@@ -136,7 +134,7 @@ async function onLessonSelected(lesson) {
   await applyLevel(state.session.level);
   state.arena?.clearTrails();
   state.arena?.load();
-  if (lesson) setStatus('lesson', `${lesson.title}: ${lesson.goal} Build it, then press Run!`);
+  if (lesson) setStatus('lesson', `Build a program for “${lesson.title}”, then press Run!`);
   else setStatus('idle', 'Free driving: no lesson, no stars — just have fun!');
 }
 

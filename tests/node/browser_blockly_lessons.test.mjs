@@ -75,6 +75,12 @@ async function waitForFeedback(page, notAttempt = null) {
   }));
 }
 
+/** Screenshots after the stars have popped in (CSS animations finished). */
+async function settledShot(page, name) {
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity));
+  await shot(page, name);
+}
+
 async function loadProgramFile(page, file, someBlockId) {
   const text = fs.readFileSync(path.join(LESSON_DIR, file));
   await page.setInputFiles('#upload-input', { name: file, mimeType: 'application/json', buffer: text });
@@ -110,8 +116,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     await page.fill('#class-code', demo.classCode);
     await page.fill('#kid-name-input', 'Ada');
     await page.click('#join-btn');
-    await page.locator('#pick-lesson').waitFor();
-    await page.click('#lessons-btn');
+    await page.click('#pick-lesson');
     await page.locator(`.lesson-tile[data-lesson="${LESSON}"]`).waitFor();
     const tiles = await page.$$eval('.lesson-tile', (els) => els.map((e) => ({
       id: e.dataset.lesson, locked: e.disabled, text: e.innerText })));
@@ -172,7 +177,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     assert.equal(coach.received.length, 1);
     assert.ok(coach.received[0].messages.at(-1).images.length >= 2, 'key frames and the overlay were sent');
     assert.ok(coach.received[0].format?.properties?.goal_reached, 'the Feedback JSON schema was sent');
-    await shot(page, 'lessons-04-feedback-passed');
+    await settledShot(page, 'lessons-04-feedback-passed');
     await page.click('#feedback-dialog [data-close]');
     assert.match(await page.textContent('#lesson-best'), /Best/);
   });
@@ -188,7 +193,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     assert.match(fb.text, /Good try — let’s fix it together!/);
     assert.match(fb.text, /Your move forward block says 60/);
     assert.match(fb.text, /Try again/);
-    await shot(page, 'lessons-05-feedback-missed');
+    await settledShot(page, 'lessons-05-feedback-missed');
   });
 
   test("the teacher's later override (stars + comment) updates the kid's card", async () => {
@@ -207,7 +212,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     assert.match(text, /Your teacher gave you 1 star/);
     assert.match(text, /Lovely straight line! Now make it longer\./);
     assert.equal(await page.getAttribute('#feedback-body .stars-big', 'data-stars'), '1');
-    await shot(page, 'lessons-06-teacher-override');
+    await settledShot(page, 'lessons-06-teacher-override');
     await page.click('#feedback-dialog [data-close]');
   });
 
