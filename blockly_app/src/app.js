@@ -134,6 +134,7 @@ async function onLessonSelected(lesson) {
   await applyLevel(state.session.level);
   state.arena?.clearTrails();
   state.arena?.load();
+  state.feedback.forLesson(lesson);
   if (lesson) setStatus('lesson', `Build a program for “${lesson.title}”, then press Run!`);
   else setStatus('idle', 'Free driving: no lesson, no stars — just have fun!');
 }

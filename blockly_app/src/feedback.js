@@ -25,6 +25,13 @@ export class FeedbackPanel {
     $('compare-btn').addEventListener('click', () => this.compare());
   }
 
+  /** Another lesson was picked: "Last result" belongs to the lesson it came from. */
+  forLesson(lesson) {
+    if (this.last && this.last.lesson_id !== lesson?.id) this.last = null;
+    this.$('last-feedback-btn').hidden = !this.last;
+    this.closeFeedback?.();
+  }
+
   /** A `feedback` event from the server (a new grade, or the teacher's override of an old one). */
   onFeedback(payload) {
     if (!payload?.attempt_id) return;

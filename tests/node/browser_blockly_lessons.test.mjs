@@ -108,7 +108,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     await browser?.close();
     await demo?.stop();
     await coach?.close();
-    if (Object.keys(timings).length) console.log(`# lesson feedback after the car stopped: ${JSON.stringify(timings)}`);
+    if (Object.keys(timings).length) console.log(`# feedback card shown after the program ended (judge + frames + overlay + coach): ${JSON.stringify(timings)}`);
   });
 
   test('the lesson picker offers the level-1 lessons; locked ones say why', async () => {
@@ -159,10 +159,10 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     await loadProgramFile(page, `${LESSON}.blockly.json`, 'b1');
     await page.click('#run-btn');
     await page.waitForFunction(() => document.querySelector('#status-card').dataset.state === 'grading', null, { timeout: FEEDBACK_TIMEOUT_MS });
-    const stoppedAt = Date.now();
+    const stoppedAt = Date.now(); // the program's last move is done: the car has stopped
     await shot(page, 'lessons-03-grading');
     const fb = await waitForFeedback(page);
-    timings.first_ms = Date.now() - stoppedAt;
+    timings.first_try_ms = Date.now() - stoppedAt;
     firstAttempt = fb.attempt;
     assert.ok(fb.stars >= 1, `the reference solution passes: ${JSON.stringify(fb)}`);
     assert.ok(fb.passedChecks.includes('reach_zone'), `reach_zone passed: ${JSON.stringify(fb)}`);
@@ -186,7 +186,10 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
   test('a second try (the known-wrong solution) gets its own card, without blame', async () => {
     await loadProgramFile(page, `${LESSON}.wrong.blockly.json`, 'b3');
     await page.click('#run-btn');
+    await page.waitForFunction(() => document.querySelector('#status-card').dataset.state === 'grading', null, { timeout: FEEDBACK_TIMEOUT_MS });
+    const stoppedAt = Date.now();
     const fb = await waitForFeedback(page, firstAttempt);
+    timings.second_try_ms = Date.now() - stoppedAt;
     secondAttempt = fb.attempt;
     assert.equal(fb.stars, 0);
     assert.ok(fb.missedChecks.includes('reach_zone'), JSON.stringify(fb));
@@ -232,5 +235,31 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     await page.waitForFunction(() => [...document.querySelectorAll('.compare-overlay')].every((img) => img.complete && img.naturalWidth > 0)
       && document.querySelectorAll('.compare-overlay').length === 2);
     await shot(page, 'lessons-07-compare');
+  });
+
+  test('the next lesson opens from the list, with its own arena; "Free driving" goes back to the whole toolbox', async () => {
+    await page.click('#attempts-dialog [data-close]');
+    await page.click('#lessons-btn');
+    const corner = page.locator('.lesson-tile[data-lesson="l1-around-the-corner"]');
+    await corner.waitFor();
+    assert.equal(await corner.isDisabled(), false, 'passing "Wake up, car!" opened it');
+    assert.match(await page.textContent(`.lesson-tile[data-lesson="${LESSON}"]`), /2 tries/);
+    await corner.click();
+    await page.waitForFunction(() => document.querySelector('#lesson-title').textContent === 'Around the corner');
+    await page.waitForFunction(() => window.dojoApp.state.arena?.arena?.zones?.some((z) => z.name === 'pond'));
+    await page.waitForFunction((tol) => {
+      const p = window.dojoApp.state.arena.cars.get(window.dojoApp.state.carId)?.pose;
+      return p && Math.hypot(p.x_cm - 50, p.y_cm - 50) < tol;
+    }, START_POSE_CM);
+    assert.equal(await page.isHidden('#last-feedback-btn'), true, "the last lesson's result is not offered here");
+    await shot(page, 'lessons-08-next-lesson');
+    await page.click('#lessons-btn');
+    await page.click('#free-drive-btn');
+    await page.locator('#pick-lesson:not([hidden])').waitFor();
+    assert.equal(await page.isHidden('#lesson-card'), true);
+    await page.locator('.blocklyToolboxCategory', { hasText: /^Car$/ }).click();
+    await page.waitForFunction(() => window.dojoApp.state.workspace.getFlyout()?.isVisible());
+    const types = await page.evaluate(() => window.dojoApp.state.workspace.getFlyout().getWorkspace().getTopBlocks(true).map((b) => b.type));
+    assert.ok(types.includes('dojo_go_to'), 'free driving shows the level toolbox again, with the locked teasers');
   });
 });
