@@ -39,7 +39,7 @@ from robot_runtime.recorder import read_log
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CARS = 30  # a full class: 30 kids, each on their own simulated car
 PHASES = (1, 30)  # concurrent kids driving: one alone, then the whole class
-PHASE_S = 5.0  # per phase and system: ~20 calls per kid, ~600 samples at 30 kids
+PHASE_S = {1: 12.0, 30: 5.0}  # seconds per phase: a lone kid waits ~0.4 s per 2 cm move, so it needs longer
 CALL_PERIOD_S = 0.25  # a kid's program sends at most 4 blocks a second (short moves back and forth)
 ESTOP_REPS = 6  # emergency stops of the whole class: 6 x 30 = 180 car samples
 TARGET_P99_MS = 10.0
@@ -211,7 +211,7 @@ async def drive_classroom(url: str, kids: list[dict], server: psutil.Process) ->
         run.machine_cpu[phase] = psutil.cpu_percent(None)
 
     for phase in PHASES:
-        until = time.monotonic() + PHASE_S
+        until = time.monotonic() + PHASE_S[phase]
         await asyncio.gather(sample(phase, until), *(kid_loop(i, phase, until) for i in range(phase)))
     for sio in clients:
         await sio.disconnect()
@@ -265,24 +265,27 @@ def read_flight_log(path: Path, run: Run) -> None:
 
 
 def run_baseline() -> Run:
+    """The relay and one car-side process per car, like the classroom's 30 car processes."""
     relay = spawn(["-m", "benchmarks.ws_relay", "relay", "--port", "0"], stdin=subprocess.PIPE)
-    cars = None
+    cars: list[subprocess.Popen] = []
     try:
         port = int(read_line_with(relay, "RELAY PORT ").split()[2])
         url = f"ws://127.0.0.1:{port}"
-        cars = spawn(["-m", "benchmarks.ws_relay", "cars", "--url", url, "--cars", str(CARS)], stdin=subprocess.PIPE)
-        read_line_with(cars, "CARS READY")
+        cars = [spawn(["-m", "benchmarks.ws_relay", "cars", "--url", url, "--cars", "1", "--first", str(i)],
+                      stdin=subprocess.PIPE) for i in range(1, CARS + 1)]
+        for car in cars:
+            read_line_with(car, "CARS READY")
         run = asyncio.run(drive_baseline(url))
-        cars.stdin.close()  # the car side prints what arrived when, then exits
-        received = json.loads(cars.stdout.readline())
-        for car_id, items in received.items():
-            for msg_id, t in items:
-                run.arrived[str(msg_id)] = t
+        for car in cars:
+            car.stdin.close()  # the car side prints what arrived when, then exits
+            for car_id, items in json.loads(car.stdout.readline()).items():
+                for msg_id, t in items:
+                    run.arrived[str(msg_id)] = t
     finally:
-        for p in (relay, cars):
-            if p is not None and p.stdin and not p.stdin.closed:
+        for p in (relay, *cars):
+            if p.stdin and not p.stdin.closed:
                 p.stdin.close()
-        terminate([p for p in (relay, cars) if p is not None])
+        terminate([relay, *cars])
     return run
 
 
@@ -305,7 +308,7 @@ async def drive_baseline(url: str) -> Run:
                 await asyncio.sleep(max(0.0, t0 + CALL_PERIOD_S - time.monotonic()))
 
         for phase in PHASES:
-            until = time.monotonic() + PHASE_S
+            until = time.monotonic() + PHASE_S[phase]
             await asyncio.gather(*(kid_loop(i, phase, until) for i in range(phase)))
         for ws in sockets:
             await ws.close()
@@ -321,7 +324,7 @@ def row(label: str, ms: list[float]) -> str:
 
 def main() -> None:
     load = os.getloadavg()
-    print(f"{CARS} cars, phases of {PHASE_S:g} s, one block per kid every {CALL_PERIOD_S * 1000:.0f} ms at most; "
+    print(f"{CARS} cars, phases of {'/'.join(f'{v:g}' for v in PHASE_S.values())} s, one block per kid every {CALL_PERIOD_S * 1000:.0f} ms at most; "
           f"load average before: {load[0]:.2f} ({os.cpu_count()} cores, shared)", flush=True)
     base = run_baseline()
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:

@@ -6,8 +6,9 @@ No socket.io, no validation, no gate, no queue: the cheapest correct relay aioht
 classroom server's latency can be read as "N times a bare relay". Run as processes:
 
     python -m benchmarks.ws_relay relay --port 0            prints "RELAY PORT <n>"
-    python -m benchmarks.ws_relay cars --url ws://... --cars 30
-        prints "CARS READY", then on stdin EOF one JSON line {car_id: [[msg_id, t_received], ...]}
+    python -m benchmarks.ws_relay cars --url ws://... --cars 1 --first 7      (car-7; one process per car,
+        like the classroom's car processes) prints "CARS READY", then on stdin EOF one JSON line
+        {car_id: [[msg_id, t_received], ...]}
 Times are time.monotonic() (CLOCK_MONOTONIC: one clock for every process on the machine).
 """
 
@@ -67,11 +68,11 @@ async def _relay(port: int) -> None:
     await runner.cleanup()
 
 
-async def _cars(url: str, n: int) -> None:
+async def _cars(url: str, n: int, first: int) -> None:
     received: dict[str, list[tuple[int, float]]] = {}
     async with ClientSession() as session:
         sockets = []
-        for i in range(1, n + 1):
+        for i in range(first, first + n):
             car_id = f"car-{i}"
             ws = await session.ws_connect(f"{url}/car?id={car_id}", timeout=CONNECT_TIMEOUT_S)
             sockets.append((car_id, ws))
@@ -100,9 +101,10 @@ def main(argv: list[str]) -> int:
     r.add_argument("--port", type=int, default=0)
     c = sub.add_parser("cars")
     c.add_argument("--url", required=True)
-    c.add_argument("--cars", type=int, default=30)
+    c.add_argument("--cars", type=int, default=1)
+    c.add_argument("--first", type=int, default=1, help="number of the first car (car-FIRST)")
     args = p.parse_args(argv)
-    asyncio.run(_relay(args.port) if args.what == "relay" else _cars(args.url, args.cars))
+    asyncio.run(_relay(args.port) if args.what == "relay" else _cars(args.url, args.cars, args.first))
     return 0
 
 
