@@ -13,7 +13,7 @@ import path from 'node:path';
 import { startDemo } from './helpers/demo_server.mjs';
 import {
   buildProject, changeVar, connectCar, createVm, doSkill, driveFor, flag, greaterThan, ifThen, joinKid, lessThan,
-  loadProject, moveBackward, moveForward, once, recordSays, repeat, reporter, setSpeed, setVar, shutdown, sleep,
+  loadProject, moveBackward, moveForward, once, recordSays, repeat, reporter, setSpeed, setVar, shutdown, sleep, stopCar,
   teacherSession, turn, varValue, wait, waitFor, whenObstacle,
 } from './helpers/scratch_vm.mjs';
 
@@ -235,6 +235,25 @@ describe('the MIKRO-DOJO extension in a headless scratch-vm against a real class
         await shutdown(vm, ext);
       }
     });
+  });
+
+  test('loaded by URL like in TurboWarp, the extension joins with ?class=&name= and its blocks run', async () => {
+    const { vm, ext } = await createVm(demo.url, null, { query: '?class=DEMO&name=Zed' });
+    try {
+      const listed = new Promise((resolve) => vm.on('PERIPHERAL_LIST_UPDATE', resolve));
+      vm.scanForPeripheral('mikrodojo'); // the kid clicks the orange dot: join, then discover
+      const list = await listed;
+      const [carId] = Object.keys(list);
+      assert.match(list[carId].name, /^car-\d \(simulated\)$/);
+      const connected = once(vm, 'PERIPHERAL_CONNECTED', 5_000, 'connect');
+      vm.connectPeripheral('mikrodojo', carId);
+      await connected;
+      const says = recordSays(vm);
+      await runProject(vm, [[flag(), stopCar(), setVar('done', 1)]], []);
+      assert.deepEqual(says, [], 'the stop block was done, not refused');
+    } finally {
+      await shutdown(vm, ext);
+    }
   });
 });
 

@@ -29,11 +29,14 @@ export { joinKid, teacherSession } from './classroom_http.mjs';
 export const EXTENSION_ID = 'mikrodojo';
 export const PERIPHERAL_TIMEOUT_MS = 10_000; // discover + connect on loopback take milliseconds
 
-/** A started VM with the extension as the server serves it (GET /scratch/extension.js). */
-export async function createVm(url, token) {
+/**
+ * A started VM with the extension as the server serves it (GET /scratch/extension.js). Without a
+ * token the extension joins by itself, like in TurboWarp: pass `query` = '?class=DEMO&name=Zed'.
+ */
+export async function createVm(url, token, { query = '' } = {}) {
   const vm = new VirtualMachine();
-  const source = await (await fetch(`${url}/scratch/extension.js`)).text();
-  const ext = shim.loadExtensionSource(vm, { token }, source);
+  const source = await (await fetch(`${url}/scratch/extension.js${query}`)).text();
+  const ext = shim.loadExtensionSource(vm, token ? { token } : {}, source);
   vm.start();
   return { vm, ext };
 }
