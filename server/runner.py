@@ -67,8 +67,10 @@ async def start_server(config: ServerConfig) -> ServerHandle:
         raise PortInUse(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc}) — is another "
                         f"`dojo demo` or `dojo server` running? Stop it, or pick another port: --port "
                         f"{config.port + 1 if config.port else 8081}") from None
-    if config.turbowarp_port:  # the same app on http://localhost:8000 for TurboWarp (see server.scratch_link)
-        await web.TCPSite(runner, "localhost", config.turbowarp_port).start()
+    if config.turbowarp_port:  # the same app on http://localhost:8000 for TurboWarp
+        from server.scratch_link import start_turbowarp_listener
+
+        await start_turbowarp_listener(runner, config.turbowarp_port)
     port = runner.addresses[0][1]
     handle = ServerHandle(app, runner, config.host, port)
     events = handle.classroom.events

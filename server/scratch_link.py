@@ -69,6 +69,19 @@ def turbowarp_options(port: int = TURBOWARP_PORT, allowed_origins: list[str] | t
             "allowed_origins": [*allowed_origins, *(o for o in TURBOWARP_ORIGINS if o not in allowed_origins)]}
 
 
+async def start_turbowarp_listener(runner: web.AppRunner, port: int) -> None:
+    """The same app on localhost:PORT: IPv4 always, IPv6 where the machine has it (browsers try both)."""
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen on localhost:{port} for TurboWarp ({exc.strerror}): stop the "
+                                 f"program using port {port}, or start without --turbowarp") from None
+    try:
+        await web.TCPSite(runner, "::1", port).start()
+    except OSError as exc:  # no IPv6 loopback (some containers): 127.0.0.1 serves localhost alone
+        log.info("TurboWarp listener: no [::1]:%d (%s); 127.0.0.1 only", port, exc)
+
+
 def telemetry_payload(car_id: str, tel: Any) -> dict[str, Any]:
     return {"type": "telemetry", "car": car_id, "seq": tel.seq, "x": round(tel.pose.x_cm, 2),
             "y": round(tel.pose.y_cm, 2), "heading": round(tel.pose.heading_deg, 2),
