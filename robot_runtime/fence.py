@@ -57,7 +57,10 @@ def wall_outline(x0: float, y0: float, x1: float, y1: float, half_thickness: flo
     length = math.hypot(x1 - x0, y1 - y0)
     if length < 1e-9 or half_thickness <= 0.0:
         return [Segment(x0, y0, x1, y1, half_thickness, "wall")]
-    nx, ny = -(y1 - y0) / length * half_thickness, (x1 - x0) / length * half_thickness
+    # The rectangle reaches half a thickness past each end too: it covers the wall's rounded ends.
+    tx, ty = (x1 - x0) / length * half_thickness, (y1 - y0) / length * half_thickness
+    x0, y0, x1, y1 = x0 - tx, y0 - ty, x1 + tx, y1 + ty
+    nx, ny = -ty, tx
     corners = [(x0 + nx, y0 + ny), (x1 + nx, y1 + ny), (x1 - nx, y1 - ny), (x0 - nx, y0 - ny)]
     return [Segment(*corners[i], *corners[(i + 1) % 4], 0.0, "wall") for i in range(4)]
 
@@ -159,3 +162,91 @@ def clearance(
 
 def inside(x: float, y: float, zone: Zone) -> bool:
     return zone.x0 <= x <= zone.x1 and zone.y0 <= y <= zone.y1
+
+
+ARC_STEP_CM = 4.0  # the swept footprint is checked every 4 cm of path (a fifth of the car's width)
+ARC_STEER_MIN = 0.1  # below this steering the straight corridor rays are exact enough
+SIDE_MARGIN_CM = 2.0  # a turning car keeps this much room at its sides (the real path differs by ~1 cm)
+
+
+def segment_hits_box(cx: float, cy: float, ux: float, uy: float, half_len: float, half_w: float, s: Segment) -> bool:
+    """Does segment s touch the rectangle centred at (cx, cy), long axis (ux, uy)? (Liang-Barsky clip)"""
+    ax, ay = s.x0 - cx, s.y0 - cy
+    bx, by = s.x1 - cx, s.y1 - cy
+    a_lon, a_lat = ax * ux + ay * uy, -ax * uy + ay * ux
+    d_lon, d_lat = bx * ux + by * uy - a_lon, -bx * uy + by * ux - a_lat
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-d_lon, a_lon + half_len), (d_lon, half_len - a_lon), (-d_lat, a_lat + half_w), (d_lat, half_w - a_lat)):
+        if p == 0.0:
+            if q < 0.0:
+                return False
+            continue
+        r = q / p
+        if p < 0.0:
+            if r > t1:
+                return False
+            t0 = max(t0, r)
+        else:
+            if r < t0:
+                return False
+            t1 = min(t1, r)
+    return t0 <= t1
+
+
+def arc_clearance(
+    x: float,
+    y: float,
+    heading_deg: float,
+    direction: float,
+    steer_frac: float,
+    max_len_cm: float,
+    spec: CarSpec,
+    segments: list[Segment],
+) -> Clearance:
+    """Free path length along the arc the car drives with this steering, checking the WHOLE footprint
+    every ARC_STEP_CM (a turning car's sides and far corners sweep where no bumper ray looks).
+
+    Kinematic bicycle about the rear axle (half a wheelbase behind the body centre). Walls the car
+    already touches are left to the straight check (which stops motion into them). Looks no further
+    than max_len_cm: the caller asks only as far as it needs to stop.
+    """
+    if not segments or max_len_cm <= 0.0:
+        return Clearance(math.inf, "")
+    half_len, half_w = spec.length_cm / 2.0, spec.width_cm / 2.0
+    psi0 = math.radians(heading_deg)
+    lr = spec.wheelbase_cm / 2.0
+    rx, ry = x - lr * math.cos(psi0), y - lr * math.sin(psi0)
+    kappa = math.copysign(math.tan(math.radians(spec.max_steer_deg * min(1.0, abs(steer_frac)))), steer_frac) / spec.wheelbase_cm
+    reach = max_len_cm + math.hypot(half_len, half_w + SIDE_MARGIN_CM) + lr
+    c0, s0 = math.cos(psi0), math.sin(psi0)
+    near: list[tuple[Segment, float]] = []  # (segment, half width to test it with)
+    for s in segments:
+        if _point_segment_distance(x, y, s) > reach or segment_hits_box(x, y, c0, s0, half_len, half_w, s):
+            continue  # far away, or already touching (the straight check stops motion into it)
+        # Already inside the side margin: checked against the bare footprint, so the car may still leave.
+        inside_margin = segment_hits_box(x, y, c0, s0, half_len, half_w + SIDE_MARGIN_CM, s)
+        near.append((s, half_w if inside_margin else half_w + SIDE_MARGIN_CM))
+    if not near:
+        return Clearance(math.inf, "")
+    steps = int(math.ceil(max_len_cm / ARC_STEP_CM))
+    for k in range(1, steps + 1):
+        sigma = direction * k * ARC_STEP_CM
+        psi = psi0 + kappa * sigma
+        if abs(kappa) < 1e-9:
+            px, py = rx + sigma * math.cos(psi0), ry + sigma * math.sin(psi0)
+        else:
+            px = rx + (math.sin(psi) - math.sin(psi0)) / kappa
+            py = ry - (math.cos(psi) - math.cos(psi0)) / kappa
+        ux, uy = math.cos(psi), math.sin(psi)
+        cx, cy = px + lr * ux, py + lr * uy
+        for s, hw in near:
+            if segment_hits_box(cx, cy, ux, uy, half_len, hw, s):
+                return Clearance((k - 1) * ARC_STEP_CM, s.what)
+    return Clearance(math.inf, "")
+
+
+def _point_segment_distance(px: float, py: float, s: Segment) -> float:
+    ex, ey = s.x1 - s.x0, s.y1 - s.y0
+    ll = ex * ex + ey * ey
+    t = 0.0 if ll == 0.0 else max(0.0, min(1.0, ((px - s.x0) * ex + (py - s.y0) * ey) / ll))
+    return math.hypot(px - s.x0 - t * ex, py - s.y0 - t * ey)

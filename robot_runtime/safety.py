@@ -210,7 +210,7 @@ class SafetySupervisor:
         #    through zero that is still the old direction, not the wished one).
         sign_of = out_t if out_t != 0.0 else want_t if want_t != 0.0 else self._prev.throttle
         direction = -1.0 if sign_of < 0 else 1.0
-        fence_cap, fence_clear = self._fence_cap(state, direction, out_s, top)
+        fence_cap, fence_clear = self._fence_cap(state, direction, out_s, out_t, top)
         obstacle_cap = self._obstacle_cap(state, top) if direction > 0 else math.inf
         watchdog_cap = self.watchdog.throttle_cap(now + self.tick_s, hard.max_decel_per_s)
         # Reversing at speed is the one slew a kid should hear about (it explains a pause).
@@ -254,7 +254,8 @@ class SafetySupervisor:
 
     # --- caps ----------------------------------------------------------------------------------------
 
-    def _fence_cap(self, state: CarState, direction: float, steer: float, top: float) -> tuple[float, geo.Clearance]:
+    def _fence_cap(self, state: CarState, direction: float, steer: float, throttle: float,
+                   top: float) -> tuple[float, geo.Clearance]:
         if not self._segments:
             return math.inf, geo.Clearance(math.inf, "")
         hard = self.hard
@@ -280,6 +281,14 @@ class SafetySupervisor:
             self.spec,
             self._segments,
         )
+        if abs(steer) >= geo.ARC_STEER_MIN:
+            # Turning: also sweep the whole footprint along the arc, as far as stopping needs.
+            speed = max(abs(throttle) * top, abs(state.speed_cm_s))
+            need = geo.stopping_distance_cm(speed, hard.brake_decel_cm_s2, hard.reaction_s) + hard.fence_margin_cm
+            arc = geo.arc_clearance(state.x_cm, state.y_cm, state.heading_deg, direction, steer,
+                                    need + geo.ARC_STEP_CM, self.spec, self._segments)
+            if arc.distance_cm < clear.distance_cm:
+                clear = arc
         free = clear.distance_cm - hard.fence_margin_cm
         return self._envelope(free, state.speed_cm_s * direction, top), clear
 
