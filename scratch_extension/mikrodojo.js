@@ -216,7 +216,13 @@
                 body: JSON.stringify({class_code: classCode, name}),
             });
             const body = await res.json().catch(() => ({}));
-            if (!res.ok || !body.token) throw new Error(body.kid_text || body.message || `join failed (${res.status})`);
+            if (!res.ok || !body.token) {
+                // Ask again next time (a typo in the code or the name is the usual reason) and say why.
+                this._config.classCode = this._config.name = null;
+                const why = (body.error && body.error.message) || `the classroom said ${res.status}`;
+                if (typeof alert === 'function') alert(`MIKRO-DOJO could not join: ${why}. Click the dot to try again.`);
+                throw new Error(why);
+            }
             Object.assign(this._config, {token: body.token, level: body.level, carId: body.car_id});
             this._loadCatalog();
         }

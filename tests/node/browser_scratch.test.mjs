@@ -98,7 +98,7 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
     await shot('2-category');
   });
 
-  test('the status dot opens the device dialog, which lists the car and connects in one click', async () => {
+  test('the status dot opens the device dialog: our title, icon and help, the car with signal bars, one click connects', async () => {
     const kidCar = (await page.textContent('#who')).split('· ')[1];
     // The orange status dot, clicked where it is drawn, like a kid would.
     await clickSvg(page.locator('.blocklyFlyout image.blocklyFlyoutButton'));
@@ -110,6 +110,13 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
     assert.ok(await page.locator('.ReactModalPortal img[src*="car-small.svg"]').count() > 0, 'and our icon');
     assert.equal(await page.locator('[class*="connection-modal_green-bar"]').count(), 4, 'a fresh car has four bars');
     await shot('3-device-dialog');
+    // Help (which throws for extensions outside Scratch's library) opens our help page.
+    const [help] = await Promise.all([page.waitForEvent('popup', { timeout: UI_MS }),
+      page.click('.ReactModalPortal >> text=Help')]);
+    await help.waitForLoadState();
+    assert.match(help.url(), /\/scratch\/editor\/help\.html$/);
+    assert.match(await help.textContent('h1'), /Connecting your car/);
+    await help.close();
     await tile.locator('button').click();
     await page.waitForFunction(() => window.vm.getPeripheralIsConnected('mikrodojo'), null, { timeout: UI_MS });
     await page.waitForSelector('text=Connected', { timeout: UI_MS });
@@ -132,7 +139,7 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
     assert.ok(Math.abs(afterMove.y_cm - before.y_cm) < 3, 'straight ahead');
     await shot('5-after-move');
     assert.deepEqual(external, [], 'still nothing fetched from outside');
-    assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+    assert.deepEqual(pageErrors, [], 'no uncaught errors in the page (the Help button did not throw)');
   });
 
   test('a refused block makes the sprite say why', async () => {
