@@ -12,7 +12,8 @@ commands, states and times and check its promises:
   stop) unless a hard brake is needed (fence, obstacle, a lowered limit, e-stop); steering moves at most
   ``max_steer_rate_per_s`` unless its limit was lowered;
 - never commands motion toward a wall, the arena edge or the session fence faster than the car can
-  stop in the free distance (fence.allowed_speed_cm_s), nor toward what the distance sensor sees;
+  stop in the free distance (fence.py: along the heading, and over the arc a turning car sweeps),
+  nor toward what the distance sensor sees;
 - zero throttle once WATCHDOG_S has passed since the last heartbeat (reached by a decel-limited ramp);
 - e-stop: neutral on the very next tick, latched until ``reset_estop``.
 
