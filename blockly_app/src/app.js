@@ -119,13 +119,26 @@ async function startLessons() {
   if (!state.lessons) {
     const session = () => state.session;
     const onError = (text) => setStatus('failed', text);
-    state.lessons = new LessonPanel($, session, { onSelected: onLessonSelected, onError });
+    const levelTitle = (n) => (state.catalog?.level === n ? state.catalog.title : '');
+    state.lessons = new LessonPanel($, session, { onSelected: onLessonSelected, onError, levelTitle });
     state.feedback = new FeedbackPanel($, session, state.lessons, { onError });
   }
   try {
     await state.lessons.refresh(); // a lesson picked before a reload is still selected on the server
+    await state.feedback.restore(); // and its last result can be opened again
   } catch {
     state.lessons.renderCard(); // no lessons on this server: free driving only
+  }
+}
+
+/** Back online while the kid waits for a grade: the `feedback` event may have gone by meanwhile. */
+async function catchUpFeedback() {
+  const waiting = state.gradingRun;
+  if (!waiting) return;
+  const fb = await state.feedback.restore({ show: true }).catch(() => null);
+  if (fb && fb.run_id === waiting) {
+    state.gradingRun = null;
+    setStatus('finished', fb.summary || `${fb.stars} stars!`);
   }
 }
 
@@ -266,7 +279,10 @@ function connectSocket() {
       $('car-state').textContent = 'reconnecting…';
     }
   });
-  socket.on('connect', () => { $('car-state').textContent = ''; });
+  socket.on('connect', () => {
+    $('car-state').textContent = '';
+    catchUpFeedback();
+  });
   socket.on('level', (payload) => {
     if (payload.level !== state.catalog?.level) {
       state.session.level = payload.level;

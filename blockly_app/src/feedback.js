@@ -68,7 +68,10 @@ export class FeedbackPanel {
         fb.teacher_comment ? el('span', '', `“${fb.teacher_comment}”`) : null,
       ]));
     }
-    parts.push(this.checkList(fb.checks || []));
+    // The checks, and next to them the picture of where the car drove (filled in when it arrives).
+    const grid = el('div', 'feedback-grid', [this.checkList(fb.checks || [])]);
+    parts.push(grid);
+    this.addPicture(grid, fb.attempt_id);
     const coach = [fb.went_well, fb.tip].filter(Boolean);
     if (!coach.length && fb.text) coach.push(fb.text);
     if (coach.length) {
@@ -84,12 +87,31 @@ export class FeedbackPanel {
       parts.push(el('div', 'celebrate unlocked', [el('span', '', `New lesson open: ${next?.title || id}`), go]));
     }
     const again = el('button', 'btn run', fb.passed ? 'Drive again' : 'Try again');
+    again.dataset.autofocus = '';
     again.addEventListener('click', () => this.closeFeedback?.());
     const tries = el('button', 'btn soft', 'My tries');
     tries.addEventListener('click', () => { this.closeFeedback?.(); this.openAttempts(); });
     parts.push(el('div', 'feedback-actions', [tries, again]));
     body.replaceChildren(...parts);
+    if (this.closeFeedback) again.focus();
     if (!this.closeFeedback) this.closeFeedback = openDialog(this.$('feedback-dialog'), () => { this.closeFeedback = null; });
+  }
+
+  /** The trajectory overlay of the attempt (GET /api/attempts/{id} names it; served only to this kid). */
+  async addPicture(grid, attemptId) {
+    let detail;
+    try {
+      detail = await api.attempt(this.session().token, attemptId);
+    } catch {
+      return; // the card is complete without the picture
+    }
+    const url = detail?.images?.overlay;
+    if (!url || !grid.isConnected) return;
+    const img = el('img');
+    img.src = url;
+    img.alt = 'Where your car drove';
+    grid.append(el('figure', 'drive-picture', [img, el('figcaption', '', 'Where your car drove')]));
+    grid.classList.add('with-picture');
   }
 
   /** Passed checks first get a green tick; the others say "not yet" (optional ones earn bonus stars). */
@@ -104,6 +126,30 @@ export class FeedbackPanel {
       return li;
     });
     return el('ul', 'checks', items);
+  }
+
+  /**
+   * After a reload or a reconnect the socket may have missed a `feedback` event: the lesson's latest
+   * graded try becomes "Last result", and with show=true (the kid was waiting) its card opens.
+   * Returns the payload, or null.
+   */
+  async restore({ show = false } = {}) {
+    const lesson = this.lessons.current;
+    if (!lesson) return null;
+    const token = this.session().token;
+    const rows = (await api.attempts(token, lesson.id)).attempts || [];
+    const latest = rows.find((r) => r.status === 'graded');
+    if (!latest || this.shown.has(latest.attempt_id)) return null;
+    const fb = (await api.attempt(token, latest.attempt_id)).feedback;
+    if (!fb) return null;
+    if (show) {
+      this.onFeedback(fb);
+    } else {
+      this.shown.set(fb.attempt_id, fb);
+      this.last = fb;
+      this.$('last-feedback-btn').hidden = false;
+    }
+    return fb;
   }
 
   // --- my tries and compare ----------------------------------------------------------------------

@@ -5,12 +5,11 @@
 import * as api from './api.js';
 import { el, lockIcon, openDialog, stars } from './ui.js';
 
-const LEVEL_NAMES = { 1: 'First drives', 2: 'Speed and sensors', 3: 'Maps and decisions', 4: 'Car skills' };
-
 export class LessonPanel {
   /**
    * $: id -> element; session(): {token, level}; hooks.onSelected(lesson|null) after the server agreed;
-   * hooks.onError(text) for a kid sentence when something went wrong.
+   * hooks.onError(text) for a kid sentence when something went wrong; hooks.levelTitle(n) names a level
+   * when the app knows it (the catalog gives the kid's own level's title).
    */
   constructor($, session, hooks) {
     this.$ = $;
@@ -19,6 +18,8 @@ export class LessonPanel {
     this.list = [];
     this.current = null; // the selected lesson (an item of GET /api/lessons)
     this.closePicker = null;
+    this.hintsShown = 0; // hints are opened one at a time: the kid asks for the next one
+    $('hint-btn').addEventListener('click', () => this.nextHint());
     $('lessons-btn').addEventListener('click', () => this.open());
     $('pick-lesson').addEventListener('click', () => this.open());
     $('free-drive-btn').addEventListener('click', () => this.select(null));
@@ -76,7 +77,7 @@ export class LessonPanel {
     for (const lv of order) {
       const head = el('h3', 'picker-level', [
         el('span', 'level-pill', `Level ${lv}`),
-        el('span', '', LEVEL_NAMES[lv] || ''),
+        el('span', '', this.hooks.levelTitle?.(lv) || ''),
         lv === level ? el('span', 'your-level', 'your level') : null,
       ]);
       const grid = el('div', 'lesson-grid', byLevel.get(lv).sort((a, b) => a.order - b.order).map((l) => this.tile(l)));
@@ -118,6 +119,10 @@ export class LessonPanel {
     $('lesson-card').hidden = !lesson;
     $('pick-lesson').hidden = Boolean(lesson);
     if (!lesson) return;
+    if ($('lesson-card').dataset.lesson !== lesson.id) {
+      this.hintsShown = 0;
+      $('lesson-hints').replaceChildren();
+    }
     $('lesson-card').dataset.lesson = lesson.id;
     $('lesson-chip').textContent = `Level ${lesson.level} · ${lesson.order}`;
     $('lesson-title').textContent = lesson.title;
@@ -128,5 +133,22 @@ export class LessonPanel {
       ? [el('span', 'best-label', 'Best'), stars(best)]
       : [el('span', 'best-label', 'Press Run to try it!')]));
     $('attempts-btn').hidden = !lesson.attempts;
+    this.renderHintButton();
+  }
+
+  renderHintButton() {
+    const hints = this.current?.hints || [];
+    const btn = this.$('hint-btn');
+    btn.hidden = this.hintsShown >= hints.length;
+    btn.textContent = this.hintsShown ? 'Another hint?' : 'Need a hint?';
+  }
+
+  /** One more hint from the lesson, under the goal. */
+  nextHint() {
+    const hints = this.current?.hints || [];
+    if (this.hintsShown >= hints.length) return;
+    this.$('lesson-hints').append(el('li', 'hint', hints[this.hintsShown]));
+    this.hintsShown += 1;
+    this.renderHintButton();
   }
 }

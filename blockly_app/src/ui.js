@@ -53,6 +53,8 @@ export function openDialog(backdrop, onClose = () => {}) {
   const onKey = (e) => { if (e.key === 'Escape') close(); }; // Esc also stops the car (app.js): both are safe
   document.addEventListener('keydown', onKey, true);
   backdrop.onclick = (e) => { if (e.target === backdrop || e.target.closest('[data-close]')) close(); };
+  // Keyboard kids land on the main button (or the first one), not somewhere behind the dialog.
+  (backdrop.querySelector('[data-autofocus]') || backdrop.querySelector('button:not([disabled])'))?.focus();
   return close;
 }
 

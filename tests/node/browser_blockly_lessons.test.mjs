@@ -151,6 +151,10 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     const types = await page.evaluate(() => window.dojoApp.state.workspace.getFlyout().getWorkspace().getTopBlocks(true).map((b) => b.type));
     assert.deepEqual([...types].sort(), ['dojo_move_backward', 'dojo_move_forward', 'dojo_stop', 'dojo_turn']);
     await page.mouse.click(700, 600); // close the flyout
+    // Hints come one at a time, when the kid asks.
+    await page.click('#hint-btn');
+    assert.deepEqual(await page.$$eval('#lesson-hints li', (els) => els.map((e) => e.textContent)),
+      ['The garage starts 150 cm in front of your car.']);
     await shot(page, 'lessons-02-lesson-selected');
   });
 
@@ -171,6 +175,11 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     assert.match(fb.text, /Coach says/);
     assert.match(fb.text, /Your car rolled all the way into the green garage\./, "the coach's sentence is shown");
     assert.match(fb.text, /New lesson open: Around the corner/, 'passing opens the next lesson');
+    // Next to the checks: the picture of where the car drove (the attempt's overlay, for this kid only).
+    await page.waitForFunction(() => {
+      const img = document.querySelector('#feedback-body .drive-picture img');
+      return img && img.complete && img.naturalWidth > 0;
+    });
     const pose = await carPose(page);
     assert.ok(pose.x_cm > 200 && pose.x_cm < 280, `the car is in the garage: ${JSON.stringify(pose)}`);
     // The coach was sent the frames and the output schema.
@@ -237,8 +246,20 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     await shot(page, 'lessons-07-compare');
   });
 
-  test('the next lesson opens from the list, with its own arena; "Free driving" goes back to the whole toolbox', async () => {
+  test('reopening the page keeps the lesson and its last result', async () => {
     await page.click('#attempts-dialog [data-close]');
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector('#lesson-title')?.textContent === 'Wake up, car!'
+      && !document.querySelector('#lesson-card').hidden);
+    await page.locator('#last-feedback-btn:not([hidden])').waitFor();
+    await page.click('#last-feedback-btn');
+    await page.waitForFunction((id) => !document.querySelector('#feedback-dialog').hidden
+      && document.querySelector('#feedback-card').dataset.attempt === id, secondAttempt);
+    assert.match(await page.textContent('#feedback-body'), /Lovely straight line!/, "the teacher's word is kept");
+    await page.click('#feedback-dialog [data-close]');
+  });
+
+  test('the next lesson opens from the list, with its own arena; "Free driving" goes back to the whole toolbox', async () => {
     await page.click('#lessons-btn');
     const corner = page.locator('.lesson-tile[data-lesson="l1-around-the-corner"]');
     await corner.waitFor();
