@@ -28,7 +28,8 @@
     // A block's final answer: the longest move is a 30 s drive plus the server's own result margin.
     const BLOCK_TIMEOUT_MS = 60000;
     const OBSTACLE_HYSTERESIS_CM = 5; // the hat re-arms only once the obstacle is this much further away
-    const NOTHING_AHEAD_CM = 999; // "distance ahead" when the sensor sees nothing (so `distance < 20` is false)
+    // "distance ahead" when the sensor sees nothing: Infinity, like the SDK and Blockly (`distance < 20` is false)
+    const NOTHING_AHEAD_CM = Infinity;
     const SAY_MS = 4000; // how long a refusal stays in the sprite's speech bubble
 
     const say = (text) => text;

@@ -103,7 +103,7 @@ describe('the MIKRO-DOJO extension in a headless scratch-vm against a real class
           await runProject(vm, [[
             flag(),
             ifThen(greaterThan(reporter('positionX'), 50), [setVar('seenX', reporter('positionX'))]),
-            ifThen(lessThan(reporter('distance'), 1000), [setVar('seesAhead', 1)]),
+            ifThen(greaterThan(reporter('distance'), 10), [setVar('seesAhead', 1)]), // a number, or Infinity
             ifThen(greaterThan(reporter('heading'), 1000), [setVar('never', 1)]),
             ifThen(lessThan(reporter('positionY'), 0), [setVar('never', 1)]),
             setVar('done', 1),
