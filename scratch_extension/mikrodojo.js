@@ -452,5 +452,11 @@
         }
     }
 
+    if (!Scratch.extensions.unsandboxed) {
+        // Sandboxed (TurboWarp's default for URLs other than http://localhost:8000/...) there is no
+        // device dialog and no Scratch.vm: say so instead of failing somewhere less clear.
+        throw new Error('MIKRO-DOJO must run without the sandbox: load it from http://localhost:8000/scratch/extension.js ' +
+            'or tick "Run extension without sandbox"');
+    }
     Scratch.extensions.register(new MikroDojo(Scratch.vm.runtime));
 })(Scratch);

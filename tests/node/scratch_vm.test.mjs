@@ -257,6 +257,15 @@ describe('the MIKRO-DOJO extension in a headless scratch-vm against a real class
   });
 });
 
+test('in TurboWarp\'s sandbox the extension says it needs to run unsandboxed', async () => {
+  const fs = await import('node:fs');
+  const source = fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../../scratch_extension/mikrodojo.js'), 'utf8');
+  assert.match(source, /^\(function \(Scratch\) \{$/m, 'TurboWarp format: (function (Scratch) { ... })(Scratch);');
+  assert.match(source.trimEnd(), /\}\)\(Scratch\);$/);
+  const sandboxed = { extensions: { unsandboxed: false, register() { throw new Error('must not register'); } } };
+  assert.throws(() => new Function('Scratch', source)(sandboxed), /without the sandbox.*localhost:8000/); // eslint-disable-line no-new-func
+});
+
 /** A Scratch Link socket (the interface scratch-vm's BLE class uses) aimed at our server instead of 20111. */
 class ServerLinkSocket {
   constructor(url) { this._url = url; }
