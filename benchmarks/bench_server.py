@@ -1,6 +1,7 @@
 """Classroom server benchmark (`make bench`): block -> car latency, emergency stop, memory.
 
-What runs, all real and on loopback: `dojo server` (its own process), 30 `dojo car --sim` processes
+What runs, all real and on loopback: the classroom server (its own process; benchmarks/server_probe.py
+runs it exactly as `dojo server` does, plus an event-loop-lag and GC probe), 30 `dojo car --sim` processes
 each with a flight recorder, and kids as socket.io clients in this process sending the same `block`
 event the SDK sends. Side by side in the same run, the BASELINE (benchmarks/ws_relay.py): a bare
 aiohttp WebSocket relay making the same two hops, kid socket -> relay -> car-side socket.
@@ -74,6 +75,9 @@ class Run:
     server_cpu: dict[int, float] = field(default_factory=dict)  # phase -> server CPU % (100 = one core)
     machine_cpu: dict[int, float] = field(default_factory=dict)  # phase -> whole machine CPU % (all cores)
     statuses: dict[str, int] = field(default_factory=dict)
+    phase_windows: dict[int, tuple[float, float]] = field(default_factory=dict)  # phase -> (start, end)
+    loop_lag_ms: dict[int, list[float]] = field(default_factory=dict)  # phase -> server event-loop lag samples
+    gc_pauses_ms: dict[int, list[tuple[int, float]]] = field(default_factory=dict)  # phase -> (generation, ms)
 
     def latencies_ms(self, phase: int, until: dict[str, float] | None = None) -> list[float]:
         until = self.arrived if until is None else until
@@ -146,8 +150,8 @@ def run_classroom(tmp: Path) -> Run:
         # Measure latency, not the per-kid rate limiter (5/s by default): 4 calls/s per kid stay well under.
         "rate_limits": {"blocks_per_s": 50, "burst": 50},
     }))
-    server = spawn(["-m", "dojo", "server", "--port", "0", "--data-dir", str(tmp / "server"), "--config", str(config)],
-                   log_path=tmp / "server.out")
+    server = spawn(["-m", "benchmarks.server_probe", "--data-dir", str(tmp / "server"), "--config", str(config),
+                    "--probe-file", str(tmp / "probe.json")], log_path=tmp / "server.out")
     cars: list[subprocess.Popen] = []
     try:
         url = wait_for_line_in(tmp / "server.out", server, "MIKRO-DOJO server on ").split()[3]
@@ -166,6 +170,10 @@ def run_classroom(tmp: Path) -> Run:
         terminate([server])
     for car_id in tokens:
         read_flight_log(tmp / f"{car_id}.jsonl", run)
+    probe = json.loads((tmp / "probe.json").read_text())
+    for phase, (start, end) in run.phase_windows.items():
+        run.loop_lag_ms[phase] = [ms for t, ms in probe["lag"] if start <= t < end]
+        run.gc_pauses_ms[phase] = [(gen, ms) for t, gen, ms in probe["gc"] if start <= t < end]
     return run
 
 
@@ -211,8 +219,10 @@ async def drive_classroom(url: str, kids: list[dict], server: psutil.Process) ->
         run.machine_cpu[phase] = psutil.cpu_percent(None)
 
     for phase in PHASES:
-        until = time.monotonic() + PHASE_S[phase]
+        start = time.monotonic()
+        until = start + PHASE_S[phase]
         await asyncio.gather(sample(phase, until), *(kid_loop(i, phase, until) for i in range(phase)))
+        run.phase_windows[phase] = (start, time.monotonic())
     for sio in clients:
         await sio.disconnect()
     return run
@@ -341,6 +351,12 @@ def main() -> None:
           f"{'met' if p99 <= TARGET_P99_MS else 'MISSED'}), {ratio:.1f}x the baseline "
           f"(target <= {TARGET_RATIO:g}x: {'met' if ratio <= TARGET_RATIO else 'MISSED'})")
     print(f"  block answers: {real.statuses}")
+    for phase in PHASES:
+        lag, pauses = real.loop_lag_ms.get(phase, []), real.gc_pauses_ms.get(phase, [])
+        worst_gc = max((ms for _, ms in pauses), default=0.0)
+        print(f"  server event-loop lag, {phase} kid{'s' if phase > 1 else ''}: p50 {pct(lag, 50):.2f} ms, "
+              f"p99 {pct(lag, 99):.2f} ms, max {max(lag, default=float('nan')):.2f} ms; GC pauses: {len(pauses)} "
+              f"(gen2: {sum(1 for g, _ in pauses if g == 2)}), longest {worst_gc:.2f} ms")
     print("  server CPU (100 % = one core) / whole machine busy: " + ", ".join(
         f"{p} kid{'s' if p > 1 else ''}: {real.server_cpu.get(p, 0):.0f} % / {real.machine_cpu.get(p, 0):.0f} %"
         for p in PHASES))
