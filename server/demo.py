@@ -144,6 +144,9 @@ class CarFleet:
                 self.procs[car_id] = await asyncio.create_subprocess_exec(
                     *self.command(car_id), cwd=REPO_ROOT, stdin=asyncio.subprocess.DEVNULL, stdout=log,
                     stderr=asyncio.subprocess.STDOUT, preexec_fn=_die_with_parent,
+                    # Own session: a Ctrl-C in the terminal reaches only the demo, which then stops the
+                    # cars in order (controlled stop over the link, then SIGTERM) instead of racing them.
+                    start_new_session=True,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
             finally:
                 log.close()  # the child has its own copy of the descriptor

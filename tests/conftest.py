@@ -91,7 +91,7 @@ def start_demo(data_dir: Path, cars: int = 4, teacher_password: str | None = Non
     proc = subprocess.Popen(
         cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        start_new_session=True,  # own process group: a forced kill also takes the car processes
+        start_new_session=True,  # own process group; its car processes die with it (PR_SET_PDEATHSIG)
     )
     lines: list[str] = []
     ready, found = threading.Event(), []

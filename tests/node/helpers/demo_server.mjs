@@ -49,7 +49,7 @@ export async function startDemo({ cars = 4, port = 0, teacherPassword, extraArgs
     cwd: REPO_ROOT,
     env: { ...process.env, PYTHONUNBUFFERED: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // own process group, so a forced kill takes the car subprocesses too
+    detached: true, // own process group; its car processes die with it (the demo sets PR_SET_PDEATHSIG)
   });
   running.add(child);
   let log = '';
