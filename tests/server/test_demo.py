@@ -93,3 +93,13 @@ def test_a_second_demo_on_a_taken_port_says_so_and_suggests_another(demo_server,
                              str(tmp_path), "--no-open"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def test_car_processes_die_with_a_demo_that_is_killed_outright(tmp_path):
+    with start_demo(tmp_path, cars=2) as demo:
+        cars = [p for p in psutil.Process(demo.process.pid).children(recursive=True) if "car" in p.cmdline()]
+        assert len(cars) == 2
+        demo.process.kill()  # SIGKILL: no cleanup code of the demo runs
+        demo.process.wait(timeout=REAP_TIMEOUT_S)
+        _, alive = psutil.wait_procs(cars, timeout=REAP_TIMEOUT_S)
+        assert not alive, f"orphaned car processes: {alive}"
