@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
 
@@ -92,8 +92,8 @@ def telemetry_payload(car_id: str, tel: Any) -> dict[str, Any]:
 class LinkHub:
     """Every open /scratch/ble socket of one app, and the classroom events they need."""
 
-    def __init__(self, classroom: Classroom) -> None:
-        self.classroom = classroom
+    def __init__(self, classroom: Classroom, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.classroom, self._clock = classroom, clock
         self.connections: set[LinkConnection] = set()
         self.last_heard: dict[str, float] = {}  # car_id -> monotonic time of its latest telemetry
         ev = classroom.events
@@ -104,7 +104,7 @@ class LinkHub:
         ev.subscribe("level_changed", self._on_level_changed)
 
     def peripherals_for(self, kid: Kid) -> list[Peripheral]:
-        now = time.monotonic()
+        now = self._clock()
         out = []
         for car in self.classroom.cars_for_kid(kid.kid_id):
             if not car.connected:
@@ -115,7 +115,7 @@ class LinkHub:
         return out
 
     def _on_telemetry(self, car_id: str, tel: Any) -> None:
-        self.last_heard[car_id] = time.monotonic()
+        self.last_heard[car_id] = self._clock()
         for conn in self.connections:
             if conn.session.peripheral_id == car_id and conn.session.notifying:
                 conn.offer_telemetry(telemetry_payload(car_id, tel))
@@ -135,6 +135,8 @@ class LinkHub:
         for conn in list(self.connections):
             if conn.session.peripheral_id == car_id and conn.kid and conn.kid.kid_id not in kid_ids:
                 await conn.car_lost(f"{car_id} was given to another kid")
+            elif conn.session.state is State.DISCOVERY and conn.kid and conn.kid.kid_id in kid_ids:
+                await conn.announce()  # a car given to a kid who is looking: it shows up in the dialog
 
     async def _on_level_changed(self, kid_id: str, level: int) -> None:
         for conn in list(self.connections):

@@ -399,3 +399,20 @@ async def test_turbowarp_listener_serves_the_extension_unsandboxable_from_localh
                                    headers={"Origin": "https://turbowarp.org"}) as ws:
             assert (await Link(ws).result("getVersion")) == {"protocol": "1.2"}
         assert srv.url.startswith("http://127.0.0.1:")
+
+
+async def test_a_car_given_to_a_kid_who_is_scanning_shows_up_in_the_dialog(env: Env) -> None:
+    ava = await env.srv.join("Ava")  # no car yet: auto_assign_cars is off in this classroom
+    env.kids["Ava"] = ava
+    async with env.link("Ava") as link:
+        assert await link.result("discover", {"filters": [{"services": ["mikrodojo"]}]}) is None
+        with pytest.raises(TimeoutError):
+            await link.receive(timeout=QUIET_S)  # no car for Ava: nothing to list
+        teacher = await env.srv.teacher()
+        status, body = await teacher.post("/api/teacher/cars/car-2/assign",
+                                          {"kid_ids": [env.kids["Leo"]["kid_id"], ava["kid_id"]]})
+        await teacher.http.close()
+        assert status == 200, body
+        found = await link.wait_notification("didDiscoverPeripheral")
+        assert found["params"]["peripheralId"] == "car-2"
+    env.assert_no_car_touched()
