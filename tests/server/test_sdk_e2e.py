@@ -307,3 +307,9 @@ def test_the_readme_sdk_example_runs_as_written(demo_server, tmp_path):
     assert result.returncode == 0, result.stderr
     numbers, refusal = result.stdout.strip().splitlines()[-2:]
     assert len(numbers.split()) == 4 and "unlocks at level 3" in refusal
+
+
+def test_a_forged_token_is_refused_with_the_servers_reason(demo_server):
+    with pytest.raises(dojo.Refused) as refused:
+        dojo.connect(demo_server.base_url, token="not-a-real-token")
+    assert str(refused.value) and "join" in (str(refused.value) + refused.value.detail).lower()
