@@ -62,6 +62,9 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
       }
       return route.continue();
     });
+    page.on('websocket', (ws) => { // page.route does not see WebSockets: check them here
+      if (!LOCAL_HOSTS.has(new URL(ws.url()).hostname)) external.push(ws.url());
+    });
     page.on('pageerror', (err) => pageErrors.push(err.message));
   });
 
