@@ -12,7 +12,7 @@ from robot_runtime.arena import Arena, Wall
 from robot_runtime.config import HardLimits
 from robot_runtime.fence import allowed_speed_cm_s, stopping_distance_cm
 from robot_runtime.hardware import CarSpec, CarState, Command
-from robot_runtime.protocol import WATCHDOG_S, SessionLimits
+from robot_runtime.protocol import WATCHDOG_S, SessionLimits, Zone
 from robot_runtime.safety import RETURN_CRAWL, SafetySupervisor
 
 EPS = 1e-9
@@ -30,11 +30,16 @@ hard_limits = st.builds(
     max_decel_per_s=st.floats(1, 20),
     max_steer_rate_per_s=st.floats(0.5, 20),
 )
+play_area = st.builds(
+    lambda x0, y0, w, h: Zone(x0=x0, y0=y0, x1=x0 + w, y1=y0 + h),
+    st.floats(-50, 200), st.floats(-50, 120), st.floats(60, 400), st.floats(60, 300),
+)
 session = st.builds(
     SessionLimits,
     max_speed_pct=st.floats(0, 100),
     max_steer_pct=st.floats(0, 100),
     level=st.one_of(st.none(), st.integers(1, 4)),
+    fence=st.one_of(st.none(), st.none(), play_area),
 )
 step = st.fixed_dictionaries({
     "cmd": command,
@@ -54,13 +59,22 @@ def effective(hard: HardLimits, sess: SessionLimits) -> tuple[float, float]:
     return min(hard.max_speed_pct, sess.max_speed_pct) / 100, min(hard.max_steer_pct, sess.max_steer_pct) / 100
 
 
-def bumper_distance_to_edge(x: float, y: float, heading_deg: float, direction: float) -> float:
-    """Oracle: distance from the bumper's middle along the heading to the arena edge (box arena)."""
+def allowed_box(sess: SessionLimits) -> tuple[float, float, float, float]:
+    """Where the car may be: the arena, cut down to the session's play area when there is one."""
+    x0, y0, x1, y1 = 0.0, 0.0, ARENA.width_cm, ARENA.height_cm
+    if sess.fence is not None:
+        f = sess.fence
+        x0, y0, x1, y1 = max(x0, f.x0), max(y0, f.y0), min(x1, f.x1), min(y1, f.y1)
+    return x0, y0, x1, y1
+
+
+def bumper_distance_to_edge(x: float, y: float, heading_deg: float, direction: float, box) -> float:
+    """Oracle: distance from the bumper's middle along the heading to the edge of a box."""
     h = math.radians(heading_deg)
     dx, dy = direction * math.cos(h), direction * math.sin(h)
     bx, by = x + dx * SPEC.length_cm / 2, y + dy * SPEC.length_cm / 2
     ts = []
-    for d, p, lo, hi in ((dx, bx, 0, ARENA.width_cm), (dy, by, 0, ARENA.height_cm)):
+    for d, p, lo, hi in ((dx, bx, box[0], box[2]), (dy, by, box[1], box[3])):
         if d > 1e-12:
             ts.append((hi - p) / d)
         elif d < -1e-12:
@@ -119,9 +133,10 @@ def test_supervisor_keeps_every_promise_for_any_input(hard, first, steps, tick_s
         # fence: never faster toward the edge than the car can stop before it
         if out.throttle != 0.0:
             direction = math.copysign(1.0, out.throttle)
-            inside = 0 <= s["x"] <= ARENA.width_cm and 0 <= s["y"] <= ARENA.height_cm
+            box = allowed_box(sess)
+            inside = box[0] <= s["x"] <= box[2] and box[1] <= s["y"] <= box[3]
             if inside:
-                free = bumper_distance_to_edge(s["x"], s["y"], s["heading"], direction) - hard.fence_margin_cm
+                free = bumper_distance_to_edge(s["x"], s["y"], s["heading"], direction, box) - hard.fence_margin_cm
                 allowed = allowed_speed_cm_s(free, hard.brake_decel_cm_s2, hard.reaction_s) / SPEC.top_speed_cm_s
                 assert abs(out.throttle) <= allowed + 1e-7
             else:
