@@ -19,11 +19,12 @@ if (!globalThis.window) {
   globalThis.window = new JSDOM('<!doctype html><html><body></body></html>').window;
 }
 globalThis.self = globalThis.self || globalThis;
-globalThis.WebSocket = globalThis.WebSocket || require('ws');
+// `ws` comes with jsdom (a declared devDependency), so resolve it from there.
+globalThis.WebSocket = globalThis.WebSocket || require(require.resolve('ws', { paths: [path.dirname(require.resolve('jsdom'))] }));
 
 const VirtualMachine = require('scratch-vm');
 // The VM logs "No storage module present" for each costume of our asset-free test projects: noise.
-require('minilog').disable();
+require(require.resolve('minilog', { paths: [path.dirname(require.resolve('scratch-vm'))] })).disable();
 const shim = require(path.join(REPO_ROOT, 'scratch_extension/editor/scratch_shim.js'));
 
 export { joinKid, teacherSession } from './classroom_http.mjs';
