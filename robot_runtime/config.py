@@ -77,7 +77,7 @@ class CarConfig(_Strict):
     log_file: str | None = None
     watchdog: bool = True  # off only for headless runs with no server (evaluation, training)
     policies: list[str] = []  # policy manifests (YAML/JSON next to their .onnx) to register as skills
-    mode: Literal["realtime", "headless"] = "realtime"
+    mode: Literal["realtime", "headless"] = "realtime"  # informational: headless runs call ControlLoop.run_headless
 
 
 class ConfigError(ValueError):
@@ -94,6 +94,12 @@ def load_car_config(path: str | Path, **overrides: Any) -> CarConfig:
         raise ConfigError(f"car config {p} is not valid YAML/JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"car config {p} must be a mapping of fields (got {type(data).__name__})")
+    # Files named in the config are relative to the config file, not to wherever the car was started.
+    for key in ("arena_file", "log_file"):
+        if isinstance(data.get(key), str):
+            data[key] = str(p.parent / data[key])
+    if isinstance(data.get("policies"), list):
+        data["policies"] = [str(p.parent / m) if isinstance(m, str) else m for m in data["policies"]]
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return CarConfig.model_validate(data)

@@ -164,10 +164,14 @@ def test_car_config_loads_from_yaml_and_bad_fields_name_the_field_and_bound(tmp_
     from robot_runtime.config import ConfigError, load_car_config
 
     good = tmp_path / "car.yaml"
-    good.write_text("car_id: car-7\nrate_hz: 100\nlimits: {max_speed_pct: 60}\nspec: {top_speed_cm_s: 250}\n")
+    good.write_text("car_id: car-7\nrate_hz: 100\nlimits: {max_speed_pct: 60}\nspec: {top_speed_cm_s: 250}\n"
+                    "arena_file: arenas/home.yaml\npolicies: [policies/wall_follow.yaml]\n")
     cfg = load_car_config(good, token="T")
     assert (cfg.car_id, cfg.rate_hz, cfg.limits.max_speed_pct, cfg.spec.to_spec().top_speed_cm_s, cfg.token) == \
         ("car-7", 100, 60, 250, "T")
+    # paths in a car config are relative to the config file
+    assert cfg.arena_file == str(tmp_path / "arenas/home.yaml")
+    assert cfg.policies == [str(tmp_path / "policies/wall_follow.yaml")]
     bad = tmp_path / "bad.json"
     bad.write_text('{"car_id": "car-7", "limits": {"max_decel_per_s": 0}, "colour": "red"}')
     with pytest.raises(ConfigError) as info:
