@@ -32,10 +32,12 @@ async function shot(page, name) {
 
 /**
  * A stand-in for Ollama on 127.0.0.1: /api/tags and /api/chat, answering the coach's JSON schema with
- * kind words that point at the program. It reads the judge's verdict from the prompt, as a model would.
+ * kind words that point at the program. It reads the judge's verdict, the checks and the program from
+ * the prompt, as a model would, and records what it was sent (`received`) and what it said (`answers`).
  */
 async function startFakeOllama() {
   const received = [];
+  const answers = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
@@ -47,15 +49,21 @@ async function startFakeOllama() {
       received.push(chat);
       const user = chat.messages.find((m) => m.role === 'user')?.content || '';
       const passed = /Judge: PASSED/.test(user);
-      const answer = passed
-        ? { went_well: 'Your car rolled all the way into the green garage.', tip: 'Your move forward block says 180 — can you find a smaller number that still works?', goal_reached: true }
-        : { went_well: 'Your car drove nice and straight.', tip: 'Your move forward block says 60 — the garage starts 150 cm ahead, so try 180.', goal_reached: false };
+      const good = /^- \S+: PASSED \(([^;]+);/m.exec(user)?.[1] || 'drove';
+      const forward = /move forward (\d+) cm/.exec(user)?.[1]; // the program as the coach reads it
+      const answer = {
+        went_well: `Well done: your car ${good}.`,
+        tip: passed ? 'Can you do it again with one block fewer, or a rounder number?'
+          : `Your move forward block says ${forward} cm — try a bigger number.`,
+        goal_reached: passed,
+      };
+      answers.push(answer);
       return reply({ model: chat.model, created_at: new Date().toISOString(), done: true, done_reason: 'stop',
         message: { role: 'assistant', content: JSON.stringify(answer) } });
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${server.address().port}`, received, close: () => new Promise((r) => server.close(r)) };
+  return { url: `http://127.0.0.1:${server.address().port}`, received, answers, close: () => new Promise((r) => server.close(r)) };
 }
 
 const carPose = (page) => page.evaluate(() => window.dojoApp.state.runner?.telemetry?.pose ?? null);
@@ -173,7 +181,8 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     assert.ok(fb.passedChecks.includes('touch_no_wall'));
     assert.match(fb.text, /stopped inside the garage/, 'the check says it in kid words');
     assert.match(fb.text, /Coach says/);
-    assert.match(fb.text, /Your car rolled all the way into the green garage\./, "the coach's sentence is shown");
+    assert.ok(fb.text.includes(coach.answers[0].went_well) && fb.text.includes(coach.answers[0].tip),
+      `the coach's sentences are shown: ${JSON.stringify(coach.answers[0])}`);
     assert.match(fb.text, /New lesson open: Around the corner/, 'passing opens the next lesson');
     // Next to the checks: the picture of where the car drove (the attempt's overlay, for this kid only).
     await page.waitForFunction(() => {
@@ -203,7 +212,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     assert.equal(fb.stars, 0);
     assert.ok(fb.missedChecks.includes('reach_zone'), JSON.stringify(fb));
     assert.match(fb.text, /Good try — let’s fix it together!/);
-    assert.match(fb.text, /Your move forward block says 60/);
+    assert.match(fb.text, /Your move forward block says 60 cm — try a bigger number\./, 'the tip points at the program');
     assert.match(fb.text, /Try again/);
     await settledShot(page, 'lessons-05-feedback-missed');
   });
@@ -259,7 +268,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     await page.click('#feedback-dialog [data-close]');
   });
 
-  test('the next lesson opens from the list, with its own arena; "Free driving" goes back to the whole toolbox', async () => {
+  test('the next lesson opens from the list, with its own arena and the car at its start', async () => {
     await page.click('#lessons-btn');
     const corner = page.locator('.lesson-tile[data-lesson="l1-around-the-corner"]');
     await corner.waitFor();
@@ -274,6 +283,29 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     }, START_POSE_CM);
     assert.equal(await page.isHidden('#last-feedback-btn'), true, "the last lesson's result is not offered here");
     await shot(page, 'lessons-08-next-lesson');
+  });
+
+  test('passing the last lesson of level 1 celebrates a level up, and the toolbox grows', async () => {
+    await loadProgramFile(page, 'l1-around-the-corner.blockly.json', 'b5');
+    await page.click('#run-btn');
+    const corner = await waitForFeedback(page, secondAttempt);
+    assert.ok(corner.stars >= 1, JSON.stringify(corner));
+    assert.match(corner.text, /New lesson open: Square dance/);
+    await page.click('#feedback-body .celebrate.unlocked button'); // "Go!" straight to the new lesson
+    await page.waitForFunction(() => document.querySelector('#lesson-title').textContent === 'Square dance');
+    await page.waitForFunction(() => window.dojoApp.state.arena?.arena?.zones?.some((z) => z.name === 'tree'));
+    await loadProgramFile(page, 'l1-square-dance.blockly.json', 'l17');
+    await page.click('#run-btn');
+    const square = await waitForFeedback(page, corner.attempt);
+    assert.ok(square.passedChecks.includes('uses_loop'), JSON.stringify(square));
+    assert.match(square.text, /Level up!/);
+    assert.match(square.text, /You are now on level 2/);
+    await page.waitForFunction(() => document.querySelector('#level-badge').textContent.startsWith('Level 2'));
+    await settledShot(page, 'lessons-09-level-up');
+    await page.click('#feedback-dialog [data-close]');
+  });
+
+  test('"Free driving" goes back to the whole toolbox of the new level', async () => {
     await page.click('#lessons-btn');
     await page.click('#free-drive-btn');
     await page.locator('#pick-lesson:not([hidden])').waitFor();
@@ -281,6 +313,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     await page.locator('.blocklyToolboxCategory', { hasText: /^Car$/ }).click();
     await page.waitForFunction(() => window.dojoApp.state.workspace.getFlyout()?.isVisible());
     const types = await page.evaluate(() => window.dojoApp.state.workspace.getFlyout().getWorkspace().getTopBlocks(true).map((b) => b.type));
+    assert.ok(types.includes('dojo_set_speed'), 'level 2 blocks are in the toolbox');
     assert.ok(types.includes('dojo_go_to'), 'free driving shows the level toolbox again, with the locked teasers');
   });
 });
