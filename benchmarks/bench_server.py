@@ -304,6 +304,15 @@ async def drive_baseline(url: str) -> Run:
     ids = iter(range(1, 10**9))
     async with ClientSession() as session:
         sockets = [await session.ws_connect(f"{url}/kid?car=car-{i + 1}", timeout=HTTP_TIMEOUT_S) for i in range(CARS)]
+        waiting: dict[int, asyncio.Future] = {}
+
+        async def reader(ws) -> None:  # every kid reads its car's telemetry all the time, like the SDK
+            async for msg in ws:
+                data = json.loads(msg.data)
+                if "ok" in data and data["id"] in waiting:
+                    waiting.pop(data["id"]).set_result(data)
+
+        readers = [asyncio.create_task(reader(ws)) for ws in sockets]
 
         async def kid_loop(i: int, phase: int, until: float) -> None:
             forward = True
@@ -311,9 +320,10 @@ async def drive_baseline(url: str) -> Run:
                 msg_id = next(ids)
                 block = "move_forward" if forward else "move_backward"
                 forward = not forward
+                waiting[msg_id] = asyncio.get_running_loop().create_future()
                 t0 = time.monotonic()
                 await sockets[i].send_str(json.dumps({"id": msg_id, "block": block, "args": {"distance": 2}}))
-                json.loads((await sockets[i].receive(timeout=CALL_TIMEOUT_S)).data)
+                await asyncio.wait_for(waiting[msg_id], CALL_TIMEOUT_S)
                 run.calls.append(Call(phase, i, str(msg_id), t0, time.monotonic()))
                 await asyncio.sleep(max(0.0, t0 + CALL_PERIOD_S - time.monotonic()))
 
@@ -322,6 +332,7 @@ async def drive_baseline(url: str) -> Run:
             await asyncio.gather(*(kid_loop(i, phase, until) for i in range(phase)))
         for ws in sockets:
             await ws.close()
+        await asyncio.gather(*readers, return_exceptions=True)
     return run
 
 
