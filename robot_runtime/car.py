@@ -64,7 +64,10 @@ def make_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> CarConf
     if args.config:
         if args.sim:
             p.error("give either --sim or a car config file, not both")
-        return load_car_config(args.config, **overrides)
+        config = load_car_config(args.config, **overrides)
+        if args.policy:  # --policy adds to the config's own policies
+            config = config.model_copy(update={"policies": [*config.policies, *args.policy]})
+        return config
     if not args.sim:
         p.error("say which car: --sim for a simulated car, or the path of a car config file")
     if not args.name:
