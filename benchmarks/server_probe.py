@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from server.main import load_config
-from server.runner import start_server
+from server.runner import freeze_startup_objects, start_server
 
 LAG_PERIOD_S = 0.005  # 200 wake-ups a second: fine enough to see a 10 ms stall, cheap enough not to cause one
 
@@ -49,6 +49,7 @@ async def serve(config_path: Path, data_dir: Path, probe_file: Path) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     server = await start_server(config)
+    freeze_startup_objects()  # as `dojo server` does
     gc.callbacks.append(on_gc)
     sampler = asyncio.create_task(sample_lag())
     print(f"MIKRO-DOJO server on {server.base_url}", flush=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from robot_runtime.arena import Arena, NamedZone
 from robot_runtime.protocol import Pose
 from server.config import ServerConfig
-from server.runner import REPO_ROOT, PortInUse, ServerHandle, start_server
+from server.runner import REPO_ROOT, PortInUse, ServerHandle, freeze_startup_objects, start_server
 from server.scratch_link import turbowarp_options
 
 CLASS_CODE = "DEMO"
@@ -94,6 +94,7 @@ async def _run(args: argparse.Namespace) -> int:
     except PortInUse as exc:
         print(f"dojo demo: {exc}", file=sys.stderr, flush=True)
         return 1
+    freeze_startup_objects()
     fleet = CarFleet(server, data_dir, tokens)
     code = 0
     try:

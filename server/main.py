@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from server.config import DEFAULT_PORT, ServerConfig
-from server.runner import REPO_ROOT, PortInUse, start_server
+from server.runner import REPO_ROOT, PortInUse, freeze_startup_objects, start_server
 from server.scratch_link import turbowarp_options
 
 
@@ -87,6 +87,7 @@ async def _serve(config: ServerConfig) -> int:
     except PortInUse as exc:
         print(f"dojo server: {exc}", file=sys.stderr)
         return 1
+    freeze_startup_objects()
     try:
         print(f"MIKRO-DOJO server on {server.base_url}   (data in {config.data_dir.resolve()}; Ctrl-C stops)", flush=True)
         if not config.car_tokens and not config.car_pairing_secret:
