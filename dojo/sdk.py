@@ -157,7 +157,6 @@ class Car:
         self._telemetry: dict[str, Any] | None = None
         self._telemetry_count = 0
         self._last_reply_at_count = 0
-        self._pending: dict[int, dict[str, Any] | None] = {}
         self._lost: DojoError | None = None
         self._closed = False
         self._obstacle_watchers: list[ObstacleWatcher] = []
@@ -203,6 +202,7 @@ class Car:
         """Disconnect (the server stops your car when you leave)."""
         with self._lock:
             self._closed = True
+        atexit.unregister(self._at_exit)
         self._handlers.close()
         if self.sio.connected:
             self.sio.disconnect()
