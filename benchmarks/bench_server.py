@@ -9,7 +9,8 @@ aiohttp WebSocket relay making the same two hops, kid socket -> relay -> car-sid
 Latency = the car side's time.monotonic() when the request is in the car runtime (flight recorder
 `request` record, written right after the executor took it) minus this process's time.monotonic()
 just before the kid's emit. CLOCK_MONOTONIC is one clock for every process on the machine.
-Also shown: until the first control-loop tick that drives the skill (`cmd` record), which adds the
+Phases: all 30 kids connected (their cars' telemetry flowing to them) with 1 of them driving, then
+all 30 driving. Also shown: until the first control-loop tick that drives the skill (`cmd` record), which adds the
 tick wait (50 Hz: up to 20 ms), and the emergency stop from the teacher's HTTP request to each car's
 `estop` record.
 """
