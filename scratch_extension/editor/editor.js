@@ -12,6 +12,8 @@ const SESSION_KEY = 'mikrodojo.scratch';
 const EXTENSION_ID = 'mikrodojo';
 const CHECK_TOKEN_TIMEOUT_MS = 5000; // loopback/LAN answers in milliseconds
 const CATEGORY_WAIT_MS = 5000; // the toolbox redraws with our category a few frames after registration
+const CATEGORY_SETTLE_MS = 300; // after a project load the toolbox redraws once more
+const LARGE_STAGE_MIN_WIDTH = 1090; // below this the large stage (480 px) is cut off: measured at 1100 (fits) and 1030 (cut)
 // Where React and ReactDOM live inside scratch-gui 4.0.10's dist bundle (it bundles its own React 16;
 // rendering its components with a second React would break). Checked by shape before use.
 const REACT_MODULE_ID = 96540;
@@ -167,26 +169,48 @@ async function startScratch(kid) {
   });
   const vm = await vmReady;
   window.vm = vm; // for the browser tests and curious teachers
+  // The starter project loads now; when it is shown, the toolbox has been redrawn at Motion.
+  const projectShown = new Promise((resolve) => {
+    vm.once('workspaceUpdate', resolve);
+    setTimeout(resolve, CATEGORY_WAIT_MS);
+  });
   window.Scratch = window.MikroDojoShim.makeScratch(vm, {
     server: location.origin, token: kid.token, level: kid.level, carId: kid.car_id,
   });
   await loadScript('/scratch/extension.js');
   $('loading').hidden = true;
   watchConnection(vm, kid);
+  await projectShown;
+  fitStage(root);
   showOurCategory();
+  document.body.dataset.ready = 'true'; // for the browser tests: the editor is laid out
   return vm;
 }
 
-/** Open the toolbox at MIKRO-DOJO once it is drawn: the first thing a kid should see are the car blocks. */
+/** scratch-gui sizes its stage from the window, not from its box: beside our panel, use the small stage. */
+function fitStage(root) {
+  if (root.clientWidth >= LARGE_STAGE_MIN_WIDTH) return;
+  // The small/large toggle is two icon buttons; the first is "small stage" (scratch-gui 4.0.10 layout).
+  const toggles = document.querySelectorAll('[class*="stage-header_stage-button-first"], [class*="stage-header_stage-button-icon"]');
+  if (toggles.length) (toggles[0].closest('[class*="stage-header_stage-button"]') || toggles[0]).click();
+}
+
+/** Open the toolbox at MIKRO-DOJO: the first thing a kid should see are the car blocks. */
 function showOurCategory() {
   const deadline = Date.now() + CATEGORY_WAIT_MS;
   const tick = () => {
     const item = [...document.querySelectorAll('.scratchCategoryMenuItem')]
       .find((el) => el.textContent.trim() === 'MIKRO-DOJO');
-    if (item) item.click();
-    else if (Date.now() < deadline) setTimeout(tick, 100);
+    if (item) {
+      // scratch-blocks listens to the mouse, not to click(): send what a real click sends.
+      for (const type of ['mousedown', 'mouseup', 'click']) {
+        item.dispatchEvent(new MouseEvent(type, { bubbles: true, cancelable: true, view: window }));
+      }
+    } else if (Date.now() < deadline) {
+      setTimeout(tick, 100);
+    }
   };
-  tick();
+  setTimeout(tick, CATEGORY_SETTLE_MS);
 }
 
 // --- the arena panel ------------------------------------------------------------------------

@@ -87,12 +87,13 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
     await page.waitForFunction(() => window.vm && window.vm.extensionManager.isExtensionLoaded('mikrodojo'), null,
       { timeout: EDITOR_READY_MS });
     await page.waitForSelector('#loading', { state: 'hidden', timeout: UI_MS });
+    await page.waitForSelector('body[data-ready=true]', { timeout: UI_MS });
     assert.match(await page.textContent('#who'), /Mia · car-\d/);
     assert.deepEqual(external, [], 'no request left 127.0.0.1');
   });
 
-  test('the MIKRO-DOJO category is there with our blocks', async () => {
-    await page.click('.scratchCategoryMenuItem >> text=MIKRO-DOJO');
+  test('the editor opens at the MIKRO-DOJO category, with our blocks', async () => {
+    await page.waitForSelector('.scratchCategoryMenuItem.categorySelected >> text=MIKRO-DOJO', { timeout: UI_MS });
     await page.waitForSelector('.blocklyFlyoutLabelText >> text=MIKRO-DOJO', { timeout: UI_MS });
     const texts = await page.$$eval('.blocklyFlyout .blocklyBlockCanvas .blocklyText', (els) => els.map((e) => e.textContent.replace(/\u00a0/g, ' ')));
     for (const words of ['move forward', 'turn', 'do skill', 'distance ahead (cm)', 'when obstacle closer than']) {
