@@ -95,6 +95,10 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
   test('the editor opens at the MIKRO-DOJO category, with our blocks', async () => {
     await page.waitForSelector('.scratchCategoryMenuItem.categorySelected >> text=MIKRO-DOJO', { timeout: UI_MS });
     await page.waitForSelector('.blocklyFlyoutLabelText >> text=MIKRO-DOJO', { timeout: UI_MS });
+    await page.waitForFunction(() => { // the flyout has scrolled our label to its top
+      const label = [...document.querySelectorAll('.blocklyFlyoutLabelText')].find((e) => e.textContent === 'MIKRO-DOJO');
+      return label && label.getBoundingClientRect().top < 150;
+    }, null, { timeout: UI_MS });
     const texts = await page.$$eval('.blocklyFlyout .blocklyBlockCanvas .blocklyText', (els) => els.map((e) => e.textContent.replace(/\u00a0/g, ' ')));
     for (const words of ['move forward', 'turn', 'do skill', 'distance ahead (cm)', 'when obstacle closer than']) {
       assert.ok(texts.includes(words), `${words} is in the flyout`);
