@@ -75,6 +75,8 @@ class Run:
     rss_mb: float = 0.0
     server_cpu: dict[int, float] = field(default_factory=dict)  # phase -> server CPU % (100 = one core)
     machine_cpu: dict[int, float] = field(default_factory=dict)  # phase -> whole machine CPU % (all cores)
+    cars_cpu: dict[int, float] = field(default_factory=dict)  # phase -> the 30 car processes together
+    kids_cpu: dict[int, float] = field(default_factory=dict)  # phase -> this process (the 30 kids' clients)
     statuses: dict[str, int] = field(default_factory=dict)
     phase_windows: dict[int, tuple[float, float]] = field(default_factory=dict)  # phase -> (start, end)
     loop_lag_ms: dict[int, list[float]] = field(default_factory=dict)  # phase -> server event-loop lag samples
@@ -164,7 +166,7 @@ def run_classroom(tmp: Path) -> Run:
                               timeout=HTTP_TIMEOUT_S).json() for i in range(CARS)]
         cars_of_kids = sorted(str(k.get("car_id")) for k in kids)
         assert len(set(cars_of_kids)) == CARS, f"every kid should have a car of their own: {cars_of_kids}"
-        run = asyncio.run(drive_classroom(url, kids, psutil.Process(server.pid)))
+        run = asyncio.run(drive_classroom(url, kids, psutil.Process(server.pid), [psutil.Process(c.pid) for c in cars]))
         run.estops_sent = emergency_stops(url, password, list(tokens))
     finally:
         terminate(cars)  # cars flush their flight recorders on SIGTERM
@@ -187,7 +189,7 @@ def wait_for_cars(url: str, n: int) -> None:
     raise RuntimeError(f"{n} cars did not connect within {STARTUP_TIMEOUT_S} s")
 
 
-async def drive_classroom(url: str, kids: list[dict], server: psutil.Process) -> Run:
+async def drive_classroom(url: str, kids: list[dict], server: psutil.Process, cars: list[psutil.Process]) -> Run:
     run = Run()
     clients = []
     for kid in kids:
@@ -210,13 +212,20 @@ async def drive_classroom(url: str, kids: list[dict], server: psutil.Process) ->
                 run.calls.append(Call(phase, i, reply["request_id"], t0, time.monotonic()))
             await asyncio.sleep(max(0.0, t0 + CALL_PERIOD_S - time.monotonic()))
 
+    me = psutil.Process()
+
     async def sample(phase: int, until: float) -> None:
         server.cpu_percent(None)
+        me.cpu_percent(None)
+        for car in cars:
+            car.cpu_percent(None)
         psutil.cpu_percent(None)
         while time.monotonic() < until:
             run.rss_mb = max(run.rss_mb, server.memory_info().rss / 2**20)
             await asyncio.sleep(0.25)
         run.server_cpu[phase] = server.cpu_percent(None)
+        run.cars_cpu[phase] = sum(car.cpu_percent(None) for car in cars)
+        run.kids_cpu[phase] = me.cpu_percent(None)
         run.machine_cpu[phase] = psutil.cpu_percent(None)
 
     for phase in PHASES:
@@ -369,9 +378,10 @@ def main() -> None:
         print(f"  server event-loop lag, {phase} kid{'s' if phase > 1 else ''}: p50 {pct(lag, 50):.2f} ms, "
               f"p99 {pct(lag, 99):.2f} ms, max {max(lag, default=float('nan')):.2f} ms; GC pauses: {len(pauses)} "
               f"(gen2: {sum(1 for g, _ in pauses if g == 2)}), longest {worst_gc:.2f} ms")
-    print("  server CPU (100 % = one core) / whole machine busy: " + ", ".join(
-        f"{p} kid{'s' if p > 1 else ''}: {real.server_cpu.get(p, 0):.0f} % / {real.machine_cpu.get(p, 0):.0f} %"
-        for p in PHASES))
+    for p in PHASES:
+        print(f"  CPU, {p} kid{'s' if p > 1 else ''} (100 % = one core): server {real.server_cpu.get(p, 0):.1f} %, "
+              f"30 cars {real.cars_cpu.get(p, 0):.1f} %, kid clients {real.kids_cpu.get(p, 0):.1f} %; "
+              f"whole machine {real.machine_cpu.get(p, 0):.0f} % busy of {os.cpu_count()} cores")
     e99 = pct(real.estop_ms, 99)
     print(f"\n  {'teacher e-stop request -> car latched (ms)':<46} {'p50':>8} {'p99':>8} {'max':>8} {'n':>6}")
     print(row(f"{ESTOP_REPS} stops x {CARS} cars", real.estop_ms))
