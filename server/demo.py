@@ -14,6 +14,7 @@ import asyncio
 import os
 import secrets
 import signal
+import socket
 import sys
 import webbrowser
 from pathlib import Path
@@ -98,7 +99,10 @@ async def _run(args: argparse.Namespace) -> int:
     fleet = CarFleet(server, data_dir, tokens)
     code = 0
     try:
-        print_banner(server.base_url, password, car_ids, data_dir)
+        print_banner(server.base_url, password, car_ids, data_dir, lan_url(args.host, server.port))
+        if args.turbowarp:
+            print(f"  TurboWarp: Extensions -> Custom Extension -> URL: "
+                  f"http://localhost:{config.turbowarp_port}/scratch/extension.js?class={CLASS_CODE}", flush=True)
         await fleet.start()
         ready = asyncio.create_task(fleet.wait_connected(CARS_READY_TIMEOUT_S))
         stopped = asyncio.create_task(stop.wait())
@@ -221,7 +225,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def print_banner(base_url: str, password: str, car_ids: list[str], data_dir: Path) -> None:
+def print_banner(base_url: str, password: str, car_ids: list[str], data_dir: Path, lan: str | None = None) -> None:
     lines = [
         "",
         "  MIKRO-DOJO demo classroom",
@@ -235,11 +239,24 @@ def print_banner(base_url: str, password: str, car_ids: list[str], data_dir: Pat
         f"  Class code: {CLASS_CODE}      cars: {', '.join(car_ids) or 'none'}",
         f'  Python:     car = dojo.connect("{base_url}", class_code="{CLASS_CODE}", name="Mia")',
         f"  Data:       {data_dir}   (car logs in {data_dir / 'logs'})",
+        *([f"  Classroom network: kids open {lan}/scratch/ or {lan}/blockly/"] if lan else []),
         "",
         "  Ctrl-C stops everything.",
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def lan_url(host: str, port: int) -> str | None:
+    """With --host 0.0.0.0 the kids' laptops use this machine's LAN address, not 127.0.0.1."""
+    if host not in ("0.0.0.0", "::", ""):
+        return None
+    try:  # a UDP "connect" only picks the outgoing interface; no packet is sent
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))
+            return f"http://{s.getsockname()[0]}:{port}"
+    except OSError:
+        return None
 
 
 def open_browser(url: str) -> None:
