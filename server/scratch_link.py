@@ -177,9 +177,7 @@ class LinkConnection:
         self.hub.connections.add(self)
         try:
             async for msg in self.ws:
-                if msg.type == WSMsgType.TEXT:
-                    await self._handle(msg.data)
-                elif msg.type == WSMsgType.BINARY:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     await self._handle(msg.data)
                 elif msg.type == WSMsgType.ERROR:
                     break
@@ -235,6 +233,9 @@ class LinkConnection:
         if req.method == "getVersion":
             return {"protocol": PROTOCOL_VERSION}
         if req.method == "authenticate":
+            if self.session.state is not State.INITIAL:
+                raise RpcError(APPLICATION_ERROR, f"authenticate comes first (state: {self.session.state.value}): "
+                                                  "open a new socket to drive as another kid", req.id)
             self._authenticate(req.params.get("token"))
             if self.kid is None:
                 raise RpcError(APPLICATION_ERROR, f"{self.auth_error}: join the class again with its code and "

@@ -338,6 +338,8 @@ async def test_a_socket_without_a_token_may_only_authenticate(env: Env) -> None:
         await link.expect_error(await link.call("authenticate", {"token": "not-a-token"}), APPLICATION_ERROR, "join")
         assert (await link.result("authenticate", {"token": env.kids["Mia"]["token"]}))["kid"] == "Mia"
         await link.connect_car("car-1")
+        await link.expect_error(await link.call("authenticate", {"token": env.kids["Leo"]["token"]}),
+                                APPLICATION_ERROR, "authenticate comes first")
     env.assert_no_car_touched()
 
 
