@@ -339,6 +339,7 @@ function clearProblems() {
 function showProblem(problem) {
   let id = problem.blockId;
   if (!id) id = /\(block ([^)]+)\)/.exec(problem.detail || '')?.[1]; // run_start refusals name the block
+  if (!id && problem.reply?.rule === 'lesson_blocks') id = firstBlockOutsideLesson()?.id; // the lesson check names types only
   const block = id ? state.workspace.getBlockById(id) : null;
   if (!block) return;
   block.setWarningText(null, `${WARNING}-lock`); // the server's sentence says it better; no double text
@@ -346,6 +347,14 @@ function showProblem(problem) {
   const icon = block.getIcon(Blockly.icons.IconType.WARNING);
   icon?.setBubbleVisible(true);
   state.workspace.centerOnBlock(block.id);
+}
+
+/** The first placed car block (reading order) the selected lesson is done without. */
+function firstBlockOutsideLesson() {
+  const allowed = state.lessons?.current?.allowed_blocks;
+  if (!allowed?.length) return null;
+  return state.workspace.getAllBlocks(true).find((b) => CATALOG_IDS[b.type] && b.isEnabled()
+    && CATALOG_IDS[b.type] !== 'stop' && !allowed.includes(CATALOG_IDS[b.type])) || null;
 }
 
 function setRunning(running) {

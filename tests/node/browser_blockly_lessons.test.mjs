@@ -290,7 +290,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     await page.click('#run-btn');
     const corner = await waitForFeedback(page, secondAttempt);
     assert.ok(corner.stars >= 1, JSON.stringify(corner));
-    assert.match(corner.text, /New lesson open: Square dance/);
+    assert.match(corner.text, /New lesson open: Square dance/, JSON.stringify(corner));
     await page.click('#feedback-body .celebrate.unlocked button'); // "Go!" straight to the new lesson
     await page.waitForFunction(() => document.querySelector('#lesson-title').textContent === 'Square dance');
     await page.waitForFunction(() => window.dojoApp.state.arena?.arena?.zones?.some((z) => z.name === 'tree'));
@@ -298,6 +298,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     await page.click('#run-btn');
     const square = await waitForFeedback(page, corner.attempt);
     assert.ok(square.passedChecks.includes('uses_loop'), JSON.stringify(square));
+    assert.ok(square.stars >= 1, `the reference solution passes: ${JSON.stringify(square)}`);
     assert.match(square.text, /Level up!/);
     assert.match(square.text, /You are now on level 2/);
     await page.waitForFunction(() => document.querySelector('#level-badge').textContent.startsWith('Level 2'));
@@ -315,5 +316,28 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     const types = await page.evaluate(() => window.dojoApp.state.workspace.getFlyout().getWorkspace().getTopBlocks(true).map((b) => b.type));
     assert.ok(types.includes('dojo_set_speed'), 'level 2 blocks are in the toolbox');
     assert.ok(types.includes('dojo_go_to'), 'free driving shows the level toolbox again, with the locked teasers');
+  });
+
+  test('a block the lesson does without is marked, and a run with it is refused with a sentence next to it', async () => {
+    await page.mouse.click(700, 600); // close the flyout
+    await page.click('#pick-lesson');
+    await page.click('.lesson-tile[data-lesson="l2-stop-at-the-wall"]');
+    await page.waitForFunction(() => document.querySelector('#lesson-title').textContent === 'Stop at the wall');
+    const program = { blocks: { languageVersion: 0, blocks: [{
+      type: 'dojo_move_forward', id: 'wall-fwd', x: 40, y: 40, inputs: { DISTANCE: { shadow: { type: 'math_number', fields: { NUM: 20 } } } },
+    }, { type: 'dojo_when_obstacle', id: 'wall-hat', x: 40, y: 160, fields: { DISTANCE: 20 },
+      next: { block: { type: 'dojo_stop', id: 'wall-stop' } } }] } };
+    await page.setInputFiles('#upload-input', { name: 'hat.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(program)) });
+    await page.waitForFunction(() => window.dojoApp.state.workspace.getBlockById('wall-hat'));
+    const warning = await page.evaluate(() => window.dojoApp.state.workspace.getBlockById('wall-hat').getIcon('warning')?.getText());
+    assert.equal(warning, '“Stop at the wall” is done without this block.');
+    assert.equal(await page.evaluate(() => window.dojoApp.state.workspace.getBlockById('wall-fwd').getIcon('warning')), undefined,
+      'a block the lesson allows has no warning');
+    await page.click('#run-btn');
+    await page.waitForFunction(() => document.querySelector('#status-card').dataset.state === 'refused');
+    assert.match(await page.textContent('#status-text'), /^“Stop at the wall” is done without: .+\. Take them out and try again!$/);
+    const open = await page.evaluate(() => window.dojoApp.state.workspace.getBlockById('wall-hat').getIcon('warning')?.bubbleIsVisible());
+    assert.equal(open, true, 'the bubble opens on the block the lesson does without');
+    await shot(page, 'lessons-10-lesson-block-refused');
   });
 });
