@@ -142,10 +142,14 @@
             this._obstacleLatch = new Map(); // threshold -> latched (hysteresis for the hat)
             this._skills = [];
             this._level = null;
+            this._running = false; // a green-flag run is open on the server
 
             runtime.registerPeripheralExtension(EXTENSION_ID, this);
             // The red stop sign stops the car at once (and the blocks waiting on it finish).
-            runtime.on('PROJECT_STOP_ALL', () => this._stopCar());
+            runtime.on('PROJECT_STOP_ALL', () => { this._stopCar(); this._endRun('stopped'); });
+            // A green-flag program is a run: the server records it (a lesson attempt, when one is picked).
+            runtime.on('PROJECT_START', () => this._startRun());
+            runtime.on('PROJECT_RUN_STOP', () => this._endRun('finished'));
             if (this._config.token) this._loadCatalog();
         }
 
@@ -299,6 +303,7 @@
             if (this._link) this._link.close();
             this._link = null;
             this._telemetry = null;
+            this._running = false; // the server ends the run when the socket goes
             if (wasConnected) this._finishAll(null);
         }
 
@@ -331,6 +336,10 @@
             } else if (p.type === 'result') {
                 const waiter = this._pending.get(String(p.ref));
                 if (waiter) this._finish(String(p.ref), p);
+            } else if (p.type === 'run' && p.status === 'refused') {
+                const sprite = this.runtime.targets.find((t) => !t.isStage && t.isOriginal);
+                this._say(sprite, p.kid_text);
+                this._running = false;
             } else if (p.type === 'level') {
                 this._level = p.level;
                 this._loadCatalog(p.level);
@@ -386,9 +395,36 @@
 
         _stopCar () {
             if (!this._connected || !this._link) return;
-            const message = toBase64(JSON.stringify({block: 'stop', args: {}, ref: `stop${this._nextRef++}`}));
-            this._link.request('write', {serviceId: SERVICE_ID, characteristicId: BLOCK_CHAR_ID, message, encoding: 'base64'})
-                .catch(() => {});
+            this._writeRaw({block: 'stop', args: {}, ref: `stop${this._nextRef++}`}).catch(() => {});
+        }
+
+        _writeRaw (payload) {
+            const message = toBase64(JSON.stringify(payload));
+            return this._link.request('write', {serviceId: SERVICE_ID, characteristicId: BLOCK_CHAR_ID, message, encoding: 'base64'});
+        }
+
+        _startRun () {
+            if (!this._connected || !this._link) return;
+            let program = null;
+            try {
+                // The project's code, without costumes and sounds: what the judge and the teacher read.
+                const project = JSON.parse(Scratch.vm.toJSON());
+                program = {
+                    targets: project.targets.map((t) => ({isStage: t.isStage, name: t.name, blocks: t.blocks, variables: t.variables})),
+                    extensions: project.extensions,
+                    meta: project.meta,
+                };
+            } catch (e) {
+                program = null;
+            }
+            this._running = true;
+            this._writeRaw({run: 'start', program, ref: `run${this._nextRef++}`}).catch(() => {});
+        }
+
+        _endRun (reason) {
+            if (!this._running || !this._connected || !this._link) return;
+            this._running = false;
+            this._writeRaw({run: 'end', reason, ref: `run${this._nextRef++}`}).catch(() => {});
         }
 
         moveForward (args, util) {

@@ -27,9 +27,9 @@ from typing import Any, Callable
 from aiohttp import WSMsgType, web
 
 from server.auth import AuthError
-from server.classroom import Classroom, Kid
+from server.classroom import Classroom, Kid, RunRefused
 from server.scratch_link_protocol import (
-    APPLICATION_ERROR, METHOD_NOT_FOUND, PROTOCOL_VERSION, LinkSession, Peripheral, Request, RpcError, State,
+    APPLICATION_ERROR, METHOD_NOT_FOUND, PROTOCOL_VERSION, LinkSession, Peripheral, Request, RpcError, RunWrite, State,
     error_reply, notification, parse_message, result_reply, encode_payload, MAX_MESSAGE_BYTES,
 )
 from server.state import CLASSROOM, CONFIG
@@ -160,6 +160,7 @@ class LinkConnection:
         self._sender: asyncio.Task | None = None
         self._min_period_s = 0.05
         self._after_reply: Any = None  # a push that must follow the current reply (coroutine function)
+        self.run_id: str | None = None  # the green-flag run this socket's blocks belong to
         if token is not None:
             self._authenticate(token)
 
@@ -189,6 +190,7 @@ class LinkConnection:
             if self.blocks and self.kid:
                 # The kid's editor went away mid-drive: stop the car rather than finish blind.
                 await self.classroom.stop_kid(self.kid.kid_id, "Scratch disconnected")
+            await self._end_run("Scratch disconnected")
             for task in self.blocks:
                 task.cancel()
             await asyncio.gather(self._sender, *self.blocks, return_exceptions=True)
@@ -278,6 +280,9 @@ class LinkConnection:
 
     async def _write(self, req: Request) -> int:
         call = self.session.write(req)
+        if isinstance(call, RunWrite):
+            await self._run_control(call)  # inline: the blocks written next belong to this run
+            return call.size
         if call.block == "stop":
             # Inline, not a task: the stop reaches the car before anything written after it on this
             # socket (the green flag's stop-all is followed at once by the new program's first block).
@@ -294,10 +299,35 @@ class LinkConnection:
         task.add_done_callback(self.blocks.discard)
         return call.size
 
+    async def _run_control(self, call: RunWrite) -> None:
+        """The green flag starts a run (a lesson attempt when the kid picked a lesson); its end ends it."""
+        assert self.kid is not None
+        if call.action == "end":
+            await self._end_run(call.reason)
+            await self.send_event({"type": "run", "ref": call.ref, "status": "ended", "reason": call.reason})
+            return
+        await self._end_run("a newer program started")
+        try:
+            run = await self.classroom.start_run(self.kid.kid_id, "scratch", call.program, call.lesson_id)
+        except RunRefused as exc:
+            r = exc.refusal
+            await self.send_event({"type": "run", "ref": call.ref, "status": "refused", "kid_text": r.kid_text,
+                                   "detail": r.detail, "rule": r.rule})
+            return
+        self.run_id = run.run_id
+        await self.send_event({"type": "run", "ref": call.ref, "status": "started", "run_id": run.run_id})
+
+    async def _end_run(self, reason: str) -> None:
+        run_id, self.run_id = self.run_id, None
+        if run_id:
+            await self.classroom.end_run(run_id, reason)
+
     async def _run_block(self, block: str, args: dict[str, Any], ref: Any) -> None:
         assert self.kid is not None
         try:
-            reply = await self.classroom.run_block(self.kid.kid_id, block, args, source="scratch", ref=ref)
+            run_id = None if block == "stop" else self.run_id
+            reply = await self.classroom.run_block(self.kid.kid_id, block, args, source="scratch", ref=ref,
+                                                   run_id=run_id)
             payload = {"type": "result", "ref": ref, "block": block, "status": reply.status, "kid_text": reply.kid_text,
                        "detail": reply.detail, "rule": reply.rule, "request_id": reply.request_id}
         except AuthError as exc:

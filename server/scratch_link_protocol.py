@@ -10,9 +10,11 @@ Our peripheral (a car the kid may drive) has one GATT-like service with two char
 
     service  mikrodojo        0000d0d0-0000-1000-8000-00805f9b34fb   (integer 53456)
       block  mikrodojo_block  0000d0d1-...  write: one block call as JSON, e.g.
-                                            {"block": "move_forward", "args": {"distance": 30}, "ref": "7"}
+                                            {"block": "move_forward", "args": {"distance": 30}, "ref": "7"},
+                                            or a run: {"run": "start", "program": <project>} / {"run": "end"}
       events mikrodojo_events 0000d0d2-...  notify/read: JSON payloads, multiplexed by "type":
                                             result (the block's one final answer, refusals included),
+                                            run (started with its run_id, refused, ended),
                                             telemetry (pose, distance, speed), level, car_lost
 
 Refusals travel INSIDE successful notification payloads: scratch-vm's BLE class drops the connection
@@ -45,8 +47,9 @@ ERROR_MESSAGES = {
     APPLICATION_ERROR: "Application Error",
 }
 
-MAX_MESSAGE_BYTES = 64 * 1024  # a JSON-RPC frame from Scratch is a few hundred bytes
-MAX_PAYLOAD_BYTES = 4 * 1024  # one block call as JSON is ~100 bytes (same limit as the /kid socket)
+MAX_BLOCK_CALL_BYTES = 4 * 1024  # one block call as JSON is ~100 bytes (same limit as the /kid socket)
+MAX_PAYLOAD_BYTES = 512 * 1024  # a run start carries the project's blocks (the /kid socket's program limit)
+MAX_MESSAGE_BYTES = MAX_PAYLOAD_BYTES * 4 // 3 + 4096  # that payload in base64, plus the JSON-RPC envelope
 
 BLUETOOTH_BASE_UUID = "-0000-1000-8000-00805f9b34fb"
 
@@ -194,7 +197,7 @@ def decode_message(params: dict[str, Any]) -> bytes:
     else:
         raise ValueError(f'encoding must be "base64" or "utf8" (got {encoding!r})')
     if len(data) > MAX_PAYLOAD_BYTES:
-        raise ValueError(f"message is {len(data)} bytes; the limit is {MAX_PAYLOAD_BYTES}: send one block call per write")
+        raise ValueError(f"message is {len(data)} bytes; the limit is {MAX_PAYLOAD_BYTES}: send a smaller program")
     return data
 
 
@@ -226,6 +229,18 @@ class Peripheral:
 
     def announcement(self) -> dict[str, Any]:
         return {"peripheralId": self.peripheral_id, "name": self.name, "rssi": self.rssi}
+
+
+@dataclass(frozen=True)
+class RunWrite:
+    """A write that starts or ends the kid's run (the green flag, the program's end, the stop sign)."""
+
+    action: str  # "start" | "end"
+    program: Any
+    lesson_id: str | None
+    reason: str
+    ref: str | int | None
+    size: int
 
 
 @dataclass(frozen=True)
@@ -347,7 +362,7 @@ class LinkSession:
                                               f"{req.method} works on {right}", req.id)
         return service, char
 
-    def write(self, req: Request) -> BlockWrite:
+    def write(self, req: Request) -> BlockWrite | RunWrite:
         self._require_connected(req)
         self._characteristic(req, "write")
         try:
@@ -359,6 +374,11 @@ class LinkSession:
         except (ValueError, UnicodeDecodeError):
             raise RpcError(INVALID_PARAMS, f"the written bytes are not JSON (got {data[:40]!r}): write one block "
                                            'call like {"block": "move_forward", "args": {"distance": 20}}', req.id) from None
+        if isinstance(call, dict) and "run" in call:
+            return self._run_write(call, len(data), req.id)
+        if len(data) > MAX_BLOCK_CALL_BYTES:
+            raise RpcError(INVALID_PARAMS, f"a block call is {len(data)} bytes; the limit is {MAX_BLOCK_CALL_BYTES}: "
+                                           "send one block call per write", req.id)
         if not isinstance(call, dict) or not isinstance(call.get("block"), str):
             raise RpcError(INVALID_PARAMS, f'a block call needs "block", a string (got {str(call)[:60]!r}): '
                                            'write {"block": "move_forward", "args": {"distance": 20}}', req.id)
@@ -372,6 +392,24 @@ class LinkSession:
         if unknown:
             raise RpcError(INVALID_PARAMS, f"a block call has block, args and ref; remove {sorted(unknown)}", req.id)
         return BlockWrite(call["block"], args, ref, len(data))
+
+    @staticmethod
+    def _run_write(call: dict[str, Any], size: int, request_id: Any) -> RunWrite:
+        action, ref = call.get("run"), call.get("ref")
+        if action not in ("start", "end"):
+            raise RpcError(INVALID_PARAMS, f'"run" must be "start" or "end" (got {action!r})', request_id)
+        unknown = set(call) - {"run", "program", "lesson_id", "reason", "ref"}
+        if unknown:
+            raise RpcError(INVALID_PARAMS, f"a run write has run, program, lesson_id, reason and ref; remove "
+                                           f"{sorted(unknown)}", request_id)
+        lesson_id, reason = call.get("lesson_id"), call.get("reason", "finished")
+        if lesson_id is not None and (not isinstance(lesson_id, str) or len(lesson_id) > 64):
+            raise RpcError(INVALID_PARAMS, f"lesson_id must be a short string (got {str(lesson_id)[:40]!r})", request_id)
+        if not isinstance(reason, str) or len(reason) > 200:
+            raise RpcError(INVALID_PARAMS, f"reason must be a short text (got {str(reason)[:40]!r})", request_id)
+        if ref is not None and (isinstance(ref, bool) or not isinstance(ref, (str, int)) or len(str(ref)) > 64):
+            raise RpcError(INVALID_PARAMS, f'"ref" must be a short string or number (got {ref!r})', request_id)
+        return RunWrite(action, call.get("program"), lesson_id, reason, ref, size)
 
     def read(self, req: Request) -> None:
         self._require_connected(req)

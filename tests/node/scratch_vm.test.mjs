@@ -237,7 +237,7 @@ describe('the MIKRO-DOJO extension in a headless scratch-vm against a real class
     });
   });
 
-  test('loaded by URL like in TurboWarp, the extension joins with ?class=&name= and its blocks run', async () => {
+  test('loaded by URL like in TurboWarp, the extension joins with ?class=&name=, its blocks run, a green flag is a graded attempt', async () => {
     const { vm, ext } = await createVm(demo.url, null, { query: '?class=DEMO&name=Zed' });
     try {
       const listed = new Promise((resolve) => vm.on('PERIPHERAL_LIST_UPDATE', resolve));
@@ -251,6 +251,21 @@ describe('the MIKRO-DOJO extension in a headless scratch-vm against a real class
       const says = recordSays(vm);
       await runProject(vm, [[flag(), stopCar(), setVar('done', 1)]], []);
       assert.deepEqual(says, [], 'the stop block was done, not refused');
+
+      // A green-flag program is a run; with a lesson picked, it is a graded attempt.
+      const token = ext._config.token;
+      const api = (p, init = {}) => fetch(`${demo.url}${p}`, {
+        ...init, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      }).then((r) => r.json());
+      const picked = await api('/api/lessons/select', { method: 'POST', body: JSON.stringify({ lesson_id: 'l1-wake-up' }) });
+      assert.match(JSON.stringify(picked.lesson), /l1-wake-up/, 'the lesson is picked');
+      await sleep(500); // the lesson's arena reaches the car, which is put at the start
+      await runProject(vm, [[flag(), moveForward(160), setVar('done', 1)]], []);
+      const attempt = await waitFor(async () => {
+        const { attempts } = await api('/api/attempts');
+        return attempts.find((a) => a.lesson_id === 'l1-wake-up' && a.status !== 'recording' && a.status !== 'grading');
+      }, 30_000, 'the attempt to be graded');
+      assert.equal(attempt.passed, true, `into the garage: ${JSON.stringify(attempt)}`);
     } finally {
       await shutdown(vm, ext);
     }

@@ -8,6 +8,7 @@ events stay empty) and the cars do not move.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -418,3 +419,32 @@ async def test_a_car_given_to_a_kid_who_is_scanning_shows_up_in_the_dialog(env: 
         found = await link.wait_notification("didDiscoverPeripheral")
         assert found["params"]["peripheralId"] == "car-2"
     env.assert_no_car_touched()
+
+
+async def test_run_writes_start_and_end_the_kids_run_and_a_closed_socket_ends_it(env: Env) -> None:
+    runs: list[tuple[str, Any]] = []
+    env.srv.classroom.events.subscribe("run_started", lambda run: runs.append(("started", run)))
+    env.srv.classroom.events.subscribe("run_ended", lambda run: runs.append(("ended", run)))
+    project = {"targets": [{"isStage": False, "name": "Car", "blocks": {}, "variables": {}}], "extensions": ["mikrodojo"]}
+    write = {"serviceId": "mikrodojo", "characteristicId": "mikrodojo_block"}
+    async with env.link() as link:
+        await link.connect_car("car-1")
+        await link.result("startNotifications", {"serviceId": "mikrodojo", "characteristicId": "mikrodojo_events"})
+        await link.result("write", {**write, "message": b64({"run": "start", "program": project, "ref": "g1"})})
+        started = await link.wait_payload("run", ref="g1")
+        assert started["status"] == "started"
+        assert runs[-1][0] == "started" and runs[-1][1].source == "scratch" and runs[-1][1].program == project
+        await link.result("write", {**write, "message": b64({"block": "move_forward", "args": {"distance": 3}, "ref": "m"})})
+        assert (await link.wait_payload("result", ref="m"))["status"] == "done"
+        await link.result("write", {**write, "message": b64({"run": "end", "reason": "finished", "ref": "g2"})})
+        assert (await link.wait_payload("run", ref="g2"))["status"] == "ended"
+        assert runs[-1][0] == "ended" and runs[-1][1].end_reason == "finished"
+        await link.expect_error(await link.call("write", {**write, "message": b64({"run": "pause"})}), INVALID_PARAMS, "run")
+        await link.expect_error(await link.call("write", {**write, "message": b64({"block": "turn", "args": {},
+                                                                                  "ref": "x" * 5000})}),
+                                INVALID_PARAMS, "limit")
+        # A run still open when the socket goes is ended by the server.
+        await link.result("write", {**write, "message": b64({"run": "start", "program": project, "ref": "g3"})})
+        await link.wait_payload("run", ref="g3")
+    await asyncio.sleep(0.2)
+    assert runs[-1][0] == "ended" and runs[-1][1].end_reason == "Scratch disconnected"
