@@ -119,12 +119,18 @@ def clearance(
     lookahead_cm: float,
     spec: CarSpec,
     segments: list[Segment],
+    cutoff_cm: float = math.inf,
 ) -> Clearance:
     """Free distance ahead (direction=+1) or behind (-1) the car, over the bumper's width.
 
     Rays start at the bumper's two corners and its middle, along the heading; with the wheels turned a
     second fan follows the chord of the arc the car will drive over `lookahead_cm`. Wall ends inside the
     swept corridor count too, so for a straight path nothing the bumper would touch is missed.
+
+    Segments no ray and no corner test can reach (wholly beside the corridor, or behind the bumper) are
+    skipped: that changes nothing. With a finite `cutoff_cm` (the caller's "farther than this cannot
+    matter"), segments whose every hit would be at least `cutoff_cm` away are skipped too: the answer is
+    then exact whenever it is below `cutoff_cm`, and at least `cutoff_cm` otherwise.
     """
     if not segments:
         return Clearance(math.inf, "")
@@ -142,14 +148,15 @@ def clearance(
     bx, by = starts[0]
     half_w = spec.width_cm / 2.0
     for dx, dy in directions:
+        reach = _reachable(bx, by, dx, dy, half_w, cutoff_cm, segments)
         for px, py in starts:
-            for s in segments:
+            for s in reach:
                 d = ray_hit(px, py, dx, dy, s)
                 if d < best:
                     best, what = d, s.what
         # Wall ends inside the corridor the bumper sweeps (a short wall pointing at the car slips
         # between the rays): their distance along the path counts too.
-        for s in segments:
+        for s in reach:
             for ex, ey in ((s.x0, s.y0), (s.x1, s.y1)):
                 rx, ry = ex - bx, ey - by
                 lon, lat = rx * dx + ry * dy, -rx * dy + ry * dx
@@ -158,6 +165,37 @@ def clearance(
                     if d < best:
                         best, what = d, s.what
     return Clearance(best, what)
+
+
+CULL_SLACK_CM = 1e-6  # culling keeps anything within rounding distance of a boundary
+MAX_FACE_FACTOR = 1.0 / MIN_SIN_ANGLE  # ray_hit's face is at most this many half thicknesses
+
+
+def _reachable(bx: float, by: float, dx: float, dy: float, half_w: float, cutoff_cm: float,
+               segments: list[Segment]) -> list[Segment]:
+    """The segments a ray or corner test of `clearance` along (dx, dy) could hit closer than cutoff_cm.
+
+    In the frame of the path (origin: bumper middle (bx, by)), every ray starts within half_w across
+    and half_w along; a hit point lies between the segment's end points. So a segment wholly more than
+    half_w (+ its half thickness) to one side is never hit, one wholly behind every start point is
+    never hit, and one whose nearer end is cutoff_cm + half_w (+ faces) ahead is hit no closer than
+    cutoff_cm. Order is kept (ties between equally near segments resolve as without culling).
+    """
+    out = []
+    for s in segments:
+        ax, ay, ex, ey = s.x0 - bx, s.y0 - by, s.x1 - bx, s.y1 - by
+        lat0, lat1 = -ax * dy + ay * dx, -ex * dy + ey * dx
+        side = half_w + s.half_thickness + CULL_SLACK_CM
+        if (lat0 > side and lat1 > side) or (lat0 < -side and lat1 < -side):
+            continue
+        lon0, lon1 = ax * dx + ay * dy, ex * dx + ey * dy
+        face = MAX_FACE_FACTOR * s.half_thickness
+        if max(lon0, lon1) + half_w + face < -CULL_SLACK_CM:
+            continue  # behind every start point by more than a face: ray_hit says inf, no corner counts
+        if min(lon0, lon1) - half_w - face - CULL_SLACK_CM >= cutoff_cm:
+            continue
+        out.append(s)
+    return out
 
 
 def inside(x: float, y: float, zone: Zone) -> bool:
@@ -219,17 +257,25 @@ def arc_clearance(
     kappa = math.copysign(math.tan(math.radians(spec.max_steer_deg * min(1.0, abs(steer_frac)))), steer_frac) / spec.wheelbase_cm
     reach = max_len_cm + math.hypot(half_len, half_w + SIDE_MARGIN_CM) + lr
     c0, s0 = math.cos(psi0), math.sin(psi0)
-    near: list[tuple[Segment, float]] = []  # (segment, half width to test it with)
+    # The body centre moves sqrt(1 + (kappa lr)^2) cm per cm of rear-axle path, so after k steps it is
+    # at most k * step_centre from where it started: a segment farther than that plus the box's half
+    # diagonal cannot touch the box yet, and its test is skipped until then (the answer is unchanged).
+    step_centre = ARC_STEP_CM * math.sqrt(1.0 + (kappa * lr) ** 2)
+    steps = int(math.ceil(max_len_cm / ARC_STEP_CM))
+    near: list[tuple[Segment, float, int]] = []  # (segment, half width to test it with, first step worth testing)
     for s in segments:
-        if _point_segment_distance(x, y, s) > reach or segment_hits_box(x, y, c0, s0, half_len, half_w, s):
+        dist = point_segment_distance(x, y, s)
+        if dist > reach or segment_hits_box(x, y, c0, s0, half_len, half_w, s):
             continue  # far away, or already touching (the straight check stops motion into it)
         # Already inside the side margin: checked against the bare footprint, so the car may still leave.
         inside_margin = segment_hits_box(x, y, c0, s0, half_len, half_w + SIDE_MARGIN_CM, s)
-        near.append((s, half_w if inside_margin else half_w + SIDE_MARGIN_CM))
+        hw = half_w if inside_margin else half_w + SIDE_MARGIN_CM
+        first = max(1, math.floor((dist - math.hypot(half_len, hw) - CULL_SLACK_CM) / step_centre))
+        if first <= steps:
+            near.append((s, hw, first))
     if not near:
         return Clearance(math.inf, "")
-    steps = int(math.ceil(max_len_cm / ARC_STEP_CM))
-    for k in range(1, steps + 1):
+    for k in range(min(f for _, _, f in near), steps + 1):
         sigma = direction * k * ARC_STEP_CM
         psi = psi0 + kappa * sigma
         if abs(kappa) < 1e-9:
@@ -239,13 +285,13 @@ def arc_clearance(
             py = ry - (math.cos(psi) - math.cos(psi0)) / kappa
         ux, uy = math.cos(psi), math.sin(psi)
         cx, cy = px + lr * ux, py + lr * uy
-        for s, hw in near:
-            if segment_hits_box(cx, cy, ux, uy, half_len, hw, s):
+        for s, hw, first in near:
+            if k >= first and segment_hits_box(cx, cy, ux, uy, half_len, hw, s):
                 return Clearance((k - 1) * ARC_STEP_CM, s.what)
     return Clearance(math.inf, "")
 
 
-def _point_segment_distance(px: float, py: float, s: Segment) -> float:
+def point_segment_distance(px: float, py: float, s: Segment) -> float:
     ex, ey = s.x1 - s.x0, s.y1 - s.y0
     ll = ex * ex + ey * ey
     t = 0.0 if ll == 0.0 else max(0.0, min(1.0, ((px - s.x0) * ex + (py - s.y0) * ey) / ll))

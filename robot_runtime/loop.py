@@ -5,6 +5,7 @@
     sent, events = supervisor.filter(wish)  the only path to the motors
     hardware.apply(sent); hardware.advance(dt)        (advance integrates the simulator; no-op on a car)
     telemetry sample at TELEMETRY_HZ        pose, speed, what was sent, safety state/events, timing
+                                            (headless with no consumer: kept, built only when read)
 
 Two ways to run it:
 - real time (`run_realtime`): asyncio, each tick scheduled at start + k * period (compensating sleep,
@@ -48,6 +49,7 @@ class ControlLoop:
         rate_hz: float = 50.0,
         telemetry_hz: float = TELEMETRY_HZ,
         on_telemetry: Callable[[Telemetry], None] | None = None,
+        telemetry_wanted: Callable[[], bool] | None = None,
         recorder: FlightRecorder | None = None,
         perf: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -61,8 +63,11 @@ class ControlLoop:
         self.period = 1.0 / rate_hz
         self.telemetry_period = 1.0 / telemetry_hz
         self.on_telemetry = on_telemetry
+        # Does on_telemetry lead anywhere right now? (CarRuntime: any telemetry sink.) None: always.
+        self.telemetry_wanted = telemetry_wanted
         self.recorder = recorder
         self.timer = StageTimer()
+        self._rings = tuple(self.timer.ring(s) for s in ("skill", "supervisor", "hardware", "telemetry", "tick"))
         self._perf = perf
         self.ticks = 0
         self.late_ticks = 0
@@ -72,7 +77,8 @@ class ControlLoop:
         self._pending_collisions: list[CollisionEvent] = []
         self.last_state: CarState | None = None
         self.last_sent: Command = Command()
-        self.last_telemetry: Telemetry | None = None
+        self._last_telemetry: Telemetry | None = None
+        self._unbuilt: tuple | None = None  # a headless sample nobody consumed yet: built if read
         self._stop = asyncio.Event()
         self._realtime = False  # set by run_realtime: measured tick intervals instead of the nominal period
         self._last_now: float | None = None
@@ -128,22 +134,48 @@ class ControlLoop:
             del self._pending_collisions[:-MAX_PENDING_EVENTS]
         if now >= self._next_telemetry:
             self._next_telemetry = max(self._next_telemetry + self.telemetry_period, now + self.telemetry_period / 2)
-            self._send_telemetry(state, applied, now)
+            if self._realtime or self.recorder is not None or self._telemetry_consumed():
+                self._send_telemetry(state, applied, now)
+            else:
+                self._keep_sample(state, applied, now)
         t4 = perf()
-        timer = self.timer
-        timer.add("skill", t1 - t0 - catch_up)
-        timer.add("supervisor", t2 - t1)
-        timer.add("hardware", t3 - t2 + catch_up)
-        timer.add("telemetry", t4 - t3)
-        timer.add("tick", t4 - t0)
+        skill, supervisor, hardware, telemetry, tick = self._rings
+        skill.add(t1 - t0 - catch_up)
+        supervisor.add(t2 - t1)
+        hardware.add(t3 - t2 + catch_up)
+        telemetry.add(t4 - t3)
+        tick.add(t4 - t0)
         self.ticks += 1
         return applied
 
-    def _send_telemetry(self, state: CarState, applied: Command, now: float) -> None:
+    def _telemetry_consumed(self) -> bool:
+        if self.on_telemetry is None:
+            return False
+        return self.telemetry_wanted is None or self.telemetry_wanted()
+
+    # --- telemetry ---------------------------------------------------------------------------------------
+
+    @property
+    def last_telemetry(self) -> Telemetry | None:
+        """The newest telemetry sample (in a headless run nobody listens to, built now from what was kept)."""
+        if self._unbuilt is not None:
+            self._last_telemetry = self._build_telemetry(*self._unbuilt)
+            self._unbuilt = None
+        return self._last_telemetry
+
+    def _keep_sample(self, state: CarState, applied: Command, now: float) -> None:
+        """Headless and nobody listening: keep what the sample needs (a tuple), build the message only
+        if someone reads last_telemetry. Events still move out of the pending list, as when sent."""
         self.telemetry_seq += 1
-        telem = Telemetry(
+        self._unbuilt = (self.telemetry_seq, state, applied, now, self.supervisor.state, self._pending_events,
+                         self._pending_collisions, self.executor.progress())
+        self._pending_events, self._pending_collisions = [], []
+
+    def _build_telemetry(self, seq: int, state: CarState, applied: Command, now: float, safety_state: str,
+                         events: list[SafetyEvent], collisions: list[CollisionEvent], skill) -> Telemetry:
+        return Telemetry(
             car_id=self.car_id,
-            seq=self.telemetry_seq,
+            seq=seq,
             t=round(now, 4),
             pose=Pose(x_cm=round(state.x_cm, 2), y_cm=round(state.y_cm, 2), heading_deg=round(state.heading_deg, 2)),
             speed_cm_s=round(state.speed_cm_s, 2),
@@ -152,14 +184,19 @@ class ControlLoop:
             distance_cm=None if state.distance_cm is None else round(state.distance_cm, 1),
             throttle=round(applied.throttle, 4),
             steering=round(applied.steering, 4),
-            safety_state=self.supervisor.state,
-            safety_events=self._pending_events,
-            collisions=self._pending_collisions,
-            skill=self.executor.progress(),
+            safety_state=safety_state,
+            safety_events=events,
+            collisions=collisions,
+            skill=skill,
             timing=self.timer.summary(now),
         )
+
+    def _send_telemetry(self, state: CarState, applied: Command, now: float) -> None:
+        self.telemetry_seq += 1
+        telem = self._build_telemetry(self.telemetry_seq, state, applied, now, self.supervisor.state,
+                                      self._pending_events, self._pending_collisions, self.executor.progress())
         self._pending_events, self._pending_collisions = [], []
-        self.last_telemetry = telem
+        self._last_telemetry, self._unbuilt = telem, None
         if self.recorder:
             self.recorder.write("telemetry", now, pose=telem.pose, speed=telem.speed_cm_s, thr=telem.throttle,
                                 steer=telem.steering, safety=telem.safety_state, dist=telem.distance_cm,

@@ -91,7 +91,8 @@ class CarRuntime:
         self.executor = SkillExecutor(self.supervisor, self.spec, car_id=config.car_id, on_result=self._on_result,
                                       on_event=self._on_event, arena=self.arena)
         self.loop = ControlLoop(config.car_id, hardware, self.supervisor, self.executor, clock, rate_hz=config.rate_hz,
-                                on_telemetry=self._on_telemetry, recorder=recorder)
+                                on_telemetry=self._on_telemetry, telemetry_wanted=lambda: bool(self.telemetry_sinks),
+                                recorder=recorder)
         self.results: list[SkillResult] = []  # every result this car produced (tests, the log)
         if recorder:
             recorder.write("start", clock.now(), car_id=config.car_id, hardware=config.hardware,

@@ -37,6 +37,8 @@ EVENT_REPEAT_S = 1.0  # one event per reason per second: a kid can read that, te
 CLIP_EPS = 1e-3  # smaller trims than this are rounding, not interventions
 REVERSE_REPORT_MIN = 0.2  # slew is reported only when a reversal at speed is asked (ramps are normal driving)
 RETURN_CRAWL = 0.15  # a car outside its fence may crawl back in at this throttle, never further out
+FAR_SLACK_CM = 1.0  # the fast path wants this much more room than the envelope needs (rounding never matters)
+FAR_REFRESH_CM = 5.0  # the nearest-segment distance is recomputed once the car has moved this far
 
 SafetyState = str  # "ok" | "limiting" | "stopping" | "estop" | "watchdog" (protocol.Telemetry.safety_state)
 
@@ -110,6 +112,8 @@ class SafetySupervisor:
         self.limits = EffectiveLimits.combine(hard, self.session)
         self._arena = arena
         self._segments = geo.fence_segments(arena, None)
+        self._init_fast_path()
+        self.fast_fence = True  # False: always the full fence geometry (tests compare the two)
         self._estop_reason: str | None = None
         self._prev = NEUTRAL
         self._prev_now: float | None = None
@@ -124,10 +128,27 @@ class SafetySupervisor:
         self.session = session
         self.limits = EffectiveLimits.combine(self.hard, session)
         self._segments = geo.fence_segments(self._arena, self._fence_zone())
+        self._init_fast_path()
 
     def set_arena(self, arena: Arena | None) -> None:
         self._arena = arena
         self._segments = geo.fence_segments(arena, self._fence_zone())
+        self._init_fast_path()
+
+    def _init_fast_path(self) -> None:
+        """Constants for the fence's fast path (see _fence_far_enough); the segments just changed."""
+        spec = self.spec
+        half_len, half_w = spec.length_cm / 2.0, spec.width_cm / 2.0
+        ht = max((s.half_thickness for s in self._segments), default=0.0)
+        kappa = math.tan(math.radians(spec.max_steer_deg)) / spec.wheelbase_cm
+        # A segment D cm from the car's centre is seen no closer than:
+        #   by a bumper ray or corner test: D - (half_len + half_w) - MAX_FACE_FACTOR * ht
+        #   by the swept arc: (D - R) / G - ARC_STEP_CM (R: the widest box's half diagonal; G: how much
+        #   farther the centre moves than the rear axle on the tightest arc)
+        self._far_ray = half_len + half_w + geo.MAX_FACE_FACTOR * ht
+        self._far_arc_r = math.hypot(half_len, half_w + geo.SIDE_MARGIN_CM)
+        self._far_arc_g = math.sqrt(1.0 + (kappa * spec.wheelbase_cm / 2.0) ** 2)
+        self._far_at: tuple[float, float, list[float]] | None = None  # (x, y, distance to each segment from there)
 
     def _fence_zone(self) -> Zone | None:
         return self.limits.fence
@@ -211,7 +232,10 @@ class SafetySupervisor:
         #    through zero that is still the old direction, not the wished one).
         sign_of = out_t if out_t != 0.0 else want_t if want_t != 0.0 else self._prev.throttle
         direction = -1.0 if sign_of < 0 else 1.0
-        fence_cap, fence_clear = self._fence_cap(state, direction, out_s, out_t, top)
+        # The fence can only change the output if its cap falls below this (the speed-capped larger of
+        # the wish and the slewed output): farther walls need no geometry (see _fence_cap).
+        matters = min(max(abs(out_t), abs(want_t)), speed_cap)
+        fence_cap, fence_clear = self._fence_cap(state, direction, out_s, out_t, top, matters)
         obstacle_cap = self._obstacle_cap(state, top) if direction > 0 else math.inf
         watchdog_cap = self.watchdog.throttle_cap(now + self.tick_s, hard.max_decel_per_s)
         # Reversing at speed is the one slew a kid should hear about (it explains a pause).
@@ -256,17 +280,40 @@ class SafetySupervisor:
     # --- caps ----------------------------------------------------------------------------------------
 
     def _fence_cap(self, state: CarState, direction: float, steer: float, throttle: float,
-                   top: float) -> tuple[float, geo.Clearance]:
+                   top: float, matters: float = math.inf) -> tuple[float, geo.Clearance]:
+        """Throttle cap from the fence, and the clearance it came from.
+
+        `matters`: a cap at or above this changes nothing (the caller's speed-capped wish). Walls whose
+        every ray, corner and swept-arc hit would be farther than the distance that cap needs are
+        skipped; if that is every wall, no geometry runs at all and the cap is inf. Below `matters` the
+        cap is exactly the full computation's (tests/runtime/test_safety_fast_path.py).
+        """
         if not self._segments:
             return math.inf, geo.Clearance(math.inf, "")
         hard = self.hard
-        for zone, what in ((self._arena.bounds if self._arena else None, "edge"), (self.limits.fence, "fence")):
+        zones = ((self._arena.bounds if self._arena else None, "edge"), (self.limits.fence, "fence"))
+        for zone, what in zones:
             if zone is not None and not geo.inside(state.x_cm, state.y_cm, zone):
                 # Outside: crawl back toward the middle, never further out.
                 h = math.radians(state.heading_deg)
                 cx, cy = (zone.x0 + zone.x1) / 2 - state.x_cm, (zone.y0 + zone.y1) / 2 - state.y_cm
                 back_in = (math.cos(h) * cx + math.sin(h) * cy) * direction > 0
                 return (RETURN_CRAWL if back_in else 0.0), geo.Clearance(0.0, what)
+        cutoff = math.inf
+        if self.fast_fence and matters < math.inf:
+            # A clearance of `cutoff` or more gives a cap above `matters` (and the car, at its speed,
+            # can stop in it): the envelope's two conditions, plus FAR_SLACK_CM for rounding.
+            fastest = max(matters * top, abs(state.speed_cm_s))
+            cutoff = (geo.stopping_distance_cm(fastest, hard.brake_decel_cm_s2, hard.reaction_s)
+                      + hard.fence_margin_cm + FAR_SLACK_CM)
+            segments = self._near_segments(state.x_cm, state.y_cm, cutoff)
+            if not segments:
+                # Every segment is farther than its nearest possible hit needs; the centre is inside
+                # every zone, farther from its edges than the bumper reaches: nothing to compute.
+                return math.inf, geo.Clearance(math.inf, "")
+        else:
+            segments = self._segments
+        for zone, what in zones:
             if zone is not None:
                 bumper = geo.bumper_points(state.x_cm, state.y_cm, state.heading_deg, direction, self.spec)
                 if not all(geo.inside(px, py, zone) for px, py in bumper):
@@ -280,18 +327,38 @@ class SafetySupervisor:
             steer,
             lookahead + geo.LOOKAHEAD_EXTRA_CM,
             self.spec,
-            self._segments,
+            segments,
+            cutoff,
         )
         if abs(steer) >= geo.ARC_STEER_MIN:
             # Turning: also sweep the whole footprint along the arc, as far as stopping needs.
             speed = max(abs(throttle) * top, abs(state.speed_cm_s))
             need = geo.stopping_distance_cm(speed, hard.brake_decel_cm_s2, hard.reaction_s) + hard.fence_margin_cm
             arc = geo.arc_clearance(state.x_cm, state.y_cm, state.heading_deg, direction, steer,
-                                    need + geo.ARC_STEP_CM, self.spec, self._segments)
+                                    need + geo.ARC_STEP_CM, self.spec, segments)
             if arc.distance_cm < clear.distance_cm:
                 clear = arc
         free = clear.distance_cm - hard.fence_margin_cm
         return self._envelope(free, state.speed_cm_s * direction, top), clear
+
+    def _near_segments(self, x: float, y: float, cutoff: float) -> list[geo.Segment]:
+        """The segments some fence test from (x, y) could see closer than `cutoff`; the rest are skipped.
+
+        A segment D cm from the centre is seen no closer than D - _far_ray (rays, corners) and
+        (D - _far_arc_r) / _far_arc_g - ARC_STEP_CM (the swept arc). Distances are cached: after moving
+        m cm each is at least its cached value minus m (recomputed every FAR_REFRESH_CM of travel).
+        """
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return self._segments
+        need = max(cutoff + self._far_ray, (cutoff + geo.ARC_STEP_CM) * self._far_arc_g + self._far_arc_r)
+        need += geo.CULL_SLACK_CM
+        at = self._far_at
+        moved = 0.0 if at is None else math.hypot(x - at[0], y - at[1])
+        if at is None or not moved < FAR_REFRESH_CM:
+            at = self._far_at = (x, y, [geo.point_segment_distance(x, y, s) for s in self._segments])
+            moved = 0.0
+        reach = need + moved
+        return [s for s, d in zip(self._segments, at[2]) if d < reach]
 
     def _envelope(self, free_cm: float, speed_toward: float, top: float) -> float:
         """Throttle cap for `free_cm` of free path: a setpoint the car could stop from in time, and zero

@@ -1,7 +1,8 @@
 """Per-stage timing of the control loop (DonkeyCar's part profiler, smaller).
 
-Each stage keeps its last SAMPLES durations in a ring buffer; percentiles are computed on demand and
-cached for SUMMARY_EVERY_S, so the loop pays one list store per stage per tick.
+Each stage keeps its last SAMPLES durations in a ring buffer; percentiles are computed only when somebody
+reads them (telemetry) and cached for SUMMARY_EVERY_S, so the loop pays one list store per stage per tick
+and a headless run nobody watches never sorts at all.
 """
 
 from __future__ import annotations
@@ -27,14 +28,19 @@ def percentile(sorted_values: list[float], q: float) -> float:
 class StageRing:
     def __init__(self, size: int = SAMPLES) -> None:
         self._buf: list[float] = [0.0] * size
+        self._size = size
+        self._i = 0  # next slot
         self._n = 0
 
     def add(self, seconds: float) -> None:
-        self._buf[self._n % len(self._buf)] = seconds
+        # Called five times per tick: a store and a wrap, no modulo, no sorting (that waits for a reader).
+        i = self._i
+        self._buf[i] = seconds
+        self._i = i + 1 if i + 1 < self._size else 0
         self._n += 1
 
     def values(self) -> list[float]:
-        return self._buf[: min(self._n, len(self._buf))]
+        return self._buf[: min(self._n, self._size)]
 
     def __len__(self) -> int:
         return min(self._n, len(self._buf))
@@ -51,11 +57,15 @@ class StageTimer:
         self._cache: dict[str, StageTiming] = {}
         self._cache_at = -1e9
 
-    def add(self, stage: str, seconds: float) -> None:
+    def ring(self, stage: str) -> StageRing:
+        """The ring of one stage (made on first use); a hot loop keeps it and calls its add directly."""
         ring = self.rings.get(stage)
         if ring is None:
             ring = self.rings[stage] = StageRing(self.size)
-        ring.add(seconds)
+        return ring
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.ring(stage).add(seconds)
 
     @contextmanager
     def measure(self, stage: str) -> Iterator[None]:
