@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import logging
 import random
@@ -46,7 +45,13 @@ MAX_MERGED_EVENTS = 50  # safety events carried over from unsent telemetry (the 
 
 
 class AuthRefused(ConnectionRefusedError):
-    """The server answered and refused this car (wrong token, wrong protocol, bad hello)."""
+    """The server answered and refused this car (wrong token, wrong protocol, bad hello).
+
+    `info` is the server's ErrorInfo as a dict (rule, message, value, fix) when it sent one."""
+
+    def __init__(self, message: str, info: dict | None = None) -> None:
+        super().__init__(message)
+        self.info = info or {}
 
 
 class CarLink:
@@ -130,8 +135,8 @@ class CarLink:
                 return  # a late goodbye from an old socket must not take down the new one
             self._link_down(str(reason))
 
-        async def on_connect_error(data: Any = None) -> None:
-            self.refusal = data if isinstance(data, dict) else {"message": str(data)}
+        async def on_connect_error(data: Any = None, *more: Any) -> None:
+            self.refusal = refusal_info(data)
 
         sio.on("heartbeat", on_heartbeat, namespace=ns)
         sio.on("connect", on_connect, namespace=ns)
@@ -160,10 +165,11 @@ class CarLink:
             self.sio = None
             await _quiet_disconnect(sio)
             if refused:
-                info = refusal_info(self.refusal or {})
+                info = self.refusal or {"message": "no reason given"}
                 raise AuthRefused(
                     f"the server at {self.server_url} refused {self.hello.car_id}: {info.get('message', 'no reason given')}"
-                    + (f" — {info['fix']}" if info.get("fix") else " — check the car id and --token")
+                    + (f" — {info['fix']}" if info.get("fix") else " — check the car id and --token"),
+                    info,
                 ) from None
             raise ConnectionError(f"cannot reach {self.server_url}: {exc}") from None
 
@@ -282,24 +288,19 @@ class CarLink:
 
 
 
-def refusal_info(data: dict) -> dict:
+def refusal_info(data: Any) -> dict:
     """The server's reason from a socket.io CONNECT_ERROR payload.
 
-    python-socketio sends ``{"message": str(args[0]), "data": args[1]}``: an ErrorInfo passed as the only
-    argument arrives as the *repr* of a dict in "message", one passed second arrives intact in "data".
+    python-socketio turns ``ConnectionRefusedError(text, info)`` into ``{"message": text, "data": info}``
+    (the exception's first argument becomes the message as a string, the second arrives intact), so the
+    server raises it with the ErrorInfo dict second. A refusal without one keeps its message.
     """
-    if isinstance(data.get("data"), dict):
-        return {**data["data"], "message": data["data"].get("message", data.get("message"))}
+    if not isinstance(data, dict):
+        return {"message": "no reason given" if data is None else str(data)}
+    info = data.get("data")
+    if isinstance(info, dict):
+        return {**info, "message": info.get("message") or data.get("message") or "no reason given"}
     msg = data.get("message")
-    if isinstance(msg, dict):
-        return msg
-    if isinstance(msg, str) and msg.startswith("{"):
-        try:
-            parsed = ast.literal_eval(msg)  # a literal only: never evaluates code
-        except (ValueError, SyntaxError):
-            parsed = None
-        if isinstance(parsed, dict):
-            return parsed
     return {"message": str(msg) if msg is not None else "no reason given"}
 
 

@@ -43,9 +43,11 @@ class FarSide:
             car_id = (auth or {}).get("car_id", "")
             if self.tokens.get(car_id) != (auth or {}).get("token"):
                 self.refused.append(car_id)
-                raise socketio.exceptions.ConnectionRefusedError(ErrorInfo(
-                    rule="car_token", value=car_id, message=f"wrong pairing token for {car_id}",
-                    fix="start the car with the token the server printed (--token)").model_dump(mode="json"))
+                # As the classroom server does: the text first, the ErrorInfo second (it arrives intact).
+                info = ErrorInfo(rule="car_token", value=car_id, message=f"wrong pairing token for {car_id}",
+                                 fix="start the car with the token the server printed (--token)")
+                raise socketio.exceptions.ConnectionRefusedError(f"{info.message} — {info.fix}",
+                                                                 info.model_dump(mode="json"))
             self.sid_of[car_id] = sid
             self.connects.append(car_id)
 

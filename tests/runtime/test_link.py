@@ -153,6 +153,7 @@ async def test_wrong_token_is_refused_with_a_clear_error(server, tmp_path):
             await asyncio.wait_for(link_task, 5.0)
     msg = str(info.value)
     assert "refused car-1" in msg and "wrong pairing token" in msg and "--token" in msg
+    assert info.value.info["rule"] == "car_token" and info.value.info["value"] == CAR  # the ErrorInfo, intact
     assert server.refused == [CAR]
 
 

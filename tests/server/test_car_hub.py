@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import socketio
 from yarl import URL
 
-from core_harness import RawCar, classroom_server, wait_for
+from core_harness import WAIT_S, RawCar, classroom_server, start_sim_car, wait_for
+from robot_runtime.link import AuthRefused
 from server.car_hub import CAR_HUB
 
 
@@ -132,3 +134,20 @@ async def test_safety_events_reach_the_kid_and_the_teacher_socket_sees_every_car
             await teacher.http.close()
             await c1.close()
             await c2.close()
+
+
+async def test_a_car_runtime_with_a_wrong_token_gets_the_hubs_error_info_intact_and_never_moves(tmp_path):
+    """The hub refuses with ConnectionRefusedError(text, ErrorInfo dict): python-socketio delivers the
+    dict as the refusal's data, so the car's AuthRefused carries rule, value and fix, not a repr."""
+    async with classroom_server(tmp_path, cars=[], extra_cars=["car-1"]) as srv:
+        arena = srv.classroom.default_arena
+        car = await start_sim_car(srv.url, "car-1", arena, token="wrong-token-123")
+        try:
+            with pytest.raises(AuthRefused) as refused:
+                await asyncio.wait_for(car.tasks[1], WAIT_S)
+            assert car.pose == arena.start  # a car that never heard its server does not move
+        finally:
+            await car.stop()
+    info = refused.value.info
+    assert info["rule"] == "car_token" and info["value"] == "car-1" and "--token" in info["fix"]
+    assert "wrong pairing token for car-1" in str(refused.value) and "--token" in str(refused.value)
