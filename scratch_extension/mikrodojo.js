@@ -31,6 +31,7 @@
     // "distance ahead" when the sensor sees nothing: Infinity, like the SDK and Blockly (`distance < 20` is false)
     const NOTHING_AHEAD_CM = Infinity;
     const SAY_MS = 4000; // how long a refusal stays in the sprite's speech bubble
+    const MAX_PROGRAM_CHARS = 400 * 1024; // under the server's 512 KB run payload, with room for UTF-8
 
     const say = (text) => text;
     const TEXT = {
@@ -358,11 +359,10 @@
                 return Promise.resolve();
             }
             const ref = `s${this._nextRef++}`;
-            const message = toBase64(JSON.stringify({block, args, ref}));
             return new Promise((resolve) => {
                 const timer = setTimeout(() => this._finish(ref, {status: 'timed_out', kid_text: TEXT.noAnswer}), BLOCK_TIMEOUT_MS);
                 this._pending.set(ref, {resolve, target, timer});
-                this._link.request('write', {serviceId: SERVICE_ID, characteristicId: BLOCK_CHAR_ID, message, encoding: 'base64'})
+                this._writeRaw({block, args, ref})
                     .catch((e) => this._finish(ref, {status: 'failed', kid_text: TEXT.noAnswer, detail: String(e.message)}));
             });
         }
@@ -417,6 +417,8 @@
             } catch (e) {
                 program = null;
             }
+            // A giant project still runs; the server then records the run without its code.
+            if (program && JSON.stringify(program).length > MAX_PROGRAM_CHARS) program = null;
             this._running = true;
             this._writeRaw({run: 'start', program, ref: `run${this._nextRef++}`}).catch(() => {});
         }
