@@ -24,6 +24,7 @@ from robot_runtime.clock import MonotonicClock
 from robot_runtime.config import CarConfig
 from robot_runtime.drivers import create_hardware
 from robot_runtime.link import CarLink
+from robot_runtime.protocol import Pose
 from robot_runtime.runtime import CarRuntime
 import robot_runtime.skills.registry  # noqa: F401  imported now: a lazy import mid-test would stall the shared loop
 from server.config import ServerConfig
@@ -50,8 +51,11 @@ class SimCar:
     tasks: list[asyncio.Task]
 
     @property
-    def pose(self):
-        return self.runtime.loop.hardware.read_state()  # type: ignore[attr-defined]
+    def pose(self) -> Pose:
+        """Where the car is: the state its loop last read through the Hardware protocol (a second
+        read() here would take the collision events that read hands out from the loop)."""
+        state = self.runtime.loop.last_state or self.runtime.hardware.read()  # read(): the loop has not ticked yet
+        return Pose(x_cm=state.x_cm, y_cm=state.y_cm, heading_deg=state.heading_deg)
 
     async def stop(self) -> None:
         self.runtime.loop.stop()
