@@ -13,6 +13,7 @@ const EXTENSION_ID = 'mikrodojo';
 const CHECK_TOKEN_TIMEOUT_MS = 5000; // loopback/LAN answers in milliseconds
 const CATEGORY_WAIT_MS = 5000; // the toolbox redraws with our category a few frames after registration
 const CATEGORY_SETTLE_MS = 300; // after a project load the toolbox redraws once more
+const MAX_STARS = 3; // lessons give one to three stars
 const LARGE_STAGE_MIN_WIDTH = 1090; // below this the large stage (480 px) is cut off: measured at 1100 (fits) and 1030 (cut)
 // Where React and ReactDOM live inside scratch-gui 4.0.10's dist bundle (it bundles its own React 16;
 // rendering its components with a second React would break). Checked by shape before use.
@@ -226,9 +227,24 @@ function showArena(kid) {
     $('read-heading').textContent = `${Math.round(t.pose.heading_deg)}°`;
     $('read-distance').textContent = t.distance_cm == null ? 'nothing' : `${Math.round(t.distance_cm)} cm`;
   });
+  socket.on('feedback', showFeedback); // a graded try at the picked lesson (green flag)
   window.arenaView = view;
   window.addEventListener('resize', () => { view.dirty = true; });
   if (!kid.car_id) $('arena-hint').textContent = 'You have no car yet — ask your teacher to give you one.';
+}
+
+function showFeedback(fb) {
+  if (!fb) return;
+  const stars = Math.max(0, Math.min(MAX_STARS, Number(fb.stars) || 0));
+  $('feedback-title').textContent = fb.lesson_title || 'Your try';
+  $('feedback-stars').textContent = '★'.repeat(stars) + '☆'.repeat(MAX_STARS - stars);
+  $('feedback-stars').setAttribute('aria-label', `${stars} of ${MAX_STARS} stars`);
+  const text = fb.text || fb.summary || (fb.passed ? 'You did it!' : 'Not yet — try again!');
+  const tip = fb.tip && !text.includes(fb.tip) ? fb.tip : ''; // the checks-only text already ends with it
+  $('feedback-text').textContent = text;
+  $('feedback-tip').textContent = tip && !/^tip\b/i.test(tip) ? `Tip: ${tip}` : tip;
+  $('feedback').className = `feedback ${fb.passed ? 'passed' : 'not-yet'}`;
+  $('feedback').hidden = false;
 }
 
 function watchConnection(vm, kid) {

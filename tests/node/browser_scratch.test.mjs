@@ -10,12 +10,14 @@ import { after, before, describe, test } from 'node:test';
 
 import { chromiumSkipReason, launchChromium } from './helpers/chromium.mjs';
 import { joinKid, teacherSession } from './helpers/classroom_http.mjs';
+import { buildProject, flag, moveForward } from './helpers/scratch_project.mjs';
 import { REPO_ROOT, startDemo } from './helpers/demo_server.mjs';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'artifacts', 'scratch');
 const EDITOR_READY_MS = 60_000; // 15 MB of scratch-gui parsed on a loaded 2-core box
 const UI_MS = 10_000; // a click's visible effect
 const MOVE_MS = 20_000; // a 20 cm move at level-1 speed, plus the trip through the server
+const GRADED_MS = 40_000; // a 160 cm drive at level-1 speed, the car settling, then the judge (no Ollama: checks only)
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost']);
 
 let demo;
@@ -160,6 +162,23 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
     await shot('6-refusal-bubble');
   });
 
+  test('a green-flag program on a picked lesson is graded, and the stars show beside the stage', async () => {
+    const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('mikrodojo.scratch')).token);
+    const picked = await fetch(`${demo.url}/api/lessons/select`, {
+      method: 'POST', body: JSON.stringify({ lesson_id: 'l1-wake-up' }),
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    });
+    assert.equal(picked.status, 200);
+    await page.waitForTimeout(500); // the lesson's arena reaches the car, which is put at its start
+    const project = buildProject([[flag(), moveForward(160)]]);
+    await page.evaluate((json) => window.vm.loadProject(json), JSON.stringify(project));
+    await page.click('img[class*="green-flag_green-flag"]'); // the green flag, clicked
+    await page.waitForSelector('#feedback.passed', { timeout: GRADED_MS });
+    assert.match(await page.textContent('#feedback-title'), /Wake up/);
+    assert.match(await page.textContent('#feedback-stars'), /★/);
+    await shot('7-lesson-feedback');
+  });
+
   test('a car that goes away shows Scratch\'s own "lost connection" alert', async () => {
     const carId = (await page.textContent('#who')).split('· ')[1];
     const teacher = await teacherSession(demo.url, demo.teacherPassword);
@@ -170,6 +189,6 @@ describe('the Scratch editor served at /scratch/, in Chromium', { skip: chromium
     assert.match(await alert.textContent(), /lost connection to MIKRO-DOJO/i);
     assert.equal(await alert.locator('button:has-text("Reconnect")').count(), 1, 'with a Reconnect button');
     await page.waitForSelector('#car-status.lost', { timeout: UI_MS });
-    await shot('7-lost-car-alert');
+    await shot('8-lost-car-alert');
   });
 });
