@@ -17,7 +17,7 @@ LOOKAHEAD_EXTRA_CM = 30.0  # the curved-path ray looks this far past the stoppin
 MIN_SIN_ANGLE = 0.2  # rays grazing a wall at under ~12 degrees see its face at most 5 half-thicknesses early
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Segment:
     x0: float
     y0: float
@@ -95,7 +95,7 @@ def ray_hit(px: float, py: float, dx: float, dy: float, s: Segment) -> float:
     return max(0.0, t - face)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Clearance:
     distance_cm: float  # free path length from the bumper
     what: str  # kind of the nearest thing: wall / edge / fence / "" when nothing
@@ -136,7 +136,9 @@ def clearance(
         return Clearance(math.inf, "")
     h = math.radians(heading_deg)
     hx, hy = math.cos(h), math.sin(h)
-    starts = bumper_points(x, y, heading_deg, direction, spec)
+    half_len, half_w = spec.length_cm / 2.0, spec.width_cm / 2.0
+    bx, by = x + direction * half_len * hx, y + direction * half_len * hy  # bumper_points, inlined
+    starts = ((bx, by), (bx - half_w * hy, by + half_w * hx), (bx + half_w * hy, by - half_w * hx))
     directions = [(direction * hx, direction * hy)]
     if abs(steer_frac) > 0.05:
         radius = spec.wheelbase_cm / math.tan(math.radians(spec.max_steer_deg * abs(steer_frac)))
@@ -145,15 +147,32 @@ def clearance(
         chord = h + math.copysign(turn / 2.0, steer_frac) * direction
         directions.append((direction * math.cos(chord), direction * math.sin(chord)))
     best, what = math.inf, ""
-    bx, by = starts[0]
-    half_w = spec.width_cm / 2.0
     for dx, dy in directions:
         reach = _reachable(bx, by, dx, dy, half_w, cutoff_cm, segments)
+        # ray_hit for the three starts, with what depends only on the direction worked out once per
+        # segment (same arithmetic, so the same distances; parallel segments are missed by every ray).
+        fan = []
+        for s in reach:
+            ex, ey = s.x1 - s.x0, s.y1 - s.y0
+            denom = dx * ey - dy * ex
+            if abs(denom) < 1e-12:
+                continue
+            face = s.half_thickness / max(abs(denom) / math.hypot(ex, ey), MIN_SIN_ANGLE)
+            fan.append((s.x0, s.y0, ex, ey, denom, face, s.what))
         for px, py in starts:
-            for s in reach:
-                d = ray_hit(px, py, dx, dy, s)
+            for x0, y0, ex, ey, denom, face, kind in fan:
+                wx, wy = x0 - px, y0 - py
+                t = (wx * ey - wy * ex) / denom
+                if t < -face:
+                    continue
+                u = (wx * dy - wy * dx) / denom
+                if u < 0.0 or u > 1.0:
+                    continue
+                d = t - face
+                if not d > 0.0:
+                    d = 0.0  # max(0.0, t - face), without the call (this loop runs ~30 times a tick)
                 if d < best:
-                    best, what = d, s.what
+                    best, what = d, kind
         # Wall ends inside the corridor the bumper sweeps (a short wall pointing at the car slips
         # between the rays): their distance along the path counts too.
         for s in reach:
@@ -189,10 +208,11 @@ def _reachable(bx: float, by: float, dx: float, dy: float, half_w: float, cutoff
         if (lat0 > side and lat1 > side) or (lat0 < -side and lat1 < -side):
             continue
         lon0, lon1 = ax * dx + ay * dy, ex * dx + ey * dy
+        near, far = (lon0, lon1) if lon0 < lon1 else (lon1, lon0)
         face = MAX_FACE_FACTOR * s.half_thickness
-        if max(lon0, lon1) + half_w + face < -CULL_SLACK_CM:
+        if far + half_w + face < -CULL_SLACK_CM:
             continue  # behind every start point by more than a face: ray_hit says inf, no corner counts
-        if min(lon0, lon1) - half_w - face - CULL_SLACK_CM >= cutoff_cm:
+        if near - half_w - face - CULL_SLACK_CM >= cutoff_cm:
             continue
         out.append(s)
     return out
@@ -257,42 +277,72 @@ def arc_clearance(
     kappa = math.copysign(math.tan(math.radians(spec.max_steer_deg * min(1.0, abs(steer_frac)))), steer_frac) / spec.wheelbase_cm
     reach = max_len_cm + math.hypot(half_len, half_w + SIDE_MARGIN_CM) + lr
     c0, s0 = math.cos(psi0), math.sin(psi0)
-    # The body centre moves sqrt(1 + (kappa lr)^2) cm per cm of rear-axle path, so after k steps it is
-    # at most k * step_centre from where it started: a segment farther than that plus the box's half
-    # diagonal cannot touch the box yet, and its test is skipped until then (the answer is unchanged).
+    # The body centre moves sqrt(1 + (kappa lr)^2) cm per cm of rear-axle path, so between steps k and
+    # k + j it moves at most j * step_centre: a segment d cm from the centre at step k, more than the
+    # box's half diagonal R, cannot touch the box before step k + (d - R) / step_centre. Each segment
+    # is tested only from then on (sphere tracing): the same first hit, far fewer tests.
     step_centre = ARC_STEP_CM * math.sqrt(1.0 + (kappa * lr) ** 2)
     steps = int(math.ceil(max_len_cm / ARC_STEP_CM))
-    near: list[tuple[Segment, float, int]] = []  # (segment, half width to test it with, first step worth testing)
+    near: list[list] = []  # [segment, half width to test it with, its box's half diagonal, next step worth testing]
+    margin_diag = math.hypot(half_len, half_w + SIDE_MARGIN_CM)  # farther than this touches neither box
     for s in segments:
         dist = point_segment_distance(x, y, s)
-        if dist > reach or segment_hits_box(x, y, c0, s0, half_len, half_w, s):
-            continue  # far away, or already touching (the straight check stops motion into it)
-        # Already inside the side margin: checked against the bare footprint, so the car may still leave.
-        inside_margin = segment_hits_box(x, y, c0, s0, half_len, half_w + SIDE_MARGIN_CM, s)
-        hw = half_w if inside_margin else half_w + SIDE_MARGIN_CM
-        first = max(1, math.floor((dist - math.hypot(half_len, hw) - CULL_SLACK_CM) / step_centre))
-        if first <= steps:
-            near.append((s, hw, first))
+        if dist > reach:
+            continue  # far away
+        if dist > margin_diag + CULL_SLACK_CM:
+            hw = half_w + SIDE_MARGIN_CM
+        else:
+            if segment_hits_box(x, y, c0, s0, half_len, half_w, s):
+                continue  # already touching (the straight check stops motion into it)
+            # Already inside the side margin: checked against the bare footprint, so the car may still leave.
+            inside_margin = segment_hits_box(x, y, c0, s0, half_len, half_w + SIDE_MARGIN_CM, s)
+            hw = half_w if inside_margin else half_w + SIDE_MARGIN_CM
+        diag = math.hypot(half_len, hw)
+        near.append([s, hw, diag, _steps_until_reachable(0, dist, diag, step_centre)])
     if not near:
         return Clearance(math.inf, "")
-    for k in range(min(f for _, _, f in near), steps + 1):
+    k = min(item[3] for item in near)
+    straight = abs(kappa) < 1e-9
+    while k <= steps:
         sigma = direction * k * ARC_STEP_CM
         psi = psi0 + kappa * sigma
-        if abs(kappa) < 1e-9:
-            px, py = rx + sigma * math.cos(psi0), ry + sigma * math.sin(psi0)
-        else:
-            px = rx + (math.sin(psi) - math.sin(psi0)) / kappa
-            py = ry - (math.cos(psi) - math.cos(psi0)) / kappa
         ux, uy = math.cos(psi), math.sin(psi)
+        if straight:
+            px, py = rx + sigma * c0, ry + sigma * s0
+        else:
+            px = rx + (uy - s0) / kappa
+            py = ry - (ux - c0) / kappa
         cx, cy = px + lr * ux, py + lr * uy
-        for s, hw, first in near:
-            if k >= first and segment_hits_box(cx, cy, ux, uy, half_len, hw, s):
-                return Clearance((k - 1) * ARC_STEP_CM, s.what)
+        following = steps + 1
+        for item in near:  # in order: of two segments hit at the same step, the first one is reported
+            if item[3] <= k:
+                s, hw, diag = item[0], item[1], item[2]
+                dist = point_segment_distance(cx, cy, s)
+                if dist > diag + CULL_SLACK_CM:
+                    item[3] = k + max(1, math.floor((dist - diag - CULL_SLACK_CM) / step_centre))
+                elif segment_hits_box(cx, cy, ux, uy, half_len, hw, s):
+                    return Clearance((k - 1) * ARC_STEP_CM, s.what)
+                else:
+                    item[3] = k + 1
+            if item[3] < following:
+                following = item[3]
+        k = following
     return Clearance(math.inf, "")
 
 
+def _steps_until_reachable(k: int, dist: float, diag: float, step_centre: float) -> int:
+    """The first step after k at which a box of half diagonal `diag`, whose centre is `dist` from a
+    segment at step k and moves at most `step_centre` per step, could touch it."""
+    return k + max(1, math.floor((dist - diag - CULL_SLACK_CM) / step_centre))
+
+
 def point_segment_distance(px: float, py: float, s: Segment) -> float:
-    ex, ey = s.x1 - s.x0, s.y1 - s.y0
+    x0, y0 = s.x0, s.y0
+    ex, ey = s.x1 - x0, s.y1 - y0
     ll = ex * ex + ey * ey
-    t = 0.0 if ll == 0.0 else max(0.0, min(1.0, ((px - s.x0) * ex + (py - s.y0) * ey) / ll))
-    return math.hypot(px - s.x0 - t * ex, py - s.y0 - t * ey)
+    if ll == 0.0:
+        t = 0.0
+    else:  # the projection clamped to the segment (no min/max calls: the fence runs this ~30 times a tick)
+        t = ((px - x0) * ex + (py - y0) * ey) / ll
+        t = 0.0 if t < 0.0 else 1.0 if t > 1.0 else t
+    return math.hypot(px - x0 - t * ex, py - y0 - t * ey)

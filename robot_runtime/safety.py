@@ -24,6 +24,7 @@ same reason are rate-limited to one per EVENT_REPEAT_S so telemetry is not flood
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from robot_runtime import fence as geo
@@ -38,7 +39,9 @@ CLIP_EPS = 1e-3  # smaller trims than this are rounding, not interventions
 REVERSE_REPORT_MIN = 0.2  # slew is reported only when a reversal at speed is asked (ramps are normal driving)
 RETURN_CRAWL = 0.15  # a car outside its fence may crawl back in at this throttle, never further out
 FAR_SLACK_CM = 1.0  # the fast path wants this much more room than the envelope needs (rounding never matters)
-FAR_REFRESH_CM = 5.0  # the nearest-segment distance is recomputed once the car has moved this far
+FAR_REFRESH_CM = 10.0  # the nearest-segment distance is recomputed once the car has moved this far
+
+FENCE_NAMES = {"wall": "wall", "edge": "edge of the arena", "fence": "edge of my play area"}  # for kid sentences
 
 SafetyState = str  # "ok" | "limiting" | "stopping" | "estop" | "watchdog" (protocol.Telemetry.safety_state)
 
@@ -148,7 +151,14 @@ class SafetySupervisor:
         self._far_ray = half_len + half_w + geo.MAX_FACE_FACTOR * ht
         self._far_arc_r = math.hypot(half_len, half_w + geo.SIDE_MARGIN_CM)
         self._far_arc_g = math.sqrt(1.0 + (kappa * spec.wheelbase_cm / 2.0) ** 2)
-        self._far_at: tuple[float, float, list[float]] | None = None  # (x, y, distance to each segment from there)
+        # (x, y, distance to each segment from there, to the nearest edge of each zone, to the nearest segment)
+        self._far_at: tuple[float, float, list[float], dict[str, float], float] | None = None
+        self._edge_reach = math.inf
+        # The arena's edge (Arena.bounds builds a new Zone each time) and the session's play area.
+        self._zones = ((self._arena.bounds if self._arena else None, "edge"), (self.limits.fence, "fence"))
+        # How far the chord ray looks: stopping from the top speed the limits allow, and a bit.
+        self._lookahead = geo.stopping_distance_cm(spec.top_speed_cm_s * self.limits.max_throttle,
+                                                   self.hard.brake_decel_cm_s2, self.hard.reaction_s) + geo.LOOKAHEAD_EXTRA_CM
 
     def _fence_zone(self) -> Zone | None:
         return self.limits.fence
@@ -181,16 +191,21 @@ class SafetySupervisor:
         now: float,
         reason: SafetyReason,
         kid_text: str,
-        detail: str = "",
+        detail: str | Callable[[], str] = "",
         value: float | None = None,
         limit: float | None = None,
     ) -> SafetyEvent | None:
-        """An event for this intervention, or None if the same reason was reported within EVENT_REPEAT_S."""
+        """An event for this intervention, or None if the same reason was reported within EVENT_REPEAT_S.
+
+        `detail` may be a function: it is formatted only when the event is really sent (once a second),
+        not on every tick a limit binds."""
         self.last_event_text[reason] = kid_text
         last = self._last_emitted.get(reason)
         if last is not None and 0.0 <= now - last < self.event_repeat_s:
             return None
         self._last_emitted[reason] = now
+        if callable(detail):
+            detail = detail()
         v = None if value is None or not math.isfinite(value) else round(value, 3)
         lim = None if limit is None or not math.isfinite(limit) else round(limit, 3)
         return SafetyEvent(t=now, reason=reason, kid_text=kid_text, detail=detail, value=v, limit=lim)
@@ -204,16 +219,12 @@ class SafetySupervisor:
         events: list[SafetyEvent] = []
         binding: set[str] = set()
 
-        def add(ev: SafetyEvent | None) -> None:
-            if ev is not None:
-                events.append(ev)
-
         if self._estop_reason is not None:
             self._prev = NEUTRAL
             self.binding = frozenset({"estop"})
             self.state = "estop"
-            add(self.report(now, "estop", "I stopped: emergency stop. The teacher will restart me.", self._estop_reason))
-            return NEUTRAL, events
+            ev = self.report(now, "estop", "I stopped: emergency stop. The teacher will restart me.", self._estop_reason)
+            return NEUTRAL, [ev] if ev is not None else []
 
         want_t = _clamp(_finite_or_zero(cmd.throttle), 1.0)
         want_s = _clamp(_finite_or_zero(cmd.steering), 1.0)
@@ -262,19 +273,21 @@ class SafetySupervisor:
             binding.add("fence")
         if want_t > obstacle_cap + CLIP_EPS and obstacle_cap < speed_cap:
             binding.add("obstacle")
-        if (abs(want_t) > watchdog_cap + CLIP_EPS and watchdog_cap < speed_cap) or self.watchdog.expired(now):
+        expired = self.watchdog.expired(now)
+        if (abs(want_t) > watchdog_cap + CLIP_EPS and watchdog_cap < speed_cap) or expired:
             binding.add("watchdog")
         if slewed:
             binding.add("slew")  # recorded with the command; reported to the kid only when reversing
-        if self.watchdog.expired(now):
+        if expired:
             binding &= {"watchdog", "steer_limit"}  # the car is stopped: the other reasons are noise
 
         out = Command(out_t, out_s)
         self._prev = out
         self.binding = frozenset(binding)
         self.state = self._state_name(binding, out)
-        caps_now = {"fence": fence_cap, "obstacle": obstacle_cap}
-        events.extend(self._events(binding, now, want_t, want_s, state, fence_clear, caps_now, reversing))
+        if binding and (reversing or binding != {"slew"}):  # a ramp alone is normal driving: nothing to say
+            caps_now = {"fence": fence_cap, "obstacle": obstacle_cap}
+            events.extend(self._events(binding, now, want_t, want_s, state, fence_clear, caps_now, reversing))
         return out, events
 
     # --- caps ----------------------------------------------------------------------------------------
@@ -291,9 +304,10 @@ class SafetySupervisor:
         if not self._segments:
             return math.inf, geo.Clearance(math.inf, "")
         hard = self.hard
-        zones = ((self._arena.bounds if self._arena else None, "edge"), (self.limits.fence, "fence"))
+        zones = self._zones
+        x, y = state.x_cm, state.y_cm
         for zone, what in zones:
-            if zone is not None and not geo.inside(state.x_cm, state.y_cm, zone):
+            if zone is not None and not (zone.x0 <= x <= zone.x1 and zone.y0 <= y <= zone.y1):  # geo.inside
                 # Outside: crawl back toward the middle, never further out.
                 h = math.radians(state.heading_deg)
                 cx, cy = (zone.x0 + zone.x1) / 2 - state.x_cm, (zone.y0 + zone.y1) / 2 - state.y_cm
@@ -314,18 +328,18 @@ class SafetySupervisor:
         else:
             segments = self._segments
         for zone, what in zones:
-            if zone is not None:
+            # (Skipped when none of this zone's edges is near: the centre is inside, the bumper within reach.)
+            if zone is not None and (segments is self._segments or self._far_at[3][what] < self._edge_reach):
                 bumper = geo.bumper_points(state.x_cm, state.y_cm, state.heading_deg, direction, self.spec)
                 if not all(geo.inside(px, py, zone) for px, py in bumper):
                     return 0.0, geo.Clearance(0.0, what)  # the bumper is already over the edge
-        lookahead = geo.stopping_distance_cm(top * self.limits.max_throttle, hard.brake_decel_cm_s2, hard.reaction_s)
         clear = geo.clearance(
             state.x_cm,
             state.y_cm,
             state.heading_deg,
             direction,
             steer,
-            lookahead + geo.LOOKAHEAD_EXTRA_CM,
+            self._lookahead,
             self.spec,
             segments,
             cutoff,
@@ -355,9 +369,15 @@ class SafetySupervisor:
         at = self._far_at
         moved = 0.0 if at is None else math.hypot(x - at[0], y - at[1])
         if at is None or not moved < FAR_REFRESH_CM:
-            at = self._far_at = (x, y, [geo.point_segment_distance(x, y, s) for s in self._segments])
+            dists = [geo.point_segment_distance(x, y, s) for s in self._segments]
+            nearest_edge = {what: min((d for d, s in zip(dists, self._segments) if s.what == what), default=math.inf)
+                            for _, what in self._zones}
+            at = self._far_at = (x, y, dists, nearest_edge, min(dists))
             moved = 0.0
         reach = need + moved
+        if at[4] >= reach:
+            return []  # open floor: nothing within reach
+        self._edge_reach = reach  # zone edges farther than this: the bumper cannot be over them
         return [s for s, d in zip(self._segments, at[2]) if d < reach]
 
     def _envelope(self, free_cm: float, speed_toward: float, top: float) -> float:
@@ -378,12 +398,12 @@ class SafetySupervisor:
 
     @staticmethod
     def _state_name(binding: set[str], out: Command) -> SafetyState:
-        binding = binding - {"slew"}  # ramping is normal driving, not an intervention
+        # (Ramping, "slew", is normal driving, not an intervention.)
         if "watchdog" in binding:
             return "watchdog"
-        if binding & {"fence", "obstacle"}:
+        if "fence" in binding or "obstacle" in binding:
             return "stopping" if out.throttle == 0.0 else "limiting"
-        if binding:
+        if len(binding) > ("slew" in binding):
             return "limiting"
         return "ok"
 
@@ -417,14 +437,13 @@ class SafetySupervisor:
                 f"steering {want_s * 100:.0f}% capped at {pct}%", abs(want_s) * 100, pct,
             ))
         if "fence" in binding:
-            names = {"wall": "wall", "edge": "edge of the arena", "fence": "edge of my play area"}
-            thing = names.get(clear.what, "wall")
+            thing = FENCE_NAMES.get(clear.what, "wall")
             where = "ahead" if want_t >= 0 else "behind me"
             cm = max(0, round(clear.distance_cm)) if math.isfinite(clear.distance_cm) else 0
             verb = "I stopped" if caps["fence"] < CLIP_EPS else "I slowed down"
             events.append(self.report(
                 now, "fence", f"{verb}: {thing} {cm} cm {where}",
-                f"{clear.what} {clear.distance_cm:.0f} cm {where}; throttle {want_t:.2f} -> {out.throttle:.2f}",
+                lambda: f"{clear.what} {clear.distance_cm:.0f} cm {where}; throttle {want_t:.2f} -> {out.throttle:.2f}",
                 clear.distance_cm, None,
             ))
         if "obstacle" in binding:
@@ -432,7 +451,8 @@ class SafetySupervisor:
             verb = "I stopped" if caps["obstacle"] < CLIP_EPS else "I slowed down"
             events.append(self.report(
                 now, "obstacle", f"{verb}: something {max(0, round(d))} cm ahead",
-                f"distance sensor {d:.0f} cm; throttle {want_t:.2f} -> {out.throttle:.2f}", d, self.hard.obstacle_margin_cm,
+                lambda: f"distance sensor {d:.0f} cm; throttle {want_t:.2f} -> {out.throttle:.2f}", d,
+                self.hard.obstacle_margin_cm,
             ))
         if "watchdog" in binding:
             left = self.watchdog.time_left(now)

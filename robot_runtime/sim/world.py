@@ -236,8 +236,21 @@ class World:
             best = min(best, (h - oy) / dy)
         elif dy < -1e-12:
             best = min(best, -oy / dy)
-        for cx, cy, rad in self.cones:
-            best = min(best, _ray_circle(ox, oy, dx, dy, cx, cy, rad))
+        for cx, cy, rad in self.cones:  # _ray_circle, inlined: this runs for every cone on every read
+            fx, fy = ox - cx, oy - cy
+            c = fx * fx + fy * fy - rad * rad
+            if c <= 0.0:
+                best = 0.0 if best > 0.0 else best
+                continue
+            b = fx * dx + fy * dy
+            if b > 0.0:
+                continue
+            disc = b * b - c
+            if disc < 0.0:
+                continue
+            t = -b - math.sqrt(disc)
+            if t < best:
+                best = t
         for x0, y0, sx, sy, len2, rad in self.walls:
             best = min(best, self._ray_capsule(ox, oy, dx, dy, x0, y0, sx, sy, len2, rad, best))
         return best if best <= max_range else None

@@ -200,5 +200,6 @@ def test_fence_geometry_skips_only_what_cannot_matter(walls, x, y, heading, dire
     else:
         assert got.distance_cm >= cutoff
     if abs(steer) >= geo.ARC_STEER_MIN:
+        want_arc = arc_without_skipping(x, y, heading, direction, steer, length, segments)
         arc = geo.arc_clearance(x, y, heading, direction, steer, length, SPEC, segments)
-        assert (arc.distance_cm, arc.what) == arc_without_skipping(x, y, heading, direction, steer, length, segments)
+        assert (arc.distance_cm, arc.what) == want_arc
