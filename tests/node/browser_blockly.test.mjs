@@ -148,8 +148,11 @@ describe('the Blockly app in Chromium', { skip }, () => {
     await page.keyboard.type('60');
     await page.keyboard.press('Enter');
     assert.equal(await page.evaluate((id) => window.dojoApp.state.workspace.getBlockById(id).getInputTargetBlock('DISTANCE').getFieldValue('NUM'), forwardId), 60);
-    assert.match(await page.textContent('#python-preview'), /car\.forward\(60\)\ncar\.turn_left\(90\)\n\ncar\.stop\(\)/,
-      'the Python panel shows the same program as text');
+    // The panel follows Blockly's change events, which fire after the keypress settles: wait for it.
+    const expected = /car\.forward\(60\)\ncar\.turn_left\(90\)\n\ncar\.stop\(\)/;
+    await page.waitForFunction((source) => new RegExp(source).test(document.querySelector('#python-preview').textContent),
+      expected.source, { timeout: 5000 }).catch(() => {});
+    assert.match(await page.textContent('#python-preview'), expected, 'the Python panel shows the same program as text');
     await shot(page, '03-program');
   });
 
