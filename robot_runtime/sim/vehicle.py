@@ -30,6 +30,8 @@ MU = 0.8  # rubber tyres on a classroom floor (vinyl/parquet): 0.7-1.0
 CORNERING_STIFFNESS_PER_LOAD = 8.0  # 1/rad, lateral force per slip angle per load (rubber on a hard floor): full sliding from 17 deg
 DRIVE_FORCE_MAX_G = 0.8  # motor at full current pushes 0.8 g: more than the rear tyres hold (0.44 g), so full throttle spins them
 ESC_TIME_CONSTANT_S = 0.25  # speed-controlling ESC: 63 % of a speed step in 0.25 s; a 30 % step then stays within rear grip
+ESC_BRAKE_TIME_CONSTANT_S = 0.08  # RC ESCs brake much harder than they accelerate: a stop is a stop, not a coast
+BRAKE_FORCE_MAX_G = 0.42  # brake strength set just inside the rear tyres' grip (no lock-up), above the fence's 400 cm/s^2
 ROLLING_DRAG_PER_S = 0.3  # rolling + drivetrain drag as a linear term (compensated by the ESC's speed control)
 STEER_SERVO_RATE_DPS = 450.0  # a standard servo: 0.13 s per 60 deg
 KINEMATIC_BELOW_CM_S = 30.0  # below this speed: kinematic model (slip angles are 0/0 near standstill)
@@ -53,6 +55,8 @@ class VehicleParams:
     cornering_per_load: float = CORNERING_STIFFNESS_PER_LOAD
     drive_force_max_g: float = DRIVE_FORCE_MAX_G
     esc_tau_s: float = ESC_TIME_CONSTANT_S
+    esc_brake_tau_s: float = ESC_BRAKE_TIME_CONSTANT_S
+    brake_force_max_g: float = BRAKE_FORCE_MAX_G
     drag_per_s: float = ROLLING_DRAG_PER_S
     servo_rate_rad_s: float = math.radians(STEER_SERVO_RATE_DPS)
 
@@ -88,7 +92,7 @@ class BicycleModel:
     __slots__ = (
         "p", "x", "y", "psi", "vx", "vy", "r", "steer", "_a", "_b", "_fz_f", "_fz_r",
         "_c_f", "_c_r", "_f_drive_max", "_mu_fz_r", "_mu_fz_f", "rear_saturated",
-        "_max_steer", "_servo_rate", "_mass", "_top", "_esc_gain", "_drag", "_inv_mass", "_inv_inertia",
+        "_max_steer", "_servo_rate", "_mass", "_top", "_esc_gain", "_brake_gain", "_f_brake_max", "_drag", "_inv_mass", "_inv_inertia",
     )
 
     def __init__(self, params: VehicleParams) -> None:
@@ -110,6 +114,8 @@ class BicycleModel:
         self._mass = params.mass_kg
         self._top = params.top_speed_cm_s
         self._esc_gain = params.mass_kg / params.esc_tau_s
+        self._brake_gain = params.mass_kg / params.esc_brake_tau_s
+        self._f_brake_max = params.brake_force_max_g * weight
         self._drag = params.drag_per_s * params.mass_kg
         self._inv_mass = 1.0 / params.mass_kg
         self._inv_inertia = 1.0 / params.yaw_inertia
@@ -145,8 +151,11 @@ class BicycleModel:
 
         # drive: the ESC pushes towards throttle * top speed (and cancels drag), up to the motor's force
         drag = self._drag * vx
-        f_drive = self._esc_gain * (v_target - vx) + drag
-        fmax = self._f_drive_max
+        # slowing down (force against the motion) is braking, which the ESC does harder
+        if (v_target - vx) * vx < 0.0:
+            f_drive, fmax = self._brake_gain * (v_target - vx) + drag, self._f_brake_max
+        else:
+            f_drive, fmax = self._esc_gain * (v_target - vx) + drag, self._f_drive_max
         if f_drive > fmax:
             f_drive = fmax
         elif f_drive < -fmax:

@@ -18,7 +18,7 @@ BLOCKED_SPEED_FRACTION = 0.2  # "not moving": under this fraction of the command
 BLOCKED_MIN_CMD_CM_S = 15.0  # commands slower than this never count as "told to move"
 STOPPED_CM_S = 2.0  # the car counts as stopped below this speed
 ACCEL_CM_S2 = 120.0  # planned braking for precise stops: well inside the tyres' grip and the supervisor's slew limit
-ESC_LEAD_S = 0.25  # the ESC reaches a new speed after about this long: controllers aim where the car will be
+ESC_LEAD_S = 0.1  # the ESC brakes to a new speed in about this long (sim: 0.08 s + a tick): controllers aim where the car will be
 MIN_CREEP_CM_S = 10.0  # final approach speed: slow enough to stop on the spot, fast enough to overcome trim
 
 KID_COLLISION = "Bump! I touched the {what}. Let's try again with more room."
