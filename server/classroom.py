@@ -223,6 +223,8 @@ class Classroom:
                                                              pose=self.start_pose(car_id)))
             levels = [self.kid(k).level for k in self.storage.kids_of_car(car_id)] or [MIN_LEVEL]
             await self._send_limits(car_id, min(levels))
+            if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
+                await self.channel.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
         self.events.publish("car_connected", car_id)
 
     def car_disconnected(self, car_id: str) -> None:

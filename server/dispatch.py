@@ -279,7 +279,7 @@ class Dispatcher:
     async def estop_all(self, reason: str) -> list[str]:
         """Emergency stop every connected car at once; returns the car ids reached."""
         connected = [c for c in self.cars.values() if c.connected]
-        for car in connected:
+        for car in self.cars.values():  # a car reconnecting right now is latched when it is back
             car.estopped = True
         if self.link:
             await asyncio.gather(*(self._quietly(self.link.send_estop(c.car_id, reason)) for c in connected))

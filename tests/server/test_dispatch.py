@@ -98,6 +98,30 @@ async def test_teacher_estop_reaches_every_car_and_latches_until_reset(tmp_path)
             await teacher.http.close()
 
 
+async def test_a_car_away_during_the_teacher_estop_comes_back_latched(tmp_path):
+    async with classroom_server(tmp_path, cars=["car-1"], extra_cars=["car-2"]) as srv:
+        away = RawCar(srv.url, "car-2")
+        await away.connect()
+        await wait_for(lambda: away.events("limits"), "car-2 set up")
+        await away.close()
+        await wait_for(lambda: not srv.classroom.dispatcher.cars["car-2"].connected, "car-2 gone")
+        teacher = await srv.teacher()
+        try:
+            status, body = await teacher.post("/api/teacher/estop", {"reason": "drill"})
+            assert status == 200 and body["cars"] == ["car-1"]  # reached now: only the connected one
+            back = RawCar(srv.url, "car-2")
+            await back.connect()
+            try:
+                await wait_for(lambda: back.events("estop"), "the latch re-sent to car-2")
+                status, _ = await teacher.post("/api/teacher/cars/car-2/reset")
+                assert status == 200
+                await wait_for(lambda: back.events("reset_estop"), "car-2 reset")
+            finally:
+                await back.close()
+        finally:
+            await teacher.http.close()
+
+
 async def test_a_kid_can_drive_only_the_car_assigned_to_them(tmp_path):
     async with classroom_server(tmp_path, cars=["car-1", "car-2"]) as srv:
         ann, ben = await srv.join("Ann"), await srv.join("Ben")
