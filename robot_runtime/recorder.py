@@ -11,13 +11,16 @@ Record types (field "k"):
   note       anything else worth a line (link up/down, e-stop, reset, arena loaded, shutdown)
 
 Lines are buffered and flushed (and fsynced: on a Pi a crash is usually a pulled battery) at least
-every FLUSH_EVERY_S, so a crash loses at most the last second. Floats are rounded to keep lines short.
+every FLUSH_EVERY_S, so a crash loses at most the last second. The fsync runs on a small background
+thread: it can take tens of milliseconds on an SD card, and the control loop must never wait for a disk.
+Floats are rounded to keep lines short.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -42,9 +45,26 @@ class FlightRecorder:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._f: TextIO | None = self.path.open("a", encoding="utf-8", buffering=64 * 1024)
-        self._fsync = fsync
         self._last_flush = None  # time of the last flush on the caller's clock
         self.lines = 0
+        self._sync_wanted = threading.Event()
+        self._closing = False
+        self._syncer: threading.Thread | None = None
+        if fsync:
+            self._syncer = threading.Thread(target=self._sync_forever, name="flight-recorder-fsync", daemon=True)
+            self._syncer.start()
+
+    def _sync_forever(self) -> None:
+        """Background thread: fsync whenever a flush asked for it (several asks coalesce into one)."""
+        while True:
+            self._sync_wanted.wait()
+            self._sync_wanted.clear()
+            if self._closing:
+                return
+            try:
+                os.fsync(self._f.fileno())  # type: ignore[union-attr]
+            except (OSError, ValueError, AttributeError):
+                pass  # some files (pipes, /dev/stdout) cannot fsync; the flush itself still happened
 
     def write(self, kind: str, t: float, **fields: Any) -> None:
         if self._f is None:
@@ -70,18 +90,23 @@ class FlightRecorder:
     def flush(self, t: float | None = None) -> None:
         if self._f is None:
             return
-        self._f.flush()
-        if self._fsync:
-            try:
-                os.fsync(self._f.fileno())
-            except OSError:
-                pass  # some filesystems (pipes, /dev/stdout) cannot fsync; the flush still happened
+        self._f.flush()  # into the OS's page cache: fast
+        if self._syncer is not None:
+            self._sync_wanted.set()  # onto the disk: on the background thread
         if t is not None:
             self._last_flush = t
 
     def close(self) -> None:
         if self._f is not None:
-            self.flush()
+            self._f.flush()
+            if self._syncer is not None:  # stop the thread first, then the last fsync here
+                self._closing = True
+                self._sync_wanted.set()
+                self._syncer.join()
+                try:
+                    os.fsync(self._f.fileno())
+                except OSError:
+                    pass
             self._f.close()
             self._f = None
 

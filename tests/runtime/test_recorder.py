@@ -60,3 +60,32 @@ def test_a_crash_loses_at_most_the_last_second(tmp_path):
     assert clock.now() - last <= FLUSH_EVERY_S + rt.loop.period + 1e-9
     assert sum(r["k"] == "cmd" for r in on_disk) >= rt.loop.ticks - (FLUSH_EVERY_S / rt.loop.period) - 1
     recorder.close()
+
+
+def test_the_disk_sync_never_runs_on_the_control_loops_thread(tmp_path, monkeypatch):
+    """An fsync can stall for tens of ms on an SD card: the loop hands it to the recorder's own thread."""
+    import os
+    import threading
+    import time
+
+    import robot_runtime.recorder as recorder_module
+
+    synced_on: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:  # the edge of the world: the disk
+        synced_on.append(threading.current_thread().name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(recorder_module.os, "fsync", recording_fsync)
+    recorder = FlightRecorder(tmp_path / "car.jsonl")
+    for i in range(200):  # 4 s of 50 Hz commands: several flush points
+        recorder.command(i * 0.02, "drive", (0.5, 0.0), (0.3, 0.0), frozenset({"speed_limit"}))
+    loop_thread = threading.current_thread().name
+    deadline = time.monotonic() + 2.0
+    while not synced_on and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert synced_on and all(name == "flight-recorder-fsync" for name in synced_on), synced_on
+    recorder.close()  # the last sync happens at close, on the caller's thread (shutdown, not a tick)
+    assert synced_on[-1] == loop_thread
+    assert len(read_log(tmp_path / "car.jsonl")) == 200
