@@ -22,7 +22,7 @@ from pathlib import Path
 from robot_runtime.arena import Arena, NamedZone
 from robot_runtime.protocol import Pose
 from server.config import ServerConfig
-from server.runner import REPO_ROOT, PortInUse, ServerHandle, freeze_startup_objects, start_server
+from server.runner import REPO_ROOT, ServerHandle, start_for_command, stop_on_signals
 from server.scratch_link import turbowarp_options
 
 CLASS_CODE = "DEMO"
@@ -85,17 +85,10 @@ async def _run(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, data_dir=server_dir, teacher_password=password,
                           car_tokens=tokens, default_class_code=CLASS_CODE, arena_path=arena_path,
                           **(turbowarp_options() if args.turbowarp else {}))  # Scratch in TurboWarp
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-    try:
-        server = await start_server(config)
-    except PortInUse as exc:
-        print(f"dojo demo: {exc}", file=sys.stderr, flush=True)
+    stop = stop_on_signals()
+    server = await start_for_command(config, "dojo demo")
+    if server is None:
         return 1
-    freeze_startup_objects()
     fleet = CarFleet(server, data_dir, tokens)
     code = 0
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from server.config import DEFAULT_PORT, ServerConfig
-from server.runner import REPO_ROOT, PortInUse, freeze_startup_objects, start_server
+from server.runner import REPO_ROOT, start_for_command, stop_on_signals
 from server.scratch_link import turbowarp_options
 
 
@@ -78,16 +77,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(config: ServerConfig) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        server = await start_server(config)
-    except PortInUse as exc:
-        print(f"dojo server: {exc}", file=sys.stderr)
+    stop = stop_on_signals()
+    server = await start_for_command(config, "dojo server")
+    if server is None:
         return 1
-    freeze_startup_objects()
     try:
         print(f"MIKRO-DOJO server on {server.base_url}   (data in {config.data_dir.resolve()}; Ctrl-C stops)", flush=True)
         if not config.car_tokens and not config.car_pairing_secret:

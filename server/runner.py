@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,3 +92,23 @@ def freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event that Ctrl-C or SIGTERM sets, so the command can shut down in order."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def start_for_command(config: ServerConfig, command: str) -> ServerHandle | None:
+    """Start the server for `dojo server` / `dojo demo`; None (and the reason on stderr) if the port is taken."""
+    try:
+        server = await start_server(config)
+    except PortInUse as exc:
+        print(f"{command}: {exc}", file=sys.stderr, flush=True)
+        return None
+    freeze_startup_objects()
+    return server
