@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import math
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -36,6 +37,8 @@ STOP_ACK_TIMEOUT_S = 2.0  # stop skips every queue; if it is not acknowledged in
 FIRST_TELEMETRY_WAIT_S = 2.0  # cars send telemetry at 20 Hz; 2 s without any means the car is not there
 FRESH_TELEMETRY_WAIT_S = 0.25  # after a move, wait for one telemetry newer than its reply (20 Hz = 50 ms)
 WAIT_SLICE_S = 0.1  # waits wake this often so Ctrl-C is handled promptly everywhere
+RUN_CALL_TIMEOUT_S = 5.0  # run_start/run_end are answered at once; 5 s means the server is not there
+MAX_PROGRAM_CHARS = 256 * 1024  # a kid's script is a few KB; a bigger file is not sent as the program
 
 KID_NAMESPACE = "/kid"
 
@@ -168,6 +171,7 @@ class Car:
         self.sio.on("disconnect", self._on_disconnect, namespace=KID_NAMESPACE)
         self.sio.on("connect_error", self._on_connect_error, namespace=KID_NAMESPACE)
         self._connect_error: Any = None
+        self._run_id: str | None = None
 
     # --- connection ---------------------------------------------------------------------------
 
@@ -183,6 +187,26 @@ class Car:
                 raise Refused(text, detail=str(reason), status="refused") from None
             raise _unreachable(self.server, exc) from None
         atexit.register(self._at_exit)
+        self._start_run()
+
+    def _start_run(self) -> None:
+        """This program is one run (on a picked lesson: a graded attempt, like a Blockly or Scratch run)."""
+        reply = self._send("run_start", {"source": "python", "program": _program_source()}, RUN_CALL_TIMEOUT_S,
+                           what="run_start")
+        if reply.get("status") == "refused":
+            self.close()
+            raise Refused(reply.get("kid_text") or "This program can't run here yet.", reply.get("detail", ""),
+                          status="refused", reply=reply)
+        self._run_id = reply.get("run_id")
+
+    def _end_run(self, reason: str) -> None:
+        run_id, self._run_id = self._run_id, None
+        if run_id and self.sio.connected:
+            try:
+                self.sio.call("run_end", {"run_id": run_id, "reason": reason}, namespace=KID_NAMESPACE,
+                              timeout=RUN_CALL_TIMEOUT_S)
+            except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+                pass  # the server ends a kid's runs when the kid goes away anyway
 
     def _load_catalog(self) -> None:
         """Argument rules from the catalog at the top level, where every range is the block's own.
@@ -198,8 +222,10 @@ class Car:
         self._params = {spec["id"]: {p["name"]: _Param(p) for p in spec.get("params", [])}
                         for spec in data.get("blocks", [])}
 
-    def close(self) -> None:
+    def close(self, reason: str = "finished") -> None:
         """Disconnect (the server stops your car when you leave)."""
+        if not self._closed:
+            self._end_run(reason)
         with self._lock:
             self._closed = True
         atexit.unregister(self._at_exit)
@@ -215,7 +241,7 @@ class Car:
             if exc[0] is not None and self.sio.connected:
                 self.stop()
         finally:
-            self.close()
+            self.close("finished" if exc[0] is None else "error")
 
     def _at_exit(self) -> None:
         # The program ended (or Ctrl-C escaped): never leave a car driving for a program that is gone.
@@ -376,8 +402,10 @@ class Car:
         else:  # catalog without this block (old server): check types only, the server checks ranges
             args = {k: (v if isinstance(v, str) else _number(k, v)) for k, v in args.items()}
         args = {k: (int(v) if isinstance(v, float) and v.is_integer() else v) for k, v in args.items()}
-        reply = self._send("block", {"block": block_id, "args": args, "ref": f"py-{next(self._refs)}", "source": "python"},
-                           self.block_timeout, what=block_id)
+        call = {"block": block_id, "args": args, "ref": f"py-{next(self._refs)}", "source": "python"}
+        if self._run_id:
+            call["run_id"] = self._run_id
+        reply = self._send("block", call, self.block_timeout, what=block_id)
         with self._lock:
             self._last_reply_at_count = self._telemetry_count
         status = reply.get("status")
@@ -438,3 +466,16 @@ class Car:
 
     def __repr__(self) -> str:
         return f"<dojo.Car {self.car_id or '?'} of {self.name or '?'} at {self.server}>"
+
+
+def _program_source() -> str | None:
+    """The kid's script as text (the judge reads Python programs), or None in a Python prompt."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not path or not str(path).endswith(".py"):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read(MAX_PROGRAM_CHARS + 1)
+    except OSError:
+        return None
+    return text if len(text) <= MAX_PROGRAM_CHARS else None
