@@ -65,8 +65,8 @@ def wall_outline(x0: float, y0: float, x1: float, y1: float, half_thickness: flo
     return [Segment(*corners[i], *corners[(i + 1) % 4], 0.0, "wall") for i in range(4)]
 
 
-def fence_segments(arena: Arena | None, fence: Zone | None) -> list[Segment]:
-    """Everything the car must not drive into: arena walls, the arena's edge, the session fence."""
+def fence_segments(arena: Arena | None, fence: Zone | None, keep_out: tuple[Zone, ...] = ()) -> list[Segment]:
+    """Everything the car must not drive into: arena walls, the arena's edge, the session fence, closed zones."""
     segs: list[Segment] = []
     if arena is not None:
         for w in arena.walls:
@@ -74,6 +74,8 @@ def fence_segments(arena: Arena | None, fence: Zone | None) -> list[Segment]:
         segs += zone_segments(arena.bounds, "edge")
     if fence is not None:
         segs += zone_segments(fence, "fence")
+    for zone in keep_out:
+        segs += zone_segments(zone, "closed_zone")
     return segs
 
 

@@ -171,6 +171,9 @@ class SessionLimits(Message):
     max_steer_pct: Annotated[float, Field(ge=0, le=100)] = 100
     allowed_skills: list[str] | None = None  # None: every skill the car has
     fence: Zone | None = None  # the car stays inside this zone (level's arena zone)
+    # arena zones closed at the driver's level: the car treats their edges as walls (one it is already
+    # inside when the limits arrive stays open to it, so it can drive out)
+    keep_out: Annotated[list[Zone], Field(max_length=32)] = []
     level: Annotated[int, Field(ge=1, le=4)] | None = None
 
 

@@ -41,7 +41,8 @@ RETURN_CRAWL = 0.15  # a car outside its fence may crawl back in at this throttl
 FAR_SLACK_CM = 1.0  # the fast path wants this much more room than the envelope needs (rounding never matters)
 FAR_REFRESH_CM = 10.0  # the nearest-segment distance is recomputed once the car has moved this far
 
-FENCE_NAMES = {"wall": "wall", "edge": "edge of the arena", "fence": "edge of my play area"}  # for kid sentences
+FENCE_NAMES = {"wall": "wall", "edge": "edge of the arena", "fence": "edge of my play area",
+               "closed_zone": "a zone for higher levels"}  # for kid sentences
 
 SafetyState = str  # "ok" | "limiting" | "stopping" | "estop" | "watchdog" (protocol.Telemetry.safety_state)
 
@@ -114,6 +115,7 @@ class SafetySupervisor:
         self.session = SessionLimits()
         self.limits = EffectiveLimits.combine(hard, self.session)
         self._arena = arena
+        self._last_xy: tuple[float, float] | None = None  # where the car was at the last tick
         self._segments = geo.fence_segments(arena, None)
         self._init_fast_path()
         self.fast_fence = True  # False: always the full fence geometry (tests compare the two)
@@ -130,12 +132,12 @@ class SafetySupervisor:
     def set_session(self, session: SessionLimits) -> None:
         self.session = session
         self.limits = EffectiveLimits.combine(self.hard, session)
-        self._segments = geo.fence_segments(self._arena, self._fence_zone())
+        self._segments = geo.fence_segments(self._arena, self._fence_zone(), self._keep_out())
         self._init_fast_path()
 
     def set_arena(self, arena: Arena | None) -> None:
         self._arena = arena
-        self._segments = geo.fence_segments(arena, self._fence_zone())
+        self._segments = geo.fence_segments(arena, self._fence_zone(), self._keep_out())
         self._init_fast_path()
 
     def _init_fast_path(self) -> None:
@@ -162,6 +164,11 @@ class SafetySupervisor:
 
     def _fence_zone(self) -> Zone | None:
         return self.limits.fence
+
+    def _keep_out(self) -> tuple[Zone, ...]:
+        """The session's closed zones, less one the car is in now (walls around it would trap it)."""
+        xy = self._last_xy
+        return tuple(z for z in self.session.keep_out if xy is None or not z.contains(*xy))
 
     def heartbeat(self, now: float) -> None:
         self.watchdog.feed(now)
@@ -215,6 +222,7 @@ class SafetySupervisor:
     def filter(self, cmd: Command, state: CarState, now: float) -> tuple[Command, list[SafetyEvent]]:
         """The command that may go to the motors now, and the interventions to report."""
         dt = 0.0 if self._prev_now is None else max(0.0, now - self._prev_now)
+        self._last_xy = (state.x_cm, state.y_cm)
         self._prev_now = now if self._prev_now is None else max(now, self._prev_now)
         events: list[SafetyEvent] = []
         binding: set[str] = set()

@@ -263,6 +263,8 @@ class Classroom:
         if self.channel and self.dispatcher.is_connected(car_id):
             await self.channel.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
                                                              pose=pose or self.start_pose(car_id)))
+            if car_id in self._limits_level:  # a new arena can have other closed zones
+                await self._send_limits(car_id, self._limits_level[car_id])
         self.events.publish("arena_changed", car_id)
 
     # --- blocks ---------------------------------------------------------------------------
@@ -405,15 +407,19 @@ class Classroom:
 
     # --- limits, logging, lifetime --------------------------------------------------------
 
-    def session_limits(self, level: int) -> SessionLimits:
+    def session_limits(self, level: int, car_id: str | None = None) -> SessionLimits:
+        """The level's caps; with a car, also its arena's zones that open only at a higher level."""
         lv = LEVELS[level]
-        return SessionLimits(max_speed_pct=lv.max_speed_pct, allowed_skills=sorted(lv.skills), level=level)
+        closed = [] if car_id is None else [z.rect for z in self.arena_for_car(car_id).zones
+                                            if z.min_level is not None and z.min_level > level]
+        return SessionLimits(max_speed_pct=lv.max_speed_pct, allowed_skills=sorted(lv.skills), level=level,
+                             keep_out=closed)
 
     async def _send_limits(self, car_id: str, level: int) -> None:
         if self.channel is None:
             return
         self._limits_level[car_id] = level
-        await self.channel.send_limits(car_id, self.session_limits(level))
+        await self.channel.send_limits(car_id, self.session_limits(level, car_id))
 
     async def _before_start(self, request: Request) -> None:
         """The car gets the driver's limits before the driver's first request (shared cars switch)."""

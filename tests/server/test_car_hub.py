@@ -9,6 +9,7 @@ import socketio
 from yarl import URL
 
 from core_harness import WAIT_S, RawCar, classroom_server, start_sim_car, wait_for
+from robot_runtime.arena import Arena, NamedZone
 from robot_runtime.link import AuthRefused
 from server.car_hub import CAR_HUB
 
@@ -24,7 +25,23 @@ async def test_a_car_gets_a_heartbeat_then_its_arena_and_limits_on_connect(tmp_p
             arena = car.events("arena")[0]
             assert arena["arena"]["width_cm"] == srv.classroom.default_arena.width_cm and arena["pose"]["x_cm"] > 0
             assert car.events("limits")[0] == {"max_speed_pct": 30.0, "max_steer_pct": 100.0, "allowed_skills": [],
-                                               "fence": None, "level": 1}
+                                               "fence": None, "keep_out": [], "level": 1}
+        finally:
+            await car.close()
+
+
+async def test_zones_above_the_drivers_level_reach_the_car_as_walls_and_open_with_the_level(tmp_path):
+    async with classroom_server(tmp_path, extra_cars=["car-1"]) as srv:
+        car = RawCar(srv.url, "car-1")
+        await car.connect()
+        try:
+            await wait_for(lambda: car.events("limits"), "limits")
+            ramp = NamedZone(name="ramp", x0=250, y0=40, x1=330, y1=160, min_level=3)
+            arena = Arena(width_cm=500, height_cm=200, zones=[ramp, NamedZone(name="goal", x0=400, y0=40, x1=480, y1=160)])
+            await srv.classroom.set_arena("car-1", arena)
+            await wait_for(lambda: car.events("limits")[-1]["keep_out"], "the closed zone in the limits")
+            assert car.events("limits")[-1]["keep_out"] == [{"x0": 250.0, "y0": 40.0, "x1": 330.0, "y1": 160.0}]
+            assert srv.classroom.session_limits(3, "car-1").keep_out == []  # level 3 opens it
         finally:
             await car.close()
 
