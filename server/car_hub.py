@@ -12,11 +12,11 @@ import asyncio
 import logging
 import math
 from collections import Counter
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, TypeVar
 
 import socketio
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from robot_runtime.protocol import (
     CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
@@ -29,6 +29,7 @@ from server.messages import error_info_from_validation, refusal
 from server.state import CLASSROOM, CONFIG, SIO
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 CONNECTED_WAIT_S = 1.0  # how long a post-connect task waits for socket.io to finish the handshake
 
@@ -97,25 +98,15 @@ class CarHub(socketio.AsyncNamespace):
     # --- from cars ----------------------------------------------------------------------
 
     async def on_result(self, sid: str, data: Any) -> None:
-        car_id = self.car_of.get(sid)
-        if car_id is None:
-            return
-        try:
-            result = SkillResult.model_validate(data)
-        except ValidationError as exc:
-            self._bad(car_id, "result", exc)
+        car_id, result = self._from_car(sid, SkillResult, "result", data)
+        if result is None:
             return
         if not self.classroom.dispatcher.on_result(car_id, result):
             log.info("late or unknown result from %s: %s %s", car_id, result.request_id, result.status)
 
     async def on_telemetry(self, sid: str, data: Any) -> None:
-        car_id = self.car_of.get(sid)
-        if car_id is None:
-            return
-        try:
-            telemetry = Telemetry.model_validate(data)
-        except ValidationError as exc:
-            self._bad(car_id, "telemetry", exc)
+        car_id, telemetry = self._from_car(sid, Telemetry, "telemetry", data)
+        if telemetry is None:
             return
         if not _finite(telemetry):  # NaN/inf would break the browsers' JSON.parse
             self.bad_messages["telemetry.not_finite"] += 1
@@ -134,6 +125,17 @@ class CarHub(socketio.AsyncNamespace):
         self.bad_messages["unknown_event"] += 1
         log.warning("car sent unknown event %r; dropped", event)
         return None
+
+    def _from_car(self, sid: str, model: type[M], what: str, data: Any) -> tuple[str, M | None]:
+        """Which car sent this and the validated message; None (counted and logged) if it is not valid."""
+        car_id = self.car_of.get(sid)
+        if car_id is None:
+            return "", None
+        try:
+            return car_id, model.model_validate(data)
+        except ValidationError as exc:
+            self._bad(car_id, what, exc)
+            return car_id, None
 
     def _bad(self, car_id: str, what: str, exc: ValidationError) -> None:
         info = error_info_from_validation(exc, what)
