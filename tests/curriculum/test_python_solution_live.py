@@ -23,23 +23,31 @@ SAME_PLACE_CM = 10.0  # the live car has sensor/actuator noise and real-time jit
 pytestmark = pytest.mark.timeout(120)
 
 
+async def car_at(srv, start) -> None:
+    await wait_for(lambda: math.dist((srv.classroom.latest_telemetry("car-1").pose.x_cm,
+                                      srv.classroom.latest_telemetry("car-1").pose.y_cm),
+                                     (start.x_cm, start.y_cm)) < 2, "car at the lesson's start")
+
+
+async def run_lesson_script(srv, lesson_id: str, tmp_path: Path) -> None:
+    """Run the lesson's Python twin as a kid would, pointed at this test's server and class."""
+    source = srv.handle.app[ATTEMPTS].lessons.lessons[lesson_id].python_path().read_text(encoding="utf-8")
+    script = tmp_path / f"{lesson_id}.py"
+    script.write_text(source.replace("http://127.0.0.1:8080", srv.url).replace('class_code="DEMO"',
+                                                                                  f'class_code="{CLASS}"'))
+    proc = await asyncio.create_subprocess_exec(sys.executable, str(script), cwd=str(REPO),
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), PROGRAM_TIMEOUT_S)
+    assert proc.returncode == 0, err.decode()[-2000:]
+
+
 async def test_python_twin_drives_like_the_blockly_reference(tmp_path):
     async with classroom_server(tmp_path, cars=["car-1"]) as srv:
         lesson = srv.handle.app[ATTEMPTS].lessons.get("l1-around-the-corner")
-        item = srv.handle.app[ATTEMPTS].lessons.lessons[lesson.id]
-        source = item.python_path().read_text(encoding="utf-8")
         kid = await srv.join("Kid")  # the name the exported program joins with
         await srv.classroom.set_arena("car-1", lesson.arena, lesson.arena.start)
-        await wait_for(lambda: math.dist((srv.classroom.latest_telemetry("car-1").pose.x_cm,
-                                          srv.classroom.latest_telemetry("car-1").pose.y_cm),
-                                         (lesson.arena.start.x_cm, lesson.arena.start.y_cm)) < 2, "car at the start")
-        script = tmp_path / "kid_program.py"
-        script.write_text(source.replace("http://127.0.0.1:8080", srv.url).replace('class_code="DEMO"',
-                                                                                      f'class_code="{CLASS}"'))
-        proc = await asyncio.create_subprocess_exec(sys.executable, str(script), cwd=str(REPO),
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), PROGRAM_TIMEOUT_S)
-        assert proc.returncode == 0, err.decode()[-2000:]
+        await car_at(srv, lesson.arena.start)
+        await run_lesson_script(srv, lesson.id, tmp_path)
         await asyncio.sleep(0.3)  # the last telemetry after the stop
         pose = srv.classroom.latest_telemetry(srv.classroom.car_of(kid["kid_id"])).pose
         expected = run_program(lesson, lesson.solution.blockly).truth_end
@@ -53,18 +61,8 @@ async def test_a_python_program_on_a_picked_lesson_is_a_graded_attempt(tmp_path)
         bearer = {"Authorization": f"Bearer {kid['token']}"}
         async with srv.http.post(f"{srv.url}/api/lessons/select", json={"lesson_id": "l1-wake-up"}, headers=bearer) as r:
             assert r.status == 200, await r.text()
-        start = srv.handle.app[ATTEMPTS].lessons.get("l1-wake-up").arena.start
-        await wait_for(lambda: math.dist((srv.classroom.latest_telemetry("car-1").pose.x_cm,
-                                          srv.classroom.latest_telemetry("car-1").pose.y_cm),
-                                         (start.x_cm, start.y_cm)) < 2, "car at the lesson's start")
-        source = srv.handle.app[ATTEMPTS].lessons.lessons["l1-wake-up"].python_path().read_text(encoding="utf-8")
-        script = tmp_path / "wake_up.py"
-        script.write_text(source.replace("http://127.0.0.1:8080", srv.url).replace('class_code="DEMO"',
-                                                                                      f'class_code="{CLASS}"'))
-        proc = await asyncio.create_subprocess_exec(sys.executable, str(script), cwd=str(REPO),
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        _, err = await asyncio.wait_for(proc.communicate(), PROGRAM_TIMEOUT_S)
-        assert proc.returncode == 0, err.decode()[-2000:]
+        await car_at(srv, srv.handle.app[ATTEMPTS].lessons.get("l1-wake-up").arena.start)
+        await run_lesson_script(srv, "l1-wake-up", tmp_path)
 
         async def attempts() -> list[dict]:
             async with srv.http.get(f"{srv.url}/api/attempts", headers=bearer) as r:
