@@ -84,16 +84,22 @@ class ConfigError(ValueError):
     """A car config file that cannot be used; the message names the file, the field and the bound."""
 
 
+def read_config_mapping(path: Path, what: str, error: type[ValueError]) -> dict[str, Any]:
+    """A YAML/JSON config file's fields; `error` names the file and what is wrong (shared with the server)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist — pass the path of a YAML or JSON file") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{what} {path} is not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise error(f"{what} {path} must be a mapping of fields (got {type(data).__name__})")
+    return data
+
+
 def load_car_config(path: str | Path, **overrides: Any) -> CarConfig:
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"car config {p} does not exist — pass the path of a YAML or JSON car config") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"car config {p} is not valid YAML/JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"car config {p} must be a mapping of fields (got {type(data).__name__})")
+    data = read_config_mapping(p, "car config", ConfigError)
     # Files named in the config are relative to the config file, not to wherever the car was started.
     for key in ("arena_file", "log_file"):
         if isinstance(data.get(key), str):

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from robot_runtime.config import read_config_mapping
 from server.config import DEFAULT_PORT, ServerConfig
 from server.runner import REPO_ROOT, start_for_command, stop_on_signals
 from server.scratch_link import turbowarp_options
@@ -29,15 +29,7 @@ class ConfigFileError(ValueError):
 def load_config(path: Path | None, **overrides: Any) -> ServerConfig:
     data: dict[str, Any] = {}
     if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigFileError(f"config file {path} does not exist — pass the path of a YAML or JSON file") from None
-        except yaml.YAMLError as exc:
-            raise ConfigFileError(f"config file {path} is not valid YAML/JSON: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigFileError(f"config file {path} must be a mapping of fields (got {type(loaded).__name__})")
-        data.update(loaded)
+        data.update(read_config_mapping(path, "config file", ConfigFileError))
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return ServerConfig.model_validate(data)
