@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from perception.camera import CameraPose, Intrinsics, PinholeCamera
+from perception.camera import CameraPose, Intrinsics, PinholeCamera, look_at
 from perception.markers import MarkerPlan, aruco_dictionary, marker_image
 from robot_runtime.arena import Arena
 from robot_runtime.hardware import CarSpec
@@ -96,6 +96,28 @@ class SimFrame:
     truth: dict[str, Pose]  # every car in the scene
     markers_px: dict[int, np.ndarray]  # every marker whose four corners are in the picture: id -> (4, 2) pixels
     hidden: set[int]  # of those, the ones an occluder covers (at least one corner)
+
+
+def overhead_pose(plan: MarkerPlan, intrinsics: Intrinsics, tilt_deg: float = 0.0, margin_px: float = 12.0) -> CameraPose:
+    """The closest camera, looking at the arena's middle from `tilt_deg` off straight down (from the lower
+    edge's side), that still sees all four corner markers at least `margin_px` inside the picture."""
+    if not 0.0 <= tilt_deg < 80.0:
+        raise ValueError(f"tilt must be between 0 and 80 degrees (got {tilt_deg})")
+    arena = plan.arena
+    target = np.array([arena.width_cm / 2, arena.height_cm / 2, 0.0])
+    back = np.array([0.0, -math.sin(math.radians(tilt_deg)), math.cos(math.radians(tilt_deg))])
+    corners = np.vstack([_on_floor(sq) for sq in plan.corner_squares().values()])
+    w, h = intrinsics.size
+    distance = 50.0
+    while distance < 5000.0:
+        pose = look_at(tuple(target + back * distance), tuple(target))
+        cam = PinholeCamera(intrinsics, pose)
+        if np.all(cam.depth(corners) > NEAR_CM):
+            px = cam.project(corners)
+            if np.all((px >= margin_px) & (px <= (w - 1 - margin_px, h - 1 - margin_px))):
+                return pose
+        distance *= 1.02
+    raise ValueError("no camera position sees the whole arena: the arena is too big for this lens")
 
 
 def held_sheet(texture: np.ndarray, width_cm: float, height_cm: float, centre_cm: tuple[float, float, float],
@@ -283,7 +305,8 @@ class SimCamera:
     def _box(self, img: np.ndarray, corners: np.ndarray, side: tuple[int, int, int], top: tuple[int, int, int]) -> None:
         """A box from its 8 corners: the floor four, then the same four at the top, in the same order."""
         foot = corners[:4, :2]
-        if np.cross(foot[1] - foot[0], foot[2] - foot[1]) < 0:  # make the footprint counter-clockwise from above
+        a, b = foot[1] - foot[0], foot[2] - foot[1]
+        if a[0] * b[1] - a[1] * b[0] < 0:  # make the footprint counter-clockwise from above
             corners = np.vstack([corners[3::-1], corners[:3:-1]])
         for i in range(4):
             j = (i + 1) % 4
