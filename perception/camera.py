@@ -16,7 +16,7 @@ from typing import Annotated
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 # A typical USB / laptop webcam sees 60-70 degrees across (a Logitech C920: 70 degrees); the middle of that
 # range keeps a wrong guess within ~8 % of the real focal length.

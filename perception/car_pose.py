@@ -9,7 +9,8 @@ up, 1 m off-axis under a 2 m camera, sits 6 cm away from where the floor homogra
 
 What is left over says how far to trust the fit: `residual_cm` (corners off the marker's shape) and
 `scale` (the marker's size on the roof plane over its true size; far from 1: wrong roof height or
-marker size). :func:`roof_height` finds the height at which the scale is 1, for the setup wizard.
+marker size). The scale cannot measure a roof height in turn: ArUco's corners sit ~0.3 px inside a
+marker, which at 25 px is a 2 % smaller marker, i.e. ~4 cm lower under a 2 m camera — ask for a ruler.
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perception.camera import PinholeCamera
-from perception.markers import RoofMarker, square
-
-HEIGHT_SEARCH_STEPS = 40  # bisection halvings: far below a millimetre from a 3 m camera
-
+from perception.markers import RoofMarker
 
 @dataclass(frozen=True, slots=True)
 class CarFix:
@@ -59,25 +57,3 @@ def locate_car(corners_px: np.ndarray, roof: RoofMarker, camera: PinholeCamera) 
         return None
     x, y, heading, residual, scale = fit_marker(plane, roof.model_points())
     return CarFix(roof.car_id, x, y, heading, residual, scale)
-
-
-def roof_height(corners_px: np.ndarray, size_cm: float, camera: PinholeCamera) -> float:
-    """The height above the floor at which a marker `size_cm` wide shows as these corners.
-
-    The higher the plane, the smaller the marker's footprint on it: bisect for the height where it has
-    its true size. Used to measure a car's roof height instead of asking for a ruler.
-    """
-    model = square(0.0, 0.0, size_cm)
-    lo, hi = 0.0, float(camera.centre[2]) * 0.95
-
-    def scale(z: float) -> float:
-        plane = camera.to_plane(corners_px, z)
-        return fit_marker(plane, model)[4] if np.all(np.isfinite(plane)) else 0.0
-
-    for _ in range(HEIGHT_SEARCH_STEPS):
-        mid = (lo + hi) / 2
-        if scale(mid) > 1.0:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2

@@ -168,7 +168,8 @@ def measure_arena(detections: Detections, plan: MarkerPlan, intrinsics: Intrinsi
     """The arena's (width, height) in cm as the picture shows it.
 
     With `width_cm` (the user measured the lower edge, corner to corner) only the height is fitted, which
-    does not depend on the printed size; without it the corner markers' printed size sets the scale.
+    does not depend on the printed size (within a centimetre); without it the corner markers' printed
+    size sets the scale, a few per cent off (ArUco finds corners ~0.3 px inside a small marker).
     Starts from the plan's arena size; needs all four corners.
     """
     if detections.image_size != intrinsics.size:

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from robot_runtime.arena import Arena
+from robot_runtime.protocol import CarId
 
 FIRST_CAR_MARKER_ID = 10  # ids 4-9 stay free for more floor markers later; 10-49 give 40 cars in DICT_4X4_50
 # A 1/10 RC car's body stands 12-14 cm tall; a marker taped on its roof sits about here. Measure yours.
@@ -72,7 +73,7 @@ class RoofMarker(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    car_id: Annotated[str, Field(min_length=1, max_length=32)]
+    car_id: CarId
     marker_id: Annotated[int, Field(ge=0, le=999)]
     size_cm: Annotated[float, Field(ge=3, le=30)] = ROOF_MARKER_CM
     height_cm: Annotated[float, Field(ge=0, le=100)] = ROOF_HEIGHT_CM

@@ -31,6 +31,7 @@ NEAR_CM = 1.0  # anything closer to the lens than this is not drawn
 WALL_HEIGHT_CM = 10.0  # a skirting board or a row of books: the arena's inner walls
 CONE_HEIGHT_PER_RADIUS = 2.5  # a sports cone is about 2.5 times as tall as its base radius
 TAPE_CM = 2.0  # the arena's edge: a strip of coloured tape on the floor
+PLACEMENT_TRIES = 10_000  # random spots tried before giving up on fitting the cars in
 SUBPIXEL_BITS = 4  # polygon vertices to 1/16 px, so edges sit where the geometry says
 
 # BGR colours of the room
@@ -118,6 +119,37 @@ def overhead_pose(plan: MarkerPlan, intrinsics: Intrinsics, tilt_deg: float = 0.
                 return pose
         distance *= 1.02
     raise ValueError("no camera position sees the whole arena: the arena is too big for this lens")
+
+
+def _clear_of_obstacles(x: float, y: float, reach: float, arena: Arena) -> bool:
+    for c in arena.cones:
+        if math.hypot(x - c.x_cm, y - c.y_cm) < reach + c.radius_cm:
+            return False
+    for w in arena.walls:
+        dx, dy = w.x1 - w.x0, w.y1 - w.y0
+        t = max(0.0, min(1.0, ((x - w.x0) * dx + (y - w.y0) * dy) / max(dx * dx + dy * dy, 1e-9)))
+        if math.hypot(x - w.x0 - t * dx, y - w.y0 - t * dy) < reach + w.thickness_cm / 2:
+            return False
+    return True
+
+
+def random_car_poses(plan: MarkerPlan, rng: np.random.Generator, cars: list[str] | None = None,
+                     spec: CarSpec = CarSpec()) -> dict[str, Pose]:
+    """Cars (default: every car of the plan) anywhere a car can stand in the arena, any heading: never
+    overlapping each other, a wall or a cone (circles of half a car's length around each centre keep apart)."""
+    arena = plan.arena
+    cars = list(plan.roofs) if cars is None else cars
+    margin = spec.length_cm / 2
+    placed: dict[str, Pose] = {}
+    for _ in range(PLACEMENT_TRIES):
+        if len(placed) == len(cars):
+            return placed
+        x, y = rng.uniform(margin, arena.width_cm - margin), rng.uniform(margin, arena.height_cm - margin)
+        if not _clear_of_obstacles(x, y, margin, arena):
+            continue
+        if all(math.hypot(x - p.x_cm, y - p.y_cm) > spec.length_cm + 2 for p in placed.values()):
+            placed[cars[len(placed)]] = Pose(x_cm=float(x), y_cm=float(y), heading_deg=float(rng.uniform(-180, 180)))
+    raise ValueError(f"{len(cars)} cars do not fit side by side in a {arena.width_cm:g} x {arena.height_cm:g} cm arena")
 
 
 def held_sheet(texture: np.ndarray, width_cm: float, height_cm: float, centre_cm: tuple[float, float, float],

@@ -2,8 +2,8 @@
 
 Two cameras (straight overhead at 640x480, on a shelf 34 degrees off at 1280x720), barrel lenses, blur,
 noise and uneven light on. Four cars per picture, 50 pictures per camera. Bounds are the issue's
-targets (median <= 1 cm, p95 <= 2.5 cm, heading median <= 2 deg, misses <= 1 %) for a lens measured
-with the ChArUco board, and looser ones for a lens only guessed and refined from the corner markers.
+targets (median <= 1 cm, p95 <= 2.5 cm, heading median <= 2 deg, misses <= 1 %), both for a lens
+measured with the ChArUco board and for a lens only guessed and refined from the corner markers.
 The benchmark (python -m benchmarks tracker) prints the numbers themselves.
 """
 
@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from perception.camera import default_intrinsics
-from perception.tracker import Tracker
-from perception_helpers import PLAN, SETUPS, Setup, angle_error, charuco_lens, random_poses
 from perception.sim_camera import Scene
+from perception.sim_rigs import Rig
+from perception.tracker import Tracker
+from perception_helpers import PLAN, SETUPS, angle_error, charuco_lens, random_poses
 from robot_runtime.protocol import Pose
 
 FRAMES = 50  # x 4 cars = 200 poses per camera
@@ -37,7 +38,7 @@ def pictures(setup_name: str) -> tuple[np.ndarray, list[tuple[dict[str, Pose], n
     return camera.render(Scene(PLAN)).image, shots
 
 
-def measure(setup: Setup, lens_kind: str) -> dict[str, float]:
+def measure(setup: Rig, lens_kind: str) -> dict[str, float]:
     lens = charuco_lens(setup.name) if lens_kind == "charuco" else default_intrinsics(*setup.lens.size)
     empty, shots = pictures(setup.name)
     calibration = Tracker(PLAN, lens).calibrate(empty)
