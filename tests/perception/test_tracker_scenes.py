@@ -53,6 +53,22 @@ def test_four_cars_in_one_picture_are_each_tracked_where_they_are(camera, tracke
         assert off_by(result, car_id, pose) < 1.0
 
 
+@pytest.mark.parametrize("heading", [0.0, 90.0, -150.0])
+def test_a_printed_roof_marker_with_its_top_to_the_front_gives_the_cars_heading(camera, tracker, heading):
+    """Independent of the simulator's car model: the printed marker (top edge = FRONT tab) laid by hand
+    at roof height, its top edge towards `heading`, its middle at (120, 70)."""
+    roof = PLAN.roofs["car-2"]
+    h, s = math.radians(heading), roof.size_cm * 8 / 6  # the texture includes the one-cell quiet zone
+    fwd, left = np.array([math.cos(h), math.sin(h)]), np.array([-math.sin(h), math.cos(h)])
+    centre = np.array([120.0, 70.0])
+    corners = [centre + (fwd + left) * s / 2, centre + (fwd - left) * s / 2,  # texture top-left, top-right
+               centre + (-fwd - left) * s / 2, centre + (-fwd + left) * s / 2]
+    sheet = Sheet(marker_image(PLAN.dictionary, roof.marker_id, 8), np.column_stack([corners, np.full(4, roof.height_cm)]))
+    fix = tracker.process(camera.render(Scene(PLAN, sheets=(sheet,))).image, 0.0).cars["car-2"].fix
+    assert math.hypot(fix.x_cm - 120.0, fix.y_cm - 70.0) < 1.0
+    assert abs((fix.heading_deg - heading + 180) % 360 - 180) < 2.0
+
+
 def test_a_hand_over_part_of_a_car_but_not_its_marker_changes_nothing(camera, tracker):
     hand = Occluder(np.array([[20, 25], [32, 25], [32, 55], [20, 55]], dtype=float), z_cm=25)  # over car-1's tail
     result = tracker.process(camera.render(Scene(PLAN, cars=POSES, occluders=(hand,))).image, 0.0)
@@ -133,6 +149,20 @@ def test_a_camera_that_moves_is_noticed_and_calibrated_again(camera, tracker):
     assert float(moved.message.split("by ")[1].split(" ")[0]) > CAMERA_MOVED_PX
     assert result.recalibrated and tracker.calibration is not old
     assert off_by(result, "car-3", POSES["car-3"]) < 1.0
+
+
+def test_a_moved_camera_with_a_corner_marker_out_of_place_keeps_the_good_calibration(camera, tracker):
+    """Bumped camera, and meanwhile someone kicked the upper right marker 25 cm along the edge: the new
+    fit is poor, so the old calibration stays and the user hears why."""
+    good = tracker.calibration
+    eye = OVERHEAD.pose.position_cm + (6.0, 4.0, 0.0)
+    bumped = type(camera)(OVERHEAD.lens, look_at(tuple(eye), (eye[0], eye[1] - 3.0, 0.0)), seed=1)
+    square = PLAN.corner_squares()[2] - (25.0, 0.0)
+    kicked = Sheet(marker_image(PLAN.dictionary, 2, 8), _sheet_corners(square, PLAN.corner_size_cm))
+    result = tracker.process(bumped.render(Scene(PLAN, hidden_corners=frozenset({2}), sheets=(kicked,))).image, 0.0)
+    assert tracker.calibration is good and not result.recalibrated
+    kept = next(p for p in result.problems if p.code == "calibration_kept")
+    assert "off by" in kept.message and "cm" in kept.message
 
 
 def test_a_roof_marker_seen_twice_is_used_for_neither_copy_and_named(camera, tracker):
