@@ -60,8 +60,8 @@ class Intrinsics(_Frozen):
     def scaled_to(self, width: int, height: int) -> "Intrinsics":
         """The same lens at another resolution of the same aspect (a webcam switched from 720p to 480p, say)."""
         if abs(width / height - self.width / self.height) > 0.01:
-            raise ValueError(f"the camera was calibrated at {self.width}x{self.height}; {width}x{height} has another "
-                             "shape, so the calibration does not carry over: calibrate again at this size")
+            raise ValueError(f"it was calibrated at {self.width}x{self.height} and {width}x{height} has another shape, "
+                             "so the calibration does not carry over")
         s = width / self.width
         return self.model_copy(update={"width": width, "height": height, "fx": self.fx * s, "fy": self.fy * s,
                                        "cx": (self.cx + 0.5) * s - 0.5, "cy": (self.cy + 0.5) * s - 0.5})

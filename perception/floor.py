@@ -57,8 +57,10 @@ class FloorCalibration(BaseModel):
         return PinholeCamera(self.intrinsics, self.pose)
 
     def shift_px(self, detections: Detections) -> float | None:
-        """How far the corner markers seen now sit from where they were at calibration (None: none seen)."""
-        moved = [float(np.hypot(*(detections.markers[m].mean(axis=0) - c))) for m, c in self.corner_centres_px.items()
+        """How far the corner markers seen now sit from where they were at calibration, in the calibrated
+        picture's pixels (a stream switched to another size has not moved); None: no corner seen."""
+        k = self.intrinsics.width / detections.image_size[0]
+        moved = [float(np.hypot(*(detections.markers[m].mean(axis=0) * k - c))) for m, c in self.corner_centres_px.items()
                  if m in detections.markers]
         return max(moved) if moved else None
 

@@ -94,6 +94,11 @@ def calibration_kept(reason: Problem) -> Problem:
     return Problem("calibration_kept", f"Using the last good calibration: {reason.message}", reason.fix, "warning")
 
 
+def picture_size_changed(detail: str) -> Problem:
+    return Problem("calibration_size", f"The camera's pictures changed shape: {detail}.",
+                   "Set the camera back to the size it was calibrated at, or calibrate again.")
+
+
 def not_calibrated() -> Problem:
     return Problem("not_calibrated", "The floor is not calibrated yet, so cars cannot be placed.",
                    "Show the camera all four corner markers.")

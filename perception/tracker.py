@@ -152,8 +152,7 @@ class Tracker:
             self._maintain_calibration(det, result)
             camera = None if self._calibration is None else self._pinhole(det.image_size)
         except ValueError as exc:  # a frame at a size the lens calibration cannot take
-            result.problems.append(problems.Problem("calibration_size", str(exc), "Set the camera back to the size it "
-                                                    "was calibrated at, or calibrate again."))
+            result.problems.append(problems.picture_size_changed(str(exc)))
             self._coast(result)
             return result
         result.calibration = self._calibration

@@ -233,10 +233,11 @@ def test_a_wrong_roof_height_in_the_plan_is_pointed_out(camera, tracker):
 def test_smaller_pictures_from_the_same_camera_still_track(camera, tracker):
     image = camera.render(Scene(PLAN, cars=POSES)).image
     result = tracker.process(cv2.resize(image, (320, 240), interpolation=cv2.INTER_AREA), 0.0)
-    assert result.ok
+    assert result.ok and not result.recalibrated and "camera_moved" not in codes(result)  # same camera, not moved
     assert off_by(result, "car-2", POSES["car-2"]) < 3.0  # half the pixels: coarser, still right
     result = tracker.process(np.ascontiguousarray(image[:, :400]), 0.1)  # another shape: the lens does not fit
-    assert any(p.code == "calibration_size" for p in result.problems)
+    size = next(p for p in result.problems if p.code == "calibration_size")
+    assert "640x480" in size.message and "400x480" in size.message
 
 
 def test_result_summaries_are_plain_json():
