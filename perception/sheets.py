@@ -1,12 +1,14 @@
 """Printable marker sheets (PDF, A4 or Letter): what a parent prints to set up an arena.
 
 Pages: how to lay it all out; one page per corner marker (dashed lines show the arena's edges at the
-corner it goes on); the cars' roof markers, two to a page, with the car's front marked; and, if
+corner it goes on); each car's roof marker on its own page, cut line and FRONT tab; and, if
 wanted, the ChArUco lens board. Every page carries a 10 cm check line: a print scaled by "fit to
 page" is caught with a ruler before it spoils the calibration.
 """
 
 from __future__ import annotations
+
+import textwrap
 
 from perception.lens import DEFAULT_BOARD, BoardSpec
 from perception.markers import CORNER_NAMES, MarkerPlan, RoofMarker, marker_cells
@@ -56,17 +58,6 @@ def _footer(page: Page, number: int, total: int) -> None:
     page.text(page.width_cm - MARGIN_CM - 2.2, y, f"page {number} of {total}", 8, grey=0.4)
 
 
-def _wrap(text: str, chars: int) -> list[str]:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > chars:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return lines + ([line] if line else [])
-
-
 def _instructions(page: Page, plan: MarkerPlan, board: BoardSpec | None) -> None:
     x, y = MARGIN_CM, MARGIN_CM + 0.8
     arena = plan.arena
@@ -86,7 +77,7 @@ def _instructions(page: Page, plan: MarkerPlan, board: BoardSpec | None) -> None
                      "the camera when the setup asks.")
     y += 1.2
     for i, step in enumerate(steps, start=1):
-        for j, line in enumerate(_wrap(step, 95)):
+        for j, line in enumerate(textwrap.wrap(step, 95)):
             page.text(x + (0 if j == 0 else 0.6), y, f"{i}. {line}" if j == 0 else line, 10)
             y += 0.5
         y += 0.25
@@ -114,7 +105,7 @@ def _free_height(page_height_cm: float) -> float:
 
 def _header(page: Page, title: str, text: str) -> None:
     page.text(MARGIN_CM, MARGIN_CM + 0.8, title, 16, bold=True)
-    for j, line in enumerate(_wrap(text, 100)):
+    for j, line in enumerate(textwrap.wrap(text, 100)):
         page.text(MARGIN_CM, MARGIN_CM + 1.6 + 0.5 * j, line, 10)
 
 
