@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup demo test test-py test-node bench chromium clean
+.PHONY: setup demo test test-py test-node bench chromium poppler clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -27,11 +27,17 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "browser tests need Debian's chromium: sudo apt-get install -y chromium"; fi; }
 
+# poppler's pdftoppm: the marker-sheet tests print the PDF to pixels and measure it.
+poppler:
+	@command -v pdftoppm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq poppler-utils; \
+	  else echo "marker sheet tests need pdftoppm: sudo apt-get install -y poppler-utils"; fi; }
+
 # `make demo DEMO_ARGS="--cars 6 --port 8081"` passes options through to `dojo demo`.
 demo: setup
 	$(VENV)/bin/dojo demo $(DEMO_ARGS)
 
-test: setup chromium test-py test-node
+test: setup chromium poppler test-py test-node
 
 test-py: setup
 	$(PY) -m pytest -q

@@ -1,0 +1,1 @@
+"""Seeing the arena from above: camera model, markers, the simulated camera and the tracker."""
