@@ -47,8 +47,10 @@ TASK_FIELDS = (
     "cone_ahead_cm", "cone_left_cm",  # the nearest cone, in the car's frame
 )
 FIELD_INDEX = {name: i for i, name in enumerate(TASK_FIELDS)}
-# What a learned trick observes: the car's own motion and forward sensor, then the task features.
-BASE_FIELDS = ("speed_cm_s", "yaw_rate_dps", "distance_cm")
+# What a learned trick observes: its speed and forward sensor, then the task features. Not the yaw rate:
+# it gives away the steering already applied, and a cloned policy then learns to keep steering as it
+# is (it copies its own past instead of reacting to the course: late, oscillating turns).
+BASE_FIELDS = ("speed_cm_s", "distance_cm")
 OBSERVATION_FIELDS = BASE_FIELDS + TASK_FIELDS
 
 TaskStatus = Literal["running", "done", "failed"]
@@ -212,4 +214,4 @@ def observation_row(state: CarState, task_row: list[float], sensor_range_cm: flo
     """OBSERVATION_FIELDS for one state, unscaled (the policy runner's getters give the same numbers:
     distance_cm is the sensor range when the sensor sees nothing, as the manifest's `missing` says)."""
     d = sensor_range_cm if state.distance_cm is None else state.distance_cm
-    return [state.speed_cm_s, state.yaw_rate_dps, d, *task_row]
+    return [state.speed_cm_s, d, *task_row]
