@@ -98,7 +98,7 @@ def box_approach(row: list[float], speed_cm_s: float, v_run: float, spec: CarSpe
     steer = max(-1.0, min(1.0, math.degrees(math.atan(kappa * spec.wheelbase_cm)) / spec.max_steer_deg))
     remaining = max(0.0, -X)
     if remaining < STOP_WITHIN_CM:
-        return 0.0, steer, remaining
+        return 0.0, 0.0, remaining  # at (or just past) the centre: stop with the wheels straight
     v = min(v_run, math.sqrt(2.0 * ACCEL_CM_S2 * max(0.0, remaining - abs(speed_cm_s) * ESC_LEAD_S)))
     return max(v, min(CREEP_CM_S, v_run)), steer, remaining
 

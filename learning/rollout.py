@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from robot_runtime.hardware import Command
 from robot_runtime.policy import LoadedPolicy, PolicySkill, load_policy
 from robot_runtime.sim.lane import SimLane
 from robot_runtime.sim.noise import NoiseSpec
@@ -29,6 +30,9 @@ from learning.tricks import Trick
 
 PATH_EVERY_TICKS = 5  # keep the trajectory at 10 Hz: enough to draw it, small enough to store per episode
 SIM_NOISE = NoiseSpec()  # the simulator's default sensor and actuator noise (seeded per episode)
+NUDGE_TAU_S = 0.5  # a nudge wanders over about half a second: long enough to move the car off its line
+NUDGE_SHAPE = np.array([0.15, 1.0])  # throttle is nudged less than steering (speeds are small fractions)
+NUDGE_SEED_OFFSET = 7919  # nudges draw from their own stream, not the simulator noise's
 
 
 @dataclass
@@ -81,11 +85,28 @@ class _BatchSlot:
         return self._placeholder
 
 
+class Nudge:
+    """A slowly wandering push on the driver's command (Ornstein-Uhlenbeck noise, seeded): demonstrations
+    then show the expert steering back from where the push took it (DART), so a cloned policy learns to
+    recover from its own small mistakes. The recorded request stays the expert's own command."""
+
+    def __init__(self, size: float, seed: int, dt: float) -> None:
+        self.size, self.dt = size, dt
+        self.rng = np.random.default_rng(seed + NUDGE_SEED_OFFSET)
+        self.value = np.zeros(2)
+
+    def push(self, wish: Command) -> Command:
+        a = self.dt / NUDGE_TAU_S
+        self.value += -a * self.value + np.sqrt(2 * a) * self.rng.normal(0.0, 1.0, 2) * self.size * NUDGE_SHAPE
+        return Command(wish.throttle + float(self.value[0]), wish.steering + float(self.value[1]))
+
+
 @dataclass
 class _Car:
     lane: SimLane
     skill: Skill
     episode: Episode
+    nudge: Nudge | None = None
     ticks: int = 0
 
 
@@ -98,6 +119,7 @@ def rollout(
     batch_size: int | None = None,
     record: bool = False,
     noise: bool = True,
+    nudge: float = 0.0,
 ) -> list[Episode]:
     """One episode per seed (in seed order), with the expert or an ONNX policy at the wheel."""
     if expert == (policy is not None):
@@ -107,11 +129,12 @@ def rollout(
     size = len(seeds) if batch_size is None else max(1, batch_size)
     episodes: list[Episode] = []
     for k in range(0, len(seeds), size):
-        episodes += _run_batch(trick, seeds[k:k + size], loaded, record, noise)
+        episodes += _run_batch(trick, seeds[k:k + size], loaded, record, noise, nudge)
     return episodes
 
 
-def _run_batch(trick: Trick, seeds: list[int], policy: LoadedPolicy | None, record: bool, noise: bool) -> list[Episode]:
+def _run_batch(trick: Trick, seeds: list[int], policy: LoadedPolicy | None, record: bool, noise: bool,
+               nudge: float) -> list[Episode]:
     n_obs = len(policy.manifest.observation) if policy else 0
     batch = np.zeros((len(seeds), n_obs), dtype=np.float32)
     cars: list[_Car] = []
@@ -126,7 +149,8 @@ def _run_batch(trick: Trick, seeds: list[int], policy: LoadedPolicy | None, reco
             skill = PolicySkill(ctx, _BatchSlot(policy, batch, i))
             source = f"policy:{policy.manifest.name}"
         skill.start(lane.read())
-        cars.append(_Car(lane, skill, Episode(trick.name, seed, 1.0 / lane.dt, source)))
+        cars.append(_Car(lane, skill, Episode(trick.name, seed, 1.0 / lane.dt, source),
+                         Nudge(nudge, seed, lane.dt) if nudge > 0 else None))
     active = list(range(len(cars)))
     dt = cars[0].lane.dt if cars else 0.02
     n_max = int(round(trick.time_limit_s / dt))
@@ -153,7 +177,7 @@ def _run_batch(trick: Trick, seeds: list[int], policy: LoadedPolicy | None, reco
             wishes = [cmd for _, _, cmd in stepping]
         for (i, state, _), wish in zip(stepping, wishes):
             car = cars[i]
-            sent = car.lane.apply(wish)
+            sent = car.lane.apply(wish if car.nudge is None else car.nudge.push(wish))
             car.ticks += 1
             if record:
                 ep = car.episode

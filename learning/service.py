@@ -17,6 +17,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,17 @@ from learning.tricks import TRICKS, get_trick
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "DOJO_DATA_DIR"
+DEMO_NUDGE = 0.3  # how hard demonstrations are nudged off line (steering fraction, see rollout.Nudge)
+DEMO_ATTEMPTS = 3  # a nudged demonstration sometimes bumps a cone: try up to 3x as many starts
 EQUIVALENCE_SAMPLES = 512  # observations the ONNX-vs-torch check runs (every frame of a held-out episode or so)
+
+
+def imitation_target(ds: Dataset) -> str:
+    """What to imitate: the expert's own command when only the (nudged) expert drove (its request is the
+    clean label, the applied command carries the nudge); otherwise what the car actually did (a kid's
+    request is a raw key press, the applied command is what the car could really do with it)."""
+    experts = all(f["source"] == "expert" for f in ds.episode_facts())
+    return "requested_action" if experts else "action"
 
 
 def default_data_dir() -> Path:
@@ -72,15 +83,24 @@ class SkillLab:
         write_dataset(self.datasets / dataset_id, episodes, {trick.name: trick.task_text})
         return dataset_id
 
-    def record_demos(self, trick_name: str, episodes: int = 10, *, first_seed: int | None = None) -> str:
-        """The scripted expert drives `episodes` seeded starts (successful ones are kept); a new dataset id."""
+    def record_demos(self, trick_name: str, episodes: int = 10, *, first_seed: int | None = None,
+                     nudge: float = DEMO_NUDGE) -> str:
+        """The scripted expert drives until `episodes` demonstrations succeeded (nudged, see rollout.Nudge;
+        at most DEMO_ATTEMPTS times as many tries); returns the new dataset's id."""
         trick = get_trick(trick_name)
         if not 1 <= episodes <= 1000:
             raise ValueError(f"demonstrations: 1..1000 episodes (got {episodes})")
         dataset_id = self._new_dataset_id(trick.name)
-        base = DEMO_SEED_BASE + 1000 * int(dataset_id.rsplit("-", 1)[1]) if first_seed is None else first_seed
-        eps = [e for e in rollout(trick, range(base, base + episodes), expert=True, record=True) if e.success]
-        return self.save_episodes(trick.name, eps, dataset_id)
+        base = DEMO_SEED_BASE + 10_000 * int(dataset_id.rsplit("-", 1)[1]) if first_seed is None else first_seed
+        kept: list[Episode] = []
+        for start in range(base, base + DEMO_ATTEMPTS * episodes, episodes):
+            batch = rollout(trick, range(start, start + episodes), expert=True, record=True, nudge=nudge)
+            kept += [e for e in batch if e.success][:episodes - len(kept)]
+            if len(kept) == episodes:
+                break
+        if not kept:
+            raise RuntimeError(f"the expert did not finish {trick.name} once in {DEMO_ATTEMPTS * episodes} tries")
+        return self.save_episodes(trick.name, kept, dataset_id)
 
     def dataset(self, dataset_id: str) -> Dataset:
         return read_dataset(self.datasets / dataset_id)
@@ -103,7 +123,7 @@ class SkillLab:
             raise SkillStoreError(f"dataset {dataset_id} is about {ds.tasks}, not the {trick.name} trick "
                                   f"({trick.task_text!r})")
         self.store.create(name, trick.name, taught_by)
-        result = train_bc(ds, budget, progress=progress, gates=self.gates)
+        result = train_bc(ds, replace(budget, target=imitation_target(ds)), progress=progress, gates=self.gates)
         with tempfile.TemporaryDirectory() as tmp:
             manifest = export_policy(result, tmp, name=name, trick=trick)
             held_out = ds.states[np.isin(ds.episode_index, result.val_episodes)]

@@ -94,3 +94,24 @@ def get_trick(name: str) -> Trick:
         return TRICKS[name]
     except KeyError:
         raise KeyError(f"unknown trick {name!r}: the tricks are {', '.join(sorted(TRICKS))}") from None
+
+
+def trick_env(name: str, **options):
+    """The trick as a Gymnasium environment (robot_runtime.sim.gym_env.TaskEnv), supervisor on."""
+    from robot_runtime.sim.gym_env import TaskEnv  # gymnasium only when asked for
+
+    trick = get_trick(name)
+    return TaskEnv(trick.arena, trick.task, start_jitter=trick.jitter, time_limit_s=trick.time_limit_s, **options)
+
+
+def register_gym_envs() -> list[str]:
+    """Register every trick with Gymnasium as MikroDojo/<trick>-v0 (gymnasium.make then works)."""
+    import gymnasium
+
+    ids = []
+    for name in TRICKS:
+        env_id = f"MikroDojo/{name}-v0"
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point="learning.tricks:trick_env", kwargs={"name": name})
+        ids.append(env_id)
+    return ids
