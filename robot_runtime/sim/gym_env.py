@@ -16,7 +16,8 @@
   is done, -10 for a collision or a gate passed on the wrong side; terminated then, truncated at the
   time limit;
 - reset(seed) places the car at the arena's start pose plus a uniform random offset (`start_jitter`:
-  x cm, y cm, heading deg) from the environment's seeded generator: the same seed, the same episode.
+  x cm, y cm, heading deg) from the environment's seeded generator: the same seed, the same episode;
+  ``options={"pose": {...}}`` chooses the start pose instead.
 
 Gymnasium is imported here only: the car runtime never imports this module, so cars do not need it.
 """
@@ -75,6 +76,8 @@ class TaskEnv(gymnasium.Env):
         dx, dy, dh = (self.np_random.uniform(-1.0, 1.0, 3) * np.asarray(self.start_jitter)).tolist()
         s = self.arena.start
         pose = Pose(x_cm=s.x_cm + dx, y_cm=s.y_cm + dy, heading_deg=s.heading_deg + dh)
+        if options and "pose" in options:  # a chosen start, e.g. {"pose": {"x_cm": 80, "y_cm": 200, "heading_deg": 0}}
+            pose = Pose.model_validate(options["pose"])
         noise = NoiseSpec(seed=int(self.np_random.integers(2**31))) if self.noise else None
         self.lane = SimLane(self.arena, pose, noise=noise, rate_hz=self.rate_hz)
         self.tracker = TaskTracker(self.task, self.arena, self.lane.spec)
