@@ -103,15 +103,18 @@ def box_approach(row: list[float], speed_cm_s: float, v_run: float, spec: CarSpe
     return max(v, min(CREEP_CM_S, v_run)), steer, remaining
 
 
-def narrate(row: list[float], v: float, steer: float, remaining: float) -> str:
-    """One short sentence: what is where, and what I do about it."""
+def narrate(row: list[float], v: float, steer: float, remaining: float | None = None) -> str:
+    """One short sentence: what is where, and what I do about it (`remaining`: cm left to drive,
+    default the straight distance to the box once every gate is passed)."""
     if row[F["gates_left"]] > 0:
         side = "left" if row[F["gate_side"]] > 0 else "right"
         what = f"the next gate is {_where(row[F['gate_ahead_cm']], row[F['gate_left_cm']])}, I pass the cone on its {side}"
+        remaining = math.inf if remaining is None else remaining
     else:
         what = f"the box is {_where(row[F['goal_ahead_cm']], row[F['goal_left_cm']])}"
+        remaining = math.hypot(row[F["goal_ahead_cm"]], row[F["goal_left_cm"]]) if remaining is None else remaining
     if v == 0.0:
-        return "I'm in the box — stopping"
+        return "I'm in the box — stopping" if remaining < SLOWING_WITHIN_CM else f"{what}, standing still"
     if remaining < SLOWING_WITHIN_CM:
         return f"{what}, slowing down"
     if abs(steer) < STEER_WORDS_MIN:
