@@ -82,7 +82,10 @@ class _BatchSlot:
 
     def infer(self, obs: np.ndarray) -> np.ndarray:
         self._batch[self._row] = obs[0]
+        self.fresh = True
         return self._placeholder
+
+    fresh = False  # set by infer, cleared when the batch row is used: a stale row is never run
 
 
 class Nudge:
@@ -171,6 +174,12 @@ def _run_batch(trick: Trick, seeds: list[int], policy: LoadedPolicy | None, reco
             stepping.append((i, state, step.command))
         if policy is not None and stepping:
             rows = [i for i, _, _ in stepping]
+            for i in rows:
+                slot = cars[i].skill.policy
+                if not slot.fresh:
+                    raise RuntimeError("PolicySkill.step did not call policy.infer this tick; learning/rollout.py "
+                                       "batches through that call and must follow the policy runner")
+                slot.fresh = False
             out = policy.session.run(None, {policy.input_name: batch[rows]})[0]
             wishes = [cars[i].skill.command_from(np.asarray(o, dtype=np.float64)) for i, o in zip(rows, out)]
         else:

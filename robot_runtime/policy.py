@@ -264,6 +264,7 @@ class PolicySkill(Skill):
                 return SkillStep(status=status, progress=1.0 if status == "done" else min(1.0, progress),
                                  reason="" if status == "done" else "task_failed", kid_text=self.task.kid_text)
             self.task_row = self.task.features(state)
+            progress = max(progress, self.task.progress(state))
         cmd = self.command_from(self.policy.infer(self.observe(state)))
         self.elapsed_s += dt
         return SkillStep(command=cmd, progress=min(1.0, progress))

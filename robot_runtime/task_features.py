@@ -147,6 +147,7 @@ class TaskTracker:
         self.next_gate = 0
         self.status: TaskStatus = "running"
         self.kid_text = ""
+        self._start_distance = 1.0
 
     @property
     def goal_centre(self) -> tuple[float, float]:
@@ -155,7 +156,15 @@ class TaskTracker:
     def start(self, state: CarState) -> None:
         self.next_gate = 0
         self.status, self.kid_text = "running", ""
+        self._start_distance = max(1.0, math.hypot(self._gx - state.x_cm, self._gy - state.y_cm))
         self.update(state)
+
+    def progress(self, state: CarState) -> float:
+        """0..1 for a progress bar: gates passed, and how much closer to the box; 1 only when done."""
+        if self.status == "done":
+            return 1.0
+        closer = 1.0 - math.hypot(self._gx - state.x_cm, self._gy - state.y_cm) / self._start_distance
+        return min(0.99, (self.next_gate + max(0.0, min(1.0, closer))) / (len(self.gates) + 1))
 
     def in_goal(self, state: CarState) -> bool:
         """The whole car inside the goal zone, lined up if the task asks for it."""

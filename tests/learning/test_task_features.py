@@ -83,3 +83,15 @@ def test_an_arena_that_does_not_fit_the_task_is_refused_with_the_fix():
     one_cone = GARAGE.model_copy(update={"cones": [Cone(x_cm=200, y_cm=125)]})
     with pytest.raises(TaskError, match="needs at least 3 cones in a line ahead"):
         TaskTracker(TaskSpec(kind="slalom", goal_zone="box", gates=True, min_gates=3), one_cone)
+
+
+def test_progress_grows_with_gates_and_nearness_and_is_full_only_when_done():
+    tracker = get_trick("slalom").tracker()
+    tracker.start(state(60, 125))
+    seen = [tracker.progress(state(60, 125))]
+    for x, y in ((165, 148), (285, 102), (405, 148), (505, 125)):
+        tracker.update(state(x, y, v=80))
+        seen.append(tracker.progress(state(x, y)))
+    assert seen == sorted(seen) and seen[0] == 0.0 and seen[-1] < 1.0
+    tracker.update(state(510, 125, v=0))
+    assert tracker.status == "done" and tracker.progress(state(510, 125)) == 1.0
