@@ -21,16 +21,16 @@ from learning.expert import narrate
 from learning.rollout import Episode
 from learning.tricks import Trick
 
-FPS = 50  # the car's control rate: one frame per tick
+FPS = 50  # the car's control rate: one frame per tick (recording from 20 Hz telemetry: pass fps=20)
 PATH_EVERY = 5  # trajectory at 10 Hz, as in evaluation
 
 
 class DriveRecorder:
-    def __init__(self, trick: Trick, source: str, spec: CarSpec | None = None, seed: int = -1) -> None:
+    def __init__(self, trick: Trick, source: str, spec: CarSpec | None = None, seed: int = -1, fps: int = FPS) -> None:
         self.trick = trick
         self.spec = spec or CarSpec()
         self.tracker = trick.tracker(self.spec)
-        self.episode = Episode(trick.name, seed, float(FPS), source)
+        self.episode = Episode(trick.name, seed, float(fps), source)
         self._t0: float | None = None
         self._last: CarState | None = None
 
