@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("server.main:main", "the classroom server"),
     "car": ("robot_runtime.car:main", "a car runtime: --sim for a simulated car, or a car config file"),
     "lessons": ("curriculum.cli:main", "lesson tools: `dojo lessons check`"),
+    "skills": ("learning.cli:main", "learned skills: list, show, record, train, eval, promote, rollback"),
 }
 
 

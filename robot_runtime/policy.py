@@ -15,6 +15,10 @@ A policy is two files side by side: ``NAME.onnx`` and a manifest ``NAME.yaml`` (
       scale_by_speed: true           # throttle * (request speed / 100): the kid's speed still counts
     time_limit_s: 20                 # the skill ends `failed` (timeout) after this
     termination: {duration_s: 5}     # ends `done` after 5 s, or `distance_cm` driven; a collision fails it
+    model_sha256: 3f5a...            # optional: the model file's SHA-256; a changed or damaged file is refused
+    task: {kind: park, goal_zone: box, heading_tolerance_deg: 12}   # optional, for learned tricks: the
+                                     # task features (task_features.TASK_FIELDS) become observation fields,
+                                     # and `termination: {task: true}` ends the skill when the trick is done
 
 Whatever the model outputs, the command goes through the safety supervisor like any other skill's.
 The onnxruntime session is created once per policy, with one thread (the control loop's tick must
@@ -23,6 +27,7 @@ stay small and predictable on a Pi), and reused by every run of the skill.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +39,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from robot_runtime.hardware import CarState, Command
 from robot_runtime.skills.base import Skill, SkillContext, SkillStep
+from robot_runtime.task_features import FIELD_INDEX, TASK_FIELDS, TaskSpec, TaskTracker
 
 ObsField = Literal[
     "x_cm", "y_cm", "heading_deg", "heading_sin", "heading_cos", "speed_cm_s", "lateral_cm_s",
-    "yaw_rate_dps", "slip_deg", "distance_cm", "elapsed_s", "travelled_cm", "speed_pct",
+    "yaw_rate_dps", "slip_deg", "distance_cm", "elapsed_s", "travelled_cm", "speed_pct", *TASK_FIELDS,
 ]
 
 
@@ -72,6 +78,7 @@ class ActionSpec(_Strict):
 class Termination(_Strict):
     duration_s: Annotated[float, Field(gt=0, le=600)] | None = None
     distance_cm: Annotated[float, Field(gt=0, le=100_000)] | None = None
+    task: bool = False  # ends `done` when the manifest's task is done, `failed` when it fails
     fail_on_collision: bool = True
 
 
@@ -83,11 +90,16 @@ class PolicyManifest(_Strict):
     time_limit_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     termination: Termination = Termination()
     input_name: str | None = None  # default: the model's first input
+    model_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    task: TaskSpec | None = None
 
     @model_validator(mode="after")
     def _ends_somehow(self) -> "PolicyManifest":
-        if self.termination.duration_s is None and self.termination.distance_cm is None:
-            raise ValueError("termination needs duration_s or distance_cm (otherwise the skill only ever times out)")
+        term = self.termination
+        if term.duration_s is None and term.distance_cm is None and not term.task:
+            raise ValueError("termination needs duration_s, distance_cm or task (otherwise the skill only ever times out)")
+        if self.task is None and (term.task or any(o.field in FIELD_INDEX for o in self.observation)):
+            raise ValueError("task features and termination.task need a `task` section (kind, goal_zone)")
         return self
 
 
@@ -109,6 +121,9 @@ def _getter(spec: ObsSpec) -> Callable[[CarState, "PolicySkill"], float]:
         return lambda s, k: k.travelled_cm
     if f == "speed_pct":
         return lambda s, k: k.ctx.speed_pct
+    if f in FIELD_INDEX:
+        i = FIELD_INDEX[f]
+        return lambda s, k: k.task_row[i]
     return lambda s, k: float(getattr(s, f))
 
 
@@ -150,6 +165,12 @@ def load_policy(manifest_path: str | Path) -> LoadedPolicy:
     model_path = (manifest_path.parent / manifest.model).resolve()
     if not model_path.is_file():
         raise PolicyError(f"policy {manifest.name}: model file {model_path} does not exist (manifest {manifest_path}: model)")
+    if manifest.model_sha256 is not None:
+        got = hashlib.sha256(model_path.read_bytes()).hexdigest()
+        if got != manifest.model_sha256:
+            raise PolicyError(f"policy {manifest.name}: model file {model_path} was changed or damaged (SHA-256 "
+                              f"{got[:12]}..., the manifest says {manifest.model_sha256[:12]}...); refusing to run it "
+                              "— copy the skill's model and manifest again")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
@@ -193,11 +214,16 @@ class PolicySkill(Skill):
         self.elapsed_s = 0.0
         self.travelled_cm = 0.0
         self._last_xy: tuple[float, float] | None = None
+        # A learned trick's task (raises TaskError, a ValueError, if this arena does not fit it).
+        self.task = TaskTracker(m.task, ctx.arena, ctx.spec) if m.task is not None else None
+        self.task_row: list[float] = [0.0] * len(TASK_FIELDS)
 
     def start(self, state: CarState) -> None:
         self.elapsed_s = 0.0
         self.travelled_cm = 0.0
         self._last_xy = (state.x_cm, state.y_cm)
+        if self.task is not None:
+            self.task.start(state)
 
     def observe(self, state: CarState) -> np.ndarray:
         row = self._obs[0]
@@ -232,6 +258,13 @@ class PolicySkill(Skill):
                              kid_text=f"I bumped into the {what.split(':')[0]}.")
         if progress >= 1.0:
             return SkillStep(status="done", progress=1.0, kid_text=f"{self.name.replace('_', ' ')} done!")
+        if self.task is not None:
+            status = self.task.update(state)
+            if term.task and status != "running":
+                return SkillStep(status=status, progress=1.0 if status == "done" else min(1.0, progress),
+                                 reason="" if status == "done" else "task_failed", kid_text=self.task.kid_text)
+            self.task_row = self.task.features(state)
+            progress = max(progress, self.task.progress(state))
         cmd = self.command_from(self.policy.infer(self.observe(state)))
         self.elapsed_s += dt
         return SkillStep(command=cmd, progress=min(1.0, progress))
