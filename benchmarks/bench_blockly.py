@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from server.programs import MAX_PROGRAM_BLOCKS, check_blockly_program
+from server.kids.programs import MAX_PROGRAM_BLOCKS, check_blockly_program
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 200

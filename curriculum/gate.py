@@ -14,7 +14,7 @@ from typing import Any, Callable
 from curriculum.levels import LEVELS, Level, unlock_level_for_block, unlock_level_for_skill
 from robot_runtime.arena import Arena
 from robot_runtime.protocol import Action, DriveAction, GotoAction, NamedSkillAction, StopAction, TurnAction
-from server.catalog import BLOCKS_BY_ID
+from curriculum.catalog import BLOCKS_BY_ID
 
 BLOCKS_PER_S = 5.0  # a Scratch loop of short moves needs ~1/s per kid; 5/s leaves room, a flood does not get through
 BLOCK_BURST = 20  # a program may start with a quick series of settings and short moves

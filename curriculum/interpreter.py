@@ -16,7 +16,7 @@ import operator
 from typing import Any, Protocol
 
 from curriculum.program import blockly_chain, blockly_field, blockly_input, blockly_top_blocks
-from server.catalog import BLOCKLY_TYPES
+from curriculum.catalog import BLOCKLY_TYPES
 
 MAX_STEPS = 5_000  # blocks executed per run; a kid's `repeat while true` must end somewhere
 MAX_REPEAT = 1_000

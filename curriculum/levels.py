@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.catalog import BLOCKS_BY_ID, SKILL_NAMES
+from curriculum.catalog import BLOCKS_BY_ID, SKILL_NAMES
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from curriculum.lesson import CHECK_KINDS, PROGRAM_CHECK_KINDS, Lesson
 from curriculum.levels import LEVELS, level, unlock_level_for_block, unlock_level_for_skill
 from curriculum.program import ProgramError, analyse
-from server.catalog import BLOCKS_BY_ID
+from curriculum.catalog import BLOCKS_BY_ID
 
 DEFAULT_LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 

@@ -12,7 +12,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from server.catalog import BLOCKLY_TYPES, SCRATCH_OPCODES
+from curriculum.catalog import BLOCKLY_TYPES, SCRATCH_OPCODES
 
 SCRATCH_EXTENSION = "mikrodojo"
 
@@ -195,7 +195,7 @@ def blockly_args(b: dict[str, Any]) -> dict[str, str]:
 
 
 def _blockly_lines(top: dict[str, Any], depth: int) -> list[str]:
-    from server.catalog import BLOCKS_BY_ID
+    from curriculum.catalog import BLOCKS_BY_ID
 
     pad = "  " * depth
     lines: list[str] = []

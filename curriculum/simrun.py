@@ -26,7 +26,7 @@ from robot_runtime.config import CarConfig
 from robot_runtime.protocol import SessionLimits, SkillRequest, SkillResult
 from robot_runtime.runtime import CarRuntime
 from robot_runtime.sim.car import SimCar
-from server.catalog import BLOCKS_BY_ID, BlockError, check_args, translate
+from curriculum.catalog import BLOCKS_BY_ID, BlockError, check_args, translate
 
 SETTLE_S = 0.5  # after the last block, record the car coming to rest (what the judge calls the end pose)
 REQUEST_TIMEOUT_S = 30.0  # as the classroom's skill requests

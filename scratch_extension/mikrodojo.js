@@ -18,7 +18,7 @@
     const SERVED_CONFIG = {/*MIKRODOJO_CONFIG*/};
     const FALLBACK_SERVER = 'http://localhost:8000';
 
-    // Ids of our car "service" (see server/scratch_link_protocol.py); 16-bit ids on the Bluetooth base.
+    // Ids of our car "service" (see server/scratch/protocol.py); 16-bit ids on the Bluetooth base.
     const SERVICE_ID = '0000d0d0-0000-1000-8000-00805f9b34fb';
     const BLOCK_CHAR_ID = '0000d0d1-0000-1000-8000-00805f9b34fb';
     const EVENTS_CHAR_ID = '0000d0d2-0000-1000-8000-00805f9b34fb';

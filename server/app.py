@@ -3,14 +3,13 @@
 ``create_app(config)`` builds everything; feature modules listed in :data:`FEATURES` each expose
 ``setup(app)`` and hook their routes, socket.io namespaces and event subscriptions in there
 (front-end engineers add one line each). Background work lives in ``cleanup_ctx`` so start-up and
-shutdown are explicit: the request-log flusher here, heartbeats in server.car_hub, telemetry
-fan-out in server.fanout.
+shutdown are explicit: the request-log flusher here, heartbeats in server.cars.hub, telemetry
+fan-out in server.web.fanout.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import time
 from typing import Any, AsyncIterator, Callable
@@ -18,13 +17,15 @@ from typing import Any, AsyncIterator, Callable
 from aiohttp import web
 
 from robot_runtime.protocol import MAX_MESSAGE_BYTES
-from server.auth import hash_password
-from server.classroom import Classroom
-from server.config import ServerConfig
-from server.lesson_registry import LessonRegistry
-from server.sio_server import DojoSocketServer
-from server.state import CLASSROOM, CONFIG, LESSONS, SIO, STARTED_AT, STORAGE
-from server.storage import SqliteStorage
+from server import cars, kids, lessons, scratch, teacher
+from server import web as web_plumbing
+from server.core.auth import hash_password
+from server.core.classroom import Classroom
+from server.core.config import ServerConfig
+from server.core.lesson_registry import LessonRegistry
+from server.web.sio_server import DojoSocketServer
+from server.web.state import CLASSROOM, CONFIG, LESSONS, SIO, STARTED_AT, STORAGE
+from server.core.storage import SqliteStorage
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +35,6 @@ MAX_HTTP_BODY_BYTES = 1024 * 1024  # the same cap for JSON bodies of the HTTP AP
 REQUEST_LOG_FLUSH_S = 1.0  # the request log reaches disk within a second; batching keeps writes off the hot path
 assert MAX_SOCKET_FRAME_BYTES > MAX_MESSAGE_BYTES
 
-# Feature modules with setup(app). Order matters only for route precedence (static catch-alls last).
-FEATURES: tuple[str, ...] = (
-    "server.api",
-    "server.car_hub",
-    "server.fanout",
-    "server.kid_hub",
-    "server.teacher_api",
-    "server.teacher_hub",
-    "server.teacher_console",
-    "server.attempts",
-    "server.programs",
-    "server.scratch_link",
-    "server.arena_page",
-    "server.vendor",
-)
 
 
 def create_app(config: ServerConfig) -> web.Application:
@@ -76,8 +62,13 @@ def create_app(config: ServerConfig) -> web.Application:
     app[SIO] = sio
     app.cleanup_ctx.append(_request_log_flusher)
     app.cleanup_ctx.append(_close_classroom)
-    for name in FEATURES:
-        importlib.import_module(name).setup(app)
+    web_plumbing.setup(app)
+    cars.setup(app)
+    lessons.setup(app)  # before kids: the lesson's program check runs before the level's
+    kids.setup(app)
+    teacher.setup(app)
+    scratch.setup(app)
+    web_plumbing.setup_pages(app)
     return app
 
 

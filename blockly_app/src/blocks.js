@@ -1,6 +1,6 @@
 // The MIKRO-DOJO vocabulary as Blockly block definitions: plain data, no side effects.
 //
-// Blockly types, kid text, parameter names, ranges and defaults follow server/catalog.py (the one
+// Blockly types, kid text, parameter names, ranges and defaults follow curriculum/catalog.py (the one
 // table for every front end). tests/node/blockly_catalog.test.mjs compares every entry here with the
 // catalog, so a change there that is not made here fails a test instead of drifting silently.
 //

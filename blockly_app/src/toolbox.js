@@ -4,7 +4,7 @@
 import { COLOURS, CATALOG_IDS, NUMBER_INPUTS } from './blocks.js';
 
 // Blockly's own blocks a kid gets at every level. The server's program check allows exactly these
-// (server/programs.py STANDARD_BLOCKLY_TYPES; a Node test keeps the two lists equal).
+// (server/kids/programs.py STANDARD_BLOCKLY_TYPES; a Node test keeps the two lists equal).
 export const STANDARD_CATEGORIES = Object.freeze([
   {
     name: 'Loops', colour: '#FFAB19', blocks: [

@@ -1,4 +1,4 @@
-// The Blockly definitions are data written next to server/catalog.py; this test makes any drift between
+// The Blockly definitions are data written next to curriculum/catalog.py; this test makes any drift between
 // the two fail loudly: types, kid text, parameter names, ranges, defaults, menu options; and the
 // toolbox's standard blocks equal what the server's program check allows.
 import assert from 'node:assert/strict';
@@ -7,13 +7,13 @@ import { BLOCK_DEFINITIONS, CATALOG_IDS, FIELD_RANGES, NUMBER_INPUTS } from '../
 import { buildToolbox, levelCatalog, standardBlockTypes } from '../../blockly_app/src/toolbox.js';
 import { pythonJson } from './helpers/blockly_headless.mjs';
 
-// The catalog exactly as the server builds it (server/catalog.py via api.catalog_for_level, level 4 =
+// The catalog exactly as the server builds it (curriculum/catalog.py via api.catalog_for_level, level 4 =
 // every block unlocked and speed ranges not capped), and the program check's allow-list.
 const server = pythonJson(`
 import json
-from server.api import catalog_for_level
-from server.catalog import BLOCKS
-from server.programs import STANDARD_BLOCKLY_TYPES
+from server.kids.api import catalog_for_level
+from curriculum.catalog import BLOCKS
+from server.kids.programs import STANDARD_BLOCKLY_TYPES
 print(json.dumps({"levels": {n: catalog_for_level(n) for n in (1, 2, 3, 4)},
                   "python": {b.id: b.python for b in BLOCKS},
                   "standard": sorted(STANDARD_BLOCKLY_TYPES)}))

@@ -1,0 +1,146 @@
+"""Public JSON API: health, the catalog per level, lessons, joining a class, a kid's cars, arenas.
+
+- GET  /api/health                 {ok, version, uptime_s, cars_connected, ...}
+- GET  /api/catalog?level=N        blocks and skills with params, ranges, kid text, front-end spellings;
+                                   locked ones as teasers ("unlocks at level N"); the level's speed cap.
+                                   Without ?level, the level of the kid in ``Authorization`` (or 1).
+- GET  /api/lessons                whatever the lesson registry's providers list
+- POST /api/join {class_code, name} -> {token, kid_id, name, level, car_id, class_code}
+                                   The same first name again in the same class (any letter case) is the
+                                   same kid: a rejoin gives a fresh token for the same kid, level and car.
+- GET  /api/cars                   the kid's cars with a connected flag (Authorization: Bearer <token>)
+- GET  /api/arena?car=ID           the arena JSON that car drives in (default arena or a lesson's)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from curriculum.levels import LEVELS, MAX_LEVEL, MIN_LEVEL, unlock_level_for_block, unlock_level_for_skill
+from server.web import cors
+from curriculum.catalog import BLOCKS, SKILL_NAMES, Param
+from server.core.classroom import ClassroomError
+from server.web.http import bearer_kid, from_classroom_error, json_error, read_json
+from server.web.state import CLASSROOM, LESSONS, STARTED_AT
+
+VERSION = "0.1.0"
+
+
+class JoinBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    class_code: Annotated[str, Field(min_length=1, max_length=16)]
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+def _param(p: Param, level: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": p.name, "kind": p.kind, "default": p.default, "min": p.minimum,
+                           "max": p.maximum, "unit": p.unit}
+    if p.kind == "menu":
+        out["options"] = list(p.options)
+    if p.name == "speed":  # the level's cap is the real maximum for this kid
+        top = LEVELS[level].max_speed_pct
+        out["max"] = min(p.maximum or top, top)
+        out["default"] = min(p.default, top)
+    return out
+
+
+def catalog_for_level(level: int) -> dict[str, Any]:
+    lv = LEVELS[level]
+    blocks = []
+    for b in BLOCKS:
+        unlock = unlock_level_for_block(b.id)
+        locked = not lv.allows_block(b.id)
+        params = [_param(p, level) for p in b.params]
+        if b.id == "do_skill":
+            params[0]["options"] = sorted(lv.skills)
+        blocks.append({
+            "id": b.id, "kind": b.kind, "text": b.text, "scratch_opcode": b.scratch_opcode,
+            "blockly_type": b.blockly_type, "python": b.python, "doc": b.doc, "params": params,
+            "locked": locked, "unlocks_at": unlock,
+            "teaser": f"unlocks at level {unlock}" if locked and unlock else "",
+        })
+    skills = [{"name": s, "text": s.replace("_", " "), "locked": not lv.allows_skill(s),
+               "unlocks_at": unlock_level_for_skill(s),
+               "teaser": "" if lv.allows_skill(s) else f"unlocks at level {unlock_level_for_skill(s)}"}
+              for s in SKILL_NAMES]
+    return {"level": level, "title": lv.title, "max_speed_pct": lv.max_speed_pct, "blocks": blocks, "skills": skills,
+            "levels": [{"level": n, "title": x.title, "max_speed_pct": x.max_speed_pct} for n, x in LEVELS.items()]}
+
+
+async def health(request: web.Request) -> web.Response:
+    from server.cars.hub import CAR_HUB  # late: car_hub registers after api
+    classroom = request.app[CLASSROOM]
+    hub = request.app.get(CAR_HUB)
+    return web.json_response({
+        "ok": True, "version": VERSION, "uptime_s": round(time.monotonic() - request.app[STARTED_AT], 3),
+        "cars_connected": len(classroom.connected_car_ids()), "cars": sorted(classroom.connected_car_ids()),
+        "bad_car_messages": sum(hub.bad_messages.values()) if hub else 0,
+    })
+
+
+async def catalog(request: web.Request) -> web.Response:
+    raw = request.query.get("level")
+    if raw is None:
+        level = MIN_LEVEL
+        if "Authorization" in request.headers:
+            level = bearer_kid(request, request.app[CLASSROOM]).level
+    else:
+        try:
+            level = int(raw)
+        except ValueError:
+            level = -1
+        if not MIN_LEVEL <= level <= MAX_LEVEL:
+            raise json_error(400, "level_range", f"level must be {MIN_LEVEL} to {MAX_LEVEL} (got {raw!r})", raw,
+                             f"ask for /api/catalog?level={MIN_LEVEL}")
+    return web.json_response(catalog_for_level(level))
+
+
+async def lessons(request: web.Request) -> web.Response:
+    kid = None
+    if "Authorization" in request.headers:
+        kid = bearer_kid(request, request.app[CLASSROOM])
+    return web.json_response({"lessons": request.app[LESSONS].lessons(kid)})
+
+
+async def join(request: web.Request) -> web.Response:
+    body = await read_json(request, JoinBody)
+    classroom = request.app[CLASSROOM]
+    try:
+        kid, token, car_id = classroom.join(body.class_code, body.name)
+    except ClassroomError as exc:
+        raise from_classroom_error(exc) from None
+    return web.json_response({"token": token, "kid_id": kid.kid_id, "name": kid.name, "level": kid.level,
+                              "car_id": car_id, "class_code": kid.class_code})
+
+
+async def kid_cars(request: web.Request) -> web.Response:
+    classroom = request.app[CLASSROOM]
+    kid = bearer_kid(request, classroom)
+    return web.json_response({"cars": [c.as_dict() for c in classroom.cars_for_kid(kid.kid_id)]})
+
+
+async def arena(request: web.Request) -> web.Response:
+    classroom = request.app[CLASSROOM]
+    car_id = request.query.get("car")
+    if car_id is None:
+        return web.json_response({"arena": classroom.default_arena.model_dump(mode="json"), "car_id": None})
+    if len(car_id) > 32:
+        raise json_error(400, "car_id", "car id is too long", car_id[:40], "use an id like car-1")
+    return web.json_response({"arena": classroom.arena_for_car(car_id).model_dump(mode="json"), "car_id": car_id,
+                              "start": classroom.start_pose(car_id).model_dump(mode="json")})
+
+
+def setup(app: web.Application) -> None:
+    cors.setup(app)
+    r = app.router
+    r.add_get("/api/health", health)
+    r.add_get("/api/catalog", catalog)
+    r.add_get("/api/lessons", lessons)
+    r.add_post("/api/join", join)
+    r.add_get("/api/cars", kid_cars)
+    r.add_get("/api/arena", arena)

@@ -1,0 +1,462 @@
+"""Attempts: a run on a lesson is recorded, graded and turned into feedback for the kid and the teacher.
+
+Lifecycle (all driven by classroom events, nothing polls the cars):
+
+    kid selects a lesson (POST /api/lessons/select) -> the lesson's arena goes to the kid's car
+    "run_started" with a lesson (or the selected one)  -> an Attempt: the car is put at the start pose,
+                                                          the program snapshot and every telemetry sample,
+                                                          safety event and collision are appended to disk
+    time limit / kid stop / teacher stop / program end -> "run_ended": record until the car stands still
+    grading (background task)                          -> judge + frames + overlay (a thread), coach (Ollama),
+                                                          stored, progress updated (unlocks, level up),
+                                                          `feedback` event to the kid's /kid connections
+
+The HTTP API for attempts lives in server/lessons/routes.py. Frames are files under the data dir and
+are only ever served to the kid who made the attempt or the teacher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from aiohttp import web
+
+from curriculum.coach import Coach, CoachConfig, CoachImages
+from curriculum.frames import render_attempt_images
+from curriculum.judge import Verdict, judge
+from curriculum.lesson import Lesson
+from curriculum.gate import Refusal
+from curriculum.loader import LessonSet, load_lessons
+from curriculum.program import ProgramError, analyse
+from curriculum.progress import LessonResult, Overrides, lesson_list, level_up, newly_unlocked
+from curriculum.recording import EndReason, Recording, RecordingWriter, append_frames, read_recording
+from robot_runtime.protocol import Telemetry
+from curriculum.catalog import BLOCKS_BY_ID
+from server.core.classroom import Classroom, Kid, Run
+from server.web.state import CLASSROOM, CONFIG, LESSONS, STORAGE
+from server.core.storage import Storage
+
+log = logging.getLogger(__name__)
+
+ARENA_SETTLE_S = 0.5  # after the start pose is sent, samples from the old pose may still be in flight
+START_POSE_CM = 10.0  # a sample this close to the lesson's start pose is the new attempt's first one
+STOPPED_CM_S = 3.0  # the car counts as standing still below this speed (as the judge's MOVING_CM_S)
+SETTLE_MAX_S = 3.0  # after the run ends, record at most this long while the car comes to rest
+SETTLE_POLL_S = 0.05  # one telemetry period: how often the settle wait looks at the latest speed
+TIME_LIMIT_GRACE_S = 0.25  # the run is stopped this long after the lesson's time limit, not a tick earlier
+LOCKS_NS = "teacher_lesson_locks"  # the teacher console's per-class locks (server/teacher/progress.py)
+KID_LOCKS_NS = "attempts_kid_locks"  # per-kid overrides: kid_id -> {lesson_id: locked}
+SELECTED_NS = "attempts_selected_lesson"  # kid_id -> lesson id the kid picked
+
+MIGRATION = """
+CREATE TABLE IF NOT EXISTS attempts (
+  attempt_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, kid_id TEXT NOT NULL, class_code TEXT NOT NULL,
+  lesson_id TEXT NOT NULL, car_id TEXT, source TEXT NOT NULL, started_at REAL NOT NULL, ended_at REAL,
+  end_reason TEXT, status TEXT NOT NULL, passed INTEGER, stars INTEGER, final_stars INTEGER,
+  verdict TEXT, feedback TEXT, override TEXT, dir TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS attempts_by_kid ON attempts (kid_id, lesson_id)
+"""
+COLUMNS = ("attempt_id", "run_id", "kid_id", "class_code", "lesson_id", "car_id", "source", "started_at", "ended_at",
+           "end_reason", "status", "passed", "stars", "final_stars", "verdict", "feedback", "override", "dir")
+
+
+def end_reason_of(run_reason: str | None) -> EndReason:
+    """The classroom's free-text run end reason -> the recording's end reason."""
+    text = (run_reason or "").lower()
+    if "time" in text and "limit" in text:
+        return "time_limit"
+    if "estop" in text or "emergency" in text:
+        return "estop"
+    if "teacher" in text:
+        return "teacher_stop"
+    if "stop" in text or "newer program" in text or "disconnect" in text:
+        return "kid_stop"
+    if text in ("finished", "done", "failed", "refused", "program_finished", ""):
+        return "program_finished"
+    return "unknown"
+
+
+@dataclass
+class LiveAttempt:
+    attempt_id: str
+    run: Run
+    kid: Kid
+    lesson: Lesson
+    car_id: str | None
+    writer: RecordingWriter
+    directory: Path
+    armed_at: float  # monotonic time the start pose was sent
+    accepting: bool = False  # first sample of this attempt seen (see ARENA_SETTLE_S)
+    last_speed: float = 0.0
+    timer: asyncio.Task | None = None
+    finishing: bool = False  # the run ended; still recording while the car comes to rest
+    ended: bool = False  # recording closed
+
+
+@dataclass
+class AttemptService:
+    app: web.Application
+    lessons: LessonSet
+    coach: Coach
+    root: Path
+    live_by_car: dict[str, LiveAttempt] = field(default_factory=dict)
+    live_by_run: dict[str, LiveAttempt] = field(default_factory=dict)
+    tasks: set[asyncio.Task] = field(default_factory=set)
+    graded: asyncio.Condition | None = None  # notified after every grading (tests and the benchmark wait on it)
+
+    @property
+    def classroom(self) -> Classroom:
+        return self.app[CLASSROOM]
+
+    @property
+    def storage(self) -> Storage:
+        return self.app[STORAGE]
+
+    # --- rows -----------------------------------------------------------------------------
+
+    def row(self, attempt_id: str) -> dict[str, Any] | None:
+        rows = self.storage.execute(f"SELECT {', '.join(COLUMNS)} FROM attempts WHERE attempt_id = ?", (attempt_id,))
+        return _row(rows[0]) if rows else None
+
+    def rows_of_kid(self, kid_id: str, lesson_id: str | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(COLUMNS)} FROM attempts WHERE kid_id = ?"
+        params: tuple[Any, ...] = (kid_id,)
+        if lesson_id:
+            sql, params = sql + " AND lesson_id = ?", (kid_id, lesson_id)
+        return [_row(r) for r in self.storage.execute(sql + " ORDER BY started_at DESC", params)]
+
+    def _update(self, attempt_id: str, **values: Any) -> None:
+        cols = ", ".join(f"{k} = ?" for k in values)
+        data = tuple(json.dumps(v) if k in ("verdict", "feedback", "override") and v is not None else v
+                     for k, v in values.items())
+        self.storage.execute(f"UPDATE attempts SET {cols} WHERE attempt_id = ?", data + (attempt_id,))
+
+    # --- progress -------------------------------------------------------------------------
+
+    def results_of(self, kid_id: str) -> dict[str, LessonResult]:
+        out: dict[str, LessonResult] = {}
+        rows = self.storage.execute("SELECT lesson_id, final_stars, status FROM attempts WHERE kid_id = ?", (kid_id,))
+        for lesson_id, stars, status in rows:
+            r = out.setdefault(lesson_id, LessonResult())
+            r.attempts += 1
+            if status == "graded" and stars is not None:
+                r.best_stars = max(r.best_stars, int(stars))
+                r.passed = r.passed or int(stars) > 0
+        return out
+
+    def overrides_of(self, kid: Kid) -> Overrides:
+        class_locks = self.storage.kv_get(LOCKS_NS, kid.class_code, {}) or {}
+        kid_locks = self.storage.kv_get(KID_LOCKS_NS, kid.kid_id, {}) or {}
+        return Overrides({str(k): bool(v) for k, v in class_locks.items()}, {str(k): bool(v) for k, v in kid_locks.items()})
+
+    def lessons_for(self, kid: Kid | None) -> list[dict[str, Any]]:
+        """The lesson registry provider behind GET /api/lessons."""
+        if kid is None:
+            return lesson_list(self.lessons, None)
+        kid = self.classroom.kid(kid.kid_id)
+        items = lesson_list(self.lessons, kid.level, self.results_of(kid.kid_id), self.overrides_of(kid))
+        selected = self.storage.kv_get(SELECTED_NS, kid.kid_id)
+        return [{**item, "selected": item["id"] == selected} for item in items]
+
+    def lesson_blocks_check(self, kid: Kid, program: Any) -> Refusal | None:
+        """A program check: during a lesson only the lesson's blocks may be used (the gate checks the level)."""
+        lesson_id = self.storage.kv_get(SELECTED_NS, kid.kid_id)
+        if not lesson_id or lesson_id not in self.lessons.lessons:
+            return None
+        lesson = self.lessons.get(lesson_id)
+        try:
+            used = set(analyse(program).dojo_blocks)
+        except ProgramError:
+            return None  # unreadable programs are the program check's business (server/kids/programs.py)
+        extra = sorted(used - set(lesson.allowed_blocks) - {"stop"})
+        if not extra:
+            return None
+        names = ", ".join(BLOCKS_BY_ID[b].text.split(" [")[0] for b in extra if b in BLOCKS_BY_ID)
+        return Refusal("lesson_blocks", f"“{lesson.title}” is done without: {names}. Take them out and try again!",
+                       f"lesson_blocks: {lesson.id} allows {', '.join(lesson.allowed_blocks)}; program uses {', '.join(extra)}",
+                       extra, lesson.allowed_blocks)
+
+    def is_locked(self, kid: Kid, lesson_id: str) -> tuple[bool, str]:
+        for item in self.lessons_for(kid):
+            if item["id"] == lesson_id:
+                return item["locked"], item["locked_reason"]
+        return True, "There is no such lesson."
+
+    async def select_lesson(self, kid: Kid, lesson_id: str | None) -> dict[str, Any] | None:
+        """The kid picks a lesson (None: free driving): the car goes into the lesson's arena, at its start."""
+        car_id = self.classroom.car_of(kid.kid_id)
+        if lesson_id is None:
+            self.storage.kv_delete(SELECTED_NS, kid.kid_id)
+            if car_id:
+                await self.classroom.set_arena(car_id, None)
+            return None
+        lesson = self.lessons.get(lesson_id)
+        self.storage.kv_put(SELECTED_NS, kid.kid_id, lesson_id)
+        if car_id:
+            await self.classroom.set_arena(car_id, lesson.arena, lesson.arena.start)
+        return lesson.summary()
+
+    # --- recording ------------------------------------------------------------------------
+
+    def on_run_started(self, run: Run) -> None:
+        lesson_id = run.lesson_id or self.storage.kv_get(SELECTED_NS, run.kid_id)
+        if not lesson_id or lesson_id not in self.lessons.lessons:
+            return  # free driving: not an attempt
+        lesson = self.lessons.get(lesson_id)
+        kid = self.classroom.kid(run.kid_id)
+        if self.is_locked(kid, lesson.id)[0]:
+            log.info("run %s names locked lesson %s for kid %s: free driving, not an attempt", run.run_id, lesson.id,
+                     kid.kid_id)
+            return
+        attempt_id = "a" + secrets.token_hex(6)
+        directory = self.root / attempt_id
+        header = Recording(attempt_id=attempt_id, lesson_id=lesson.id, kid_id=kid.kid_id, car_id=run.car_id or "",
+                           source=run.source, program=run.program, started_at=run.started_at)
+        writer = RecordingWriter(header, directory / "recording.jsonl")
+        self.storage.execute(
+            "INSERT INTO attempts (attempt_id, run_id, kid_id, class_code, lesson_id, car_id, source, started_at, "
+            "status, dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'recording', ?)",
+            (attempt_id, run.run_id, kid.kid_id, kid.class_code, lesson.id, run.car_id, run.source, run.started_at,
+             str(directory)))
+        live = LiveAttempt(attempt_id, run, kid, lesson, run.car_id, writer, directory, time.monotonic())
+        self.live_by_run[run.run_id] = live
+        if run.car_id:
+            old = self.live_by_car.get(run.car_id)
+            if old is not None and not old.finishing:
+                self._spawn(self._finish(old, "kid_stop"))
+            self.live_by_car[run.car_id] = live
+            self._spawn(self.classroom.set_arena(run.car_id, lesson.arena, lesson.arena.start))
+        live.timer = self._spawn(self._time_limit(live))
+
+    def on_telemetry(self, car_id: str, tel: Telemetry) -> None:
+        live = self.live_by_car.get(car_id)
+        if live is None or live.ended:
+            return
+        if not live.accepting:
+            s = live.lesson.arena.start
+            near = (tel.pose.x_cm - s.x_cm) ** 2 + (tel.pose.y_cm - s.y_cm) ** 2 <= START_POSE_CM ** 2
+            if not near and time.monotonic() - live.armed_at < ARENA_SETTLE_S:
+                return
+            live.accepting = True
+        live.last_speed = abs(tel.speed_cm_s)
+        live.writer.add_telemetry(tel)
+
+    def on_run_ended(self, run: Run) -> None:
+        live = self.live_by_run.get(run.run_id)
+        if live is not None and not live.finishing:
+            self._spawn(self._finish(live, end_reason_of(run.end_reason)))
+
+    def on_estop(self, reason: str, car_ids: list[str]) -> None:
+        for car_id in car_ids:
+            live = self.live_by_car.get(car_id)
+            if live is not None and not live.finishing:
+                self._spawn(self.classroom.end_run(live.run.run_id, f"teacher emergency stop: {reason}"))
+
+    async def _time_limit(self, live: LiveAttempt) -> None:
+        await asyncio.sleep(live.lesson.time_limit_s + TIME_LIMIT_GRACE_S)
+        if not live.finishing:
+            await self.classroom.stop_kid(live.kid.kid_id, "lesson time limit")
+            await self.classroom.end_run(live.run.run_id, "time limit")
+
+    async def _finish(self, live: LiveAttempt, reason: EndReason) -> None:
+        if live.finishing:
+            return
+        live.finishing = True  # no second finish; telemetry keeps flowing in until the car rests
+        deadline = time.monotonic() + SETTLE_MAX_S
+        while time.monotonic() < deadline and live.last_speed > STOPPED_CM_S:
+            await asyncio.sleep(SETTLE_POLL_S)
+        live.ended = True
+        if live.timer is not None and live.timer is not asyncio.current_task():
+            live.timer.cancel()
+        rec = live.writer.end(reason)
+        live.writer.close()
+        if live.car_id and self.live_by_car.get(live.car_id) is live:
+            del self.live_by_car[live.car_id]
+        self.live_by_run.pop(live.run.run_id, None)
+        self._update(live.attempt_id, ended_at=rec.ended_at, end_reason=reason, status="grading")
+        await self._grade(live.attempt_id, live.lesson, live.kid, rec)
+
+    # --- grading --------------------------------------------------------------------------
+
+    async def _grade(self, attempt_id: str, lesson: Lesson, kid: Kid, rec: Recording) -> None:
+        directory = self.root / attempt_id
+        before = self.results_of(kid.kid_id)
+        verdict, images = await asyncio.to_thread(_judge_and_draw, lesson, rec, directory)
+        coach = await self.coach.feedback(lesson, verdict, verdict.program.get("text", ""),
+                                          CoachImages([images[n] for n in sorted(images) if n.startswith("key-")],
+                                                      images.get("overlay.png")))
+        self._update(attempt_id, status="graded", passed=int(verdict.passed), stars=verdict.stars,
+                     final_stars=verdict.stars, verdict=verdict.model_dump(mode="json"),
+                     feedback=coach.model_dump(mode="json"))
+        kid = self.classroom.kid(kid.kid_id)
+        after = self.results_of(kid.kid_id)
+        overrides = self.overrides_of(kid)
+        new_level = level_up(self.lessons, kid.level, after)
+        unlocked = newly_unlocked(self.lessons, kid.level, before, after, overrides, new_level)
+        if new_level is not None:
+            self.classroom.set_level(kid.kid_id, new_level)
+        await self.deliver(attempt_id, unlocked=unlocked, level_up=new_level)
+
+    async def deliver(self, attempt_id: str, **extra: Any) -> dict[str, Any]:
+        row = self.row(attempt_id)
+        assert row is not None
+        payload = {**feedback_payload(row, self.lessons), **extra}
+        from server.kids.hub import KID_HUB  # the /kid hub owns the socket; imported late (feature order)
+
+        await self.app[KID_HUB].emit_feedback(row["kid_id"], payload)
+        if self.graded is not None:
+            async with self.graded:
+                self.graded.notify_all()
+        return payload
+
+    async def override(self, attempt_id: str, stars: int, comment: str) -> dict[str, Any]:
+        row = self.row(attempt_id)
+        if row is None:
+            raise KeyError(attempt_id)
+        kid = self.classroom.kid(row["kid_id"])
+        before = self.results_of(kid.kid_id)
+        self._update(attempt_id, final_stars=stars, status="graded" if row["status"] != "recording" else row["status"],
+                     override={"stars": stars, "comment": comment, "at": time.time(), "original_stars": row["stars"]})
+        after = self.results_of(kid.kid_id)
+        new_level = level_up(self.lessons, kid.level, after)
+        unlocked = newly_unlocked(self.lessons, kid.level, before, after, self.overrides_of(kid), new_level)
+        if new_level is not None:
+            self.classroom.set_level(kid.kid_id, new_level)
+        return await self.deliver(attempt_id, unlocked=unlocked, level_up=new_level)
+
+    async def recover(self) -> list[str]:
+        """After a crash or restart: grade every attempt that was still recording or grading, from what
+        reached the disk (a torn last line is skipped; end reason `error` if the end was never written)."""
+        recovered = []
+        rows = self.storage.execute("SELECT attempt_id FROM attempts WHERE status IN ('recording', 'grading')")
+        for (attempt_id,) in rows:
+            row = self.row(attempt_id)
+            rec = self.recording(row) if row else None
+            if row is None or rec is None or row["lesson_id"] not in self.lessons.lessons:
+                self._update(attempt_id, status="lost")
+                continue
+            try:
+                kid = self.classroom.kid(row["kid_id"])
+            except Exception:
+                self._update(attempt_id, status="lost")
+                continue
+            if rec.end_reason is None:
+                rec.end_reason, rec.ended_at = "error", time.time()
+            self._update(attempt_id, ended_at=rec.ended_at, end_reason=rec.end_reason, status="grading")
+            await self._grade(attempt_id, self.lessons.get(row["lesson_id"]), kid, rec)
+            recovered.append(attempt_id)
+        return recovered
+
+    def recording(self, row: dict[str, Any]) -> Recording | None:
+        path = Path(row["dir"]) / "recording.jsonl"
+        return read_recording(path) if path.is_file() else None
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("attempt task failed", exc_info=task.exception())
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for live in list(self.live_by_run.values()):
+            live.writer.end("error")
+            live.writer.close()
+
+
+def _judge_and_draw(lesson: Lesson, rec: Recording, directory: Path) -> tuple[Verdict, dict[str, bytes]]:
+    """CPU work, run in a thread: the verdict and the images, written next to the recording."""
+    verdict = judge(lesson, rec)
+    images = render_attempt_images(rec, lesson.arena)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in images.items():
+        tmp = directory / (name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, directory / name)
+    if (directory / "recording.jsonl").is_file():
+        append_frames(directory / "recording.jsonl", sorted(images))
+    return verdict, images
+
+
+def _row(values: tuple[Any, ...]) -> dict[str, Any]:
+    row = dict(zip(COLUMNS, values))
+    for key in ("verdict", "feedback", "override"):
+        row[key] = json.loads(row[key]) if row[key] else None
+    return row
+
+
+def image_names(row: dict[str, Any]) -> list[str]:
+    directory = Path(row["dir"])
+    return sorted(p.name for p in directory.glob("*.png")) if directory.is_dir() else []
+
+
+def feedback_payload(row: dict[str, Any], lessons: LessonSet) -> dict[str, Any]:
+    """The `feedback` event both front ends show: stars, checks, the coach's words, the teacher's note."""
+    verdict, fb, ov = row["verdict"] or {}, row["feedback"] or {}, row["override"]
+    title = lessons.get(row["lesson_id"]).title if row["lesson_id"] in lessons.lessons else row["lesson_id"]
+    stars = row["final_stars"] if row["final_stars"] is not None else 0
+    return {
+        "attempt_id": row["attempt_id"], "lesson_id": row["lesson_id"], "lesson_title": title,
+        "run_id": row["run_id"], "passed": stars > 0, "stars": stars, "judge_stars": row["stars"],
+        "checks": [{k: c.get(k) for k in ("id", "kind", "required", "passed", "kid_text", "measured", "threshold", "unit")}
+                   for c in verdict.get("checks", [])],
+        "summary": verdict.get("kid_summary", ""), "text": fb.get("text", ""), "went_well": fb.get("went_well", ""),
+        "tip": fb.get("tip", ""), "source": fb.get("source", "checks"),
+        "overridden": ov is not None, "teacher_comment": (ov or {}).get("comment", ""),
+    }
+
+
+def _coach_config(app: web.Application) -> CoachConfig:
+    """Coach settings: <data_dir>/coach.json if present, else DOJO_OLLAMA_HOST / DOJO_COACH_MODEL /
+    DOJO_COACH_TIMEOUT_S, else the defaults (a local qwen2.5vl:3b on 127.0.0.1:11434)."""
+    path = Path(app[CONFIG].data_dir) / "coach.json"
+    if path.is_file():
+        return CoachConfig.model_validate_json(path.read_text(encoding="utf-8"))
+    env = {k: v for k, v in {"host": os.environ.get("DOJO_OLLAMA_HOST"), "model": os.environ.get("DOJO_COACH_MODEL"),
+                             "timeout_s": os.environ.get("DOJO_COACH_TIMEOUT_S")}.items() if v}
+    return CoachConfig.model_validate(env)
+
+
+ATTEMPTS: web.AppKey[AttemptService] = web.AppKey("attempts", AttemptService)
+
+
+async def _lifetime(app: web.Application) -> AsyncIterator[None]:
+    service = app[ATTEMPTS]
+    service.graded = asyncio.Condition()
+    service._spawn(service.recover())  # attempts a crash interrupted are graded from their recordings
+    yield
+    await service.close()
+
+
+def setup(app: web.Application) -> None:
+    storage = app[STORAGE]
+    storage.migrate("attempts:1", MIGRATION)
+    lessons, errors = load_lessons(strict=False)  # a broken lesson file must not keep the class from starting
+    for error in errors:
+        log.error("lesson not loaded: %s", error)
+    service = AttemptService(app, lessons, Coach(_coach_config(app)),
+                             Path(app[CONFIG].data_dir) / "attempts")
+    app[ATTEMPTS] = service
+    app[LESSONS].register(service.lessons_for)
+    events = app[CLASSROOM].events
+    events.subscribe("run_started", service.on_run_started)
+    events.subscribe("run_ended", service.on_run_ended)
+    events.subscribe("telemetry", service.on_telemetry)
+    events.subscribe("estop", service.on_estop)
+    app[CLASSROOM].program_checks.append(service.lesson_blocks_check)
+    app.cleanup_ctx.append(_lifetime)
