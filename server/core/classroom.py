@@ -16,18 +16,19 @@ import secrets
 import time
 from typing import Any, Awaitable, Callable
 
-from curriculum.gate import Gate, Refusal
-from curriculum.levels import LEVELS, MAX_LEVEL, MIN_LEVEL
+from curriculum.catalog import translate
+from curriculum.errors import BlockError, DojoError
+from curriculum.gate import Gate, capped_speed, program_refusal, session_limits
+from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
-from robot_runtime.protocol import ArenaSetup, Pose, SessionLimits, StopAction, Telemetry
+from robot_runtime.protocol import ArenaSetup, Pose, SessionLimits, Telemetry
 from server.core.auth import AuthError, KidTokens
-from curriculum.catalog import BLOCKS_BY_ID, BlockError, block as catalog_block, check_args
-from server.core.types import BlockReply, CarChannel, CarInfo, ClassroomError, Kid, ProgramCheck, Run, RunRefused
 from server.core.config import ServerConfig
 from server.core.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
 from server.core.events import EventBus
-
 from server.core.storage import KidRecord, RequestLogEntry, Storage
+from server.core.types import BlockReply, CarChannel, CarInfo, ClassroomError, Kid, ProgramCheck, Run
+
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ CLASS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: kids co
 CLASS_CODE_LENGTH = 5
 NAME_RE = re.compile(r"^[^\W\d_]{1,20}$")  # first name only: 1-20 letters, any alphabet
 START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart, so they do not overlap
+
 
 class Classroom:
     def __init__(self, config: ServerConfig, storage: Storage, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -148,9 +150,8 @@ class Classroom:
         kid = self.kid(kid_id)
         self.storage.set_kid_level(kid_id, level)
         kid = self._kids[kid_id] = Kid(kid.kid_id, kid.name, kid.class_code, level)
-        top = LEVELS[level].max_speed_pct
         if kid_id in self._speed:
-            self._speed[kid_id] = min(self._speed[kid_id], top)
+            self._speed[kid_id] = capped_speed(level, self._speed[kid_id])
         self.events.publish("level_changed", kid_id, level)
         car_id = self.car_of(kid_id)
         if car_id and self.dispatcher.kid_status(kid_id, car_id)[0] == "running":
@@ -163,7 +164,7 @@ class Classroom:
         return [self.set_level(k.kid_id, level) for k in self.kids_in_class(class_code)]
 
     def speed_of(self, kid: Kid) -> float:
-        return min(self._speed.get(kid.kid_id, DEFAULT_SPEED_PCT), LEVELS[kid.level].max_speed_pct)
+        return capped_speed(kid.level, self._speed.get(kid.kid_id, DEFAULT_SPEED_PCT))
 
     # --- cars -----------------------------------------------------------------------------
 
@@ -277,15 +278,14 @@ class Classroom:
         return reply
 
     async def _run_block(self, kid: Kid, block_id: str, args: dict[str, Any], ref: Any, run_id: str | None) -> BlockReply:
-        def refused(r: Refusal) -> BlockReply:
+        def refused(r: DojoError) -> BlockReply:
             self._log_refusal(kid, block_id, args, r)
             return BlockReply(status="refused", kid_text=r.kid_text, detail=r.detail, block=block_id, ref=ref, rule=r.rule)
 
         try:
-            b = catalog_block(block_id)
-            checked = check_args(b, args)
+            t = translate(block_id, args, self.speed_of(kid))
         except BlockError as exc:
-            return refused(Refusal(exc.rule, _kid_text_for(exc), f"{exc.rule}: {exc.message}; fix: {exc.fix}", exc.value))
+            return refused(exc)
         if block_id == "stop":
             await self.stop_kid(kid.kid_id, "stop block")
             return BlockReply(status="done", kid_text="Stopped.", block=block_id, ref=ref)
@@ -293,15 +293,12 @@ class Classroom:
             return BlockReply(status="cancelled", kid_text="A newer program started.",
                               detail=f"run {run_id} is not running", block=block_id, ref=ref, rule="run_ended")
         arena = self.arena_for_car(self.car_of(kid.kid_id) or "")
-        if b.to_action is None:
-            refusal = self.gate.check(kid.kid_id, kid.level, block_id, checked, None, arena)
-            if refusal:
-                return refused(refusal)
-            return self._setting_or_reporter(kid, b.id, b.kind, checked, ref)
-        action = b.to_action(checked, self.speed_of(kid))
-        refusal = self.gate.check(kid.kid_id, kid.level, block_id, checked, action, arena)
+        refusal = self.gate.check(kid.kid_id, kid.level, block_id, t.args, t.action, arena)
         if refusal:
             return refused(refusal)
+        if t.action is None:
+            return self._setting_or_reporter(kid, block_id, t.block.kind, t.args, ref)
+        action = t.action
         car_id = self.car_of(kid.kid_id)
         if car_id is None:
             return BlockReply(status="failed", kid_text="You don't have a car yet — ask your teacher.",
@@ -368,14 +365,18 @@ class Classroom:
     # --- runs -----------------------------------------------------------------------------
 
     async def start_run(self, kid_id: str, source: str, program: Any, lesson_id: str | None = None) -> Run:
-        """A kid pressed the green flag. Raises RunRefused if a registered program check says no."""
+        """A kid pressed the green flag. Raises the Refusal if a feature's program check (a lesson's
+        blocks) or the gate (the kid's level, for every block that will run) says no."""
         kid = self.kid(kid_id)
         for check in self.program_checks:
             result = check(kid, program)
             if inspect.isawaitable(result):
                 result = await result
             if result is not None:
-                raise RunRefused(result)
+                raise result
+        refusal = program_refusal(kid.level, program)
+        if refusal is not None:
+            raise refusal
         previous = self._active_run.get(kid_id)
         if previous:
             await self.end_run(previous, "a newer program started")
@@ -407,12 +408,8 @@ class Classroom:
     # --- limits, logging, lifetime --------------------------------------------------------
 
     def session_limits(self, level: int, car_id: str | None = None) -> SessionLimits:
-        """The level's caps; with a car, also its arena's zones that open only at a higher level."""
-        lv = LEVELS[level]
-        closed = [] if car_id is None else [z.rect for z in self.arena_for_car(car_id).zones
-                                            if z.min_level is not None and z.min_level > level]
-        return SessionLimits(max_speed_pct=lv.max_speed_pct, allowed_skills=sorted(lv.skills), level=level,
-                             keep_out=closed)
+        """The level's caps (the gate's rule); with a car, its arena's zones closed at that level too."""
+        return session_limits(level, self.arena_for_car(car_id) if car_id else None)
 
     async def _send_limits(self, car_id: str, level: int) -> None:
         if self.channel is None:
@@ -432,7 +429,7 @@ class Classroom:
                                                  request.action.model_dump(mode="json"), outcome.status,
                                                  outcome.detail or outcome.reason, duration))
 
-    def _log_refusal(self, kid: Kid, block_id: str, args: dict[str, Any], refusal: Refusal) -> None:
+    def _log_refusal(self, kid: Kid, block_id: str, args: dict[str, Any], refusal: DojoError) -> None:
         safe_args = {str(k)[:32]: (v if isinstance(v, (int, float, bool)) or v is None else str(v)[:64])
                      for k, v in list(args.items())[:8]}
         self._request_log.append(RequestLogEntry(time.time(), kid.kid_id, self.car_of(kid.kid_id),
@@ -453,23 +450,13 @@ class Classroom:
         await self.flush_request_log()
         await self.events.close()
 
+
 def _kid(record: KidRecord) -> Kid:
     return Kid(record.kid_id, record.name, record.class_code, record.level)
+
 
 def _check_level(level: Any) -> int:
     if isinstance(level, bool) or not isinstance(level, int) or not MIN_LEVEL <= level <= MAX_LEVEL:
         raise ClassroomError("level_range", f"level must be a whole number from {MIN_LEVEL} to {MAX_LEVEL} (got {level!r})",
                              level, f"send a level from {MIN_LEVEL} to {MAX_LEVEL}")
     return level
-
-def _kid_text_for(exc: BlockError) -> str:
-    if exc.rule == "unknown_block":
-        return "I don't know that block."
-    if exc.rule.endswith("_range") or exc.rule.endswith("_choice"):
-        return exc.fix[:1].upper() + exc.fix[1:] + "!"
-    if exc.rule.endswith("_number"):
-        return "That needs a number — " + exc.fix + "."
-    return "Something in that block looks wrong."
-
-__all__ = ["AuthError", "BlockReply", "CarChannel", "CarInfo", "Classroom", "ClassroomError", "Kid", "ProgramCheck",
-           "Refusal", "Run", "RunRefused", "StopAction", "BLOCKS_BY_ID"]

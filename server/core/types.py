@@ -1,7 +1,6 @@
-"""The classroom's value types: kids, cars, runs, errors, and the car channel protocol.
+"""The classroom's value types: kids, cars, runs, block replies, errors, and the car channel protocol.
 
-Kept apart from server.core.classroom so the service module stays a thin coordinator; everything here is
-re-exported there (``from server.core.classroom import Kid`` keeps working).
+Kept apart from server.core.classroom so the service module stays a thin coordinator.
 """
 
 from __future__ import annotations
@@ -24,12 +23,6 @@ class ClassroomError(ValueError):
 
     def as_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "message": self.message, "value": self.value, "fix": self.fix}
-
-
-class RunRefused(Exception):
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.detail)
-        self.refusal = refusal
 
 
 @dataclass(frozen=True)

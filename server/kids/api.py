@@ -20,10 +20,10 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from curriculum.levels import LEVELS, MAX_LEVEL, MIN_LEVEL, unlock_level_for_block, unlock_level_for_skill
+from curriculum.front_ends import level_catalog
+from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from server.web import cors
-from curriculum.catalog import BLOCKS, SKILL_NAMES, Param
-from server.core.classroom import ClassroomError
+from server.core.types import ClassroomError
 from server.web.http import bearer_kid, from_classroom_error, json_error, read_json
 from server.web.state import CLASSROOM, LESSONS, STARTED_AT
 
@@ -35,41 +35,6 @@ class JoinBody(BaseModel):
 
     class_code: Annotated[str, Field(min_length=1, max_length=16)]
     name: Annotated[str, Field(min_length=1, max_length=40)]
-
-
-def _param(p: Param, level: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": p.name, "kind": p.kind, "default": p.default, "min": p.minimum,
-                           "max": p.maximum, "unit": p.unit}
-    if p.kind == "menu":
-        out["options"] = list(p.options)
-    if p.name == "speed":  # the level's cap is the real maximum for this kid
-        top = LEVELS[level].max_speed_pct
-        out["max"] = min(p.maximum or top, top)
-        out["default"] = min(p.default, top)
-    return out
-
-
-def catalog_for_level(level: int) -> dict[str, Any]:
-    lv = LEVELS[level]
-    blocks = []
-    for b in BLOCKS:
-        unlock = unlock_level_for_block(b.id)
-        locked = not lv.allows_block(b.id)
-        params = [_param(p, level) for p in b.params]
-        if b.id == "do_skill":
-            params[0]["options"] = sorted(lv.skills)
-        blocks.append({
-            "id": b.id, "kind": b.kind, "text": b.text, "scratch_opcode": b.scratch_opcode,
-            "blockly_type": b.blockly_type, "python": b.python, "doc": b.doc, "params": params,
-            "locked": locked, "unlocks_at": unlock,
-            "teaser": f"unlocks at level {unlock}" if locked and unlock else "",
-        })
-    skills = [{"name": s, "text": s.replace("_", " "), "locked": not lv.allows_skill(s),
-               "unlocks_at": unlock_level_for_skill(s),
-               "teaser": "" if lv.allows_skill(s) else f"unlocks at level {unlock_level_for_skill(s)}"}
-              for s in SKILL_NAMES]
-    return {"level": level, "title": lv.title, "max_speed_pct": lv.max_speed_pct, "blocks": blocks, "skills": skills,
-            "levels": [{"level": n, "title": x.title, "max_speed_pct": x.max_speed_pct} for n, x in LEVELS.items()]}
 
 
 async def health(request: web.Request) -> web.Response:
@@ -97,7 +62,7 @@ async def catalog(request: web.Request) -> web.Response:
         if not MIN_LEVEL <= level <= MAX_LEVEL:
             raise json_error(400, "level_range", f"level must be {MIN_LEVEL} to {MAX_LEVEL} (got {raw!r})", raw,
                              f"ask for /api/catalog?level={MIN_LEVEL}")
-    return web.json_response(catalog_for_level(level))
+    return web.json_response(level_catalog(level))
 
 
 async def lessons(request: web.Request) -> web.Response:

@@ -22,11 +22,12 @@ import socketio
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from curriculum.levels import LEVELS
+from curriculum.front_ends import level_payload
 from robot_runtime.protocol import ErrorInfo
 from server.core.auth import AuthError
-from server.core.classroom import Classroom, Kid, RunRefused
-from server.core.types import BlockReply
+from curriculum.gate import Refusal
+from server.core.classroom import Classroom
+from server.core.types import BlockReply, Kid
 from server.kids.messages import (
     MAX_BLOCK_MESSAGE_BYTES, MAX_PROGRAM_BYTES, BlockCall, RunEnd, RunStart, StopCall,
     error_info_from_validation, json_size, refusal, too_big,
@@ -43,12 +44,6 @@ KNOWN_EVENTS = ("block", "stop", "run_start", "run_end")
 
 def kid_room(kid_id: str) -> str:
     return f"kid:{kid_id}"
-
-
-def level_payload(level: int) -> dict[str, Any]:
-    lv = LEVELS[level]
-    return {"level": level, "title": lv.title, "max_speed_pct": lv.max_speed_pct,
-            "blocks": sorted(lv.blocks), "skills": sorted(lv.skills)}
 
 
 def error_reply(info: ErrorInfo) -> dict[str, Any]:
@@ -179,8 +174,7 @@ class KidHub(socketio.AsyncNamespace):
         assert isinstance(start, RunStart)
         try:
             run = await self.classroom.start_run(kid_id, start.source, start.program, start.lesson_id)
-        except RunRefused as exc:
-            r = exc.refusal
+        except Refusal as r:
             return {"status": "refused", "kid_text": r.kid_text, "detail": r.detail, "rule": r.rule}
         return {"status": "ok", "run_id": run.run_id}
 

@@ -33,14 +33,13 @@ from curriculum.coach import Coach, CoachConfig, CoachImages
 from curriculum.frames import render_attempt_images
 from curriculum.judge import Verdict, judge
 from curriculum.lesson import Lesson
-from curriculum.gate import Refusal
+from curriculum.gate import Refusal, lesson_refusal
 from curriculum.loader import LessonSet, load_lessons
-from curriculum.program import ProgramError, analyse
 from curriculum.progress import LessonResult, Overrides, lesson_list, level_up, newly_unlocked
 from curriculum.recording import EndReason, Recording, RecordingWriter, append_frames, read_recording
 from robot_runtime.protocol import Telemetry
-from curriculum.catalog import BLOCKS_BY_ID
-from server.core.classroom import Classroom, Kid, Run
+from server.core.classroom import Classroom
+from server.core.types import Kid, Run
 from server.web.state import CLASSROOM, CONFIG, LESSONS, STORAGE
 from server.core.storage import Storage
 
@@ -167,22 +166,11 @@ class AttemptService:
         return [{**item, "selected": item["id"] == selected} for item in items]
 
     def lesson_blocks_check(self, kid: Kid, program: Any) -> Refusal | None:
-        """A program check: during a lesson only the lesson's blocks may be used (the gate checks the level)."""
+        """A program check: during a lesson only the lesson's blocks may be used (the gate's lesson rule)."""
         lesson_id = self.storage.kv_get(SELECTED_NS, kid.kid_id)
         if not lesson_id or lesson_id not in self.lessons.lessons:
             return None
-        lesson = self.lessons.get(lesson_id)
-        try:
-            used = set(analyse(program).dojo_blocks)
-        except ProgramError:
-            return None  # unreadable programs are the program check's business (server/kids/programs.py)
-        extra = sorted(used - set(lesson.allowed_blocks) - {"stop"})
-        if not extra:
-            return None
-        names = ", ".join(BLOCKS_BY_ID[b].text.split(" [")[0] for b in extra if b in BLOCKS_BY_ID)
-        return Refusal("lesson_blocks", f"“{lesson.title}” is done without: {names}. Take them out and try again!",
-                       f"lesson_blocks: {lesson.id} allows {', '.join(lesson.allowed_blocks)}; program uses {', '.join(extra)}",
-                       extra, lesson.allowed_blocks)
+        return lesson_refusal(self.lessons.get(lesson_id), program)
 
     def is_locked(self, kid: Kid, lesson_id: str) -> tuple[bool, str]:
         for item in self.lessons_for(kid):

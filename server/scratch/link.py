@@ -27,7 +27,9 @@ from typing import Any, Callable
 from aiohttp import WSMsgType, web
 
 from server.core.auth import AuthError
-from server.core.classroom import Classroom, Kid, RunRefused
+from curriculum.gate import Refusal
+from server.core.classroom import Classroom
+from server.core.types import Kid
 from server.scratch.protocol import (
     APPLICATION_ERROR, METHOD_NOT_FOUND, PROTOCOL_VERSION, LinkSession, Peripheral, Request, RpcError, RunWrite, State,
     error_reply, notification, parse_message, result_reply, encode_payload, MAX_MESSAGE_BYTES,
@@ -309,8 +311,7 @@ class LinkConnection:
         await self._end_run("a newer program started")
         try:
             run = await self.classroom.start_run(self.kid.kid_id, "scratch", call.program, call.lesson_id)
-        except RunRefused as exc:
-            r = exc.refusal
+        except Refusal as r:
             await self.send_event({"type": "run", "ref": call.ref, "status": "refused", "kid_text": r.kid_text,
                                    "detail": r.detail, "rule": r.rule})
             return

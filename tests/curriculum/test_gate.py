@@ -10,7 +10,7 @@ from curriculum.gate import BLOCK_BURST, Gate, TokenBucket, rule_refusal
 from curriculum.levels import LEVELS
 from robot_runtime.arena import Arena, NamedZone
 from robot_runtime.protocol import DriveAction, GotoAction, NamedSkillAction, StopAction, TurnAction
-from curriculum.catalog import BLOCKS, BLOCKS_BY_ID, SKILL_NAMES, check_args, translate
+from curriculum.catalog import BLOCKS, SKILL_NAMES, translate
 
 ARENA = Arena(width_cm=300, height_cm=200, zones=[
     NamedZone(name="ramp", kind="target", x0=200, y0=150, x1=280, y1=190, min_level=3),
@@ -29,10 +29,8 @@ class FakeClock:
 
 def check(level: int, block_id: str, args: dict, speed: float = 30.0, gate: Gate | None = None):
     gate = gate or Gate(clock=FakeClock())
-    b = BLOCKS_BY_ID[block_id]
-    checked = check_args(b, args)
-    action = b.to_action(checked, speed) if b.to_action else None
-    return gate.check("kid-1", level, block_id, checked, action, ARENA)
+    t = translate(block_id, args, speed)
+    return gate.check("kid-1", level, block_id, t.args, t.action, ARENA)
 
 
 def test_level1_speed_over_30_is_refused_with_kid_sentence_and_teacher_detail():
@@ -126,6 +124,8 @@ COMMAND_BLOCKS = [b for b in BLOCKS if b.to_action is not None or b.id == "set_s
 def _arg(p):
     if p.kind == "menu":
         return st.sampled_from(p.options)
+    if p.kind == "skill":
+        return st.sampled_from(SKILL_NAMES)
     return st.floats(min_value=p.minimum, max_value=p.maximum, allow_nan=False)
 
 
@@ -141,7 +141,7 @@ def block_calls(draw):
 def test_whatever_passes_the_gate_is_within_the_level(call):
     b, args, speed, level_no = call
     level = LEVELS[level_no]
-    action = translate(b.id, args, speed) if b.to_action else None
+    action = translate(b.id, args, speed).action
     refusal = Gate(clock=FakeClock()).check("kid", level_no, b.id, args, action, ARENA)
     if refusal is not None:
         assert refusal.kid_text and refusal.detail.startswith(refusal.rule)
@@ -183,7 +183,7 @@ def allowed_calls(draw):
 @given(allowed_calls())
 def test_every_call_within_the_level_passes(call):
     level_no, b, args, speed = call
-    action = translate(b.id, args, speed) if b.to_action else None
+    action = translate(b.id, args, speed).action
     assert Gate(clock=FakeClock()).check("kid", level_no, b.id, args, action, ARENA) is None
 
 

@@ -11,12 +11,11 @@ import { pythonJson } from './helpers/blockly_headless.mjs';
 // every block unlocked and speed ranges not capped), and the program check's allow-list.
 const server = pythonJson(`
 import json
-from server.kids.api import catalog_for_level
-from curriculum.catalog import BLOCKS
-from server.kids.programs import STANDARD_BLOCKLY_TYPES
-print(json.dumps({"levels": {n: catalog_for_level(n) for n in (1, 2, 3, 4)},
+from curriculum.front_ends import level_catalog
+from curriculum.catalog import BLOCKS, BLOCKLY_STANDARD_TYPES
+print(json.dumps({"levels": {n: level_catalog(n) for n in (1, 2, 3, 4)},
                   "python": {b.id: b.python for b in BLOCKS},
-                  "standard": sorted(STANDARD_BLOCKLY_TYPES)}))
+                  "standard": sorted(BLOCKLY_STANDARD_TYPES)}))
 `);
 const catalog = server.levels[4];
 const defs = Object.fromEntries(BLOCK_DEFINITIONS.map((d) => [d.type, d]));

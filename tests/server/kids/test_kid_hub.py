@@ -109,15 +109,16 @@ async def test_runs_start_end_and_a_newer_run_cancels_the_older_ones_blocks(tmp_
 
 async def test_a_program_check_can_refuse_a_run_with_kid_text(tmp_path):
     async with classroom_server(tmp_path, cars=["car-1"]) as srv:
-        srv.classroom.program_checks[:] = [  # only this check (lesson features register their own)
-            lambda kid, program: Refusal("needs_loop", "Use a repeat block for this one!", "program_check: no loop")
+        srv.classroom.program_checks[:] = [  # only this check besides the gate's (lessons register their own)
+            lambda kid, program: Refusal("needs_loop", "no loop", kid_text="Use a repeat block for this one!")
             if not (program or {}).get("loop") else None]
         kid = await srv.join("Mia")
         sio = await srv.kid_socket(kid["token"])
         refused = await sio.call("run_start", {"source": "blockly", "program": {}}, namespace="/kid", timeout=5)
         assert refused == {"status": "refused", "kid_text": "Use a repeat block for this one!",
-                           "detail": "program_check: no loop", "rule": "needs_loop"}
-        ok = await sio.call("run_start", {"source": "blockly", "program": {"loop": True}}, namespace="/kid", timeout=5)
+                           "detail": "needs_loop: no loop", "rule": "needs_loop"}
+        ok = await sio.call("run_start", {"source": "blockly", "program": {"blocks": {"blocks": []}, "loop": True}},
+                            namespace="/kid", timeout=5)
         assert ok["status"] == "ok", ok
 
 
