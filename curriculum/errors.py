@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 
-class DojoError(Exception):
-    """A refusal or an error: rule, message, value, fix, and a kid sentence."""
+class Problem(Exception):
+    """A refusal or an error, told twice: rule, message, value, fix, and a kid sentence.
+
+    (The SDK's own errors are dojo.errors: a kid's script imports those without the server installed.)"""
 
     kid_text_default = "Something went wrong — try again."
 
@@ -30,7 +32,7 @@ class DojoError(Exception):
         return {"rule": self.rule, "message": self.message, "value": self.value, "fix": self.fix}
 
 
-class BlockError(DojoError, ValueError):
+class BlockError(Problem, ValueError):
     """A block call the catalog cannot translate (unknown block, bad argument)."""
 
     def __init__(self, rule: str, message: str, *, value: Any = None, fix: str = "") -> None:

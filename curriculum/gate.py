@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable
 
 from curriculum.catalog import BLOCKLY_STANDARD_TYPES, BLOCKLY_TYPES, BLOCKS_BY_ID
-from curriculum.errors import DojoError
+from curriculum.errors import Problem
 from curriculum.lesson import Lesson
 from curriculum.levels import LEVELS, Level, unlock_level_for_block, unlock_level_for_skill
 from curriculum.program import ProgramError, analyse, blockly_top_blocks, detect_format, walk_blockly
@@ -33,7 +33,7 @@ READ_BURST = 100
 MAX_PROGRAM_BLOCKS = 2000  # a big kid program has ~200 blocks; more is a pasted file, not a program
 
 
-class Refusal(DojoError):
+class Refusal(Problem):
     """The gate said no: the rule, what was asked (value) and the bound (limit), and the kid sentence.
 
     Returned by the checks; the classroom raises it when a whole program is refused."""

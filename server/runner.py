@@ -71,7 +71,7 @@ async def start_server(config: ServerConfig) -> ServerHandle:
                         f"`dojo demo` or `dojo server` running? Stop it, or pick another port: --port "
                         f"{config.port + 1 if config.port else 8081}") from None
     if config.turbowarp_port:  # the same app on http://localhost:8000 for TurboWarp
-        from server.scratch.link import start_turbowarp_listener
+        from server.scratch.extension import start_turbowarp_listener
 
         await start_turbowarp_listener(runner, config.turbowarp_port)
     port = runner.addresses[0][1]

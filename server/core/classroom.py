@@ -17,7 +17,7 @@ import time
 from typing import Any, Awaitable, Callable
 
 from curriculum.catalog import translate
-from curriculum.errors import BlockError, DojoError
+from curriculum.errors import BlockError, Problem
 from curriculum.gate import Gate, capped_speed, program_refusal, session_limits
 from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
@@ -278,7 +278,7 @@ class Classroom:
         return reply
 
     async def _run_block(self, kid: Kid, block_id: str, args: dict[str, Any], ref: Any, run_id: str | None) -> BlockReply:
-        def refused(r: DojoError) -> BlockReply:
+        def refused(r: Problem) -> BlockReply:
             self._log_refusal(kid, block_id, args, r)
             return BlockReply(status="refused", kid_text=r.kid_text, detail=r.detail, block=block_id, ref=ref, rule=r.rule)
 
@@ -429,7 +429,7 @@ class Classroom:
                                                  request.action.model_dump(mode="json"), outcome.status,
                                                  outcome.detail or outcome.reason, duration))
 
-    def _log_refusal(self, kid: Kid, block_id: str, args: dict[str, Any], refusal: DojoError) -> None:
+    def _log_refusal(self, kid: Kid, block_id: str, args: dict[str, Any], refusal: Problem) -> None:
         safe_args = {str(k)[:32]: (v if isinstance(v, (int, float, bool)) or v is None else str(v)[:64])
                      for k, v in list(args.items())[:8]}
         self._request_log.append(RequestLogEntry(time.time(), kid.kid_id, self.car_of(kid.kid_id),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.scratch import link
+from server.scratch import extension, link
 
 
 def setup(app: web.Application) -> None:
     link.setup(app)
+    extension.setup(app)

@@ -1,12 +1,8 @@
-"""Scratch on the classroom server: the Scratch-Link-compatible endpoint, the extension file, the editor.
+"""The Scratch-Link-compatible endpoint ``GET /scratch/ble``.
 
-- ``GET /scratch/ble``           JSON-RPC 2.0 WebSocket speaking Scratch Link's BLE protocol
-                                  (server.scratch.protocol): each car the kid may drive is a
-                                  peripheral; a block call is a write, its final answer and the car's
-                                  telemetry come back as characteristicDidChange notifications.
-- ``GET /scratch/extension.js``  the MIKRO-DOJO extension (TurboWarp format), with CORS headers, and
-                                  this server's address (plus ``?class=&name=`` if given) filled in.
-- ``GET /scratch/``              the Scratch editor (prebuilt scratch-gui) with the extension preloaded.
+A JSON-RPC 2.0 WebSocket speaking Scratch Link's BLE protocol (server.scratch.protocol): each car the
+kid may drive is a peripheral; a block call is a write, its final answer and the car's telemetry come
+back as characteristicDidChange notifications.
 
 Who may connect: the kid's token is required, either as ``/scratch/ble?token=<token>`` or as the first
 request ``{"method": "authenticate", "params": {"token": ...}}``. Browsers must come from an allowed
@@ -21,7 +17,6 @@ import asyncio
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
@@ -35,18 +30,9 @@ from server.scratch.protocol import (
     error_reply, notification, parse_message, result_reply, encode_payload, MAX_MESSAGE_BYTES,
 )
 from server.web.state import CLASSROOM, CONFIG
-from server.web.vendor import serve_node_module
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXTENSION_FILE = REPO_ROOT / "scratch_extension" / "mikrodojo.js"
-EDITOR_DIR = REPO_ROOT / "scratch_extension" / "editor"
-CONFIG_PLACEHOLDER = "{/*MIKRODOJO_CONFIG*/}"
-
-# TurboWarp's web editor: `--turbowarp` adds it to allowed_origins (other hosts: allowed_origins).
-TURBOWARP_ORIGINS = ("https://turbowarp.org", "https://www.turbowarp.org")
-TURBOWARP_PORT = 8000  # TurboWarp runs an extension unsandboxed only from http://localhost:8000/
 WS_HEARTBEAT_S = 5.0  # a closed laptop lid is noticed within ~10 s, like the /kid socket.io ping
 FRESH_TELEMETRY_S = 0.5  # a car heard from within this shows four bars in the device dialog (> -20 dBm); else one
 MAX_IN_FLIGHT = 64  # block calls one socket may have waiting; a Scratch project runs a few scripts at once
@@ -63,25 +49,6 @@ def allowed_origin(request: web.Request, allowed: list[str]) -> bool:
     if "*" in allowed or origin in allowed:
         return True
     return origin == f"{request.scheme}://{request.host}"
-
-
-def turbowarp_options(port: int = TURBOWARP_PORT, allowed_origins: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """ServerConfig fields for TurboWarp: the extra localhost listener and TurboWarp's origins."""
-    return {"turbowarp_port": port,
-            "allowed_origins": [*allowed_origins, *(o for o in TURBOWARP_ORIGINS if o not in allowed_origins)]}
-
-
-async def start_turbowarp_listener(runner: web.AppRunner, port: int) -> None:
-    """The same app on localhost:PORT: IPv4 always, IPv6 where the machine has it (browsers try both)."""
-    try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot listen on localhost:{port} for TurboWarp ({exc.strerror}): stop the "
-                                 f"program using port {port}, or start without --turbowarp") from None
-    try:
-        await web.TCPSite(runner, "::1", port).start()
-    except OSError as exc:  # no IPv6 loopback (some containers): 127.0.0.1 serves localhost alone
-        log.info("TurboWarp listener: no [::1]:%d (%s); 127.0.0.1 only", port, exc)
 
 
 def telemetry_payload(car_id: str, tel: Any) -> dict[str, Any]:
@@ -389,43 +356,6 @@ async def ble_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def _cors_headers(_request: web.Request) -> dict[str, str]:
-    return {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"}
-
-
-async def extension_js(request: web.Request) -> web.Response:
-    """The extension file with this server's address (and an optional class code / name) filled in."""
-    config: dict[str, Any] = {"server": f"{request.scheme}://{request.host}"}
-    if request.query.get("class"):
-        config["classCode"] = request.query["class"][:16]
-    if request.query.get("name"):
-        config["name"] = request.query["name"][:40]
-    source = EXTENSION_FILE.read_text().replace(CONFIG_PLACEHOLDER, json.dumps(config), 1)
-    return web.Response(text=source, content_type="application/javascript", headers=_cors_headers(request))
-
-
-async def extension_options(request: web.Request) -> web.Response:
-    return web.Response(headers={**_cors_headers(request), "Access-Control-Allow-Methods": "GET",
-                                 "Access-Control-Allow-Headers": "*"})
-
-
-async def editor_index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(EDITOR_DIR / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-async def _redirect_to_editor(request: web.Request) -> web.Response:
-    raise web.HTTPFound("/scratch/")
-
-
 def setup(app: web.Application) -> None:
     app[HUB] = LinkHub(app[CLASSROOM])
     app.router.add_get("/scratch/ble", ble_socket)
-    app.router.add_get("/scratch/extension.js", extension_js)
-    app.router.add_route("OPTIONS", "/scratch/extension.js", extension_options)
-    app.router.add_get("/scratch", _redirect_to_editor)
-    app.router.add_get("/scratch/", editor_index)
-    app.router.add_static("/scratch/editor", EDITOR_DIR, follow_symlinks=False)
-    # The editor's third-party files, from node_modules (BSD-3 scratch-gui 4.0.x, MIT React 16): no CDN.
-    serve_node_module(app, "scratch-gui/dist", "scratch-gui")
-    serve_node_module(app, "react/umd", "react")
-    serve_node_module(app, "react-dom/umd", "react-dom")

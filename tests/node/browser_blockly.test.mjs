@@ -214,6 +214,9 @@ describe('the Blockly app in Chromium', { skip }, () => {
     await page.click('#run-btn');
     await page.waitForFunction(() => document.querySelector('#status-card').dataset.state === 'refused');
     assert.equal(await page.textContent('#status-text'), 'The “do skill” block unlocks at level 3 — keep going!');
+    // Blockly opens a bubble after the next render (setBubbleVisible is async): wait for it, briefly.
+    await page.waitForFunction(() => window.dojoApp.state.workspace.getBlockById('edited-skill').getIcon('warning')?.bubbleIsVisible(),
+      null, { timeout: 2000 }).catch(() => {});
     const warning = await page.evaluate(() => window.dojoApp.state.workspace.getBlockById('edited-skill').getIcon('warning')?.bubbleIsVisible());
     assert.equal(warning, true, 'the warning bubble is open on the block that caused it');
     assert.ok(await page.locator('.blocklyBubble, .blocklyTextBubble').filter({ hasText: 'unlocks at level 3' }).count() > 0);
