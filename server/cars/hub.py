@@ -1,6 +1,7 @@
 """The ``/car`` socket.io namespace: cars connect, get their limits and arena, run skills, report back.
 
-Implements the dispatcher's CarLink and the classroom's CarChannel on top of python-socketio.
+The one adapter to the cars: it implements the core's CarPort (what the classroom sends) on top of
+python-socketio and hands what cars send (hello, results, telemetry) to the classroom.
 Every message from a car is validated with robot_runtime.protocol; a bad one is logged, counted and
 dropped, and the connection stays up. Heartbeats go to every car every HEARTBEAT_PERIOD_S from a
 background task bound to the app's lifetime.
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import math
 from collections import Counter
-from typing import Any, AsyncIterator, TypeVar
+from typing import Any, TypeVar
 
 import socketio
 from aiohttp import web
@@ -25,8 +26,9 @@ from robot_runtime.protocol import (
 from server.core.auth import car_token_ok
 from server.core.classroom import Classroom
 from server.core.config import ServerConfig
-from server.kids.messages import error_info_from_validation, refusal
+from server.web.errors import error_info_from_validation, refusal
 from server.web.state import CLASSROOM, CONFIG, SIO
+from server.web.tasks import periodic
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -35,15 +37,23 @@ CONNECTED_WAIT_S = 1.0  # how long a post-connect task waits for socket.io to fi
 
 
 class CarHub(socketio.AsyncNamespace):
-    def __init__(self, classroom: Classroom, config: ServerConfig) -> None:
+    """Built before the classroom (which is built with it as its CarPort); reaches it through the app."""
+
+    def __init__(self, app: web.Application) -> None:
         super().__init__(CAR_NAMESPACE)
-        self.classroom, self.config = classroom, config
+        self.app = app
         self.sid_of: dict[str, str] = {}  # car_id -> sid
         self.car_of: dict[str, str] = {}  # sid -> car_id
         self.bad_messages: Counter[str] = Counter()  # rule -> count, for /api/health and tests
         self.heartbeat_seq = 0
-        classroom.channel = self
-        classroom.dispatcher.link = self
+
+    @property
+    def classroom(self) -> Classroom:
+        return self.app[CLASSROOM]
+
+    @property
+    def config(self) -> ServerConfig:
+        return self.app[CONFIG]
 
     # --- connection ---------------------------------------------------------------------
 
@@ -142,7 +152,7 @@ class CarHub(socketio.AsyncNamespace):
         self.bad_messages[what] += 1
         log.warning("bad %s from %s dropped: %s", what, car_id, info.message)
 
-    # --- to cars (CarLink + CarChannel) -------------------------------------------------
+    # --- to cars (the CarPort) -----------------------------------------------------------
 
     def _sid(self, car_id: str) -> str:
         sid = self.sid_of.get(car_id)
@@ -196,25 +206,16 @@ def _finite(t: Telemetry) -> bool:
 CAR_HUB: web.AppKey[CarHub] = web.AppKey("car_hub", CarHub)
 
 
-async def _heartbeats(app: web.Application) -> AsyncIterator[None]:
-    hub = app[CAR_HUB]
+async def _heartbeat(app: web.Application) -> None:
+    await app[CAR_HUB].heartbeat()
 
-    async def loop() -> None:
-        while True:
-            try:
-                await hub.heartbeat()
-            except Exception:
-                log.exception("heartbeat failed")
-            await asyncio.sleep(HEARTBEAT_PERIOD_S)
 
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+def port(app: web.Application) -> CarHub:
+    """The CarPort the app builds the Classroom with."""
+    hub = app[CAR_HUB] = CarHub(app)
+    return hub
 
 
 def setup(app: web.Application) -> None:
-    hub = CarHub(app[CLASSROOM], app[CONFIG])
-    app[SIO].register_namespace(hub)
-    app[CAR_HUB] = hub
-    app.cleanup_ctx.append(_heartbeats)
+    app[SIO].register_namespace(app[CAR_HUB])
+    app.cleanup_ctx.append(periodic("car heartbeats", HEARTBEAT_PERIOD_S, _heartbeat, wait_first=False))

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from curriculum.errors import Problem
+
 SESSION_COOKIE = "dojo_teacher"
 CSRF_HEADER = "X-CSRF-Token"
 # scrypt cost: ~50 ms per login on a Raspberry Pi class CPU, far too slow to brute force a copied hash
@@ -24,12 +26,13 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SCRYPT_MAXMEM = 64 * 1024 * 1024
 
 
-class AuthError(PermissionError):
+class AuthError(Problem, PermissionError):
     """Who you are could not be confirmed; the message says what to do."""
 
-    def __init__(self, message: str, rule: str = "auth") -> None:
-        super().__init__(message)
-        self.message, self.rule = message, rule
+    kid_text_default = "Please join the class again."
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(rule, message, fix="join the class again with its code and your name")
 
 
 # --- teacher password -------------------------------------------------------------------------
@@ -131,19 +134,19 @@ class KidTokens:
 
     def verify(self, token: object) -> KidClaims:
         if not isinstance(token, str) or not token or len(token) > 512 or token.count(".") != 1:
-            raise AuthError("that is not a kid token — join the class again with its code and your name", "kid_token")
+            raise AuthError("kid_token", "that is not a kid token — join the class again with its code and your name")
         payload, signature = token.split(".")
         if not hmac.compare_digest(self._sign(payload).encode(), signature.encode()):
-            raise AuthError("kid token signature is wrong — join the class again with its code and your name",
-                            "kid_token_signature")
+            raise AuthError("kid_token_signature",
+                            "kid token signature is wrong — join the class again with its code and your name")
         try:
             data = json.loads(_unb64(payload))
             claims = KidClaims(str(data["k"]), str(data["c"]), float(data["t"]))
         except (ValueError, KeyError, TypeError):
-            raise AuthError("kid token is damaged — join the class again", "kid_token") from None
+            raise AuthError("kid_token", "kid token is damaged — join the class again") from None
         if self._clock() - claims.issued_at > self.max_age_s:
-            raise AuthError("kid token has expired — join the class again with its code and your name",
-                            "kid_token_expired")
+            raise AuthError("kid_token_expired",
+                            "kid token has expired — join the class again with its code and your name")
         return claims
 
 

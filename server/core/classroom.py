@@ -23,11 +23,13 @@ from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
 from robot_runtime.protocol import ArenaSetup, Pose, SessionLimits, Telemetry
 from server.core.auth import AuthError, KidTokens
+from server.core.car_port import CarPort
 from server.core.config import ServerConfig
 from server.core.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
 from server.core.events import EventBus
+from server.core.presence import Presence
 from server.core.storage import KidRecord, RequestLogEntry, Storage
-from server.core.types import BlockReply, CarChannel, CarInfo, ClassroomError, Kid, ProgramCheck, Run
+from server.core.types import BlockReply, CarInfo, ClassroomError, Kid, ProgramCheck, Run
 
 
 log = logging.getLogger(__name__)
@@ -40,16 +42,17 @@ START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart,
 
 
 class Classroom:
-    def __init__(self, config: ServerConfig, storage: Storage, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.config, self.storage, self._clock = config, storage, clock
+    def __init__(self, config: ServerConfig, storage: Storage, cars: CarPort, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config, self.storage, self.cars, self._clock = config, storage, cars, clock
         self.events = EventBus()
+        self.presence = Presence()  # who is online, over /kid and /scratch/ble
         self.tokens = KidTokens(config.resolved_secret_key(), config.timeouts.kid_token_max_age_s)
         self.gate = Gate(blocks_per_s=config.rate_limits.blocks_per_s, burst=config.rate_limits.burst, clock=clock)
         t = config.timeouts
-        self.dispatcher = Dispatcher(ack_timeout_s=t.car_ack_s, result_margin_s=t.result_margin_s,
+        self.dispatcher = Dispatcher(cars, ack_timeout_s=t.car_ack_s, result_margin_s=t.result_margin_s,
                                      stop_grace_s=t.stop_grace_s, before_start=self._before_start,
                                      on_finished=self._log_request, clock=clock)
-        self.channel: CarChannel | None = None  # set by the /car hub
         self.program_checks: list[ProgramCheck] = []
         self.default_arena: Arena = load_arena(config.arena_path) if config.arena_path else DEFAULT_ARENA
         self._arenas: dict[str, Arena] = {}
@@ -71,7 +74,7 @@ class Classroom:
         if kid is None:
             record = self.storage.get_kid(kid_id)
             if record is None:
-                raise AuthError("this kid is not in any class — join again with the class code", "unknown_kid")
+                raise AuthError("unknown_kid", "this kid is not in any class — join again with the class code")
             kid = self._kids[kid_id] = _kid(record)
         return kid
 
@@ -79,7 +82,7 @@ class Classroom:
         claims = self.tokens.verify(token)
         kid = self.kid(claims.kid_id)
         if kid.class_code != claims.class_code:
-            raise AuthError("kid token does not match the class — join again", "kid_token_class")
+            raise AuthError("kid_token_class", "kid token does not match the class — join again")
         return kid
 
     def token_for(self, kid: Kid) -> str:
@@ -218,13 +221,12 @@ class Classroom:
         self._car_slots.setdefault(car_id, len(self._car_slots))
         self.dispatcher.car_connected(car_id)
         self._limits_level.pop(car_id, None)
-        if self.channel:
-            await self.channel.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
-                                                             pose=self.start_pose(car_id)))
-            levels = [self.kid(k).level for k in self.storage.kids_of_car(car_id)] or [MIN_LEVEL]
-            await self._send_limits(car_id, min(levels))
-            if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
-                await self.channel.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
+        await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
+                                                      pose=self.start_pose(car_id)))
+        levels = [self.kid(k).level for k in self.storage.kids_of_car(car_id)] or [MIN_LEVEL]
+        await self._send_limits(car_id, min(levels))
+        if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
+            await self.cars.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
         self.events.publish("car_connected", car_id)
 
     def car_disconnected(self, car_id: str) -> None:
@@ -260,9 +262,9 @@ class Classroom:
             self._arenas.pop(car_id, None)
         else:
             self._arenas[car_id] = arena
-        if self.channel and self.dispatcher.is_connected(car_id):
-            await self.channel.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
-                                                             pose=pose or self.start_pose(car_id)))
+        if self.dispatcher.is_connected(car_id):
+            await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
+                                                          pose=pose or self.start_pose(car_id)))
             if car_id in self._limits_level:  # a new arena can have other closed zones
                 await self._send_limits(car_id, self._limits_level[car_id])
         self.events.publish("arena_changed", car_id)
@@ -359,8 +361,8 @@ class Classroom:
 
     async def reset_car(self, car_id: str) -> None:
         self.dispatcher.reset_estop(car_id)
-        if self.channel and self.dispatcher.is_connected(car_id):
-            await self.channel.send_reset_estop(car_id, "teacher reset")
+        if self.dispatcher.is_connected(car_id):
+            await self.cars.send_reset_estop(car_id, "teacher reset")
 
     # --- runs -----------------------------------------------------------------------------
 
@@ -412,10 +414,8 @@ class Classroom:
         return session_limits(level, self.arena_for_car(car_id) if car_id else None)
 
     async def _send_limits(self, car_id: str, level: int) -> None:
-        if self.channel is None:
-            return
         self._limits_level[car_id] = level
-        await self.channel.send_limits(car_id, self.session_limits(level, car_id))
+        await self.cars.send_limits(car_id, self.session_limits(level, car_id))
 
     async def _before_start(self, request: Request) -> None:
         """The car gets the driver's limits before the driver's first request (shared cars switch)."""

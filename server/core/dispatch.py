@@ -20,11 +20,12 @@ import math
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Protocol
+from typing import Awaitable, Callable
 
 from robot_runtime.protocol import (
-    Ack, Action, Cancel, DriveAction, GotoAction, NamedSkillAction, Pose, SkillRequest, SkillResult, TurnAction,
+    Action, Cancel, DriveAction, GotoAction, NamedSkillAction, Pose, SkillRequest, SkillResult, TurnAction,
 )
+from server.core.car_port import CarPort
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +53,6 @@ def skill_timeout_s(action: Action, min_s: float = MIN_SKILL_TIMEOUT_S) -> float
     else:
         expected = 0.0
     return float(min(MAX_SKILL_TIMEOUT_S, max(min_s, 2 * expected + min_s)))
-
-
-class CarLink(Protocol):
-    """How the dispatcher reaches cars (the /car socket.io namespace implements it)."""
-
-    async def send_skill(self, car_id: str, request: SkillRequest, timeout_s: float) -> Ack: ...
-    async def send_cancel(self, car_id: str, cancel: Cancel) -> None: ...
-    async def send_stop(self, car_id: str, reason: str) -> None: ...
-    async def send_estop(self, car_id: str, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -128,7 +120,7 @@ BeforeStart = Callable[[Request], Awaitable[None]]
 
 
 class Dispatcher:
-    def __init__(self, link: CarLink | None = None, *, ack_timeout_s: float = 2.0, result_margin_s: float = 3.0,
+    def __init__(self, link: CarPort | None = None, *, ack_timeout_s: float = 2.0, result_margin_s: float = 3.0,
                  stop_grace_s: float = 1.0, before_start: BeforeStart | None = None,
                  on_finished: Callable[[Request, Outcome], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:

@@ -1,4 +1,4 @@
-"""The classroom's value types: kids, cars, runs, block replies, errors, and the car channel protocol.
+"""The classroom's value types: kids, cars, runs, block replies, errors.
 
 Kept apart from server.core.classroom so the service module stays a thin coordinator.
 """
@@ -6,23 +6,25 @@ Kept apart from server.core.classroom so the service module stays a thin coordin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel, ConfigDict
 
+from curriculum.errors import Problem
 from curriculum.gate import Refusal
-from robot_runtime.protocol import ArenaSetup, ErrorInfo, FinalStatus, SessionLimits
+from robot_runtime.protocol import ErrorInfo, FinalStatus
+
+# What any front end may send, whatever the transport (the /kid socket, Scratch Link):
+MAX_BLOCK_MESSAGE_BYTES = 4 * 1024  # a block call is ~100 bytes; anything bigger is not a block
+MAX_PROGRAM_BYTES = 512 * 1024  # a large Scratch project's blocks JSON fits; assets never travel here
 
 
-class ClassroomError(ValueError):
-    """A request the classroom cannot do: names the rule, the value and the fix."""
+class ClassroomError(Problem, ValueError):
+    """A request the classroom cannot do: names the rule, the value and the fix; its HTTP status."""
 
     def __init__(self, rule: str, message: str, value: Any = None, fix: str = "", status: int = 400) -> None:
-        super().__init__(message)
-        self.rule, self.message, self.value, self.fix, self.status = rule, message, value, fix, status
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "message": self.message, "value": self.value, "fix": self.fix}
+        super().__init__(rule, message, value=value, fix=fix)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,6 @@ class Run:
         return {"run_id": self.run_id, "kid_id": self.kid_id, "source": self.source, "lesson_id": self.lesson_id,
                 "car_id": self.car_id, "started_at": self.started_at, "ended_at": self.ended_at,
                 "end_reason": self.end_reason}
-
-
-class CarChannel(Protocol):
-    """What the /car hub offers besides the dispatcher's CarLink: limits, arena, estop reset."""
-
-    async def send_limits(self, car_id: str, limits: SessionLimits) -> None: ...
-    async def send_arena(self, car_id: str, setup: ArenaSetup) -> None: ...
-    async def send_reset_estop(self, car_id: str, reason: str) -> None: ...
 
 
 ProgramCheck = Callable[[Kid, Any], "Refusal | None | Awaitable[Refusal | None]"]

@@ -1,10 +1,9 @@
-"""Public JSON API: health, the catalog per level, lessons, joining a class, a kid's cars, arenas.
+"""The kids' JSON API: the catalog per level, lessons, joining a class, a kid's cars, arenas.
 
-- GET  /api/health                 {ok, version, uptime_s, cars_connected, ...}
 - GET  /api/catalog?level=N        blocks and skills with params, ranges, kid text, front-end spellings;
                                    locked ones as teasers ("unlocks at level N"); the level's speed cap.
                                    Without ?level, the level of the kid in ``Authorization`` (or 1).
-- GET  /api/lessons                whatever the lesson registry's providers list
+- GET  /api/lessons                the core's lesson book, for the kid in ``Authorization`` if any
 - POST /api/join {class_code, name} -> {token, kid_id, name, level, car_id, class_code}
                                    The same first name again in the same class (any letter case) is the
                                    same kid: a rejoin gives a fresh token for the same kid, level and car.
@@ -14,20 +13,18 @@
 
 from __future__ import annotations
 
-import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from curriculum.front_ends import level_catalog
 from curriculum.levels import MAX_LEVEL, MIN_LEVEL
-from server.web import cors
 from server.core.types import ClassroomError
-from server.web.http import bearer_kid, from_classroom_error, json_error, read_json
-from server.web.state import CLASSROOM, LESSONS, STARTED_AT
-
-VERSION = "0.1.0"
+from server.web import cors
+from server.web.guards import bearer_kid
+from server.web.http import http_error, json_error, read_json
+from server.web.state import CLASSROOM, LESSONS
 
 
 class JoinBody(BaseModel):
@@ -37,23 +34,12 @@ class JoinBody(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=40)]
 
 
-async def health(request: web.Request) -> web.Response:
-    from server.cars.hub import CAR_HUB  # late: car_hub registers after api
-    classroom = request.app[CLASSROOM]
-    hub = request.app.get(CAR_HUB)
-    return web.json_response({
-        "ok": True, "version": VERSION, "uptime_s": round(time.monotonic() - request.app[STARTED_AT], 3),
-        "cars_connected": len(classroom.connected_car_ids()), "cars": sorted(classroom.connected_car_ids()),
-        "bad_car_messages": sum(hub.bad_messages.values()) if hub else 0,
-    })
-
-
 async def catalog(request: web.Request) -> web.Response:
     raw = request.query.get("level")
     if raw is None:
         level = MIN_LEVEL
         if "Authorization" in request.headers:
-            level = bearer_kid(request, request.app[CLASSROOM]).level
+            level = bearer_kid(request).level
     else:
         try:
             level = int(raw)
@@ -68,7 +54,7 @@ async def catalog(request: web.Request) -> web.Response:
 async def lessons(request: web.Request) -> web.Response:
     kid = None
     if "Authorization" in request.headers:
-        kid = bearer_kid(request, request.app[CLASSROOM])
+        kid = bearer_kid(request)
     return web.json_response({"lessons": request.app[LESSONS].lessons(kid)})
 
 
@@ -78,14 +64,14 @@ async def join(request: web.Request) -> web.Response:
     try:
         kid, token, car_id = classroom.join(body.class_code, body.name)
     except ClassroomError as exc:
-        raise from_classroom_error(exc) from None
+        raise http_error(exc) from None
     return web.json_response({"token": token, "kid_id": kid.kid_id, "name": kid.name, "level": kid.level,
                               "car_id": car_id, "class_code": kid.class_code})
 
 
 async def kid_cars(request: web.Request) -> web.Response:
     classroom = request.app[CLASSROOM]
-    kid = bearer_kid(request, classroom)
+    kid = bearer_kid(request)
     return web.json_response({"cars": [c.as_dict() for c in classroom.cars_for_kid(kid.kid_id)]})
 
 
@@ -103,7 +89,6 @@ async def arena(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     cors.setup(app)
     r = app.router
-    r.add_get("/api/health", health)
     r.add_get("/api/catalog", catalog)
     r.add_get("/api/lessons", lessons)
     r.add_post("/api/join", join)

@@ -23,21 +23,20 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from curriculum.front_ends import level_payload
+from curriculum.gate import Refusal
 from robot_runtime.protocol import ErrorInfo
 from server.core.auth import AuthError
-from curriculum.gate import Refusal
 from server.core.classroom import Classroom
-from server.core.types import BlockReply, Kid
-from server.kids.messages import (
-    MAX_BLOCK_MESSAGE_BYTES, MAX_PROGRAM_BYTES, BlockCall, RunEnd, RunStart, StopCall,
-    error_info_from_validation, json_size, refusal, too_big,
-)
+from server.core.types import MAX_BLOCK_MESSAGE_BYTES, MAX_PROGRAM_BYTES, BlockReply, Kid
+from server.kids.messages import BlockCall, RunEnd, RunStart, StopCall
+from server.web.errors import error_info_from_validation, error_reply, info_of, json_size, refusal, too_big
 from server.web.fanout import FANOUT, Fanout
 from server.web.state import CLASSROOM, SIO
 
 log = logging.getLogger(__name__)
 
 KID_NAMESPACE = "/kid"
+TRANSPORT = "kid"  # how this hub's sockets show in the classroom's presence
 CONNECTED_WAIT_S = 1.0  # how long the welcome waits for socket.io to finish the handshake
 KNOWN_EVENTS = ("block", "stop", "run_start", "run_end")
 
@@ -46,17 +45,12 @@ def kid_room(kid_id: str) -> str:
     return f"kid:{kid_id}"
 
 
-def error_reply(info: ErrorInfo) -> dict[str, Any]:
-    return {"status": "error", "error": info.model_dump(mode="json"), "kid_text": "Something went wrong sending that.",
-            "detail": f"{info.rule}: {info.message}; fix: {info.fix}"}
-
-
 class KidHub(socketio.AsyncNamespace):
     def __init__(self, classroom: Classroom, fanout: Fanout) -> None:
         super().__init__(KID_NAMESPACE)
         self.classroom, self.fanout = classroom, fanout
         self.kid_of: dict[str, str] = {}  # sid -> kid_id
-        self.sids_of: dict[str, set[str]] = {}  # kid_id -> sids
+        self.presence = classroom.presence  # this transport reports its sockets as TRANSPORT
         self.bad_messages = 0
         ev = classroom.events
         ev.subscribe("level_changed", self._on_level_changed)
@@ -65,6 +59,7 @@ class KidHub(socketio.AsyncNamespace):
         ev.subscribe("assignment_changed", self._on_assignment_changed)
         ev.subscribe("safety", self._on_safety)
         ev.subscribe("arena_changed", self._on_arena_changed)
+        ev.subscribe("attempt_graded", self._on_attempt_graded)
 
     # --- connection ---------------------------------------------------------------------
 
@@ -73,13 +68,12 @@ class KidHub(socketio.AsyncNamespace):
         try:
             kid = self.classroom.auth_kid(token)
         except AuthError as exc:
-            raise refusal(ErrorInfo(rule=exc.rule, message=exc.message,
-                                    fix="join the class again with its code and your name")) from None
+            raise refusal(info_of(exc)) from None
         self.kid_of[sid] = kid.kid_id
-        self.sids_of.setdefault(kid.kid_id, set()).add(sid)
+        self.presence.arrive(kid.kid_id, TRANSPORT, sid)
         await self.enter_room(sid, kid_room(kid.kid_id))
         kid_id = kid.kid_id
-        self.fanout.add(sid, KID_NAMESPACE, lambda car_id: self.classroom.car_of(kid_id) == car_id)
+        self.fanout.add_socket(sid, KID_NAMESPACE, lambda car_id: self.classroom.car_of(kid_id) == car_id)
         asyncio.get_running_loop().create_task(self._welcome(sid, kid))
 
     async def _welcome(self, sid: str, kid: Kid) -> None:
@@ -96,11 +90,8 @@ class KidHub(socketio.AsyncNamespace):
         kid_id = self.kid_of.pop(sid, None)
         if kid_id is None:
             return
-        self.fanout.remove(sid, KID_NAMESPACE)
-        sids = self.sids_of.get(kid_id, set())
-        sids.discard(sid)
-        if not sids:
-            self.sids_of.pop(kid_id, None)
+        self.fanout.remove((sid, KID_NAMESPACE))
+        if self.presence.leave(kid_id, TRANSPORT, sid):  # the kid's last /kid socket
             await self.classroom.kid_left(kid_id)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
@@ -126,7 +117,7 @@ class KidHub(socketio.AsyncNamespace):
         try:
             return await getattr(self, f"_{event}")(kid_id, payload)
         except AuthError as exc:
-            return error_reply(ErrorInfo(rule=exc.rule, message=exc.message, fix="join the class again"))
+            return error_reply(info_of(exc))
         except Exception as exc:  # never let one message take the connection down
             log.exception("kid event %s failed", event)
             return error_reply(ErrorInfo(rule="server_error", message=f"the server could not do {event}: {exc!r}"[:200],
@@ -199,31 +190,31 @@ class KidHub(socketio.AsyncNamespace):
                 "connected": bool(cars and cars[0].connected), "status": status, "queue_position": position}
 
     async def _on_level_changed(self, kid_id: str, level: int) -> None:
-        if kid_id in self.sids_of:
+        if self.presence.on(kid_id, TRANSPORT):
             await self.emit("level", level_payload(level), room=kid_room(kid_id))
 
     async def _on_car_changed(self, car_id: str) -> None:
         for kid_id in self.classroom.storage.kids_of_car(car_id):
-            if kid_id in self.sids_of:
+            if self.presence.on(kid_id, TRANSPORT):
                 await self.emit("car_status", self._car_status(kid_id), room=kid_room(kid_id))
 
     async def _on_assignment_changed(self, car_id: str, kid_ids: list[str]) -> None:
-        for kid_id in list(self.sids_of):
+        for kid_id in self.presence.kids_on(TRANSPORT):
             await self.emit("car_status", self._car_status(kid_id), room=kid_room(kid_id))
 
     async def _on_safety(self, car_id: str, event: Any) -> None:
         data = {"car_id": car_id, **event.model_dump(mode="json")}
         for kid_id in self.classroom.storage.kids_of_car(car_id):
-            if kid_id in self.sids_of:
+            if self.presence.on(kid_id, TRANSPORT):
                 await self.emit("safety", data, room=kid_room(kid_id))
 
     async def _on_arena_changed(self, car_id: str) -> None:
         for kid_id in self.classroom.storage.kids_of_car(car_id):
-            if kid_id in self.sids_of:
+            if self.presence.on(kid_id, TRANSPORT):
                 await self.emit("arena", {"car_id": car_id}, room=kid_room(kid_id))
 
-    async def emit_feedback(self, kid_id: str, feedback: dict[str, Any]) -> None:
-        """For the attempt/coach feature: push feedback to every connection of a kid."""
+    async def _on_attempt_graded(self, kid_id: str, feedback: dict[str, Any]) -> None:
+        """A graded attempt (or a teacher's override): the feedback card, on every connection of the kid."""
         await self.emit("feedback", feedback, room=kid_room(kid_id))
 
 

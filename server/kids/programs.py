@@ -18,10 +18,10 @@ from typing import Any
 from aiohttp import web
 
 from curriculum.program import detect_format
-from server.core.types import Kid
-from server.web.http import bearer_kid, json_error
-from server.kids.messages import MAX_PROGRAM_BYTES
-from server.web.state import CLASSROOM, STORAGE
+from server.core.types import MAX_PROGRAM_BYTES
+from server.web.guards import bearer_kid
+from server.web.http import json_error
+from server.web.state import STORAGE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = REPO_ROOT / "blockly_app"
@@ -39,16 +39,12 @@ CREATE TABLE IF NOT EXISTS blockly_programs (
 # --- saved programs ---------------------------------------------------------------------------------
 
 
-def _kid_from_request(request: web.Request) -> Kid:
-    return bearer_kid(request, request.app[CLASSROOM])
-
-
 def _bad_request(rule: str, message: str, fix: str, value: Any = None) -> web.HTTPException:
     return json_error(400, rule, message, value, fix)
 
 
 async def get_current(request: web.Request) -> web.Response:
-    kid = _kid_from_request(request)
+    kid = bearer_kid(request)
     rows = request.app[STORAGE].execute("SELECT program, saved_at FROM blockly_programs WHERE kid_id = ?", (kid.kid_id,))
     if not rows:
         return web.json_response({"program": None, "saved_at": None})
@@ -56,7 +52,7 @@ async def get_current(request: web.Request) -> web.Response:
 
 
 async def put_current(request: web.Request) -> web.Response:
-    kid = _kid_from_request(request)
+    kid = bearer_kid(request)
     raw = await request.read()
     if len(raw) > MAX_SAVED_PROGRAM_BYTES:
         raise _bad_request("program_size", f"the program is {len(raw)} bytes; the limit is {MAX_SAVED_PROGRAM_BYTES}",

@@ -1,4 +1,4 @@
-"""HTTP API for lessons and attempts (the service is server/lessons/service.py).
+"""HTTP API for lessons and attempts, over the service (server/lessons/service.py) and its store.
 
 Kid (``Authorization: Bearer <token>``, or ``?token=`` for <img> tags):
 - POST /api/lessons/select {lesson_id | null}  pick a lesson: its arena goes to the kid's car
@@ -22,8 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curriculum.judge import Verdict, compare
 from curriculum.recording import summary
-from server.core.classroom import Kid
-from server.web.http import bearer_kid, json_error, read_json
+from server.core.types import Kid
+from server.lessons.service import ATTEMPTS, AttemptService, feedback_payload, image_names
+from server.web.guards import bearer_kid, require_teacher, teacher_session
+from server.web.http import json_error, read_json
 from server.web.state import CLASSROOM
 
 MAX_LIST = 200  # attempts per list response; a class produces a few dozen a lesson
@@ -42,25 +44,20 @@ class OverrideBody(_Body):
     comment: Annotated[str, Field(max_length=300)] = ""
 
 
-def _service(request: web.Request):  # -> AttemptService (import cycle kept out of module import time)
-    from server.lessons.service import ATTEMPTS
-
+def _service(request: web.Request) -> AttemptService:
     return request.app[ATTEMPTS]
 
 
 def _viewer(request: web.Request) -> Kid | None:
     """None for the teacher (any attempt), the Kid for a kid (own attempts only); 401 otherwise."""
-    from server.teacher.api import TEACHER_SESSIONS
-    from server.core.auth import SESSION_COOKIE
-
-    if request.app[TEACHER_SESSIONS].get(request.cookies.get(SESSION_COOKIE)) is not None:
+    if teacher_session(request) is not None:
         return None
-    return bearer_kid(request, request.app[CLASSROOM])
+    return bearer_kid(request)
 
 
 def _own_row(request: web.Request, attempt_id: str) -> dict[str, Any]:
     viewer = _viewer(request)
-    row = _service(request).row(attempt_id)
+    row = _service(request).store.row(attempt_id)
     # Same answer for "not there" and "not yours": a kid cannot probe other kids' attempt ids.
     if row is None or (viewer is not None and row["kid_id"] != viewer.kid_id):
         raise json_error(404, "attempt_id", f"there is no attempt {attempt_id!r} of yours", attempt_id,
@@ -86,8 +83,6 @@ def _short(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def attempt_detail(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
-    from server.lessons.service import feedback_payload, image_names
-
     service = _service(request)
     rec = service.recording(row)
     base = f"/api/attempts/{row['attempt_id']}/images/"
@@ -95,7 +90,7 @@ def attempt_detail(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
     names = image_names(row)
     return {
         **_short(row),
-        "feedback": feedback_payload(row, service.lessons) if row["status"] == "graded" else None,
+        "feedback": feedback_payload(row, service.lesson_set) if row["status"] == "graded" else None,
         "verdict": row["verdict"], "coach": row["feedback"], "override": row["override"],
         "program": rec.program if rec else None, "source": row["source"],
         "program_text": (row["verdict"] or {}).get("program", {}).get("text", ""),
@@ -111,11 +106,11 @@ def attempt_detail(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def select_lesson(request: web.Request) -> web.Response:
-    kid = bearer_kid(request, request.app[CLASSROOM])
+    kid = bearer_kid(request)
     body = await read_json(request, SelectBody)
     service = _service(request)
     if body.lesson_id is not None:
-        if body.lesson_id not in service.lessons.lessons:
+        if body.lesson_id not in service.lesson_set.lessons:
             raise json_error(404, "lesson_id", f"there is no lesson {body.lesson_id!r}", body.lesson_id,
                              "pick an id from GET /api/lessons")
         locked, why = service.is_locked(kid, body.lesson_id)
@@ -126,25 +121,16 @@ async def select_lesson(request: web.Request) -> web.Response:
 
 
 async def list_attempts(request: web.Request) -> web.Response:
-    kid = bearer_kid(request, request.app[CLASSROOM])
-    rows = _service(request).rows_of_kid(kid.kid_id, request.query.get("lesson"))
+    kid = bearer_kid(request)
+    rows = _service(request).store.rows_of_kid(kid.kid_id, request.query.get("lesson"))
     return web.json_response({"attempts": [_short(r) for r in rows[:MAX_LIST]]})
 
 
 async def teacher_list_attempts(request: web.Request) -> web.Response:
-    from server.teacher.api import require_teacher
-
     require_teacher(request, csrf=False)
-    service = _service(request)
+    store = _service(request).store
     kid_id, lesson_id = request.query.get("kid"), request.query.get("lesson")
-    if kid_id:
-        rows = service.rows_of_kid(kid_id, lesson_id)
-    else:
-        from server.lessons.service import COLUMNS, _row
-
-        sql = f"SELECT {', '.join(COLUMNS)} FROM attempts" + (" WHERE lesson_id = ?" if lesson_id else "")
-        rows = [_row(r) for r in service.storage.execute(sql + " ORDER BY started_at DESC LIMIT ?",
-                                                         ((lesson_id,) if lesson_id else ()) + (MAX_LIST,))]
+    rows = store.rows_of_kid(kid_id, lesson_id) if kid_id else store.recent(lesson_id, MAX_LIST)
     return web.json_response({"attempts": [_short(r) for r in rows[:MAX_LIST]]})
 
 
@@ -154,8 +140,6 @@ async def get_attempt(request: web.Request) -> web.Response:
 
 
 async def get_image(request: web.Request) -> web.StreamResponse:
-    from server.lessons.service import image_names
-
     row = _own_row(request, request.match_info["attempt_id"])
     name = request.match_info["name"]
     if name not in image_names(row):  # only files the grader wrote: no path tricks
@@ -184,8 +168,6 @@ async def compare_attempts(request: web.Request) -> web.Response:
 
 
 async def override_attempt(request: web.Request) -> web.Response:
-    from server.teacher.api import require_teacher
-
     require_teacher(request, csrf=True)
     body = await read_json(request, OverrideBody)
     attempt_id = request.match_info["attempt_id"]
@@ -198,9 +180,6 @@ async def override_attempt(request: web.Request) -> web.Response:
 
 
 async def _kid_lock(request: web.Request, locked: bool) -> web.Response:
-    from server.lessons.service import KID_LOCKS_NS
-    from server.teacher.api import require_teacher
-
     require_teacher(request, csrf=True)
     service = _service(request)
     kid_id, lesson_id = request.match_info["kid_id"], request.match_info["lesson_id"]
@@ -208,11 +187,9 @@ async def _kid_lock(request: web.Request, locked: bool) -> web.Response:
         service.classroom.kid(kid_id)
     except Exception:
         raise json_error(404, "kid_id", f"there is no kid {kid_id!r}", kid_id, "use an id from the roster") from None
-    if lesson_id not in service.lessons.lessons:
+    if lesson_id not in service.lesson_set.lessons:
         raise json_error(404, "lesson_id", f"there is no lesson {lesson_id!r}", lesson_id, "use an id from GET /api/lessons")
-    locks = dict(service.storage.kv_get(KID_LOCKS_NS, kid_id, {}) or {})
-    locks[lesson_id] = locked
-    service.storage.kv_put(KID_LOCKS_NS, kid_id, locks)
+    service.store.set_kid_lock(kid_id, lesson_id, locked)
     return web.json_response({"kid_id": kid_id, "lesson_id": lesson_id, "locked": locked})
 
 

@@ -9,16 +9,17 @@ Lifecycle (all driven by classroom events, nothing polls the cars):
     time limit / kid stop / teacher stop / program end -> "run_ended": record until the car stands still
     grading (background task)                          -> judge + frames + overlay (a thread), coach (Ollama),
                                                           stored, progress updated (unlocks, level up),
-                                                          `feedback` event to the kid's /kid connections
+                                                          the core's "attempt_graded" event (the kid's
+                                                          editors get `feedback`, the console a refresh)
 
-The HTTP API for attempts lives in server/lessons/routes.py. Frames are files under the data dir and
-are only ever served to the kid who made the attempt or the teacher.
+It is also the core's lesson book (server/core/lesson_book.py). Rows and lesson picks are kept by
+server/lessons/store.py; the HTTP API is server/lessons/routes.py. Frames are files under the data dir
+and are only ever served to the kid who made the attempt or the teacher.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets
@@ -31,17 +32,18 @@ from aiohttp import web
 
 from curriculum.coach import Coach, CoachConfig, CoachImages
 from curriculum.frames import render_attempt_images
+from curriculum.gate import Refusal, lesson_refusal
 from curriculum.judge import Verdict, judge
 from curriculum.lesson import Lesson
-from curriculum.gate import Refusal, lesson_refusal
 from curriculum.loader import LessonSet, load_lessons
-from curriculum.progress import LessonResult, Overrides, lesson_list, level_up, newly_unlocked
+from curriculum.progress import lesson_list, level_up, newly_unlocked
 from curriculum.recording import EndReason, Recording, RecordingWriter, append_frames, read_recording
 from robot_runtime.protocol import Telemetry
 from server.core.classroom import Classroom
+from server.core.lesson_book import LessonMode
 from server.core.types import Kid, Run
+from server.lessons.store import AttemptStore
 from server.web.state import CLASSROOM, CONFIG, LESSONS, STORAGE
-from server.core.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +53,6 @@ STOPPED_CM_S = 3.0  # the car counts as standing still below this speed (as the 
 SETTLE_MAX_S = 3.0  # after the run ends, record at most this long while the car comes to rest
 SETTLE_POLL_S = 0.05  # one telemetry period: how often the settle wait looks at the latest speed
 TIME_LIMIT_GRACE_S = 0.25  # the run is stopped this long after the lesson's time limit, not a tick earlier
-LOCKS_NS = "teacher_lesson_locks"  # the teacher console's per-class locks (server/teacher/progress.py)
-KID_LOCKS_NS = "attempts_kid_locks"  # per-kid overrides: kid_id -> {lesson_id: locked}
-SELECTED_NS = "attempts_selected_lesson"  # kid_id -> lesson id the kid picked
-
-MIGRATION = """
-CREATE TABLE IF NOT EXISTS attempts (
-  attempt_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, kid_id TEXT NOT NULL, class_code TEXT NOT NULL,
-  lesson_id TEXT NOT NULL, car_id TEXT, source TEXT NOT NULL, started_at REAL NOT NULL, ended_at REAL,
-  end_reason TEXT, status TEXT NOT NULL, passed INTEGER, stars INTEGER, final_stars INTEGER,
-  verdict TEXT, feedback TEXT, override TEXT, dir TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS attempts_by_kid ON attempts (kid_id, lesson_id)
-"""
-COLUMNS = ("attempt_id", "run_id", "kid_id", "class_code", "lesson_id", "car_id", "source", "started_at", "ended_at",
-           "end_reason", "status", "passed", "stars", "final_stars", "verdict", "feedback", "override", "dir")
 
 
 def end_reason_of(run_reason: str | None) -> EndReason:
@@ -103,77 +91,54 @@ class LiveAttempt:
 @dataclass
 class AttemptService:
     app: web.Application
-    lessons: LessonSet
+    lesson_set: LessonSet
+    store: AttemptStore
     coach: Coach
     root: Path
     live_by_car: dict[str, LiveAttempt] = field(default_factory=dict)
     live_by_run: dict[str, LiveAttempt] = field(default_factory=dict)
     tasks: set[asyncio.Task] = field(default_factory=set)
-    graded: asyncio.Condition | None = None  # notified after every grading (tests and the benchmark wait on it)
 
     @property
     def classroom(self) -> Classroom:
         return self.app[CLASSROOM]
 
-    @property
-    def storage(self) -> Storage:
-        return self.app[STORAGE]
+    # --- the lesson book (server.core.lesson_book): what the rest of the server may ask -------
 
-    # --- rows -----------------------------------------------------------------------------
-
-    def row(self, attempt_id: str) -> dict[str, Any] | None:
-        rows = self.storage.execute(f"SELECT {', '.join(COLUMNS)} FROM attempts WHERE attempt_id = ?", (attempt_id,))
-        return _row(rows[0]) if rows else None
-
-    def rows_of_kid(self, kid_id: str, lesson_id: str | None = None) -> list[dict[str, Any]]:
-        sql = f"SELECT {', '.join(COLUMNS)} FROM attempts WHERE kid_id = ?"
-        params: tuple[Any, ...] = (kid_id,)
-        if lesson_id:
-            sql, params = sql + " AND lesson_id = ?", (kid_id, lesson_id)
-        return [_row(r) for r in self.storage.execute(sql + " ORDER BY started_at DESC", params)]
-
-    def _update(self, attempt_id: str, **values: Any) -> None:
-        cols = ", ".join(f"{k} = ?" for k in values)
-        data = tuple(json.dumps(v) if k in ("verdict", "feedback", "override") and v is not None else v
-                     for k, v in values.items())
-        self.storage.execute(f"UPDATE attempts SET {cols} WHERE attempt_id = ?", data + (attempt_id,))
-
-    # --- progress -------------------------------------------------------------------------
-
-    def results_of(self, kid_id: str) -> dict[str, LessonResult]:
-        out: dict[str, LessonResult] = {}
-        rows = self.storage.execute("SELECT lesson_id, final_stars, status FROM attempts WHERE kid_id = ?", (kid_id,))
-        for lesson_id, stars, status in rows:
-            r = out.setdefault(lesson_id, LessonResult())
-            r.attempts += 1
-            if status == "graded" and stars is not None:
-                r.best_stars = max(r.best_stars, int(stars))
-                r.passed = r.passed or int(stars) > 0
-        return out
-
-    def overrides_of(self, kid: Kid) -> Overrides:
-        class_locks = self.storage.kv_get(LOCKS_NS, kid.class_code, {}) or {}
-        kid_locks = self.storage.kv_get(KID_LOCKS_NS, kid.kid_id, {}) or {}
-        return Overrides({str(k): bool(v) for k, v in class_locks.items()}, {str(k): bool(v) for k, v in kid_locks.items()})
-
-    def lessons_for(self, kid: Kid | None) -> list[dict[str, Any]]:
-        """The lesson registry provider behind GET /api/lessons."""
+    def lessons(self, kid: Kid | None) -> list[dict[str, Any]]:
+        """Behind GET /api/lessons and the teacher's progress: with a kid, their stars, locks and pick."""
         if kid is None:
-            return lesson_list(self.lessons, None)
+            return lesson_list(self.lesson_set, None)
         kid = self.classroom.kid(kid.kid_id)
-        items = lesson_list(self.lessons, kid.level, self.results_of(kid.kid_id), self.overrides_of(kid))
-        selected = self.storage.kv_get(SELECTED_NS, kid.kid_id)
+        items = lesson_list(self.lesson_set, kid.level, self.store.results_of(kid.kid_id), self.store.overrides_of(kid))
+        selected = self.store.selected(kid.kid_id)
         return [{**item, "selected": item["id"] == selected} for item in items]
+
+    def selected_lesson(self, kid_id: str) -> str | None:
+        return self.store.selected(kid_id)
+
+    def last_attempt(self, kid_id: str) -> tuple[float | None, str | None]:
+        return self.store.last_attempt(kid_id)
+
+    def class_lesson_modes(self, class_code: str) -> dict[str, LessonMode]:
+        return self.store.class_modes(class_code)
+
+    def set_class_lesson_mode(self, class_code: str, lesson_id: str, mode: LessonMode) -> None:
+        if lesson_id not in self.lesson_set.lessons:
+            raise KeyError(lesson_id)
+        self.store.set_class_mode(class_code, lesson_id, mode)
+
+    # --- picking a lesson -----------------------------------------------------------------
 
     def lesson_blocks_check(self, kid: Kid, program: Any) -> Refusal | None:
         """A program check: during a lesson only the lesson's blocks may be used (the gate's lesson rule)."""
-        lesson_id = self.storage.kv_get(SELECTED_NS, kid.kid_id)
-        if not lesson_id or lesson_id not in self.lessons.lessons:
+        lesson_id = self.store.selected(kid.kid_id)
+        if not lesson_id or lesson_id not in self.lesson_set.lessons:
             return None
-        return lesson_refusal(self.lessons.get(lesson_id), program)
+        return lesson_refusal(self.lesson_set.get(lesson_id), program)
 
     def is_locked(self, kid: Kid, lesson_id: str) -> tuple[bool, str]:
-        for item in self.lessons_for(kid):
+        for item in self.lessons(kid):
             if item["id"] == lesson_id:
                 return item["locked"], item["locked_reason"]
         return True, "There is no such lesson."
@@ -181,13 +146,12 @@ class AttemptService:
     async def select_lesson(self, kid: Kid, lesson_id: str | None) -> dict[str, Any] | None:
         """The kid picks a lesson (None: free driving): the car goes into the lesson's arena, at its start."""
         car_id = self.classroom.car_of(kid.kid_id)
+        self.store.select(kid.kid_id, lesson_id)
         if lesson_id is None:
-            self.storage.kv_delete(SELECTED_NS, kid.kid_id)
             if car_id:
                 await self.classroom.set_arena(car_id, None)
             return None
-        lesson = self.lessons.get(lesson_id)
-        self.storage.kv_put(SELECTED_NS, kid.kid_id, lesson_id)
+        lesson = self.lesson_set.get(lesson_id)
         if car_id:
             await self.classroom.set_arena(car_id, lesson.arena, lesson.arena.start)
         return lesson.summary()
@@ -195,10 +159,10 @@ class AttemptService:
     # --- recording ------------------------------------------------------------------------
 
     def on_run_started(self, run: Run) -> None:
-        lesson_id = run.lesson_id or self.storage.kv_get(SELECTED_NS, run.kid_id)
-        if not lesson_id or lesson_id not in self.lessons.lessons:
+        lesson_id = run.lesson_id or self.store.selected(run.kid_id)
+        if not lesson_id or lesson_id not in self.lesson_set.lessons:
             return  # free driving: not an attempt
-        lesson = self.lessons.get(lesson_id)
+        lesson = self.lesson_set.get(lesson_id)
         kid = self.classroom.kid(run.kid_id)
         if self.is_locked(kid, lesson.id)[0]:
             log.info("run %s names locked lesson %s for kid %s: free driving, not an attempt", run.run_id, lesson.id,
@@ -209,11 +173,7 @@ class AttemptService:
         header = Recording(attempt_id=attempt_id, lesson_id=lesson.id, kid_id=kid.kid_id, car_id=run.car_id or "",
                            source=run.source, program=run.program, started_at=run.started_at)
         writer = RecordingWriter(header, directory / "recording.jsonl")
-        self.storage.execute(
-            "INSERT INTO attempts (attempt_id, run_id, kid_id, class_code, lesson_id, car_id, source, started_at, "
-            "status, dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'recording', ?)",
-            (attempt_id, run.run_id, kid.kid_id, kid.class_code, lesson.id, run.car_id, run.source, run.started_at,
-             str(directory)))
+        self.store.add(attempt_id, run.run_id, kid, lesson.id, run.car_id, run.source, run.started_at, str(directory))
         live = LiveAttempt(attempt_id, run, kid, lesson, run.car_id, writer, directory, time.monotonic())
         self.live_by_run[run.run_id] = live
         if run.car_id:
@@ -269,53 +229,48 @@ class AttemptService:
         if live.car_id and self.live_by_car.get(live.car_id) is live:
             del self.live_by_car[live.car_id]
         self.live_by_run.pop(live.run.run_id, None)
-        self._update(live.attempt_id, ended_at=rec.ended_at, end_reason=reason, status="grading")
+        self.store.update(live.attempt_id, ended_at=rec.ended_at, end_reason=reason, status="grading")
         await self._grade(live.attempt_id, live.lesson, live.kid, rec)
 
     # --- grading --------------------------------------------------------------------------
 
     async def _grade(self, attempt_id: str, lesson: Lesson, kid: Kid, rec: Recording) -> None:
         directory = self.root / attempt_id
-        before = self.results_of(kid.kid_id)
+        before = self.store.results_of(kid.kid_id)
         verdict, images = await asyncio.to_thread(_judge_and_draw, lesson, rec, directory)
         coach = await self.coach.feedback(lesson, verdict, verdict.program.get("text", ""),
                                           CoachImages([images[n] for n in sorted(images) if n.startswith("key-")],
                                                       images.get("overlay.png")))
-        self._update(attempt_id, status="graded", passed=int(verdict.passed), stars=verdict.stars,
-                     final_stars=verdict.stars, verdict=verdict.model_dump(mode="json"),
-                     feedback=coach.model_dump(mode="json"))
+        self.store.update(attempt_id, status="graded", passed=int(verdict.passed), stars=verdict.stars,
+                          final_stars=verdict.stars, verdict=verdict.model_dump(mode="json"),
+                          feedback=coach.model_dump(mode="json"))
         kid = self.classroom.kid(kid.kid_id)
-        after = self.results_of(kid.kid_id)
-        overrides = self.overrides_of(kid)
-        new_level = level_up(self.lessons, kid.level, after)
-        unlocked = newly_unlocked(self.lessons, kid.level, before, after, overrides, new_level)
+        after = self.store.results_of(kid.kid_id)
+        overrides = self.store.overrides_of(kid)
+        new_level = level_up(self.lesson_set, kid.level, after)
+        unlocked = newly_unlocked(self.lesson_set, kid.level, before, after, overrides, new_level)
         if new_level is not None:
             self.classroom.set_level(kid.kid_id, new_level)
         await self.deliver(attempt_id, unlocked=unlocked, level_up=new_level)
 
     async def deliver(self, attempt_id: str, **extra: Any) -> dict[str, Any]:
-        row = self.row(attempt_id)
+        row = self.store.row(attempt_id)
         assert row is not None
-        payload = {**feedback_payload(row, self.lessons), **extra}
-        from server.kids.hub import KID_HUB  # the /kid hub owns the socket; imported late (feature order)
-
-        await self.app[KID_HUB].emit_feedback(row["kid_id"], payload)
-        if self.graded is not None:
-            async with self.graded:
-                self.graded.notify_all()
+        payload = {**feedback_payload(row, self.lesson_set), **extra}
+        self.classroom.events.publish("attempt_graded", row["kid_id"], payload)  # the kid's editors, the console
         return payload
 
     async def override(self, attempt_id: str, stars: int, comment: str) -> dict[str, Any]:
-        row = self.row(attempt_id)
+        row = self.store.row(attempt_id)
         if row is None:
             raise KeyError(attempt_id)
         kid = self.classroom.kid(row["kid_id"])
-        before = self.results_of(kid.kid_id)
-        self._update(attempt_id, final_stars=stars, status="graded" if row["status"] != "recording" else row["status"],
-                     override={"stars": stars, "comment": comment, "at": time.time(), "original_stars": row["stars"]})
-        after = self.results_of(kid.kid_id)
-        new_level = level_up(self.lessons, kid.level, after)
-        unlocked = newly_unlocked(self.lessons, kid.level, before, after, self.overrides_of(kid), new_level)
+        before = self.store.results_of(kid.kid_id)
+        self.store.update(attempt_id, final_stars=stars, status="graded" if row["status"] != "recording" else row["status"],
+                          override={"stars": stars, "comment": comment, "at": time.time(), "original_stars": row["stars"]})
+        after = self.store.results_of(kid.kid_id)
+        new_level = level_up(self.lesson_set, kid.level, after)
+        unlocked = newly_unlocked(self.lesson_set, kid.level, before, after, self.store.overrides_of(kid), new_level)
         if new_level is not None:
             self.classroom.set_level(kid.kid_id, new_level)
         return await self.deliver(attempt_id, unlocked=unlocked, level_up=new_level)
@@ -324,22 +279,21 @@ class AttemptService:
         """After a crash or restart: grade every attempt that was still recording or grading, from what
         reached the disk (a torn last line is skipped; end reason `error` if the end was never written)."""
         recovered = []
-        rows = self.storage.execute("SELECT attempt_id FROM attempts WHERE status IN ('recording', 'grading')")
-        for (attempt_id,) in rows:
-            row = self.row(attempt_id)
+        for attempt_id in self.store.unfinished():
+            row = self.store.row(attempt_id)
             rec = self.recording(row) if row else None
-            if row is None or rec is None or row["lesson_id"] not in self.lessons.lessons:
-                self._update(attempt_id, status="lost")
+            if row is None or rec is None or row["lesson_id"] not in self.lesson_set.lessons:
+                self.store.update(attempt_id, status="lost")
                 continue
             try:
                 kid = self.classroom.kid(row["kid_id"])
             except Exception:
-                self._update(attempt_id, status="lost")
+                self.store.update(attempt_id, status="lost")
                 continue
             if rec.end_reason is None:
                 rec.end_reason, rec.ended_at = "error", time.time()
-            self._update(attempt_id, ended_at=rec.ended_at, end_reason=rec.end_reason, status="grading")
-            await self._grade(attempt_id, self.lessons.get(row["lesson_id"]), kid, rec)
+            self.store.update(attempt_id, ended_at=rec.ended_at, end_reason=rec.end_reason, status="grading")
+            await self._grade(attempt_id, self.lesson_set.get(row["lesson_id"]), kid, rec)
             recovered.append(attempt_id)
         return recovered
 
@@ -381,13 +335,6 @@ def _judge_and_draw(lesson: Lesson, rec: Recording, directory: Path) -> tuple[Ve
     return verdict, images
 
 
-def _row(values: tuple[Any, ...]) -> dict[str, Any]:
-    row = dict(zip(COLUMNS, values))
-    for key in ("verdict", "feedback", "override"):
-        row[key] = json.loads(row[key]) if row[key] else None
-    return row
-
-
 def image_names(row: dict[str, Any]) -> list[str]:
     directory = Path(row["dir"])
     return sorted(p.name for p in directory.glob("*.png")) if directory.is_dir() else []
@@ -425,22 +372,19 @@ ATTEMPTS: web.AppKey[AttemptService] = web.AppKey("attempts", AttemptService)
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     service = app[ATTEMPTS]
-    service.graded = asyncio.Condition()
     service._spawn(service.recover())  # attempts a crash interrupted are graded from their recordings
     yield
     await service.close()
 
 
 def setup(app: web.Application) -> None:
-    storage = app[STORAGE]
-    storage.migrate("attempts:1", MIGRATION)
     lessons, errors = load_lessons(strict=False)  # a broken lesson file must not keep the class from starting
     for error in errors:
         log.error("lesson not loaded: %s", error)
-    service = AttemptService(app, lessons, Coach(_coach_config(app)),
+    service = AttemptService(app, lessons, AttemptStore(app[STORAGE]), Coach(_coach_config(app)),
                              Path(app[CONFIG].data_dir) / "attempts")
     app[ATTEMPTS] = service
-    app[LESSONS].register(service.lessons_for)
+    app[LESSONS] = service  # the core's lesson book: /api/lessons and the teacher's progress read through it
     events = app[CLASSROOM].events
     events.subscribe("run_started", service.on_run_started)
     events.subscribe("run_ended", service.on_run_ended)

@@ -21,14 +21,16 @@ from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
 
-from server.core.auth import AuthError
 from curriculum.gate import Refusal
+from server.core.auth import AuthError
 from server.core.classroom import Classroom
 from server.core.types import Kid
 from server.scratch.protocol import (
     APPLICATION_ERROR, METHOD_NOT_FOUND, PROTOCOL_VERSION, LinkSession, Peripheral, Request, RpcError, RunWrite, State,
     error_reply, notification, parse_message, result_reply, encode_payload, MAX_MESSAGE_BYTES,
 )
+from server.web.fanout import FANOUT, Fanout
+from server.web.origin import OriginRule
 from server.web.state import CLASSROOM, CONFIG
 
 log = logging.getLogger(__name__)
@@ -38,17 +40,9 @@ FRESH_TELEMETRY_S = 0.5  # a car heard from within this shows four bars in the d
 MAX_IN_FLIGHT = 64  # block calls one socket may have waiting; a Scratch project runs a few scripts at once
 SEND_TIMEOUT_S = 2.0  # a browser that cannot take one small frame in 2 s is stalled; we drop that frame
 
+TRANSPORT = "scratch"  # how these sockets show in the classroom's presence
 METHODS = ("getVersion", "authenticate", "discover", "connect", "write", "read", "startNotifications",
            "stopNotifications")
-
-
-def allowed_origin(request: web.Request, allowed: list[str]) -> bool:
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True  # not a browser: the token alone decides
-    if "*" in allowed or origin in allowed:
-        return True
-    return origin == f"{request.scheme}://{request.host}"
 
 
 def telemetry_payload(car_id: str, tel: Any) -> dict[str, Any]:
@@ -61,8 +55,8 @@ def telemetry_payload(car_id: str, tel: Any) -> dict[str, Any]:
 class LinkHub:
     """Every open /scratch/ble socket of one app, and the classroom events they need."""
 
-    def __init__(self, classroom: Classroom, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.classroom, self._clock = classroom, clock
+    def __init__(self, classroom: Classroom, fanout: Fanout, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.classroom, self.fanout, self._clock = classroom, fanout, clock
         self.connections: set[LinkConnection] = set()
         self.last_heard: dict[str, float] = {}  # car_id -> monotonic time of its latest telemetry
         ev = classroom.events
@@ -85,9 +79,6 @@ class LinkHub:
 
     def _on_telemetry(self, car_id: str, tel: Any) -> None:
         self.last_heard[car_id] = self._clock()
-        for conn in self.connections:
-            if conn.session.peripheral_id == car_id and conn.session.notifying:
-                conn.offer_telemetry(telemetry_payload(car_id, tel))
 
     async def _on_car_connected(self, car_id: str) -> None:
         for conn in list(self.connections):
@@ -124,26 +115,30 @@ class LinkConnection:
         self.kid: Kid | None = None
         self.auth_error: str | None = None
         self.blocks: set[asyncio.Task] = set()
-        self._telemetry: dict[str, Any] | None = None  # latest-wins slot
-        self._telemetry_wake = asyncio.Event()
-        self._sender: asyncio.Task | None = None
-        self._min_period_s = 0.05
         self._after_reply: Any = None  # a push that must follow the current reply (coroutine function)
         self.run_id: str | None = None  # the green-flag run this socket's blocks belong to
         if token is not None:
             self._authenticate(token)
 
     def _authenticate(self, token: Any) -> None:
+        self._leave()
         try:
             self.kid, self.auth_error = self.classroom.auth_kid(token), None
         except AuthError as exc:
             self.kid, self.auth_error = None, f"{exc.rule}: {exc.message}"
+        if self.kid is not None:
+            self.classroom.presence.arrive(self.kid.kid_id, TRANSPORT, self)  # online in the teacher's roster
+
+    def _leave(self) -> None:
+        if self.kid is not None:
+            self.classroom.presence.leave(self.kid.kid_id, TRANSPORT, self)
 
     # --- the socket's life ------------------------------------------------------------------
 
-    async def run(self, max_hz: float) -> None:
-        self._min_period_s = 1.0 / max_hz
-        self._sender = asyncio.create_task(self._send_telemetry())
+    async def run(self) -> None:
+        # the connected car's telemetry, coalesced (latest wins, at most telemetry_max_hz), as notifications
+        self.hub.fanout.add(self, lambda car_id: car_id == self.session.peripheral_id and self.session.notifying,
+                            telemetry_payload, self.send_event)
         self.hub.connections.add(self)
         try:
             async for msg in self.ws:
@@ -155,14 +150,15 @@ class LinkConnection:
                     break  # answered once with the reason; nothing else from a foreign page
         finally:
             self.hub.connections.discard(self)
-            self._sender.cancel()
+            self.hub.fanout.remove(self)
+            self._leave()
             if self.blocks and self.kid:
                 # The kid's editor went away mid-drive: stop the car rather than finish blind.
                 await self.classroom.stop_kid(self.kid.kid_id, "Scratch disconnected")
             await self._end_run("Scratch disconnected")
             for task in self.blocks:
                 task.cancel()
-            await asyncio.gather(self._sender, *self.blocks, return_exceptions=True)
+            await asyncio.gather(*self.blocks, return_exceptions=True)
             if not self.ws.closed:
                 await self.ws.close()
 
@@ -320,20 +316,6 @@ class LinkConnection:
         if self.session.state is State.CONNECTED:
             await self._send(self.session.event(payload))
 
-    def offer_telemetry(self, payload: dict[str, Any]) -> None:
-        self._telemetry = payload
-        self._telemetry_wake.set()
-
-    async def _send_telemetry(self) -> None:
-        """Latest wins, at most telemetry_max_hz: a slow browser skips stale samples, never delays others."""
-        while True:
-            await self._telemetry_wake.wait()
-            self._telemetry_wake.clear()
-            payload, self._telemetry = self._telemetry, None
-            if payload is not None and self.session.notifying:
-                await self.send_event(payload)
-            await asyncio.sleep(self._min_period_s)
-
     async def car_lost(self, why: str) -> None:
         """Tell the extension, then close: scratch-vm's BLE class shows 'lost connection' on close."""
         await self.send_event({"type": "car_lost", "detail": why, "kid_text": "I lost my car."})
@@ -350,12 +332,13 @@ async def ble_socket(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="/scratch/ble is a WebSocket (Scratch Link protocol): connect with "
                                       "ws://<server>/scratch/ble?token=<token>")
     await ws.prepare(request)
-    conn = LinkConnection(ws, request.app[HUB], origin_ok=allowed_origin(request, config.allowed_origins),
-                          origin=request.headers.get("Origin"), token=request.query.get("token"))
-    await conn.run(config.telemetry_max_hz)
+    origin = request.headers.get("Origin")
+    conn = LinkConnection(ws, request.app[HUB], origin_ok=OriginRule(config.allowed_origins).allows(
+                          origin, request.scheme, request.host), origin=origin, token=request.query.get("token"))
+    await conn.run()
     return ws
 
 
 def setup(app: web.Application) -> None:
-    app[HUB] = LinkHub(app[CLASSROOM])
+    app[HUB] = LinkHub(app[CLASSROOM], app[FANOUT])
     app.router.add_get("/scratch/ble", ble_socket)

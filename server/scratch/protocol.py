@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from server.core.types import MAX_BLOCK_MESSAGE_BYTES, MAX_PROGRAM_BYTES
+
 PROTOCOL_VERSION = "1.2"  # what Scratch Link 2 reports; scratch-vm does not check it
 
 # JSON-RPC 2.0 error codes (the ones Scratch Link uses).
@@ -47,8 +49,8 @@ ERROR_MESSAGES = {
     APPLICATION_ERROR: "Application Error",
 }
 
-MAX_BLOCK_CALL_BYTES = 4 * 1024  # one block call as JSON is ~100 bytes (same limit as the /kid socket)
-MAX_PAYLOAD_BYTES = 512 * 1024  # a run start carries the project's blocks (the /kid socket's program limit)
+MAX_BLOCK_CALL_BYTES = MAX_BLOCK_MESSAGE_BYTES  # one block call as JSON is ~100 bytes (as on the /kid socket)
+MAX_PAYLOAD_BYTES = MAX_PROGRAM_BYTES  # a run start carries the project's blocks (as on the /kid socket)
 MAX_MESSAGE_BYTES = MAX_PAYLOAD_BYTES * 4 // 3 + 4096  # that payload in base64, plus the JSON-RPC envelope
 
 BLUETOOTH_BASE_UUID = "-0000-1000-8000-00805f9b34fb"

@@ -2,7 +2,7 @@
 
 Auth: POST /api/teacher/login {password} sets an HttpOnly, SameSite=Strict session cookie and returns
 a CSRF token; every state-changing request repeats it in ``X-CSRF-Token``. A kid token never opens
-any of these. Other features add teacher endpoints with :func:`require_teacher`.
+any of these. Every teacher endpoint checks :func:`server.web.guards.require_teacher`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from curriculum.gate import TokenBucket
-from curriculum.levels import LEVELS
-from server.core.auth import CSRF_HEADER, SESSION_COOKIE, SessionStore, TeacherSession, csrf_ok, verify_password
-from server.core.classroom import Classroom, ClassroomError
-from server.web.http import from_classroom_error, json_error, read_json
-from server.kids.hub import KID_HUB
+from curriculum.levels import LEVELS, MAX_LEVEL, MIN_LEVEL
+from server.core.auth import SESSION_COOKIE, verify_password
+from server.core.classroom import Classroom
+from server.core.types import ClassroomError
+from server.web.guards import TEACHER_SESSIONS, require_teacher
+from server.web.http import http_error, json_error, read_json
 from server.web.state import CLASSROOM, CONFIG, STORAGE
 
-TEACHER_SESSIONS: web.AppKey[SessionStore] = web.AppKey("teacher_sessions", SessionStore)
 LOGIN_LIMITS: web.AppKey[dict] = web.AppKey("teacher_login_limits", dict)
 
 
@@ -40,7 +40,7 @@ class ClassBody(_Body):
 
 
 class LevelBody(_Body):
-    level: Annotated[int, Field(ge=1, le=4, strict=True)]
+    level: Annotated[int, Field(ge=MIN_LEVEL, le=MAX_LEVEL, strict=True)]
 
 
 class AssignBody(_Body):
@@ -49,18 +49,6 @@ class AssignBody(_Body):
 
 class StopBody(_Body):
     reason: Annotated[str, Field(max_length=200)] = "teacher"
-
-
-def require_teacher(request: web.Request, *, csrf: bool = True) -> TeacherSession:
-    """The teacher's session, or 401/403. ``csrf=True`` for anything that changes state."""
-    session = request.app[TEACHER_SESSIONS].get(request.cookies.get(SESSION_COOKIE))
-    if session is None:
-        raise json_error(401, "teacher_login", "this needs the teacher to be logged in", None,
-                         "log in at /teacher/ (POST /api/teacher/login)")
-    if csrf and not csrf_ok(session, request.headers.get(CSRF_HEADER)):
-        raise json_error(403, "csrf", f"missing or wrong {CSRF_HEADER} header", None,
-                         f"send the csrf_token from login in the {CSRF_HEADER} header")
-    return session
 
 
 def _classroom(request: web.Request) -> Classroom:
@@ -108,7 +96,7 @@ async def create_class(request: web.Request) -> web.Response:
     try:
         code = _classroom(request).create_class(body.name, body.code)
     except ClassroomError as exc:
-        raise from_classroom_error(exc) from None
+        raise http_error(exc) from None
     return web.json_response({"code": code, "name": body.name}, status=201)
 
 
@@ -120,7 +108,8 @@ async def list_classes(request: web.Request) -> web.Response:
          "level": storage.kv_get("class_level", c.code, 1)} for c in storage.list_classes()]})
 
 
-def _class_code(request: web.Request) -> str:
+def class_code_of(request: web.Request) -> str:
+    """The class in the URL ({code}), or 404."""
     code = request.match_info["code"].upper()
     if request.app[STORAGE].get_class(code) is None:
         raise json_error(404, "class_code", f"there is no class {code}", code, "GET /api/teacher/classes lists them")
@@ -129,26 +118,25 @@ def _class_code(request: web.Request) -> str:
 
 def roster(app: web.Application, code: str) -> list[dict[str, Any]]:
     classroom = app[CLASSROOM]
-    online = app[KID_HUB].sids_of
     rows = []
     for kid in classroom.kids_in_class(code):
         car_id = classroom.car_of(kid.kid_id)
         status, position = classroom.dispatcher.kid_status(kid.kid_id, car_id)
         rows.append({"kid_id": kid.kid_id, "name": kid.name, "level": kid.level, "car_id": car_id,
-                     "status": status, "queue_position": position, "online": kid.kid_id in online,
+                     "status": status, "queue_position": position, "online": classroom.presence.online(kid.kid_id),
                      "speed_pct": classroom.speed_of(kid)})
     return rows
 
 
 async def get_roster(request: web.Request) -> web.Response:
     require_teacher(request, csrf=False)
-    code = _class_code(request)
+    code = class_code_of(request)
     return web.json_response({"code": code, "kids": roster(request.app, code)})
 
 
 async def set_kid_level(request: web.Request) -> web.Response:
     require_teacher(request)
-    code = _class_code(request)
+    code = class_code_of(request)
     body = await read_json(request, LevelBody)
     classroom = _classroom(request)
     kid_id = request.match_info["kid_id"]
@@ -163,7 +151,7 @@ async def set_kid_level(request: web.Request) -> web.Response:
 
 async def set_class_level(request: web.Request) -> web.Response:
     require_teacher(request)
-    code = _class_code(request)
+    code = class_code_of(request)
     body = await read_json(request, LevelBody)
     kids = _classroom(request).set_class_level(code, body.level)
     return web.json_response({"code": code, "level": body.level, "kids": len(kids)})
@@ -197,7 +185,7 @@ async def assign_car(request: web.Request) -> web.Response:
     try:
         _classroom(request).assign(car_id, body.kid_ids)
     except ClassroomError as exc:
-        raise from_classroom_error(exc) from None
+        raise http_error(exc) from None
     except PermissionError as exc:
         raise json_error(404, "kid_id", str(exc), body.kid_ids, "check the roster") from None
     return web.json_response({"car_id": car_id, "kid_ids": body.kid_ids})
@@ -249,7 +237,6 @@ async def request_log(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[TEACHER_SESSIONS] = SessionStore(app[CONFIG].timeouts.teacher_session_s)
     app[LOGIN_LIMITS] = {}
     r = app.router
     r.add_post("/api/teacher/login", login)

@@ -10,34 +10,34 @@
 - ``GET  /api/teacher/estop/latency``: when each emergency stop reached the server and when each car's
   applied throttle was zero (server.teacher.estop_latency), so "STOP ALL within 50 ms" is measured.
 - socket.io ``/teacher`` events ``turns`` (whenever a car's driver or turn queue changes, so the roster
-  shows a shared car changing hands as it happens) and ``attempts_changed`` (an attempt was graded).
+  shows a shared car changing hands as it happens) and ``attempts_changed`` (the core's "attempt_graded").
 
-Every endpoint goes through the core's :func:`server.teacher.api.require_teacher` (session cookie,
+Every endpoint goes through :func:`server.web.guards.require_teacher` (session cookie,
 and the CSRF header for anything that changes state).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
+from server.teacher.api import class_code_of, roster
 from server.teacher.estop_latency import EstopLatency
-from server.teacher.progress_csv import progress_csv
-from server.web.state import CLASSROOM, SIO, STORAGE
-from server.web.http import json_error
-from server.teacher.api import require_teacher, roster
 from server.teacher.hub import TEACHER_NAMESPACE, TEACHERS_ROOM
 from server.teacher.progress import LessonMode, TeacherProgress, UnknownLesson
+from server.teacher.progress_csv import progress_csv
+from server.web.guards import require_teacher
+from server.web.http import json_error
+from server.web.state import CLASSROOM, SIO, STORAGE
+from server.web.tasks import periodic
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent / "static"
 TURN_WATCH_S = 0.1  # a shared car changing hands shows on the console within a tenth of a second
-ATTEMPT_WATCH_START_S = 0.2  # how often the attempt watcher looks whether grading has started up
 ESTOP_LATENCY: web.AppKey[EstopLatency] = web.AppKey("estop_latency", EstopLatency)
 PROGRESS: web.AppKey[TeacherProgress] = web.AppKey("teacher_progress", TeacherProgress)
 
@@ -52,13 +52,6 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 async def _to_index(request: web.Request) -> web.Response:
     raise web.HTTPFound("/teacher/")
-
-
-def _class_code(request: web.Request) -> str:
-    code = request.match_info["code"].upper()
-    if request.app[STORAGE].get_class(code) is None:
-        raise json_error(404, "class_code", f"there is no class {code}", code, "GET /api/teacher/classes lists them")
-    return code
 
 
 # --- the class board --------------------------------------------------------------------------
@@ -110,7 +103,7 @@ def board(app: web.Application, code: str) -> dict[str, Any]:
 
 async def get_board(request: web.Request) -> web.Response:
     require_teacher(request, csrf=False)
-    return web.json_response(board(request.app, _class_code(request)))
+    return web.json_response(board(request.app, class_code_of(request)))
 
 
 # --- progress: CSV, lessons -------------------------------------------------------------------
@@ -118,7 +111,7 @@ async def get_board(request: web.Request) -> web.Response:
 
 async def get_progress_csv(request: web.Request) -> web.Response:
     require_teacher(request, csrf=False)
-    code = _class_code(request)
+    code = class_code_of(request)
     progress = request.app[PROGRESS]
     kids = request.app[CLASSROOM].kids_in_class(code)
     text = progress_csv(progress.lesson_columns(), [progress.csv_row(kid) for kid in kids])
@@ -130,14 +123,14 @@ async def get_progress_csv(request: web.Request) -> web.Response:
 
 async def get_lessons(request: web.Request) -> web.Response:
     require_teacher(request, csrf=False)
-    code = _class_code(request)
+    code = class_code_of(request)
     return web.json_response({"code": code, "lessons": request.app[PROGRESS].lessons_for_class(code)})
 
 
 def _lesson_mode_handler(mode: LessonMode):
     async def handler(request: web.Request) -> web.Response:
         require_teacher(request)
-        code = _class_code(request)
+        code = class_code_of(request)
         lesson_id = request.match_info["lesson_id"]
         try:
             request.app[PROGRESS].set_lesson_mode(code, lesson_id, mode)
@@ -159,47 +152,23 @@ async def get_estop_latency(request: web.Request) -> web.Response:
 # --- live turn changes ------------------------------------------------------------------------
 
 
-async def _turn_watcher(app: web.Application) -> AsyncIterator[None]:
-    async def loop() -> None:
-        last: dict[str, Any] | None = None
-        while True:
-            await asyncio.sleep(TURN_WATCH_S)
-            try:
-                snapshot = turn_snapshot(app)
-                if snapshot != last:
-                    last = snapshot
-                    await app[SIO].emit("turns", {"cars": snapshot}, room=TEACHERS_ROOM, namespace=TEACHER_NAMESPACE)
-            except Exception:
-                log.exception("turn watcher failed; retrying")
+def _turn_watch():
+    last: dict[str, Any] | None = None
 
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async def step(app: web.Application) -> None:
+        nonlocal last
+        snapshot = turn_snapshot(app)
+        if snapshot != last:
+            last = snapshot
+            await app[SIO].emit("turns", {"cars": snapshot}, room=TEACHERS_ROOM, namespace=TEACHER_NAMESPACE)
+    return step
 
 
-async def _attempt_watcher(app: web.Application) -> AsyncIterator[None]:
-    """Tell the consoles when an attempt has been graded, so the feed updates without a reload."""
-    try:
-        from server.lessons.service import ATTEMPTS  # the lessons-and-grading feature; absent: nothing to watch
-    except ImportError:
-        yield
-        return
-
-    async def loop() -> None:
-        while ATTEMPTS not in app or app[ATTEMPTS].graded is None:  # set when that feature starts up
-            await asyncio.sleep(ATTEMPT_WATCH_START_S)
-        graded = app[ATTEMPTS].graded
-        while True:
-            async with graded:
-                await graded.wait()
-            await app[SIO].emit("attempts_changed", {"reason": "graded"}, room=TEACHERS_ROOM,
-                                namespace=TEACHER_NAMESPACE)
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+def _attempts_changed(app: web.Application):
+    async def tell_consoles(kid_id: str, feedback: dict[str, Any]) -> None:
+        """An attempt was graded (or overridden): the consoles' feeds refresh without a reload."""
+        await app[SIO].emit("attempts_changed", {"reason": "graded"}, room=TEACHERS_ROOM, namespace=TEACHER_NAMESPACE)
+    return tell_consoles
 
 
 def setup(app: web.Application) -> None:
@@ -210,8 +179,8 @@ def setup(app: web.Application) -> None:
     events.subscribe("estop", latency.on_estop)
     events.subscribe("telemetry", latency.on_telemetry)
     app[PROGRESS] = TeacherProgress(app)
-    app.cleanup_ctx.append(_turn_watcher)
-    app.cleanup_ctx.append(_attempt_watcher)
+    events.subscribe("attempt_graded", _attempts_changed(app))
+    app.cleanup_ctx.append(periodic("turn watcher", TURN_WATCH_S, _turn_watch()))
 
     r = app.router
     r.add_get("/teacher", _to_index)

@@ -7,30 +7,19 @@ Auth is the teacher's session cookie (set by POST /api/teacher/login). Pushed ev
 
 from __future__ import annotations
 
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import socketio
 from aiohttp import web
 
 from robot_runtime.protocol import ErrorInfo
-from server.core.auth import SESSION_COOKIE
-from server.kids.messages import refusal
+from server.web.errors import refusal
 from server.web.fanout import FANOUT, Fanout
+from server.web.guards import socket_teacher
 from server.web.state import CLASSROOM, SIO
-from server.teacher.api import TEACHER_SESSIONS
 
 TEACHER_NAMESPACE = "/teacher"
 TEACHERS_ROOM = "teachers"
-
-
-def _cookie(environ: dict[str, Any], name: str) -> str | None:
-    try:
-        jar = SimpleCookie(environ.get("HTTP_COOKIE", ""))
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel else None
 
 
 class TeacherHub(socketio.AsyncNamespace):
@@ -46,15 +35,14 @@ class TeacherHub(socketio.AsyncNamespace):
             ev.subscribe(topic, self._roster_changed(topic))
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        session = self.app[TEACHER_SESSIONS].get(_cookie(environ, SESSION_COOKIE))
-        if session is None:
+        if socket_teacher(self.app, environ) is None:
             raise refusal(ErrorInfo(rule="teacher_login", message="the teacher is not logged in",
                                     fix="log in at /teacher/"))
         await self.enter_room(sid, TEACHERS_ROOM)
-        self.fanout.add(sid, TEACHER_NAMESPACE, lambda car_id: True)
+        self.fanout.add_socket(sid, TEACHER_NAMESPACE, lambda car_id: True)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        self.fanout.remove(sid, TEACHER_NAMESPACE)
+        self.fanout.remove((sid, TEACHER_NAMESPACE))
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):

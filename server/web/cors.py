@@ -11,6 +11,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from server.web.origin import OriginRule
 from server.web.state import CONFIG
 
 PREFLIGHT_MAX_AGE_S = 600  # browsers may cache the preflight for 10 minutes
@@ -21,12 +22,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _allowed(request: web.Request) -> str | None:
-    origin = request.headers.get("Origin")
     path = request.path
-    if not origin or not path.startswith(PUBLIC_PREFIX) or path.startswith(PRIVATE_PREFIX):
+    if not path.startswith(PUBLIC_PREFIX) or path.startswith(PRIVATE_PREFIX):
         return None
-    allowed = request.app[CONFIG].allowed_origins
-    return origin if origin in allowed or "*" in allowed else None
+    return OriginRule(request.app[CONFIG].allowed_origins).cors_origin(request.headers.get("Origin"))
 
 
 @web.middleware

@@ -1,17 +1,20 @@
-"""Telemetry fan-out to browsers and SDK clients, coalesced per client.
+"""Telemetry fan-out to every client that watches a car, coalesced per client: the one coalescer.
 
-Each subscribed socket gets a latest-wins slot per car and its own send task that sends at most
-``telemetry_max_hz`` per client. A slow browser only ever skips stale samples: the car, the event
-loop and the other clients never wait for it. When a client's outgoing queue is already backed up
-we keep the latest sample in its slot and try again next tick instead of piling more on.
+Each subscriber has a latest-wins slot per car and its own send task that sends at most
+``telemetry_max_hz`` to it. A slow client only ever skips stale samples: the car, the event loop and
+the other clients never wait for it. The transport is the subscriber's: an *encoder* (car id +
+Telemetry -> what this client reads: the socket.io dict, the Scratch Link payload) and a *sender*.
+socket.io clients also say when their outgoing queue is backed up; then the latest sample stays in
+the slot and is tried again next tick instead of piling more on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import socketio
 from aiohttp import web
@@ -23,13 +26,23 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED_PACKETS = 64  # ~3 s of one car at 20 Hz waiting in a socket's send queue: the client is stalled
 
+Encoder = Callable[[str, Telemetry], Any]
+Sender = Callable[[Any], Awaitable[None]]
+
+
+def socketio_wire(car_id: str, telemetry: Telemetry) -> dict[str, Any]:
+    """What /kid and /teacher clients read: the Telemetry message as JSON (its field aliases)."""
+    return telemetry.model_dump(mode="json", by_alias=True)
+
 
 @dataclass(eq=False)
 class Subscriber:
-    sid: str
-    namespace: str
+    key: Hashable
     wants: Callable[[str], bool]  # car_id -> does this client see that car?
-    slot: dict[str, dict[str, Any]] = field(default_factory=dict)  # car_id -> latest telemetry (wire form)
+    encode: Encoder
+    send: Sender
+    backed_up: Callable[[], bool] = lambda: False
+    slot: dict[str, Any] = field(default_factory=dict)  # car_id -> latest telemetry (encoded)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
     sent: int = 0
@@ -41,36 +54,44 @@ class Fanout:
     def __init__(self, sio: socketio.AsyncServer, max_hz: float) -> None:
         self.sio = sio
         self.period_s = 1.0 / max_hz
-        self.subscribers: dict[tuple[str, str], Subscriber] = {}
+        self.subscribers: dict[Hashable, Subscriber] = {}
 
-    def add(self, sid: str, namespace: str, wants: Callable[[str], bool]) -> Subscriber:
-        self.remove(sid, namespace)
-        sub = Subscriber(sid, namespace, wants)
+    def add(self, key: Hashable, wants: Callable[[str], bool], encode: Encoder, send: Sender,
+            backed_up: Callable[[], bool] | None = None) -> Subscriber:
+        """Any transport: ``send(encode(car_id, telemetry))`` for the cars it wants, at most max_hz."""
+        self.remove(key)
+        sub = Subscriber(key, wants, encode, send, backed_up or (lambda: False))
         sub.task = asyncio.get_running_loop().create_task(self._send_loop(sub))
-        self.subscribers[(sid, namespace)] = sub
+        self.subscribers[key] = sub
         return sub
 
-    def remove(self, sid: str, namespace: str) -> None:
-        sub = self.subscribers.pop((sid, namespace), None)
+    def add_socket(self, sid: str, namespace: str, wants: Callable[[str], bool]) -> Subscriber:
+        """A socket.io client: `telemetry` events with the Telemetry dict."""
+        async def send(wire: Any) -> None:
+            await self.sio.emit("telemetry", wire, to=sid, namespace=namespace)
+        return self.add((sid, namespace), wants, socketio_wire, send, lambda: self._backed_up(sid, namespace))
+
+    def remove(self, key: Hashable) -> None:
+        sub = self.subscribers.pop(key, None)
         if sub and sub.task:
             sub.task.cancel()
 
     def publish(self, car_id: str, telemetry: Telemetry) -> None:
-        wire: dict[str, Any] | None = None
+        encoded: dict[Encoder, Any] = {}  # one encoding per transport per sample
         for sub in self.subscribers.values():
             if not sub.wants(car_id):
                 continue
-            if wire is None:
-                wire = telemetry.model_dump(mode="json", by_alias=True)
+            if sub.encode not in encoded:
+                encoded[sub.encode] = sub.encode(car_id, telemetry)
             if car_id in sub.slot:
                 sub.coalesced += 1
-            sub.slot[car_id] = wire
+            sub.slot[car_id] = encoded[sub.encode]
             sub.wake.set()
 
-    def _backed_up(self, sub: Subscriber) -> bool:
+    def _backed_up(self, sid: str, namespace: str) -> bool:
         """True when the client's engine.io send queue is full of unsent packets (a stalled browser)."""
         try:
-            eio_sid = self.sio.manager.eio_sid_from_sid(sub.sid, sub.namespace)
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
             socket = self.sio.eio.sockets.get(eio_sid)
             return socket is not None and socket.queue.qsize() > MAX_QUEUED_PACKETS
         except Exception:  # internals moved: fall back to plain coalescing
@@ -81,20 +102,20 @@ class Fanout:
             while True:
                 await sub.wake.wait()
                 sub.wake.clear()
-                if self._backed_up(sub):
+                if sub.backed_up():
                     sub.deferred += 1
                     await asyncio.sleep(self.period_s)
                     sub.wake.set()
                     continue
                 batch, sub.slot = sub.slot, {}
                 for wire in batch.values():
-                    await self.sio.emit("telemetry", wire, to=sub.sid, namespace=sub.namespace)
+                    await sub.send(wire)
                     sub.sent += 1
                 await asyncio.sleep(self.period_s)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("telemetry sender for %s stopped", sub.sid)
+            log.exception("telemetry sender for %s stopped", sub.key)
 
     async def close(self) -> None:
         tasks = [s.task for s in self.subscribers.values() if s.task]

@@ -1,4 +1,4 @@
-"""Small helpers for the JSON HTTP API: errors that name rule/value/fix, validated bodies, kid auth."""
+"""Small helpers for the JSON HTTP API: errors that name rule/value/fix, validated bodies."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from server.core.auth import AuthError
-from server.core.classroom import Classroom, ClassroomError, Kid
-from server.kids.messages import error_info_from_validation
+from curriculum.errors import Problem
+from server.web.errors import error_info_from_validation
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,8 +29,9 @@ def json_error(status: int, rule: str, message: str, value: Any = None, fix: str
     return cls(text=body, content_type="application/json")
 
 
-def from_classroom_error(exc: ClassroomError) -> web.HTTPException:
-    return json_error(exc.status, exc.rule, exc.message, exc.value, exc.fix)
+def http_error(problem: Problem, status: int = 400) -> web.HTTPException:
+    """A Problem as an HTTP error (its own status if it carries one, like ClassroomError)."""
+    return json_error(getattr(problem, "status", status), problem.rule, problem.message, problem.value, problem.fix)
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:
@@ -50,16 +50,3 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     except ValidationError as exc:
         info = error_info_from_validation(exc, model.__name__)
         raise json_error(400, info.rule, info.message, info.value, info.fix) from None
-
-
-def bearer_kid(request: web.Request, classroom: Classroom) -> Kid:
-    """The kid behind ``Authorization: Bearer <token>``, or 401."""
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else request.query.get("token")
-    if not token:
-        raise json_error(401, "kid_token_missing", "this needs a kid token", None,
-                         "send the header Authorization: Bearer <token> from POST /api/join")
-    try:
-        return classroom.auth_kid(token)
-    except AuthError as exc:
-        raise json_error(401, exc.rule, exc.message, None, "join the class again with its code and your name") from None

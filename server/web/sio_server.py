@@ -15,6 +15,9 @@ from typing import Any
 import socketio
 from socketio import packet
 
+from robot_runtime.protocol import ErrorInfo
+from server.web.errors import error_reply
+
 log = logging.getLogger(__name__)
 
 # "<type>[/namespace,][ack id]<payload>" — enough of the socket.io v5 framing to answer the sender
@@ -22,10 +25,8 @@ _FRAME_HEAD = re.compile(r"^(\d)(?:\d+-)?(?:(/[^,]{1,64}),)?(\d{1,12})?")
 
 
 def malformed_reply(exc: Exception) -> dict[str, Any]:
-    return {"status": "error", "kid_text": "Something went wrong sending that.",
-            "detail": f"malformed_packet: the server could not read that message ({exc})"[:300],
-            "error": {"rule": "malformed_packet", "message": f"could not decode the socket.io packet: {exc}"[:200],
-                      "value": None, "fix": "send JSON through a socket.io client (emit/call), not hand-made frames"}}
+    return error_reply(ErrorInfo(rule="malformed_packet", message=f"could not decode the socket.io packet: {exc}"[:200],
+                                 fix="send JSON through a socket.io client (emit/call), not hand-made frames"))
 
 
 class DojoSocketServer(socketio.AsyncServer):

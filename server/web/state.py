@@ -13,12 +13,11 @@ from aiohttp import web
 if TYPE_CHECKING:
     from server.core.classroom import Classroom
     from server.core.config import ServerConfig
-    from server.core.lesson_registry import LessonRegistry
+    from server.core.lesson_book import LessonBook
     from server.core.storage import Storage
 
 CONFIG: web.AppKey["ServerConfig"] = web.AppKey("config")
 CLASSROOM: web.AppKey["Classroom"] = web.AppKey("classroom")
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
 STORAGE: web.AppKey["Storage"] = web.AppKey("storage")
-LESSONS: web.AppKey["LessonRegistry"] = web.AppKey("lessons")
-STARTED_AT: web.AppKey[float] = web.AppKey("started_at", float)  # time.monotonic() at create_app
+LESSONS: web.AppKey["LessonBook"] = web.AppKey("lessons")  # the lessons feature's book (core protocol)

@@ -63,11 +63,9 @@ def calls(draw):
 
 async def _run(level: int, sequence: list[tuple[str, dict[str, Any]]]) -> None:
     config = ServerConfig(data_dir="/tmp/unused-dojo", secret_key="k" * 32, rate_limits=RateLimits(burst=6))
-    classroom = Classroom(config, SqliteStorage(":memory:"))
     car = RecordingCar()
+    classroom = Classroom(config, SqliteStorage(":memory:"), car)  # the car is the classroom's CarPort
     car.classroom = classroom
-    classroom.channel = car
-    classroom.dispatcher.link = car
     code = classroom.create_class("Prop class")
     kid, _, _ = classroom.join(code, "Mia")
     classroom.assign("car-1", [kid.kid_id])

@@ -116,12 +116,15 @@ async def test_kid_cars_needs_a_kid_token(tmp_path):
              "shared": False}]
 
 
-async def test_lessons_delegate_to_the_registry(tmp_path):
+async def test_lessons_are_the_lesson_books_list_for_that_kid(tmp_path):
     async with classroom_server(tmp_path) as srv:
-        before = (await get(srv, "/api/lessons"))[1]["lessons"]  # whatever lesson features registered
-        srv.handle.app[LESSONS].register(lambda kid: [{"id": "test-lesson", "title": "Test", "kid": kid}])
-        after = (await get(srv, "/api/lessons"))[1]["lessons"]
-        assert after[:len(before)] == before and after[-1] == {"id": "test-lesson", "title": "Test", "kid": None}
+        book = srv.handle.app[LESSONS]
+        status, body = await get(srv, "/api/lessons")
+        assert status == 200 and body["lessons"] == book.lessons(None) and body["lessons"]
+        kid = await srv.join("Mia")
+        status, body = await get(srv, "/api/lessons", headers={"Authorization": f"Bearer {kid['token']}"})
+        assert body["lessons"] == book.lessons(srv.classroom.kid(kid["kid_id"]))
+        assert {"locked", "locked_reason", "selected"} <= set(body["lessons"][0])
 
 
 async def test_arena_json_per_car_and_default(tmp_path):

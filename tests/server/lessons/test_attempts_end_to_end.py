@@ -60,7 +60,7 @@ async def test_kid_attempt_is_graded_with_feedback_and_teacher_override_reaches_
 
             feedback: list[dict] = []
             sio = await srv.kid_socket(kid["token"], {"feedback": feedback.append})
-            lesson = srv.handle.app[ATTEMPTS].lessons.get("l1-wake-up")
+            lesson = srv.handle.app[ATTEMPTS].lesson_set.get("l1-wake-up")
             await _run(sio, lesson.solution.blockly, [("move_forward", {"distance": 180})], "l1-wake-up")
             await wait_for(lambda: feedback, "feedback after the good run", FEEDBACK_WAIT_S)
             good = feedback[-1]
@@ -131,9 +131,9 @@ async def test_lesson_time_limit_ends_the_attempt_and_only_the_lessons_blocks_ma
             body = await resp.json()
             assert resp.status == 403 and body["error"]["rule"] == "lesson_locked" and "Pass" in body["error"]["message"]
 
-        quick = service.lessons.get("l1-wake-up").model_copy(update={"time_limit_s": 1.0})
-        item = service.lessons.lessons["l1-wake-up"]
-        service.lessons = LessonSet({"l1-wake-up": type(item)(quick, item.path, item.root)})
+        quick = service.lesson_set.get("l1-wake-up").model_copy(update={"time_limit_s": 1.0})
+        item = service.lesson_set.lessons["l1-wake-up"]
+        service.lesson_set = LessonSet({"l1-wake-up": type(item)(quick, item.path, item.root)})
         async with srv.http.post(f"{srv.url}/api/lessons/select", json={"lesson_id": "l1-wake-up"},
                                  headers=auth) as resp:
             assert resp.status == 200
@@ -185,10 +185,10 @@ def test_an_attempt_cut_by_a_server_crash_is_graded_from_its_recording_after_the
         async with classroom_server(tmp_path / "server", cars=[]) as srv:
             service = srv.handle.app[ATTEMPTS]
             service.coach = Coach(CoachConfig(enabled=False))
-            rows = service.rows_of_kid(kid["kid_id"])
+            rows = service.store.rows_of_kid(kid["kid_id"])
             assert len(rows) == 1
-            await wait_for(lambda: service.row(rows[0]["attempt_id"])["status"] == "graded", "the recovered attempt")
-            row = service.row(rows[0]["attempt_id"])
+            await wait_for(lambda: service.store.row(rows[0]["attempt_id"])["status"] == "graded", "the recovered attempt")
+            row = service.store.row(rows[0]["attempt_id"])
             return {"row": row, "rec": service.recording(row)}
 
     got = asyncio.run(restart())

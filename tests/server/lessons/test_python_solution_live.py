@@ -31,7 +31,7 @@ async def car_at(srv, start) -> None:
 
 async def run_lesson_script(srv, lesson_id: str, tmp_path: Path) -> None:
     """Run the lesson's Python twin as a kid would, pointed at this test's server and class."""
-    source = srv.handle.app[ATTEMPTS].lessons.lessons[lesson_id].python_path().read_text(encoding="utf-8")
+    source = srv.handle.app[ATTEMPTS].lesson_set.lessons[lesson_id].python_path().read_text(encoding="utf-8")
     script = tmp_path / f"{lesson_id}.py"
     script.write_text(source.replace("http://127.0.0.1:8080", srv.url).replace('class_code="DEMO"',
                                                                                   f'class_code="{CLASS}"'))
@@ -43,7 +43,7 @@ async def run_lesson_script(srv, lesson_id: str, tmp_path: Path) -> None:
 
 async def test_python_twin_drives_like_the_blockly_reference(tmp_path):
     async with classroom_server(tmp_path, cars=["car-1"]) as srv:
-        lesson = srv.handle.app[ATTEMPTS].lessons.get("l1-around-the-corner")
+        lesson = srv.handle.app[ATTEMPTS].lesson_set.get("l1-around-the-corner")
         kid = await srv.join("Kid")  # the name the exported program joins with
         await srv.classroom.set_arena("car-1", lesson.arena, lesson.arena.start)
         await car_at(srv, lesson.arena.start)
@@ -61,7 +61,7 @@ async def test_a_python_program_on_a_picked_lesson_is_a_graded_attempt(tmp_path)
         bearer = {"Authorization": f"Bearer {kid['token']}"}
         async with srv.http.post(f"{srv.url}/api/lessons/select", json={"lesson_id": "l1-wake-up"}, headers=bearer) as r:
             assert r.status == 200, await r.text()
-        await car_at(srv, srv.handle.app[ATTEMPTS].lessons.get("l1-wake-up").arena.start)
+        await car_at(srv, srv.handle.app[ATTEMPTS].lesson_set.get("l1-wake-up").arena.start)
         await run_lesson_script(srv, "l1-wake-up", tmp_path)
 
         async def attempts() -> list[dict]:

@@ -22,7 +22,7 @@ from server.scratch.protocol import (
     APPLICATION_ERROR, BLOCK_CHAR_UUID, EVENTS_CHAR_UUID, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
     PARSE_ERROR, SERVICE_UUID, canonical_uuid,
 )
-from core_harness import Srv, classroom_server
+from core_harness import Srv, classroom_server, wait_for
 
 RECEIVE_TIMEOUT_S = 5.0  # loopback answers in milliseconds
 BLOCK_RESULT_TIMEOUT_S = 20.0  # a short move on a simulated car
@@ -261,6 +261,25 @@ async def test_a_refusal_travels_inside_a_successful_notification_and_the_socket
         await link.result("write", {"serviceId": "mikrodojo", "characteristicId": "mikrodojo_block",
                                     "message": b64({"block": "stop", "ref": "s"})})
         assert (await link.wait_payload("result", ref="s"))["status"] == "done"
+
+
+async def test_a_kid_driving_only_from_scratch_link_is_online_in_the_teachers_roster(env: Env) -> None:
+    teacher = await env.srv.teacher()
+
+    async def online() -> dict[str, bool]:
+        status, body = await teacher.get("/api/teacher/classes/TEST/roster")
+        assert status == 200, body
+        return {k["name"]: k["online"] for k in body["kids"]}
+
+    try:
+        assert await online() == {"Mia": False, "Leo": False}
+        async with env.link() as link:  # TurboWarp: no /kid socket at all
+            await link.connect_car("car-1")
+            assert await online() == {"Mia": True, "Leo": False}
+        await wait_for(lambda: not env.srv.classroom.presence.online(env.kids["Mia"]["kid_id"]), "Mia's socket to close")
+        assert await online() == {"Mia": False, "Leo": False}
+    finally:
+        await teacher.http.close()
 
 
 # --- errors: each with its JSON-RPC code, a useful data text, and no effect on any car ----------
