@@ -17,10 +17,10 @@ from typing import Any, Iterable
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from curriculum.catalog import BLOCKS_BY_ID
 from curriculum.lesson import CHECK_KINDS, PROGRAM_CHECK_KINDS, Lesson
 from curriculum.levels import LEVELS, level, unlock_level_for_block, unlock_level_for_skill
 from curriculum.program import ProgramError, analyse
-from curriculum.catalog import BLOCKS_BY_ID
 
 DEFAULT_LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 

@@ -15,6 +15,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from curriculum.catalog import translate
+from curriculum.errors import BlockError
 from curriculum.gate import capped_speed, rule_refusal, session_limits
 from curriculum.interpreter import BlocklyInterpreter, ProgramStopped
 from curriculum.judge import Verdict, judge
@@ -26,8 +28,6 @@ from robot_runtime.config import CarConfig
 from robot_runtime.protocol import SkillRequest, SkillResult
 from robot_runtime.runtime import CarRuntime
 from robot_runtime.sim.car import SimCar
-from curriculum.catalog import translate
-from curriculum.errors import BlockError
 
 SETTLE_S = 0.5  # after the last block, record the car coming to rest (what the judge calls the end pose)
 REQUEST_TIMEOUT_S = 30.0  # as the classroom's skill requests
