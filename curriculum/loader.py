@@ -430,7 +430,7 @@ _DEFAULT_SET: LessonSet | None = None
 
 
 def default_lessons() -> LessonSet:
-    """The shipped lessons, loaded once (the server's lesson registry)."""
+    """The shipped lessons, loaded once."""
     global _DEFAULT_SET
     if _DEFAULT_SET is None:
         _DEFAULT_SET, _ = load_lessons()

@@ -10,7 +10,8 @@ Each command is a *block call* on the classroom's ``/kid`` socket.io namespace (
 acknowledged with a BlockReply once the car is done), the same path Scratch and Blockly take, so the
 server's catalog and curriculum gate decide for all three. Argument ranges come from the server's
 ``/api/catalog`` (fetched once at connect, never copied here), so a bad value raises ``ValueError``
-at the kid's own line, before anything moves; the server checks again and stays the authority.
+at the kid's own line, before anything moves; the server checks again and stays the authority. A block
+the catalog has and this file does not (a new row) is still a method: ``car.<its SDK name>(...)``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The Classroom: the one service every front end calls (Scratch, Blockly, the SDK, the teacher).
 
-A thin coordinator: ``run_block`` = translate (curriculum.catalog) -> gate (curriculum.gate) -> dispatch
-(server.core.dispatch) -> the one final answer as a :class:`BlockReply`. It also owns who is who (kids,
-classes, cars and assignments through server.core.storage), the latest telemetry per car, runs, and the
-event bus other features subscribe to.
+A thin coordinator: ``run_block`` = translate (curriculum.catalog.translate) -> gate (curriculum.gate)
+-> dispatch (server.core.dispatch) -> the one final answer as a :class:`BlockReply`. It reaches the cars
+only through the CarPort it is built with (server/core/car_port.py). It also owns who is who (kids,
+classes, cars and assignments through server.core.storage), who is online (presence), the latest
+telemetry per car, runs, and the event bus the features subscribe to.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from server.core.events import EventBus
 from server.core.presence import Presence
 from server.core.storage import KidRecord, RequestLogEntry, Storage
 from server.core.types import BlockReply, CarInfo, ClassroomError, Kid, ProgramCheck, Run
-
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ Connect with ``auth={"token": ...}`` (from POST /api/join). Events (each answere
 - ``run_end`` {run_id, reason} -> {status: "ok"}
 
 The server emits ``telemetry`` (the kid's car, coalesced by server.web.fanout), ``safety``,
-``car_status``, ``level`` and ``feedback`` (the attempt engineer emits this one). A bad message gets
-an error naming rule/value/fix, changes nothing, and the connection stays up.
+``car_status``, ``level``, ``arena`` and ``feedback`` (a graded attempt: the core's "attempt_graded").
+A bad message gets an error naming rule/value/fix, changes nothing, and the connection stays up.
 """
 
 from __future__ import annotations
