@@ -153,6 +153,11 @@ class Block:
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
 
+    @property
+    def skill_param(self) -> Param | None:
+        """The parameter naming a skill (its menu is the skill table), if the block has one."""
+        return next((p for p in self.params if p.kind == "skill"), None)
+
 
 def _py_literal(value: Any) -> str:
     return f'"{value}"' if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)

@@ -109,12 +109,13 @@ def rule_refusal(level: Level, block_id: str, args: dict[str, Any], action: Acti
         return unknown_block(block_id)
     if not level.allows_block(block_id):
         return block_locked(level, block_id)
-    skill = args.get("skill") if block_id == "do_skill" else None
+    skill_param = BLOCKS_BY_ID[block_id].skill_param
+    skill = args.get(skill_param.name) if skill_param else None
     if isinstance(action, NamedSkillAction):
         skill = action.name
     if skill is not None and not level.allows_skill(str(skill)):
         return skill_locked(level, str(skill))
-    for asked in (args.get("speed") if block_id in ("set_speed", "drive_for") else None, _speed_of(action)):
+    for asked in (args.get("speed"), _speed_of(action)):  # a speed typed into the block, the speed it drives at
         if isinstance(asked, (int, float)):
             refusal = speed_refusal(level, float(asked))
             if refusal:
@@ -215,9 +216,10 @@ def program_refusal(level_number: int, program: Any) -> Refusal | None:
                            kid_text=f"I don't know the block '{shown}' — it isn't a MIKRO-DOJO block.")
         if not level.allows_block(block_id):
             return block_locked(level, block_id, where)
-        if block_id == "do_skill":
+        skill_param = BLOCKS_BY_ID[block_id].skill_param
+        if skill_param is not None:
             fields = block.get("fields") if isinstance(block.get("fields"), dict) else {}
-            skill = str(fields.get("SKILL", ""))
+            skill = str(fields.get(skill_param.name.upper(), ""))
             if not level.allows_skill(skill):
                 return skill_locked(level, skill, where)
     return None

@@ -157,9 +157,10 @@ def _analyse_blockly(program: dict[str, Any]) -> ProgramInfo:
             continue
         info.block_count += 1
         if kind in BLOCKLY_TYPES:
-            info.dojo_blocks.append(BLOCKLY_TYPES[kind])
-            if kind == "dojo_do_skill":
-                info.skills.append(str(blockly_field(b, "skill") or ""))
+            row = BLOCKS_BY_ID[BLOCKLY_TYPES[kind]]
+            info.dojo_blocks.append(row.id)
+            if row.skill_param:
+                info.skills.append(str(blockly_field(b, row.skill_param.name) or ""))
         info.uses_loop |= kind in BLOCKLY_LOOPS
         info.uses_condition |= kind in BLOCKLY_CONDITIONS
         info.uses_variable |= kind in BLOCKLY_VARIABLES
@@ -265,9 +266,10 @@ def _analyse_scratch(project: dict[str, Any]) -> ProgramInfo:
             if opcode.startswith(SCRATCH_EXTENSION + "_"):
                 short = opcode[len(SCRATCH_EXTENSION) + 1:]
                 if short in SCRATCH_OPCODES:
-                    info.dojo_blocks.append(SCRATCH_OPCODES[short])
-                    if short == "doSkill":
-                        info.skills.append(_scratch_menu_value(blocks, b, "SKILL"))
+                    row = BLOCKS_BY_ID[SCRATCH_OPCODES[short]]
+                    info.dojo_blocks.append(row.id)
+                    if row.skill_param:
+                        info.skills.append(_scratch_menu_value(blocks, b, row.skill_param.name.upper()))
             info.uses_loop |= opcode in SCRATCH_LOOPS
             info.uses_condition |= opcode in SCRATCH_CONDITIONS
             info.uses_variable |= opcode in SCRATCH_VARIABLES
@@ -348,7 +350,7 @@ def _analyse_python(source: str) -> ProgramInfo:
             if name in _PY_CALLS and isinstance(node.func.value, ast.Name) and node.func.value.id == "car":
                 info.dojo_blocks.append(_PY_CALLS[name])
                 info.block_count += 1
-                if _PY_CALLS[name] == "do_skill" and node.args and isinstance(node.args[0], ast.Constant):
+                if BLOCKS_BY_ID[_PY_CALLS[name]].skill_param and node.args and isinstance(node.args[0], ast.Constant):
                     info.skills.append(str(node.args[0].value))
         if isinstance(node, ast.Attribute) and node.attr in _PY_GETS and \
                 isinstance(node.value, ast.Name) and node.value.id == "car":
