@@ -129,22 +129,23 @@ def walk_blockly(tops: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], b
     it. A block's inputs come before the block under it; a disabled block is skipped with its inputs
     (it never runs), the blocks under it still run. Without recursion: a deeply nested file cannot
     blow the stack."""
-    stack: list[tuple[Any, bool]] = [(top, False) for top in reversed(tops)]
+    stack: list[tuple[dict[str, Any], bool]] = [(top, False) for top in reversed(tops) if isinstance(top, dict)]
     while stack:
         block, shadow = stack.pop()
-        if not isinstance(block, dict):
-            continue
-        children: list[tuple[Any, bool]] = []
-        if not blockly_disabled(block):
-            yield block, shadow
-            inputs = block.get("inputs")
-            for slot in inputs.values() if isinstance(inputs, dict) else ():
-                if isinstance(slot, dict):
-                    children += [(slot.get("block"), shadow), (slot.get("shadow"), True)]
         nxt = block.get("next")
-        if isinstance(nxt, dict):
-            children.append((nxt.get("block"), shadow))
-        stack.extend(reversed(children))
+        if isinstance(nxt, dict) and isinstance(nxt.get("block"), dict):
+            stack.append((nxt["block"], shadow))  # popped after this block's inputs
+        if blockly_disabled(block):
+            continue
+        yield block, shadow
+        inputs = block.get("inputs")
+        if isinstance(inputs, dict):
+            for slot in reversed(list(inputs.values())):
+                if isinstance(slot, dict):
+                    if isinstance(slot.get("shadow"), dict):
+                        stack.append((slot["shadow"], True))
+                    if isinstance(slot.get("block"), dict):
+                        stack.append((slot["block"], shadow))
 
 
 def _analyse_blockly(program: dict[str, Any]) -> ProgramInfo:
