@@ -347,6 +347,4 @@ BLOCKS_BY_ID = CATALOG.by_id
 BLOCKLY_TYPES = CATALOG.by_blockly_type  # Blockly type -> block id
 SCRATCH_OPCODES = CATALOG.by_scratch_opcode  # Scratch opcode -> block id
 SKILL_NAMES = tuple(s.name for s in SKILLS)  # the built-in skills
-block = CATALOG.block
-check_args = CATALOG.check_args
 translate = CATALOG.translate
