@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from server.programs import MAX_PROGRAM_BLOCKS, check_blockly_program
+from curriculum.gate import MAX_PROGRAM_BLOCKS, program_refusal
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 200
@@ -58,7 +58,7 @@ def bench_program_check() -> None:
         samples = []
         for _ in range(ROUNDS):
             started = time.perf_counter()
-            assert check_blockly_program(1, program) is None
+            assert program_refusal(1, program) is None
             samples.append(time.perf_counter() - started)
         print(f"program check, {n:5d} blocks ({size_kb:6.1f} KB): {_percentiles(samples)}")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from curriculum.catalog import BLOCKLY_TYPES, BLOCKS_BY_ID
+
 Block = dict[str, Any]
 _ids = itertools.count(1)
 
@@ -27,53 +29,57 @@ def _value(v: float | Block) -> dict[str, Block]:
     return {"block": v} if isinstance(v, dict) else {"shadow": number(v)}
 
 
-def _cmd(kind: str, inputs: dict[str, Any] | None = None, fields: dict[str, Any] | None = None) -> Block:
-    b: Block = {"type": kind, "id": _id("b")}
+def dojo(block_id: str, prefix: str = "b", **args: float | str | Block) -> Block:
+    """One of our blocks, shaped by its catalog row: numbers in value inputs, menus as fields."""
+    row = BLOCKS_BY_ID[block_id]
+    b: Block = {"type": row.blockly_type, "id": _id(prefix)}
+    fields = {p.name.upper(): args[p.name] for p in row.params if p.name in args and p.kind != "number"}
+    inputs = {p.name.upper(): _value(args[p.name]) for p in row.params if p.name in args and p.kind == "number"}
     if fields:
         b["fields"] = fields
     if inputs:
-        b["inputs"] = {k: _value(v) for k, v in inputs.items()}
+        b["inputs"] = inputs
     return b
 
 
 def forward(cm: float | Block) -> Block:
-    return _cmd("dojo_move_forward", {"DISTANCE": cm})
+    return dojo("move_forward", distance=cm)
 
 
 def backward(cm: float | Block) -> Block:
-    return _cmd("dojo_move_backward", {"DISTANCE": cm})
+    return dojo("move_backward", distance=cm)
 
 
 def turn(direction: str, degrees: float | Block) -> Block:
-    return _cmd("dojo_turn", {"DEGREES": degrees}, {"DIRECTION": direction})
+    return dojo("turn", direction=direction, degrees=degrees)
 
 
 def set_speed(pct: float | Block) -> Block:
-    return _cmd("dojo_set_speed", {"SPEED": pct})
+    return dojo("set_speed", speed=pct)
 
 
 def drive_for(pct: float | Block, seconds: float | Block) -> Block:
-    return _cmd("dojo_drive_for", {"SPEED": pct, "SECONDS": seconds})
+    return dojo("drive_for", speed=pct, seconds=seconds)
 
 
 def go_to(x: float | Block, y: float | Block) -> Block:
-    return _cmd("dojo_go_to", {"X": x, "Y": y})
+    return dojo("go_to", x=x, y=y)
 
 
 def skill(name: str) -> Block:
-    return _cmd("dojo_do_skill", fields={"SKILL": name})
+    return dojo("do_skill", skill=name)
 
 
 def stop() -> Block:
-    return _cmd("dojo_stop")
+    return dojo("stop")
 
 
 def distance() -> Block:
-    return {"type": "dojo_distance", "id": _id("r")}
+    return dojo("distance", "r")
 
 
 def position(axis: str) -> Block:
-    return {"type": "dojo_position", "id": _id("r"), "fields": {"AXIS": axis}}
+    return dojo("position", "r", axis=axis)
 
 
 def compare(a: float | Block, op: str, b: float | Block) -> Block:
@@ -127,6 +133,16 @@ def program(*blocks: Block) -> dict[str, Any]:
 # --- Python export (the same shape as the Blockly app's) ----------------------------------------
 
 
+def _sdk_spelling(b: Block) -> str:
+    """Our block the way the SDK spells it (curriculum/catalog.py SdkForm): `car.turn_left(90)`."""
+    row = BLOCKS_BY_ID[BLOCKLY_TYPES[b["type"]]]
+    fields = b.get("fields") or {}
+    form = next((f for f in row.sdk if all(fields.get(k.upper()) == v for k, v in f.fixed.items())), row.sdk[0])
+    values = {p.name: _py_value(_in(b, p.name.upper())) if p.kind == "number" else f'"{fields[p.name.upper()]}"'
+              for p in row.params if p.name in form.args}
+    return form.spell(values)
+
+
 def _py_value(b: Block | None) -> str:
     if b is None:
         return "0"
@@ -134,10 +150,8 @@ def _py_value(b: Block | None) -> str:
     if kind == "math_number":
         n = float(b["fields"]["NUM"])
         return str(int(n)) if n.is_integer() else str(n)
-    if kind == "dojo_distance":
-        return "car.distance()"
-    if kind == "dojo_position":
-        return f"car.{b['fields']['AXIS']}"
+    if kind in BLOCKLY_TYPES:
+        return _sdk_spelling(b)
     if kind == "logic_compare":
         ops = {"EQ": "==", "NEQ": "!=", "LT": "<", "LTE": "<=", "GT": ">", "GTE": ">="}
         return f"{_py_value(_in(b, 'A'))} {ops[b['fields']['OP']]} {_py_value(_in(b, 'B'))}"
@@ -154,22 +168,8 @@ def _py_lines(first: Block | None, depth: int) -> list[str]:
     b = first
     while b is not None:
         kind = b["type"]
-        if kind == "dojo_move_forward":
-            out.append(f"{pad}car.forward({_py_value(_in(b, 'DISTANCE'))})")
-        elif kind == "dojo_move_backward":
-            out.append(f"{pad}car.backward({_py_value(_in(b, 'DISTANCE'))})")
-        elif kind == "dojo_turn":
-            out.append(f"{pad}car.turn_{b['fields']['DIRECTION']}({_py_value(_in(b, 'DEGREES'))})")
-        elif kind == "dojo_set_speed":
-            out.append(f"{pad}car.speed = {_py_value(_in(b, 'SPEED'))}")
-        elif kind == "dojo_drive_for":
-            out.append(f"{pad}car.drive({_py_value(_in(b, 'SPEED'))}, {_py_value(_in(b, 'SECONDS'))})")
-        elif kind == "dojo_go_to":
-            out.append(f"{pad}car.go_to({_py_value(_in(b, 'X'))}, {_py_value(_in(b, 'Y'))})")
-        elif kind == "dojo_do_skill":
-            out.append(f'{pad}car.do("{b["fields"]["SKILL"]}")')
-        elif kind == "dojo_stop":
-            out.append(f"{pad}car.stop()")
+        if kind in BLOCKLY_TYPES:
+            out.append(pad + _sdk_spelling(b))
         elif kind == "controls_repeat_ext":
             out.append(f"{pad}for count in range({_py_value(_in(b, 'TIMES'))}):")
             out += _py_lines(_in(b, "DO"), depth + 1) or [pad + "    pass"]

@@ -1,34 +1,46 @@
-"""The curriculum gate: may this kid run this block now?
+"""The gate: every "may this kid do this?" rule, in one place, with one kid sentence per rule.
 
-Pure checks over the kid's level, the block call (already translated), the arena and a per-kid
-token bucket. A refusal carries a sentence for the kid and a detail for the teacher (rule, value,
-limit). ``stop`` is never gated and never rate limited: the classroom handles it before the gate.
+Three entry points over the same rules:
+
+- :meth:`Gate.check` — one block call (already translated by the catalog): the level's rules, then the
+  kid's token bucket. ``stop`` is never gated and never rate limited.
+- :func:`program_refusal` — a whole Blockly program at the green flag: every block that runs (disabled
+  ones never do) is known and open at the kid's level; the same sentences as a single block.
+- :func:`lesson_refusal` — a program during a lesson uses only the lesson's blocks.
+
+It also holds the level's other caps: :func:`capped_speed` (the speed a kid's moves use) and
+:func:`session_limits` (what the car enforces itself). Pure functions over the level, the catalog and
+the arena; a refusal carries a sentence for the kid and a detail for the teacher (rule, value, limit).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
+from curriculum.catalog import BLOCKLY_STANDARD_TYPES, BLOCKLY_TYPES, BLOCKS_BY_ID
+from curriculum.errors import Problem
+from curriculum.lesson import Lesson
 from curriculum.levels import LEVELS, Level, unlock_level_for_block, unlock_level_for_skill
+from curriculum.program import ProgramError, analyse, blockly_top_blocks, detect_format, walk_blockly
 from robot_runtime.arena import Arena
-from robot_runtime.protocol import Action, DriveAction, GotoAction, NamedSkillAction, StopAction, TurnAction
-from server.catalog import BLOCKS_BY_ID
+from robot_runtime.protocol import Action, DriveAction, GotoAction, NamedSkillAction, SessionLimits, StopAction, TurnAction
 
 BLOCKS_PER_S = 5.0  # a Scratch loop of short moves needs ~1/s per kid; 5/s leaves room, a flood does not get through
 BLOCK_BURST = 20  # a program may start with a quick series of settings and short moves
 READS_PER_S = 50.0  # reporters (distance, x, y) only read telemetry, so they may poll faster
 READ_BURST = 100
+MAX_PROGRAM_BLOCKS = 2000  # a big kid program has ~200 blocks; more is a pasted file, not a program
 
 
-@dataclass(frozen=True)
-class Refusal:
-    rule: str  # speed_limit, block_locked, skill_locked, zone_closed, zone_forbidden, outside_arena, rate_limit, ...
-    kid_text: str
-    detail: str  # for the teacher: rule, value, limit
-    value: Any = None
-    limit: Any = None
+class Refusal(Problem):
+    """The gate said no: the rule, what was asked (value) and the bound (limit), and the kid sentence.
+
+    Returned by the checks; the classroom raises it when a whole program is refused."""
+
+    def __init__(self, rule: str, message: str, *, kid_text: str, value: Any = None, limit: Any = None) -> None:
+        super().__init__(rule, message, value=value, kid_text=kid_text)
+        self.limit = limit
 
 
 class TokenBucket:
@@ -48,42 +60,62 @@ class TokenBucket:
         return False
 
 
-def _speed_of(action: Action | None) -> float | None:
-    if isinstance(action, (DriveAction, TurnAction, GotoAction, NamedSkillAction)):
-        return action.speed_pct
-    return None
+# --- the rules, one sentence each ---------------------------------------------------------------------
+
+
+def _words(name: str) -> str:
+    return str(name).replace("_", " ")
+
+
+def unknown_block(block_id: Any) -> Refusal:
+    return Refusal("unknown_block", f"{block_id!r}", kid_text="I don't know that block.", value=block_id)
+
+
+def block_locked(level: Level, block_id: str, where: str = "") -> Refusal:
+    unlock = unlock_level_for_block(block_id)
+    return Refusal("block_locked", f"{block_id} needs level {unlock}, kid is level {level.number}{where}",
+                   kid_text=f"The “{_words(block_id)}” block unlocks at level {unlock} — keep going!",
+                   value=block_id, limit=unlock)
+
+
+def skill_locked(level: Level, skill: str, where: str = "") -> Refusal:
+    unlock = unlock_level_for_skill(skill)
+    kid = (f"The “{_words(skill)}” skill unlocks at level {unlock} — keep going!" if unlock
+           else f"This car doesn't know the “{_words(skill)}” skill yet.")
+    return Refusal("skill_locked", f"{skill} needs level {unlock}, kid is level {level.number}{where}",
+                   kid_text=kid, value=skill, limit=unlock)
 
 
 def speed_refusal(level: Level, asked: float) -> Refusal | None:
     top = level.max_speed_pct
     if asked <= top:
         return None
-    return Refusal("speed_limit", f"Level {level.number} cars go up to {top:g}% — try {top:g}!",
-                   f"speed_limit: asked {asked:g}%, level {level.number} max {top:g}%", asked, top)
+    return Refusal("speed_limit", f"asked {asked:g}%, level {level.number} max {top:g}%",
+                   kid_text=f"Level {level.number} cars go up to {top:g}% — try {top:g}!", value=asked, limit=top)
+
+
+def _speed_of(action: Action | None) -> float | None:
+    if isinstance(action, (DriveAction, TurnAction, GotoAction, NamedSkillAction)):
+        return action.speed_pct
+    return None
 
 
 def rule_refusal(level: Level, block_id: str, args: dict[str, Any], action: Action | None,
                  arena: Arena | None) -> Refusal | None:
-    """Every level rule, without the rate limit (pure: same input, same answer)."""
+    """Every level rule for one block, without the rate limit (pure: same input, same answer)."""
     if block_id == "stop":
         return None
-    b = BLOCKS_BY_ID.get(block_id)
-    if b is None:
-        return Refusal("unknown_block", "I don't know that block.", f"unknown_block: {block_id!r}", block_id)
+    if block_id not in BLOCKS_BY_ID:
+        return unknown_block(block_id)
     if not level.allows_block(block_id):
-        unlock = unlock_level_for_block(block_id)
-        return Refusal("block_locked", f"The “{block_id.replace('_', ' ')}” block unlocks at level {unlock} — keep going!",
-                       f"block_locked: {block_id} needs level {unlock}, kid is level {level.number}",
-                       block_id, unlock)
-    skill = args.get("skill") if block_id == "do_skill" else None
+        return block_locked(level, block_id)
+    skill_param = BLOCKS_BY_ID[block_id].skill_param
+    skill = args.get(skill_param.name) if skill_param else None
     if isinstance(action, NamedSkillAction):
         skill = action.name
     if skill is not None and not level.allows_skill(str(skill)):
-        unlock = unlock_level_for_skill(str(skill))
-        when = f"unlocks at level {unlock}" if unlock else "is not in this class yet"
-        return Refusal("skill_locked", f"The {str(skill).replace('_', ' ')} trick {when}!",
-                       f"skill_locked: {skill} needs level {unlock}, kid is level {level.number}", skill, unlock)
-    for asked in (args.get("speed") if block_id in ("set_speed", "drive_for") else None, _speed_of(action)):
+        return skill_locked(level, str(skill))
+    for asked in (args.get("speed"), _speed_of(action)):  # a speed typed into the block, the speed it drives at
         if isinstance(asked, (int, float)):
             refusal = speed_refusal(level, float(asked))
             if refusal:
@@ -96,21 +128,25 @@ def rule_refusal(level: Level, block_id: str, args: dict[str, Any], action: Acti
 def _goto_refusal(level: Level, action: GotoAction, arena: Arena) -> Refusal | None:
     x, y = action.x_cm, action.y_cm
     if not (0 <= x <= arena.width_cm and 0 <= y <= arena.height_cm):
-        return Refusal("outside_arena",
-                       f"That spot is outside the arena — pick x 0–{arena.width_cm:g}, y 0–{arena.height_cm:g}.",
-                       f"outside_arena: goto ({x:g}, {y:g}), arena is {arena.width_cm:g} x {arena.height_cm:g} cm",
-                       (x, y), (arena.width_cm, arena.height_cm))
+        return Refusal("outside_arena", f"goto ({x:g}, {y:g}), arena is {arena.width_cm:g} x {arena.height_cm:g} cm",
+                       kid_text=f"That spot is outside the arena — pick x 0–{arena.width_cm:g}, y 0–{arena.height_cm:g}.",
+                       value=(x, y), limit=(arena.width_cm, arena.height_cm))
     for zone in arena.zones:
         if not zone.contains(x, y):
             continue
         if zone.kind == "forbidden":
-            return Refusal("zone_forbidden", f"The {zone.name} zone is off limits — pick another spot.",
-                           f"zone_forbidden: goto ({x:g}, {y:g}) inside forbidden zone '{zone.name}'", (x, y), zone.name)
+            return Refusal("zone_forbidden", f"goto ({x:g}, {y:g}) inside forbidden zone '{zone.name}'",
+                           kid_text=f"The {zone.name} zone is off limits — pick another spot.", value=(x, y),
+                           limit=zone.name)
         if zone.min_level is not None and zone.min_level > level.number:
-            return Refusal("zone_closed", f"The {zone.name} zone opens at level {zone.min_level} — try another spot!",
-                           f"zone_closed: goto ({x:g}, {y:g}) inside zone '{zone.name}' (min_level {zone.min_level}), "
-                           f"kid is level {level.number}", (x, y), zone.min_level)
+            return Refusal("zone_closed", f"goto ({x:g}, {y:g}) inside zone '{zone.name}' (min_level {zone.min_level}), "
+                                          f"kid is level {level.number}",
+                           kid_text=f"The {zone.name} zone opens at level {zone.min_level} — try another spot!",
+                           value=(x, y), limit=zone.min_level)
     return None
+
+
+# --- a block call -----------------------------------------------------------------------------------
 
 
 class Gate:
@@ -128,8 +164,7 @@ class Gate:
               action: Action | None = None, arena: Arena | None = None) -> Refusal | None:
         if block_id == "stop" or isinstance(action, StopAction):
             return None  # never gated, never rate limited
-        level = LEVELS[level_number]
-        refusal = rule_refusal(level, block_id, args, action, arena)
+        refusal = rule_refusal(LEVELS[level_number], block_id, args, action, arena)
         if refusal:
             return refusal
         return self._rate_refusal(kid_id, block_id)
@@ -143,10 +178,80 @@ class Gate:
             bucket = self._buckets[key] = TokenBucket(rate, burst, self._clock)
         if bucket.take():
             return None
-        return Refusal("rate_limit", "Whoa, that's a lot of blocks at once — wait a moment and try again.",
-                       f"rate_limit: more than {bucket.rate:g} blocks/s (burst {bucket.burst:g}) from one kid",
-                       None, bucket.rate)
+        return Refusal("rate_limit", f"more than {bucket.rate:g} blocks/s (burst {bucket.burst:g}) from one kid",
+                       kid_text="Whoa, that's a lot of blocks at once — wait a moment and try again.", limit=bucket.rate)
 
     def forget(self, kid_id: str) -> None:
         for key in [k for k in self._buckets if k[0] == kid_id]:
             del self._buckets[key]
+
+
+# --- a whole program, a lesson ------------------------------------------------------------------------
+
+
+def program_refusal(level_number: int, program: Any) -> Refusal | None:
+    """The first block (in reading order) of a Blockly program this level may not run; None if all fine.
+
+    The toolbox alone does not stop a hand-edited file, so this runs at every green flag. Scratch
+    projects and Python text pass here: their blocks meet the gate one call at a time."""
+    try:
+        if detect_format(program) != "blockly":
+            return None
+        tops = blockly_top_blocks(program)
+    except ProgramError as exc:
+        return Refusal("program_unreadable", str(exc), kid_text="I can't read this program file — try saving it again.")
+    level = LEVELS[level_number]
+    for count, (block, _shadow) in enumerate(walk_blockly(tops), start=1):
+        if count > MAX_PROGRAM_BLOCKS:
+            return Refusal("program_too_big", f"over {MAX_PROGRAM_BLOCKS} blocks", value=count, limit=MAX_PROGRAM_BLOCKS,
+                           kid_text=f"This program has more than {MAX_PROGRAM_BLOCKS} blocks — try a smaller one.")
+        kind = block.get("type")
+        if kind in BLOCKLY_STANDARD_TYPES:
+            continue
+        where = f" (block {block.get('id')})" if isinstance(block.get("id"), str) else ""
+        block_id = BLOCKLY_TYPES.get(kind) if isinstance(kind, str) else None
+        if block_id is None:
+            shown = str(kind)[:40]
+            return Refusal("program_unknown_block", f"{shown!r} is not in the catalog or the toolbox{where}", value=shown,
+                           kid_text=f"I don't know the block '{shown}' — it isn't a MIKRO-DOJO block.")
+        if not level.allows_block(block_id):
+            return block_locked(level, block_id, where)
+        skill_param = BLOCKS_BY_ID[block_id].skill_param
+        if skill_param is not None:
+            fields = block.get("fields") if isinstance(block.get("fields"), dict) else {}
+            skill = str(fields.get(skill_param.name.upper(), ""))
+            if not level.allows_skill(skill):
+                return skill_locked(level, skill, where)
+    return None
+
+
+def lesson_refusal(lesson: Lesson, program: Any) -> Refusal | None:
+    """During a lesson only the lesson's blocks may be used (stop always may); the level is checked apart."""
+    try:
+        used = set(analyse(program).dojo_blocks)
+    except ProgramError:
+        return None  # an unreadable program is program_refusal's business
+    extra = sorted(used - set(lesson.allowed_blocks) - {"stop"})
+    if not extra:
+        return None
+    names = ", ".join(BLOCKS_BY_ID[b].text.split(" [")[0] for b in extra if b in BLOCKS_BY_ID)
+    return Refusal("lesson_blocks", f"{lesson.id} allows {', '.join(lesson.allowed_blocks)}; program uses {', '.join(extra)}",
+                   kid_text=f"“{lesson.title}” is done without: {names}. Take them out and try again!",
+                   value=extra, limit=lesson.allowed_blocks)
+
+
+# --- the level's caps on the car ------------------------------------------------------------------------
+
+
+def capped_speed(level_number: int, speed_pct: float) -> float:
+    """The speed a kid's moves use: what the kid set, never above the level's top speed."""
+    return min(speed_pct, LEVELS[level_number].max_speed_pct)
+
+
+def session_limits(level_number: int, arena: Arena | None = None) -> SessionLimits:
+    """What the car enforces for this level: its top speed, its skills, and the arena's zones that
+    open only at a higher level (walls on the car)."""
+    lv = LEVELS[level_number]
+    closed = [] if arena is None else [z.rect for z in arena.zones if z.min_level is not None and z.min_level > level_number]
+    return SessionLimits(max_speed_pct=lv.max_speed_pct, allowed_skills=sorted(lv.skills), level=level_number,
+                         keep_out=closed)

@@ -1,6 +1,6 @@
 """A small, honest interpreter for Blockly JSON programs (for headless simulation of attempts).
 
-It runs what the Blockly app's JavaScript generator runs, block by block, against a :class:`CarPort`
+It runs what the Blockly app's JavaScript generator runs, block by block, against a :class:`BlockPort`
 (commands wait until the car is done, like in the editor): our ``dojo_*`` blocks, ``controls_repeat_ext``
 / ``controls_repeat``, ``controls_whileUntil``, ``controls_if`` (with else-if / else), ``logic_compare``,
 ``logic_operation``, ``logic_negate``, ``logic_boolean``, ``math_number``, ``math_arithmetic``,
@@ -15,8 +15,8 @@ import math
 import operator
 from typing import Any, Protocol
 
-from curriculum.program import blockly_chain, blockly_field, blockly_input, blockly_top_blocks
-from server.catalog import BLOCKLY_TYPES
+from curriculum.catalog import BLOCKLY_TYPES, BLOCKS_BY_ID, Block
+from curriculum.program import blockly_chain, blockly_disabled, blockly_field, blockly_input, blockly_top_blocks
 
 MAX_STEPS = 5_000  # blocks executed per run; a kid's `repeat while true` must end somewhere
 MAX_REPEAT = 1_000
@@ -30,7 +30,7 @@ class ProgramStopped(Exception):
     """The port ended the run (time limit, stop, a refused or failed block)."""
 
 
-class CarPort(Protocol):
+class BlockPort(Protocol):
     def run_block(self, block_id: str, args: dict[str, Any]) -> None:
         """Run one command block until the car has finished it (raise ProgramStopped to end the run)."""
 
@@ -42,13 +42,10 @@ _COMPARE = {"EQ": operator.eq, "NEQ": operator.ne, "LT": operator.lt, "LTE": ope
             "GTE": operator.ge}
 _ARITH = {"ADD": operator.add, "MINUS": operator.sub, "MULTIPLY": operator.mul,
           "DIVIDE": lambda a, b: a / b if b else math.inf, "POWER": operator.pow}
-_NUMBER_INPUTS = {"DISTANCE": "distance", "DEGREES": "degrees", "SPEED": "speed", "SECONDS": "seconds", "X": "x",
-                  "Y": "y"}
-_FIELDS = {"DIRECTION": "direction", "SKILL": "skill", "AXIS": "axis"}
 
 
 class BlocklyInterpreter:
-    def __init__(self, program: dict[str, Any], port: CarPort, max_steps: int = MAX_STEPS) -> None:
+    def __init__(self, program: dict[str, Any], port: BlockPort, max_steps: int = MAX_STEPS) -> None:
         self.program = program
         self.port = port
         self.max_steps = max_steps
@@ -57,7 +54,7 @@ class BlocklyInterpreter:
 
     def run(self) -> None:
         for top in blockly_top_blocks(self.program):
-            if top.get("type") == "dojo_when_obstacle":
+            if getattr(_row(top), "kind", None) == "hat":
                 continue
             if "output" in top or top.get("type") in ("math_number", "logic_compare"):
                 continue  # a loose value block does nothing when run
@@ -65,6 +62,8 @@ class BlocklyInterpreter:
 
     def run_stack(self, first: dict[str, Any] | None) -> None:
         for block in blockly_chain(first):
+            if blockly_disabled(block):
+                continue  # switched off: Blockly writes no code for it; the blocks under it still run
             self.steps += 1
             if self.steps > self.max_steps:
                 raise ProgramStopped(f"the program ran more than {self.max_steps} blocks")
@@ -105,14 +104,13 @@ class BlocklyInterpreter:
             raise UnsupportedBlock(f"the simulator cannot run block type {kind!r} yet")
 
     def args(self, b: dict[str, Any]) -> dict[str, Any]:
+        """The block call's arguments: numbers from value inputs, menus from fields (names in capitals)."""
         out: dict[str, Any] = {}
-        for name, param in _NUMBER_INPUTS.items():
-            if blockly_input(b, name) is not None:
-                out[param] = self.value(blockly_input(b, name))
-        for name, param in _FIELDS.items():
-            v = blockly_field(b, name)
-            if v is not None:
-                out[param] = v
+        for p in _row(b).params:
+            if p.kind == "number" and blockly_input(b, p.name) is not None:
+                out[p.name] = self.value(blockly_input(b, p.name))
+            elif p.kind != "number" and blockly_field(b, p.name) is not None:
+                out[p.name] = blockly_field(b, p.name)
         return out
 
     # --- values -------------------------------------------------------------------------------
@@ -138,10 +136,16 @@ class BlocklyInterpreter:
                                                        float(self.value(blockly_input(b, "B"))))
         if kind == "variables_get":
             return self.variables.get(self._var(b), 0.0)
-        if kind in ("dojo_distance", "dojo_position"):
+        if getattr(_row(b), "kind", None) == "reporter":
             return self.port.read(BLOCKLY_TYPES[kind], self.args(b))
         raise UnsupportedBlock(f"the simulator cannot compute value block {kind!r} yet")
 
     def _var(self, b: dict[str, Any]) -> str:
         v = blockly_field(b, "VAR")
         return str(v.get("id") or v.get("name")) if isinstance(v, dict) else str(v)
+
+
+def _row(b: dict[str, Any]) -> Block | None:
+    """The catalog row of one of our blocks (None for Blockly's own)."""
+    block_id = BLOCKLY_TYPES.get(str(b.get("type", "")))
+    return BLOCKS_BY_ID[block_id] if block_id else None

@@ -1,42 +1,47 @@
-"""The four levels: which blocks and skills a kid may use, and how fast their car may go.
+"""The four levels: how fast a kid's car may go; which blocks and skills open comes from the block table.
 
 Levels unlock the car's physical capability, not only the lesson list: the gate checks every block
-call against the kid's level, and the car gets the level's top speed as its session limit.
+call against the kid's level, and the car gets the level's top speed as its session limit. Each row of
+the catalog (and each skill) names the first level that may use it, so a new block needs no edit here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
-from server.catalog import BLOCKS_BY_ID, SKILL_NAMES
+from curriculum.catalog import CATALOG, Catalog
 
 
 @dataclass(frozen=True)
 class Level:
     number: int
     title: str
-    blocks: frozenset[str]
-    skills: frozenset[str]
     max_speed_pct: float
-    zones_up_to: int  # arena zones with min_level <= this are open
+    catalog: Catalog = field(default=CATALOG, compare=False, repr=False)
+
+    @cached_property
+    def blocks(self) -> frozenset[str]:
+        return frozenset(b.id for b in self.catalog.blocks if b.level <= self.number)
+
+    @property
+    def skills(self) -> frozenset[str]:
+        """Asked each time: learned skills may join the table while the server runs."""
+        return frozenset(s.name for s in self.catalog.skills() if s.level <= self.number)
 
     def allows_block(self, block_id: str) -> bool:
         return block_id in self.blocks
 
     def allows_skill(self, name: str) -> bool:
-        return name in self.skills
+        skill = self.catalog.skill(name)
+        return skill is not None and skill.level <= self.number
 
-
-_L1 = frozenset({"move_forward", "move_backward", "turn", "stop"})
-_L2 = _L1 | {"set_speed", "drive_for", "distance", "position", "when_obstacle"}
-_L3 = _L2 | {"go_to", "do_skill"}
-_L4 = frozenset(BLOCKS_BY_ID)
 
 LEVELS: dict[int, Level] = {
-    1: Level(1, "First drive", _L1, frozenset(), 30, 1),
-    2: Level(2, "Sensors and speed", _L2, frozenset(), 50, 2),
-    3: Level(3, "Navigator", _L3, frozenset({"slalom", "figure_eight"}), 70, 3),
-    4: Level(4, "Stunt driver", _L4, frozenset(SKILL_NAMES), 100, 4),
+    1: Level(1, "First drive", 30),
+    2: Level(2, "Sensors and speed", 50),
+    3: Level(3, "Navigator", 70),
+    4: Level(4, "Stunt driver", 100),
 }
 MIN_LEVEL, MAX_LEVEL = 1, 4
 
@@ -47,10 +52,12 @@ def level(number: int) -> Level:
     return LEVELS[number]
 
 
-def unlock_level_for_block(block_id: str) -> int | None:
+def unlock_level_for_block(block_id: str, catalog: Catalog = CATALOG) -> int | None:
     """The first level where a block is open (for 'unlocks at level N' teasers)."""
-    return next((n for n, lv in LEVELS.items() if block_id in lv.blocks), None)
+    row = catalog.by_id.get(block_id)
+    return row.level if row else None
 
 
-def unlock_level_for_skill(name: str) -> int | None:
-    return next((n for n, lv in LEVELS.items() if name in lv.skills), None)
+def unlock_level_for_skill(name: str, catalog: Catalog = CATALOG) -> int | None:
+    skill = catalog.skill(name)
+    return skill.level if skill else None

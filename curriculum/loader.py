@@ -17,10 +17,10 @@ from typing import Any, Iterable
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from curriculum.catalog import BLOCKS_BY_ID
 from curriculum.lesson import CHECK_KINDS, PROGRAM_CHECK_KINDS, Lesson
 from curriculum.levels import LEVELS, level, unlock_level_for_block, unlock_level_for_skill
 from curriculum.program import ProgramError, analyse
-from server.catalog import BLOCKS_BY_ID
 
 DEFAULT_LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 
@@ -430,7 +430,7 @@ _DEFAULT_SET: LessonSet | None = None
 
 
 def default_lessons() -> LessonSet:
-    """The shipped lessons, loaded once (the server's lesson registry)."""
+    """The shipped lessons, loaded once."""
     global _DEFAULT_SET
     if _DEFAULT_SET is None:
         _DEFAULT_SET, _ = load_lessons()

@@ -12,7 +12,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from server.catalog import BLOCKLY_TYPES, SCRATCH_OPCODES
+from curriculum.catalog import BLOCKLY_TYPES, BLOCKS, BLOCKS_BY_ID, SCRATCH_OPCODES
 
 SCRATCH_EXTENSION = "mikrodojo"
 
@@ -116,36 +116,56 @@ def blockly_field(block: dict[str, Any], name: str) -> Any:
     return None
 
 
-def _walk_blockly(block: dict[str, Any], shadow: bool = False) -> Iterator[tuple[dict[str, Any], bool]]:
-    yield block, shadow
-    for slot in (block.get("inputs") or {}).values():
-        if not isinstance(slot, dict):
+def blockly_disabled(block: dict[str, Any]) -> bool:
+    """A block the kid switched off ("Disable block"): Blockly writes no code for it or its inputs."""
+    reasons = block.get("disabledReasons")
+    return bool(reasons) if isinstance(reasons, list) else block.get("enabled") is False
+
+
+def walk_blockly(tops: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Every block of a Blockly program that can run, in reading order, with whether it is a shadow.
+
+    The one walker: the gate, the lesson check and the judge's block counts all read programs through
+    it. A block's inputs come before the block under it; a disabled block is skipped with its inputs
+    (it never runs), the blocks under it still run. Without recursion: a deeply nested file cannot
+    blow the stack."""
+    stack: list[tuple[dict[str, Any], bool]] = [(top, False) for top in reversed(tops) if isinstance(top, dict)]
+    while stack:
+        block, shadow = stack.pop()
+        nxt = block.get("next")
+        if isinstance(nxt, dict) and isinstance(nxt.get("block"), dict):
+            stack.append((nxt["block"], shadow))  # popped after this block's inputs
+        if blockly_disabled(block):
             continue
-        if isinstance(slot.get("block"), dict):
-            yield from _walk_blockly(slot["block"])
-        elif isinstance(slot.get("shadow"), dict):
-            yield from _walk_blockly(slot["shadow"], shadow=True)
-    nxt = (block.get("next") or {}).get("block")
-    if isinstance(nxt, dict):
-        yield from _walk_blockly(nxt)
+        yield block, shadow
+        inputs = block.get("inputs")
+        if isinstance(inputs, dict):
+            for slot in reversed(list(inputs.values())):
+                if isinstance(slot, dict):
+                    if isinstance(slot.get("shadow"), dict):
+                        stack.append((slot["shadow"], True))
+                    if isinstance(slot.get("block"), dict):
+                        stack.append((slot["block"], shadow))
 
 
 def _analyse_blockly(program: dict[str, Any]) -> ProgramInfo:
     info = ProgramInfo("blockly")
     lines: list[str] = []
-    for top in blockly_top_blocks(program):
-        for b, is_shadow in _walk_blockly(top):
-            kind = str(b.get("type", ""))
-            if is_shadow or kind in BLOCKLY_LITERALS:
-                continue
-            info.block_count += 1
-            if kind in BLOCKLY_TYPES:
-                info.dojo_blocks.append(BLOCKLY_TYPES[kind])
-                if kind == "dojo_do_skill":
-                    info.skills.append(str(blockly_field(b, "skill") or ""))
-            info.uses_loop |= kind in BLOCKLY_LOOPS
-            info.uses_condition |= kind in BLOCKLY_CONDITIONS
-            info.uses_variable |= kind in BLOCKLY_VARIABLES
+    tops = blockly_top_blocks(program)
+    for b, is_shadow in walk_blockly(tops):
+        kind = str(b.get("type", ""))
+        if is_shadow or kind in BLOCKLY_LITERALS:
+            continue
+        info.block_count += 1
+        if kind in BLOCKLY_TYPES:
+            row = BLOCKS_BY_ID[BLOCKLY_TYPES[kind]]
+            info.dojo_blocks.append(row.id)
+            if row.skill_param:
+                info.skills.append(str(blockly_field(b, row.skill_param.name) or ""))
+        info.uses_loop |= kind in BLOCKLY_LOOPS
+        info.uses_condition |= kind in BLOCKLY_CONDITIONS
+        info.uses_variable |= kind in BLOCKLY_VARIABLES
+    for top in tops:
         lines += _blockly_lines(top, 0)
     info.text = "\n".join(lines) or "(empty program)"
     return info
@@ -195,8 +215,6 @@ def blockly_args(b: dict[str, Any]) -> dict[str, str]:
 
 
 def _blockly_lines(top: dict[str, Any], depth: int) -> list[str]:
-    from server.catalog import BLOCKS_BY_ID
-
     pad = "  " * depth
     lines: list[str] = []
     for b in blockly_chain(top):
@@ -249,9 +267,10 @@ def _analyse_scratch(project: dict[str, Any]) -> ProgramInfo:
             if opcode.startswith(SCRATCH_EXTENSION + "_"):
                 short = opcode[len(SCRATCH_EXTENSION) + 1:]
                 if short in SCRATCH_OPCODES:
-                    info.dojo_blocks.append(SCRATCH_OPCODES[short])
-                    if short == "doSkill":
-                        info.skills.append(_scratch_menu_value(blocks, b, "SKILL"))
+                    row = BLOCKS_BY_ID[SCRATCH_OPCODES[short]]
+                    info.dojo_blocks.append(row.id)
+                    if row.skill_param:
+                        info.skills.append(_scratch_menu_value(blocks, b, row.skill_param.name.upper()))
             info.uses_loop |= opcode in SCRATCH_LOOPS
             info.uses_condition |= opcode in SCRATCH_CONDITIONS
             info.uses_variable |= opcode in SCRATCH_VARIABLES
@@ -297,9 +316,11 @@ def _scratch_lines(blocks: dict[str, Any], bid: str | None, depth: int) -> list[
 # --- Python -------------------------------------------------------------------------------------
 
 
-_PY_METHODS = {"forward": "move_forward", "backward": "move_backward", "turn_left": "turn", "turn_right": "turn",
-               "drive": "drive_for", "go_to": "go_to", "do": "do_skill", "stop": "stop", "distance": "distance",
-               "on_obstacle": "when_obstacle"}
+# How the SDK spells each block (curriculum/catalog.py SdkForm): `car.forward(...)` and `@car.on_obstacle(...)`
+# are calls, `car.speed = ...` a setting, `car.x` a reading.
+_PY_CALLS = {f.name: b.id for b in BLOCKS for f in b.sdk if f.style in ("call", "decorator")}
+_PY_SETS = {f.name: b.id for b in BLOCKS for f in b.sdk if f.style == "set"}
+_PY_GETS = {f.name: b.id for b in BLOCKS for f in b.sdk if f.style == "get"}
 
 
 def _analyse_python(source: str) -> ProgramInfo:
@@ -321,17 +342,18 @@ def _analyse_python(source: str) -> ProgramInfo:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id != "car" for t in targets):
                 info.uses_variable = True
-            if any(isinstance(t, ast.Attribute) and t.attr == "speed" for t in targets):
-                info.dojo_blocks.append("set_speed")
-                info.block_count += 1
+            for t in targets:
+                if isinstance(t, ast.Attribute) and t.attr in _PY_SETS:
+                    info.dojo_blocks.append(_PY_SETS[t.attr])
+                    info.block_count += 1
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             name = node.func.attr
-            if name in _PY_METHODS and isinstance(node.func.value, ast.Name) and node.func.value.id == "car":
-                info.dojo_blocks.append(_PY_METHODS[name])
+            if name in _PY_CALLS and isinstance(node.func.value, ast.Name) and node.func.value.id == "car":
+                info.dojo_blocks.append(_PY_CALLS[name])
                 info.block_count += 1
-                if name == "do" and node.args and isinstance(node.args[0], ast.Constant):
+                if BLOCKS_BY_ID[_PY_CALLS[name]].skill_param and node.args and isinstance(node.args[0], ast.Constant):
                     info.skills.append(str(node.args[0].value))
-        if isinstance(node, ast.Attribute) and node.attr in ("x", "y", "heading") and \
+        if isinstance(node, ast.Attribute) and node.attr in _PY_GETS and \
                 isinstance(node.value, ast.Name) and node.value.id == "car":
-            info.dojo_blocks.append("position")
+            info.dojo_blocks.append(_PY_GETS[node.attr])
     return info

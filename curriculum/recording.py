@@ -4,7 +4,7 @@ Persisted append-only as it arrives: one JSON line per event in ``<attempt_id>.j
 samples, safety events, collisions, frames, and an end line). Each line is flushed when written and the
 file is fsynced at most every FSYNC_PERIOD_S, so a crashed server loses at most the last second.
 :func:`read_recording` reads a file back, tolerating a torn last line. The same :class:`Recording` comes
-from a live car (server/attempts.py) and from a headless simulation (curriculum/simrun.py).
+from a live car (server/lessons/service.py) and from a headless simulation (curriculum/simrun.py).
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from curriculum.gate import rule_refusal
+from curriculum.catalog import translate
+from curriculum.errors import BlockError
+from curriculum.gate import capped_speed, rule_refusal, session_limits
 from curriculum.interpreter import BlocklyInterpreter, ProgramStopped
 from curriculum.judge import Verdict, judge
 from curriculum.lesson import Lesson
@@ -23,10 +25,9 @@ from curriculum.levels import level as level_of
 from curriculum.recording import EndReason, Recording, RecordingWriter
 from robot_runtime.clock import ManualClock
 from robot_runtime.config import CarConfig
-from robot_runtime.protocol import SessionLimits, SkillRequest, SkillResult
+from robot_runtime.protocol import SkillRequest, SkillResult
 from robot_runtime.runtime import CarRuntime
 from robot_runtime.sim.car import SimCar
-from server.catalog import BLOCKS_BY_ID, BlockError, check_args, translate
 
 SETTLE_S = 0.5  # after the last block, record the car coming to rest (what the judge calls the end pose)
 REQUEST_TIMEOUT_S = 30.0  # as the classroom's skill requests
@@ -45,12 +46,12 @@ class SimAttempt:
 
 
 class _SimPort:
-    """The CarPort the interpreter drives: one block at a time, each until the car answers."""
+    """The BlockPort the interpreter drives: one block at a time, each until the car answers."""
 
     def __init__(self, lesson: Lesson, runtime: CarRuntime, clock: ManualClock, started: float) -> None:
         self.lesson, self.runtime, self.clock, self.started = lesson, runtime, clock, started
         self.level = level_of(lesson.level)
-        self.speed = min(DEFAULT_SPEED_PCT, self.level.max_speed_pct)
+        self.speed = capped_speed(lesson.level, DEFAULT_SPEED_PCT)
         self.results: list[SkillResult] = []
         self.refusals: list[str] = []
         self.timed_out = False
@@ -65,19 +66,18 @@ class _SimPort:
         if block_id not in self.lesson.allowed_blocks and block_id != "stop":
             self._refuse(f"block {block_id} is not allowed in lesson {self.lesson.id}")
         try:
-            checked = check_args(BLOCKS_BY_ID[block_id], args)
-            if block_id == "set_speed":
-                refusal = rule_refusal(self.level, block_id, checked, None, self.lesson.arena)
-                if refusal:
-                    self._refuse(refusal.kid_text)
-                self.speed = float(checked["speed"])
-                return
-            action = translate(block_id, checked, self.speed)
+            t = translate(block_id, args, self.speed)
         except BlockError as e:
             self._refuse(e.message)
-        refusal = rule_refusal(self.level, block_id, checked, action, self.lesson.arena)
+        refusal = rule_refusal(self.level, block_id, t.args, t.action, self.lesson.arena)
         if refusal:
             self._refuse(refusal.kid_text)
+        if block_id == "set_speed":
+            self.speed = float(t.args["speed"])
+            return
+        action = t.action
+        if action is None:
+            self._refuse(f"{block_id} is a {t.block.kind} block, not something the car does")
         if block_id == "stop":
             self.runtime.handle_stop({"reason": "stop block"})
             return
@@ -110,9 +110,7 @@ def run_program(lesson: Lesson, program: dict[str, Any], *, attempt_id: str = "s
     car = SimCar(arena=lesson.arena)
     runtime = CarRuntime(CarConfig(car_id="sim-1", watchdog=False, mode="headless"), car, clock, arena=lesson.arena)
     runtime.set_arena(lesson.arena)
-    lv = level_of(lesson.level)
-    runtime.handle_limits(SessionLimits(max_speed_pct=lv.max_speed_pct, allowed_skills=sorted(lv.skills),
-                                        level=lv.number).model_dump(mode="json"))
+    runtime.handle_limits(session_limits(lesson.level).model_dump(mode="json"))
     writer = RecordingWriter(Recording(attempt_id=attempt_id, lesson_id=lesson.id, kid_id="sim", car_id="sim-1",
                                        source="blockly", program=program), clock=clock.now)
     runtime.telemetry_sinks.append(writer.add_telemetry)

@@ -10,7 +10,8 @@ Each command is a *block call* on the classroom's ``/kid`` socket.io namespace (
 acknowledged with a BlockReply once the car is done), the same path Scratch and Blockly take, so the
 server's catalog and curriculum gate decide for all three. Argument ranges come from the server's
 ``/api/catalog`` (fetched once at connect, never copied here), so a bad value raises ``ValueError``
-at the kid's own line, before anything moves; the server checks again and stays the authority.
+at the kid's own line, before anything moves; the server checks again and stays the authority. A block
+the catalog has and this file does not (a new row) is still a method: ``car.<its SDK name>(...)``.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class Car:
         self.block_timeout = block_timeout
         self._speed: float | None = None
         self._params: dict[str, dict[str, _Param]] = {}
+        self._blocks: dict[str, dict[str, Any]] = {}  # SDK method name -> {block, form, doc} from the catalog
         self._refs = itertools.count(1)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # telemetry, replies and the link state
@@ -219,8 +221,14 @@ class Car:
         top = max((lv.get("level", 0) for lv in data.get("levels", [])), default=data.get("level", 1))
         if top != data.get("level"):
             data = _get_json(self.server, f"/api/catalog?level={top}")
+        self._use_catalog(data)
+
+    def _use_catalog(self, data: dict[str, Any]) -> None:
+        """Argument rules and the catalog's SDK spellings (GET /api/catalog's answer)."""
         self._params = {spec["id"]: {p["name"]: _Param(p) for p in spec.get("params", [])}
                         for spec in data.get("blocks", [])}
+        self._blocks = {form["name"]: {"block": spec["id"], "form": form, "doc": spec.get("doc", "")}
+                        for spec in data.get("blocks", []) for form in spec.get("sdk", []) if form.get("style") == "call"}
 
     def close(self, reason: str = "finished") -> None:
         """Disconnect (the server stops your car when you leave)."""
@@ -463,6 +471,24 @@ class Car:
             raise
         reply = box["reply"]
         return reply if isinstance(reply, dict) else {"status": "done", "value": reply}
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """A block of the classroom's catalog that this file has no method of its own for (a block added
+        after this SDK was written): ``car.spin(2)`` sends that block call, like the methods above."""
+        known = self.__dict__.get("_blocks", {})
+        if name.startswith("_") or name not in known:
+            raise AttributeError(f"a dojo Car has no {name!r}" + (f" — it knows: {', '.join(sorted(known))}" if known else ""))
+        block_id, form = known[name]["block"], known[name]["form"]
+
+        def send(*args: Any) -> Any:
+            if len(args) != len(form["args"]):
+                raise ArgumentError(f"{name}_arguments", args, f"car.{name} takes {len(form['args'])} value(s): "
+                                    f"{', '.join(form['args']) or 'none'} (got {len(args)})",
+                                    f"write car.{name}({', '.join(form['args'])})")
+            return self._block(block_id, **form.get("fixed", {}), **dict(zip(form["args"], args))).get("value")
+
+        send.__name__, send.__doc__ = name, known[name]["doc"]
+        return send
 
     def __repr__(self) -> str:
         return f"<dojo.Car {self.car_id or '?'} of {self.name or '?'} at {self.server}>"

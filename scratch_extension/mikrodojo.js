@@ -16,9 +16,13 @@
     // the class code / first name given in the URL. Loaded from a file, TurboWarp's rule applies:
     // unsandboxed extensions come from http://localhost:8000, so that is where the server listens then.
     const SERVED_CONFIG = {/*MIKRODOJO_CONFIG*/};
+    // The blocks, from the block table (curriculum/catalog.py): getInfo's blocks and menus, and `calls`,
+    // how each command opcode becomes a block call ({block, args: {ARG: [param, kind]}, fixed}). The
+    // server fills it in when it serves the file, so a new catalog row appears here with no edit.
+    const BLOCK_TABLE = {/*MIKRODOJO_BLOCKS*/};
     const FALLBACK_SERVER = 'http://localhost:8000';
 
-    // Ids of our car "service" (see server/scratch_link_protocol.py); 16-bit ids on the Bluetooth base.
+    // Ids of our car "service" (see server/scratch/protocol.py); 16-bit ids on the Bluetooth base.
     const SERVICE_ID = '0000d0d0-0000-1000-8000-00805f9b34fb';
     const BLOCK_CHAR_ID = '0000d0d1-0000-1000-8000-00805f9b34fb';
     const EVENTS_CHAR_ID = '0000d0d2-0000-1000-8000-00805f9b34fb';
@@ -145,6 +149,7 @@
             this._level = null;
             this._running = false; // a green-flag run is open on the server
 
+            this._defineCommands();
             runtime.registerPeripheralExtension(EXTENSION_ID, this);
             // The red stop sign stops the car at once (and the blocks waiting on it finish).
             runtime.on('PROJECT_STOP_ALL', () => { this._stopCar(); this._endRun('stopped'); });
@@ -154,10 +159,38 @@
             if (this._config.token) this._loadCatalog();
         }
 
+        /** One method per command opcode of the table: it sends that block call and waits for the car. */
+        _defineCommands () {
+            if (!BLOCK_TABLE.blocks || !BLOCK_TABLE.blocks.length) {
+                throw new Error('MIKRO-DOJO has no blocks: load it from the classroom server, ' +
+                    'e.g. http://localhost:8000/scratch/extension.js');
+            }
+            for (const info of BLOCK_TABLE.blocks) {
+                if (info === '---') continue;
+                if (info.blockType === 'command') {
+                    this[info.opcode] = (args, util) => {
+                        const call = this.blockCall(info.opcode, args);
+                        return this._command(util, call.block, call.args);
+                    };
+                } else if (typeof this[info.opcode] !== 'function') {
+                    // reporters and hats read telemetry here: a new one needs its method in this file
+                    throw new Error(`MIKRO-DOJO: no method for the ${info.blockType} ${info.opcode} in mikrodojo.js`);
+                }
+            }
+        }
+
+        /** The block call an opcode sends for Scratch's arguments: {block, args} (numbers, menu choices). */
+        blockCall (opcode, args) {
+            const call = BLOCK_TABLE.calls[opcode];
+            const out = Object.assign({}, call.fixed);
+            for (const [arg, [param, kind]] of Object.entries(call.args)) {
+                const value = args[arg];
+                out[param] = kind === 'number' ? num(value) : kind === 'menu' ? String(value).toLowerCase() : String(value);
+            }
+            return {block: call.block, args: out};
+        }
+
         getInfo () {
-            const n = (defaultValue) => ({type: Scratch.ArgumentType.NUMBER, defaultValue});
-            const command = (opcode, text, args = {}) => ({opcode, blockType: Scratch.BlockType.COMMAND, text, arguments: args});
-            const reporter = (opcode, text) => ({opcode, blockType: Scratch.BlockType.REPORTER, text, disableMonitor: false});
             return {
                 id: EXTENSION_ID,
                 name: 'MIKRO-DOJO',
@@ -167,38 +200,8 @@
                 menuIconURI: ICON,
                 blockIconURI: ICON,
                 showStatusButton: true,
-                blocks: [
-                    command('moveForward', 'move forward [DISTANCE] cm', {DISTANCE: n(20)}),
-                    command('moveBackward', 'move backward [DISTANCE] cm', {DISTANCE: n(20)}),
-                    command('turn', 'turn [DIRECTION] [DEGREES] degrees', {
-                        DIRECTION: {type: Scratch.ArgumentType.STRING, menu: 'directions', defaultValue: 'left'},
-                        DEGREES: n(90),
-                    }),
-                    command('driveFor', 'drive at [SPEED]% for [SECONDS] seconds', {SPEED: n(50), SECONDS: n(2)}),
-                    command('setSpeed', 'set speed to [SPEED]%', {SPEED: n(40)}),
-                    command('goTo', 'go to x [X] y [Y]', {X: n(100), Y: n(50)}),
-                    command('doSkill', 'do skill [SKILL]', {
-                        SKILL: {type: Scratch.ArgumentType.STRING, menu: 'skills', defaultValue: 'slalom'},
-                    }),
-                    command('stop', 'stop'),
-                    '---',
-                    reporter('distance', 'distance ahead (cm)'),
-                    reporter('positionX', 'car x'),
-                    reporter('positionY', 'car y'),
-                    reporter('heading', 'car heading'),
-                    '---',
-                    {
-                        opcode: 'whenObstacle',
-                        blockType: Scratch.BlockType.HAT,
-                        text: 'when obstacle closer than [DISTANCE] cm',
-                        isEdgeActivated: true,
-                        arguments: {DISTANCE: n(20)},
-                    },
-                ],
-                menus: {
-                    directions: {acceptReporters: true, items: [{text: 'left', value: 'left'}, {text: 'right', value: 'right'}]},
-                    skills: {acceptReporters: true, items: 'skillMenu'},
-                },
+                blocks: BLOCK_TABLE.blocks,
+                menus: BLOCK_TABLE.menus,
             };
         }
 
@@ -427,38 +430,6 @@
             if (!this._running || !this._connected || !this._link) return;
             this._running = false;
             this._writeRaw({run: 'end', reason, ref: `run${this._nextRef++}`}).catch(() => {});
-        }
-
-        moveForward (args, util) {
-            return this._command(util, 'move_forward', {distance: num(args.DISTANCE)});
-        }
-
-        moveBackward (args, util) {
-            return this._command(util, 'move_backward', {distance: num(args.DISTANCE)});
-        }
-
-        turn (args, util) {
-            return this._command(util, 'turn', {direction: String(args.DIRECTION).toLowerCase(), degrees: num(args.DEGREES)});
-        }
-
-        driveFor (args, util) {
-            return this._command(util, 'drive_for', {speed: num(args.SPEED), seconds: num(args.SECONDS)});
-        }
-
-        setSpeed (args, util) {
-            return this._command(util, 'set_speed', {speed: num(args.SPEED)});
-        }
-
-        goTo (args, util) {
-            return this._command(util, 'go_to', {x: num(args.X), y: num(args.Y)});
-        }
-
-        doSkill (args, util) {
-            return this._command(util, 'do_skill', {skill: String(args.SKILL)});
-        }
-
-        stop (args, util) {
-            return this._command(util, 'stop', {});
         }
 
         distance () {

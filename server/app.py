@@ -1,16 +1,15 @@
 """The classroom server application: aiohttp + python-socketio, typed state, lifetime-bound tasks.
 
-``create_app(config)`` builds everything; feature modules listed in :data:`FEATURES` each expose
-``setup(app)`` and hook their routes, socket.io namespaces and event subscriptions in there
-(front-end engineers add one line each). Background work lives in ``cleanup_ctx`` so start-up and
-shutdown are explicit: the request-log flusher here, heartbeats in server.car_hub, telemetry
-fan-out in server.fanout.
+``create_app(config)`` builds the house (docs/architecture.md): storage, the Classroom (server/core)
+built with its one port to the cars (server/cars), the socket.io server, then each feature's
+``setup(app)``, called here one by one: the shared plumbing (server/web), cars, lessons, kids,
+teacher, Scratch, and last the static pages (their prefixes are catch-alls). Features talk to each
+other only through the core (its events and state). Background work lives in ``cleanup_ctx``
+(server.web.tasks.periodic), so start-up and shutdown are explicit. /api/health lives here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import logging
 import time
 from typing import Any, AsyncIterator, Callable
@@ -18,37 +17,27 @@ from typing import Any, AsyncIterator, Callable
 from aiohttp import web
 
 from robot_runtime.protocol import MAX_MESSAGE_BYTES
-from server.auth import hash_password
-from server.classroom import Classroom
-from server.config import ServerConfig
-from server.lesson_registry import LessonRegistry
-from server.sio_server import DojoSocketServer
-from server.state import CLASSROOM, CONFIG, LESSONS, SIO, STARTED_AT, STORAGE
-from server.storage import SqliteStorage
+from server import cars, kids, lessons, scratch, teacher
+from server import web as web_plumbing
+from server.cars.hub import CAR_HUB
+from server.core.auth import hash_password
+from server.core.classroom import Classroom
+from server.core.config import ServerConfig
+from server.core.lesson_book import NoLessons
+from server.core.storage import SqliteStorage
+from server.web.origin import OriginRule
+from server.web.sio_server import DojoSocketServer
+from server.web.state import CLASSROOM, CONFIG, LESSONS, SIO, STORAGE
+from server.web.tasks import periodic
 
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 MAX_SOCKET_FRAME_BYTES = 1024 * 1024  # hard transport cap (a big Scratch program fits); larger frames close the socket
 MAX_HTTP_BODY_BYTES = 1024 * 1024  # the same cap for JSON bodies of the HTTP API
+STARTED_AT: web.AppKey[float] = web.AppKey("started_at", float)  # time.monotonic() at create_app, for /api/health
 REQUEST_LOG_FLUSH_S = 1.0  # the request log reaches disk within a second; batching keeps writes off the hot path
 assert MAX_SOCKET_FRAME_BYTES > MAX_MESSAGE_BYTES
-
-# Feature modules with setup(app). Order matters only for route precedence (static catch-alls last).
-FEATURES: tuple[str, ...] = (
-    "server.api",
-    "server.car_hub",
-    "server.fanout",
-    "server.kid_hub",
-    "server.teacher_api",
-    "server.teacher_hub",
-    "server.teacher_console",
-    "server.attempts",
-    "server.programs",
-    "server.scratch_link",
-    "server.arena_page",
-    "server.vendor",
-)
 
 
 def create_app(config: ServerConfig) -> web.Application:
@@ -58,14 +47,14 @@ def create_app(config: ServerConfig) -> web.Application:
     storage = SqliteStorage(config.db_path)
     app[STORAGE] = storage
     _ensure_teacher_password(config, storage)
-    classroom = Classroom(config, storage)
+    classroom = Classroom(config, storage, cars.port(app))  # server/cars: the one adapter to the cars
     app[CLASSROOM] = classroom
-    app[LESSONS] = LessonRegistry()
+    app[LESSONS] = NoLessons()  # the lessons feature puts its book here
     if config.default_class_code:
         classroom.ensure_class(config.default_class_code, "Demo class")
     sio = DojoSocketServer(
         async_mode="aiohttp",
-        cors_allowed_origins=origin_check(config.allowed_origins),
+        cors_allowed_origins=socket_origins(OriginRule(config.allowed_origins)),
         ping_interval=config.timeouts.socket_ping_interval_s,
         ping_timeout=config.timeouts.socket_ping_timeout_s,
         max_http_buffer_size=MAX_SOCKET_FRAME_BYTES,
@@ -74,28 +63,23 @@ def create_app(config: ServerConfig) -> web.Application:
     )
     sio.attach(app)
     app[SIO] = sio
-    app.cleanup_ctx.append(_request_log_flusher)
+    app.cleanup_ctx.append(periodic("request log flush", REQUEST_LOG_FLUSH_S, _flush_request_log))
     app.cleanup_ctx.append(_close_classroom)
-    for name in FEATURES:
-        importlib.import_module(name).setup(app)
+    web_plumbing.setup(app)
+    app.router.add_get("/api/health", _health)
+    cars.setup(app)
+    lessons.setup(app)  # before kids: the lesson's program check runs before the level's
+    kids.setup(app)
+    teacher.setup(app)
+    scratch.setup(app)
+    web_plumbing.setup_pages(app)
     return app
 
 
-def origin_check(extra: list[str]) -> Callable[[str | None, dict[str, Any]], bool]:
-    """Browsers may open socket.io from this server's own pages and from the configured origins.
-
-    (python-socketio's list form would drop the same-origin default, so we decide ourselves.)
-    Clients without an Origin header (the SDK, cars) are not browsers and are not asked.
-    """
-    allowed = set(extra)
-
-    def ok(origin: str | None, environ: dict[str, Any]) -> bool:
-        if origin is None or "*" in allowed or origin in allowed:
-            return True
-        scheme = environ.get("wsgi.url_scheme", "http")
-        return origin == f"{scheme}://{environ.get('HTTP_HOST', '')}"
-
-    return ok
+def socket_origins(rule: OriginRule) -> Callable[[str | None, dict[str, Any]], bool]:
+    """socket.io asks the one origin rule (its list form would drop the same-origin default)."""
+    return lambda origin, environ: rule.allows(origin, environ.get("wsgi.url_scheme", "http"),
+                                               environ.get("HTTP_HOST", ""))
 
 
 def _ensure_teacher_password(config: ServerConfig, storage: SqliteStorage) -> None:
@@ -106,29 +90,22 @@ def _ensure_teacher_password(config: ServerConfig, storage: SqliteStorage) -> No
         storage.set_teacher_password_hash(hash_password(config.teacher_password))
 
 
-async def _request_log_flusher(app: web.Application) -> AsyncIterator[None]:
+async def _health(request: web.Request) -> web.Response:
+    """GET /api/health: the server is up, since when, and which cars are connected."""
+    app = request.app
     classroom = app[CLASSROOM]
+    return web.json_response({
+        "ok": True, "version": VERSION, "uptime_s": round(time.monotonic() - app[STARTED_AT], 3),
+        "cars_connected": len(classroom.connected_car_ids()), "cars": sorted(classroom.connected_car_ids()),
+        "bad_car_messages": sum(app[CAR_HUB].bad_messages.values()),
+    })
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(REQUEST_LOG_FLUSH_S)
-            try:
-                await classroom.flush_request_log()
-            except Exception:
-                log.exception("request log flush failed")
 
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+async def _flush_request_log(app: web.Application) -> None:
+    await app[CLASSROOM].flush_request_log()
 
 
 async def _close_classroom(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[CLASSROOM].close()
     app[STORAGE].close()
-
-
-def run(config: ServerConfig) -> None:
-    """Blocking: serve until Ctrl-C (server.main and server.demo have their own richer loops)."""
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None)

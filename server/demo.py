@@ -21,9 +21,9 @@ from pathlib import Path
 
 from robot_runtime.arena import Arena, NamedZone
 from robot_runtime.protocol import Pose
-from server.config import ServerConfig
+from server.core.config import ServerConfig
 from server.runner import REPO_ROOT, ServerHandle, start_for_command, stop_on_signals
-from server.scratch_link import turbowarp_options
+from server.scratch.extension import turbowarp_options
 
 CLASS_CODE = "DEMO"
 DEFAULT_CARS = 4

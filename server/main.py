@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from robot_runtime.config import read_config_mapping
-from server.config import DEFAULT_PORT, ServerConfig
+from server.core.config import DEFAULT_PORT, ServerConfig
 from server.runner import REPO_ROOT, start_for_command, stop_on_signals
-from server.scratch_link import turbowarp_options
+from server.scratch.extension import turbowarp_options
 
 
 class ConfigFileError(ValueError):

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.config import ServerConfig
+from server.core.config import ServerConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHUTDOWN_TIMEOUT_S = 5.0  # open websockets get this long to close before aiohttp cancels their handlers
@@ -38,7 +38,7 @@ class ServerHandle:
 
     @property
     def classroom(self) -> Any:
-        from server.state import CLASSROOM
+        from server.web.state import CLASSROOM
 
         return self.app[CLASSROOM]
 
@@ -71,7 +71,7 @@ async def start_server(config: ServerConfig) -> ServerHandle:
                         f"`dojo demo` or `dojo server` running? Stop it, or pick another port: --port "
                         f"{config.port + 1 if config.port else 8081}") from None
     if config.turbowarp_port:  # the same app on http://localhost:8000 for TurboWarp
-        from server.scratch_link import start_turbowarp_listener
+        from server.scratch.extension import start_turbowarp_listener
 
         await start_turbowarp_listener(runner, config.turbowarp_port)
     port = runner.addresses[0][1]

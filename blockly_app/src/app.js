@@ -164,7 +164,8 @@ function onFeedback(payload) {
 async function applyLevel(level) {
   const catalog = levelCatalog(await api.catalog(level));
   state.catalog = catalog;
-  Object.assign(dojo.skills, { available: catalog.skills, all: catalog.allSkills, unlockLevel: catalog.skillUnlock });
+  Object.assign(dojo.skills, { available: catalog.skills, all: catalog.allSkills, unlockLevel: catalog.skillUnlock,
+    lockedText: catalog.skillLockedText });
   $('level-badge').textContent = `Level ${catalog.level} · ${catalog.title}`;
   const toolbox = buildToolbox(lessonCatalog(catalog, state.lessons?.current?.allowed_blocks));
   if (!state.workspace) {
@@ -195,7 +196,7 @@ function markUnavailable() {
     const entry = byType.get(block.type);
     let text = null;
     const lesson = state.lessons?.current;
-    if (entry && !entry.allowed) text = `This block unlocks at level ${entry.unlockLevel}.`;
+    if (entry && !entry.allowed) text = entry.lockedText;
     else if (entry && lesson?.allowed_blocks?.length && !lesson.allowed_blocks.includes(entry.id)) {
       text = `“${lesson.title}” is done without this block.`;
     }

@@ -11,21 +11,20 @@ export const LOCKED = '(locked)'; // plain text: every classroom font has it (no
 
 /**
  * The skills the field offers, shared with the app (which updates it when the kid's level changes).
- * available: skills of the kid's level; all: every catalog skill; unlockLevel: name -> level.
+ * available: skills of the kid's level; all: every catalog skill; unlockLevel: name -> level;
+ * lockedText: name -> the gate's sentence for a skill above the kid's level (from /api/catalog).
  */
-export function createSkillContext({ available = [], all = [], unlockLevel = {} } = {}) {
-  return { available: [...available], all: [...all], unlockLevel: { ...unlockLevel } };
+export function createSkillContext({ available = [], all = [], unlockLevel = {}, lockedText = {} } = {}) {
+  return { available: [...available], all: [...all], unlockLevel: { ...unlockLevel }, lockedText: { ...lockedText } };
 }
 
 export function skillLabel(name) {
   return name.replace(/_/g, ' ');
 }
 
-/** Kid text for a skill the kid cannot use now. */
+/** Kid text for a skill the kid cannot use now: the gate's own sentence (unknown names: its wording too). */
 export function unavailableSkillText(context, name) {
-  const level = context.unlockLevel[name];
-  if (level) return `The '${skillLabel(name)}' skill unlocks at level ${level}.`;
-  return `This car does not know the '${skillLabel(name)}' skill.`;
+  return context.lockedText?.[name] || `This car doesn't know the “${skillLabel(name)}” skill yet.`;
 }
 
 /** Build the field class for one Blockly instance (Blockly is passed in: no import side effects). */

@@ -1,10 +1,11 @@
 // The toolbox for one kid's level, built from GET /api/catalog?level=N: exactly the level's car blocks
 // (in catalog order, with the catalog's default numbers), the locked ones greyed with "unlocks at
 // level N", plus Blockly's loops, logic, math, variables and functions. Pure data in, data out.
-import { COLOURS, CATALOG_IDS, NUMBER_INPUTS } from './blocks.js';
+import { COLOURS, CATALOG_IDS, FIELD_RANGES, NUMBER_INPUTS, ROWS } from './blocks.js';
+import { STANDARD_TYPES } from './catalog.gen.js';
 
 // Blockly's own blocks a kid gets at every level. The server's program check allows exactly these
-// (server/programs.py STANDARD_BLOCKLY_TYPES; a Node test keeps the two lists equal).
+// (server/kids/programs.py STANDARD_BLOCKLY_TYPES; a Node test keeps the two lists equal).
 export const STANDARD_CATEGORIES = Object.freeze([
   {
     name: 'Loops', colour: '#FFAB19', blocks: [
@@ -57,15 +58,15 @@ export function standardBlockTypes() {
   return [...types].sort();
 }
 
-// Which of our categories a vocabulary block goes in.
-const CAR_CATEGORY = 'Car';
-const SENSING_CATEGORY = 'Sensors';
-const SENSING = new Set(['dojo_distance', 'dojo_position', 'dojo_when_obstacle']);
+// Which of our categories (Car, Sensors) a vocabulary block goes in: the catalog row says.
+const CATEGORY_OF = Object.fromEntries(ROWS.map((r) => [r.type, r.category]));
+export { STANDARD_TYPES };
 
 /**
  * The catalog of one level (GET /api/catalog?level=N) in the shape the app uses:
- * {level, title, maxSpeed, blocks: [{id, type, text, kind, params, allowed, unlockLevel}],
- *  skills: [names the kid has], allSkills: [every skill], skillUnlock: {name: level}}.
+ * {level, title, maxSpeed, blocks: [{id, type, text, kind, params, allowed, unlockLevel, lockedText}],
+ *  skills: [names the kid has], allSkills: [every skill], skillUnlock: {name: level},
+ *  skillLockedText: {name: the gate's sentence}}.
  */
 export function levelCatalog(json) {
   const blocks = (json.blocks || []).map((b) => ({
@@ -76,6 +77,7 @@ export function levelCatalog(json) {
     params: b.params || [],
     allowed: !b.locked,
     unlockLevel: b.unlocks_at ?? null,
+    lockedText: b.locked_text || '',
   }));
   const skills = json.skills || [];
   return {
@@ -86,6 +88,7 @@ export function levelCatalog(json) {
     skills: skills.filter((s) => !s.locked).map((s) => s.name),
     allSkills: skills.map((s) => s.name),
     skillUnlock: Object.fromEntries(skills.map((s) => [s.name, s.unlocks_at])),
+    skillLockedText: Object.fromEntries(skills.filter((s) => s.locked_text).map((s) => [s.name, s.locked_text])),
   };
 }
 
@@ -98,9 +101,9 @@ function blockEntry(entry) {
     inputs[inputName] = { shadow: { type: 'math_number', fields: { NUM: param ? param.default : range.default } } };
   }
   if (Object.keys(inputs).length) item.inputs = inputs;
-  if (entry.type === 'dojo_when_obstacle') {
-    const param = entry.params.find((p) => p.name === 'distance');
-    if (param) item.fields = { DISTANCE: param.default };
+  for (const [fieldName, range] of Object.entries(FIELD_RANGES[entry.type] || {})) {
+    const param = entry.params.find((p) => p.name === range.param);
+    item.fields = { ...item.fields, [fieldName]: param ? param.default : range.default };
   }
   if (!entry.allowed) {
     item.disabledReasons = ['dojo_locked'];
@@ -119,13 +122,13 @@ export function buildToolbox(catalog) {
   const known = catalog.blocks.filter((b) => CATALOG_IDS[b.type]);
   // Unlocked blocks first, then the teasers for later levels.
   for (const entry of [...known.filter((b) => b.allowed), ...known.filter((b) => !b.allowed)]) {
-    const target = SENSING.has(entry.type) ? sensing : car;
+    const target = CATEGORY_OF[entry.type] === 'Sensors' ? sensing : car;
     target.push(blockEntry(entry));
     if (!entry.allowed) target.push(lockedLabel(entry));
   }
   const contents = [
-    { kind: 'category', name: CAR_CATEGORY, colour: COLOURS.motion, contents: car },
-    { kind: 'category', name: SENSING_CATEGORY, colour: COLOURS.sensing, contents: sensing },
+    { kind: 'category', name: 'Car', colour: COLOURS.motion, contents: car },
+    { kind: 'category', name: 'Sensors', colour: COLOURS.sensing, contents: sensing },
     { kind: 'sep' },
     ...STANDARD_CATEGORIES.map((c) => ({
       kind: 'category', name: c.name, colour: c.colour,

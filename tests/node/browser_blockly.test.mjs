@@ -213,7 +213,10 @@ describe('the Blockly app in Chromium', { skip }, () => {
     assert.equal(skillText, 'drift (locked)', 'the unavailable skill is kept and shown as locked');
     await page.click('#run-btn');
     await page.waitForFunction(() => document.querySelector('#status-card').dataset.state === 'refused');
-    assert.equal(await page.textContent('#status-text'), "The 'do skill' block unlocks at level 3.");
+    assert.equal(await page.textContent('#status-text'), 'The “do skill” block unlocks at level 3 — keep going!');
+    // Blockly opens a bubble after the next render (setBubbleVisible is async): wait for it, briefly.
+    await page.waitForFunction(() => window.dojoApp.state.workspace.getBlockById('edited-skill').getIcon('warning')?.bubbleIsVisible(),
+      null, { timeout: 2000 }).catch(() => {});
     const warning = await page.evaluate(() => window.dojoApp.state.workspace.getBlockById('edited-skill').getIcon('warning')?.bubbleIsVisible());
     assert.equal(warning, true, 'the warning bubble is open on the block that caused it');
     assert.ok(await page.locator('.blocklyBubble, .blocklyTextBubble').filter({ hasText: 'unlocks at level 3' }).count() > 0);
@@ -241,7 +244,7 @@ describe('the Blockly app in Chromium', { skip }, () => {
     await page.mouse.click(700, 700); // close the flyout
     await page.click('#run-btn');
     await page.waitForFunction(() => document.querySelector('#status-card').dataset.state === 'refused');
-    assert.equal(await page.textContent('#status-text'), "The 'drift' skill unlocks at level 4.");
+    assert.equal(await page.textContent('#status-text'), 'The “drift” skill unlocks at level 4 — keep going!');
     await shot(page, '08-level3-skill-still-locked');
   });
 

@@ -22,7 +22,7 @@ HALF_W = CarSpec().width_cm / 2
 
 
 def test_every_skill_in_the_block_catalog_is_registered_on_the_car():
-    from server.catalog import SKILL_NAMES  # the test may look at the server; the car runtime never imports it
+    from curriculum.catalog import SKILL_NAMES  # the test may look at the server; the car runtime never imports it
 
     assert set(SKILL_NAMES) <= set(skill_names())
 

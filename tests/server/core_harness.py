@@ -27,7 +27,7 @@ from robot_runtime.link import CarLink
 from robot_runtime.protocol import Pose
 from robot_runtime.runtime import CarRuntime
 import robot_runtime.skills.registry  # noqa: F401  imported now: a lazy import mid-test would stall the shared loop
-from server.config import ServerConfig
+from server.core.config import ServerConfig
 from server.runner import ServerHandle, start_server
 
 CLASS = "TEST"

@@ -10,43 +10,36 @@
 // Functions become `async function` and their calls are awaited, so a kid's function can drive.
 // Blockly is passed in (the module `blockly/javascript` or the browser global `javascript`).
 
+import { ROWS, argumentCode, sdkForm } from '../blocks.js';
+
 export const JS_RESERVED = ['dojo'];
 
 const str = (value) => JSON.stringify(String(value));
+const camel = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
-function numberText(value) {
-  const n = Number(value);
-  return Number.isFinite(n) ? String(n) : '0';
-}
-
-/** forBlock entries for the vocabulary: one per Blockly type. */
-export function javascriptForBlock(Order) {
-  const arg = (block, gen, name, fallback) => gen.valueToCode(block, name, Order.NONE) || String(fallback);
-  const call = (block, id, args) => {
-    const fields = Object.entries(args).map(([k, v]) => `${k}: ${v}`).join(', ');
-    return `await dojo.block(${str(id)}, {${fields}}, ${str(block.id)});\n`;
-  };
-  return {
-    dojo_move_forward: (b, g) => call(b, 'move_forward', { distance: arg(b, g, 'DISTANCE', 20) }),
-    dojo_move_backward: (b, g) => call(b, 'move_backward', { distance: arg(b, g, 'DISTANCE', 20) }),
-    dojo_turn: (b, g) => call(b, 'turn', {
-      direction: str(b.getFieldValue('DIRECTION') === 'right' ? 'right' : 'left'),
-      degrees: arg(b, g, 'DEGREES', 90),
-    }),
-    dojo_drive_for: (b, g) => call(b, 'drive_for', { speed: arg(b, g, 'SPEED', 50), seconds: arg(b, g, 'SECONDS', 2) }),
-    dojo_set_speed: (b, g) => call(b, 'set_speed', { speed: arg(b, g, 'SPEED', 40) }),
-    dojo_go_to: (b, g) => call(b, 'go_to', { x: arg(b, g, 'X', 100), y: arg(b, g, 'Y', 50) }),
-    dojo_do_skill: (b) => call(b, 'do_skill', { skill: str(b.getFieldValue('SKILL')) }),
-    dojo_stop: (b) => call(b, 'stop', {}),
-    dojo_distance: () => ['(await dojo.read("distance"))', Order.ATOMIC],
-    dojo_position: (b) => [`(await dojo.read(${str(b.getFieldValue('AXIS') || 'x')}))`, Order.ATOMIC],
-    dojo_when_obstacle: (b, g) => {
-      const body = g.statementToCode(b, 'DO');
-      g.definitions_[`%event_${b.id}`] =
-        `dojo.onObstacle(${numberText(b.getFieldValue('DISTANCE'))}, async () => {\n${body}}, ${str(b.id)});`;
-      return null;
-    },
-  };
+/**
+ * forBlock entries for the vocabulary, one per catalog row: commands and settings are block calls;
+ * reporters read telemetry by the SDK's name for them (distance, x, y, heading); hats register an
+ * event handler named like the SDK's decorator (on_obstacle -> dojo.onObstacle).
+ */
+export function javascriptForBlock(Order, rows = ROWS) {
+  const forBlock = {};
+  for (const row of rows) {
+    forBlock[row.type] = (b, g) => {
+      const args = argumentCode(row, b, (input, fallback) => g.valueToCode(b, input, Order.NONE) || String(fallback), str);
+      const form = sdkForm(row, b);
+      if (row.kind === 'reporter') return [`(await dojo.read(${str(form.name)}))`, Order.ATOMIC];
+      if (row.kind === 'hat') {
+        const body = g.statementToCode(b, 'DO');
+        g.definitions_[`%event_${b.id}`] =
+          `dojo.${camel(form.name)}(${form.args.map((a) => args[a]).join(', ')}, async () => {\n${body}}, ${str(b.id)});`;
+        return null;
+      }
+      const fields = Object.entries(args).map(([k, v]) => `${k}: ${v}`).join(', ');
+      return `await dojo.block(${str(row.id)}, {${fields}}, ${str(b.id)});\n`;
+    };
+  }
+  return forBlock;
 }
 
 /** Blockly's procedures, made async: a kid's function may contain blocks that wait for the car. */

@@ -7,47 +7,48 @@
 //
 // Blockly is passed in (the module `blockly/python` or the browser global `python`): no side effects.
 
+import { ROWS, argumentCode, sdkForm } from '../blocks.js';
+
 export const SDK_NAMES = ['car', 'dojo'];
 // Names the SDK or the standard blocks use at module level; never handed to a kid's variable.
 export const PYTHON_RESERVED = [...SDK_NAMES, 'math', 'random', 'Number', 'time', 'sys'];
 
 const str = (value) => JSON.stringify(String(value)); // a Python string literal (ASCII-safe JSON is valid Python)
 
-/** Number from a shadow/number field, written the way a person would (20, not 20.0). */
-function numberText(value) {
-  const n = Number(value);
-  return Number.isFinite(n) ? String(n) : '0';
+/** "when obstacle closer than [distance] cm" with 20 -> when_obstacle_closer_than_20 (a handler's name). */
+function handlerName(row, args) {
+  const upToLast = row.text.slice(0, row.text.lastIndexOf(']') + 1);
+  return upToLast.replace(/\[(\w+)\]/g, (_, name) => args[name]).replace(/[^A-Za-z0-9]+/g, '_');
 }
 
-/** forBlock entries for the vocabulary: one per Blockly type. */
-export function pythonForBlock(Order) {
-  const arg = (block, gen, name, fallback) => gen.valueToCode(block, name, Order.NONE) || String(fallback);
+/** forBlock entries for the vocabulary, one per catalog row, spelled as the SDK's forms. */
+export function pythonForBlock(Order, rows = ROWS) {
   const forBlock = {
-    dojo_move_forward: (b, g) => `car.forward(${arg(b, g, 'DISTANCE', 20)})\n`,
-    dojo_move_backward: (b, g) => `car.backward(${arg(b, g, 'DISTANCE', 20)})\n`,
-    dojo_turn: (b, g) => `car.turn_${b.getFieldValue('DIRECTION') === 'right' ? 'right' : 'left'}(${arg(b, g, 'DEGREES', 90)})\n`,
-    dojo_drive_for: (b, g) => `car.drive(${arg(b, g, 'SPEED', 50)}, ${arg(b, g, 'SECONDS', 2)})\n`,
-    dojo_set_speed: (b, g) => `car.speed = ${arg(b, g, 'SPEED', 40)}\n`,
-    dojo_go_to: (b, g) => `car.go_to(${arg(b, g, 'X', 100)}, ${arg(b, g, 'Y', 50)})\n`,
-    dojo_do_skill: (b) => `car.do(${str(b.getFieldValue('SKILL'))})\n`,
-    dojo_stop: () => 'car.stop()\n',
-    dojo_distance: () => ['car.distance()', Order.FUNCTION_CALL],
-    dojo_position: (b) => [`car.${({ x: 'x', y: 'y', heading: 'heading' })[b.getFieldValue('AXIS')] || 'x'}`, Order.MEMBER],
     // "change side by 5" reads as `side += 5` (Blockly's stock line checks the type first)
     math_change: (b, g) => {
       const name = g.getVariableName(b.getFieldValue('VAR'));
       const delta = g.valueToCode(b, 'DELTA', Order.ADDITIVE) || '0';
       return /^-\d/.test(delta) ? `${name} -= ${delta.slice(1)}\n` : `${name} += ${delta}\n`;
     },
-    dojo_when_obstacle: (b, g) => {
-      const cm = numberText(b.getFieldValue('DISTANCE'));
-      const name = g.nameDB_.getDistinctName('when_obstacle_closer_than_' + cm.replace('.', '_'), 'PROCEDURE');
-      const body = g.statementToCode(b, 'DO') || g.PASS;
-      const globals = g.globalsFor ? g.globalsFor(b) : '';
-      g.definitions_[`%event_${b.id}`] = `@car.on_obstacle(${cm})\ndef ${name}():\n${globals}${body}`;
-      return null;
-    },
   };
+  for (const row of rows) {
+    forBlock[row.type] = (b, g) => {
+      const args = argumentCode(row, b, (input, fallback) => g.valueToCode(b, input, Order.NONE) || String(fallback), str);
+      const form = sdkForm(row, b);
+      const list = form.args.map((a) => args[a]).join(', ');
+      if (form.style === 'get') return [`car.${form.name}`, Order.MEMBER];
+      if (form.style === 'set') return `car.${form.name} = ${list}\n`;
+      if (form.style === 'decorator') {
+        const name = g.nameDB_.getDistinctName(handlerName(row, args), 'PROCEDURE');
+        const body = g.statementToCode(b, 'DO') || g.PASS;
+        const globals = g.globalsFor ? g.globalsFor(b) : '';
+        g.definitions_[`%event_${b.id}`] = `@car.${form.name}(${list})\ndef ${name}():\n${globals}${body}`;
+        return null;
+      }
+      const call = `car.${form.name}(${list})`;
+      return row.kind === 'reporter' ? [call, Order.FUNCTION_CALL] : `${call}\n`;
+    };
+  }
   return forBlock;
 }
 

@@ -1,0 +1,221 @@
+"""The ``/car`` socket.io namespace: cars connect, get their limits and arena, run skills, report back.
+
+The one adapter to the cars: it implements the core's CarPort (what the classroom sends) on top of
+python-socketio and hands what cars send (hello, results, telemetry) to the classroom.
+Every message from a car is validated with robot_runtime.protocol; a bad one is logged, counted and
+dropped, and the connection stays up. Heartbeats go to every car every HEARTBEAT_PERIOD_S from a
+background task bound to the app's lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import Counter
+from typing import Any, TypeVar
+
+import socketio
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from robot_runtime.protocol import (
+    CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
+    SessionLimits, SkillRequest, SkillResult, Stop, Telemetry,
+)
+from server.core.auth import car_token_ok
+from server.core.classroom import Classroom
+from server.core.config import ServerConfig
+from server.web.errors import error_info_from_validation, refusal
+from server.web.state import CLASSROOM, CONFIG, SIO
+from server.web.tasks import periodic
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+CONNECTED_WAIT_S = 1.0  # how long a post-connect task waits for socket.io to finish the handshake
+
+
+class CarHub(socketio.AsyncNamespace):
+    """Built before the classroom (which is built with it as its CarPort); reaches it through the app."""
+
+    def __init__(self, app: web.Application) -> None:
+        super().__init__(CAR_NAMESPACE)
+        self.app = app
+        self.sid_of: dict[str, str] = {}  # car_id -> sid
+        self.car_of: dict[str, str] = {}  # sid -> car_id
+        self.bad_messages: Counter[str] = Counter()  # rule -> count, for /api/health and tests
+        self.heartbeat_seq = 0
+
+    @property
+    def classroom(self) -> Classroom:
+        return self.app[CLASSROOM]
+
+    @property
+    def config(self) -> ServerConfig:
+        return self.app[CONFIG]
+
+    # --- connection ---------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        try:
+            hello = CarHello.model_validate(auth if isinstance(auth, dict) else {})
+        except ValidationError as exc:
+            info = error_info_from_validation(exc, "car_hello")
+            raise refusal(info) from None
+        if hello.protocol != PROTOCOL_VERSION:
+            raise refusal(ErrorInfo(
+                rule="protocol_version", value=hello.protocol,
+                message=f"car speaks protocol {hello.protocol}, the server speaks {PROTOCOL_VERSION}",
+                fix="update the car runtime and the server to the same version"))
+        if not car_token_ok(hello.car_id, hello.token, self.config.car_tokens, self.config.car_pairing_secret):
+            log.warning("car %s refused: wrong pairing token", hello.car_id)
+            raise refusal(ErrorInfo(
+                rule="car_token", value=hello.car_id, message=f"wrong pairing token for {hello.car_id}",
+                fix="start the car with the token the teacher's server printed (--token)"))
+        old = self.sid_of.get(hello.car_id)
+        if old is not None:  # the car restarted before its old socket timed out: the new one wins
+            self.car_of.pop(old, None)
+            self.classroom.car_disconnected(hello.car_id)
+            await self.disconnect(old)
+        self.sid_of[hello.car_id] = sid
+        self.car_of[sid] = hello.car_id
+        await self.save_session(sid, {"car_id": hello.car_id, "kind": hello.kind})
+        asyncio.get_running_loop().create_task(self._after_connect(sid, hello))
+        log.info("car %s connected (%s)", hello.car_id, hello.kind)
+
+    async def _after_connect(self, sid: str, hello: CarHello) -> None:
+        """Arena and limits are sent once socket.io has told the car it is connected."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONNECTED_WAIT_S
+        while not self.server.manager.is_connected(sid, CAR_NAMESPACE):
+            if loop.time() > deadline or self.car_of.get(sid) != hello.car_id:
+                return
+            await asyncio.sleep(0.001)
+        # a heartbeat first: the car's watchdog holds it still until it has heard from us once
+        await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), to=sid)
+        await self.classroom.car_connected(hello.car_id, hello.kind)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        car_id = self.car_of.pop(sid, None)
+        if car_id is None:
+            return
+        if self.sid_of.get(car_id) == sid:
+            del self.sid_of[car_id]
+            self.classroom.car_disconnected(car_id)
+        log.info("car %s disconnected (%s)", car_id, reason)
+
+    # --- from cars ----------------------------------------------------------------------
+
+    async def on_result(self, sid: str, data: Any) -> None:
+        car_id, result = self._from_car(sid, SkillResult, "result", data)
+        if result is None:
+            return
+        if not self.classroom.dispatcher.on_result(car_id, result):
+            log.info("late or unknown result from %s: %s %s", car_id, result.request_id, result.status)
+
+    async def on_telemetry(self, sid: str, data: Any) -> None:
+        car_id, telemetry = self._from_car(sid, Telemetry, "telemetry", data)
+        if telemetry is None:
+            return
+        if not _finite(telemetry):  # NaN/inf would break the browsers' JSON.parse
+            self.bad_messages["telemetry.not_finite"] += 1
+            log.warning("car %s sent telemetry with NaN/inf numbers; dropped", car_id)
+            return
+        if telemetry.car_id != car_id:
+            self.bad_messages["telemetry.car_id"] += 1
+            log.warning("car %s sent telemetry for %s; dropped", car_id, telemetry.car_id)
+            return
+        self.classroom.on_telemetry(car_id, telemetry)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """Known events go to their handlers; anything else is counted and dropped."""
+        if event in ("connect", "disconnect", "result", "telemetry"):
+            return await super().trigger_event(event, *args)
+        self.bad_messages["unknown_event"] += 1
+        log.warning("car sent unknown event %r; dropped", event)
+        return None
+
+    def _from_car(self, sid: str, model: type[M], what: str, data: Any) -> tuple[str, M | None]:
+        """Which car sent this and the validated message; None (counted and logged) if it is not valid."""
+        car_id = self.car_of.get(sid)
+        if car_id is None:
+            return "", None
+        try:
+            return car_id, model.model_validate(data)
+        except ValidationError as exc:
+            self._bad(car_id, what, exc)
+            return car_id, None
+
+    def _bad(self, car_id: str, what: str, exc: ValidationError) -> None:
+        info = error_info_from_validation(exc, what)
+        self.bad_messages[what] += 1
+        log.warning("bad %s from %s dropped: %s", what, car_id, info.message)
+
+    # --- to cars (the CarPort) -----------------------------------------------------------
+
+    def _sid(self, car_id: str) -> str:
+        sid = self.sid_of.get(car_id)
+        if sid is None:
+            raise ConnectionError(f"{car_id} is not connected — start it with `dojo car --sim --name {car_id}`")
+        return sid
+
+    async def send_skill(self, car_id: str, request: SkillRequest, timeout_s: float) -> Ack:
+        try:
+            reply = await self.call("skill", request.model_dump(mode="json"), to=self._sid(car_id), timeout=timeout_s)
+        except socketio.exceptions.TimeoutError:
+            raise TimeoutError(f"{car_id} did not ack within {timeout_s} s") from None
+        except socketio.exceptions.SocketIOError as exc:
+            raise ConnectionError(f"{car_id}: {exc}") from None
+        try:
+            return Ack.model_validate(reply)
+        except ValidationError as exc:
+            self._bad(car_id, "ack", exc)
+            return Ack(ok=False, error=ErrorInfo(rule="bad_ack", message="the car's ack was not understood",
+                                                 value=str(reply)[:80]))
+
+    async def send_cancel(self, car_id: str, cancel: Cancel) -> None:
+        await self.emit("cancel", cancel.model_dump(mode="json"), to=self._sid(car_id))
+
+    async def send_stop(self, car_id: str, reason: str) -> None:
+        await self.emit("stop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
+
+    async def send_estop(self, car_id: str, reason: str) -> None:
+        await self.emit("estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
+
+    async def send_reset_estop(self, car_id: str, reason: str) -> None:
+        await self.emit("reset_estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
+
+    async def send_limits(self, car_id: str, limits: SessionLimits) -> None:
+        await self.emit("limits", limits.model_dump(mode="json"), to=self._sid(car_id))
+
+    async def send_arena(self, car_id: str, setup: ArenaSetup) -> None:
+        await self.emit("arena", setup.model_dump(mode="json"), to=self._sid(car_id))
+
+    async def heartbeat(self) -> None:
+        self.heartbeat_seq += 1
+        if self.sid_of:
+            await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"))
+
+
+def _finite(t: Telemetry) -> bool:
+    numbers = (t.t, t.speed_cm_s, t.yaw_rate_dps, t.slip_deg, t.throttle, t.steering)
+    return all(math.isfinite(x) for x in numbers)
+
+
+CAR_HUB: web.AppKey[CarHub] = web.AppKey("car_hub", CarHub)
+
+
+async def _heartbeat(app: web.Application) -> None:
+    await app[CAR_HUB].heartbeat()
+
+
+def port(app: web.Application) -> CarHub:
+    """The CarPort the app builds the Classroom with."""
+    hub = app[CAR_HUB] = CarHub(app)
+    return hub
+
+
+def setup(app: web.Application) -> None:
+    app[SIO].register_namespace(app[CAR_HUB])
+    app.cleanup_ctx.append(periodic("car heartbeats", HEARTBEAT_PERIOD_S, _heartbeat, wait_first=False))

@@ -1,0 +1,164 @@
+"""Who may do what: the teacher's password and session, kids' signed tokens, cars' pairing tokens.
+
+- Teacher: password hashed with scrypt (stdlib); a login gives an HttpOnly, SameSite=Strict session
+  cookie plus a CSRF token that every state-changing request repeats in the ``X-CSRF-Token`` header.
+- Kids: a token ``<payload>.<HMAC-SHA256>`` carrying kid id, class code and issue time; no accounts.
+- Cars: a per-car token or a shared pairing secret, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from curriculum.errors import Problem
+
+SESSION_COOKIE = "dojo_teacher"
+CSRF_HEADER = "X-CSRF-Token"
+# scrypt cost: ~50 ms per login on a Raspberry Pi class CPU, far too slow to brute force a copied hash
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+SCRYPT_MAXMEM = 64 * 1024 * 1024
+
+
+class AuthError(Problem, PermissionError):
+    """Who you are could not be confirmed; the message says what to do."""
+
+    kid_text_default = "Please join the class again."
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(rule, message, fix="join the class again with its code and your name")
+
+
+# --- teacher password -------------------------------------------------------------------------
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=SCRYPT_MAXMEM)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt_hex, digest_hex = stored.split("$")
+        if kind != "scrypt":
+            return False
+        digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p),
+                                maxmem=SCRYPT_MAXMEM)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+# --- teacher sessions -------------------------------------------------------------------------
+
+
+@dataclass
+class TeacherSession:
+    session_id: str
+    csrf_token: str
+    created_at: float
+    expires_at: float
+
+
+@dataclass
+class SessionStore:
+    """In-memory teacher sessions: a restart logs the teacher out (the data itself stays)."""
+
+    max_age_s: float
+    clock: Callable[[], float] = time.monotonic
+    _sessions: dict[str, TeacherSession] = field(default_factory=dict)
+
+    def create(self) -> TeacherSession:
+        now = self.clock()
+        session = TeacherSession(secrets.token_urlsafe(32), secrets.token_urlsafe(24), now, now + self.max_age_s)
+        self._sessions[session.session_id] = session
+        return session
+
+    def get(self, session_id: str | None) -> TeacherSession | None:
+        if not session_id:
+            return None
+        session = self._sessions.get(session_id)
+        if session is None:
+            return None
+        if self.clock() > session.expires_at:
+            del self._sessions[session_id]
+            return None
+        return session
+
+    def end(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+
+
+def csrf_ok(session: TeacherSession, header_value: str | None) -> bool:
+    return bool(header_value) and hmac.compare_digest(session.csrf_token.encode(), (header_value or "").encode())
+
+
+# --- kid tokens -------------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class KidClaims:
+    kid_id: str
+    class_code: str
+    issued_at: float
+
+
+class KidTokens:
+    """HMAC-signed kid tokens (like itsdangerous, stdlib only)."""
+
+    def __init__(self, key: bytes, max_age_s: float, clock: Callable[[], float] = time.time) -> None:
+        self._key, self.max_age_s, self._clock = key, max_age_s, clock
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, b"kid-token:" + payload.encode(), hashlib.sha256).digest())
+
+    def issue(self, kid_id: str, class_code: str) -> str:
+        payload = _b64(json.dumps({"k": kid_id, "c": class_code, "t": int(self._clock())},
+                                  separators=(",", ":")).encode())
+        return f"{payload}.{self._sign(payload)}"
+
+    def verify(self, token: object) -> KidClaims:
+        if not isinstance(token, str) or not token or len(token) > 512 or token.count(".") != 1:
+            raise AuthError("kid_token", "that is not a kid token — join the class again with its code and your name")
+        payload, signature = token.split(".")
+        if not hmac.compare_digest(self._sign(payload).encode(), signature.encode()):
+            raise AuthError("kid_token_signature",
+                            "kid token signature is wrong — join the class again with its code and your name")
+        try:
+            data = json.loads(_unb64(payload))
+            claims = KidClaims(str(data["k"]), str(data["c"]), float(data["t"]))
+        except (ValueError, KeyError, TypeError):
+            raise AuthError("kid_token", "kid token is damaged — join the class again") from None
+        if self._clock() - claims.issued_at > self.max_age_s:
+            raise AuthError("kid_token_expired",
+                            "kid token has expired — join the class again with its code and your name")
+        return claims
+
+
+# --- car pairing ------------------------------------------------------------------------------
+
+
+def car_token_ok(car_id: str, token: str, car_tokens: dict[str, str], pairing_secret: str | None) -> bool:
+    """A car may join with its own token, or with the class's shared pairing secret."""
+    ok = False
+    expected = car_tokens.get(car_id)
+    if expected is not None:
+        ok = hmac.compare_digest(expected.encode(), token.encode())
+    if pairing_secret is not None:
+        ok = hmac.compare_digest(pairing_secret.encode(), token.encode()) or ok
+    return ok

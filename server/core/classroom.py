@@ -1,0 +1,462 @@
+"""The Classroom: the one service every front end calls (Scratch, Blockly, the SDK, the teacher).
+
+A thin coordinator: ``run_block`` = translate (curriculum.catalog.translate) -> gate (curriculum.gate)
+-> dispatch (server.core.dispatch) -> the one final answer as a :class:`BlockReply`. It reaches the cars
+only through the CarPort it is built with (server/core/car_port.py). It also owns who is who (kids,
+classes, cars and assignments through server.core.storage), who is online (presence), the latest
+telemetry per car, runs, and the event bus the features subscribe to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+import secrets
+import time
+from typing import Any, Awaitable, Callable
+
+from curriculum.catalog import translate
+from curriculum.errors import BlockError, Problem
+from curriculum.gate import Gate, capped_speed, program_refusal, session_limits
+from curriculum.levels import MAX_LEVEL, MIN_LEVEL
+from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
+from robot_runtime.protocol import ArenaSetup, Pose, SessionLimits, Telemetry
+from server.core.auth import AuthError, KidTokens
+from server.core.car_port import CarPort
+from server.core.config import ServerConfig
+from server.core.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
+from server.core.events import EventBus
+from server.core.presence import Presence
+from server.core.storage import KidRecord, RequestLogEntry, Storage
+from server.core.types import BlockReply, CarInfo, ClassroomError, Kid, ProgramCheck, Run
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SPEED_PCT = 50.0  # the speed moves use until a kid sets one (capped by the level's top speed)
+CLASS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: kids copy it from the board
+CLASS_CODE_LENGTH = 5
+NAME_RE = re.compile(r"^[^\W\d_]{1,20}$")  # first name only: 1-20 letters, any alphabet
+START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart, so they do not overlap
+
+
+class Classroom:
+    def __init__(self, config: ServerConfig, storage: Storage, cars: CarPort, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config, self.storage, self.cars, self._clock = config, storage, cars, clock
+        self.events = EventBus()
+        self.presence = Presence()  # who is online, over /kid and /scratch/ble
+        self.tokens = KidTokens(config.resolved_secret_key(), config.timeouts.kid_token_max_age_s)
+        self.gate = Gate(blocks_per_s=config.rate_limits.blocks_per_s, burst=config.rate_limits.burst, clock=clock)
+        t = config.timeouts
+        self.dispatcher = Dispatcher(cars, ack_timeout_s=t.car_ack_s, result_margin_s=t.result_margin_s,
+                                     stop_grace_s=t.stop_grace_s, before_start=self._before_start,
+                                     on_finished=self._log_request, clock=clock)
+        self.program_checks: list[ProgramCheck] = []
+        self.default_arena: Arena = load_arena(config.arena_path) if config.arena_path else DEFAULT_ARENA
+        self._arenas: dict[str, Arena] = {}
+        self._car_kinds: dict[str, str] = {}
+        self._car_slots: dict[str, int] = {}
+        self._limits_level: dict[str, int] = {}
+        self._telemetry: dict[str, Telemetry] = {}
+        self._speed: dict[str, float] = {}
+        self._kids: dict[str, Kid] = {}
+        self.runs: dict[str, Run] = {}
+        self._active_run: dict[str, str] = {}  # kid -> run_id
+        self._request_log: list[RequestLogEntry] = []
+        self._car_of: dict[str, str | None] = {}  # kid -> car cache (telemetry fan-out asks 600 times a second)
+
+    # --- kids and classes -----------------------------------------------------------------
+
+    def kid(self, kid_id: str) -> Kid:
+        kid = self._kids.get(kid_id)
+        if kid is None:
+            record = self.storage.get_kid(kid_id)
+            if record is None:
+                raise AuthError("unknown_kid", "this kid is not in any class — join again with the class code")
+            kid = self._kids[kid_id] = _kid(record)
+        return kid
+
+    def auth_kid(self, token: object) -> Kid:
+        claims = self.tokens.verify(token)
+        kid = self.kid(claims.kid_id)
+        if kid.class_code != claims.class_code:
+            raise AuthError("kid_token_class", "kid token does not match the class — join again")
+        return kid
+
+    def token_for(self, kid: Kid) -> str:
+        return self.tokens.issue(kid.kid_id, kid.class_code)
+
+    def create_class(self, name: str, code: str | None = None) -> str:
+        name = (name or "").strip()
+        if not 1 <= len(name) <= 60:
+            raise ClassroomError("class_name", f"class name must be 1 to 60 characters (got {len(name)})", name,
+                                 "give the class a short name like 'Class 4B'")
+        if code is not None:
+            code = code.strip().upper()
+            if not re.fullmatch(r"[A-Z0-9]{3,8}", code):
+                raise ClassroomError("class_code", f"class code must be 3 to 8 letters or digits (got {code!r})", code,
+                                     "use a code like DEMO")
+            if self.storage.get_class(code):
+                raise ClassroomError("class_code_taken", f"class {code} already exists", code, "pick another code",
+                                     status=409)
+        else:
+            while True:
+                code = "".join(secrets.choice(CLASS_CODE_ALPHABET) for _ in range(CLASS_CODE_LENGTH))
+                if not self.storage.get_class(code):
+                    break
+        self.storage.create_class(code, name)
+        return code
+
+    def ensure_class(self, code: str, name: str) -> str:
+        if self.storage.get_class(code.upper()) is None:
+            return self.create_class(name, code)
+        return code.upper()
+
+    def join(self, class_code: Any, name: Any) -> tuple[Kid, str, str | None]:
+        """Code + first name -> (kid, token, car_id). The same name again in a class is the same kid."""
+        code = class_code.strip().upper() if isinstance(class_code, str) else ""
+        if not code or self.storage.get_class(code) is None:
+            raise ClassroomError("class_code", f"there is no class with code {class_code!r}", class_code,
+                                 "check the code on the board", status=404)
+        name = name.strip() if isinstance(name, str) else ""
+        if not NAME_RE.match(name):
+            raise ClassroomError("kid_name", f"a name must be 1 to 20 letters (got {name!r})", name,
+                                 "type just your first name, like Mia")
+        record = self.storage.find_kid_by_name(code, name)
+        joined = record is None
+        if record is None:
+            level = int(self.storage.kv_get("class_level", code, MIN_LEVEL))
+            record = self.storage.add_kid("k" + secrets.token_hex(6), code, name, level)
+        kid = self._kids[record.kid_id] = _kid(record)
+        car_id = self.car_of(kid.kid_id)
+        if car_id is None and self.config.auto_assign_cars:
+            car_id = self._least_busy_car()
+            if car_id:
+                self.assign(car_id, self.storage.kids_of_car(car_id) + [kid.kid_id])
+        if joined:
+            self.events.publish("kid_joined", kid)
+        return kid, self.token_for(kid), car_id
+
+    def car_of(self, kid_id: str) -> str | None:
+        """The car assigned to this kid (cached; assignments change only through assign())."""
+        if kid_id not in self._car_of:
+            self._car_of[kid_id] = self.storage.car_of_kid(kid_id)
+        return self._car_of[kid_id]
+
+    def kids_in_class(self, class_code: str) -> list[Kid]:
+        return [_kid(r) for r in self.storage.kids_in_class(class_code)]
+
+    def set_level(self, kid_id: str, level: Any) -> Kid:
+        level = _check_level(level)
+        kid = self.kid(kid_id)
+        self.storage.set_kid_level(kid_id, level)
+        kid = self._kids[kid_id] = Kid(kid.kid_id, kid.name, kid.class_code, level)
+        if kid_id in self._speed:
+            self._speed[kid_id] = capped_speed(level, self._speed[kid_id])
+        self.events.publish("level_changed", kid_id, level)
+        car_id = self.car_of(kid_id)
+        if car_id and self.dispatcher.kid_status(kid_id, car_id)[0] == "running":
+            self._spawn(self._send_limits(car_id, level))
+        return kid
+
+    def set_class_level(self, class_code: str, level: Any) -> list[Kid]:
+        level = _check_level(level)
+        self.storage.kv_put("class_level", class_code, level)
+        return [self.set_level(k.kid_id, level) for k in self.kids_in_class(class_code)]
+
+    def speed_of(self, kid: Kid) -> float:
+        return capped_speed(kid.level, self._speed.get(kid.kid_id, DEFAULT_SPEED_PCT))
+
+    # --- cars -----------------------------------------------------------------------------
+
+    def assign(self, car_id: str, kid_ids: list[str]) -> None:
+        for kid_id in kid_ids:
+            self.kid(kid_id)
+        if len(set(kid_ids)) != len(kid_ids):
+            raise ClassroomError("assign_duplicates", "a kid is listed twice", kid_ids, "list each kid once")
+        before = {k: self.car_of(k) for k in kid_ids}
+        old_kids = self.storage.kids_of_car(car_id)
+        self.storage.assign(car_id, kid_ids)
+        for kid_id in set(old_kids) | set(kid_ids):
+            self._car_of.pop(kid_id, None)
+        self.events.publish("assignment_changed", car_id, list(kid_ids))
+        for kid_id, old in before.items():
+            if old and old != car_id:
+                self.events.publish("assignment_changed", old, self.storage.kids_of_car(old))
+
+    def _least_busy_car(self) -> str | None:
+        known = {c.car_id for c in self.storage.list_cars()} | set(self.dispatcher.cars)
+        if not known:
+            return None
+        load = lambda c: (not self.dispatcher.is_connected(c), len(self.storage.kids_of_car(c)), c)  # noqa: E731
+        return min(known, key=load)
+
+    def car_info(self, car_id: str) -> CarInfo:
+        queue = self.dispatcher.cars.get(car_id)
+        kids = tuple(self.storage.kids_of_car(car_id))
+        return CarInfo(car_id, self._car_kinds.get(car_id, "sim"), bool(queue and queue.connected), kids,
+                       bool(queue and queue.estopped), len(kids) > 1)
+
+    def all_cars(self) -> list[CarInfo]:
+        known = {c.car_id: c.kind for c in self.storage.list_cars()}
+        self._car_kinds = {**known, **self._car_kinds}
+        return [self.car_info(c) for c in sorted(set(known) | set(self.dispatcher.cars))]
+
+    def cars_for_kid(self, kid_id: str) -> list[CarInfo]:
+        car_id = self.car_of(kid_id)
+        return [self.car_info(car_id)] if car_id else []
+
+    def latest_telemetry(self, car_id: str) -> Telemetry | None:
+        return self._telemetry.get(car_id)
+
+    def connected_car_ids(self) -> list[str]:
+        return [c for c, q in self.dispatcher.cars.items() if q.connected]
+
+    async def car_connected(self, car_id: str, kind: str) -> None:
+        """Called by the /car hub once the car is connected: arena and limits go out before any skill."""
+        self._car_kinds[car_id] = kind
+        self.storage.upsert_car(car_id, kind)
+        self._car_slots.setdefault(car_id, len(self._car_slots))
+        self.dispatcher.car_connected(car_id)
+        self._limits_level.pop(car_id, None)
+        await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
+                                                      pose=self.start_pose(car_id)))
+        levels = [self.kid(k).level for k in self.storage.kids_of_car(car_id)] or [MIN_LEVEL]
+        await self._send_limits(car_id, min(levels))
+        if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
+            await self.cars.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
+        self.events.publish("car_connected", car_id)
+
+    def car_disconnected(self, car_id: str) -> None:
+        self.dispatcher.car_disconnected(car_id, f"{car_id} lost its connection")
+        self._telemetry.pop(car_id, None)
+        self.events.publish("car_disconnected", car_id)
+
+    def on_telemetry(self, car_id: str, telemetry: Telemetry) -> None:
+        self._telemetry[car_id] = telemetry
+        self.events.publish("telemetry", car_id, telemetry)
+        for event in telemetry.safety_events:
+            self.events.publish("safety", car_id, event)
+
+    # --- arenas ---------------------------------------------------------------------------
+
+    def arena_for_car(self, car_id: str) -> Arena:
+        return self._arenas.get(car_id, self.default_arena)
+
+    def start_pose(self, car_id: str) -> Pose:
+        """Each simulated car gets its own start slot in a column, so cars never start on top of each other."""
+        arena = self.arena_for_car(car_id)
+        if car_id in self._arenas:
+            return arena.start
+        rows = max(1, int((arena.height_cm - 2 * 30) // START_SLOT_SPACING_CM) + 1)
+        slot = self._car_slots.get(car_id, 0)
+        x = min(arena.width_cm - 30, arena.start.x_cm + (slot // rows) * 2 * START_SLOT_SPACING_CM)
+        y = 30 + (slot % rows) * START_SLOT_SPACING_CM
+        return Pose(x_cm=x, y_cm=y, heading_deg=arena.start.heading_deg)
+
+    async def set_arena(self, car_id: str, arena: Arena | None, pose: Pose | None = None) -> None:
+        """Lessons put a car into their arena (None: back to the default arena)."""
+        if arena is None:
+            self._arenas.pop(car_id, None)
+        else:
+            self._arenas[car_id] = arena
+        if self.dispatcher.is_connected(car_id):
+            await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
+                                                          pose=pose or self.start_pose(car_id)))
+            if car_id in self._limits_level:  # a new arena can have other closed zones
+                await self._send_limits(car_id, self._limits_level[car_id])
+        self.events.publish("arena_changed", car_id)
+
+    # --- blocks ---------------------------------------------------------------------------
+
+    async def run_block(self, kid_id: str, block_id: str, args: dict[str, Any] | None = None, *, source: str = "other",
+                        ref: Any = None, run_id: str | None = None) -> BlockReply:
+        """translate -> gate -> dispatch -> the one final answer."""
+        kid = self.kid(kid_id)
+        reply = await self._run_block(kid, block_id, dict(args or {}), ref, run_id)
+        self.events.publish("block_result", kid_id, reply)
+        return reply
+
+    async def _run_block(self, kid: Kid, block_id: str, args: dict[str, Any], ref: Any, run_id: str | None) -> BlockReply:
+        def refused(r: Problem) -> BlockReply:
+            self._log_refusal(kid, block_id, args, r)
+            return BlockReply(status="refused", kid_text=r.kid_text, detail=r.detail, block=block_id, ref=ref, rule=r.rule)
+
+        try:
+            t = translate(block_id, args, self.speed_of(kid))
+        except BlockError as exc:
+            return refused(exc)
+        if block_id == "stop":
+            await self.stop_kid(kid.kid_id, "stop block")
+            return BlockReply(status="done", kid_text="Stopped.", block=block_id, ref=ref)
+        if run_id is not None and self._active_run.get(kid.kid_id) != run_id:
+            return BlockReply(status="cancelled", kid_text="A newer program started.",
+                              detail=f"run {run_id} is not running", block=block_id, ref=ref, rule="run_ended")
+        arena = self.arena_for_car(self.car_of(kid.kid_id) or "")
+        refusal = self.gate.check(kid.kid_id, kid.level, block_id, t.args, t.action, arena)
+        if refusal:
+            return refused(refusal)
+        if t.action is None:
+            return self._setting_or_reporter(kid, block_id, t.block.kind, t.args, ref)
+        action = t.action
+        car_id = self.car_of(kid.kid_id)
+        if car_id is None:
+            return BlockReply(status="failed", kid_text="You don't have a car yet — ask your teacher.",
+                              detail=f"no car assigned to {kid.name} ({kid.kid_id})", block=block_id, ref=ref,
+                              rule="no_car")
+        request = Request(self.dispatcher.new_request_id(car_id), kid.kid_id, car_id, action, block_id, run_id,
+                          skill_timeout_s(action, self.config.timeouts.min_skill_s))
+        outcome: Outcome = await self.dispatcher.submit(request)
+        return BlockReply(status=outcome.status, kid_text=outcome.kid_text, detail=outcome.detail,  # type: ignore[arg-type]
+                          request_id=request.request_id, block=block_id, ref=ref,
+                          rule="" if outcome.status == "done" else outcome.reason)
+
+    def _setting_or_reporter(self, kid: Kid, block_id: str, kind: str, args: dict[str, Any], ref: Any) -> BlockReply:
+        if block_id == "set_speed":
+            self._speed[kid.kid_id] = float(args["speed"])
+            return BlockReply(status="done", block=block_id, ref=ref, value=float(args["speed"]))
+        if kind == "reporter":
+            car_id = self.car_of(kid.kid_id)
+            tel = self._telemetry.get(car_id or "")
+            if tel is None:
+                return BlockReply(status="failed", kid_text="I can't see your car yet.",
+                                  detail=f"no telemetry from {car_id or 'any car'}", block=block_id, ref=ref,
+                                  rule="no_telemetry")
+            if block_id == "distance":
+                value = tel.distance_cm if tel.distance_cm is not None else -1.0
+            else:
+                value = {"x": tel.pose.x_cm, "y": tel.pose.y_cm, "heading": tel.pose.heading_deg}[args["axis"]]
+            return BlockReply(status="done", block=block_id, ref=ref, value=value)
+        return BlockReply(status="refused", kid_text="That block works inside your editor, not on the car.",
+                          detail=f"not_a_command: {block_id} is a {kind} block", block=block_id, ref=ref,
+                          rule="not_a_command")
+
+    # --- stops ----------------------------------------------------------------------------
+
+    async def stop_kid(self, kid_id: str, reason: str = "stop") -> None:
+        """Stop the kid's car now (whoever drives it: stop is a safety action) and cancel their queue."""
+        await self.dispatcher.stop_kid(kid_id, self.car_of(kid_id), reason)
+
+    async def kid_left(self, kid_id: str) -> None:
+        """The kid's last connection closed: their queue is cancelled, their car stopped if they drive it."""
+        car_id = self.car_of(kid_id)
+        status, _ = self.dispatcher.kid_status(kid_id, car_id)
+        if status == "running":
+            await self.dispatcher.stop_kid(kid_id, car_id, "kid disconnected")
+        else:
+            await self.dispatcher.stop_kid(kid_id, None, "kid disconnected")
+        run_id = self._active_run.get(kid_id)
+        if run_id:
+            await self.end_run(run_id, "kid disconnected")
+
+    async def estop_all(self, reason: str = "teacher emergency stop") -> list[str]:
+        cars = await self.dispatcher.estop_all(reason)
+        self.events.publish("estop", reason, cars)
+        return cars
+
+    async def stop_car(self, car_id: str, reason: str = "teacher stop") -> None:
+        await self.dispatcher.stop_car(car_id, reason)
+
+    async def reset_car(self, car_id: str) -> None:
+        self.dispatcher.reset_estop(car_id)
+        if self.dispatcher.is_connected(car_id):
+            await self.cars.send_reset_estop(car_id, "teacher reset")
+
+    # --- runs -----------------------------------------------------------------------------
+
+    async def start_run(self, kid_id: str, source: str, program: Any, lesson_id: str | None = None) -> Run:
+        """A kid pressed the green flag. Raises the Refusal if a feature's program check (a lesson's
+        blocks) or the gate (the kid's level, for every block that will run) says no."""
+        kid = self.kid(kid_id)
+        for check in self.program_checks:
+            result = check(kid, program)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None:
+                raise result
+        refusal = program_refusal(kid.level, program)
+        if refusal is not None:
+            raise refusal
+        previous = self._active_run.get(kid_id)
+        if previous:
+            await self.end_run(previous, "a newer program started")
+        run = Run("r" + secrets.token_hex(6), kid_id, source, lesson_id, self.car_of(kid_id),
+                  time.time(), program)
+        self.runs[run.run_id] = run
+        self._active_run[kid_id] = run.run_id
+        self.storage.kv_put("runs", run.run_id, run.as_dict())
+        self.storage.kv_put("programs", kid_id, {"source": source, "program": program, "t": run.started_at})
+        self.events.publish("run_started", run)
+        return run
+
+    async def end_run(self, run_id: str, reason: str = "finished") -> Run | None:
+        run = self.runs.get(run_id)
+        if run is None or run.ended_at is not None:
+            return run
+        run.ended_at, run.end_reason = time.time(), reason
+        if self._active_run.get(run.kid_id) == run_id:
+            del self._active_run[run.kid_id]
+        self.dispatcher.cancel_run(run.kid_id, run_id, reason)
+        self.storage.kv_put("runs", run_id, run.as_dict())
+        self.events.publish("run_ended", run)
+        return run
+
+    def active_run(self, kid_id: str) -> Run | None:
+        run_id = self._active_run.get(kid_id)
+        return self.runs.get(run_id) if run_id else None
+
+    # --- limits, logging, lifetime --------------------------------------------------------
+
+    def session_limits(self, level: int, car_id: str | None = None) -> SessionLimits:
+        """The level's caps (the gate's rule); with a car, its arena's zones closed at that level too."""
+        return session_limits(level, self.arena_for_car(car_id) if car_id else None)
+
+    async def _send_limits(self, car_id: str, level: int) -> None:
+        self._limits_level[car_id] = level
+        await self.cars.send_limits(car_id, self.session_limits(level, car_id))
+
+    async def _before_start(self, request: Request) -> None:
+        """The car gets the driver's limits before the driver's first request (shared cars switch)."""
+        level = self.kid(request.kid_id).level
+        if self._limits_level.get(request.car_id) != level:
+            await self._send_limits(request.car_id, level)
+
+    def _log_request(self, request: Request, outcome: Outcome) -> None:
+        duration = self._clock() - request.started_at if request.started_at is not None else 0.0
+        self._request_log.append(RequestLogEntry(time.time(), request.kid_id, request.car_id, request.block,
+                                                 request.action.model_dump(mode="json"), outcome.status,
+                                                 outcome.detail or outcome.reason, duration))
+
+    def _log_refusal(self, kid: Kid, block_id: str, args: dict[str, Any], refusal: Problem) -> None:
+        safe_args = {str(k)[:32]: (v if isinstance(v, (int, float, bool)) or v is None else str(v)[:64])
+                     for k, v in list(args.items())[:8]}
+        self._request_log.append(RequestLogEntry(time.time(), kid.kid_id, self.car_of(kid.kid_id),
+                                                 str(block_id)[:40], safe_args, "refused", refusal.detail, 0.0))
+
+    async def flush_request_log(self) -> int:
+        """Write buffered request-log entries in a thread, off the event loop."""
+        entries, self._request_log = self._request_log, []
+        if entries:
+            await asyncio.to_thread(self.storage.log_requests, entries)
+        return len(entries)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        self.dispatcher.spawn(coro)
+
+    async def close(self) -> None:
+        await self.dispatcher.close()
+        await self.flush_request_log()
+        await self.events.close()
+
+
+def _kid(record: KidRecord) -> Kid:
+    return Kid(record.kid_id, record.name, record.class_code, record.level)
+
+
+def _check_level(level: Any) -> int:
+    if isinstance(level, bool) or not isinstance(level, int) or not MIN_LEVEL <= level <= MAX_LEVEL:
+        raise ClassroomError("level_range", f"level must be a whole number from {MIN_LEVEL} to {MAX_LEVEL} (got {level!r})",
+                             level, f"send a level from {MIN_LEVEL} to {MAX_LEVEL}")
+    return level

@@ -1,0 +1,60 @@
+"""A tiny in-process pub/sub for classroom events.
+
+Topics (arguments): "telemetry" (car_id, Telemetry), "block_result" (kid_id, BlockReply),
+"run_started" (Run), "run_ended" (Run), "safety" (car_id, SafetyEvent), "car_connected" (car_id),
+"car_disconnected" (car_id), "kid_joined" (Kid), "level_changed" (kid_id, level),
+"assignment_changed" (car_id, kid_ids), "estop" (reason, car_ids), "arena_changed" (car_id),
+"attempt_graded" (kid_id, feedback: the payload both front ends show; also after a teacher's override).
+
+Callbacks may be plain functions or coroutine functions (scheduled as tasks). A failing subscriber
+is logged and never breaks the publisher: telemetry must keep flowing whatever a feature does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import defaultdict
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+TOPICS = frozenset({
+    "telemetry", "block_result", "run_started", "run_ended", "safety", "car_connected", "car_disconnected",
+    "kid_joined", "level_changed", "assignment_changed", "estop", "arena_changed", "attempt_graded",
+})
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, list[Callable[..., Any]]] = defaultdict(list)
+        self._tasks: set[asyncio.Task] = set()
+
+    def subscribe(self, topic: str, callback: Callable[..., Any]) -> Callable[[], None]:
+        """Returns a function that unsubscribes."""
+        if topic not in TOPICS:
+            raise ValueError(f"unknown event topic {topic!r} (topics: {', '.join(sorted(TOPICS))})")
+        self._subscribers[topic].append(callback)
+        return lambda: self._subscribers[topic].remove(callback) if callback in self._subscribers[topic] else None
+
+    def publish(self, topic: str, *args: Any) -> None:
+        for callback in list(self._subscribers.get(topic, ())):
+            try:
+                result = callback(*args)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(result)
+                    self._tasks.add(task)
+                    task.add_done_callback(self._done)
+            except Exception:
+                log.exception("subscriber of %s failed", topic)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("subscriber task failed: %r", task.exception())
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,394 @@
+"""Attempts: a run on a lesson is recorded, graded and turned into feedback for the kid and the teacher.
+
+Lifecycle (all driven by classroom events, nothing polls the cars):
+
+    kid selects a lesson (POST /api/lessons/select) -> the lesson's arena goes to the kid's car
+    "run_started" with a lesson (or the selected one)  -> an Attempt: the car is put at the start pose,
+                                                          the program snapshot and every telemetry sample,
+                                                          safety event and collision are appended to disk
+    time limit / kid stop / teacher stop / program end -> "run_ended": record until the car stands still
+    grading (background task)                          -> judge + frames + overlay (a thread), coach (Ollama),
+                                                          stored, progress updated (unlocks, level up),
+                                                          the core's "attempt_graded" event (the kid's
+                                                          editors get `feedback`, the console a refresh)
+
+It is also the core's lesson book (server/core/lesson_book.py). Rows and lesson picks are kept by
+server/lessons/store.py; the HTTP API is server/lessons/routes.py. Frames are files under the data dir
+and are only ever served to the kid who made the attempt or the teacher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from aiohttp import web
+
+from curriculum.coach import Coach, CoachConfig, CoachImages
+from curriculum.frames import render_attempt_images
+from curriculum.gate import Refusal, lesson_refusal
+from curriculum.judge import Verdict, judge
+from curriculum.lesson import Lesson
+from curriculum.loader import LessonSet, load_lessons
+from curriculum.progress import lesson_list, level_up, newly_unlocked
+from curriculum.recording import EndReason, Recording, RecordingWriter, append_frames, read_recording
+from robot_runtime.protocol import Telemetry
+from server.core.classroom import Classroom
+from server.core.lesson_book import LessonMode
+from server.core.types import Kid, Run
+from server.lessons.store import AttemptStore
+from server.web.state import CLASSROOM, CONFIG, LESSONS, STORAGE
+
+log = logging.getLogger(__name__)
+
+ARENA_SETTLE_S = 0.5  # after the start pose is sent, samples from the old pose may still be in flight
+START_POSE_CM = 10.0  # a sample this close to the lesson's start pose is the new attempt's first one
+STOPPED_CM_S = 3.0  # the car counts as standing still below this speed (as the judge's MOVING_CM_S)
+SETTLE_MAX_S = 3.0  # after the run ends, record at most this long while the car comes to rest
+SETTLE_POLL_S = 0.05  # one telemetry period: how often the settle wait looks at the latest speed
+TIME_LIMIT_GRACE_S = 0.25  # the run is stopped this long after the lesson's time limit, not a tick earlier
+
+
+def end_reason_of(run_reason: str | None) -> EndReason:
+    """The classroom's free-text run end reason -> the recording's end reason."""
+    text = (run_reason or "").lower()
+    if "time" in text and "limit" in text:
+        return "time_limit"
+    if "estop" in text or "emergency" in text:
+        return "estop"
+    if "teacher" in text:
+        return "teacher_stop"
+    if "stop" in text or "newer program" in text or "disconnect" in text:
+        return "kid_stop"
+    if text in ("finished", "done", "failed", "refused", "program_finished", ""):
+        return "program_finished"
+    return "unknown"
+
+
+@dataclass
+class LiveAttempt:
+    attempt_id: str
+    run: Run
+    kid: Kid
+    lesson: Lesson
+    car_id: str | None
+    writer: RecordingWriter
+    directory: Path
+    armed_at: float  # monotonic time the start pose was sent
+    accepting: bool = False  # first sample of this attempt seen (see ARENA_SETTLE_S)
+    last_speed: float = 0.0
+    timer: asyncio.Task | None = None
+    finishing: bool = False  # the run ended; still recording while the car comes to rest
+    ended: bool = False  # recording closed
+
+
+@dataclass
+class AttemptService:
+    app: web.Application
+    lesson_set: LessonSet
+    store: AttemptStore
+    coach: Coach
+    root: Path
+    live_by_car: dict[str, LiveAttempt] = field(default_factory=dict)
+    live_by_run: dict[str, LiveAttempt] = field(default_factory=dict)
+    tasks: set[asyncio.Task] = field(default_factory=set)
+
+    @property
+    def classroom(self) -> Classroom:
+        return self.app[CLASSROOM]
+
+    # --- the lesson book (server.core.lesson_book): what the rest of the server may ask -------
+
+    def lessons(self, kid: Kid | None) -> list[dict[str, Any]]:
+        """Behind GET /api/lessons and the teacher's progress: with a kid, their stars, locks and pick."""
+        if kid is None:
+            return lesson_list(self.lesson_set, None)
+        kid = self.classroom.kid(kid.kid_id)
+        items = lesson_list(self.lesson_set, kid.level, self.store.results_of(kid.kid_id), self.store.overrides_of(kid))
+        selected = self.store.selected(kid.kid_id)
+        return [{**item, "selected": item["id"] == selected} for item in items]
+
+    def selected_lesson(self, kid_id: str) -> str | None:
+        return self.store.selected(kid_id)
+
+    def last_attempt(self, kid_id: str) -> tuple[float | None, str | None]:
+        return self.store.last_attempt(kid_id)
+
+    def class_lesson_modes(self, class_code: str) -> dict[str, LessonMode]:
+        return self.store.class_modes(class_code)
+
+    def set_class_lesson_mode(self, class_code: str, lesson_id: str, mode: LessonMode) -> None:
+        if lesson_id not in self.lesson_set.lessons:
+            raise KeyError(lesson_id)
+        self.store.set_class_mode(class_code, lesson_id, mode)
+
+    # --- picking a lesson -----------------------------------------------------------------
+
+    def lesson_blocks_check(self, kid: Kid, program: Any) -> Refusal | None:
+        """A program check: during a lesson only the lesson's blocks may be used (the gate's lesson rule)."""
+        lesson_id = self.store.selected(kid.kid_id)
+        if not lesson_id or lesson_id not in self.lesson_set.lessons:
+            return None
+        return lesson_refusal(self.lesson_set.get(lesson_id), program)
+
+    def is_locked(self, kid: Kid, lesson_id: str) -> tuple[bool, str]:
+        for item in self.lessons(kid):
+            if item["id"] == lesson_id:
+                return item["locked"], item["locked_reason"]
+        return True, "There is no such lesson."
+
+    async def select_lesson(self, kid: Kid, lesson_id: str | None) -> dict[str, Any] | None:
+        """The kid picks a lesson (None: free driving): the car goes into the lesson's arena, at its start."""
+        car_id = self.classroom.car_of(kid.kid_id)
+        self.store.select(kid.kid_id, lesson_id)
+        if lesson_id is None:
+            if car_id:
+                await self.classroom.set_arena(car_id, None)
+            return None
+        lesson = self.lesson_set.get(lesson_id)
+        if car_id:
+            await self.classroom.set_arena(car_id, lesson.arena, lesson.arena.start)
+        return lesson.summary()
+
+    # --- recording ------------------------------------------------------------------------
+
+    def on_run_started(self, run: Run) -> None:
+        lesson_id = run.lesson_id or self.store.selected(run.kid_id)
+        if not lesson_id or lesson_id not in self.lesson_set.lessons:
+            return  # free driving: not an attempt
+        lesson = self.lesson_set.get(lesson_id)
+        kid = self.classroom.kid(run.kid_id)
+        if self.is_locked(kid, lesson.id)[0]:
+            log.info("run %s names locked lesson %s for kid %s: free driving, not an attempt", run.run_id, lesson.id,
+                     kid.kid_id)
+            return
+        attempt_id = "a" + secrets.token_hex(6)
+        directory = self.root / attempt_id
+        header = Recording(attempt_id=attempt_id, lesson_id=lesson.id, kid_id=kid.kid_id, car_id=run.car_id or "",
+                           source=run.source, program=run.program, started_at=run.started_at)
+        writer = RecordingWriter(header, directory / "recording.jsonl")
+        self.store.add(attempt_id, run.run_id, kid, lesson.id, run.car_id, run.source, run.started_at, str(directory))
+        live = LiveAttempt(attempt_id, run, kid, lesson, run.car_id, writer, directory, time.monotonic())
+        self.live_by_run[run.run_id] = live
+        if run.car_id:
+            old = self.live_by_car.get(run.car_id)
+            if old is not None and not old.finishing:
+                self._spawn(self._finish(old, "kid_stop"))
+            self.live_by_car[run.car_id] = live
+            self._spawn(self.classroom.set_arena(run.car_id, lesson.arena, lesson.arena.start))
+        live.timer = self._spawn(self._time_limit(live))
+
+    def on_telemetry(self, car_id: str, tel: Telemetry) -> None:
+        live = self.live_by_car.get(car_id)
+        if live is None or live.ended:
+            return
+        if not live.accepting:
+            s = live.lesson.arena.start
+            near = (tel.pose.x_cm - s.x_cm) ** 2 + (tel.pose.y_cm - s.y_cm) ** 2 <= START_POSE_CM ** 2
+            if not near and time.monotonic() - live.armed_at < ARENA_SETTLE_S:
+                return
+            live.accepting = True
+        live.last_speed = abs(tel.speed_cm_s)
+        live.writer.add_telemetry(tel)
+
+    def on_run_ended(self, run: Run) -> None:
+        live = self.live_by_run.get(run.run_id)
+        if live is not None and not live.finishing:
+            self._spawn(self._finish(live, end_reason_of(run.end_reason)))
+
+    def on_estop(self, reason: str, car_ids: list[str]) -> None:
+        for car_id in car_ids:
+            live = self.live_by_car.get(car_id)
+            if live is not None and not live.finishing:
+                self._spawn(self.classroom.end_run(live.run.run_id, f"teacher emergency stop: {reason}"))
+
+    async def _time_limit(self, live: LiveAttempt) -> None:
+        await asyncio.sleep(live.lesson.time_limit_s + TIME_LIMIT_GRACE_S)
+        if not live.finishing:
+            await self.classroom.stop_kid(live.kid.kid_id, "lesson time limit")
+            await self.classroom.end_run(live.run.run_id, "time limit")
+
+    async def _finish(self, live: LiveAttempt, reason: EndReason) -> None:
+        if live.finishing:
+            return
+        live.finishing = True  # no second finish; telemetry keeps flowing in until the car rests
+        deadline = time.monotonic() + SETTLE_MAX_S
+        while time.monotonic() < deadline and live.last_speed > STOPPED_CM_S:
+            await asyncio.sleep(SETTLE_POLL_S)
+        live.ended = True
+        if live.timer is not None and live.timer is not asyncio.current_task():
+            live.timer.cancel()
+        rec = live.writer.end(reason)
+        live.writer.close()
+        if live.car_id and self.live_by_car.get(live.car_id) is live:
+            del self.live_by_car[live.car_id]
+        self.live_by_run.pop(live.run.run_id, None)
+        self.store.update(live.attempt_id, ended_at=rec.ended_at, end_reason=reason, status="grading")
+        await self._grade(live.attempt_id, live.lesson, live.kid, rec)
+
+    # --- grading --------------------------------------------------------------------------
+
+    async def _grade(self, attempt_id: str, lesson: Lesson, kid: Kid, rec: Recording) -> None:
+        directory = self.root / attempt_id
+        before = self.store.results_of(kid.kid_id)
+        verdict, images = await asyncio.to_thread(_judge_and_draw, lesson, rec, directory)
+        coach = await self.coach.feedback(lesson, verdict, verdict.program.get("text", ""),
+                                          CoachImages([images[n] for n in sorted(images) if n.startswith("key-")],
+                                                      images.get("overlay.png")))
+        self.store.update(attempt_id, status="graded", passed=int(verdict.passed), stars=verdict.stars,
+                          final_stars=verdict.stars, verdict=verdict.model_dump(mode="json"),
+                          feedback=coach.model_dump(mode="json"))
+        kid = self.classroom.kid(kid.kid_id)
+        after = self.store.results_of(kid.kid_id)
+        overrides = self.store.overrides_of(kid)
+        new_level = level_up(self.lesson_set, kid.level, after)
+        unlocked = newly_unlocked(self.lesson_set, kid.level, before, after, overrides, new_level)
+        if new_level is not None:
+            self.classroom.set_level(kid.kid_id, new_level)
+        await self.deliver(attempt_id, unlocked=unlocked, level_up=new_level)
+
+    async def deliver(self, attempt_id: str, **extra: Any) -> dict[str, Any]:
+        row = self.store.row(attempt_id)
+        assert row is not None
+        payload = {**feedback_payload(row, self.lesson_set), **extra}
+        self.classroom.events.publish("attempt_graded", row["kid_id"], payload)  # the kid's editors, the console
+        return payload
+
+    async def override(self, attempt_id: str, stars: int, comment: str) -> dict[str, Any]:
+        row = self.store.row(attempt_id)
+        if row is None:
+            raise KeyError(attempt_id)
+        kid = self.classroom.kid(row["kid_id"])
+        before = self.store.results_of(kid.kid_id)
+        self.store.update(attempt_id, final_stars=stars, status="graded" if row["status"] != "recording" else row["status"],
+                          override={"stars": stars, "comment": comment, "at": time.time(), "original_stars": row["stars"]})
+        after = self.store.results_of(kid.kid_id)
+        new_level = level_up(self.lesson_set, kid.level, after)
+        unlocked = newly_unlocked(self.lesson_set, kid.level, before, after, self.store.overrides_of(kid), new_level)
+        if new_level is not None:
+            self.classroom.set_level(kid.kid_id, new_level)
+        return await self.deliver(attempt_id, unlocked=unlocked, level_up=new_level)
+
+    async def recover(self) -> list[str]:
+        """After a crash or restart: grade every attempt that was still recording or grading, from what
+        reached the disk (a torn last line is skipped; end reason `error` if the end was never written)."""
+        recovered = []
+        for attempt_id in self.store.unfinished():
+            row = self.store.row(attempt_id)
+            rec = self.recording(row) if row else None
+            if row is None or rec is None or row["lesson_id"] not in self.lesson_set.lessons:
+                self.store.update(attempt_id, status="lost")
+                continue
+            try:
+                kid = self.classroom.kid(row["kid_id"])
+            except Exception:
+                self.store.update(attempt_id, status="lost")
+                continue
+            if rec.end_reason is None:
+                rec.end_reason, rec.ended_at = "error", time.time()
+            self.store.update(attempt_id, ended_at=rec.ended_at, end_reason=rec.end_reason, status="grading")
+            await self._grade(attempt_id, self.lesson_set.get(row["lesson_id"]), kid, rec)
+            recovered.append(attempt_id)
+        return recovered
+
+    def recording(self, row: dict[str, Any]) -> Recording | None:
+        path = Path(row["dir"]) / "recording.jsonl"
+        return read_recording(path) if path.is_file() else None
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("attempt task failed", exc_info=task.exception())
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for live in list(self.live_by_run.values()):
+            live.writer.end("error")
+            live.writer.close()
+
+
+def _judge_and_draw(lesson: Lesson, rec: Recording, directory: Path) -> tuple[Verdict, dict[str, bytes]]:
+    """CPU work, run in a thread: the verdict and the images, written next to the recording."""
+    verdict = judge(lesson, rec)
+    images = render_attempt_images(rec, lesson.arena)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in images.items():
+        tmp = directory / (name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, directory / name)
+    if (directory / "recording.jsonl").is_file():
+        append_frames(directory / "recording.jsonl", sorted(images))
+    return verdict, images
+
+
+def image_names(row: dict[str, Any]) -> list[str]:
+    directory = Path(row["dir"])
+    return sorted(p.name for p in directory.glob("*.png")) if directory.is_dir() else []
+
+
+def feedback_payload(row: dict[str, Any], lessons: LessonSet) -> dict[str, Any]:
+    """The `feedback` event both front ends show: stars, checks, the coach's words, the teacher's note."""
+    verdict, fb, ov = row["verdict"] or {}, row["feedback"] or {}, row["override"]
+    title = lessons.get(row["lesson_id"]).title if row["lesson_id"] in lessons.lessons else row["lesson_id"]
+    stars = row["final_stars"] if row["final_stars"] is not None else 0
+    return {
+        "attempt_id": row["attempt_id"], "lesson_id": row["lesson_id"], "lesson_title": title,
+        "run_id": row["run_id"], "passed": stars > 0, "stars": stars, "judge_stars": row["stars"],
+        "checks": [{k: c.get(k) for k in ("id", "kind", "required", "passed", "kid_text", "measured", "threshold", "unit")}
+                   for c in verdict.get("checks", [])],
+        "summary": verdict.get("kid_summary", ""), "text": fb.get("text", ""), "went_well": fb.get("went_well", ""),
+        "tip": fb.get("tip", ""), "source": fb.get("source", "checks"),
+        "overridden": ov is not None, "teacher_comment": (ov or {}).get("comment", ""),
+    }
+
+
+def _coach_config(app: web.Application) -> CoachConfig:
+    """Coach settings: <data_dir>/coach.json if present, else DOJO_OLLAMA_HOST / DOJO_COACH_MODEL /
+    DOJO_COACH_TIMEOUT_S, else the defaults (a local qwen2.5vl:3b on 127.0.0.1:11434)."""
+    path = Path(app[CONFIG].data_dir) / "coach.json"
+    if path.is_file():
+        return CoachConfig.model_validate_json(path.read_text(encoding="utf-8"))
+    env = {k: v for k, v in {"host": os.environ.get("DOJO_OLLAMA_HOST"), "model": os.environ.get("DOJO_COACH_MODEL"),
+                             "timeout_s": os.environ.get("DOJO_COACH_TIMEOUT_S")}.items() if v}
+    return CoachConfig.model_validate(env)
+
+
+ATTEMPTS: web.AppKey[AttemptService] = web.AppKey("attempts", AttemptService)
+
+
+async def _lifetime(app: web.Application) -> AsyncIterator[None]:
+    service = app[ATTEMPTS]
+    service._spawn(service.recover())  # attempts a crash interrupted are graded from their recordings
+    yield
+    await service.close()
+
+
+def setup(app: web.Application) -> None:
+    lessons, errors = load_lessons(strict=False)  # a broken lesson file must not keep the class from starting
+    for error in errors:
+        log.error("lesson not loaded: %s", error)
+    service = AttemptService(app, lessons, AttemptStore(app[STORAGE]), Coach(_coach_config(app)),
+                             Path(app[CONFIG].data_dir) / "attempts")
+    app[ATTEMPTS] = service
+    app[LESSONS] = service  # the core's lesson book: /api/lessons and the teacher's progress read through it
+    events = app[CLASSROOM].events
+    events.subscribe("run_started", service.on_run_started)
+    events.subscribe("run_ended", service.on_run_ended)
+    events.subscribe("telemetry", service.on_telemetry)
+    events.subscribe("estop", service.on_estop)
+    app[CLASSROOM].program_checks.append(service.lesson_blocks_check)
+    app.cleanup_ctx.append(_lifetime)

@@ -1,0 +1,21 @@
+"""Scratch: the Scratch-Link endpoint, the extension file and the served Scratch editor.
+
+- ``GET /scratch/ble`` (``link``, over the I/O-free ``protocol``): Scratch Link's BLE JSON-RPC; a write
+  is a block call, results and telemetry come back as notifications.
+- ``GET /scratch/extension.js`` (``extension``): the extension with this server's address and the block
+  table (curriculum.front_ends.scratch_table) filled in; ``GET /scratch/``: the editor; the TurboWarp
+  listener on localhost:8000.
+- Subscribes to: telemetry, car_connected, car_disconnected, assignment_changed, level_changed.
+  Reports its sockets to the core's presence.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.scratch import extension, link
+
+
+def setup(app: web.Application) -> None:
+    link.setup(app)
+    extension.setup(app)

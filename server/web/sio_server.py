@@ -1,0 +1,65 @@
+"""Our python-socketio server: the library's AsyncServer plus a clear answer to undecodable packets.
+
+python-socketio raises (and logs a traceback) when a client sends a frame it cannot decode, e.g.
+broken JSON: the client hears nothing. Here such a frame is counted, and the client gets an error
+naming the rule and the fix — as the ack of the call if the frame carried an ack id, otherwise as a
+``message_error`` event — and its connection stays up.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import socketio
+from socketio import packet
+
+from robot_runtime.protocol import ErrorInfo
+from server.web.errors import error_reply
+
+log = logging.getLogger(__name__)
+
+# "<type>[/namespace,][ack id]<payload>" — enough of the socket.io v5 framing to answer the sender
+_FRAME_HEAD = re.compile(r"^(\d)(?:\d+-)?(?:(/[^,]{1,64}),)?(\d{1,12})?")
+
+
+def malformed_reply(exc: Exception) -> dict[str, Any]:
+    return error_reply(ErrorInfo(rule="malformed_packet", message=f"could not decode the socket.io packet: {exc}"[:200],
+                                 fix="send JSON through a socket.io client (emit/call), not hand-made frames"))
+
+
+class DojoSocketServer(socketio.AsyncServer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.malformed_packets = 0
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            self.malformed_packets += 1
+            log.warning("undecodable socket.io packet from %s: %s", eio_sid, exc)
+            await self._answer_malformed(eio_sid, data, exc)
+
+    async def _answer_malformed(self, eio_sid: str, data: Any, exc: Exception) -> None:
+        if not isinstance(data, str):
+            return
+        head = _FRAME_HEAD.match(data)
+        named = head.group(2) if head else None
+        # a frame without a readable namespace: tell every namespace this client joined
+        namespaces = [named or "/"] if named or (head and head.group(3)) else list(self.manager.get_namespaces())
+        reply = malformed_reply(exc)
+        ack_id = head.group(3) if head and head.group(1) == str(packet.EVENT) else None
+        try:
+            for namespace in namespaces:
+                sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+                if sid is None:
+                    continue  # not connected to that namespace: nobody to answer there
+                if ack_id is not None:
+                    await self._send_packet(eio_sid, self.packet_class(packet.ACK, namespace=namespace, data=[reply],
+                                                                       id=int(ack_id)))
+                else:
+                    await self.emit("message_error", reply, to=sid, namespace=namespace)
+        except Exception as send_exc:  # the client left meanwhile
+            log.info("could not answer a malformed packet: %r", send_exc)
