@@ -1,7 +1,7 @@
 """Demonstrations as a LeRobot v3.0 dataset, written and read with pyarrow (no LeRobot install needed).
 
     write_dataset(root, episodes)            # meta/info.json, stats.json, tasks.parquet, episodes, data
-    ds = read_dataset(root)                  # checks the layout first (DatasetLayoutError names the rule)
+    ds = read_dataset(root)                  # (learning.dataset_check) checks the layout first (DatasetLayoutError names the rule)
     ds.states, ds.actions, ds.episode_index  # numpy arrays, one row per frame
 
 Layout (see docs/learning.md; checked against LeRobot's own reader):
@@ -222,10 +222,3 @@ class Dataset:
         rows = self.episodes.to_pylist()
         return [{"episode_index": r["episode_index"], "length": r["length"], "task": r["tasks"][0],
                  **{k[len(OURS):]: v for k, v in r.items() if k.startswith(OURS)}} for r in rows]
-
-
-def read_dataset(root: str | Path) -> Dataset:
-    """Read a dataset written by write_dataset (or LeRobot), after checking its v3.0 layout."""
-    from learning.dataset_check import check_layout
-
-    return check_layout(Path(root))

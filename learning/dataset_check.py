@@ -165,3 +165,8 @@ def check_layout(root: Path) -> Dataset:
     if len(task_index) and (task_index.min() < 0 or task_index.max() >= len(tasks)):
         raise _fail(root, data_rel, f"task_index must be within 0..{len(tasks) - 1}")
     return Dataset(root, info, stats, tasks, episodes, frames)
+
+
+def read_dataset(root: str | Path) -> Dataset:
+    """Read a dataset written by write_dataset (or LeRobot), after checking its v3.0 layout."""
+    return check_layout(Path(root))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from learning.dataset import read_dataset
+from learning.dataset_check import read_dataset
 
 SAMPLES = 5  # frames compared one by one (first, last and some between)
 

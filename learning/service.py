@@ -24,7 +24,8 @@ import numpy as np
 
 from robot_runtime.task_features import OBSERVATION_FIELDS
 
-from learning.dataset import Dataset, read_dataset, write_dataset
+from learning.dataset import Dataset, write_dataset
+from learning.dataset_check import read_dataset
 from learning.evaluate import DEMO_SEED_BASE, EvalConfig, EvalReport, evaluate
 from learning.export import check_equivalence, export_policy
 from learning.gates import MachineGates

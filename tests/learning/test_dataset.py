@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from learning.dataset import DatasetLayoutError, read_dataset, write_dataset
+from learning.dataset import DatasetLayoutError, write_dataset
+from learning.dataset_check import read_dataset
 from learning.rollout import rollout
 from learning.tricks import get_trick
 from robot_runtime.task_features import OBSERVATION_FIELDS

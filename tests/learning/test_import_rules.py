@@ -1,5 +1,5 @@
-"""Imports point down: the car's side of learned skills (policy runner, task features, SimLane) needs
-neither the learning package nor its training stack; the learning package never imports the server."""
+"""The car's side of learned skills (policy runner, task features, SimLane) needs neither the learning
+package nor its training stack. (Who may import whom among our packages: tests/server/test_import_rules.py.)"""
 
 from __future__ import annotations
 
@@ -21,7 +21,3 @@ def test_the_car_runs_learned_skills_without_the_training_stack():
     imports = "import robot_runtime.policy, robot_runtime.task_features, robot_runtime.sim.lane"
     assert loaded_after(imports, ("learning", "torch", "pyarrow", "gymnasium", "onnx", "server", "curriculum")) == []
 
-
-def test_learning_never_imports_the_server():
-    imports = "import learning.service, learning.cli, learning.rollout, robot_runtime.sim.gym_env"
-    assert loaded_after(imports, ("server", "curriculum")) == []

@@ -1,8 +1,8 @@
 """Who may import whom (docs/architecture.md), read from the source with ast: every import, lazy ones too.
 
-Layers point down only: robot_runtime < curriculum < server/core < server/web < the features (kids,
-scratch, cars, teacher, lessons) < the root (app, runner, main, demo). Features never import each
-other: they talk through the core. The core imports neither aiohttp nor socket.io. The SDK (dojo)
+Layers point down only: robot_runtime < perception < curriculum and learning (side by side, neither
+imports the other) < server/core < server/web < the features (kids, scratch, cars, teacher, lessons) <
+the root (app, runner, main, demo). Features never import each other: they talk through the core. The core imports neither aiohttp nor socket.io. The SDK (dojo)
 imports none of ours. And there is no import cycle.
 """
 
@@ -20,15 +20,16 @@ def layer(module: str) -> tuple[int, str]:
     """(rank, feature): a module may import lower ranks, and its own rank only within its own feature."""
     top, sub = (module.split(".") + [""])[:2]
     if top != "server":
-        return {"robot_runtime": 0, "curriculum": 1, "dojo": -1}[top], top  # dojo: nothing of ours at all
-    return {"core": 2, "web": 3}.get(sub, 4 if sub in FEATURES else 5), sub if sub in FEATURES else "root"
+        # dojo: nothing of ours at all
+        return {"robot_runtime": 0, "perception": 1, "curriculum": 2, "learning": 2, "dojo": -1}[top], top
+    return {"core": 3, "web": 4}.get(sub, 5 if sub in FEATURES else 6), sub if sub in FEATURES else "root"
 
 
 @functools.cache
 def imports() -> dict[str, frozenset[str]]:
     """Module -> the modules of ours it imports (`from package import name` counts as the package)."""
     paths = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p
-             for top in ("robot_runtime", "curriculum", "server", "dojo") for p in (REPO / top).rglob("*.py")}
+             for top in ("robot_runtime", "perception", "curriculum", "learning", "server", "dojo") for p in (REPO / top).rglob("*.py")}
     graph = {}
     for module, path in paths.items():
         names: set[str] = set()
@@ -53,8 +54,10 @@ def test_imports_point_down_and_features_talk_only_through_the_core():
             target_rank, target_feature = layer(name)
             if target_rank > rank or (target_rank == -1 and rank != -1):
                 wrong.append(f"{module} imports up (or into the SDK): {name}")
-            elif rank == target_rank == 4 and feature != target_feature:
+            elif rank == target_rank == 5 and feature != target_feature:
                 wrong.append(f"{module} imports the {target_feature} feature: talk through server.core instead")
+            elif rank == target_rank == 2 and feature != target_feature:
+                wrong.append(f"{module} imports {name}: curriculum and learning stand side by side")
     assert not wrong, "\n".join(sorted(wrong))
 
 
