@@ -10,7 +10,7 @@ import psutil
 import pytest
 import requests
 
-from conftest import HTTP_TIMEOUT_S, REPO_ROOT, join_kid_http, start_demo
+from demo_harness import HTTP_TIMEOUT_S, REPO_ROOT, join_kid_http, start_demo
 
 REAP_TIMEOUT_S = 5.0  # the demo reaps its cars before it exits; this only bounds a failing test
 

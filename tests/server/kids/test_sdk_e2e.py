@@ -20,7 +20,7 @@ import pytest
 import requests
 
 import dojo
-from conftest import HTTP_TIMEOUT_S, set_kid_level, start_demo, wait_until
+from demo_harness import HTTP_TIMEOUT_S, set_kid_level, start_demo, wait_until
 
 POSITION_TOLERANCE_CM = 3.0  # the car runtime's own promise is 30 +- 2 cm; 1 cm more for telemetry timing
 HEADING_TOLERANCE_DEG = 6.0  # the car runtime promises 90 +- 5 degrees

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
+from demo_harness import REPO_ROOT
 
 # What the bare install (pyproject's `dependencies`) does not have, or what a kid's laptop must not need.
 NOT_FOR_THE_SDK = ("server", "curriculum", "robot_runtime", "yaml", "numpy", "torch", "cv2", "onnxruntime", "ollama")

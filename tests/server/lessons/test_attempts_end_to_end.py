@@ -166,7 +166,7 @@ def test_an_attempt_cut_by_a_server_crash_is_graded_from_its_recording_after_the
     import signal
     import time
 
-    from conftest import connect_kid_socket, join_kid_http, start_demo
+    from demo_harness import connect_kid_socket, join_kid_http, start_demo
 
     with start_demo(tmp_path, cars=1) as demo:
         kid = join_kid_http(demo, "Zoe")
