@@ -16,7 +16,7 @@ HEARTBEAT_S = 0.1
 def make_runtime(*, watchdog: bool = False, arena: Arena = BIG_ARENA, recorder=None, **config) -> tuple[CarRuntime, SimCar, ManualClock]:
     car = SimCar(arena=arena, record=True)
     clock = ManualClock()
-    rt = CarRuntime(CarConfig(car_id="car-t", watchdog=watchdog, **config), car, clock, arena=arena, recorder=recorder)
+    rt = CarRuntime(CarConfig(car_id="car-t", watchdog=watchdog, **({"mode": "headless"} if not watchdog else {}), **config), car, clock, arena=arena, recorder=recorder)
     return rt, car, clock
 
 

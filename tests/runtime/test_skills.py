@@ -141,7 +141,7 @@ def test_unknown_skill_through_the_car_gets_an_error_ack_naming_the_known_skills
     from robot_runtime.runtime import CarRuntime
 
     car = _car(START_POSES[0])
-    rt = CarRuntime(CarConfig(car_id="sim-test", watchdog=False), car, ManualClock(), arena=car.arena)
+    rt = CarRuntime(CarConfig(car_id="sim-test", watchdog=False, mode="headless"), car, ManualClock(), arena=car.arena)
     ack = rt.handle_skill({"request_id": "r1", "action": {"kind": "skill", "name": "moonwalk"}})
     assert not ack["ok"]
     assert "moonwalk" in ack["error"]["message"] and "slalom" in ack["error"]["message"]
