@@ -73,8 +73,8 @@ def arena_with(walls: list[Wall]) -> Arena:
 )
 def test_fast_fence_decides_exactly_what_the_full_fence_geometry_decides(walls, sess, x, y, ticks):
     arena = arena_with(walls)
-    fast = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False)
-    full = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False)
+    fast = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False, session=SessionLimits())
+    full = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False, session=SessionLimits())
     full.fast_fence = False
     if sess is not None:
         fast.set_session(sess)
@@ -101,22 +101,26 @@ def test_fast_fence_decides_exactly_what_the_full_fence_geometry_decides(walls, 
     x=coord_x, y=coord_y, heading=st.floats(-180, 180), speed=st.floats(-320, 320),
     direction=st.sampled_from([1.0, -1.0]), steer=st.one_of(unit, st.just(0.0)),
     throttle=st.floats(0, 1), matters=st.floats(0, 1),
+    slip=st.one_of(st.just(0.0), st.floats(-40, 40)), uncertainty=st.one_of(st.just(0.0), st.floats(0, 15)),
 )
 def test_fast_fence_cap_equals_the_full_cap_whenever_the_cap_could_bind(
-        walls, sess, x, y, heading, speed, direction, steer, throttle, matters):
+        walls, sess, x, y, heading, speed, direction, steer, throttle, matters, slip, uncertainty):
     """Below `matters` (the speed-capped wish) the fast cap IS the full cap, with the same distance and
-    the same kind of obstacle; at or above it both are at least `matters`, so neither binds."""
+    the same kind of obstacle; at or above it both are at least `matters`, so neither binds. And the
+    fast path never calls a path stoppable that the full geometry does not (steering depends on it)."""
     arena = arena_with(walls)
-    fast = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False)
-    full = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False)
+    fast = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False, session=SessionLimits())
+    full = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False, session=SessionLimits())
     full.fast_fence = False
     if sess is not None:
         fast.set_session(sess)
         full.set_session(sess)
-    state = CarState(t=0.0, x_cm=x, y_cm=y, heading_deg=heading, speed_cm_s=speed)
-    top = SPEC.top_speed_cm_s
-    cap_full, clear_full = full._fence_cap(state, direction, steer, throttle * direction, top, matters)
-    cap_fast, clear_fast = fast._fence_cap(state, direction, steer, throttle * direction, top, matters)
+    state = CarState(t=0.0, x_cm=x, y_cm=y, heading_deg=heading, speed_cm_s=speed, slip_deg=slip,
+                     pose_uncertainty_cm=uncertainty)
+    check_full = full.fence.check(state, direction, steer, throttle * direction, matters)
+    check_fast = fast.fence.check(state, direction, steer, throttle * direction, matters)
+    cap_full, clear_full, cap_fast, clear_fast = check_full.cap, check_full.clear, check_fast.cap, check_fast.clear
+    assert check_fast.stoppable == check_full.stoppable
     if cap_full < matters:
         assert cap_fast == cap_full
         assert clear_fast == clear_full
