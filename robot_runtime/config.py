@@ -94,6 +94,10 @@ class CarConfig(_Strict):
         if self.mode == "realtime" and not self.watchdog:
             raise ValueError("watchdog: false is only allowed with mode: headless (a car that runs in real "
                              "time always stops by itself when its server goes quiet) — remove `watchdog: false`")
+        if self.hardware != "sim" and self.mode == "realtime" and not self.arena_file:
+            raise ValueError(f"arena_file is required for hardware: {self.hardware} — a real car's own arena is the "
+                             "outer bound of its fence (a server can only add walls inside it); measure the floor "
+                             "and write an arena file (docs/car-runtime.md)")
         tick = 1.0 / self.rate_hz
         need = DEADMAN_S + tick
         if self.limits.reaction_s + 1e-9 < need:
