@@ -233,7 +233,7 @@ def inside(x: float, y: float, zone: Zone) -> bool:
 
 
 ARC_STEP_CM = 4.0  # the swept footprint is checked every 4 cm of path (a fifth of the car's width)
-ARC_STEER_MIN = 0.1  # below this steering the straight corridor rays are exact enough
+REFINE_STEPS = 3  # a hit between two steps is located to ARC_STEP_CM / 2^3 = 0.5 cm
 SIDE_MARGIN_CM = 2.0  # a turning car keeps this much room at its sides (the real path differs by ~1 cm)
 
 
@@ -326,8 +326,9 @@ def arc_clearance(
         return Clearance(math.inf, "")
     k = min(item[3] for item in near)
     straight = abs(kappa) < 1e-9
-    while k <= steps:
-        sigma = direction * k * ARC_STEP_CM
+
+    def pose_at(travelled: float) -> tuple[float, float, float, float]:
+        sigma = direction * travelled
         psi = psi0 + kappa * sigma
         ux, uy = math.cos(psi), math.sin(psi)
         if straight:
@@ -335,7 +336,29 @@ def arc_clearance(
         else:
             px = rx + (uy - s0) / kappa
             py = ry - (ux - c0) / kappa
-        cx, cy = px + lr * ux, py + lr * uy
+        return px + lr * ux, py + lr * uy, ux, uy
+
+    def hits(s: Segment, hw: float, travelled: float) -> bool:
+        cx, cy, ux, uy = pose_at(travelled)
+        if slide == 0.0:
+            return segment_hits_box(cx, cy, ux, uy, half_len, hw, s)
+        widen = slide * travelled
+        return segment_hits_box(cx, cy, ux, uy, half_len, hw + (0.0 if slide_left else widen), s,
+                                hw + (widen if slide_left else 0.0))
+
+    def first_free_before(s: Segment, hw: float, k: int) -> Clearance:
+        """The hit is between steps k - 1 and k: halve that step REFINE_STEPS times (0.5 cm)."""
+        lo, hi = (k - 1) * ARC_STEP_CM, k * ARC_STEP_CM
+        for _ in range(REFINE_STEPS):
+            mid = (lo + hi) / 2.0
+            if hits(s, hw, mid):
+                hi = mid
+            else:
+                lo = mid
+        return Clearance(lo, s.what)
+
+    while k <= steps:
+        cx, cy, ux, uy = pose_at(k * ARC_STEP_CM)
         following = steps + 1
         for item in near:  # in order: of two segments hit at the same step, the first one is reported
             if item[3] <= k:
@@ -343,13 +366,8 @@ def arc_clearance(
                 dist = point_segment_distance(cx, cy, s)
                 if dist > diag + CULL_SLACK_CM:
                     item[3] = k + max(1, math.floor((dist - diag - CULL_SLACK_CM) / step_centre))
-                elif slide == 0.0:
-                    if segment_hits_box(cx, cy, ux, uy, half_len, hw, s):
-                        return Clearance((k - 1) * ARC_STEP_CM, s.what)
-                    item[3] = k + 1
-                elif segment_hits_box(cx, cy, ux, uy, half_len, hw + (0.0 if slide_left else slide * k * ARC_STEP_CM), s,
-                                      hw + (slide * k * ARC_STEP_CM if slide_left else 0.0)):
-                    return Clearance((k - 1) * ARC_STEP_CM, s.what)
+                elif hits(s, hw, k * ARC_STEP_CM):
+                    return first_free_before(s, hw, k)
                 else:
                     item[3] = k + 1
             if item[3] < following:

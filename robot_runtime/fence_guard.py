@@ -30,6 +30,7 @@ RETURN_CRAWL = 0.15  # a car outside its fence may crawl back in at this throttl
 FAR_SLACK_CM = 1.0  # the fast path wants this much more room than the envelope needs (rounding never matters)
 FAR_REFRESH_CM = 10.0  # the nearest-segment distance is recomputed once the car has moved this far
 MOVING_CM_S = 2.0  # slower than this the car is standing: no path to be stoppable on
+RAYS_BELOW_STEER = 0.1  # straighter than this, the bumper's rays check the path's front exactly
 MAX_SLIDE_PER_CM = 1.0  # a slide of 45 degrees or more: sideways as fast as forward (bounds the widening)
 
 
@@ -171,16 +172,17 @@ class FenceGuard:
                 bumper = geo.bumper_points(x, y, state.heading_deg, direction, spec)
                 if not all(geo.inside(px, py, zone) for px, py in bumper):
                     return FenceCheck(0.0, geo.Clearance(0.0, what), moving == 0.0)  # the bumper is over the edge
-        clear = geo.clearance(x, y, state.heading_deg, direction, steer, self._lookahead, spec, segments, cutoff)
-        if abs(steer) >= geo.ARC_STEER_MIN or slide != 0.0 or u > 0.0:
-            # Turning, sliding or unsure where exactly it is: sweep the whole (grown) footprint along the
-            # path, as far as stopping needs.
-            speed = max(abs(throttle) * top, moving)
-            need = geo.stopping_distance_cm(speed, hard.brake_decel_cm_s2, hard.reaction_s) + margin
-            arc = geo.arc_clearance(x, y, state.heading_deg, direction, steer, need + geo.ARC_STEP_CM, spec, segments,
-                                    slide_per_cm=slide, grow_cm=u)
-            if arc.distance_cm < clear.distance_cm:
-                clear = arc
+        # The whole (grown) footprint swept along the path the steering drives, widened toward a slide:
+        # what a turning car's sides and corners hit. Nearly straight, the bumper's rays too (exact for the
+        # front, between the sweep's steps); turning, they would see walls the arc turns away from.
+        speed = max(abs(throttle) * top, moving)
+        need = geo.stopping_distance_cm(speed, hard.brake_decel_cm_s2, hard.reaction_s) + margin
+        clear = geo.arc_clearance(x, y, state.heading_deg, direction, steer, need + geo.ARC_STEP_CM, spec, segments,
+                                  slide_per_cm=slide, grow_cm=u)
+        if abs(steer) < RAYS_BELOW_STEER:
+            rays = geo.clearance(x, y, state.heading_deg, direction, steer, self._lookahead, spec, segments, cutoff)
+            if rays.distance_cm < clear.distance_cm:
+                clear = rays
         free = clear.distance_cm - margin
         stoppable = moving == 0.0 or geo.stopping_distance_cm(moving, hard.brake_decel_cm_s2, hard.reaction_s) <= free
         cap = geo.allowed_speed_cm_s(free, hard.brake_decel_cm_s2, hard.reaction_s) / top if stoppable else 0.0

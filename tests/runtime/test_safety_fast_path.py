@@ -5,7 +5,7 @@ changes a distance that could matter.
 
 The fast path skips walls that no fence test could see closer than the distance the current wish
 needs (bounds from the car's distance to each wall segment, cached as the car moves), and skips
-all fence geometry when that is every wall. See SafetySupervisor._fence_cap and fence._reachable.
+all fence geometry when that is every wall. See FenceGuard.check and fence._reachable.
 """
 
 from __future__ import annotations
@@ -173,6 +173,25 @@ def arc_without_skipping(x, y, heading_deg, direction, steer_frac, max_len_cm, s
             continue
         margin = geo.segment_hits_box(x, y, c0, s0, half_len, half_w + geo.SIDE_MARGIN_CM, s)
         near.append((s, half_w if margin else half_w + geo.SIDE_MARGIN_CM))
+    def box_at(travelled):
+        psi = psi0 + kappa * direction * travelled
+        if abs(kappa) < 1e-9:
+            px, py = rx + direction * travelled * c0, ry + direction * travelled * s0
+        else:
+            px = rx + (math.sin(psi) - math.sin(psi0)) / kappa
+            py = ry - (math.cos(psi) - math.cos(psi0)) / kappa
+        return px + lr * math.cos(psi), py + lr * math.sin(psi), math.cos(psi), math.sin(psi)
+
+    def refined(s, hw, k):  # the same halving of the last step as the fence does
+        lo, hi = (k - 1) * geo.ARC_STEP_CM, k * geo.ARC_STEP_CM
+        for _ in range(geo.REFINE_STEPS):
+            mid = (lo + hi) / 2
+            if geo.segment_hits_box(*box_at(mid), half_len, hw, s):
+                hi = mid
+            else:
+                lo = mid
+        return lo
+
     for k in range(1, int(math.ceil(max_len_cm / geo.ARC_STEP_CM)) + 1):
         sigma = direction * k * geo.ARC_STEP_CM
         psi = psi0 + kappa * sigma
@@ -184,7 +203,7 @@ def arc_without_skipping(x, y, heading_deg, direction, steer_frac, max_len_cm, s
         ux, uy = math.cos(psi), math.sin(psi)
         for s, hw in near:
             if geo.segment_hits_box(px + lr * ux, py + lr * uy, ux, uy, half_len, hw, s):
-                return (k - 1) * geo.ARC_STEP_CM, s.what
+                return refined(s, hw, k), s.what
     return math.inf, ""
 
 
@@ -203,7 +222,6 @@ def test_fence_geometry_skips_only_what_cannot_matter(walls, x, y, heading, dire
         assert (got.distance_cm, got.what) == want
     else:
         assert got.distance_cm >= cutoff
-    if abs(steer) >= geo.ARC_STEER_MIN:
-        want_arc = arc_without_skipping(x, y, heading, direction, steer, length, segments)
-        arc = geo.arc_clearance(x, y, heading, direction, steer, length, SPEC, segments)
-        assert (arc.distance_cm, arc.what) == want_arc
+    want_arc = arc_without_skipping(x, y, heading, direction, steer, length, segments)
+    arc = geo.arc_clearance(x, y, heading, direction, steer, length, SPEC, segments)
+    assert (arc.distance_cm, arc.what) == want_arc

