@@ -8,8 +8,8 @@ runtime`):
 - **stall -> neutral**: when no supervised command has been applied for DEADMAN_S, this thread calls
   ``hardware.stop()`` (within DEADMAN_S + the thread's wake-up latency of the last apply), whatever the
   loop is doing: blocked in a skill, a slow model, a driver call, a full SD card.
-- **no stale command**: once tripped, ``apply`` sends nothing until the loop ``rearm``s at the start of a
-  fresh tick (a command computed before the stall never reaches the motors); a command whose state is
+- **no stale command**: once tripped, ``apply`` sends only neutral (``stop``) until the loop ``rearm``s at
+  the start of a fresh tick (a command computed before the stall never reaches the motors); a command whose state is
   older than DEADMAN_S when it arrives is refused and trips the dead-man too.
 - **stop wins a race**: if a trip or an e-stop lands while ``hardware.apply`` is in progress, ``stop`` is
   called again after it returns, so neutral is the last word.
@@ -72,17 +72,20 @@ class DeadMan:
     # --- the loop's side ------------------------------------------------------------------------
 
     def apply(self, cmd: Command, computed_at: float) -> Command | None:
-        """Send a supervised command; None (nothing sent, the hardware stays neutral) while tripped or
-        e-stopped, or when the command was computed from a state older than the timeout."""
+        """Send a supervised command; None (neutral sent instead) while tripped or e-stopped, or when the
+        command was computed from a state older than the timeout."""
         with self._lock:
             now = self._clock()
             if self._estop is not None or self._trip is not None:
-                return None
-            if now - computed_at > self.timeout_s:
-                trip = self._trip_locked(now, "stale")
+                held = True
+            elif now - computed_at > self.timeout_s:
+                trip, held = self._trip_locked(now, "stale"), False
             else:
-                trip = None
+                trip, held = None, False
                 self._busy = True
+        if held:  # keep telling the device neutral (a motor board with its own timeout stays quiet)
+            self._stop_hardware()
+            return None
         if trip is not None:
             self._stop_hardware()
             return None

@@ -10,8 +10,9 @@
 Every supervised command reaches the hardware through the dead-man (deadman.py), which sits below
 the loop: if the loop stops delivering commands for DEADMAN_S it puts the motors in neutral from its own
 thread, and a command computed before such a stall never reaches them. The next tick reports the stall
-as a car fault (kid sentence, teacher detail naming the stage that stalled) and ends the running
-request `failed`/`car_fault` — never as a lost link.
+as a car fault (kid sentence, teacher detail naming the stage that stalled) and, if it lasted
+STALL_FAIL_S or more, ends the running request `failed`/`car_fault` — never as a lost link. (A shorter
+one is a hiccup on a busy machine: the move goes on from standstill.)
 
 Bad state samples (a NaN pose, a tracker glitch) are dropped and counted; the tick runs on the last good
 state with its pose uncertainty grown by how far the car could have gone since. Only a run of
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 MAX_PENDING_EVENTS = 50  # events kept for the next telemetry message; more means the link is down (the log keeps all)
 LATE_TICKS_RESYNC = 1.0  # more than one period late: restart the schedule from now instead of catching up
 MAX_CATCH_UP_S = 0.25  # a clock-less simulator replays at most this much after a late tick
+STALL_FAIL_S = 0.5  # a stall this long ends the move (the car cannot keep time); a shorter one is a hiccup
 BAD_STATE_RUN = 5  # this many bad samples in a row (0.1 s at 50 Hz) is a broken pose source, not a glitch: stop
 OVERRUN_NOTE_S = 1.0  # driver calls over their budget are noted in the flight log at most once a second
 THREAD_JOIN_S = 2.0  # stopping the real-time thread: it finishes its tick (20 ms) and returns
@@ -242,7 +244,9 @@ class ControlLoop:
         if self.recorder:
             self.recorder.write("note", now, what="stall", stalled_s=stalled, stage=stage, why=trip.why,
                                 neutral_after_s=trip.at - trip.last_apply)
-        self.executor.car_fault(detail, now)
+        if stalled >= STALL_FAIL_S:
+            self.executor.car_fault(detail, now)
+        # (shorter: the motors were neutral meanwhile; the move goes on, ramping up again from standstill)
 
     def _overrun(self, call: str, took: float, now: float) -> None:
         self.driver_overruns += 1

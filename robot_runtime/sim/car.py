@@ -16,7 +16,7 @@ as visible in the simulator as on a real car (the motors keep their last command
 thread-safe: the dead-man calls ``stop`` from its own thread.
 
 Fault injection (the simulator's sensors can fail like real ones): ``sensor_fault = "timeout"`` makes
-``read`` report the distance sensor as faulty; ``bad_pose_reads = n`` makes the next n reads return
+``read`` report the distance sensor as faulty (``"nan"``: a NaN reading, as a careless driver would); ``bad_pose_reads = n`` makes the next n reads return
 a NaN pose (a tracker glitch).
 """
 
@@ -218,7 +218,9 @@ class SimCar:
                 if dist > self.spec.sensor_range_cm:
                     dist = None
         fault = self.sensor_fault
-        if fault is not None:
+        if fault == "nan":  # like a driver that passes a garbage reading on instead of reporting it
+            fault, dist = None, math.nan
+        elif fault is not None:
             dist = None
         if self.bad_pose_reads > 0:
             self.bad_pose_reads -= 1
