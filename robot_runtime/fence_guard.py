@@ -12,7 +12,9 @@ fence.py answers "how far can the car go along this path"; this module turns tha
 
 What is on the path: arena walls and cones, the arena's edge, the session's play area and closed
 zones, with ``fence_margin_cm`` plus the pose's own uncertainty to spare. The path is the arc the
-steering drives (kinematic bicycle), widened toward the side a sliding car moves to.
+steering drives (kinematic bicycle), widened toward the side a sliding car moves to; when the turn asks
+for more sideways grip than the floor surely gives (v^2 * curvature > the calibrated brake decel), the
+car may run wide, so the straight path and the half-curvature one count too.
 """
 
 from __future__ import annotations
@@ -179,6 +181,13 @@ class FenceGuard:
         need = geo.stopping_distance_cm(speed, hard.brake_decel_cm_s2, hard.reaction_s) + margin
         clear = geo.arc_clearance(x, y, state.heading_deg, direction, steer, need + geo.ARC_STEP_CM, spec, segments,
                                   slide_per_cm=slide, grow_cm=u)
+        for wider in self._understeer_paths(steer, speed):
+            # Too fast for this turn to be sure the tyres hold: the car may run wider, anywhere between
+            # the arc and straight on; the straight path and the one halfway bound that.
+            other = geo.arc_clearance(x, y, state.heading_deg, direction, wider, need + geo.ARC_STEP_CM, spec,
+                                      segments, slide_per_cm=slide, grow_cm=u)
+            if other.distance_cm < clear.distance_cm:
+                clear = other
         if abs(steer) < RAYS_BELOW_STEER:
             rays = geo.clearance(x, y, state.heading_deg, direction, steer, self._lookahead, spec, segments, cutoff)
             if rays.distance_cm < clear.distance_cm:
@@ -187,6 +196,18 @@ class FenceGuard:
         stoppable = moving == 0.0 or geo.stopping_distance_cm(moving, hard.brake_decel_cm_s2, hard.reaction_s) <= free
         cap = geo.allowed_speed_cm_s(free, hard.brake_decel_cm_s2, hard.reaction_s) / top if stoppable else 0.0
         return FenceCheck(cap, clear, stoppable)
+
+    def _understeer_paths(self, steer: float, speed: float) -> tuple[float, ...]:
+        """The straighter paths a car may really drive when `steer` asks for more sideways grip at `speed`
+        than the floor surely gives (v^2 * curvature over the brake decel the car is calibrated to)."""
+        if steer == 0.0 or speed <= 0.0:
+            return ()
+        max_steer = math.radians(self.spec.max_steer_deg)
+        tan_full = math.tan(max_steer * min(1.0, abs(steer)))
+        if speed * speed * tan_full / self.spec.wheelbase_cm <= self.hard.brake_decel_cm_s2:
+            return ()
+        half = math.copysign(math.atan(tan_full / 2.0) / max_steer, steer)  # half the curvature
+        return 0.0, half
 
     def safest_steering(self, state: CarState, direction: float, wanted: float, lo: float, hi: float,
                         first: FenceCheck) -> tuple[float, FenceCheck]:
