@@ -276,6 +276,7 @@ def arc_clearance(
     segments: list[Segment],
     slide_per_cm: float = 0.0,
     grow_cm: float = 0.0,
+    kappa: float | None = None,
 ) -> Clearance:
     """Free path length along the arc the car drives with this steering, checking the WHOLE footprint
     every ARC_STEP_CM (a turning car's sides and far corners sweep where no bumper ray looks).
@@ -286,7 +287,8 @@ def arc_clearance(
 
     A sliding car also moves sideways: `slide_per_cm` (+ to the left) widens the swept box on that side
     by that many cm per cm of path (the rear axle's sideways over forward speed). `grow_cm` widens the
-    footprint on every side (how far the pose may be off).
+    footprint on every side (how far the pose may be off). `kappa` (1/cm, + to the left) replaces the
+    steering's curvature: the path a sliding car's yaw rate drives, say.
     """
     if not segments or max_len_cm <= 0.0:
         return Clearance(math.inf, "")
@@ -296,7 +298,8 @@ def arc_clearance(
     psi0 = math.radians(heading_deg)
     lr = spec.wheelbase_cm / 2.0
     rx, ry = x - lr * math.cos(psi0), y - lr * math.sin(psi0)
-    kappa = math.copysign(math.tan(math.radians(spec.max_steer_deg * min(1.0, abs(steer_frac)))), steer_frac) / spec.wheelbase_cm
+    if kappa is None:
+        kappa = steering_curvature(steer_frac, spec)
     side_extra = slide * max_len_cm  # the widest the slide makes the box, at the end of the path
     reach = max_len_cm + math.hypot(half_len, half_w + SIDE_MARGIN_CM + side_extra) + lr
     c0, s0 = math.cos(psi0), math.sin(psi0)
@@ -374,6 +377,12 @@ def arc_clearance(
                 following = item[3]
         k = following
     return Clearance(math.inf, "")
+
+
+def steering_curvature(steer_frac: float, spec: CarSpec) -> float:
+    """The kinematic bicycle's path curvature (1/cm, + to the left) for a steering fraction."""
+    return math.copysign(math.tan(math.radians(spec.max_steer_deg * min(1.0, abs(steer_frac)))),
+                         steer_frac) / spec.wheelbase_cm
 
 
 def _steps_until_reachable(k: int, dist: float, diag: float, step_centre: float) -> int:

@@ -12,9 +12,9 @@ fence.py answers "how far can the car go along this path"; this module turns tha
 
 What is on the path: arena walls and cones, the arena's edge, the session's play area and closed
 zones, with ``fence_margin_cm`` plus the pose's own uncertainty to spare. The path is the arc the
-steering drives (kinematic bicycle), widened toward the side a sliding car moves to; when the turn asks
-for more sideways grip than the floor surely gives (v^2 * curvature > the calibrated brake decel), the
-car may run wide, so the straight path and the half-curvature one count too.
+steering drives (kinematic bicycle), widened toward the side a sliding car moves to; a car that is not
+following its steering (sliding: its yaw rate says otherwise, or the turn asks for more grip than the
+floor surely gives) may really drive other paths, and those count too (``_other_paths``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ FAR_SLACK_CM = 1.0  # the fast path wants this much more room than the envelope 
 FAR_REFRESH_CM = 10.0  # the nearest-segment distance is recomputed once the car has moved this far
 MOVING_CM_S = 2.0  # slower than this the car is standing: no path to be stoppable on
 RAYS_BELOW_STEER = 0.1  # straighter than this, the bumper's rays check the path's front exactly
+KAPPA_SAME = 0.002  # curvatures closer than this (radii of 500 cm and more apart) are the same path
 MAX_SLIDE_PER_CM = 1.0  # a slide of 45 degrees or more: sideways as fast as forward (bounds the widening)
 
 
@@ -181,11 +182,9 @@ class FenceGuard:
         need = geo.stopping_distance_cm(speed, hard.brake_decel_cm_s2, hard.reaction_s) + margin
         clear = geo.arc_clearance(x, y, state.heading_deg, direction, steer, need + geo.ARC_STEP_CM, spec, segments,
                                   slide_per_cm=slide, grow_cm=u)
-        for wider in self._understeer_paths(steer, speed):
-            # Too fast for this turn to be sure the tyres hold: the car may run wider, anywhere between
-            # the arc and straight on; the straight path and the one halfway bound that.
-            other = geo.arc_clearance(x, y, state.heading_deg, direction, wider, need + geo.ARC_STEP_CM, spec,
-                                      segments, slide_per_cm=slide, grow_cm=u)
+        for kappa in self._other_paths(state, steer, speed):
+            other = geo.arc_clearance(x, y, state.heading_deg, direction, steer, need + geo.ARC_STEP_CM, spec,
+                                      segments, slide_per_cm=slide, grow_cm=u, kappa=kappa)
             if other.distance_cm < clear.distance_cm:
                 clear = other
         if abs(steer) < RAYS_BELOW_STEER:
@@ -197,17 +196,24 @@ class FenceGuard:
         cap = geo.allowed_speed_cm_s(free, hard.brake_decel_cm_s2, hard.reaction_s) / top if stoppable else 0.0
         return FenceCheck(cap, clear, stoppable)
 
-    def _understeer_paths(self, steer: float, speed: float) -> tuple[float, ...]:
-        """The straighter paths a car may really drive when `steer` asks for more sideways grip at `speed`
-        than the floor surely gives (v^2 * curvature over the brake decel the car is calibrated to)."""
-        if steer == 0.0 or speed <= 0.0:
-            return ()
-        max_steer = math.radians(self.spec.max_steer_deg)
-        tan_full = math.tan(max_steer * min(1.0, abs(steer)))
-        if speed * speed * tan_full / self.spec.wheelbase_cm <= self.hard.brake_decel_cm_s2:
-            return ()
-        half = math.copysign(math.atan(tan_full / 2.0) / max_steer, steer)  # half the curvature
-        return 0.0, half
+    def _other_paths(self, state: CarState, steer: float, speed: float) -> list[float]:
+        """Curvatures (1/cm) of the other paths the car may really drive while it stops, when it may not
+        follow its steering's arc:
+        - sliding: it turns as its yaw rate says now (yaw rate / speed), on its way to the steering's arc;
+          that path and the one halfway count too;
+        - turning faster than the floor surely grips (v^2 * curvature over the calibrated brake decel):
+          it may run wide, anywhere between the arc and straight on; straight and halfway count too."""
+        kappa_s = geo.steering_curvature(steer, self.spec)
+        out: list[float] = []
+        vx, r = state.speed_cm_s, math.radians(state.yaw_rate_dps)
+        if abs(vx) >= MOVING_CM_S and math.isfinite(r):
+            kappa_max = geo.steering_curvature(1.0, self.spec)  # a spin's rotation is the slide's widening
+            kappa_now = max(-kappa_max, min(kappa_max, r / vx))
+            if abs(kappa_now - kappa_s) > KAPPA_SAME:
+                out += [kappa_now, (kappa_now + kappa_s) / 2.0]
+        if speed * speed * abs(kappa_s) > self.hard.brake_decel_cm_s2:
+            out += [0.0, kappa_s / 2.0]
+        return out
 
     def safest_steering(self, state: CarState, direction: float, wanted: float, lo: float, hi: float,
                         first: FenceCheck) -> tuple[float, FenceCheck]:

@@ -130,6 +130,7 @@ class LoadedPolicy:
     session: object  # onnxruntime.InferenceSession
     input_name: str
     n_outputs: int
+    deadline_s: float = INFERENCE_DEADLINE_S  # each inference's answer must be ready within this
     _worker: ThreadPoolExecutor | None = field(default=None, repr=False)
     _pending: Future | None = field(default=None, repr=False)
 
@@ -137,7 +138,7 @@ class LoadedPolicy:
         out = self.session.run(None, {self.input_name: obs})[0]
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
-    def infer_within(self, obs: np.ndarray, deadline_s: float = INFERENCE_DEADLINE_S) -> np.ndarray | None:
+    def infer_within(self, obs: np.ndarray, deadline_s: float | None = None) -> np.ndarray | None:
         """The model's output, or None if it is not ready within `deadline_s` (it runs on its own thread;
         while a late inference still runs, no new one is queued behind it)."""
         if self._pending is not None and not self._pending.done():
@@ -146,7 +147,7 @@ class LoadedPolicy:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"policy-{self.manifest.name}")
         self._pending = self._worker.submit(self.infer, obs.copy())
         try:
-            return self._pending.result(timeout=deadline_s)
+            return self._pending.result(timeout=self.deadline_s if deadline_s is None else deadline_s)
         except FutureTimeout:
             return None
 
@@ -219,7 +220,6 @@ class PolicySkill(Skill):
         self.elapsed_s = 0.0
         self.travelled_cm = 0.0
         self._last_xy: tuple[float, float] | None = None
-        self.deadline_s = INFERENCE_DEADLINE_S
         self.missed = 0  # late answers in a row
         self._last_cmd = Command()
 
@@ -261,7 +261,7 @@ class PolicySkill(Skill):
                              kid_text=f"I bumped into the {what.split(':')[0]}.")
         if progress >= 1.0:
             return SkillStep(status="done", progress=1.0, kid_text=f"{self.name.replace('_', ' ')} done!")
-        out = self.policy.infer_within(self.observe(state), self.deadline_s)
+        out = self.policy.infer_within(self.observe(state))
         self.elapsed_s += dt
         if out is None:
             self.missed += 1

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 OK = Ack(ok=True).model_dump(mode="json")
 RAW_LOG_CHARS = 300  # how much of a rejected payload the flight recorder keeps
-HANDLER_WAIT_S = 0.5  # a server message waits this long for a slow tick; then it is refused as `car_busy`
+HANDLER_WAIT_S = 0.1  # a tick takes ~1 ms; one holding the lock 100 ms is a stall (the dead-man has it): `car_busy`
 
 
 class LoopBusy(Exception):

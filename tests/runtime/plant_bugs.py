@@ -128,9 +128,9 @@ def run(bug: Bug) -> tuple[list[str], str]:
         cmd = [str(ROOT / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-x",
                "--hypothesis-seed=0", *(str(ROOT / "tests" / t) for t in bug.tests)]
         proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=PER_BUG_TIMEOUT_S)
-    failed = re.findall(r"^FAILED (\S+)", proc.stdout, re.M)
+    failed = re.findall(r"^FAILED \S*?([^/\s]+\.py::\S+)", proc.stdout, re.M)
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
-    return [f.replace("tests/", "") for f in failed], tail
+    return failed, tail
 
 
 def main(argv: list[str]) -> int:
@@ -139,7 +139,7 @@ def main(argv: list[str]) -> int:
     print(f"{'bug':32} {'finding':58} caught by")
     for bug in chosen:
         failed, tail = run(bug)
-        caught = ", ".join(f.split("/")[-1] for f in failed) or f"NOT CAUGHT ({tail})"
+        caught = ", ".join(failed) or f"NOT CAUGHT ({tail})"
         if not failed:
             missed.append(bug.name)
         print(f"{bug.name:32} {bug.what[:58]:58} {caught}", flush=True)
