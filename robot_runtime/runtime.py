@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -42,10 +41,6 @@ log = logging.getLogger(__name__)
 OK = Ack(ok=True).model_dump(mode="json")
 RAW_LOG_CHARS = 300  # how much of a rejected payload the flight recorder keeps
 HANDLER_WAIT_S = 0.1  # a tick takes ~1 ms; one holding the lock 100 ms is a stall (the dead-man has it): `car_busy`
-
-
-class LoopBusy(Exception):
-    """The control loop held its lock longer than HANDLER_WAIT_S (a stalled tick)."""
 
 
 BUSY = Ack(ok=False, error=ErrorInfo(
@@ -159,13 +154,12 @@ class CarRuntime:
         if self.recorder:
             self.recorder.write("note", self.clock.now(), what=what, **fields)
 
-    @contextmanager
-    def _loop_lock(self) -> Iterator[None]:
-        """The control loop's lock, or LoopBusy after HANDLER_WAIT_S (a stalled tick holds it)."""
+    def _with_loop(self, fn: Callable[[], Any]) -> Any:
+        """fn() under the control loop's lock; BUSY if a stalled tick holds it longer than HANDLER_WAIT_S."""
         if not self.loop.lock.acquire(timeout=HANDLER_WAIT_S):
-            raise LoopBusy()
+            return BUSY
         try:
-            yield
+            return fn()
         finally:
             self.loop.lock.release()
 
@@ -174,11 +168,7 @@ class CarRuntime:
     def handle_skill(self, data: Any) -> dict:
         request, bad = parse(SkillRequest, data, "skill request")
         if bad is None:
-            try:
-                with self._loop_lock():
-                    out = self.executor.submit(request, self.clock.now()).model_dump(mode="json")
-            except LoopBusy:
-                out = BUSY
+            out = self._with_loop(lambda: self.executor.submit(request, self.clock.now()).model_dump(mode="json"))
         else:
             out = bad
         if self.recorder:
@@ -192,21 +182,15 @@ class CarRuntime:
         if bad:
             return bad
         self.note("cancel", request_id=cancel.request_id, reason=cancel.reason)
-        try:
-            with self._loop_lock():
-                return self.executor.cancel(cancel.request_id, cancel.reason, self.clock.now()).model_dump(mode="json")
-        except LoopBusy:
-            return BUSY
+        return self._with_loop(
+            lambda: self.executor.cancel(cancel.request_id, cancel.reason, self.clock.now()).model_dump(mode="json"))
 
     def handle_stop(self, data: Any) -> dict:
         stop, bad = parse(Stop, data if data is not None else {}, "stop")
         reason = stop.reason if stop else "stop"
         # A stop always stops, even when its payload is malformed: the error is reported after.
-        try:
-            with self._loop_lock():
-                self.executor.stop(reason, self.clock.now())
-        except LoopBusy:  # a stuck loop: the dead-man already holds neutral; stop the motors anyway
-            self.hardware.stop()
+        if self._with_loop(lambda: self.executor.stop(reason, self.clock.now())) is BUSY:
+            self.hardware.stop()  # a stuck loop: the dead-man already holds neutral; stop the motors anyway
             self.note("stop", reason=reason, loop="busy")
             return BUSY
         self.note("stop", reason=reason)
@@ -238,11 +222,7 @@ class CarRuntime:
         stop, bad = parse(Stop, data if data is not None else {}, "reset_estop")
         if bad:
             return bad  # a reset must be deliberate: a malformed one resets nothing
-        try:
-            with self._loop_lock():
-                self.supervisor.reset_estop()
-                self.deadman.reset_estop()
-        except LoopBusy:
+        if self._with_loop(lambda: (self.supervisor.reset_estop(), self.deadman.reset_estop())) is BUSY:
             return BUSY
         self.latch.clear()
         self.note("reset_estop", reason=stop.reason, error=self.latch.last_error)
@@ -252,10 +232,7 @@ class CarRuntime:
         limits, bad = parse(SessionLimits, data, "limits")
         if bad:
             return bad  # keep the previous limits
-        try:
-            with self._loop_lock():
-                self.supervisor.set_session(limits)
-        except LoopBusy:
+        if self._with_loop(lambda: self.supervisor.set_session(limits)) is BUSY:
             return BUSY
         self.note("limits", limits=limits)
         return OK
@@ -272,16 +249,15 @@ class CarRuntime:
             arena = Arena.model_validate(setup.arena)
         except ValidationError as exc:
             return Ack(ok=False, error=validation_error_info(exc, "arena")).model_dump(mode="json")
-        try:
-            with self._loop_lock():
-                if self.executor.running is not None:
-                    return Ack(ok=False, error=ErrorInfo(
-                        rule="busy", message=f"{self.config.car_id} is running a request; the arena changes only when idle",
-                        value=self.executor.running.request.request_id,
-                        fix="stop the car first, then send the arena")).model_dump(mode="json")
-                self.set_arena(arena, setup.pose)
-        except LoopBusy:
-            return BUSY
+        return self._with_loop(lambda: self._load_arena_when_idle(arena, setup.pose))
+
+    def _load_arena_when_idle(self, arena: Arena, pose) -> dict:
+        if self.executor.running is not None:
+            return Ack(ok=False, error=ErrorInfo(
+                rule="busy", message=f"{self.config.car_id} is running a request; the arena changes only when idle",
+                value=self.executor.running.request.request_id,
+                fix="stop the car first, then send the arena")).model_dump(mode="json")
+        self.set_arena(arena, pose)
         return OK
 
     def set_arena(self, arena: Arena, pose=None) -> None:
@@ -301,20 +277,14 @@ class CarRuntime:
         self.note("link_up")
 
     def link_down(self, reason: str) -> None:
-        try:
-            with self._loop_lock():
-                self.executor.link_lost(self.clock.now())
-        except LoopBusy:  # the watchdog stops the car anyway; the request ends when the loop is back
-            pass
+        # (a stuck loop: the watchdog stops the car anyway, the dead-man already has; the move ends with the stall)
+        self._with_loop(lambda: self.executor.link_lost(self.clock.now()))
         self.note("link_down", reason=reason)
 
     def shutdown(self, reason: str) -> None:
         """End the running request and stop the motors at once (the process is going away)."""
         self.hardware.stop()
-        try:
-            with self._loop_lock():
-                self.executor.shutdown(reason, self.clock.now())
-        except LoopBusy:
+        if self._with_loop(lambda: self.executor.shutdown(reason, self.clock.now())) is BUSY:
             log.error("shutdown: the control loop is stuck; its request gets no result")
         try:
             self.hardware.stop()

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from robot_runtime import fence as geo
 from robot_runtime.arena import Arena
 from robot_runtime.config import HardLimits
-from robot_runtime.fence_guard import RETURN_CRAWL, FenceCheck, FenceGuard
+from robot_runtime.fence_guard import FenceCheck, FenceGuard
 from robot_runtime.hardware import NEUTRAL, CarSpec, CarState, Command
 from robot_runtime.protocol import WATCHDOG_S, SafetyEvent, SafetyReason, SessionLimits, Zone
 from robot_runtime.watchdog import LinkWatchdog
@@ -271,13 +271,14 @@ class SafetySupervisor:
                 s_lim = min(lim.max_steer, 1.0)
                 lo = max(-s_lim, min(s_lim, prev.steering - steer_step))
                 hi = min(s_lim, max(-s_lim, prev.steering + steer_step))
+                refused = moving.clear  # what the asked-for path runs into: what the kid is told about
                 new_s, moving = self.fence.safest_steering(state, motion, out_s, lo, hi, moving)
                 steered = abs(new_s - out_s) > CLIP_EPS
                 out_s = new_s
                 check = moving if motion == direction else self.fence.check(state, direction, out_s, out_t, matters)
                 if not moving.stoppable:
                     check = FenceCheck(0.0, moving.clear, False)  # brake: nothing better is in reach
-            fence_cap, clear = check.cap, check.clear
+            fence_cap, clear = check.cap, (refused if steered else check.clear)
         pose_cap = 0.0 if not pose_ok else math.inf
         obstacle_cap, sensor_cap = self._obstacle_caps(state, top) if direction > 0 else (math.inf, math.inf)
         watchdog_cap = self.watchdog.throttle_cap(now + self.tick_s, hard.max_decel_per_s)

@@ -64,7 +64,7 @@ def clear_of_everything(arena: Arena, spec: CarSpec, x: float, y: float, room: f
 
 
 @pytest.mark.parametrize("level_pct", LEVEL_SPEEDS)
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(walls=st.lists(wall, min_size=1, max_size=3), cones=st.lists(cone, max_size=3),
        x=st.floats(60, W - 60), y=st.floats(60, H - 60), heading=st.floats(-180, 180),
        plan=st.lists(segment, min_size=3, max_size=7), spec=specs, hard=limits)
