@@ -31,6 +31,7 @@ class Bug:
     old: str
     new: str
     tests: tuple[str, ...]  # test files to run (relative to tests/)
+    more: tuple[tuple[str, str, str], ...] = ()  # further (file, old, new) patches of the same bug
 
 
 RT = "runtime/"
@@ -48,8 +49,8 @@ BUGS = [
         "                    if wait <= 0.0:\n                        trip =", "                    if False:\n                        trip =",
         (RT + "test_deadman.py",)),
     Bug("stale_command_applied", "3: a command computed before a stall reaches the motors", "robot_runtime/deadman.py",
-        "            if self._estop is not None or self._trip is not None:\n                return None\n            if now - computed_at",
-        "            if self._estop is not None:\n                return None\n            if False and now - computed_at",
+        "            if self._estop is not None or self._trip is not None:\n                held = True\n            elif now - computed_at",
+        "            if self._estop is not None:\n                held = True\n            elif False and now - computed_at",
         (RT + "test_deadman.py",)),
     Bug("estop_waits_for_loop", "3: the e-stop is handled on the loop's thread only", "robot_runtime/runtime.py",
         "        self.deadman.latch_estop(reason)  # neutral right now", "        pass  # neutral right now",
@@ -98,7 +99,9 @@ BUGS = [
     Bug("policy_shadows_builtin", "5: a policy may take a built-in skill's name", "robot_runtime/policy.py",
         "    if manifest.name in RESERVED_NAMES:", "    if False:", (RT + "test_policy.py",)),
     Bug("too_fast_not_zero", "the already-too-fast-to-stop car keeps its throttle", "robot_runtime/fence_guard.py",
-        "/ top if stoppable else 0.0", "/ top", (RT + "test_safety_properties.py", RT + "test_fence_steering.py")),
+        "/ top if stoppable else 0.0", "/ top", (RT + "test_safety_properties.py", RT + "test_fence_steering.py"),
+        more=(("robot_runtime/safety.py", "                    check = FenceCheck(0.0, moving.clear, False)",
+               "                    pass"),)),
     Bug("estop_not_immediate", "e-stop waits for the next tick instead of stopping the hardware at once",
         "robot_runtime/deadman.py", "        with self._lock:\n            self._estop = reason\n        self._stop_hardware()",
         "        with self._lock:\n            self._estop = reason", (RT + "test_estop.py",)),
@@ -106,7 +109,8 @@ BUGS = [
         "        if bad:\n            return bad  # a reset must be deliberate", "        if False:\n            return bad  # a reset",
         (RT + "test_estop.py",)),
     Bug("no_inference_deadline", "ONNX inference has no deadline", "robot_runtime/policy.py",
-        "            return self._pending.result(timeout=deadline_s)", "            return self._pending.result()",
+        "            return self._pending.result(timeout=self.deadline_s if deadline_s is None else deadline_s)",
+        "            return self._pending.result()",
         (RT + "test_policy.py",)),
 ]
 
@@ -114,11 +118,12 @@ BUGS = [
 def plant(bug: Bug, into: Path) -> None:
     for pkg in ("robot_runtime", "server"):
         shutil.copytree(ROOT / pkg, into / pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    path = into / bug.file
-    text = path.read_text(encoding="utf-8")
-    if text.count(bug.old) != 1:
-        raise SystemExit(f"{bug.name}: the patch no longer applies to {bug.file} (found {text.count(bug.old)}x)")
-    path.write_text(text.replace(bug.old, bug.new), encoding="utf-8")
+    for file, old, new in ((bug.file, bug.old, bug.new), *bug.more):
+        path = into / file
+        text = path.read_text(encoding="utf-8")
+        if text.count(old) != 1:
+            raise SystemExit(f"{bug.name}: the patch no longer applies to {file} (found {text.count(old)}x)")
+        path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def run(bug: Bug) -> tuple[list[str], str]:

@@ -117,3 +117,16 @@ def test_a_slalom_still_passes_its_cones_with_cones_fenced():
     run = run_supervised(car, NamedSkillAction(name="slalom", speed_pct=70), limits={"max_speed_pct": 70, "level": 3})
     assert run.result.status == "done", run.result
     assert car.collision_log == []
+
+
+@pytest.mark.parametrize("steering", [-1.0, -0.3, 0.0, 0.3, 1.0])
+def test_already_too_fast_to_stop_before_the_wall_ahead_means_zero_throttle(steering):
+    """250 cm/s, 60 cm from a wall across the whole arena: stopping takes stop_cm(250) = 153 cm on any
+    path, so the car gets no throttle at all, whatever it asks and however it steers."""
+    arena = Arena(width_cm=1000, height_cm=1000, start={"x_cm": 100, "y_cm": 500, "heading_deg": 0},
+                  walls=[Wall(x0=581, y0=0, x1=581, y1=1000, thickness_cm=2)])
+    sup = SafetySupervisor(HARD, SPEC, arena, watchdog=False, session=SessionLimits())
+    state = CarState(t=0, x_cm=500, y_cm=500, heading_deg=0, speed_cm_s=250.0)  # bumper 60 cm from the wall
+    assert stop_cm(250.0) > 60.0 + 51.0  # more than the gap, and more than a full-lock turn's radius could dodge
+    outs = [sup.filter(Command(1.0, steering), state, 0.02 * i)[0] for i in range(10)]
+    assert all(o.throttle == 0.0 for o in outs)
