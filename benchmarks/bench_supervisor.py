@@ -50,7 +50,7 @@ out = {}
 for name, where, box in (("walls_and_cones", arena, (20, 20, 580, 380)), ("open_floor", open_floor, (2000, 2000, 3000, 3000))):
     sup = SafetySupervisor(HardLimits(), CarSpec(), where, watchdog=False)
     sup.set_session(SessionLimits())
-    x, y, h, v = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 0.0, 0.0
+    x, y, h, v, yaw = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 0.0, 0.0, 0.0
     times = []
     now = 0.0
     cmd = Command(0.8, 0.0)
@@ -59,12 +59,13 @@ for name, where, box in (("walls_and_cones", arena, (20, 20, 580, 380)), ("open_
             cmd = Command(rng.choice([1.0, 0.6, -0.5]), rng.choice([-1.0, -0.4, 0.0, 0.4, 1.0]))
         if i % 200 == 0:  # a new place now and then, anywhere in the box
             x, y, h = rng.uniform(box[0], box[2]), rng.uniform(box[1], box[3]), rng.uniform(-180, 180)
-        state = CarState(t=now, x_cm=x, y_cm=y, heading_deg=h, speed_cm_s=v)
+        state = CarState(t=now, x_cm=x, y_cm=y, heading_deg=h, speed_cm_s=v, yaw_rate_dps=yaw)
         t0 = time.perf_counter()
         sent, _ = sup.filter(cmd, state, now)
         times.append(time.perf_counter() - t0)
-        v = sent.throttle * 300.0  # a kinematic car that does what it was sent
-        h += math.degrees(v * 0.02 * math.tan(math.radians(27 * sent.steering)) / 26.0)
+        v = sent.throttle * 300.0  # a kinematic car that does what it was sent (its tyres grip)
+        yaw = math.degrees(v * math.tan(math.radians(27 * sent.steering)) / 26.0)
+        h += yaw * 0.02
         x += v * 0.02 * math.cos(math.radians(h))
         y += v * 0.02 * math.sin(math.radians(h))
         now += 0.02

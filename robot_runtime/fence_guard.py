@@ -216,14 +216,15 @@ class FenceGuard:
         return out
 
     def safest_steering(self, state: CarState, direction: float, wanted: float, lo: float, hi: float,
-                        first: FenceCheck) -> tuple[float, FenceCheck]:
+                        first: FenceCheck, throttle: float = 0.0, matters: float = math.inf) -> tuple[float, FenceCheck]:
         """`wanted` (already checked: `first`) is not stoppable. The steering in [lo, hi] (this tick's
-        reach) that is, closest to `wanted`; if none is, the one with the longest free path."""
+        reach) that is, closest to `wanted`; if none is, the one with the longest free path. Each is
+        checked as `check(state, direction, steering, throttle, matters)` would."""
         straight = min(max(0.0, lo), hi)
         candidates = sorted({lo, hi, straight, (wanted + straight) / 2.0} - {wanted}, key=lambda s: abs(s - wanted))
         best_s, best = wanted, first
         for s in candidates:
-            check = self.check(state, direction, s, 0.0)
+            check = self.check(state, direction, s, throttle, matters)
             if check.stoppable:
                 return s, check
             if check.clear.distance_cm > best.clear.distance_cm + 1e-9:

@@ -272,10 +272,12 @@ class SafetySupervisor:
                 lo = max(-s_lim, min(s_lim, prev.steering - steer_step))
                 hi = min(s_lim, max(-s_lim, prev.steering + steer_step))
                 refused = moving.clear  # what the asked-for path runs into: what the kid is told about
-                new_s, moving = self.fence.safest_steering(state, motion, out_s, lo, hi, moving)
+                same = motion == direction  # then each candidate's check is also its throttle cap
+                new_s, moving = self.fence.safest_steering(state, motion, out_s, lo, hi, moving,
+                                                           out_t if same else 0.0, matters)
                 steered = abs(new_s - out_s) > CLIP_EPS
                 out_s = new_s
-                check = moving if motion == direction else self.fence.check(state, direction, out_s, out_t, matters)
+                check = moving if same else self.fence.check(state, direction, out_s, out_t, matters)
                 if not moving.stoppable:
                     check = FenceCheck(0.0, moving.clear, False)  # brake: nothing better is in reach
             fence_cap, clear = check.cap, (refused if steered else check.clear)
