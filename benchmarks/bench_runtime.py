@@ -38,9 +38,10 @@ PROGRAM = [  # a square, over and over: drive and turn skills keep every stage b
 
 
 def make(rate_hz: float = 50.0, log: Path | None = None) -> tuple[CarRuntime, SimCar]:
-    car = SimCar(arena=ARENA)
+    car = SimCar(arena=ARENA, clock=time.monotonic)  # on the wall clock, as `dojo car --sim` runs it
     recorder = FlightRecorder(log, fsync=False) if log else None
     rt = CarRuntime(CarConfig(car_id="bench", rate_hz=rate_hz), car, MonotonicClock(), arena=ARENA, recorder=recorder)
+    rt.handle_limits({"max_speed_pct": 100})  # as the server does on connect: no skill runs before limits
     return rt, car
 
 

@@ -53,7 +53,7 @@ def bench_raw(supervised: bool, arena: Arena = ARENA) -> float:
     n = int(SIM_SECONDS * CONTROL_HZ)
     cmds = _commands(n)
     car = SimCar(arena=arena)
-    sup = SafetySupervisor(HardLimits(), CarSpec(), arena, watchdog=False) if supervised else None
+    sup = SafetySupervisor(HardLimits(), CarSpec(), arena, watchdog=False, session=SessionLimits()) if supervised else None
     t0 = _now()
     now = 0.0
     for i, cmd in enumerate(cmds):
@@ -72,7 +72,7 @@ def bench_loop() -> tuple[float, float, dict]:
     """The whole car runtime ticking skills back to back: (CPU seconds, simulated seconds, stage p50s)."""
     car = SimCar(arena=Arena(width_cm=1000, height_cm=1000, start=Pose(x_cm=500, y_cm=500, heading_deg=0)))
     clock = ManualClock()
-    rt = CarRuntime(CarConfig(car_id="bench", watchdog=False), car, clock, arena=car.arena)
+    rt = CarRuntime(CarConfig(car_id="bench", watchdog=False, mode="headless"), car, clock, arena=car.arena)
     actions = [DriveAction(distance_cm=80, speed_pct=70), TurnAction(degrees=180, speed_pct=50),
                DriveAction(distance_cm=-40, speed_pct=40), NamedSkillAction(name="figure_eight", speed_pct=70)]
     t0 = _now()

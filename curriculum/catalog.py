@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Literal
 
 from curriculum.errors import BlockError
 from robot_runtime.protocol import Action, DriveAction, GotoAction, NamedSkillAction, StopAction, TurnAction
+from robot_runtime.skills.registry import RESERVED_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +301,7 @@ class Catalog:
     def skills(self) -> tuple[Skill, ...]:
         """The built-in skills, then every source's learned ones. A learned skill is always marked
         learned and never takes a built-in's (or a block's) name, so it cannot borrow its permissions."""
-        taken = {s.name for s in self.builtin_skills} | set(self.by_id)
+        taken = {s.name for s in self.builtin_skills} | set(self.by_id) | RESERVED_NAMES  # the car refuses those too
         learned: list[Skill] = []
         for source in self._skill_sources:
             try:

@@ -85,6 +85,9 @@ class _BatchSlot:
         self.fresh = True
         return self._placeholder
 
+    def infer_within(self, obs: np.ndarray, deadline_s: float | None = None) -> np.ndarray:
+        return self.infer(obs)  # headless: the batch runs after every car has stepped, no deadline to keep
+
     fresh = False  # set by infer, cleared when the batch row is used: a stale row is never run
 
 
@@ -177,7 +180,7 @@ def _run_batch(trick: Trick, seeds: list[int], policy: LoadedPolicy | None, reco
             for i in rows:
                 slot = cars[i].skill.policy
                 if not slot.fresh:
-                    raise RuntimeError("PolicySkill.step did not call policy.infer this tick; learning/rollout.py "
+                    raise RuntimeError("PolicySkill.step did not call policy.infer_within this tick; learning/rollout.py "
                                        "batches through that call and must follow the policy runner")
                 slot.fresh = False
             out = policy.session.run(None, {policy.input_name: batch[rows]})[0]

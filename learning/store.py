@@ -19,9 +19,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from robot_runtime.skills.registry import BUILTIN_NAMED
+from robot_runtime.skills import registry
 
-RESERVED_NAMES = frozenset(BUILTIN_NAMED) | {"drive", "turn", "goto", "stop", "skill", "expert"}  # built-ins and actions
+# The car's reserved names (built-in skills and actions), plus the words the store itself uses for drivers.
+RESERVED_NAMES = registry.RESERVED_NAMES | {"skill", "expert"}
 NAME_MAX = 40
 
 

@@ -102,6 +102,21 @@ class Arena(_Strict):
         raise KeyError(f"arena '{self.name}' has no zone '{name}' (it has: {', '.join(z.name for z in self.zones) or 'none'})")
 
 
+def bounded_by(server: Arena, own: Arena) -> Arena:
+    """The server's arena as the car may use it: inside the car's own arena, never wider.
+
+    Both share the lower-left corner as origin, so the edge is the smaller of each side; the car's own
+    walls, cones and forbidden zones stay, the server's are added. (A server arena can add walls and
+    zones, never remove or widen anything the car was configured with.)"""
+    return server.model_copy(update={
+        "width_cm": min(server.width_cm, own.width_cm),
+        "height_cm": min(server.height_cm, own.height_cm),
+        "walls": [*own.walls, *server.walls],
+        "cones": [*own.cones, *server.cones],
+        "zones": [*server.zones, *(z for z in own.zones if z.kind == "forbidden")],
+    })
+
+
 def load_arena(path: str | Path) -> Arena:
     """Read an arena from a YAML or JSON file (YAML is a superset of JSON)."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}

@@ -28,6 +28,7 @@ from robot_runtime.arena import DEFAULT_ARENA, load_arena
 from robot_runtime.clock import MonotonicClock
 from robot_runtime.config import CarConfig, ConfigError, format_validation_error, load_car_config
 from robot_runtime.drivers import UnknownHardware, create_hardware
+from robot_runtime.estop_latch import EstopLatch, default_latch_path
 from robot_runtime.link import AuthRefused, CarLink
 from robot_runtime.recorder import FlightRecorder
 from robot_runtime.runtime import CarRuntime
@@ -54,13 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="noise seed for the simulator")
     p.add_argument("--noise", action="store_true", help="simulated sensor and actuator noise")
     p.add_argument("--policy", action="append", default=[], help="ONNX policy manifest to register as a skill")
+    p.add_argument("--estop-file", help="where the latched e-stop is kept across restarts "
+                                        "(real cars default to ~/.local/state/mikro-dojo/estop-CAR.json; simulated ones keep it in memory)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     return p
 
 
 def make_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> CarConfig:
     overrides = {"server_url": args.server, "token": args.token, "log_file": args.log, "rate_hz": args.rate,
-                 "arena_file": args.arena}
+                 "arena_file": args.arena, "estop_file": args.estop_file}
     if args.config:
         if args.sim:
             p.error("give either --sim or a car config file, not both")
@@ -124,7 +127,14 @@ def register_policies(config: CarConfig) -> list[str]:
 
 async def run_car(config: CarConfig, hardware, arena, recorder: FlightRecorder | None, skills: list[str]) -> int:
     clock = MonotonicClock()
-    runtime = CarRuntime(config, hardware, clock, arena=arena, recorder=recorder)
+    # A real car keeps its e-stop across restarts by default; a simulated one only when asked (--estop-file).
+    latch_path = config.estop_file or (default_latch_path(config.car_id) if config.hardware != "sim" else None)
+    latch = EstopLatch(latch_path)
+    own = arena if config.arena_file else None  # the car's own arena bounds whatever a server sends
+    runtime = CarRuntime(config, hardware, clock, arena=arena, own_arena=own, recorder=recorder, latch=latch)
+    if latch.reason is not None:
+        print(f"dojo car: {config.car_id} is still emergency-stopped ({latch.reason}); the teacher resets it "
+              f"from the console (or delete {latch.path})", flush=True)
     link = CarLink(runtime, config.server_url, config.token, clock,
                    kind="sim" if config.hardware == "sim" else "real", skills=skills)
     stop = asyncio.Event()

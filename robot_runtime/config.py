@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from robot_runtime.deadman import DEADMAN_S
 from robot_runtime.hardware import CarSpec
 from robot_runtime.protocol import CarId
 
@@ -33,6 +34,8 @@ class HardLimits(_Strict):
     """
 
     max_speed_pct: Annotated[float, Field(ge=0, le=100)] = 100.0
+    # Backing up: no sensor looks behind the car, only the fence does, so reverse has its own, lower cap.
+    max_reverse_pct: Annotated[float, Field(ge=0, le=100)] = 50.0
     max_steer_pct: Annotated[float, Field(ge=0, le=100)] = 100.0
     # 0 -> full throttle in 0.25 s: quick enough for donuts, gentle enough not to pop a wheelie.
     max_accel_per_s: Annotated[float, Field(gt=0, le=100)] = 4.0
@@ -41,12 +44,15 @@ class HardLimits(_Strict):
     # Lock to lock (-1 -> 1) in 0.25 s: about a hobby servo's own speed, so no command is lost.
     max_steer_rate_per_s: Annotated[float, Field(gt=0, le=100)] = 8.0
     # What the car can really brake on a classroom floor (about 0.4 g); the fence plans with it.
-    brake_decel_cm_s2: Annotated[float, Field(gt=0, le=5000)] = 400.0
+    # Bounds: under 50 cm/s^2 (0.05 g) is a car without brakes; over 1200 (1.2 g) no tyre holds on a floor.
+    brake_decel_cm_s2: Annotated[float, Field(ge=50, le=1200)] = 400.0
     # Stopping is planned as speed * reaction_s + speed^2 / (2 * brake_decel): reaction_s covers one tick
     # plus the ESC speed controller's time constant (the simulator's ESC: 0.25 s; real ESCs are similar).
+    # CarConfig also ties it to the loop: at least the dead-man's timeout plus one tick (see below).
     reaction_s: Annotated[float, Field(ge=0, le=1)] = 0.3
-    fence_margin_cm: Annotated[float, Field(ge=0, le=100)] = 5.0  # stop this far before a wall or the fence
-    obstacle_margin_cm: Annotated[float, Field(ge=0, le=100)] = 8.0  # stop this far before what the sensor sees
+    # Margins under 1 cm (fence) / 2 cm (sensor) are below what a pose estimate or a ranger resolves.
+    fence_margin_cm: Annotated[float, Field(ge=1, le=100)] = 5.0  # stop this far before a wall or the fence
+    obstacle_margin_cm: Annotated[float, Field(ge=2, le=100)] = 8.0  # stop this far before what the sensor sees
 
 
 class SpecConfig(_Strict):
@@ -77,7 +83,29 @@ class CarConfig(_Strict):
     log_file: str | None = None
     watchdog: bool = True  # off only for headless runs with no server (evaluation, training)
     policies: list[str] = []  # policy manifests (YAML/JSON next to their .onnx) to register as skills
-    mode: Literal["realtime", "headless"] = "realtime"  # informational: headless runs call ControlLoop.run_headless
+    # realtime: a car driven by a classroom server (watchdog on, no skill before the server's limits);
+    # headless: evaluation and training on a ManualClock, no server (ControlLoop.run_headless).
+    mode: Literal["realtime", "headless"] = "realtime"
+    # Where the latched e-stop is kept across restarts; None: `dojo car` picks one (estop_latch.py).
+    estop_file: str | None = None
+
+    @model_validator(mode="after")
+    def _physically_sound(self) -> "CarConfig":
+        if self.mode == "realtime" and not self.watchdog:
+            raise ValueError("watchdog: false is only allowed with mode: headless (a car that runs in real "
+                             "time always stops by itself when its server goes quiet) — remove `watchdog: false`")
+        if self.hardware != "sim" and self.mode == "realtime" and not self.arena_file:
+            raise ValueError(f"arena_file is required for hardware: {self.hardware} — a real car's own arena is the "
+                             "outer bound of its fence (a server can only add walls inside it); measure the floor "
+                             "and write an arena file (docs/car-runtime.md)")
+        tick = 1.0 / self.rate_hz
+        need = DEADMAN_S + tick
+        if self.limits.reaction_s + 1e-9 < need:
+            raise ValueError(
+                f"limits.reaction_s must cover the dead-man's {DEADMAN_S:g} s plus one tick ({tick:.3f} s at "
+                f"{self.rate_hz:g} Hz): at least {need:.3f} s (got {self.limits.reaction_s:g}) — raise "
+                f"limits.reaction_s to {need:.3f} or more (measure it with `dojo car calibrate`)")
+        return self
 
 
 class ConfigError(ValueError):
@@ -101,7 +129,7 @@ def load_car_config(path: str | Path, **overrides: Any) -> CarConfig:
     p = Path(path)
     data = read_config_mapping(p, "car config", ConfigError)
     # Files named in the config are relative to the config file, not to wherever the car was started.
-    for key in ("arena_file", "log_file"):
+    for key in ("arena_file", "log_file", "estop_file"):
         if isinstance(data.get(key), str):
             data[key] = str(p.parent / data[key])
     if isinstance(data.get("policies"), list):

@@ -10,6 +10,7 @@ later — see docs/car-runtime.md "Writing a hardware driver".
 from __future__ import annotations
 
 import importlib
+import time
 
 from robot_runtime.arena import Arena
 from robot_runtime.config import CarConfig
@@ -48,4 +49,7 @@ def create_sim(config: CarConfig, arena: Arena, *, seed: int | None = None, nois
     noise_spec = NoiseSpec(seed=seed or 0, **opts.pop("noise", {})) if noise else None
     if opts:
         raise UnknownHardware(f"sim hardware does not know the options {sorted(opts)} — it takes: record, noise")
-    return SimCar(spec=config.spec.to_spec(), arena=arena, noise=noise_spec, record=record)
+    # In real time the simulator runs on the wall clock like a real car: a stalled loop leaves the last
+    # command on its motors until the dead-man's stop, exactly as on the road.
+    clock = time.monotonic if config.mode == "realtime" else None
+    return SimCar(spec=config.spec.to_spec(), arena=arena, noise=noise_spec, record=record, clock=clock)

@@ -67,8 +67,11 @@ class SkillExecutor:
         on_result: Callable[[SkillResult], None],
         on_event: Callable[[SafetyEvent], None] = lambda ev: None,
         arena: Arena = DEFAULT_ARENA,
+        needs_limits: bool = False,
     ) -> None:
         self.supervisor = supervisor
+        # A car driven by a server runs nothing before the server's session limits arrived (fail closed).
+        self.needs_limits = needs_limits
         self.spec = spec
         self.car_id = car_id
         self.on_result = on_result
@@ -91,6 +94,9 @@ class SkillExecutor:
         if self.supervisor.estopped and not isinstance(request.action, StopAction):
             return _refuse("estop", f"{self.car_id} is emergency-stopped", name,
                            "the teacher resets the emergency stop first (reset_estop)")
+        if self.needs_limits and not self.supervisor.session_received and not isinstance(request.action, StopAction):
+            return _refuse("no_limits", f"{self.car_id} has not received its session limits from the server yet", name,
+                           "the server sends `limits` when the car connects; send them before any skill")
         lim = self.supervisor.limits
         if isinstance(request.action, NamedSkillAction) and lim.allowed_skills is not None \
                 and name not in lim.allowed_skills:
@@ -149,6 +155,16 @@ class SkillExecutor:
         if self.running is not None:
             self._finish("failed", "link_lost", "I lost the connection to the classroom, so I stopped.",
                          "the link to the server dropped while the skill ran", now)
+
+    def car_fault(self, detail: str, now: float) -> None:
+        """The car itself failed (the control loop stalled): not the kid's program, not the link."""
+        if self.running is not None:
+            self._finish("failed", "car_fault", "I had a hiccup, so I stopped to be safe. Try again!", detail, now)
+
+    def pose_lost(self, bad_samples: int, now: float) -> None:
+        if self.running is not None:
+            self._finish("failed", "pose_lost", "I lost track of where I am, so I stopped.",
+                         f"{bad_samples} pose samples in a row were not numbers (NaN/inf): the car stopped", now)
 
     def shutdown(self, reason: str, now: float) -> None:
         if self.running is not None:

@@ -24,7 +24,7 @@ class Segment:
     x1: float
     y1: float
     half_thickness: float
-    what: str  # "wall", "edge" (of the arena) or "fence" (the play area the server set)
+    what: str  # "wall", "edge" (of the arena), "fence" (the play area), "closed_zone" or "cone"
 
 
 def stopping_distance_cm(speed_cm_s: float, brake_cm_s2: float, reaction_s: float) -> float:
@@ -65,12 +65,20 @@ def wall_outline(x0: float, y0: float, x1: float, y1: float, half_thickness: flo
     return [Segment(*corners[i], *corners[(i + 1) % 4], 0.0, "wall") for i in range(4)]
 
 
+def cone_outline(x: float, y: float, radius: float) -> list[Segment]:
+    """A cone as the square around its base (thin edges: rays and the swept box see it exactly)."""
+    return zone_segments(Zone(x0=x - radius, y0=y - radius, x1=x + radius, y1=y + radius), "cone")
+
+
 def fence_segments(arena: Arena | None, fence: Zone | None, keep_out: tuple[Zone, ...] = ()) -> list[Segment]:
-    """Everything the car must not drive into: arena walls, the arena's edge, the session fence, closed zones."""
+    """Everything the car must not drive into: arena walls and cones, the arena's edge, the session
+    fence, closed zones."""
     segs: list[Segment] = []
     if arena is not None:
         for w in arena.walls:
             segs += wall_outline(w.x0, w.y0, w.x1, w.y1, w.thickness_cm / 2.0)
+        for c in arena.cones:
+            segs += cone_outline(c.x_cm, c.y_cm, c.radius_cm)
         segs += zone_segments(arena.bounds, "edge")
     if fence is not None:
         segs += zone_segments(fence, "fence")
@@ -225,18 +233,22 @@ def inside(x: float, y: float, zone: Zone) -> bool:
 
 
 ARC_STEP_CM = 4.0  # the swept footprint is checked every 4 cm of path (a fifth of the car's width)
-ARC_STEER_MIN = 0.1  # below this steering the straight corridor rays are exact enough
+REFINE_STEPS = 3  # a hit between two steps is located to ARC_STEP_CM / 2^3 = 0.5 cm
 SIDE_MARGIN_CM = 2.0  # a turning car keeps this much room at its sides (the real path differs by ~1 cm)
 
 
-def segment_hits_box(cx: float, cy: float, ux: float, uy: float, half_len: float, half_w: float, s: Segment) -> bool:
-    """Does segment s touch the rectangle centred at (cx, cy), long axis (ux, uy)? (Liang-Barsky clip)"""
+def segment_hits_box(cx: float, cy: float, ux: float, uy: float, half_len: float, half_w: float, s: Segment,
+                     left_w: float | None = None) -> bool:
+    """Does segment s touch the rectangle centred at (cx, cy), long axis (ux, uy)? (Liang-Barsky clip)
+
+    The rectangle reaches half_w to the right of its axis and `left_w` (default half_w) to its left."""
     ax, ay = s.x0 - cx, s.y0 - cy
     bx, by = s.x1 - cx, s.y1 - cy
     a_lon, a_lat = ax * ux + ay * uy, -ax * uy + ay * ux
     d_lon, d_lat = bx * ux + by * uy - a_lon, -bx * uy + by * ux - a_lat
     t0, t1 = 0.0, 1.0
-    for p, q in ((-d_lon, a_lon + half_len), (d_lon, half_len - a_lon), (-d_lat, a_lat + half_w), (d_lat, half_w - a_lat)):
+    lw = half_w if left_w is None else left_w
+    for p, q in ((-d_lon, a_lon + half_len), (d_lon, half_len - a_lon), (-d_lat, a_lat + half_w), (d_lat, lw - a_lat)):
         if p == 0.0:
             if q < 0.0:
                 return False
@@ -262,6 +274,9 @@ def arc_clearance(
     max_len_cm: float,
     spec: CarSpec,
     segments: list[Segment],
+    slide_per_cm: float = 0.0,
+    grow_cm: float = 0.0,
+    kappa: float | None = None,
 ) -> Clearance:
     """Free path length along the arc the car drives with this steering, checking the WHOLE footprint
     every ARC_STEP_CM (a turning car's sides and far corners sweep where no bumper ray looks).
@@ -269,15 +284,24 @@ def arc_clearance(
     Kinematic bicycle about the rear axle (half a wheelbase behind the body centre). Walls the car
     already touches are left to the straight check (which stops motion into them). Looks no further
     than max_len_cm: the caller asks only as far as it needs to stop.
+
+    A sliding car also moves sideways: `slide_per_cm` (+ to the left) widens the swept box on that side
+    by that many cm per cm of path (the rear axle's sideways over forward speed). `grow_cm` widens the
+    footprint on every side (how far the pose may be off). `kappa` (1/cm, + to the left) replaces the
+    steering's curvature: the path a sliding car's yaw rate drives, say.
     """
     if not segments or max_len_cm <= 0.0:
         return Clearance(math.inf, "")
-    half_len, half_w = spec.length_cm / 2.0, spec.width_cm / 2.0
+    half_len, half_w = spec.length_cm / 2.0 + grow_cm, spec.width_cm / 2.0 + grow_cm
+    slide = abs(slide_per_cm)
+    slide_left = slide_per_cm > 0.0
     psi0 = math.radians(heading_deg)
     lr = spec.wheelbase_cm / 2.0
     rx, ry = x - lr * math.cos(psi0), y - lr * math.sin(psi0)
-    kappa = math.copysign(math.tan(math.radians(spec.max_steer_deg * min(1.0, abs(steer_frac)))), steer_frac) / spec.wheelbase_cm
-    reach = max_len_cm + math.hypot(half_len, half_w + SIDE_MARGIN_CM) + lr
+    if kappa is None:
+        kappa = steering_curvature(steer_frac, spec)
+    side_extra = slide * max_len_cm  # the widest the slide makes the box, at the end of the path
+    reach = max_len_cm + math.hypot(half_len, half_w + SIDE_MARGIN_CM + side_extra) + lr
     c0, s0 = math.cos(psi0), math.sin(psi0)
     # The body centre moves sqrt(1 + (kappa lr)^2) cm per cm of rear-axle path, so between steps k and
     # k + j it moves at most j * step_centre: a segment d cm from the centre at step k, more than the
@@ -299,14 +323,15 @@ def arc_clearance(
             # Already inside the side margin: checked against the bare footprint, so the car may still leave.
             inside_margin = segment_hits_box(x, y, c0, s0, half_len, half_w + SIDE_MARGIN_CM, s)
             hw = half_w if inside_margin else half_w + SIDE_MARGIN_CM
-        diag = math.hypot(half_len, hw)
+        diag = math.hypot(half_len, hw + side_extra)
         near.append([s, hw, diag, _steps_until_reachable(0, dist, diag, step_centre)])
     if not near:
         return Clearance(math.inf, "")
     k = min(item[3] for item in near)
     straight = abs(kappa) < 1e-9
-    while k <= steps:
-        sigma = direction * k * ARC_STEP_CM
+
+    def pose_at(travelled: float) -> tuple[float, float, float, float]:
+        sigma = direction * travelled
         psi = psi0 + kappa * sigma
         ux, uy = math.cos(psi), math.sin(psi)
         if straight:
@@ -314,7 +339,29 @@ def arc_clearance(
         else:
             px = rx + (uy - s0) / kappa
             py = ry - (ux - c0) / kappa
-        cx, cy = px + lr * ux, py + lr * uy
+        return px + lr * ux, py + lr * uy, ux, uy
+
+    def hits(s: Segment, hw: float, travelled: float) -> bool:
+        cx, cy, ux, uy = pose_at(travelled)
+        if slide == 0.0:
+            return segment_hits_box(cx, cy, ux, uy, half_len, hw, s)
+        widen = slide * travelled
+        return segment_hits_box(cx, cy, ux, uy, half_len, hw + (0.0 if slide_left else widen), s,
+                                hw + (widen if slide_left else 0.0))
+
+    def first_free_before(s: Segment, hw: float, k: int) -> Clearance:
+        """The hit is between steps k - 1 and k: halve that step REFINE_STEPS times (0.5 cm)."""
+        lo, hi = (k - 1) * ARC_STEP_CM, k * ARC_STEP_CM
+        for _ in range(REFINE_STEPS):
+            mid = (lo + hi) / 2.0
+            if hits(s, hw, mid):
+                hi = mid
+            else:
+                lo = mid
+        return Clearance(lo, s.what)
+
+    while k <= steps:
+        cx, cy, ux, uy = pose_at(k * ARC_STEP_CM)
         following = steps + 1
         for item in near:  # in order: of two segments hit at the same step, the first one is reported
             if item[3] <= k:
@@ -322,14 +369,20 @@ def arc_clearance(
                 dist = point_segment_distance(cx, cy, s)
                 if dist > diag + CULL_SLACK_CM:
                     item[3] = k + max(1, math.floor((dist - diag - CULL_SLACK_CM) / step_centre))
-                elif segment_hits_box(cx, cy, ux, uy, half_len, hw, s):
-                    return Clearance((k - 1) * ARC_STEP_CM, s.what)
+                elif hits(s, hw, k * ARC_STEP_CM):
+                    return first_free_before(s, hw, k)
                 else:
                     item[3] = k + 1
             if item[3] < following:
                 following = item[3]
         k = following
     return Clearance(math.inf, "")
+
+
+def steering_curvature(steer_frac: float, spec: CarSpec) -> float:
+    """The kinematic bicycle's path curvature (1/cm, + to the left) for a steering fraction."""
+    return math.copysign(math.tan(math.radians(spec.max_steer_deg * min(1.0, abs(steer_frac)))),
+                         steer_frac) / spec.wheelbase_cm
 
 
 def _steps_until_reachable(k: int, dist: float, diag: float, step_centre: float) -> int:

@@ -10,6 +10,9 @@
   every accepted request gets its one answer whenever the server can still use it;
 - a link that stays connected but goes silent (no heartbeat for LINK_SILENT_S) is dropped and
   re-established; the car itself was already stopped by the watchdog after WATCHDOG_S.
+
+The link runs on the asyncio thread; the control loop ticks on its own thread (loop.py), so results and
+telemetry arrive from there and are handed to the event loop with ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
@@ -83,10 +86,22 @@ class CarLink:
         self.results_delivered = 0
         self.refusal: dict | None = None
         self._up = False
-        runtime.result_sinks.append(self._queue_result)
-        runtime.telemetry_sinks.append(self._queue_telemetry)
+        self._aloop: asyncio.AbstractEventLoop | None = _running_loop()
+        runtime.result_sinks.append(lambda result: self._on_link_thread(self._queue_result, result))
+        runtime.telemetry_sinks.append(lambda telem: self._on_link_thread(self._queue_telemetry, telem))
 
     # --- outgoing ------------------------------------------------------------------------------------
+
+    def _on_link_thread(self, fn, arg) -> None:
+        """Run fn(arg) on the link's event loop (the control loop calls the sinks from its own thread)."""
+        aloop = self._aloop
+        if aloop is None or _running_loop() is aloop:
+            fn(arg)
+            return
+        try:
+            aloop.call_soon_threadsafe(fn, arg)
+        except RuntimeError:  # the event loop is closed: the car is shutting down
+            pass
 
     def _queue_result(self, result: SkillResult) -> None:
         self._outbox.append(result)
@@ -175,6 +190,7 @@ class CarLink:
 
     async def run(self) -> None:
         """Stay connected until close(): reconnect with backoff; raise AuthRefused if refused."""
+        self._aloop = asyncio.get_running_loop()
         delay = RECONNECT_FIRST_S
         senders = [asyncio.create_task(self._send_telemetry()), asyncio.create_task(self._send_results())]
         try:
@@ -286,6 +302,13 @@ class CarLink:
             self._outbox_ready.clear()
 
 
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def refusal_info(data: Any) -> dict:

@@ -23,13 +23,20 @@ A policy is two files side by side: ``NAME.onnx`` and a manifest ``NAME.yaml`` (
 Whatever the model outputs, the command goes through the safety supervisor like any other skill's.
 The onnxruntime session is created once per policy, with one thread (the control loop's tick must
 stay small and predictable on a Pi), and reused by every run of the skill.
+
+Each inference runs on the policy's own worker thread with a deadline (INFERENCE_DEADLINE_S): a late
+answer is not waited for (the tick goes on with throttle 0 and the steering held), and
+MISSED_DEADLINES_TO_FAIL late answers in a row end the run `failed` (`policy_too_slow`). A policy
+cannot take a built-in skill's name (skills/registry.py RESERVED_NAMES), nor the permission with it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Callable, Literal
 
@@ -45,6 +52,10 @@ ObsField = Literal[
     "x_cm", "y_cm", "heading_deg", "heading_sin", "heading_cos", "speed_cm_s", "lateral_cm_s",
     "yaw_rate_dps", "slip_deg", "distance_cm", "elapsed_s", "travelled_cm", "speed_pct", *TASK_FIELDS,
 ]
+
+
+INFERENCE_DEADLINE_S = 0.015  # three quarters of a 50 Hz tick: the supervisor and the driver still fit in it
+MISSED_DEADLINES_TO_FAIL = 3  # three late answers in a row (60 ms): the model is too slow for this car
 
 
 class _Strict(BaseModel):
@@ -134,10 +145,26 @@ class LoadedPolicy:
     session: object  # onnxruntime.InferenceSession
     input_name: str
     n_outputs: int
+    deadline_s: float = INFERENCE_DEADLINE_S  # each inference's answer must be ready within this
+    _worker: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _pending: Future | None = field(default=None, repr=False)
 
     def infer(self, obs: np.ndarray) -> np.ndarray:
         out = self.session.run(None, {self.input_name: obs})[0]
         return np.asarray(out, dtype=np.float64).reshape(-1)
+
+    def infer_within(self, obs: np.ndarray, deadline_s: float | None = None) -> np.ndarray | None:
+        """The model's output, or None if it is not ready within `deadline_s` (it runs on its own thread;
+        while a late inference still runs, no new one is queued behind it)."""
+        if self._pending is not None and not self._pending.done():
+            return None  # still busy with a late one
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"policy-{self.manifest.name}")
+        self._pending = self._worker.submit(self.infer, obs.copy())
+        try:
+            return self._pending.result(timeout=self.deadline_s if deadline_s is None else deadline_s)
+        except FutureTimeout:
+            return None
 
 
 def load_manifest(path: str | Path) -> PolicyManifest:
@@ -217,6 +244,8 @@ class PolicySkill(Skill):
         # A learned trick's task (raises TaskError, a ValueError, if this arena does not fit it).
         self.task = TaskTracker(m.task, ctx.arena, ctx.spec) if m.task is not None else None
         self.task_row: list[float] = [0.0] * len(TASK_FIELDS)
+        self.missed = 0  # late answers in a row
+        self._last_cmd = Command()
 
     def start(self, state: CarState) -> None:
         self.elapsed_s = 0.0
@@ -265,15 +294,27 @@ class PolicySkill(Skill):
                                  reason="" if status == "done" else "task_failed", kid_text=self.task.kid_text)
             self.task_row = self.task.features(state)
             progress = max(progress, self.task.progress(state))
-        cmd = self.command_from(self.policy.infer(self.observe(state)))
+        out = self.policy.infer_within(self.observe(state))
         self.elapsed_s += dt
+        if out is None:
+            self.missed += 1
+            if self.missed >= MISSED_DEADLINES_TO_FAIL:
+                return SkillStep(status="failed", progress=min(1.0, progress), reason="policy_too_slow",
+                                 kid_text="My learned move was thinking too slowly, so I stopped.")
+            return SkillStep(command=Command(0.0, self._last_cmd.steering), progress=min(1.0, progress))
+        self.missed = 0
+        self._last_cmd = cmd = self.command_from(out)
         return SkillStep(command=cmd, progress=min(1.0, progress))
 
 
 def register_policy(manifest_path: str | Path, *, replace: bool = True) -> LoadedPolicy:
     """Load a policy once and make it a named skill (`do skill [name]`)."""
-    from robot_runtime.skills.registry import register_skill
+    from robot_runtime.skills.registry import RESERVED_NAMES, register_skill
 
+    manifest = load_manifest(manifest_path)
+    if manifest.name in RESERVED_NAMES:
+        raise PolicyError(f"policy manifest {manifest_path}: name: {manifest.name!r} is a built-in skill or move; a "
+                          f"learned skill cannot take its name or its level permission — rename it (e.g. my_{manifest.name})")
     policy = load_policy(manifest_path)
     register_skill(policy.manifest.name, lambda ctx: PolicySkill(ctx, policy), replace=replace)
     return policy

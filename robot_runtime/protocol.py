@@ -200,7 +200,8 @@ class ArenaSetup(Message):
 
 
 SafetyReason = Literal[
-    "speed_limit", "steer_limit", "slew", "fence", "obstacle", "watchdog", "estop", "skill_not_allowed"
+    "speed_limit", "steer_limit", "slew", "fence", "obstacle", "watchdog", "estop", "skill_not_allowed",
+    "sensor_fault", "pose_lost", "stall",
 ]
 
 

@@ -47,6 +47,7 @@ class FlightRecorder:
         self._f: TextIO | None = self.path.open("a", encoding="utf-8", buffering=64 * 1024)
         self._last_flush = None  # time of the last flush on the caller's clock
         self.lines = 0
+        self._lock = threading.Lock()  # the control loop's thread and the link's both write
         self._sync_wanted = threading.Event()
         self._closing = False
         self._syncer: threading.Thread | None = None
@@ -74,11 +75,16 @@ class FlightRecorder:
             if isinstance(val, BaseModel):
                 val = val.model_dump(mode="json", by_alias=True, exclude_defaults=False)
             rec[key] = _round(val)
-        self._f.write(json.dumps(rec, separators=(",", ":"), default=str) + "\n")
-        self.lines += 1
-        if self._last_flush is None:
-            self._last_flush = t
-        elif t - self._last_flush >= FLUSH_EVERY_S:
+        line = json.dumps(rec, separators=(",", ":"), default=str) + "\n"
+        with self._lock:
+            if self._f is None:
+                return
+            self._f.write(line)
+            self.lines += 1
+            due = self._last_flush is not None and t - self._last_flush >= FLUSH_EVERY_S
+            if self._last_flush is None:
+                self._last_flush = t
+        if due:
             self.flush(t)
 
     def command(self, t: float, src: str, before: tuple[float, float], after: tuple[float, float], why: frozenset[str]) -> None:
@@ -88,13 +94,14 @@ class FlightRecorder:
         self.write("cmd", t, **fields)
 
     def flush(self, t: float | None = None) -> None:
-        if self._f is None:
-            return
-        self._f.flush()  # into the OS's page cache: fast
+        with self._lock:
+            if self._f is None:
+                return
+            self._f.flush()  # into the OS's page cache: fast
+            if t is not None:
+                self._last_flush = t
         if self._syncer is not None:
             self._sync_wanted.set()  # onto the disk: on the background thread
-        if t is not None:
-            self._last_flush = t
 
     def close(self) -> None:
         if self._f is not None:

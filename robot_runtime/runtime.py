@@ -4,6 +4,14 @@ of every server message (validated here, independent of the transport; link.py w
 Every handler takes the raw payload (whatever arrived) and returns a JSON-ready Ack dict: a malformed
 or out-of-range message gets ``Ack(ok=False, error=ErrorInfo(rule, message, value, fix))`` and the car
 keeps running.
+
+Handlers run on the link's thread while the control loop ticks on its own: each takes the loop's lock
+(waiting at most HANDLER_WAIT_S for a slow tick). Two never wait: a heartbeat (one number) and the
+e-stop, which latches the dead-man and sets the hardware neutral first, without the lock, so it works
+even while the loop is stuck; the latch is kept on disk (estop_latch.py) until a well-formed reset.
+
+The car's own arena (config ``arena_file``, or the one it started with on hardware that cannot load
+another) is the outer bound of its fence: a server's arena adds walls and zones inside it, never widens it.
 """
 
 from __future__ import annotations
@@ -15,22 +23,29 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from robot_runtime.arena import DEFAULT_ARENA, Arena
+from robot_runtime.arena import DEFAULT_ARENA, Arena, bounded_by
 from robot_runtime.clock import Clock
 from robot_runtime.config import CarConfig
+from robot_runtime.estop_latch import EstopLatch
 from robot_runtime.executor import SkillExecutor
-from robot_runtime.hardware import Hardware
+from robot_runtime.hardware import Hardware, failsafe_of
 from robot_runtime.loop import ControlLoop
 from robot_runtime.protocol import (
     MAX_MESSAGE_BYTES, Ack, ArenaSetup, Cancel, ErrorInfo, SessionLimits, SkillRequest, SkillResult, Stop, Telemetry,
 )
 from robot_runtime.recorder import FlightRecorder
-from robot_runtime.safety import SafetySupervisor
+from robot_runtime.safety import PRE_SESSION_LIMITS, SafetySupervisor
 
 log = logging.getLogger(__name__)
 
 OK = Ack(ok=True).model_dump(mode="json")
 RAW_LOG_CHARS = 300  # how much of a rejected payload the flight recorder keeps
+HANDLER_WAIT_S = 0.1  # a tick takes ~1 ms; one holding the lock 100 ms is a stall (the dead-man has it): `car_busy`
+
+
+BUSY = Ack(ok=False, error=ErrorInfo(
+    rule="car_busy", message="the car's control loop is stuck right now; the message changed nothing",
+    value=None, fix="send it again in a moment (the car reports the stall as a car fault)")).model_dump(mode="json")
 
 
 def validation_error_info(exc: ValidationError, what: str) -> ErrorInfo:
@@ -76,27 +91,47 @@ class CarRuntime:
         clock: Clock,
         *,
         arena: Arena | None = None,
+        own_arena: Arena | None = None,
         recorder: FlightRecorder | None = None,
+        latch: EstopLatch | None = None,
     ) -> None:
         self.config = config
         self.hardware = hardware
         self.clock = clock
         self.recorder = recorder
         self.spec = hardware.spec
-        self.arena = arena or DEFAULT_ARENA
+        self.arena = arena or own_arena or DEFAULT_ARENA
+        # The outer bound of the fence. Hardware that cannot load an arena (a real car) is bounded by
+        # the arena it started with even when the config names none; a simulator's world is the arena
+        # it was given, unless the config names its own.
+        can_load = callable(getattr(hardware, "load_arena", None))
+        self.own_arena = own_arena if own_arena is not None else (None if can_load else self.arena)
+        if self.own_arena is not None:
+            self.arena = bounded_by(self.arena, self.own_arena)
         self.result_sinks: list[Callable[[SkillResult], None]] = []
         self.telemetry_sinks: list[Callable[[Telemetry], None]] = []
+        headless = config.mode == "headless"
+        # Headless (no server): the car's own limits are all there is. Driven by a server: Level 1 until
+        # the server's limits arrive, and no skill before then.
         self.supervisor = SafetySupervisor(config.limits, self.spec, self.arena, watchdog=config.watchdog,
-                                           tick_s=1.0 / config.rate_hz)
+                                           tick_s=1.0 / config.rate_hz,
+                                           session=SessionLimits() if headless else PRE_SESSION_LIMITS)
         self.executor = SkillExecutor(self.supervisor, self.spec, car_id=config.car_id, on_result=self._on_result,
-                                      on_event=self._on_event, arena=self.arena)
+                                      on_event=self._on_event, arena=self.arena, needs_limits=not headless)
         self.loop = ControlLoop(config.car_id, hardware, self.supervisor, self.executor, clock, rate_hz=config.rate_hz,
                                 on_telemetry=self._on_telemetry, telemetry_wanted=lambda: bool(self.telemetry_sinks),
                                 recorder=recorder)
+        self.deadman = self.loop.deadman
+        self.latch = latch or EstopLatch(None)
         self.results: list[SkillResult] = []  # every result this car produced (tests, the log)
         if recorder:
             recorder.write("start", clock.now(), car_id=config.car_id, hardware=config.hardware,
-                           rate_hz=config.rate_hz, limits=config.limits, spec=config.spec, arena=self.arena.name)
+                           rate_hz=config.rate_hz, limits=config.limits, spec=config.spec, arena=self.arena.name,
+                           own_arena=self.own_arena.name if self.own_arena else None,
+                           failsafe_s=failsafe_of(hardware), estop_file=str(self.latch.path) if self.latch.path else None)
+        if self.latch.reason is not None:  # latched before a restart: still latched until a teacher resets it
+            self._latch(self.latch.reason, clock.now(), persist=False)
+            self.note("estop_restored", reason=self.latch.reason, error=self.latch.last_error)
 
     # --- sinks ---------------------------------------------------------------------------------------
 
@@ -119,13 +154,21 @@ class CarRuntime:
         if self.recorder:
             self.recorder.write("note", self.clock.now(), what=what, **fields)
 
+    def _with_loop(self, fn: Callable[[], Any]) -> Any:
+        """fn() under the control loop's lock; BUSY if a stalled tick holds it longer than HANDLER_WAIT_S."""
+        if not self.loop.lock.acquire(timeout=HANDLER_WAIT_S):
+            return BUSY
+        try:
+            return fn()
+        finally:
+            self.loop.lock.release()
+
     # --- server -> car -------------------------------------------------------------------------------
 
     def handle_skill(self, data: Any) -> dict:
         request, bad = parse(SkillRequest, data, "skill request")
         if bad is None:
-            ack = self.executor.submit(request, self.clock.now())
-            out = ack.model_dump(mode="json")
+            out = self._with_loop(lambda: self.executor.submit(request, self.clock.now()).model_dump(mode="json"))
         else:
             out = bad
         if self.recorder:
@@ -139,40 +182,58 @@ class CarRuntime:
         if bad:
             return bad
         self.note("cancel", request_id=cancel.request_id, reason=cancel.reason)
-        return self.executor.cancel(cancel.request_id, cancel.reason, self.clock.now()).model_dump(mode="json")
+        return self._with_loop(
+            lambda: self.executor.cancel(cancel.request_id, cancel.reason, self.clock.now()).model_dump(mode="json"))
 
     def handle_stop(self, data: Any) -> dict:
         stop, bad = parse(Stop, data if data is not None else {}, "stop")
         reason = stop.reason if stop else "stop"
         # A stop always stops, even when its payload is malformed: the error is reported after.
-        self.executor.stop(reason, self.clock.now())
+        if self._with_loop(lambda: self.executor.stop(reason, self.clock.now())) is BUSY:
+            self.hardware.stop()  # a stuck loop: the dead-man already holds neutral; stop the motors anyway
+            self.note("stop", reason=reason, loop="busy")
+            return BUSY
         self.note("stop", reason=reason)
         return bad or OK
 
     def handle_estop(self, data: Any) -> dict:
+        """Never waits for the loop: latched in the dead-man and neutral at once, then on disk; the
+        running request ends at the next tick that can run (at once when the loop is free)."""
         stop, bad = parse(Stop, data if data is not None else {}, "estop")
         reason = stop.reason if stop else "emergency stop"
         now = self.clock.now()
-        self.loop.add_event(self.supervisor.estop(now, reason))  # latched first: every later tick is neutral
-        self.hardware.stop()  # and neutral right now, without waiting for the next tick
-        self.executor.estop(reason, now)
-        self.loop.telemetry_on_next_tick()  # the teacher sees the stop at once, and its latency is measurable
-        self.note("estop", reason=reason)
+        self._latch(reason, now, persist=True)
+        if self.loop.lock.acquire(blocking=False):
+            try:
+                self.executor.estop(reason, now)
+            finally:
+                self.loop.lock.release()
+        self.note("estop", reason=reason, saved=self.latch.last_error is None, error=self.latch.last_error)
         return bad or OK
+
+    def _latch(self, reason: str, now: float, *, persist: bool) -> None:
+        self.deadman.latch_estop(reason)  # neutral right now, and no command passes until a reset
+        self.loop.add_event(self.supervisor.estop(now, reason))  # every later tick is neutral too
+        self.loop.telemetry_on_next_tick()  # the teacher sees the stop at once, and its latency is measurable
+        if persist:
+            self.latch.set(reason, now)  # after neutral: a slow SD card never delays the stop
 
     def handle_reset_estop(self, data: Any) -> dict:
         stop, bad = parse(Stop, data if data is not None else {}, "reset_estop")
         if bad:
             return bad  # a reset must be deliberate: a malformed one resets nothing
-        self.supervisor.reset_estop()
-        self.note("reset_estop", reason=stop.reason)
+        if self._with_loop(lambda: (self.supervisor.reset_estop(), self.deadman.reset_estop())) is BUSY:
+            return BUSY
+        self.latch.clear()
+        self.note("reset_estop", reason=stop.reason, error=self.latch.last_error)
         return OK
 
     def handle_limits(self, data: Any) -> dict:
         limits, bad = parse(SessionLimits, data, "limits")
         if bad:
             return bad  # keep the previous limits
-        self.supervisor.set_session(limits)
+        if self._with_loop(lambda: self.supervisor.set_session(limits)) is BUSY:
+            return BUSY
         self.note("limits", limits=limits)
         return OK
 
@@ -188,21 +249,27 @@ class CarRuntime:
             arena = Arena.model_validate(setup.arena)
         except ValidationError as exc:
             return Ack(ok=False, error=validation_error_info(exc, "arena")).model_dump(mode="json")
+        return self._with_loop(lambda: self._load_arena_when_idle(arena, setup.pose))
+
+    def _load_arena_when_idle(self, arena: Arena, pose) -> dict:
         if self.executor.running is not None:
             return Ack(ok=False, error=ErrorInfo(
                 rule="busy", message=f"{self.config.car_id} is running a request; the arena changes only when idle",
-                value=self.executor.running.request.request_id, fix="stop the car first, then send the arena")).model_dump(mode="json")
-        self.set_arena(arena, setup.pose)
+                value=self.executor.running.request.request_id,
+                fix="stop the car first, then send the arena")).model_dump(mode="json")
+        self.set_arena(arena, pose)
         return OK
 
     def set_arena(self, arena: Arena, pose=None) -> None:
-        self.arena = arena
-        self.supervisor.set_arena(arena)
-        self.executor.arena = arena
+        """Load a server's arena: a simulator's world becomes it; the fence is it inside the car's own."""
         load = getattr(self.hardware, "load_arena", None)  # only a simulated car can be moved by a message
         if load is not None:
             load(arena, pose)
-        self.note("arena", name=arena.name, pose=pose)
+        fenced = arena if self.own_arena is None else bounded_by(arena, self.own_arena)
+        self.arena = fenced
+        self.supervisor.set_arena(fenced)
+        self.executor.arena = fenced
+        self.note("arena", name=arena.name, pose=pose, bounded_by=self.own_arena.name if self.own_arena else None)
 
     # --- link state ----------------------------------------------------------------------------------
 
@@ -210,12 +277,15 @@ class CarRuntime:
         self.note("link_up")
 
     def link_down(self, reason: str) -> None:
-        self.executor.link_lost(self.clock.now())
+        # (a stuck loop: the watchdog stops the car anyway, the dead-man already has; the move ends with the stall)
+        self._with_loop(lambda: self.executor.link_lost(self.clock.now()))
         self.note("link_down", reason=reason)
 
     def shutdown(self, reason: str) -> None:
         """End the running request and stop the motors at once (the process is going away)."""
-        self.executor.shutdown(reason, self.clock.now())
+        self.hardware.stop()
+        if self._with_loop(lambda: self.executor.shutdown(reason, self.clock.now())) is BUSY:
+            log.error("shutdown: the control loop is stuck; its request gets no result")
         try:
             self.hardware.stop()
         finally:

@@ -6,12 +6,25 @@
     state = car.read()                        # pose, speeds, slip, distance sensor, new collisions
 
 Headless and much faster than real time: ``advance`` integrates as fast as the CPU allows; time is the
-simulator's own (``state.t``, seconds since the car was made). Nothing here sleeps or reads a clock.
+simulator's own (``state.t``, seconds since the car was made). Nothing here sleeps.
+
+In real time, give it a clock (``SimCar(clock=time.monotonic)``): then it behaves like a real car —
+time passes by itself, ``advance`` does nothing, and every ``apply``/``stop``/``read`` first integrates
+the time since the last call with the command that was really in force. A stalled control loop is then
+as visible in the simulator as on a real car (the motors keep their last command until the dead-man's
+``stop``), and ``history`` timestamps are that clock's time since the car was made. Calls are
+thread-safe: the dead-man calls ``stop`` from its own thread.
+
+Fault injection (the simulator's sensors can fail like real ones): ``sensor_fault = "timeout"`` makes
+``read`` report the distance sensor as faulty (``"nan"``: a NaN reading, as a careless driver would); ``bad_pose_reads = n`` makes the next n reads return
+a NaN pose (a tracker glitch).
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 
 from robot_runtime.arena import DEFAULT_ARENA, Arena
 from robot_runtime.hardware import NEUTRAL, CarSpec, CarState, Command
@@ -44,8 +57,15 @@ class SimCar:
         params: VehicleParams | None = None,
         physics_hz: float = PHYSICS_HZ,
         record: bool = False,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.spec = spec or CarSpec()
+        self.failsafe_s: float | None = None  # a simulated ESC has no signal to lose
+        self._lock = threading.RLock()
+        self._clock = clock
+        self._wall = clock() if clock is not None else 0.0
+        self.sensor_fault: str | None = None
+        self.bad_pose_reads = 0
         if not 20.0 <= physics_hz <= 5000.0:
             raise ValueError(f"physics_hz must be between 20 and 5000 (got {physics_hz})")
         self.params = params or VehicleParams.from_spec(self.spec)
@@ -75,19 +95,34 @@ class SimCar:
 
     def load_arena(self, arena: Arena, pose: Pose | None = None) -> None:
         """Swap the arena and place the car at `pose` (None: the arena's start pose)."""
-        self.world = World(arena)
-        self.place(pose or arena.start)  # (also forgets the free disc of the old arena)
+        with self._lock:
+            self.world = World(arena)
+            self.place(pose or arena.start)  # (also forgets the free disc of the old arena)
 
     def place(self, pose: Pose) -> None:
         """Put the car at rest at a pose (wheels straight, no pending collisions)."""
-        self.model.place(pose.x_cm, pose.y_cm, math.radians(pose.heading_deg))
-        self._touching.clear()
-        self._events.clear()
-        self._free_disc = (0.0, 0.0, -1.0)  # (x, y, r): the footprint cannot touch anything while its centre stays in this disc
+        with self._lock:
+            self.model.place(pose.x_cm, pose.y_cm, math.radians(pose.heading_deg))
+            self._touching.clear()
+            self._events.clear()
+            self._free_disc = (0.0, 0.0, -1.0)  # (x, y, r): the footprint cannot touch anything while its centre stays in this disc
+
+    def _catch_up(self) -> None:
+        """Real time: integrate the time since the last call with the command that was in force."""
+        if self._clock is not None:
+            now = self._clock()
+            dt, self._wall = now - self._wall, now
+            if dt > 0.0:
+                self._integrate(dt)
 
     # --- Hardware protocol -----------------------------------------------------------------------
 
     def apply(self, cmd: Command) -> Command:
+        with self._lock:
+            self._catch_up()
+            return self._apply(cmd)
+
+    def _apply(self, cmd: Command) -> Command:
         th, st = cmd.throttle, cmd.steering
         if -1.0 <= th <= 1.0 and -1.0 <= st <= 1.0:
             sent = cmd  # already within range (the supervisor's output always is)
@@ -106,10 +141,12 @@ class SimCar:
         return sent
 
     def stop(self) -> None:
-        self._cmd = NEUTRAL
-        self._act = (0.0, 0.0)
-        if self.record:
-            self.history.append((self.t, NEUTRAL))
+        with self._lock:
+            self._catch_up()
+            self._cmd = NEUTRAL
+            self._act = (0.0, 0.0)
+            if self.record:
+                self.history.append((self.t, NEUTRAL))
 
     def close(self) -> None:
         self.stop()
@@ -120,6 +157,12 @@ class SimCar:
             if dt == 0.0:
                 return
             raise ValueError(f"advance needs dt >= 0 seconds (got {dt})")
+        if self._clock is not None:
+            return  # real time: time passes by itself (apply/stop/read catch up)
+        with self._lock:
+            self._integrate(dt)
+
+    def _integrate(self, dt: float) -> None:
         m = self.model
         th, st = self._act
         if m.at_rest(th, st):  # a parked car: nothing moves (idle classroom cars cost almost nothing)
@@ -157,6 +200,11 @@ class SimCar:
     def read(self) -> CarState:
         """State now. slip_deg is the rear axle's slip angle (0 in any clean turn; see sim/vehicle.py);
         collisions are those since the previous read; noise, if any, is on pose, speed and distance."""
+        with self._lock:
+            self._catch_up()
+            return self._read()
+
+    def _read(self) -> CarState:
         m = self.model
         self._events, events = [], self._events
         c, s = math.cos(m.psi), math.sin(m.psi)
@@ -169,8 +217,17 @@ class SimCar:
                 dist = max(0.0, dist + nd)
                 if dist > self.spec.sensor_range_cm:
                     dist = None
+        fault = self.sensor_fault
+        if fault == "nan":  # like a driver that passes a garbage reading on instead of reporting it
+            fault, dist = None, math.nan
+        elif fault is not None:
+            dist = None
+        if self.bad_pose_reads > 0:
+            self.bad_pose_reads -= 1
+            x = y = math.nan
         return CarState(
             t=self.t,
+            distance_fault=fault,
             x_cm=x,
             y_cm=y,
             heading_deg=wrap_deg(heading),

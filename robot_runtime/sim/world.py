@@ -200,7 +200,9 @@ class World:
             t = ((px - x0) * dx + (py - y0) * dy) / len2 if len2 > 0.0 else -1.0
             if 0.0 <= t <= 1.0:  # beside the segment: slab, measured from the car's side
                 off = (px - x0) * wnx + (py - y0) * wny  # > 0 on the car's side
-                if off < rad:
+                # Past the slab on the far side counts only if the car reaches through the wall (the
+                # line from its centre to the corner crosses the segment), not beside its end.
+                if off < rad and (off > -rad or _crosses(x, y, px, py, x0, y0, dx, dy)):
                     depth = rad - off
                     if best is None or depth > best[4]:
                         best = (px, py, wnx, wny, depth)
@@ -281,3 +283,15 @@ class World:
                         if 0.0 <= a2 <= ln:
                             t = tt
         return t
+
+
+def _crosses(ax: float, ay: float, bx: float, by: float, x0: float, y0: float, dx: float, dy: float) -> bool:
+    """Does the segment a-b cross the segment from (x0, y0) along (dx, dy)?"""
+    ex, ey = bx - ax, by - ay
+    denom = ex * dy - ey * dx
+    if abs(denom) < 1e-12:
+        return False
+    wx, wy = x0 - ax, y0 - ay
+    t = (wx * dy - wy * dx) / denom
+    u = (wx * ey - wy * ex) / denom
+    return 0.0 <= t <= 1.0 and 0.0 <= u <= 1.0

@@ -33,6 +33,9 @@ BUILTIN_NAMED: dict[str, SkillFactory] = {
     "drift": DriftSkill,
 }
 _NAMED: dict[str, SkillFactory] = dict(BUILTIN_NAMED)
+# Names no added skill may take: the built-in skills (a level's permission for `slalom` must mean THE
+# slalom) and the basic moves' kinds.
+RESERVED_NAMES = frozenset(BUILTIN_NAMED) | {"drive", "turn", "goto", "stop"}
 
 
 class UnknownSkillError(KeyError, ValueError):
@@ -51,6 +54,9 @@ def register_skill(name: str, factory: SkillFactory, *, replace: bool = False) -
     """Add a named skill (scripted or a policy). Names are lower_snake_case like the protocol's."""
     if not name or not name.replace("_", "a").isalnum() or not name[0].isalpha() or name != name.lower():
         raise ValueError(f"skill name must be lower_snake_case starting with a letter (got {name!r})")
+    if name in RESERVED_NAMES:
+        raise ValueError(f"skill name {name!r} belongs to a built-in skill or move; an added skill cannot take it "
+                         f"(or the permission that comes with it) — give it its own name, e.g. my_{name}")
     if name in _NAMED and not replace:
         raise ValueError(f"skill {name!r} is already registered; pass replace=True to swap it")
     _NAMED[name] = factory

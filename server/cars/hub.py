@@ -23,6 +23,7 @@ from robot_runtime.protocol import (
     CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
     SessionLimits, SkillRequest, SkillResult, Stop, Telemetry,
 )
+from server.cars.estop_delivery import EstopDelivery
 from server.core.auth import car_token_ok
 from server.core.classroom import Classroom
 from server.core.config import ServerConfig
@@ -46,6 +47,7 @@ class CarHub(socketio.AsyncNamespace):
         self.car_of: dict[str, str] = {}  # sid -> car_id
         self.bad_messages: Counter[str] = Counter()  # rule -> count, for /api/health and tests
         self.heartbeat_seq = 0
+        self.estops = EstopDelivery(self._call_estop)  # acked, re-sent until the car has it
 
     @property
     def classroom(self) -> Classroom:
@@ -102,6 +104,7 @@ class CarHub(socketio.AsyncNamespace):
             return
         if self.sid_of.get(car_id) == sid:
             del self.sid_of[car_id]
+            self.estops.cancel(car_id)
             self.classroom.car_disconnected(car_id)
         log.info("car %s disconnected (%s)", car_id, reason)
 
@@ -126,6 +129,7 @@ class CarHub(socketio.AsyncNamespace):
             self.bad_messages["telemetry.car_id"] += 1
             log.warning("car %s sent telemetry for %s; dropped", car_id, telemetry.car_id)
             return
+        self.estops.on_telemetry(car_id, telemetry.safety_state)
         self.classroom.on_telemetry(car_id, telemetry)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
@@ -181,9 +185,19 @@ class CarHub(socketio.AsyncNamespace):
         await self.emit("stop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
 
     async def send_estop(self, car_id: str, reason: str) -> None:
-        await self.emit("estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
+        self._sid(car_id)  # not connected: ConnectionError, as for every other message
+        await self.estops.send(car_id, reason)
+
+    async def _call_estop(self, car_id: str, payload: dict, timeout_s: float) -> Any:
+        try:
+            return await self.call("estop", payload, to=self._sid(car_id), timeout=timeout_s)
+        except socketio.exceptions.TimeoutError:
+            raise TimeoutError(f"{car_id} did not ack the e-stop within {timeout_s} s") from None
+        except socketio.exceptions.SocketIOError as exc:
+            raise ConnectionError(f"{car_id}: {exc}") from None
 
     async def send_reset_estop(self, car_id: str, reason: str) -> None:
+        self.estops.cancel(car_id)
         await self.emit("reset_estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
 
     async def send_limits(self, car_id: str, limits: SessionLimits) -> None:

@@ -80,8 +80,10 @@ def test_interpreter_refuses_blocks_it_cannot_run_instead_of_skipping_them():
 
 def test_key_frames_include_start_the_cone_touch_and_end_and_the_overlay_draws_the_path():
     lesson = fixture_lesson()
-    arena = lesson.arena.model_copy(update={"cones": [lesson.arena.cones[0].model_copy(update={"x_cm": 150,
-                                                                                               "y_cm": 106})]})
+    # The car's fence keeps it from driving into a cone, so the touch is a scrape: a cone already against
+    # the car's side at the start (50, 100), which its side drags along as it drives off.
+    arena = lesson.arena.model_copy(update={"cones": [lesson.arena.cones[0].model_copy(update={"x_cm": 60,
+                                                                                               "y_cm": 112})]})
     lesson = lesson.model_copy(update={"arena": arena})
     rec = run_program(lesson, program(forward(180))).recording
     picks = key_frame_indices(rec, lesson.arena)

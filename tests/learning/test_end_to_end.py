@@ -46,7 +46,7 @@ def run_on_car(manifest, pose, name="mia_park"):
     register_policy(manifest)
     try:
         car = SimCar(arena=trick.arena, pose=pose, record=True)
-        rt = CarRuntime(CarConfig(car_id="car-learn", watchdog=False), car, ManualClock(), arena=trick.arena)
+        rt = CarRuntime(CarConfig(car_id="car-learn", watchdog=False, mode="headless"), car, ManualClock(), arena=trick.arena)
         ack = rt.handle_skill({"request_id": "r1", "action": {"kind": "skill", "name": name, "speed_pct": 50},
                                "timeout_s": 30})
         assert ack["ok"], ack

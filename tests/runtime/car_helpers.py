@@ -13,10 +13,20 @@ BIG_ARENA = Arena(name="big open floor", width_cm=1000, height_cm=1000,
 HEARTBEAT_S = 0.1
 
 
-def make_runtime(*, watchdog: bool = False, arena: Arena = BIG_ARENA, recorder=None, **config) -> tuple[CarRuntime, SimCar, ManualClock]:
+FULL_SPEED = {"max_speed_pct": 100}  # the session limits a server sends a Level-4 driver
+
+
+def make_runtime(*, watchdog: bool = False, arena: Arena = BIG_ARENA, recorder=None, limits: dict | None = FULL_SPEED,
+                 **config) -> tuple[CarRuntime, SimCar, ManualClock]:
+    """A headless car (no watchdog, no server), or with `watchdog=True` a car as a server drives it:
+    real-time mode (ticked on the ManualClock here), with `limits` sent first as the server does."""
     car = SimCar(arena=arena, record=True)
     clock = ManualClock()
-    rt = CarRuntime(CarConfig(car_id="car-t", watchdog=watchdog, **config), car, clock, arena=arena, recorder=recorder)
+    mode = {} if watchdog else {"mode": "headless"}
+    rt = CarRuntime(CarConfig(car_id="car-t", watchdog=watchdog, **mode, **config), car, clock, arena=arena,
+                    recorder=recorder)
+    if watchdog and limits is not None:
+        assert rt.handle_limits(limits)["ok"]
     return rt, car, clock
 
 

@@ -27,6 +27,9 @@ class FarSide:
         self.refused: list[str] = []
         self.sid_of: dict[str, str] = {}
         self.heartbeats_on = True
+        # Like the classroom server: session limits to every car that connects (it runs nothing before).
+        self.session_limits: dict = {"max_speed_pct": 100}
+        self.limited: set[str] = set()  # sids that got their limits
         self.last_heartbeat_sent = 0.0
         self._runner: web.AppRunner | None = None
         self._beat_task: asyncio.Task | None = None
@@ -83,6 +86,9 @@ class FarSide:
         seq = 0
         while True:
             await asyncio.sleep(HEARTBEAT_PERIOD_S)
+            for sid in set(self.sid_of.values()) - self.limited:
+                self.limited.add(sid)
+                await self.sio.emit("limits", self.session_limits, to=sid, namespace=CAR_NAMESPACE)
             if self.heartbeats_on and self.sid_of:
                 seq += 1
                 self.last_heartbeat_sent = time.monotonic()
@@ -100,8 +106,14 @@ class FarSide:
         port = self.port
         await self.stop()
         self.sid_of.clear()
+        self.limited.clear()
         self._make_server()
         await self.start(port)
+
+    async def wait_until_limited(self, car_id: str, timeout_s: float = 5.0) -> None:
+        """The car is connected and has its session limits (sent by the heartbeat task)."""
+        await self.wait_for(lambda: self.sid_of.get(car_id) in self.limited, timeout_s, f"{car_id} to get its limits")
+        await asyncio.sleep(0.05)  # the emit is on its way
 
     async def call(self, car_id: str, event: str, data: Any) -> Any:
         return await self.sio.call(event, data, to=self.sid_of[car_id], namespace=CAR_NAMESPACE, timeout=CALL_TIMEOUT_S)

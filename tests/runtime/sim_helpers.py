@@ -75,7 +75,7 @@ def run_supervised(car: SimCar, action, *, limits: dict | None = None, max_s: fl
     from robot_runtime.config import CarConfig
     from robot_runtime.runtime import CarRuntime
 
-    rt = CarRuntime(CarConfig(car_id="sim-test", watchdog=False), car, ManualClock(), arena=car.arena)
+    rt = CarRuntime(CarConfig(car_id="sim-test", watchdog=False, mode="headless"), car, ManualClock(), arena=car.arena)
     if limits is not None:
         ack = rt.handle_limits(limits)
         assert ack["ok"], ack

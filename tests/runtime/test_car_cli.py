@@ -94,7 +94,8 @@ def test_bad_arena_file_exits_2_naming_the_file_and_the_field(tmp_path):
 
 def test_real_car_config_with_a_driver_that_does_not_exist_yet_gets_a_clear_error(tmp_path):
     config = tmp_path / "car.yaml"
-    config.write_text("car_id: car-7\nhardware: gpio\nlimits:\n  max_speed_pct: 50\n")
+    (tmp_path / "floor.yaml").write_text("width_cm: 400\nheight_cm: 300\n")
+    config.write_text("car_id: car-7\nhardware: gpio\narena_file: floor.yaml\nlimits:\n  max_speed_pct: 50\n")
     proc = subprocess.run(dojo(str(config)), capture_output=True, text=True, timeout=START_TIMEOUT_S)
     assert proc.returncode == 2
     assert "hardware kind 'gpio'" in proc.stderr and "no driver yet" in proc.stderr and "sim" in proc.stderr

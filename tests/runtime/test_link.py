@@ -59,7 +59,7 @@ def first_zero_after(log: list[dict], t0: float) -> float:
 
 async def test_car_runs_requests_and_answers_each_accepted_one_exactly_once(server, tmp_path):
     async with running_car(server.url, tmp_path) as (rt, car, link, _):
-        await server.wait_for(lambda: CAR in server.sid_of, what="the car to connect")
+        await server.wait_until_limited(CAR)
         await server.emit(CAR, "limits", {"max_speed_pct": 60, "level": 2})
         ack = await server.call(CAR, "skill", request("r1", kind="drive", distance_cm=20))
         assert ack == {"ok": True, "error": None}
@@ -76,7 +76,7 @@ async def test_car_runs_requests_and_answers_each_accepted_one_exactly_once(serv
 
 async def test_malformed_and_out_of_range_messages_get_error_acks_and_the_car_keeps_running(server, tmp_path):
     async with running_car(server.url, tmp_path) as (rt, car, link, _):
-        await server.wait_for(lambda: CAR in server.sid_of, what="the car to connect")
+        await server.wait_until_limited(CAR)
         assert (await server.call(CAR, "skill", request("ok", kind="drive", seconds=1.5)))["ok"]
         bad = [
             ("skill", request("b1", kind="drive", distance_cm=30, speed_pct=150), "skill request.less_than_equal"),
@@ -97,7 +97,7 @@ async def test_malformed_and_out_of_range_messages_get_error_acks_and_the_car_ke
 
 async def test_silent_server_stops_the_car_within_the_watchdog_time_and_the_result_arrives_later(server, tmp_path):
     async with running_car(server.url, tmp_path) as (rt, car, link, _):
-        await server.wait_for(lambda: CAR in server.sid_of, what="the car to connect")
+        await server.wait_until_limited(CAR)
         assert (await server.call(CAR, "skill", request("run", kind="drive", seconds=20, speed_pct=50)))["ok"]
         await asyncio.sleep(1.0)
         assert car.command.throttle > 0.4
@@ -118,7 +118,7 @@ async def test_silent_server_stops_the_car_within_the_watchdog_time_and_the_resu
 
 async def test_kicked_car_stops_reconnects_with_backoff_and_drives_again(server, tmp_path):
     async with running_car(server.url, tmp_path) as (rt, car, link, _):
-        await server.wait_for(lambda: CAR in server.sid_of, what="the car to connect")
+        await server.wait_until_limited(CAR)
         assert (await server.call(CAR, "skill", request("a", kind="drive", seconds=20, speed_pct=50)))["ok"]
         await asyncio.sleep(0.8)
         kicked_at = rt.clock.now()
@@ -129,7 +129,7 @@ async def test_kicked_car_stops_reconnects_with_backoff_and_drives_again(server,
         await asyncio.sleep(WATCHDOG_S)
         rt.recorder.flush()
         assert first_zero_after(read_log(rt.recorder.path), kicked_at) - kicked_at <= WATCHDOG_S + TICK + 0.05
-        await server.wait_for(lambda: CAR in server.sid_of, what="the car to reconnect")
+        await server.wait_until_limited(CAR)
         await asyncio.sleep(0.2)  # heartbeats flow again
         assert (await server.call(CAR, "skill", request("b", kind="drive", distance_cm=15)))["ok"]
         await server.wait_for(lambda: len(server.results) == 2, what="b's result")
@@ -138,9 +138,9 @@ async def test_kicked_car_stops_reconnects_with_backoff_and_drives_again(server,
 
 async def test_server_restart_on_the_same_port_the_car_comes_back(server, tmp_path):
     async with running_car(server.url, tmp_path) as (rt, car, link, _):
-        await server.wait_for(lambda: CAR in server.sid_of, what="the car to connect")
+        await server.wait_until_limited(CAR)
         await server.restart()
-        await server.wait_for(lambda: CAR in server.sid_of, timeout_s=8.0, what="the car to reconnect")
+        await server.wait_until_limited(CAR, timeout_s=8.0)
         await asyncio.sleep(0.2)
         assert (await server.call(CAR, "skill", request("after", kind="drive", distance_cm=10)))["ok"]
         await server.wait_for(lambda: server.results, what="the result")
@@ -159,7 +159,7 @@ async def test_wrong_token_is_refused_with_a_clear_error(server, tmp_path):
 
 async def test_estop_over_the_link_is_neutral_at_the_next_tick_and_latched_until_reset(server, tmp_path):
     async with running_car(server.url, tmp_path) as (rt, car, link, _):
-        await server.wait_for(lambda: CAR in server.sid_of, what="the car to connect")
+        await server.wait_until_limited(CAR)
         assert (await server.call(CAR, "skill", request("go", kind="drive", seconds=20, speed_pct=60)))["ok"]
         await asyncio.sleep(0.8)
         assert (await server.call(CAR, "estop", {"reason": "teacher"}))["ok"]
@@ -177,7 +177,7 @@ async def test_estop_over_the_link_is_neutral_at_the_next_tick_and_latched_until
 
 async def test_arena_message_places_the_simulated_car(server, tmp_path):
     async with running_car(server.url, tmp_path) as (rt, car, link, _):
-        await server.wait_for(lambda: CAR in server.sid_of, what="the car to connect")
+        await server.wait_until_limited(CAR)
         arena = {"name": "lesson 3", "width_cm": 400, "height_cm": 300,
                  "start": {"x_cm": 100, "y_cm": 80, "heading_deg": 90}}
         ack = await server.call(CAR, "arena", {"arena": arena, "pose": {"x_cm": 150, "y_cm": 60, "heading_deg": 45}})

@@ -167,7 +167,7 @@ def test_shutdown_ends_the_running_request_and_sets_neutral_at_once():
 
 async def test_realtime_loop_ticks_at_its_rate_and_records_jitter():
     car = SimCar()
-    rt = CarRuntime(CarConfig(car_id="car-rt", watchdog=False, rate_hz=50), car, MonotonicClock())
+    rt = CarRuntime(CarConfig(car_id="car-rt", rate_hz=50), car, MonotonicClock())
     task = asyncio.create_task(rt.loop.run_realtime())
     await asyncio.sleep(0.5)
     rt.loop.stop()
@@ -175,6 +175,13 @@ async def test_realtime_loop_ticks_at_its_rate_and_records_jitter():
     assert 15 <= rt.loop.ticks <= 30  # ~25 ticks in 0.5 s (loose: a shared 2-core machine)
     assert "jitter" in rt.loop.timer.summary()
     assert car.t == pytest.approx(0.5, abs=0.05)  # simulated time keeps up with real time, late ticks or not
+
+
+async def test_realtime_loop_refuses_to_run_without_its_link_watchdog():
+    rt = CarRuntime(CarConfig(car_id="car-rt", watchdog=False, mode="headless"), SimCar(), MonotonicClock())
+    with pytest.raises(ValueError, match="watchdog"):
+        await rt.loop.run_realtime()
+    assert rt.loop.ticks == 0
 
 
 def test_docs_headless_example_runs_as_written(capsys):

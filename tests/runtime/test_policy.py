@@ -10,7 +10,8 @@ import pytest
 import torch
 from car_helpers import make_runtime, request
 
-from robot_runtime.hardware import CarState
+from robot_runtime.arena import Arena
+from robot_runtime.hardware import CarSpec, CarState
 from robot_runtime.policy import PolicyError, PolicySkill, load_policy, register_policy
 from robot_runtime.skills.base import SkillContext
 from robot_runtime.skills.registry import build_named, skill_names, unregister_skill
@@ -140,3 +141,29 @@ def test_manifest_that_disagrees_with_the_model_is_refused_with_the_field_and_th
                                 "termination": {"duration_s": 1}}))
     with pytest.raises(PolicyError, match="missing.onnx does not exist"):
         load_policy(path)
+
+
+@pytest.mark.parametrize("name", ["slalom", "parallel_park", "drift", "drive", "stop"])
+def test_a_policy_cannot_take_a_built_in_skills_name_or_its_level_permission(policy_dir, name):
+    export_mlp(policy_dir / f"{name}.onnx")
+    with pytest.raises(PolicyError, match=rf"'{name}' is a built-in skill or move.*rename it"):
+        register_policy(write_manifest(policy_dir, name))
+    from robot_runtime.skills.registry import BUILTIN_NAMED
+
+    if name in BUILTIN_NAMED:  # the built-in is still the one a level's permission means
+        assert build_named(name, SkillContext(spec=CarSpec(), arena=Arena(), speed_pct=50)).__class__ is BUILTIN_NAMED[name]
+
+
+def test_a_model_that_misses_its_deadline_three_times_ends_the_move_and_the_car_stops(policy_dir):
+    export_mlp(policy_dir / "cruise.onnx", bias_throttle=0.9)
+    policy = register_policy(write_manifest(policy_dir, "cruise"))
+    rt, car, clock = make_runtime()
+    assert rt.handle_skill(request("p1", kind="skill", name="cruise", speed_pct=80))["ok"]
+    rt.loop.run_headless(0.6)
+    assert car.command.throttle > 0.3  # a prompt model drives
+    policy.deadline_s = 0.0  # from now on no answer is ever in time (the model "got slow")
+    rt.loop.run_headless(1.0, until=lambda: bool(rt.results))
+    result = rt.results[0]
+    assert (result.status, result.reason) == ("failed", "policy_too_slow")
+    assert "thinking too slowly" in result.kid_text
+    assert rt.loop.ticks - 30 <= 4  # three late answers, then it ended (no waiting on the model)

@@ -5,7 +5,7 @@ changes a distance that could matter.
 
 The fast path skips walls that no fence test could see closer than the distance the current wish
 needs (bounds from the car's distance to each wall segment, cached as the car moves), and skips
-all fence geometry when that is every wall. See SafetySupervisor._fence_cap and fence._reachable.
+all fence geometry when that is every wall. See FenceGuard.check and fence._reachable.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ def arena_with(walls: list[Wall]) -> Arena:
 )
 def test_fast_fence_decides_exactly_what_the_full_fence_geometry_decides(walls, sess, x, y, ticks):
     arena = arena_with(walls)
-    fast = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False)
-    full = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False)
+    fast = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False, session=SessionLimits())
+    full = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False, session=SessionLimits())
     full.fast_fence = False
     if sess is not None:
         fast.set_session(sess)
@@ -101,22 +101,26 @@ def test_fast_fence_decides_exactly_what_the_full_fence_geometry_decides(walls, 
     x=coord_x, y=coord_y, heading=st.floats(-180, 180), speed=st.floats(-320, 320),
     direction=st.sampled_from([1.0, -1.0]), steer=st.one_of(unit, st.just(0.0)),
     throttle=st.floats(0, 1), matters=st.floats(0, 1),
+    slip=st.one_of(st.just(0.0), st.floats(-40, 40)), uncertainty=st.one_of(st.just(0.0), st.floats(0, 15)),
 )
 def test_fast_fence_cap_equals_the_full_cap_whenever_the_cap_could_bind(
-        walls, sess, x, y, heading, speed, direction, steer, throttle, matters):
+        walls, sess, x, y, heading, speed, direction, steer, throttle, matters, slip, uncertainty):
     """Below `matters` (the speed-capped wish) the fast cap IS the full cap, with the same distance and
-    the same kind of obstacle; at or above it both are at least `matters`, so neither binds."""
+    the same kind of obstacle; at or above it both are at least `matters`, so neither binds. And the
+    fast path never calls a path stoppable that the full geometry does not (steering depends on it)."""
     arena = arena_with(walls)
-    fast = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False)
-    full = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False)
+    fast = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False, session=SessionLimits())
+    full = SafetySupervisor(HardLimits(), SPEC, arena, watchdog=False, session=SessionLimits())
     full.fast_fence = False
     if sess is not None:
         fast.set_session(sess)
         full.set_session(sess)
-    state = CarState(t=0.0, x_cm=x, y_cm=y, heading_deg=heading, speed_cm_s=speed)
-    top = SPEC.top_speed_cm_s
-    cap_full, clear_full = full._fence_cap(state, direction, steer, throttle * direction, top, matters)
-    cap_fast, clear_fast = fast._fence_cap(state, direction, steer, throttle * direction, top, matters)
+    state = CarState(t=0.0, x_cm=x, y_cm=y, heading_deg=heading, speed_cm_s=speed, slip_deg=slip,
+                     pose_uncertainty_cm=uncertainty)
+    check_full = full.fence.check(state, direction, steer, throttle * direction, matters)
+    check_fast = fast.fence.check(state, direction, steer, throttle * direction, matters)
+    cap_full, clear_full, cap_fast, clear_fast = check_full.cap, check_full.clear, check_fast.cap, check_fast.clear
+    assert check_fast.stoppable == check_full.stoppable
     if cap_full < matters:
         assert cap_fast == cap_full
         assert clear_fast == clear_full
@@ -169,6 +173,25 @@ def arc_without_skipping(x, y, heading_deg, direction, steer_frac, max_len_cm, s
             continue
         margin = geo.segment_hits_box(x, y, c0, s0, half_len, half_w + geo.SIDE_MARGIN_CM, s)
         near.append((s, half_w if margin else half_w + geo.SIDE_MARGIN_CM))
+    def box_at(travelled):
+        psi = psi0 + kappa * direction * travelled
+        if abs(kappa) < 1e-9:
+            px, py = rx + direction * travelled * c0, ry + direction * travelled * s0
+        else:
+            px = rx + (math.sin(psi) - math.sin(psi0)) / kappa
+            py = ry - (math.cos(psi) - math.cos(psi0)) / kappa
+        return px + lr * math.cos(psi), py + lr * math.sin(psi), math.cos(psi), math.sin(psi)
+
+    def refined(s, hw, k):  # the same halving of the last step as the fence does
+        lo, hi = (k - 1) * geo.ARC_STEP_CM, k * geo.ARC_STEP_CM
+        for _ in range(geo.REFINE_STEPS):
+            mid = (lo + hi) / 2
+            if geo.segment_hits_box(*box_at(mid), half_len, hw, s):
+                hi = mid
+            else:
+                lo = mid
+        return lo
+
     for k in range(1, int(math.ceil(max_len_cm / geo.ARC_STEP_CM)) + 1):
         sigma = direction * k * geo.ARC_STEP_CM
         psi = psi0 + kappa * sigma
@@ -180,7 +203,7 @@ def arc_without_skipping(x, y, heading_deg, direction, steer_frac, max_len_cm, s
         ux, uy = math.cos(psi), math.sin(psi)
         for s, hw in near:
             if geo.segment_hits_box(px + lr * ux, py + lr * uy, ux, uy, half_len, hw, s):
-                return (k - 1) * geo.ARC_STEP_CM, s.what
+                return refined(s, hw, k), s.what
     return math.inf, ""
 
 
@@ -199,7 +222,6 @@ def test_fence_geometry_skips_only_what_cannot_matter(walls, x, y, heading, dire
         assert (got.distance_cm, got.what) == want
     else:
         assert got.distance_cm >= cutoff
-    if abs(steer) >= geo.ARC_STEER_MIN:
-        want_arc = arc_without_skipping(x, y, heading, direction, steer, length, segments)
-        arc = geo.arc_clearance(x, y, heading, direction, steer, length, SPEC, segments)
-        assert (arc.distance_cm, arc.what) == want_arc
+    want_arc = arc_without_skipping(x, y, heading, direction, steer, length, segments)
+    arc = geo.arc_clearance(x, y, heading, direction, steer, length, SPEC, segments)
+    assert (arc.distance_cm, arc.what) == want_arc

