@@ -95,8 +95,13 @@ class Srv:
     async def add_car(self, car_id: str, token: str | None = None) -> SimCar:
         car = await start_sim_car(self.url, car_id, self.classroom.default_arena, token)
         self.cars[car_id] = car
-        await wait_for(lambda: self.classroom.dispatcher.is_connected(car_id) and
-                       self.classroom.latest_telemetry(car_id) is not None, f"{car_id} connected and sending telemetry")
+        def placed() -> bool:  # connected, and its telemetry shows the start slot the server put it in
+            tm = self.classroom.latest_telemetry(car_id)
+            slot = self.classroom.start_pose(car_id)
+            return (self.classroom.dispatcher.is_connected(car_id) and tm is not None
+                    and abs(tm.pose.x_cm - slot.x_cm) < 0.5 and abs(tm.pose.y_cm - slot.y_cm) < 0.5)
+
+        await wait_for(placed, f"{car_id} connected and sending telemetry from its start slot")
         return car
 
     async def join(self, name: str, class_code: str = CLASS) -> dict[str, Any]:
