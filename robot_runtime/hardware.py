@@ -1,7 +1,32 @@
 """The seam between the control loop and a car: the simulator, gpiozero pins or a serial board.
 
-Each implementation is one module (``sim/``, later ``gpio.py`` and ``serial_board.py``). The control
-loop talks only to :class:`Hardware`; the safety supervisor sits between every skill and ``apply``.
+Each implementation is one module (``sim/``, ``drivers/``). The control loop talks only to
+:class:`Hardware`; the safety supervisor sits between every skill and ``apply``, and the dead-man
+(deadman.py) sits below the loop, able to call ``stop`` from its own thread.
+
+The contract every driver keeps (tests/runtime check the simulator against it; drivers test theirs):
+
+- **Time bound.** ``apply``, ``read`` and ``stop`` each return within ``HARDWARE_CALL_BUDGET_S``. A
+  driver that talks to a slow bus keeps the slow part in its own thread (gpiozero's DistanceSensor
+  already does) and returns the newest value it has. The loop measures every call and reports
+  overruns; a call that hangs is caught by the dead-man, which forces neutral through ``stop``.
+- **stop() from anywhere.** ``stop`` may be called from any thread at any time (the dead-man thread,
+  the e-stop handler, shutdown), any number of times; it is idempotent, never raises, and never
+  waits on a lock the control loop may hold for longer than the budget. It sets neutral throttle and
+  straight wheels on the device itself, bypassing every layer above.
+- **apply() returns what was sent**, clamped at the lowest layer; NaN never reaches a motor.
+- **failsafe_s**: the device's own failsafe timeout (an ESC's neutral on signal loss, a motor
+  board's command timeout), or None when it has none. The runtime reports it; a car without one relies
+  on the dead-man alone (docs/car-runtime.md, layer 3).
+- **Sensor faults are data, not exceptions.** ``read`` never raises for a sensor that timed out or
+  read garbage: it sets ``CarState.distance_fault`` (a short machine word: "timeout", "nan",
+  "stuck", "disconnected") and leaves ``distance_cm`` None. ``distance_cm`` None with no fault means
+  "nothing in range". The supervisor treats a fault (or a non-finite distance) as "I cannot see":
+  speed is capped to a crawl and the kid is told why.
+- **Pose quality.** ``pose_uncertainty_cm`` is how far the true position may be from (x_cm, y_cm)
+  (dead reckoning grows it, an overhead-camera fix shrinks it); the fence adds it to its margins. A
+  non-finite pose or speed is a bad sample: the loop drops it, counts it, and stops the car only after
+  a run of them (loop.py, BAD_STATE_RUN).
 """
 
 from __future__ import annotations
@@ -10,6 +35,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from robot_runtime.protocol import CollisionEvent
+
+# Each driver call (apply, read, stop) returns within this: a quarter of a 50 Hz tick, so read + skill +
+# supervisor + apply still fit in one tick. An I2C write to a PCA9685 or one serial line at 115200 baud
+# takes about 1 ms; anything slower belongs in the driver's own thread.
+HARDWARE_CALL_BUDGET_S = 0.005
 
 
 @dataclass(frozen=True)
@@ -55,25 +85,35 @@ class CarState:
     speed_cm_s: float = 0.0  # along the heading, signed
     lateral_cm_s: float = 0.0  # sideways, + to the left
     yaw_rate_dps: float = 0.0
-    slip_deg: float = 0.0  # angle between heading and velocity
-    distance_cm: float | None = None  # forward sensor; None: nothing in range
+    slip_deg: float = 0.0  # angle between heading and the rear axle's velocity (+: sliding to the left)
+    distance_cm: float | None = None  # forward sensor; None: nothing in range (or a fault, see below)
     collisions: tuple[CollisionEvent, ...] = field(default=())  # new since the previous read
+    distance_fault: str | None = None  # forward sensor fault ("timeout", "nan", ...); None: it works
+    pose_uncertainty_cm: float = 0.0  # how far the true position may be from (x_cm, y_cm)
 
 
 class Hardware(Protocol):
     spec: CarSpec
+    failsafe_s: float | None  # the device's own failsafe timeout; None: it has none (optional attribute)
 
     def apply(self, cmd: Command) -> Command:
         """Send a command; returns what was actually sent (clamped at the lowest layer)."""
 
     def advance(self, dt: float) -> None:
-        """Let dt seconds pass: the simulator integrates physics; real hardware does nothing."""
+        """Let dt seconds pass: a headless simulator integrates physics; real hardware does nothing."""
 
     def read(self) -> CarState:
-        """Current state and sensors."""
+        """Current state and sensors (faults as data: distance_fault, never an exception)."""
 
     def stop(self) -> None:
-        """Neutral throttle and straight wheels at once, bypassing everything (shutdown, fault)."""
+        """Neutral throttle and straight wheels at once, bypassing everything. Any thread, any time,
+        idempotent, never raises, returns within HARDWARE_CALL_BUDGET_S."""
 
     def close(self) -> None:
         """Release pins, ports and files."""
+
+
+def failsafe_of(hardware: object) -> float | None:
+    """The hardware's own failsafe timeout (the attribute is optional for drivers)."""
+    value = getattr(hardware, "failsafe_s", None)
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
