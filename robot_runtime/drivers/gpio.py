@@ -94,29 +94,34 @@ def build_sensors(opts: SensorPins, pin_factory, car_holder: list) -> dict:
     from robot_runtime.devices.ultrasonic import UltrasonicSensor
 
     kw: dict = {}
+    devices: dict[str, object] = {}
     closers: list[Callable[[], None]] = []
     try:
         if opts.distance:
             d = opts.distance
             sensor = UltrasonicSensor(d.trigger_pin, d.echo_pin, pin_factory=pin_factory, max_cm=d.max_cm)
-            kw["distance"], _ = sensor.read, closers.append(sensor.close)
+            kw["distance"], devices["distance"] = sensor.read, sensor
+            closers.append(sensor.close)
         if opts.encoder:
             enc = WheelEncoder(opts.encoder.pin, pin_b=opts.encoder.pin_b, pin_factory=pin_factory)
             kw |= {"ticks": lambda: enc.ticks, "cm_per_tick": opts.encoder.cm_per_tick, "signed_ticks": enc.signed}
+            devices["encoder"] = enc
             closers.append(enc.close)
         if opts.battery:
             b = opts.battery
             bat = BatteryMonitor(b.channel, volts_per_unit=b.volts_per_unit, low_v=b.low_v, pin_factory=pin_factory)
-            kw["battery"], _ = bat.volts, closers.append(bat.close)
+            kw["battery"], devices["battery"] = bat.volts, bat
+            closers.append(bat.close)
         if opts.stop_button_pin is not None:
             button = StopButton(opts.stop_button_pin, pin_factory=pin_factory,
                                 on_press=lambda: car_holder[0].press_stop_button() if car_holder else None)
+            devices["stop_button"] = button
             closers.append(button.close)
     except Exception:
         for close in closers:
             close()
         raise
-    kw["closers"] = tuple(closers)
+    kw["closers"], kw["devices"] = tuple(closers), devices
     return kw
 
 

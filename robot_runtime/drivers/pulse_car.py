@@ -42,7 +42,7 @@ class PulseCar:
                  arena: Arena, clock: Callable[[], float] = time.monotonic, distance: DistanceSource | None = None,
                  ticks: Callable[[], int] | None = None, cm_per_tick: float | None = None, signed_ticks: bool = False,
                  battery: Callable[[], float] | None = None, failsafe_s: float | None = None,
-                 closers: tuple[Callable[[], None], ...] = ()) -> None:
+                 closers: tuple[Callable[[], None], ...] = (), devices: dict[str, object] | None = None) -> None:
         self.spec = spec
         self.failsafe_s = failsafe_s
         self.outputs = outputs
@@ -61,6 +61,7 @@ class PulseCar:
         self.battery_v: float | None = None
         self._battery_at = -math.inf
         self._closers = closers
+        self.devices = devices or {}  # name -> device object, for `dojo car check`
         self._sent = NEUTRAL
         self.latched = False  # the stop button was pressed
         self.on_stop_button: Callable[[str], Any] | None = None
