@@ -79,7 +79,8 @@ def hardware_from_donkeycar(path: Path) -> tuple[str, dict[str, Any]]:
         cal = d
     elif train in ("I2C_SERVO", "PWM_STEERING_THROTTLE"):
         s_scale = t_scale = 1.0
-        bus = v.get("PCA9685_I2C_BUSNUM") or 1
+        bus = v.get("PCA9685_I2C_BUSNUM")
+        bus = 1 if bus is None else bus  # DonkeyCar's None means "detect": bus 1 on every Pi since the B+
         addr = v.get("PCA9685_I2C_ADDR", 0x40)
         s_kind = t_kind = "pca9685"
         s_pin = {"i2c_bus": bus, "address": addr, "channel": v.get("STEERING_CHANNEL", 1)}
