@@ -29,9 +29,10 @@ from robot_runtime.hardware import CarSpec
 
 SPEED_MODEL_DRIFT = 0.08  # the speed model is off by ~8% of the distance (battery sag, floor grip, slope)
 ENCODER_DRIFT = 0.02  # an encoder by ~2% (tyre squash, wheel spin on a hard start)
-STEER_GAIN_ERROR = 0.05  # the real turn differs from the commanded one by ~5% (servo play, tyre scrub)
-HEADING_DRIFT_DEG_PER_M = 1.0  # a trimmed car still wanders ~1 degree per metre on a straight line
+STEER_GAIN_ERROR = 0.02  # the real turn differs from the commanded one by ~2% (servo play, tyre scrub)
+HEADING_DRIFT_DEG_PER_M = 0.5  # a trimmed car still wanders ~0.5 degree per metre on a straight line
 PLACEMENT_SIGMA_CM = 3.0  # a car put on its start mark by hand
+PLACEMENT_HEADING_DEG = 1.0  # and lined up with the mark's arrow by eye
 HISTORY_S = 1.5  # camera poses older than this are refused: the overhead tracker's latency is ~0.1-0.3 s
 CAMERA_FRESH_S = 0.5  # the pose is reported as "camera" this long after a fix, then as dead reckoning again
 ENCODER_SPEED_WINDOW_S = 0.1  # encoder speed over 0.1 s: 5 ticks at 50 Hz, smooth enough, still prompt
@@ -72,7 +73,7 @@ class PoseEstimator:
         self.yaw_rate_dps = 0.0
         self._sigma_along = sigma_cm / math.sqrt(2.0)
         self._sigma_cross = sigma_cm / math.sqrt(2.0)
-        self._sigma_psi = math.radians(2.0)  # a hand-placed car points within a couple of degrees
+        self._sigma_psi = math.radians(PLACEMENT_HEADING_DEG)
         self._ticks: int | None = None
         self._tick_hist: deque[tuple[float, float]] = deque()  # (t, odometer cm) for the encoder speed
         self._odo_cm = 0.0

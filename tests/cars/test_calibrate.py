@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from plant import PinPlant
+from robot_runtime.drivers.fake_plant import PinPlant
 
 from robot_runtime.arena import Arena
 from robot_runtime.calibrate_cli import calibrate

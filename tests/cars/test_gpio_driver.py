@@ -14,7 +14,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPin, MockTriggerPin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from plant import PinPlant
+from robot_runtime.drivers.fake_plant import PinPlant
 
 from robot_runtime.arena import Arena
 from robot_runtime.clock import ManualClock, MonotonicClock

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from plant import PinPlant
+from robot_runtime.drivers.fake_plant import PinPlant
 
 from curriculum.interpreter import BlocklyInterpreter, ProgramStopped
 from curriculum.judge import judge

@@ -1,4 +1,4 @@
-"""The world a gpio car drives in, for tests: a simulated car (SimCar) moved by the pulses on fake pins.
+"""The world a gpio car drives in without a car: a simulated car (SimCar) moved by the pulses on fake pins.
 
     pins = mock_factory()
     plant = PinPlant(pins, arena, throttle=..., steering=...)   # the car's true ESC and servo
@@ -9,6 +9,7 @@ Each time the clock advances the plant reads the ESC and servo pulses back off t
 real ESC and servo would), turns them into the simulator's throttle and steering, integrates the
 physics, and drives the encoder pin low/high once per `cm_per_tick` the wheels rolled. The pulses are
 decoded with the plant's own idea of the calibration, written here and not taken from the driver.
+Used by the tests (same lesson on the simulator and on a gpio car, calibration) and bench_drivers.
 """
 
 from __future__ import annotations
