@@ -50,9 +50,15 @@ PATH = [{"kind": "drive", "distance_cm": 150, "speed_pct": 40}, {"kind": "turn",
 def run_ticks(rt: CarRuntime, clock: ManualClock, n: int, settle=None) -> list[float]:
     """n headless ticks driving the square program; the tick durations (s). `settle` runs between ticks,
     untimed (the serial board, which runs in real time, takes each command before the next one)."""
-    rt.loop.run_headless(ARM_S + 0.1)
+    arming = int((ARM_S + 0.1) / rt.loop.period)  # the ESC arms first (neutral ticks, not timed)
     out, k = [], 0
-    for _ in range(n):
+    for i in range(arming + n):
+        if i < arming:
+            rt.loop.tick()
+            clock.advance(rt.loop.period)
+            if settle is not None:
+                settle()
+            continue
         if rt.executor.running is None:
             rt.handle_skill({"request_id": f"b{k}", "action": PROGRAM[k % 2], "timeout_s": 30})
             k += 1
