@@ -72,7 +72,7 @@ def run_ticks(rt: CarRuntime, clock: ManualClock, n: int, settle=None) -> list[f
 
 
 def config(kind: str, **opts) -> CarConfig:
-    return CarConfig(car_id="bench", hardware=kind, watchdog=False, hardware_options=opts)
+    return CarConfig(car_id="bench", hardware=kind, watchdog=False, mode="headless", hardware_options=opts)
 
 
 def bench_ticks() -> None:
@@ -150,7 +150,7 @@ def drift(encoder: bool) -> tuple[float, float, float]:
     plant = PinPlant(pins, ARENA, cm_per_tick=0.5, encoder_pin=5 if encoder else None)
     opts = {"pin_factory": "mock"} | ({"encoder": {"pin": 5, "cm_per_tick": 0.5}} if encoder else {})
     # the speed model as `dojo car calibrate` measured it on this plant (tests/cars/test_calibrate.py)
-    cfg = CarConfig(car_id="bench", hardware="gpio", watchdog=False, hardware_options=opts,
+    cfg = CarConfig(car_id="bench", hardware="gpio", watchdog=False, mode="headless", hardware_options=opts,
                     spec={"top_speed_cm_s": 294.8}, limits={"brake_decel_cm_s2": 411.9, "reaction_s": 0.044})
     car = gpio.create(cfg, ARENA, pin_factory=pins, clock=plant.clock.now)
     rt = CarRuntime(cfg, car, plant.clock, arena=ARENA)

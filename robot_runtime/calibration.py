@@ -18,7 +18,11 @@ import math
 from dataclasses import dataclass
 
 MIN_REACTION_S = 0.02  # at least one 50 Hz tick passes before the neutral pulse goes out
+# What the fence may plan with, whatever the floor measured: a stalled loop is stopped by the dead-man
+# after 100 ms plus a tick, so the car may coast that long before neutral (CarConfig checks the same).
+PLANNED_REACTION_MIN_S = 0.12
 MAX_REACTION_S = 1.0  # HardLimits.reaction_s's bound
+DECEL_BOUNDS_CM_S2 = (50.0, 1200.0)  # HardLimits.brake_decel_cm_s2's bounds (0.05 g .. 1.2 g)
 SPEED_WINDOW_S = 0.2  # the speed at the cut is the slope over the last 0.2 s before it (10 samples at 50 Hz)
 SAFETY_FACTOR = 1.15  # the fitted model is made 15% more cautious: floors, tyres and batteries vary
 
@@ -85,7 +89,13 @@ def fit_braking(runs: list[StopRun]) -> BrakingModel:
     t = min(t, MAX_REACTION_S)
     model = BrakingModel(t, 1.0 / (2.0 * b), 0.0)
     worst = max(abs(model.stopping_cm(r.speed_cm_s) - r.stop_cm) for r in runs)
-    return BrakingModel(min(MAX_REACTION_S, t * SAFETY_FACTOR), 1.0 / (2.0 * b) / SAFETY_FACTOR, worst)
+    lo, hi = DECEL_BOUNDS_CM_S2
+    decel = 1.0 / (2.0 * b) / SAFETY_FACTOR
+    if decel < lo:
+        raise CalibrationError(f"the car slows at only {decel:.0f} cm/s² at neutral (it coasts): turn up the ESC's "
+                               "drag brake and calibrate again")
+    reaction = min(MAX_REACTION_S, max(PLANNED_REACTION_MIN_S, t * SAFETY_FACTOR))
+    return BrakingModel(reaction, min(hi, decel), worst)
 
 
 def fit_top_speed(points: list[tuple[float, float]]) -> float:

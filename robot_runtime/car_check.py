@@ -135,7 +135,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if args.config:
             config = load_car_config(args.config)
         else:
-            config = CarConfig(car_id="check", hardware=args.hardware or "gpio")
+            # a default car of that kind that drives nowhere: no server, no arena needed
+            config = CarConfig(car_id="check", hardware=args.hardware or "gpio", mode="headless", watchdog=False)
     except ConfigError as exc:
         print(f"dojo car check: {exc}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
     dojo car init [car.yaml] [--car-id car-7] [--hardware gpio|pca9685|serial] [--server URL]
                   [--from-donkeycar myconfig.py] [--force]       asks what it is not told, writes the config
+                                                                 and the car's own arena (car-arena.yaml)
     dojo car check [car.yaml] [--hardware KIND]                 self-test: one line per device, the fix if it fails
     dojo car calibrate car.yaml                                  walks you through it, writes the results
     dojo car install-service car.yaml [--user pi] [--unit-dir /etc/systemd/system] [--print]
@@ -55,6 +56,17 @@ def ask(prompt: str, default: str, interactive: bool) -> str:
     return answer or default
 
 
+def write_arena(path: Path, car_id: str, width_cm: float, height_cm: float) -> None:
+    """The car's own arena: an empty floor, the start mark 50 cm in from the lower-left corner."""
+    from robot_runtime.arena import Arena
+
+    arena = Arena(name=f"{car_id} floor", width_cm=width_cm, height_cm=height_cm,
+                  start={"x_cm": min(50.0, width_cm / 2), "y_cm": height_cm / 2, "heading_deg": 0})
+    path.write_text(yaml.safe_dump(arena.model_dump(mode="json", include={"name", "width_cm", "height_cm", "start"}),
+                                   sort_keys=False),
+                    encoding="utf-8")
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     path = Path(args.config or DEFAULT_CONFIG)
     if path.exists() and not args.force:
@@ -90,8 +102,17 @@ def cmd_init(args: argparse.Namespace) -> int:
         if trig:
             t, e = (int(x) for x in trig.split(","))
             options["distance"] = {"trigger_pin": t, "echo_pin": e}
+    floor = ask("The floor the car may use, width x height in cm (its own arena: the outer fence)", "300x300",
+                interactive)
+    arena_path = path.with_name(f"{path.stem}-arena.yaml")
+    try:
+        width, height = (float(v) for v in floor.lower().replace(" ", "").split("x"))
+        write_arena(arena_path, car_id, width, height)
+    except ValueError as exc:
+        print(f"dojo car init: floor {floor!r}: {exc} — give it as WIDTHxHEIGHT in cm, e.g. 300x200", file=sys.stderr)
+        return EXIT_USAGE
     data = {"car_id": car_id, "hardware": hardware, "hardware_options": options, "server_url": server,
-            "token": args.token or "pair-me", "log_file": "car-log.jsonl"}
+            "token": args.token or "pair-me", "arena_file": arena_path.name, "log_file": "car-log.jsonl"}
     try:
         write_config(path, data)
     except Exception as exc:

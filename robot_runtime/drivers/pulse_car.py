@@ -127,10 +127,11 @@ class PulseCar:
         sent = self._sent
         self.pose.predict(now, sent.throttle, sent.steering, self._ticks() if self._ticks else None)
 
-    def load_arena(self, arena: Arena, pose: Pose | None = None) -> None:
-        """A lesson starts: the car has been put on its start mark (`pose`, or the arena's start)."""
-        p = pose or arena.start
-        self.pose.reset(p.x_cm, p.y_cm, p.heading_deg, self._clock())  # the next encoder count is the origin
+    def reset_pose(self, pose: Pose) -> None:
+        """The car was put on a mark by hand (a lesson's start): dead reckoning starts again from there.
+        (Not `load_arena`: that is how a simulator says it can be moved by a message, and a real car's
+        own arena must keep bounding its fence.)"""
+        self.pose.reset(pose.x_cm, pose.y_cm, pose.heading_deg, self._clock())  # the next encoder count is the origin
 
     def external_pose(self, x_cm: float, y_cm: float, heading_deg: float | None, t_seen: float, sigma_cm: float) -> bool:
         """An overhead-camera pose (seen at t_seen on this car's clock): fused with the dead reckoning."""

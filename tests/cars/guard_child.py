@@ -22,7 +22,7 @@ ARENA = Arena(name="hall", width_cm=3000, height_cm=3000, start={"x_cm": 200, "y
 
 
 async def main(fd: int) -> None:
-    config = CarConfig(car_id="car-g", hardware="gpio", watchdog=False, hardware_options={"pin_factory": "mock"})
+    config = CarConfig(car_id="car-g", hardware="gpio", watchdog=False, mode="headless", hardware_options={"pin_factory": "mock"})
     car = gpio.create(config, ARENA, pin_factory=mock_factory(), outputs=GuardedPulses(fd))
     rt = CarRuntime(config, car, MonotonicClock(), arena=ARENA)
     ack = rt.handle_skill({"request_id": "r1", "action": {"kind": "drive", "seconds": 20, "speed_pct": 60}})

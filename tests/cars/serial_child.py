@@ -14,7 +14,7 @@ ARENA = Arena(name="hall", width_cm=3000, height_cm=3000, start={"x_cm": 200, "y
 
 
 async def main(port: str) -> None:
-    config = CarConfig(car_id="car-s", hardware="serial", watchdog=False, hardware_options={"port": port})
+    config = CarConfig(car_id="car-s", hardware="serial", watchdog=False, mode="headless", hardware_options={"port": port})
     car = serial_board.create(config, ARENA)
     rt = CarRuntime(config, car, MonotonicClock(), arena=ARENA)
     assert rt.handle_skill({"request_id": "r1", "action": {"kind": "drive", "seconds": 20, "speed_pct": 60}})["ok"]

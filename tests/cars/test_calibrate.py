@@ -81,7 +81,8 @@ def test_calibrate_finds_trim_ends_dead_band_reversed_esc_and_a_braking_model_th
     pins = mock_factory()
     plant = PinPlant(pins, ARENA, cm_per_tick=0.5, **TRUE)
     path = tmp_path / "car.yaml"
-    path.write_text(yaml.safe_dump({"car_id": "car-c", "hardware": "gpio", "hardware_options": {
+    (tmp_path / "arena.yaml").write_text(ARENA.model_dump_json())
+    path.write_text(yaml.safe_dump({"car_id": "car-c", "hardware": "gpio", "arena_file": "arena.yaml", "hardware_options": {
         "pin_factory": "mock", "encoder": {"pin": 5, "cm_per_tick": 0.5}}}))
     person = Person(plant)
     result = calibrate(path, person, speeds=[30, 60],

@@ -94,12 +94,16 @@ def test_init_asks_nothing_with_yes_and_writes_gpio_defaults(tmp_path):
     assert out.returncode == 0, out.stderr
     data = yaml.safe_load((tmp_path / "car.yaml").read_text())
     assert data["hardware"] == "gpio" and data["hardware_options"]["esc_pin"] == 12
+    arena = yaml.safe_load((tmp_path / data["arena_file"]).read_text())
+    assert (arena["width_cm"], arena["height_cm"]) == (300, 300)  # the car's own floor: its outer fence
+    assert load_car_config(tmp_path / "car.yaml").arena_file == str(tmp_path / "car-arena.yaml")
     assert data["hardware_options"]["distance"] == {"trigger_pin": 23, "echo_pin": 24}
 
 
 def test_check_on_fake_pins_prints_one_line_per_device_and_fails_on_a_dead_sensor(tmp_path):
+    (tmp_path / "arena.yaml").write_text("name: floor\nwidth_cm: 300\nheight_cm: 300\n")
     (tmp_path / "car.yaml").write_text(yaml.safe_dump({
-        "car_id": "car-3", "hardware": "gpio", "server_url": "http://127.0.0.1:9",
+        "car_id": "car-3", "hardware": "gpio", "server_url": "http://127.0.0.1:9", "arena_file": "arena.yaml",
         "hardware_options": {"pin_factory": "mock", "distance": {"trigger_pin": 23, "echo_pin": 24},
                              "encoder": {"pin": 5, "cm_per_tick": 0.5}, "stop_button_pin": 26}}))
     out = dojo("check", "car.yaml", cwd=tmp_path)
@@ -121,7 +125,8 @@ def test_check_hardware_gpio_with_mock_pins_and_no_config_runs():
 
 
 def test_install_service_writes_a_unit_that_restarts_and_goes_neutral_after_any_stop(tmp_path):
-    (tmp_path / "car.yaml").write_text("car_id: car-3\nhardware: gpio\n")
+    (tmp_path / "arena.yaml").write_text("name: floor\nwidth_cm: 300\nheight_cm: 300\n")
+    (tmp_path / "car.yaml").write_text("car_id: car-3\nhardware: gpio\narena_file: arena.yaml\n")
     out = dojo("install-service", "car.yaml", "--unit-dir", str(tmp_path), "--user", "pi", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     unit = (tmp_path / "dojo-car.service").read_text()
@@ -135,8 +140,11 @@ def test_install_service_writes_a_unit_that_restarts_and_goes_neutral_after_any_
 
 
 def test_neutral_command_sets_neutral_and_releases(tmp_path):
-    (tmp_path / "car.yaml").write_text("car_id: car-3\nhardware: gpio\nhardware_options: {pin_factory: mock}\n")
+    (tmp_path / "arena.yaml").write_text("name: floor\nwidth_cm: 300\nheight_cm: 300\n")
+    (tmp_path / "car.yaml").write_text("car_id: car-3\nhardware: gpio\narena_file: arena.yaml\n"
+                                       "hardware_options: {pin_factory: mock}\n")
     assert dojo("neutral", "car.yaml", cwd=tmp_path).returncode == 0
-    (tmp_path / "car.yaml").write_text("car_id: car-3\nhardware: serial\nhardware_options: {port: /dev/ttyNOPE}\n")
+    (tmp_path / "car.yaml").write_text("car_id: car-3\nhardware: serial\narena_file: arena.yaml\n"
+                                       "hardware_options: {port: /dev/ttyNOPE}\n")
     out = dojo("neutral", "car.yaml", cwd=tmp_path)
     assert out.returncode == 1 and "/dev/ttyNOPE" in out.stderr

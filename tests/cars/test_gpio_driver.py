@@ -35,7 +35,7 @@ TICK_S = 0.02
 
 
 def config(**opts) -> CarConfig:
-    return CarConfig(car_id="car-p", hardware="gpio", watchdog=False,
+    return CarConfig(car_id="car-p", hardware="gpio", watchdog=False, mode="headless",
                      hardware_options={"pin_factory": "mock", **CAL, **opts})
 
 
@@ -90,9 +90,12 @@ def test_estop_puts_neutral_on_the_pins_at_once_and_every_tick_after():
     assert all(us == pytest.approx(1520.0) for _, us in pins.pin(ESC).pulses_us()[n_before:])
 
 
-async def test_watchdog_neutral_within_300ms_of_the_last_heartbeat_on_the_pins_own_clock():
+async def test_watchdog_neutral_within_300ms_of_the_last_heartbeat_on_the_pins_own_clock(tmp_path):
     pins = mock_factory()
-    cfg = CarConfig(car_id="car-w", hardware="gpio", hardware_options={"pin_factory": "mock", **CAL})
+    arena_file = tmp_path / "arena.yaml"
+    arena_file.write_text(ARENA.model_dump_json())
+    cfg = CarConfig(car_id="car-w", hardware="gpio", arena_file=str(arena_file),
+                    hardware_options={"pin_factory": "mock", **CAL})
     car = gpio.create(cfg, ARENA, pin_factory=pins)
     rt = CarRuntime(cfg, car, MonotonicClock(), arena=ARENA)
     beats = {"on": True, "last": 0.0}
@@ -106,6 +109,7 @@ async def test_watchdog_neutral_within_300ms_of_the_last_heartbeat_on_the_pins_o
     hb = asyncio.create_task(heartbeats())
     loop_task = asyncio.create_task(rt.loop.run_realtime())
     await asyncio.sleep(ARM_S + 0.2)
+    assert rt.handle_limits({"max_speed_pct": 60})["ok"]  # a car driven by a server waits for its limits
     rt.handle_skill({"request_id": "r1", "action": {"kind": "drive", "seconds": 10, "speed_pct": 40}})
     await asyncio.sleep(0.8)
     beats["on"] = False
@@ -188,7 +192,7 @@ def test_no_pulse_ever_leaves_the_calibrated_range(neutral, fwd, rev, db, flip, 
            "steering": {"center_us": center, "left_us": l_end, "right_us": r_end}}
     clock = ManualClock()
     pins = mock_factory()
-    car = gpio.create(CarConfig(car_id="c", hardware="gpio", hardware_options={"pin_factory": "mock", **cal}), ARENA,
+    car = gpio.create(CarConfig(car_id="c", hardware="gpio", mode="headless", hardware_options={"pin_factory": "mock", **cal}), ARENA,
                       pin_factory=pins, clock=clock.now)
     clock.advance(ARM_S)
     for thr, steer, dt, stop in cmds:
@@ -243,12 +247,12 @@ def test_ultrasonic_reads_the_echo_and_reports_a_missing_one_as_a_fault():
 
 def test_bad_options_name_the_field_and_the_fix():
     with pytest.raises(UnknownHardware, match=r"hardware_options\.esc_pin"):
-        create_hardware(CarConfig(car_id="c", hardware="gpio", hardware_options={"esc_pin": 40}), ARENA)
+        create_hardware(CarConfig(car_id="c", hardware="gpio", mode="headless", hardware_options={"esc_pin": 40}), ARENA)
     with pytest.raises(UnknownHardware, match="GPIO 13 is used twice"):
-        create_hardware(CarConfig(car_id="c", hardware="gpio", hardware_options={
+        create_hardware(CarConfig(car_id="c", hardware="gpio", mode="headless", hardware_options={
             "pin_factory": "mock", "stop_button_pin": 13}), ARENA)
     with pytest.raises(UnknownHardware, match="opposite sides of neutral_us"):
-        create_hardware(CarConfig(car_id="c", hardware="gpio", hardware_options={
+        create_hardware(CarConfig(car_id="c", hardware="gpio", mode="headless", hardware_options={
             "pin_factory": "mock", "throttle": {"neutral_us": 1500, "forward_max_us": 1900, "reverse_max_us": 1600}}), ARENA)
 
 

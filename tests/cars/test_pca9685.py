@@ -19,7 +19,7 @@ COUNTS_US = 1e6 / (25e6 / (4096 * 102)) / 4096  # one count at the real 59.8 Hz 
 def make(opts=None, bus=None):
     bus = bus or FakeSMBus()
     clock = ManualClock()
-    config = CarConfig(car_id="car-p", hardware="pca9685", hardware_options={"guard": False, **(opts or {})})
+    config = CarConfig(car_id="car-p", hardware="pca9685", mode="headless", hardware_options={"guard": False, **(opts or {})})
     return pca9685.create(config, ARENA, smbus=bus, clock=clock.now), bus.devices.get(0x40), clock
 
 

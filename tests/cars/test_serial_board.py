@@ -80,7 +80,7 @@ def test_firmware_clamps_to_the_configured_limits_and_acks_what_it_set():
 
 
 def make_car(path, shift):
-    config = CarConfig(car_id="car-s", hardware="serial", watchdog=False,
+    config = CarConfig(car_id="car-s", hardware="serial", watchdog=False, mode="headless",
                        hardware_options={"port": path, "cm_per_tick": 0.5,
                                          "throttle": {"neutral_us": 1520, "forward_max_us": 1880, "reverse_max_us": 1160}})
     return serial_board.create(config, ARENA, clock=lambda: time.monotonic() + shift[0])
@@ -126,7 +126,7 @@ def test_board_that_does_not_answer_is_a_clear_error():
     tty.setraw(slave)
     try:
         with pytest.raises(HardwareUnavailable, match="did not answer HELLO"):
-            serial_board.create(CarConfig(car_id="c", hardware="serial", hardware_options={"port": os.ttyname(slave)}),
+            serial_board.create(CarConfig(car_id="c", hardware="serial", mode="headless", hardware_options={"port": os.ttyname(slave)}),
                                 ARENA)
     finally:
         os.close(master)
@@ -135,7 +135,7 @@ def test_board_that_does_not_answer_is_a_clear_error():
 
 def test_missing_port_names_the_fix():
     with pytest.raises(HardwareUnavailable, match="dialout"):
-        serial_board.create(CarConfig(car_id="c", hardware="serial", hardware_options={"port": "/dev/ttyNOPE9"}), ARENA)
+        serial_board.create(CarConfig(car_id="c", hardware="serial", mode="headless", hardware_options={"port": "/dev/ttyNOPE9"}), ARENA)
 
 
 def test_board_goes_neutral_250ms_after_the_runtime_is_killed():
