@@ -36,7 +36,6 @@ class Report:
 def check_outputs(car, config: CarConfig, r: Report) -> None:
     from robot_runtime.devices.esc import ARM_S
 
-    opts = config.hardware_options
     outputs = car.outputs
     name = type(outputs).__name__
     if name == "GuardedPulses":

@@ -118,3 +118,35 @@ class PulseOutputs(Protocol):
 
     def close(self) -> None:
         """Neutral, then release the outputs."""
+
+
+class PulsePair:
+    """Base of PulseOutputs that set two pulses and release them: ``_set`` and ``_release`` do the I/O;
+    neutral() never raises and close() is neutral first, then no pulses (the ESC's own failsafe)."""
+
+    def __init__(self, neutral_us: float, center_us: float) -> None:
+        self._neutral = (float(neutral_us), float(center_us))
+        self.closed = False
+
+    def _set(self, throttle_us: float, steering_us: float) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def write(self, throttle_us: float, steering_us: float) -> None:
+        if not self.closed:
+            self._set(throttle_us, steering_us)
+
+    def neutral(self) -> None:
+        try:
+            self.write(*self._neutral)
+        except Exception:
+            pass  # never raises: the caller may be the dead-man thread
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.neutral()
+        self.closed = True
+        self._release()

@@ -22,48 +22,36 @@ from collections.abc import Callable
 
 from robot_runtime.arena import Arena
 from robot_runtime.config import CarConfig
-from robot_runtime.devices.pulses import FRAME_HZ
+from robot_runtime.devices.pulses import FRAME_HZ, PulsePair
 from robot_runtime.drivers.options import GpioOptions, SensorPins, parse_options
 from robot_runtime.drivers.pin_guard import GUARD_SILENCE_S, GuardedPulses
 from robot_runtime.drivers.pulse_car import PulseCar
 from robot_runtime.hardware import Hardware
 
 
-class GpioPulses:
+class GpioPulses(PulsePair):
     """Two 50 Hz pulse trains on gpiozero PWM outputs (PulseOutputs)."""
 
     def __init__(self, esc_pin: int, servo_pin: int, neutral_us: float, center_us: float, *, pin_factory,
                  frame_hz: float = FRAME_HZ) -> None:
         from gpiozero import PWMOutputDevice
 
+        super().__init__(neutral_us, center_us)
         self._period_us = 1e6 / frame_hz
-        self._neutral = (neutral_us / self._period_us, center_us / self._period_us)
-        self._esc = PWMOutputDevice(esc_pin, frequency=frame_hz, initial_value=self._neutral[0], pin_factory=pin_factory)
+        self._esc = PWMOutputDevice(esc_pin, frequency=frame_hz, initial_value=neutral_us / self._period_us,
+                                    pin_factory=pin_factory)
         try:
-            self._servo = PWMOutputDevice(servo_pin, frequency=frame_hz, initial_value=self._neutral[1],
+            self._servo = PWMOutputDevice(servo_pin, frequency=frame_hz, initial_value=center_us / self._period_us,
                                           pin_factory=pin_factory)
         except Exception:
             self._esc.close()
             raise
-        self.closed = False
 
-    def write(self, throttle_us: float, steering_us: float) -> None:
-        if not self.closed:
-            self._esc.value = throttle_us / self._period_us
-            self._servo.value = steering_us / self._period_us
+    def _set(self, throttle_us: float, steering_us: float) -> None:
+        self._esc.value = throttle_us / self._period_us
+        self._servo.value = steering_us / self._period_us
 
-    def neutral(self) -> None:
-        try:
-            if not self.closed:
-                self._esc.value, self._servo.value = self._neutral
-        except Exception:
-            pass  # never raises: the caller may be the dead-man thread
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.neutral()
-        self.closed = True
+    def _release(self) -> None:
         # Closing stops the pulse train: the ESC sees signal loss and holds neutral (its own failsafe).
         self._esc.close()
         self._servo.close()
@@ -140,6 +128,21 @@ def open_pins(kind: str, what: str, make):
             "`pin_factory: mock` (docs/real-car.md)") from None
 
 
+def assemble(config: CarConfig, arena: Arena, opts: SensorPins, outputs, *, guarded: bool, pin_factory,
+             clock: Callable[[], float]) -> PulseCar:
+    """The car around its outputs, with the Pi-pin sensors of `opts` (both pin drivers end here)."""
+    holder: list[PulseCar] = []
+    try:
+        sensors = open_pins(config.hardware, "the sensors", lambda: build_sensors(opts, pin_factory, holder))
+    except Exception:
+        outputs.close()
+        raise
+    car = PulseCar(config.spec.to_spec(), config.limits, opts, outputs, arena=arena, clock=clock,
+                   failsafe_s=GUARD_SILENCE_S if guarded else None, **sensors)
+    holder.append(car)
+    return car
+
+
 def create(config: CarConfig, arena: Arena, *, seed: int | None = None, noise: bool = False,
            pin_factory=None, outputs=None, clock: Callable[[], float] = time.monotonic) -> Hardware:
     """Build the gpio car. Tests pass `pin_factory` (fake pins) and/or `outputs` (e.g. a pin guard on a pipe)."""
@@ -156,13 +159,4 @@ def create(config: CarConfig, arena: Arena, *, seed: int | None = None, noise: b
         else:
             outputs = open_pins("gpio", f"GPIO {opts.esc_pin}/{opts.servo_pin} for pulses", lambda: GpioPulses(
                 opts.esc_pin, opts.servo_pin, neutral, center, pin_factory=factory))
-    holder: list[PulseCar] = []
-    try:
-        sensors = open_pins("gpio", "the sensors", lambda: build_sensors(opts, factory, holder))
-    except Exception:
-        outputs.close()
-        raise
-    car = PulseCar(config.spec.to_spec(), config.limits, opts, outputs, arena=arena, clock=clock,
-                   failsafe_s=GUARD_SILENCE_S if guarded else None, **sensors)
-    holder.append(car)
-    return car
+    return assemble(config, arena, opts, outputs, guarded=guarded, pin_factory=factory, clock=clock)

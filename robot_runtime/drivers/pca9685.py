@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 from robot_runtime.arena import Arena
 from robot_runtime.config import CarConfig
-from robot_runtime.drivers.gpio import build_sensors, open_pins, pin_factory_named
+from robot_runtime.devices.pulses import PulsePair
+from robot_runtime.drivers.gpio import assemble, open_pins, pin_factory_named
 from robot_runtime.drivers.options import Pca9685Options, parse_options
-from robot_runtime.drivers.pin_guard import GUARD_SILENCE_S, GuardedPulses
-from robot_runtime.drivers.pulse_car import PulseCar
+from robot_runtime.drivers.pin_guard import GuardedPulses
 from robot_runtime.hardware import Hardware
 
 MODE1, PRE_SCALE, LED0_ON_L = 0x00, 0xFE, 0x06
@@ -56,15 +56,14 @@ class Pca9685:
         self.bus.write_i2c_block_data(self.address, LED0_ON_L + 4 * channel, [0, 0, 0, 0x10])
 
 
-class Pca9685Pulses:
+class Pca9685Pulses(PulsePair):
     """PulseOutputs on two PCA9685 channels."""
 
     def __init__(self, chip: Pca9685, throttle_channel: int, steering_channel: int, neutral_us: float,
                  center_us: float) -> None:
+        super().__init__(neutral_us, center_us)
         self.chip = chip
         self.channels = (throttle_channel, steering_channel)
-        self._neutral = (neutral_us, center_us)
-        self.closed = False
 
     @classmethod
     def open(cls, *, bus: int, address: int, throttle_channel: int, steering_channel: int, frame_hz: float,
@@ -75,22 +74,11 @@ class Pca9685Pulses:
             smbus = SMBus(bus)
         return cls(Pca9685(smbus, address, frame_hz), throttle_channel, steering_channel, neutral_us, center_us)
 
-    def write(self, throttle_us: float, steering_us: float) -> None:
-        if not self.closed:
-            self.chip.set_pulse_us(self.channels[0], throttle_us)
-            self.chip.set_pulse_us(self.channels[1], steering_us)
+    def _set(self, throttle_us: float, steering_us: float) -> None:
+        self.chip.set_pulse_us(self.channels[0], throttle_us)
+        self.chip.set_pulse_us(self.channels[1], steering_us)
 
-    def neutral(self) -> None:
-        try:
-            self.write(*self._neutral)
-        except Exception:
-            pass  # never raises: the caller may be the dead-man thread
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.neutral()
-        self.closed = True
+    def _release(self) -> None:
         for ch in self.channels:
             try:
                 self.chip.channel_off(ch)
@@ -112,16 +100,11 @@ def create(config: CarConfig, arena: Arena, *, seed: int | None = None, noise: b
         else:
             outputs = open_pins("pca9685", f"the PCA9685 at 0x{opts.address:02x} on I2C bus {opts.i2c_bus}",
                                 lambda: Pca9685Pulses.open(**spec, smbus=smbus))
-    holder: list[PulseCar] = []
-    try:
-        factory = pin_factory
-        if factory is None and opts.used_pins().keys() - {"I2C SDA", "I2C SCL"}:
+    factory = pin_factory
+    if factory is None and opts.used_pins().keys() - {"I2C SDA", "I2C SCL"}:
+        try:
             factory = open_pins("pca9685", "the pin factory", lambda: pin_factory_named(opts.pin_factory))
-        sensors = open_pins("pca9685", "the sensors", lambda: build_sensors(opts, factory, holder))
-    except Exception:
-        outputs.close()
-        raise
-    car = PulseCar(config.spec.to_spec(), config.limits, opts, outputs, arena=arena, clock=clock,
-                   failsafe_s=GUARD_SILENCE_S if guarded else None, **sensors)
-    holder.append(car)
-    return car
+        except Exception:
+            outputs.close()
+            raise
+    return assemble(config, arena, opts, outputs, guarded=guarded, pin_factory=factory, clock=clock)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from robot_runtime.drivers.fake_plant import PinPlant
 
 from robot_runtime.arena import Arena
 from robot_runtime.calibrate_cli import calibrate
 from robot_runtime.config import load_car_config
 from robot_runtime.drivers import gpio
 from robot_runtime.drivers.fake_pins import mock_factory
+from robot_runtime.drivers.fake_plant import PinPlant
 from robot_runtime.hardware import Command
 from robot_runtime.sim import SimCar
 

@@ -11,10 +11,9 @@ import math
 import time
 
 import pytest
-from gpiozero.pins.mock import MockFactory, MockPin, MockTriggerPin
+from gpiozero.pins.mock import MockFactory, MockTriggerPin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from robot_runtime.drivers.fake_plant import PinPlant
 
 from robot_runtime.arena import Arena
 from robot_runtime.clock import ManualClock, MonotonicClock
@@ -23,6 +22,7 @@ from robot_runtime.devices.esc import ARM_S, BRAKE_TAP_S, NEUTRAL_GAP_S
 from robot_runtime.devices.ultrasonic import STALE_S, UltrasonicSensor
 from robot_runtime.drivers import UnknownHardware, create_hardware, gpio
 from robot_runtime.drivers.fake_pins import mock_factory
+from robot_runtime.drivers.fake_plant import PinPlant
 from robot_runtime.hardware import Command
 from robot_runtime.runtime import CarRuntime
 

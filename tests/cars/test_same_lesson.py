@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-from robot_runtime.drivers.fake_plant import PinPlant
 
 from curriculum.interpreter import BlocklyInterpreter, ProgramStopped
 from curriculum.judge import judge
@@ -23,6 +22,7 @@ from curriculum.simrun import SETTLE_S, _SimPort, run_program
 from robot_runtime.config import CarConfig
 from robot_runtime.drivers import gpio
 from robot_runtime.drivers.fake_pins import mock_factory
+from robot_runtime.drivers.fake_plant import PinPlant
 from robot_runtime.protocol import SessionLimits
 from robot_runtime.runtime import CarRuntime
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import serial
 from pico import FIRMWARE, PicoOnPty, new_board
 
 from robot_runtime.arena import Arena
