@@ -3,7 +3,7 @@
     dojo car --sim --name car-1 --server http://127.0.0.1:8080 --token T [--arena FILE] [--log FILE]
              [--rate 50] [--seed N] [--noise] [--policy MANIFEST ...]
     dojo car CONFIG.yaml [--server URL] [--token T] [--log FILE]     a real car (hardware from the config)
-    dojo car init | check | calibrate | install-service | neutral     setting up a real car (car_setup.py)
+    dojo car init | check | calibrate | install-service | neutral | pair     setting up a real car (car_setup.py)
 
 The token may come from the environment instead (DOJO_CAR_TOKEN): a command line is visible to every
 user of the machine in `ps`.
@@ -84,7 +84,7 @@ def make_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> CarConf
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("init", "check", "calibrate", "install-service", "neutral"):  # setting up a real car
+    if argv and argv[0] in ("init", "check", "calibrate", "install-service", "neutral", "pair"):  # setting up a real car
         from robot_runtime.car_setup import main as setup_main
 
         return setup_main(argv)

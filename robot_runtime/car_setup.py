@@ -7,6 +7,7 @@
     dojo car calibrate car.yaml                                  walks you through it, writes the results
     dojo car install-service car.yaml [--user pi] [--unit-dir /etc/systemd/system] [--print]
     dojo car neutral car.yaml                                    neutral pulses, then none (systemd runs it after a stop)
+    dojo car pair http://server:8080 CODE [car.yaml]             trade the console's pairing code for the car's token
 
 Exit codes: 0 fine, 1 a check failed, 2 bad arguments or config.
 """
@@ -24,7 +25,7 @@ import yaml
 
 from robot_runtime.config import CarConfig, ConfigError, load_car_config
 
-SETUP_COMMANDS = ("init", "check", "calibrate", "install-service", "neutral")
+SETUP_COMMANDS = ("init", "check", "calibrate", "install-service", "neutral", "pair")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_CONFIG = "car.yaml"
 UNIT_NAME = "dojo-car.service"
@@ -206,6 +207,30 @@ def cmd_neutral(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- pair -------------------------------------------------------------------------------------------
+
+
+def cmd_pair(args: argparse.Namespace) -> int:
+    from robot_runtime.pairing import PairingError, pair
+
+    path = Path(args.config or DEFAULT_CONFIG)
+    try:
+        data = read_config_data(path)
+        result = pair(args.server, args.code, car_id=data.get("car_id"), hardware=data.get("hardware", "sim"))
+    except (ConfigError, PairingError) as exc:
+        print(f"dojo car pair: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    data |= {"car_id": result.car_id, "token": result.token, "server_url": result.server_url}
+    try:
+        write_config(path, data)
+    except Exception as exc:
+        print(f"dojo car pair: paired, but {path} could not be written: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"dojo car pair: {result.car_id} is paired with {result.server_url}; its token is in {path}. "
+          f"Restart the car program (sudo systemctl restart dojo-car) and it appears in the console.")
+    return EXIT_OK
+
+
 # --- main ---------------------------------------------------------------------------------------------
 
 
@@ -235,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--print", action="store_true", help="print the unit instead of writing it")
     n = sub.add_parser("neutral", help="neutral pulses, then none")
     n.add_argument("config")
+    pr = sub.add_parser("pair", help="pair with a classroom server using the code its console shows")
+    pr.add_argument("server", help="the classroom server, e.g. http://192.168.1.10:8080")
+    pr.add_argument("code", help="the pairing code from the teacher console's \"Add a car\"")
+    pr.add_argument("config", nargs="?", help=f"the car config to store the token in (default {DEFAULT_CONFIG})")
     return p
 
 
@@ -248,7 +277,8 @@ def main(argv: list[str]) -> int:
         from robot_runtime.calibrate_cli import cmd_calibrate
 
         return cmd_calibrate(args)
-    return {"init": cmd_init, "install-service": cmd_install_service, "neutral": cmd_neutral}[args.command](args)
+    return {"init": cmd_init, "install-service": cmd_install_service, "neutral": cmd_neutral,
+            "pair": cmd_pair}[args.command](args)
 
 
 if __name__ == "__main__":
