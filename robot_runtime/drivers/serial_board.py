@@ -26,7 +26,9 @@ from robot_runtime.hardware import Hardware
 log = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT_S = 3.0  # a Pico answers in milliseconds; seconds means wrong port or no firmware
-WRITE_TIMEOUT_S = 0.004  # one line is 2 ms at 115200 baud; USB CDC takes microseconds: never block the loop
+# stop() = lock wait + write, inside HARDWARE_CALL_BUDGET_S (5 ms); a line is ~2 ms on a 115200 baud UART and
+# microseconds on the Pico's USB CDC. A write that cannot finish in time is dropped: the board's failsafe covers it.
+WRITE_TIMEOUT_S = 0.0025
 STOP_LOCK_S = 0.002  # stop() waits this long for a write in progress, then writes anyway (the CRC guards)
 BOARD_SILENT_S = 0.3  # no telemetry (20 Hz) for this long: the board is unplugged or hung -> sensor fault
 
