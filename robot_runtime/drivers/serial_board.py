@@ -49,6 +49,7 @@ class BoardLink:
         self.board_errors = 0
         self.errors_seen: list[tuple[str, str]] = []  # (code, detail) error lines from the board, newest last
         self.refused_lines = 0  # lines from the board that failed their own CRC here
+        self.dropped_writes = 0  # lines not sent in time (a busy port): the next tick sends a fresh one
         self.last_telemetry = clock()
         self.last_ack: tuple[int, float] | None = None  # (seq, when it arrived)
         self.fault: str | None = None
@@ -60,9 +61,13 @@ class BoardLink:
         got = self._lock.acquire(timeout=wait_s) if wait_s is not None else self._lock.acquire()
         try:
             self.port.write(data)
-        except Exception as exc:  # SerialTimeoutException, a pulled cable (SerialException, OSError)
-            self.fault = "disconnected"
-            log.warning("serial board: write failed: %s", exc)
+        except Exception as exc:  # a busy port (SerialTimeoutException) or a pulled cable (SerialException, OSError)
+            if type(exc).__name__ == "SerialTimeoutException":
+                self.dropped_writes += 1
+            else:
+                if self.fault is None:
+                    log.warning("serial board: write failed: %s", exc)
+                self.fault = "disconnected"
         finally:
             if got:
                 self._lock.release()

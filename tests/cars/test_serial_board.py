@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import serial
 from pico import FIRMWARE, PicoOnPty, new_board
 
 from robot_runtime.arena import Arena
@@ -160,3 +161,25 @@ def test_board_goes_neutral_250ms_after_the_runtime_is_killed():
         neutral_at = min(t for t, us in hist if t > last_cmd and us == 1500)
         assert P.FAILSAFE_MS / 1000 - 0.005 <= neutral_at - last_cmd <= P.FAILSAFE_MS / 1000 + 0.05
         assert pico.board.failsafes == 1
+
+
+class BrokenPort:
+    """A serial port whose writes fail the way pyserial's do (the edge: a busy or unplugged USB port)."""
+
+    def __init__(self, exc) -> None:
+        self.exc, self.in_waiting = exc, 0
+
+    def write(self, data):
+        raise self.exc
+
+    def read(self, n):
+        return b""
+
+
+def test_a_busy_port_drops_a_line_but_an_unplugged_one_is_a_fault():
+    busy = serial_board.BoardLink(BrokenPort(serial.SerialTimeoutException("Write timeout")))
+    busy.command(1500, 1500)
+    assert busy.dropped_writes == 1 and busy.fault is None
+    gone = serial_board.BoardLink(BrokenPort(serial.SerialException("device disconnected")))
+    gone.command(1500, 1500)
+    assert gone.fault == "disconnected" and gone.distance() == (None, "disconnected")
