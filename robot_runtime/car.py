@@ -84,9 +84,9 @@ def make_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> CarConf
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("init", "check", "calibrate", "install-service", "neutral", "pair"):  # setting up a real car
-        from robot_runtime.car_setup import main as setup_main
+    from robot_runtime.car_setup import SETUP_COMMANDS, main as setup_main
 
+    if argv and argv[0] in SETUP_COMMANDS:  # setting up a real car: init, check, calibrate, pair, ...
         return setup_main(argv)
     p = build_parser()
     args = p.parse_args(argv)
