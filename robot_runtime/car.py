@@ -3,6 +3,7 @@
     dojo car --sim --name car-1 --server http://127.0.0.1:8080 --token T [--arena FILE] [--log FILE]
              [--rate 50] [--seed N] [--noise] [--policy MANIFEST ...]
     dojo car CONFIG.yaml [--server URL] [--token T] [--log FILE]     a real car (hardware from the config)
+    dojo car init | check | calibrate | install-service | neutral | pair     setting up a real car (car_setup.py)
 
 The token may come from the environment instead (DOJO_CAR_TOKEN): a command line is visible to every
 user of the machine in `ps`.
@@ -85,8 +86,13 @@ def make_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> CarConf
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from robot_runtime.car_setup import SETUP_COMMANDS, main as setup_main
+
+    if argv and argv[0] in SETUP_COMMANDS:  # setting up a real car: init, check, calibrate, pair, ...
+        return setup_main(argv)
     p = build_parser()
-    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:

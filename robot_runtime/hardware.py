@@ -90,6 +90,7 @@ class CarState:
     collisions: tuple[CollisionEvent, ...] = field(default=())  # new since the previous read
     distance_fault: str | None = None  # forward sensor fault ("timeout", "nan", ...); None: it works
     pose_uncertainty_cm: float = 0.0  # how far the true position may be from (x_cm, y_cm)
+    pose_source: str = "sim"  # where the pose came from: sim, camera, encoder, speed_model
 
 
 class Hardware(Protocol):

@@ -92,13 +92,16 @@ def test_bad_arena_file_exits_2_naming_the_file_and_the_field(tmp_path):
     assert "arena.yaml" in proc.stderr and "start pose (500.0, 50.0) must be inside the arena" in proc.stderr
 
 
-def test_real_car_config_with_a_driver_that_does_not_exist_yet_gets_a_clear_error(tmp_path):
+def test_real_car_config_with_unknown_or_unreachable_hardware_gets_a_clear_error(tmp_path):
     config = tmp_path / "car.yaml"
     (tmp_path / "floor.yaml").write_text("width_cm: 400\nheight_cm: 300\n")
-    config.write_text("car_id: car-7\nhardware: gpio\narena_file: floor.yaml\nlimits:\n  max_speed_pct: 50\n")
+    config.write_text("car_id: car-7\nhardware: lidar\narena_file: floor.yaml\nlimits:\n  max_speed_pct: 50\n")
     proc = subprocess.run(dojo(str(config)), capture_output=True, text=True, timeout=START_TIMEOUT_S)
     assert proc.returncode == 2
-    assert "hardware kind 'gpio'" in proc.stderr and "no driver yet" in proc.stderr and "sim" in proc.stderr
+    assert "unknown hardware kind 'lidar'" in proc.stderr and "gpio, pca9685, serial, sim" in proc.stderr
+    config.write_text("car_id: car-7\nhardware: serial\narena_file: floor.yaml\nhardware_options: {port: /dev/ttyNOPE7}\n")
+    proc = subprocess.run(dojo(str(config)), capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert proc.returncode == 2 and "/dev/ttyNOPE7" in proc.stderr and "dialout" in proc.stderr
     config.write_text("car_id: car-7\nlimits:\n  max_speed_pct: 150\n")
     proc = subprocess.run(dojo(str(config)), capture_output=True, text=True, timeout=START_TIMEOUT_S)
     assert proc.returncode == 2 and "limits.max_speed_pct" in proc.stderr and "150" in proc.stderr

@@ -1,0 +1,1 @@
+../../robot_runtime/drivers/board_protocol.py

@@ -1,0 +1,28 @@
+"""A physical stop button on the car: pressing it latches the e-stop.
+
+Wired from a GPIO pin to GND (the Pi's internal pull-up holds it high). gpiozero calls ``on_press``
+on its own thread within the debounce time; the driver goes neutral right there (stop() is safe from
+any thread) and latches, so every later command is neutral until the latch is cleared (the teacher's
+e-stop reset, once the runtime wires it; or restarting the car program).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+DEBOUNCE_S = 0.02  # a pushbutton bounces for a few ms; 20 ms still stops within one 50 Hz tick
+
+
+class StopButton:
+    def __init__(self, pin: int, *, pin_factory, on_press: Callable[[], None]) -> None:
+        from gpiozero import Button
+
+        self._button = Button(pin, pull_up=True, bounce_time=DEBOUNCE_S, pin_factory=pin_factory)
+        self._button.when_pressed = on_press
+
+    @property
+    def is_pressed(self) -> bool:
+        return bool(self._button.is_pressed)
+
+    def close(self) -> None:
+        self._button.close()
