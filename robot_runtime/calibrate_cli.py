@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from robot_runtime.calibration import CalibrationError, analyse_stop, fit_braking, fit_top_speed, response_time
-from robot_runtime.config import ConfigError, load_car_config
+from robot_runtime.config import ConfigError, load_car_config, read_config_data, write_config
 from robot_runtime.devices.esc import ARM_S, BRAKE_TAP_S, NEUTRAL_GAP_S
 from robot_runtime.devices.pulses import PULSE_CEIL_US, PULSE_FLOOR_US
 from robot_runtime.hardware import Command
@@ -223,8 +223,6 @@ class Calibrator:
 def calibrate(config_path: Path, io: Io, *, speeds: list[float], make_car: Callable[[Any], Any],
               now: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> dict:
     """Run the whole walk through and write the results into the config file; returns what was written."""
-    from robot_runtime.car_setup import read_config_data, write_config
-
     data = read_config_data(config_path)
     config = load_car_config(config_path)
     opts = dict(config.hardware_options)

@@ -19,32 +19,15 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from robot_runtime.config import CarConfig, ConfigError, load_car_config
+from robot_runtime.config import ConfigError, load_car_config, read_config_data, write_config
 
 SETUP_COMMANDS = ("init", "check", "calibrate", "install-service", "neutral", "pair")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_CONFIG = "car.yaml"
 UNIT_NAME = "dojo-car.service"
-
-
-def write_config(path: Path, data: dict[str, Any]) -> None:
-    """Write a car config readable only by its owner (it holds the car's token)."""
-    CarConfig.model_validate(data)  # never write a config the car cannot load
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        yaml.safe_dump(data, f, sort_keys=False, default_flow_style=False)
-    os.replace(tmp, path)
-
-
-def read_config_data(path: Path) -> dict[str, Any]:
-    from robot_runtime.config import read_config_mapping
-
-    return read_config_mapping(path, "car config", ConfigError)
 
 
 # --- init ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ its bound, e.g. "limits.max_speed_pct: Input should be less than or equal to 100
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -149,3 +150,18 @@ def format_validation_error(exc: ValidationError) -> str:
         got = err.get("input")
         lines.append(f"  {where}: {err['msg']} (got {got!r})")
     return "\n".join(lines)
+
+
+def write_config(path: Path, data: dict[str, Any]) -> None:
+    """Write a car config readable only by its owner (it holds the car's token)."""
+    CarConfig.model_validate(data)  # never write a config the car cannot load
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        yaml.safe_dump(data, f, sort_keys=False, default_flow_style=False)
+    os.replace(tmp, path)
+
+
+def read_config_data(path: Path) -> dict[str, Any]:
+    """A car config file's fields as written (for the setup commands that edit it)."""
+    return read_config_mapping(path, "car config", ConfigError)

@@ -13,8 +13,8 @@ trust: it reads one line per tick from the runtime over a pipe and
 
 So a dead or stalled runtime always ends in neutral pulses, and the ESC's own failsafe is the layer
 below. Start-up: the guard opens the outputs, sets neutral and prints ``READY``; an error is one line
-on stderr, shown by the runtime. Run by the driver as ``python -m robot_runtime.drivers.pin_guard SPEC``
-(SPEC: JSON naming the outputs, see `build_outputs`); tests run `run_guard` on a thread with fake pins.
+on stderr, shown by the runtime. Run by the driver as ``python -m robot_runtime.drivers.pin_guard_process SPEC``
+(SPEC: JSON naming the outputs, see `pin_guard_process.build_outputs`); tests run `run_guard` on a thread with fake pins.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class GuardedPulses:
     @classmethod
     def start(cls, spec: dict) -> "GuardedPulses":
         """Start the guard process for `spec` and wait until it holds the outputs at neutral."""
-        proc = subprocess.Popen([sys.executable, "-m", "robot_runtime.drivers.pin_guard", json.dumps(spec)],
+        proc = subprocess.Popen([sys.executable, "-m", "robot_runtime.drivers.pin_guard_process", json.dumps(spec)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         ready, _, _ = select.select([proc.stdout], [], [], GUARD_START_TIMEOUT_S)
         line = proc.stdout.readline().strip() if ready else b""
@@ -143,34 +143,3 @@ class GuardedPulses:
             except OSError:
                 pass
         self.broken = True
-
-
-def build_outputs(spec: dict) -> PulseOutputs:
-    """The outputs a guard owns: {"kind": "gpio", ...GpioPulses args} or {"kind": "pca9685", ...}."""
-    spec = dict(spec)
-    kind = spec.pop("kind")
-    if kind == "gpio":
-        from robot_runtime.drivers.gpio import GpioPulses, pin_factory_named
-
-        return GpioPulses(pin_factory=pin_factory_named(spec.pop("pin_factory")), **spec)
-    if kind == "pca9685":
-        from robot_runtime.drivers.pca9685 import Pca9685Pulses
-
-        return Pca9685Pulses.open(**spec)
-    raise ValueError(f"pin guard: unknown output kind {kind!r} (gpio or pca9685)")
-
-
-def main(argv: list[str]) -> int:
-    try:
-        outputs = build_outputs(json.loads(argv[0]))
-    except Exception as exc:  # one line the runtime shows: what failed and why
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        return 1
-    outputs.neutral()
-    print("READY", flush=True)
-    run_guard(sys.stdin.fileno(), outputs)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

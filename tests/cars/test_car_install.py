@@ -20,7 +20,7 @@ PROBE = """
 import importlib.util, json, sys
 import robot_runtime.car, robot_runtime.car_setup, robot_runtime.car_check, robot_runtime.calibrate_cli
 import robot_runtime.drivers.gpio, robot_runtime.drivers.pca9685, robot_runtime.drivers.serial_board
-import robot_runtime.drivers.pin_guard, robot_runtime.link, robot_runtime.runtime
+import robot_runtime.drivers.pin_guard, robot_runtime.drivers.pin_guard_process, robot_runtime.link, robot_runtime.runtime
 loaded = sorted({m.split('.')[0] for m in sys.modules})
 installed = {n: importlib.util.find_spec(n) is not None for n in ('torch', 'cv2', 'ollama', 'gpiozero', 'serial', 'smbus2')}
 print(json.dumps({"loaded": loaded, "installed": installed}))
