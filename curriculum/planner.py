@@ -55,6 +55,7 @@ class PlannerConfig(BaseModel):
     timeout_s: Annotated[float, Field(gt=0, le=120)] = PLANNER_TIMEOUT_S
     enabled: bool = True
     tries: Annotated[int, Field(ge=1, le=3)] = 2  # the first answer, plus one repair
+    parallel: Annotated[int, Field(ge=1, le=16)] = 2  # Ollama answers one request per model at a time: more only queue
     temperature: Annotated[float, Field(ge=0, le=2)] = PLANNER_TEMPERATURE
 
 
@@ -174,6 +175,7 @@ class Planner:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config, self.catalog, self._clock = config, catalog, clock
         self._client = ollama.AsyncClient(host=config.host, timeout=config.timeout_s)
+        self._slots = asyncio.Semaphore(config.parallel)  # waiting for a slot counts against the kid's timeout
 
     async def plan(self, sentence: str, ctx: PlanContext) -> PlanResult:
         started = self._clock()
@@ -248,10 +250,7 @@ class Planner:
         for _ in range(cfg.tries):
             messages = build_messages(sentence, ctx, rejected[-1] if rejected else None, self.catalog)
             try:
-                reply = await asyncio.wait_for(
-                    self._client.chat(model=cfg.model, messages=messages, format=schema,
-                                      options={"temperature": cfg.temperature}, stream=False),
-                    timeout=cfg.timeout_s)
+                reply = await asyncio.wait_for(self._chat(messages, schema), timeout=cfg.timeout_s)
             except (asyncio.TimeoutError, httpx.TimeoutException) as e:  # before OSError: TimeoutError is one
                 why = f"the planner model took longer than {cfg.timeout_s:g} s ({e.__class__.__name__})"
                 break
@@ -276,6 +275,11 @@ class Planner:
             return reader
         return PlanResult("explained", "model", _explained(gate_problem), notes=_unique([w.kid_text for w in wishes]),
                           rule=gate_problem.rule, teacher_note=why, model=cfg.model, rejected=rejected)
+
+    async def _chat(self, messages: list[dict[str, Any]], schema: dict[str, Any]) -> Any:
+        async with self._slots:
+            return await self._client.chat(model=self.config.model, messages=messages, format=schema,
+                                           options={"temperature": self.config.temperature}, stream=False)
 
     def _use_reply(self, content: str, ctx: PlanContext, wishes: list[Problem]) -> PlanResult:
         """One model reply -> a planned or explained result, or _Unusable with the reason (for the repair)."""
