@@ -471,6 +471,12 @@ class Car:
         reply = box["reply"]
         return reply if isinstance(reply, dict) else {"status": "done", "value": reply}
 
+    def plan(self, sentence: str) -> str:
+        """Tell the car: your sentence as a program in your level's blocks, as Python text to read (dojo.plan)."""
+        from dojo.tell import plan_with_token  # dojo.tell builds on this module's HTTP helpers
+
+        return plan_with_token(self.server, self.token, sentence)
+
     def __getattr__(self, name: str) -> Callable[..., Any]:
         """A block of the classroom's catalog that this file has no method of its own for (a block added
         after this SDK was written): ``car.spin(2)`` sends that block call, like the methods above."""
