@@ -34,6 +34,7 @@ DRIVE_SPEED_PCT = 50.0  # "drive for 3 seconds" without a speed: the blocks' usu
 VAGUE_CM = {"tiny": 5, "bit": 10, "lot": 100}  # "go back a tiny bit / a bit / a lot"
 VAGUE_DEG = {"tiny": 10, "bit": 30, "lot": 180}
 SHAPES = {"square": (4, 90, 50), "triangle": (3, 120, 50), "hexagon": (6, 60, 30), "circle": (12, 30, 10)}
+SHAPE_SIZES = {"big": 1.6, "large": 1.6, "huge": 2.0, "small": 0.6}  # "a big square": 80 cm sides
 STRAIGHT_AHEAD_CM = 10  # a zone whose centre is this close to the car's line counts as straight ahead
 TYPO_CUTOFF = 0.8  # difflib ratio: "foward" -> forward (0.92), "rigth" -> right (0.8); "lfet" is not guessed
 
@@ -91,7 +92,8 @@ class _Phrase:
     amounts: list[tuple[float, str | None]] = field(default_factory=list)  # (value, unit or None)
     vague: str | None = None
     name: str = ""  # skill, shape or zone
-    speed: float | None = None  # a speed said with a move ("slowly", "at 40%")
+    speed: float | None = None  # a speed said with a move or a turn ("slowly", "at 40%")
+    scale: float = 1.0  # shape: "big", "small"
 
 
 @dataclass
@@ -111,6 +113,7 @@ class _Reader:
     def __init__(self, level: int, arena: Arena | None, catalog: Catalog) -> None:
         self.level, self.arena, self.catalog = level, arena, catalog
         self.top_speed = LEVELS[level].max_speed_pct
+        self.last_forward: float | None = None  # "forward 30 and back": back goes the same 30
         skills = catalog.skills()
         self.skills = {**SKILL_WORDS, **{s.name: s.name for s in skills}}
         # multi-word names become one token before reading: "figure eight" -> figure_eight, "blue box" -> zone_...
@@ -122,7 +125,7 @@ class _Reader:
         # typos are mended only into command words ("foward"), never into filler ("cone" is not "one")
         self.commands = (FORWARD | BACKWARD | set(DIRECTIONS) | TURNS | STOPS | FAST | SLOW | set(self.skills)
                          | set(SHAPES) | {u for u in UNITS if len(u) > 3} | {"times", "repeat", "speed"})
-        self.vocabulary = (self.commands | set(TURN_SIZES) | set(UNITS) | set(VAGUE) | MOTION_VERBS | GROUP_WORDS
+        self.vocabulary = (self.commands | set(TURN_SIZES) | set(UNITS) | set(VAGUE) | set(SHAPE_SIZES) | MOTION_VERBS | GROUP_WORDS
                            | UNSUPPORTED | SEPARATORS | FILLER | set(TIMES_WORDS) | set(self.zones) | {"gotoxy"})
 
     # --- text -> tokens -------------------------------------------------------------------------
@@ -176,6 +179,7 @@ class _Reader:
         pending: list[tuple[float, str | None]] = []  # amounts said before the clause's first command
         pending_speed: float | None = None
         pending_vague: str | None = None
+        pending_scale = 1.0
         verb = False
         i = 0
         while i < len(tokens):
@@ -224,17 +228,22 @@ class _Reader:
                 c.phrases.append(_Phrase("speed"))
             elif tok in FAST or tok in SLOW:
                 value = self.top_speed if tok in FAST else SLOW_PCT
-                if cur and cur.kind in ("move", "speed"):
+                if cur and cur.kind in ("move", "turn", "speed"):
                     cur.speed = value
                 elif any(t in FORWARD or t in BACKWARD or t in MOTION_VERBS for t in tokens[i + 1:] if isinstance(t, str)):
                     pending_speed = value
                 else:
                     c.phrases.append(_Phrase("speed", speed=value))
             elif tok in SHAPES:
-                lone_turn = cur and cur.kind == "turn" and not cur.verb and not cur.amounts
-                c.phrases.append(_Phrase("shape", name=tok, direction=cur.direction if lone_turn else None))
-                if lone_turn:
-                    c.phrases.pop(-2)  # "a left square": the direction belongs to the shape
+                bare = cur is not None and not cur.amounts and not cur.vague and (
+                    cur.kind == "turn" and not cur.verb or cur.kind == "move")  # "a left square", "backwards in a square"
+                shape = _Phrase("shape", name=tok, scale=pending_scale, direction=cur.direction if bare else None,
+                                sign=cur.sign if bare else 1)
+                if bare:
+                    c.phrases.pop()
+                c.phrases.append(shape)
+            elif tok in SHAPE_SIZES and nxt in SHAPES:
+                pending_scale = SHAPE_SIZES[tok]
             elif tok in self.zones:
                 if cur and cur.kind == "skill" and cur.name == "parallel_park" and cur.verb:
                     c.phrases.pop()  # "park in the garage": into that zone, not the parking trick
@@ -272,6 +281,12 @@ class _Reader:
     # --- a phrase -> plan nodes ----------------------------------------------------------------------
 
     def nodes(self, p: _Phrase) -> list[Node]:
+        out = self._nodes(p)
+        last = out[-1] if out else None  # a plain "back" right after a move forward goes the same way back
+        self.last_forward = last.args["distance"] if isinstance(last, Call) and last.block == "move_forward" else None
+        return out
+
+    def _nodes(self, p: _Phrase) -> list[Node]:
         def of(*units: str | None) -> list[float]:
             return [v for v, u in p.amounts if u in units]
 
@@ -284,16 +299,15 @@ class _Reader:
                 return [Call("drive_for", {"speed": speed if speed is not None else min(DRIVE_SPEED_PCT, self.top_speed),
                                            "seconds": round(seconds[0], 1)})]
             cm = of("cm", None)
-            distance = cm[0] if cm else VAGUE_CM[p.vague] if p.vague else self._default("move_forward", "distance")
-            block = "move_forward" if p.sign > 0 else "move_backward"
-            before = [Call("set_speed", {"speed": speed})] if speed is not None else []
-            return [*before, Call(block, {"distance": round(distance)})]
+            echo = self.last_forward if p.sign < 0 else None  # "forward 30 and back": the same way back
+            distance = cm[0] if cm else VAGUE_CM[p.vague] if p.vague else echo or self._default("move_forward", "distance")
+            return [*self._speed(speed), Call("move_forward" if p.sign > 0 else "move_backward", {"distance": round(distance)})]
         if p.kind == "turn":
             if of("cm", "s", "pct"):
                 raise _NotUnderstood  # "turn left 30 cm": a turn has no length
             degrees = of("deg", None)
             value = degrees[0] if degrees else VAGUE_DEG[p.vague] if p.vague else p.size or self._default("turn", "degrees")
-            return [Call("turn", {"direction": p.direction or "left", "degrees": round(value)})]
+            return [*self._speed(p.speed), Call("turn", {"direction": p.direction or "left", "degrees": round(value)})]
         if p.kind == "stop":
             return [Call("stop")]
         if p.kind == "speed":
@@ -305,12 +319,17 @@ class _Reader:
             return [Call("do_skill", {"skill": p.name})]
         if p.kind == "shape":
             sides, angle, default_side = SHAPES[p.name]
-            side = (of("cm", None) or [default_side])[0]
-            return [Loop(sides, (Call("move_forward", {"distance": round(side)}),
+            side = (of("cm", None) or [default_side * p.scale])[0]
+            move = "move_forward" if p.sign > 0 else "move_backward"
+            return [Loop(sides, (Call(move, {"distance": round(side)}),
                                  Call("turn", {"direction": p.direction or "left", "degrees": angle})))]
         if p.kind == "point":
             return [Call("go_to", {"x": p.amounts[0][0], "y": p.amounts[1][0]})]
         return [self._to_zone(p.name)]
+
+    @staticmethod
+    def _speed(speed: float | None) -> list[Node]:
+        return [Call("set_speed", {"speed": speed})] if speed is not None else []
 
     def _default(self, block: str, param: str) -> float:
         return float(self.catalog.block(block).param(param).default)
@@ -382,7 +401,7 @@ def _assemble(reader: _Reader, clauses: list[tuple[list[Any], bool]]) -> Parsed:
     scopes = [_Scope(1, [])]
     skipped: list[str] = []
     for tokens, leading in clauses:
-        text = " ".join(f"{t:g}" if isinstance(t, float) else t.replace("_", " ") for t in tokens)
+        text = " ".join(f"{t:g}" if isinstance(t, float) else t.removeprefix("zone_").replace("_", " ") for t in tokens)
         c = reader.clause(tokens)
         try:
             if c.unknown:

@@ -42,10 +42,11 @@ export class BlocklyPlans {
     } finally {
       Blockly.Events.setGroup(false);
     }
+    const ids = new Set(block.getDescendants(false).map((b) => b.id)); // with the number shadows
     for (const b of block.getDescendants(false)) b.getSvgRoot()?.classList.add(NEW_CLASS);
     ws.centerOnBlock(block.id);
-    const listener = (event) => { // the glow stays until the kid changes something (a number, a drag)
-      if (!event.isUiEvent && event.group !== group) this.forget();
+    const listener = (event) => { // the glow stays until the kid changes one of these blocks (a number, a drag)
+      if (!event.isUiEvent && event.group !== group && ids.has(event.blockId)) this.forget();
     };
     ws.addChangeListener(listener);
     this.stopGlow = () => {

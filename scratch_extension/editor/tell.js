@@ -39,13 +39,14 @@ export class ScratchPlans {
     this.forget();
     let ours = null; // the event group of our own insertion (scratch-blocks groups domToWorkspace's events)
     const [hatId] = Xml.domToWorkspace(dom, ws);
-    const blocks = ws.getBlockById(hatId).getDescendants(false);
+    const blocks = ws.getBlockById(hatId).getDescendants(false); // with the number shadows
+    const ids = new Set(blocks.map((b) => b.id));
     for (const b of blocks) b.getSvgRoot()?.classList.add(NEW_CLASS);
     ws.centerOnBlock?.(hatId);
-    const listener = (event) => { // the glow stays until the kid changes something (a number, a drag)
-      if (event.type === 'ui' || String(event.type).startsWith('comment_')) return; // (the sentence's comment
-      if (event.type === 'create' && event.blockId === hatId) ours = event.group; //  is made a tick later)
-      else if (event.group !== ours) this.forget();
+    const listener = (event) => { // the glow stays until the kid changes one of these blocks (a number, a drag)
+      if (event.type === 'create' && event.blockId === hatId) ours = event.group;
+      else if (event.type !== 'ui' && !String(event.type).startsWith('comment_') // (the comment comes a tick later)
+        && event.group !== ours && ids.has(event.blockId)) this.forget();
     };
     ws.addChangeListener(listener);
     this.stopGlow = () => {
