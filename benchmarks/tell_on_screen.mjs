@@ -20,9 +20,13 @@ const SENTENCES = ['forward 30 then turn left, do it 4 times', 'go back a bit', 
 const PLAN = JSON.stringify({ steps: [{ block: 'repeat', times: 4, do: [
   { block: 'move_forward', distance: 30 }, { block: 'turn', direction: 'left', degrees: 90 }] }] });
 
+/** Tokens of n fresh kids (first names are letters only: Ma, Mb, ..., Mz, Maa, ...). */
 async function tokens(url, n, prefix) {
   const out = [];
-  for (let i = 0; i < n; i += 1) out.push((await joinKid(url, `${prefix}${String.fromCharCode(97 + (i % 26))}${'x'.repeat(Math.floor(i / 26))}`)).token);
+  for (let i = 0; i < n; i += 1) {
+    const name = `${prefix}${String.fromCharCode(97 + (i % 26))}${'a'.repeat(Math.floor(i / 26))}`;
+    out.push((await joinKid(url, name)).token);
+  }
   return out;
 }
 
@@ -30,8 +34,9 @@ async function httpRounds(url, kidTokens) {
   const times = [];
   for (let i = 0; i < ROUNDS; i += 1) {
     const t0 = performance.now();
+    const token = kidTokens[Math.floor(i / PLANS_PER_KID)];
     const resp = await fetch(`${url}/api/plan`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${kidTokens[Math.floor(i / PLANS_PER_KID)]}` },
+      method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
       body: JSON.stringify({ sentence: SENTENCES[i % SENTENCES.length], front_end: 'blockly' }),
     });
     const body = await resp.json();
@@ -56,7 +61,9 @@ async function screenRounds(page, kidTokens, setToken) {
       await box.takeBack();
       return { ms, outcome: answer.outcome, glowing };
     }, SENTENCES[i % SENTENCES.length]);
-    if (result.outcome !== 'planned' || !result.glowing) throw new Error(`screen round ${i}: ${JSON.stringify(result)}`);
+    if (result.outcome !== 'planned' || !result.glowing) {
+      throw new Error(`screen round ${i}: ${JSON.stringify(result)}`);
+    }
     times.push(result.ms);
   }
   return times;
@@ -76,11 +83,11 @@ async function measure(mode, env) {
     await blockly.fill('#kid-name-input', mode === 'model' ? 'Bench' : 'Reader');
     await blockly.click('#join-btn');
     await blockly.waitForSelector('.tell-box #tell-input:not([disabled])');
-    const onBlockly = await screenRounds(blockly, kids.slice(per, 2 * per), (t) => { window.dojoApp.state.session.token = t; });
+    const onBlockly = await screenRounds(blockly, kids.slice(per, 2 * per),
+      (t) => { window.dojoApp.state.session.token = t; });
     console.log(JSON.stringify({ mode, editor: 'blockly', http_ms: http, screen_ms: onBlockly }));
 
     const scratch = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    await scratch.addInitScript(() => { window.__benchToken = null; });
     await scratch.goto(`${demo.url}/scratch/`);
     await scratch.fill('#class-code', demo.classCode);
     await scratch.fill('#kid-name', mode === 'model' ? 'Scratcher' : 'Scratchy');

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from curriculum import kid_safe
 from curriculum.catalog import CATALOG, Catalog
-from curriculum.coach import DEFAULT_HOST, DEFAULT_MODEL
+from curriculum.coach import DEFAULT_MODEL, CoachConfig
 from curriculum.errors import Problem
 from curriculum.gate import Refusal, block_locked, lesson_refusal, skill_locked
 from curriculum.lesson import Lesson
@@ -49,12 +49,12 @@ Outcome = Literal["planned", "explained", "not_understood", "refused"]
 AnsweredBy = Literal["model", "reader", "nobody"]
 
 
-class PlannerConfig(BaseModel):
-    host: str = DEFAULT_HOST
+class PlannerConfig(CoachConfig):
+    """The coach's Ollama settings (host, model, timeout_s, enabled, tries: the first answer plus one repair),
+    with the planner's defaults."""
+
     model: str = PLANNER_MODEL
     timeout_s: Annotated[float, Field(gt=0, le=120)] = PLANNER_TIMEOUT_S
-    enabled: bool = True
-    tries: Annotated[int, Field(ge=1, le=3)] = 2  # the first answer, plus one repair
     parallel: Annotated[int, Field(ge=1, le=16)] = 2  # Ollama answers one request per model at a time: more only queue
     temperature: Annotated[float, Field(ge=0, le=2)] = PLANNER_TEMPERATURE
 
@@ -94,7 +94,7 @@ class PlanResult:
                 "seconds": round(self.seconds, 3)}
 
 
-PLANNED_TEXT = "Here are your blocks! Read them, change what you like, then press Run."
+PLANNED_TEXT = "Here are your blocks! Read them, change what you like, then run them."
 NOT_UNDERSTOOD_TEXT = "I didn't understand that — try something like “forward 30 then turn left”."
 
 
@@ -207,7 +207,7 @@ class Planner:
         if not kept.steps:
             return PlanResult("explained", "reader", _explained(refusals[0]), notes=notes[1:], skipped=parsed.skipped,
                               rule=refusals[0].rule), refusals
-        checked, problem = check(kept, ctx.level, lesson=ctx.lesson, arena=ctx.arena, catalog=self.catalog)
+        checked, problem = check(kept, ctx.level, lesson=ctx.lesson, arena=self._arena(ctx), catalog=self.catalog)
         if problem is not None:
             return PlanResult("explained", "reader", _explained(problem), notes=notes, skipped=parsed.skipped,
                               rule=problem.rule), refusals
@@ -226,7 +226,8 @@ class Planner:
                     if body:
                         out.append(Loop(node.times, body))
                     continue
-                _, problem = check(Plan((node,)), ctx.level, lesson=ctx.lesson, arena=ctx.arena, catalog=self.catalog)
+                _, problem = check(Plan((node,)), ctx.level, lesson=ctx.lesson, arena=self._arena(ctx),
+                                   catalog=self.catalog)
                 if problem is None:
                     out.append(node)
                 elif not isinstance(problem, PlanError):
@@ -271,7 +272,7 @@ class Planner:
         else:
             why = f"the planner model's replies were not usable ({'; '.join(rejected)})"
         if reader.outcome == "planned" or gate_problem is None:
-            reader.teacher_note, reader.rejected, reader.model = f"{why}; the simple reader answered", rejected, cfg.model
+            reader.teacher_note, reader.rejected = f"{why}; the simple reader answered", rejected
             return reader
         return PlanResult("explained", "model", _explained(gate_problem), notes=_unique([w.kid_text for w in wishes]),
                           rule=gate_problem.rule, teacher_note=why, model=cfg.model, rejected=rejected)
@@ -300,7 +301,7 @@ class Planner:
             first = (cannot + wishes)[0]
             return PlanResult("explained", "model", _explained(first), notes=notes[1:], rule=first.rule,
                               model=self.config.model)
-        checked, problem = check(plan, ctx.level, lesson=ctx.lesson, arena=ctx.arena, catalog=self.catalog)
+        checked, problem = check(plan, ctx.level, lesson=ctx.lesson, arena=self._arena(ctx), catalog=self.catalog)
         if problem is not None:
             shape_only = isinstance(problem, PlanError) and problem.rule == "plan_empty"
             raise _Unusable(f"refused by the gate: {problem.detail}", None if shape_only else problem)

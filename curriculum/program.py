@@ -38,8 +38,10 @@ PLAN_COMMENT = re.compile(r"You told the car: .*?\(plan (p[0-9a-f]{8})\)", re.S)
 
 
 def plan_comment(plan_id: str, sentence: str) -> str:
-    """The note a planned Scratch script or Python program carries (PLAN_COMMENT reads it back)."""
-    return f"You told the car: “{sentence}” (plan {plan_id})"
+    """The note a planned Scratch script or Python program carries (PLAN_COMMENT reads it back). One line of
+    printable text: a sentence with a line break must not step out of a Python comment or break the XML."""
+    one_line = "".join(ch for ch in " ".join(sentence.split()) if ch.isprintable())
+    return f"You told the car: “{one_line}” (plan {plan_id})"
 
 
 class ProgramError(ValueError):

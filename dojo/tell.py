@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from dojo.errors import ArgumentError, Refused
-from dojo.sdk import _json_or_refusal, _post_json, _unreachable
+from dojo.sdk import _join, _json_or_refusal, _unreachable
 
 PLAN_TIMEOUT_S = 40.0  # the server may ask its language model twice (12 s each at most), then its reader answers
 
@@ -30,11 +30,8 @@ def plan(sentence: str, server: str = "http://127.0.0.1:8080", class_code: str |
     """Turn a sentence into a program in your level's blocks, as Python text (it never runs anything)."""
     server = server.rstrip("/")
     if token is None:
-        if not class_code or not name:
-            raise ArgumentError("join_needs_code_and_name", (class_code, name),
-                                "dojo.plan needs your class code and your first name",
-                                'write dojo.plan("forward 30", URL, class_code="DEMO", name="Mia")')
-        token = _post_json(server, "/api/join", {"class_code": class_code, "name": name})["token"]
+        token = _join(server, class_code, name, "dojo.plan",
+                      'dojo.plan("forward 30", URL, class_code="DEMO", name="Mia")')["token"]
     return plan_with_token(server, token, sentence)
 
 

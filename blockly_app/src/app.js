@@ -110,8 +110,10 @@ async function start(session) {
     welcome = `I couldn't open your last program (${err.message}) — you can start a new one.`;
   }
   connectSocket();
-  state.tell ||= mountTell($('tell-card'), { Blockly, workspace: () => state.workspace, token: () => state.session.token,
-    onPlanned: () => setStatus('idle', 'New blocks from your sentence — read them, change a number if you like, then press Run!') });
+  state.tell ||= mountTell($('tell-card'), {
+    Blockly, workspace: () => state.workspace, token: () => state.session.token,
+    onPlanned: () => setStatus('idle', 'New blocks from your sentence — read them, change a number if you like, then press Run!'),
+  });
   state.tell.refresh();
   setCars([{ car_id: session.car_id, connected: true }], session.car_id);
   if (state.lessons.current) welcome += ` Lesson: ${state.lessons.current.title}.`;

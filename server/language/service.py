@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 SWITCH_NS = "language_switch"  # class code -> False when the teacher switched Tell the car off (on by default)
 MAX_LOG = 200  # rows per teacher request: a class types a few dozen sentences a lesson
-FRONT_ENDS = ("blockly", "scratch", "python")
 MIGRATION = ("language:1", """
 CREATE TABLE IF NOT EXISTS plans (
   plan_id TEXT PRIMARY KEY, t REAL NOT NULL, kid_id TEXT NOT NULL, class_code TEXT NOT NULL, level INTEGER NOT NULL,
@@ -82,9 +81,9 @@ class PlanService:
         lesson, on = self.picked_lesson(kid), self.enabled(kid.class_code)
         if on and (lesson is None or lesson.planning):
             return {"enabled": True, "rule": "", "kid_text": ""}
-        refusal = self.classroom.gate.plan_check(kid.kid_id, class_allows=on, lesson=lesson)  # a "no" before the bucket
-        return {"enabled": False, "rule": refusal.rule, "kid_text": refusal.kid_text} if refusal else \
-            {"enabled": True, "rule": "", "kid_text": ""}
+        refusal = self.classroom.gate.plan_check(kid.kid_id, class_allows=on, lesson=lesson)
+        assert refusal is not None  # the switch and the lesson say no before the kid's bucket: nothing is spent
+        return {"enabled": False, "rule": refusal.rule, "kid_text": refusal.kid_text}
 
     async def plan(self, kid: Kid, sentence: str, front_end: str) -> dict[str, Any]:
         """The answer the kid's editor shows: outcome, kid text, who answered, and the blocks in every shape."""

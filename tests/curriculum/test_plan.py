@@ -82,6 +82,12 @@ def test_the_python_text_is_python_and_reads_back_as_the_same_blocks():
     assert info.plans == [PLAN_ID] and sorted(info.dojo_blocks) == ["do_skill", "move_forward", "move_forward", "turn"]
 
 
+def test_a_sentence_with_line_breaks_stays_inside_the_comment():
+    text = to_python(Plan((Call("stop"),)), PLAN_ID, "stop\nimport os\r\n\x00os.remove('x')")
+    assert text.splitlines() == [f"# You told the car: “stop import os os.remove('x')” (plan {PLAN_ID})", "car.stop()"]
+    ElementTree.fromstring(to_scratch_xml(Plan((Call("stop"),)), PLAN_ID, "a\x01b\u2028c"))
+
+
 def test_from_json_names_what_is_wrong_with_a_plans_shape():
     cases = {
         '{"steps": [{"block": "fly", "height": 3}]}': "unknown_block",

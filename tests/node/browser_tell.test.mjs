@@ -18,6 +18,7 @@ const UI_MS = 15_000; // the page on a loaded 2-core machine: seconds, never mor
 const EDITOR_READY_MS = 60_000; // scratch-gui's 15 MB parsed on a loaded 2-core box
 const MOVE_MS = 30_000; // a 40-50 cm move at level 1's top speed, through the server and back
 const PLAN_MS = 20_000; // the server asks the stand-in (milliseconds) or its reader (sub-millisecond)
+const REOPEN_MS = 15_000; // a closed box asks the server again every 10 s (tell_box.js CLOSED_POLL_MS)
 
 const skip = chromiumSkipReason();
 
@@ -143,7 +144,10 @@ describe('Tell the car in Chromium, in Blockly and in Scratch', { skip }, () => 
       const timer = setTimeout(() => reject(new Error('no car listed')), 10_000);
       window.vm.on('PERIPHERAL_LIST_UPDATE', (list) => {
         const id = Object.keys(list)[0];
-        if (id) { clearTimeout(timer); window.vm.on('PERIPHERAL_CONNECTED', resolve); window.vm.connectPeripheral('mikrodojo', id); }
+        if (!id) return;
+        clearTimeout(timer);
+        window.vm.on('PERIPHERAL_CONNECTED', resolve);
+        window.vm.connectPeripheral('mikrodojo', id);
       });
       window.vm.scanForPeripheral('mikrodojo');
     }));
@@ -191,11 +195,11 @@ describe('Tell the car in Chromium, in Blockly and in Scratch', { skip }, () => 
     const answer = await tell(blockly, 'go back a bit');
     assert.equal(answer.state, 'planned');
     assert.match(answer.who, /simple reader/);
-    assert.equal(await blockly.evaluate(() => window.dojoApp.state.workspace.getBlocksByType('dojo_move_backward').length), 1);
+    const ofType = (type) => blockly.evaluate((t) => window.dojoApp.state.workspace.getBlocksByType(t).length, type);
+    assert.equal(await ofType('dojo_move_backward'), 1);
     await blockly.click('#tell-undo');
-    assert.equal(await blockly.evaluate(() => window.dojoApp.state.workspace.getBlocksByType('dojo_move_backward').length), 0);
-    assert.equal(await blockly.evaluate(() => window.dojoApp.state.workspace.getBlocksByType('dojo_move_forward').length), 1,
-      'the earlier blocks stay');
+    assert.equal(await ofType('dojo_move_backward'), 0);
+    assert.equal(await ofType('dojo_move_forward'), 1, 'the earlier blocks stay');
 
     const inScratch = await tell(scratch, 'turn right');
     assert.match(inScratch.who, /simple reader/);
@@ -234,6 +238,8 @@ describe('Tell the car in Chromium, in Blockly and in Scratch', { skip }, () => 
     assert.match(off.text, /switched off/);
     assert.equal(await blockly.locator('#tell-input').isDisabled(), true);
     await shot(blockly, '7-blockly-switched-off');
+    await teacher.check('#tell-switch'); // back on: a closed box looks again by itself (every 10 s)
+    await blockly.waitForSelector('.tell-box #tell-input:not([disabled])', { timeout: REOPEN_MS });
     assert.deepEqual(pageErrors, []);
   });
 });

@@ -10,6 +10,7 @@
 
 export const PLAN_TIMEOUT_MS = 40_000; // the server asks a model twice (12 s each at most), then its reader answers
 const STATUS_TIMEOUT_MS = 8_000; // a loopback/LAN answer takes milliseconds; 8 s means the server is gone
+const CLOSED_POLL_MS = 10_000; // a closed box asks again this often: the teacher may switch it back on
 const CLOSING_RULES = new Set(['planning_off', 'lesson_planning']); // closed until the teacher or lesson opens it
 
 function el(tag, className = '', text = '') {
@@ -30,7 +31,8 @@ export async function askPlan(token, sentence, frontEnd, { fetchImpl = fetch, ti
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch {
-    return { outcome: 'refused', rule: 'unreachable', notes: [], kid_text: "I can't reach the classroom — is the server running?" };
+    return { outcome: 'refused', rule: 'unreachable', notes: [],
+      kid_text: "I can't reach the classroom — is the server running?" };
   }
   const body = await resp.json().catch(() => ({}));
   if (!resp.ok) {
@@ -51,6 +53,7 @@ export class TellBox {
   constructor(root, { frontEnd, token, target, onPlanned = () => {}, fetchImpl = fetch }) {
     Object.assign(this, { root, frontEnd, token, target, onPlanned, fetchImpl });
     this.handle = null; // what the target gave back for the last plan's blocks, while they are there
+    this.reopen = null; // the timer of a closed box's next look
     this.input = el('input', 'tell-input');
     Object.assign(this.input, { id: 'tell-input', maxLength: 200, autocomplete: 'off', spellcheck: true,
       placeholder: 'like: forward 30 then turn left, do it 4 times' });
@@ -92,8 +95,13 @@ export class TellBox {
 
   setOpen(open, why = '') {
     this.input.disabled = this.button.disabled = !open;
-    if (!open) this.show('closed', why);
-    else if (this.root.dataset.state === 'closed') this.show('idle', '');
+    clearTimeout(this.reopen);
+    if (!open) {
+      this.show('closed', why);
+      this.reopen = setTimeout(() => this.refresh(), CLOSED_POLL_MS);
+    } else if (this.root.dataset.state === 'closed') {
+      this.show('idle', '');
+    }
   }
 
   show(state, text, notes = [], who = '') {
