@@ -230,13 +230,14 @@ class _Reader:
                 value = self.top_speed if tok in FAST else SLOW_PCT
                 if cur and cur.kind in ("move", "turn", "speed"):
                     cur.speed = value
-                elif any(t in FORWARD or t in BACKWARD or t in MOTION_VERBS for t in tokens[i + 1:] if isinstance(t, str)):
-                    pending_speed = value
+                elif any(t in FORWARD | BACKWARD | MOTION_VERBS for t in tokens[i + 1:] if isinstance(t, str)):
+                    pending_speed = value  # "slowly go back 20"
                 else:
                     c.phrases.append(_Phrase("speed", speed=value))
             elif tok in SHAPES:
+                # "a left square", "backwards in a square": a bare turn or move before a shape is about the shape
                 bare = cur is not None and not cur.amounts and not cur.vague and (
-                    cur.kind == "turn" and not cur.verb or cur.kind == "move")  # "a left square", "backwards in a square"
+                    cur.kind == "turn" and not cur.verb or cur.kind == "move")
                 shape = _Phrase("shape", name=tok, scale=pending_scale, direction=cur.direction if bare else None,
                                 sign=cur.sign if bare else 1)
                 if bare:
