@@ -6,7 +6,12 @@ Three entry points over the same rules:
   kid's token bucket. ``stop`` is never gated and never rate limited.
 - :func:`program_refusal` — a whole Blockly program at the green flag: every block that runs (disabled
   ones never do) is known and open at the kid's level; the same sentences as a single block.
-- :func:`lesson_refusal` — a program during a lesson uses only the lesson's blocks.
+- :func:`lesson_refusal` — a program during a lesson uses only the lesson's blocks (and no blocks from
+  a sentence when the lesson says ``planning: false``).
+
+"Tell the car" (a sentence becomes blocks, curriculum.planner) asks here too: :meth:`Gate.plan_check`
+(the teacher's switch, the lesson's ``planning``, the kid's plan rate), and every proposal goes through
+:func:`program_refusal`, :func:`lesson_refusal` and :func:`rule_refusal` like a typed program.
 
 It also holds the level's other caps: :func:`capped_speed` (the speed a kid's moves use) and
 :func:`session_limits` (what the car enforces itself). Pure functions over the level, the catalog and
@@ -31,6 +36,8 @@ BLOCK_BURST = 20  # a program may start with a quick series of settings and shor
 READS_PER_S = 50.0  # reporters (distance, x, y) only read telemetry, so they may poll faster
 READ_BURST = 100
 MAX_PROGRAM_BLOCKS = 2000  # a big kid program has ~200 blocks; more is a pasted file, not a program
+PLANS_PER_S = 0.1  # a kid reads and changes the blocks of a plan before asking again: one every 10 s is plenty
+PLAN_BURST = 3  # a few quick tries after a typo, then one every 10 s (each may wake a language model)
 
 
 class Refusal(Problem):
@@ -154,9 +161,11 @@ class Gate:
 
     def __init__(self, *, blocks_per_s: float = BLOCKS_PER_S, burst: int = BLOCK_BURST,
                  reads_per_s: float = READS_PER_S, read_burst: int = READ_BURST,
+                 plans_per_s: float = PLANS_PER_S, plan_burst: int = PLAN_BURST,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._rate, self._burst = blocks_per_s, burst
         self._read_rate, self._read_burst = reads_per_s, read_burst
+        self._plan_rate, self._plan_burst = plans_per_s, plan_burst
         self._clock = clock
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
 
@@ -180,6 +189,25 @@ class Gate:
             return None
         return Refusal("rate_limit", f"more than {bucket.rate:g} blocks/s (burst {bucket.burst:g}) from one kid",
                        kid_text="Whoa, that's a lot of blocks at once — wait a moment and try again.", limit=bucket.rate)
+
+    def plan_check(self, kid_id: str, *, class_allows: bool, lesson: Lesson | None) -> Refusal | None:
+        """May this kid turn a sentence into blocks now? The teacher's switch for the class, the picked
+        lesson's ``planning``, then the kid's own plan bucket (only asks that get this far spend a token)."""
+        if not class_allows:
+            return Refusal("planning_off", "the teacher switched Tell the car off for this class",
+                           kid_text="Tell the car is switched off right now — build it with the blocks!")
+        if lesson is not None and not lesson.planning:
+            return Refusal("lesson_planning", f"lesson {lesson.id} says planning: false",
+                           kid_text=f"In “{lesson.title}” you build the blocks yourself — Tell the car is off "
+                                    "for this lesson.", value=lesson.id)
+        bucket = self._buckets.get((kid_id, "plan"))
+        if bucket is None:
+            bucket = self._buckets[(kid_id, "plan")] = TokenBucket(self._plan_rate, self._plan_burst, self._clock)
+        if bucket.take():
+            return None
+        return Refusal("plan_rate", f"more than {self._plan_burst} sentences at once, then one every "
+                                    f"{1 / self._plan_rate:g} s", limit=self._plan_rate,
+                       kid_text="Try the blocks you have first! You can tell the car something new in a few seconds.")
 
     def forget(self, kid_id: str) -> None:
         for key in [k for k in self._buckets if k[0] == kid_id]:
@@ -226,11 +254,18 @@ def program_refusal(level_number: int, program: Any) -> Refusal | None:
 
 
 def lesson_refusal(lesson: Lesson, program: Any) -> Refusal | None:
-    """During a lesson only the lesson's blocks may be used (stop always may); the level is checked apart."""
+    """During a lesson only the lesson's blocks may be used (stop always may), and no blocks from a sentence
+    when the lesson says ``planning: false``; the level is checked apart."""
     try:
-        used = set(analyse(program).dojo_blocks)
+        info = analyse(program)
     except ProgramError:
         return None  # an unreadable program is program_refusal's business
+    if info.plans and not lesson.planning:
+        return Refusal("lesson_planned_blocks", f"{lesson.id} says planning: false; program has blocks from "
+                                                f"plan(s) {', '.join(info.plans)}", value=info.plans,
+                       kid_text=f"In “{lesson.title}” you build the blocks yourself — take out the blocks from "
+                                "Tell the car and try again!")
+    used = set(info.dojo_blocks)
     extra = sorted(used - set(lesson.allowed_blocks) - {"stop"})
     if not extra:
         return None

@@ -192,6 +192,9 @@ class Lesson(_Strict):
     rubric: Annotated[list[Annotated[str, Field(max_length=200)]], Field(min_length=1, max_length=8)]
     hints: Annotated[list[KidSentence], Field(max_length=6)] = []
     unlocks: Unlocks = Unlocks()
+    # May "Tell the car" (a sentence becomes blocks, docs/language.md) help in this lesson? false: the kid
+    # builds every block, and a program with blocks from a sentence is refused at the green flag.
+    planning: Annotated[bool, Field(strict=True)] = True
     solution: Solution
     wrong_solution: WrongSolution
 
@@ -223,5 +226,5 @@ class Lesson(_Strict):
             "story": self.story, "goal": self.goal, "hints": self.hints, "time_limit_s": self.time_limit_s,
             "allowed_blocks": self.allowed_blocks, "arena": self.arena.model_dump(mode="json"),
             "checks": [{"id": c.check_id, "kind": c.kind, "required": c.required} for c in self.checks],
-            "locked": locked, "passed": passed, "best_stars": best_stars,
+            "planning": self.planning, "locked": locked, "passed": passed, "best_stars": best_stars,
         }

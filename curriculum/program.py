@@ -9,6 +9,7 @@ prompt both use the :class:`ProgramInfo` made here, so a program reads the same 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -28,6 +29,20 @@ BLOCKLY_LITERALS = {"math_number", "text", "logic_boolean"}
 SCRATCH_LITERALS = {"math_number", "math_positive_number", "math_whole_number", "math_angle", "text"}
 SENSOR_BLOCKS = {"distance", "when_obstacle"}
 
+# Blocks that came from a sentence ("Tell the car", curriculum.plan) carry their plan id: Blockly blocks in
+# their `data`, a Scratch script in a comment on its hat, a Python program in a comment line. Attempts
+# then show that the program came from a sentence, and a lesson without planning can say no.
+PLAN_DATA_PREFIX = "tell:"
+PLAN_ID = re.compile(r"^p[0-9a-f]{8}$")
+PLAN_COMMENT = re.compile(r"You told the car: .*?\(plan (p[0-9a-f]{8})\)", re.S)
+
+
+def plan_comment(plan_id: str, sentence: str) -> str:
+    """The note a planned Scratch script or Python program carries (PLAN_COMMENT reads it back). One line of
+    printable text: a sentence with a line break must not step out of a Python comment or break the XML."""
+    one_line = "".join(ch for ch in " ".join(sentence.split()) if ch.isprintable())
+    return f"You told the car: “{one_line}” (plan {plan_id})"
+
 
 class ProgramError(ValueError):
     """A program we cannot read: names what is wrong and how to fix it."""
@@ -42,6 +57,7 @@ class ProgramInfo:
     uses_condition: bool = False
     uses_variable: bool = False
     skills: list[str] = field(default_factory=list)
+    plans: list[str] = field(default_factory=list)  # ids of the "Tell the car" plans its blocks came from
     text: str = ""  # the program as short indented lines (for the coach and the teacher)
 
     @property
@@ -52,7 +68,7 @@ class ProgramInfo:
         return {"format": self.format, "block_count": self.block_count, "dojo_blocks": self.dojo_blocks,
                 "uses_loop": self.uses_loop, "uses_condition": self.uses_condition,
                 "uses_variable": self.uses_variable, "uses_distance_sensor": self.uses_distance_sensor,
-                "skills": self.skills, "text": self.text}
+                "skills": self.skills, "from_sentence": bool(self.plans), "plans": self.plans, "text": self.text}
 
 
 def detect_format(program: Any) -> str:
@@ -156,6 +172,9 @@ def _analyse_blockly(program: dict[str, Any]) -> ProgramInfo:
         kind = str(b.get("type", ""))
         if is_shadow or kind in BLOCKLY_LITERALS:
             continue
+        data = b.get("data")
+        if isinstance(data, str) and data.startswith(PLAN_DATA_PREFIX):
+            _note_plan(info, data[len(PLAN_DATA_PREFIX):])
         info.block_count += 1
         if kind in BLOCKLY_TYPES:
             row = BLOCKS_BY_ID[BLOCKLY_TYPES[kind]]
@@ -169,6 +188,11 @@ def _analyse_blockly(program: dict[str, Any]) -> ProgramInfo:
         lines += _blockly_lines(top, 0)
     info.text = "\n".join(lines) or "(empty program)"
     return info
+
+
+def _note_plan(info: ProgramInfo, plan_id: str) -> None:
+    if PLAN_ID.match(plan_id) and plan_id not in info.plans:
+        info.plans.append(plan_id)
 
 
 def blockly_value_text(b: dict[str, Any] | None) -> str:
@@ -257,6 +281,11 @@ def _analyse_scratch(project: dict[str, Any]) -> ProgramInfo:
     lines: list[str] = []
     for target in project.get("targets") or []:
         blocks = (target or {}).get("blocks") or {}
+        comments = (target or {}).get("comments") or {}
+        for comment in comments.values() if isinstance(comments, dict) else ():
+            if isinstance(comment, dict) and comment.get("blockId") in blocks:  # on a block that is still there
+                for m in PLAN_COMMENT.finditer(str(comment.get("text", ""))[:1000]):
+                    _note_plan(info, m.group(1))
         for bid, b in blocks.items():
             if not isinstance(b, dict) or b.get("shadow"):
                 continue
@@ -331,6 +360,8 @@ def _analyse_python(source: str) -> ProgramInfo:
     except (ValueError, RecursionError) as e:
         raise ProgramError(f"Python program cannot be read ({e.__class__.__name__}) — save it as plain text") from None
     info = ProgramInfo("python", text=source.strip()[:4000])
+    for m in PLAN_COMMENT.finditer("\n".join(l for l in source.splitlines() if l.lstrip().startswith("#"))):
+        _note_plan(info, m.group(1))
     for node in ast.walk(tree):
         if isinstance(node, (ast.For, ast.While)):
             info.uses_loop = True

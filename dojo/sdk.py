@@ -49,17 +49,21 @@ def connect(server: str = "http://127.0.0.1:8080", class_code: str | None = None
     """Join the class (class code + first name) and connect to your car. Returns a :class:`Car`."""
     server = server.rstrip("/")
     if token is None:
-        if not class_code or not name:
-            raise ArgumentError("join_needs_code_and_name", (class_code, name),
-                                "dojo.connect needs your class code and your first name",
-                                'write dojo.connect(URL, class_code="DEMO", name="Mia")')
-        joined = _post_json(server, "/api/join", {"class_code": class_code, "name": name})
+        joined = _join(server, class_code, name, "dojo.connect", 'dojo.connect(URL, class_code="DEMO", name="Mia")')
         token = joined["token"]
     else:
         joined = {}
     car = Car(server, token, joined, block_timeout=block_timeout)
     car._open()
     return car
+
+
+def _join(server: str, class_code: str | None, name: str | None, who: str, example: str) -> dict[str, Any]:
+    """POST /api/join: {token, kid_id, name, level, car_id}; `who` and `example` word the missing-name error."""
+    if not class_code or not name:
+        raise ArgumentError("join_needs_code_and_name", (class_code, name),
+                            f"{who} needs your class code and your first name", f"write {example}")
+    return _post_json(server, "/api/join", {"class_code": class_code, "name": name})
 
 
 def _unreachable(server: str, why: object) -> ConnectionError:
@@ -471,6 +475,12 @@ class Car:
             raise
         reply = box["reply"]
         return reply if isinstance(reply, dict) else {"status": "done", "value": reply}
+
+    def plan(self, sentence: str) -> str:
+        """Tell the car: your sentence as a program in your level's blocks, as Python text to read (dojo.plan)."""
+        from dojo.tell import plan_with_token  # dojo.tell builds on this module's HTTP helpers
+
+        return plan_with_token(self.server, self.token, sentence)
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         """A block of the classroom's catalog that this file has no method of its own for (a block added

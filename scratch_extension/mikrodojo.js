@@ -413,7 +413,9 @@
                 // The project's code, without costumes and sounds: what the judge and the teacher read.
                 const project = JSON.parse(Scratch.vm.toJSON());
                 program = {
-                    targets: project.targets.map((t) => ({isStage: t.isStage, name: t.name, blocks: t.blocks, variables: t.variables})),
+                    // comments too: a script from "Tell the car" says so in one (the attempt shows it)
+                    targets: project.targets.map((t) => ({isStage: t.isStage, name: t.name, blocks: t.blocks,
+                        variables: t.variables, comments: t.comments})),
                     extensions: project.extensions,
                     meta: project.meta,
                 };

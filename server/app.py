@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable
 from aiohttp import web
 
 from robot_runtime.protocol import MAX_MESSAGE_BYTES
-from server import cars, kids, lessons, scratch, teacher
+from server import cars, kids, language, lessons, scratch, teacher
 from server import web as web_plumbing
 from server.cars.hub import CAR_HUB
 from server.core.auth import hash_password
@@ -72,6 +72,7 @@ def create_app(config: ServerConfig) -> web.Application:
     kids.setup(app)
     teacher.setup(app)
     scratch.setup(app)
+    language.setup(app)
     web_plumbing.setup_pages(app)
     return app
 

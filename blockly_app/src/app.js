@@ -10,6 +10,7 @@ import { buildToolbox, lessonCatalog, levelCatalog } from './toolbox.js';
 import { LessonPanel } from './lessons.js';
 import { FeedbackPanel } from './feedback.js';
 import { downloadText, readFileText, programFile, programFromFile } from './files.js';
+import { mountTell } from './tell.js';
 import { ArenaView } from '/arena/arena.js'; // the server's live arena view, drawn from our own /kid socket
 
 const { Blockly, python, javascript, io } = window;
@@ -35,6 +36,7 @@ const state = {
   saveTimer: null,
   lessons: null, // LessonPanel: the picker and the selected lesson's card
   feedback: null, // FeedbackPanel: stars, checks, coach; my tries and compare
+  tell: null, // the Tell the car box: a sentence becomes blocks (docs/language.md)
   gradingRun: null, // run id of a lesson run whose feedback the kid is waiting for
 };
 
@@ -108,6 +110,11 @@ async function start(session) {
     welcome = `I couldn't open your last program (${err.message}) — you can start a new one.`;
   }
   connectSocket();
+  state.tell ||= mountTell($('tell-card'), {
+    Blockly, workspace: () => state.workspace, token: () => state.session.token,
+    onPlanned: () => setStatus('idle', 'New blocks from your sentence — read them, change a number if you like, then press Run!'),
+  });
+  state.tell.refresh();
   setCars([{ car_id: session.car_id, connected: true }], session.car_id);
   if (state.lessons.current) welcome += ` Lesson: ${state.lessons.current.title}.`;
   setStatus('idle', welcome);
@@ -145,6 +152,7 @@ async function catchUpFeedback() {
 /** The server put the car into the lesson's arena: new toolbox, clean trails, a friendly start line. */
 async function onLessonSelected(lesson) {
   await applyLevel(state.session.level);
+  state.tell?.refresh(); // a lesson may say "build it yourself"
   state.arena?.clearTrails();
   state.arena?.load();
   state.feedback.forLesson(lesson);
@@ -289,6 +297,7 @@ function connectSocket() {
       state.session.level = payload.level;
       api.rememberSession(state.session);
       applyLevel(payload.level).then(() => setStatus('level', `You are now on level ${payload.level}: ${payload.title}!`));
+      state.tell?.refresh();
       state.lessons?.refresh().catch(() => {});
     }
   });

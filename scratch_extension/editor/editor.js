@@ -6,6 +6,7 @@
 // -> render scratch-gui -> onVmInit: `Scratch` shim + /scratch/extension.js -> the arena panel (a /kid
 // socket.io connection feeding the shared ArenaView).
 import { ArenaView } from '/arena/arena.js';
+import { mountTell } from '/scratch/editor/tell.js';
 
 const GUI_BASE = '/vendor/scratch-gui/';
 const SESSION_KEY = 'mikrodojo.scratch';
@@ -270,4 +271,6 @@ $('switch-kid').addEventListener('click', () => {
 
 const kid = (await savedKid()) || (await askToJoin());
 showArena(kid);
-await startScratch(kid);
+const vm = await startScratch(kid);
+window.tellBox = mountTell($('tell'), { vm, token: () => kid.token }); // "Tell the car" (docs/language.md)
+window.tellBox.refresh();

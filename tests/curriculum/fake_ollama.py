@@ -1,8 +1,9 @@
 """A small local stand-in for an Ollama server (the edge of the world): speaks `POST /api/chat` and
-`GET /api/tags` on 127.0.0.1 and RECORDS every request, so tests see exactly what the coach sent.
+`GET /api/tags` on 127.0.0.1 and RECORDS every request, so tests see exactly what the coach or the planner sent.
 
-Replies are scripted per test as a queue: a string is the assistant's message content; ("sleep", s)
-answers after s seconds; ("status", code) answers with an HTTP error.
+Replies are scripted per test as a queue: a string is the assistant's message content (`reply` for the
+coach, `plan_reply` for the planner); ("sleep", s) answers after s seconds; ("status", code) answers with an
+HTTP error.
 """
 
 from __future__ import annotations
@@ -63,3 +64,13 @@ class FakeOllama:
 
 def reply(went_well: str, tip: str, goal_reached: bool) -> str:
     return json.dumps({"went_well": went_well, "tip": tip, "goal_reached": goal_reached})
+
+
+def plan_reply(*steps: dict, note: str | None = None, cannot: list[str] | None = None) -> str:
+    """A planner reply (curriculum.plan's wire form): plan_reply({"block": "move_forward", "distance": 30})."""
+    body: dict[str, Any] = {"steps": list(steps)}
+    if note is not None:
+        body["note"] = note
+    if cannot is not None:
+        body["cannot"] = cannot
+    return json.dumps(body)

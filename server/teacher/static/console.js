@@ -1,13 +1,14 @@
 // MIKRO-DOJO teacher console: log in, pick or create a class, then run it from one page.
 // Live state comes over socket.io (/teacher namespace); the roster board is re-read from the API
 // whenever the server says something changed, so the page never needs a reload.
-import { api, setCsrf, ApiError } from './api.js';
+import { api, setCsrf, ApiError, request } from './api.js';
 import { $, el, fill, toast, openDialog, setupDialogs } from './ui.js';
 import { Roster } from './roster.js';
 import { Cars } from './cars.js';
 import { Attempts } from './attempts.js';
 import { LiveArena } from './live_arena.js';
 import { Lessons } from './lessons.js';
+import { TellLog } from '/language/tell_log.js'; // the Tell the car panel (server/language)
 
 const BOARD_REFRESH_DEBOUNCE_MS = 120; // a burst of roster events (a whole class joining) -> one fetch
 const BOARD_POLL_MS = 5000; // safety net if a socket event is lost: the roster is never staler than this
@@ -74,6 +75,7 @@ function nameOf(kidId) {
 }
 
 const arena = new LiveArena($('arena-box'));
+const tellLog = new TellLog($('tell-panel'), request);
 
 const cars = new Cars({
   stop: (carId) => change(`stop ${carId}`, async () => { await api.stopCar(carId); toast(`${carId} stopped`, 'Press Reset to let it drive again.', 'ok'); scheduleRefresh(); }),
@@ -171,6 +173,7 @@ async function openClass(code) {
   await refreshBoard();
   await loadLessons();
   await refreshAttempts();
+  tellLog.show(code);
   connect();
   clearInterval(state.pollTimer);
   state.pollTimer = setInterval(() => { refreshBoard(); refreshAttempts(); }, BOARD_POLL_MS);
