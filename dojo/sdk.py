@@ -24,13 +24,12 @@ import threading
 import time
 from typing import Any, Callable
 
-import requests
 import socketio
 
 from dojo.errors import ArgumentError, CarError, ConnectionError, DojoError, Refused, Stopped
 from dojo.events import HandlerThread, ObstacleWatcher
+from dojo.http import get_json, join, unreachable
 
-HTTP_TIMEOUT_S = 5.0  # join and catalog are small loopback/LAN requests; 5 s means the server is not there
 CONNECT_TIMEOUT_S = 5.0  # socket.io handshake; a classroom LAN answers in milliseconds
 BLOCK_REPLY_TIMEOUT_S = 180.0  # the server answers every block (its longest skill limit is 120 s + queue);
 #                               this only catches a server that went silent while the socket stayed up
@@ -49,59 +48,13 @@ def connect(server: str = "http://127.0.0.1:8080", class_code: str | None = None
     """Join the class (class code + first name) and connect to your car. Returns a :class:`Car`."""
     server = server.rstrip("/")
     if token is None:
-        joined = _join(server, class_code, name, "dojo.connect", 'dojo.connect(URL, class_code="DEMO", name="Mia")')
+        joined = join(server, class_code, name, "dojo.connect", 'dojo.connect(URL, class_code="DEMO", name="Mia")')
         token = joined["token"]
     else:
         joined = {}
     car = Car(server, token, joined, block_timeout=block_timeout)
     car._open()
     return car
-
-
-def _join(server: str, class_code: str | None, name: str | None, who: str, example: str) -> dict[str, Any]:
-    """POST /api/join: {token, kid_id, name, level, car_id}; `who` and `example` word the missing-name error."""
-    if not class_code or not name:
-        raise ArgumentError("join_needs_code_and_name", (class_code, name),
-                            f"{who} needs your class code and your first name", f"write {example}")
-    return _post_json(server, "/api/join", {"class_code": class_code, "name": name})
-
-
-def _unreachable(server: str, why: object) -> ConnectionError:
-    return ConnectionError(f"I can't reach the classroom at {server} — is the server running?",
-                           detail=f"{type(why).__name__}: {why}")
-
-
-def _post_json(server: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    try:
-        resp = requests.post(server + path, json=body, timeout=HTTP_TIMEOUT_S)
-    except requests.RequestException as exc:
-        raise _unreachable(server, exc) from None
-    return _json_or_refusal(resp)
-
-
-def _get_json(server: str, path: str) -> dict[str, Any]:
-    try:
-        resp = requests.get(server + path, timeout=HTTP_TIMEOUT_S)
-    except requests.RequestException as exc:
-        raise _unreachable(server, exc) from None
-    return _json_or_refusal(resp)
-
-
-def _json_or_refusal(resp: requests.Response) -> dict[str, Any]:
-    """The JSON body, or Refused with the server's words ({"error": {rule, message, value, fix}})."""
-    try:
-        data = resp.json()
-    except ValueError:
-        data = {}
-    if resp.status_code >= 400:
-        err = data.get("error", data) if isinstance(data, dict) else {}
-        if not isinstance(err, dict):
-            err = {"message": str(err)}
-        message = err.get("kid_text") or err.get("message") or f"The classroom said no (HTTP {resp.status_code})."
-        kid = f"{message} — {err['fix']}" if err.get("fix") and not err.get("kid_text") else message
-        detail = f"{err.get('rule', 'http')}: {err.get('message', resp.text[:200])} (value {err.get('value')!r})"
-        raise Refused(kid, detail=detail, status="refused", reply=err)
-    return data
 
 
 class _Param:
@@ -191,7 +144,7 @@ class Car:
             if reason:  # the server refused us (bad or old token): its reason is the kid text
                 text = reason.get("message", str(reason)) if isinstance(reason, dict) else str(reason)
                 raise Refused(text, detail=str(reason), status="refused") from None
-            raise _unreachable(self.server, exc) from None
+            raise unreachable(self.server, exc) from None
         atexit.register(self._at_exit)
         self._start_run()
 
@@ -221,10 +174,10 @@ class Car:
         server's gate's call and comes back as ``Refused`` with a kid sentence; here we only catch
         what is wrong at every level (a negative distance, a skill that does not exist, a string).
         """
-        data = _get_json(self.server, "/api/catalog")
+        data = get_json(self.server, "/api/catalog")
         top = max((lv.get("level", 0) for lv in data.get("levels", [])), default=data.get("level", 1))
         if top != data.get("level"):
-            data = _get_json(self.server, f"/api/catalog?level={top}")
+            data = get_json(self.server, f"/api/catalog?level={top}")
         self._use_catalog(data)
 
     def _use_catalog(self, data: dict[str, Any]) -> None:
@@ -478,7 +431,7 @@ class Car:
 
     def plan(self, sentence: str) -> str:
         """Tell the car: your sentence as a program in your level's blocks, as Python text to read (dojo.plan)."""
-        from dojo.tell import plan_with_token  # dojo.tell builds on this module's HTTP helpers
+        from dojo.tell import plan_with_token  # the sentence API lives with dojo.plan
 
         return plan_with_token(self.server, self.token, sentence)
 

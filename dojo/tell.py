@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from dojo.errors import ArgumentError, Refused
-from dojo.sdk import _join, _json_or_refusal, _unreachable
+from dojo.http import join, json_or_refusal, unreachable
 
 PLAN_TIMEOUT_S = 40.0  # the server may ask its language model twice (12 s each at most), then its reader answers
 
@@ -30,7 +30,7 @@ def plan(sentence: str, server: str = "http://127.0.0.1:8080", class_code: str |
     """Turn a sentence into a program in your level's blocks, as Python text (it never runs anything)."""
     server = server.rstrip("/")
     if token is None:
-        token = _join(server, class_code, name, "dojo.plan",
+        token = join(server, class_code, name, "dojo.plan",
                       'dojo.plan("forward 30", URL, class_code="DEMO", name="Mia")')["token"]
     return plan_with_token(server, token, sentence)
 
@@ -43,8 +43,8 @@ def plan_with_token(server: str, token: str, sentence: str) -> str:
         resp = requests.post(server + "/api/plan", json={"sentence": sentence, "front_end": "python"},
                              headers={"Authorization": f"Bearer {token}"}, timeout=PLAN_TIMEOUT_S)
     except requests.RequestException as exc:
-        raise _unreachable(server, exc) from None
-    answer: dict[str, Any] = _json_or_refusal(resp)
+        raise unreachable(server, exc) from None
+    answer: dict[str, Any] = json_or_refusal(resp)
     if answer.get("outcome") != "planned":
         notes = " ".join(answer.get("notes") or [])
         raise Refused(answer.get("kid_text") or "That could not become blocks.",

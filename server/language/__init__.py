@@ -3,7 +3,7 @@
 Routes: GET/POST /api/plan (kid), GET /api/teacher/classes/{code}/plans, POST .../plans/switch (teacher),
 /language/ (the console's panel). Events: listens to ``run_started`` (a run using a plan's blocks is noted on the
 plan). State: the ``plans`` table and the ``language_switch`` key-value namespace. It talks to the rest of the
-server only through the core (the classroom, its gate, storage, the lesson registry).
+server only through the core (the classroom, its gate, storage, the lesson book).
 """
 
 from __future__ import annotations

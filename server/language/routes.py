@@ -19,8 +19,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from server.language.service import MAX_LOG, PlanService
-from server.web.http import bearer_kid, json_error, read_json
-from server.web.state import CLASSROOM, STORAGE
+from server.web.guards import bearer_kid, require_teacher
+from server.web.http import json_error, read_json
+from server.web.state import STORAGE
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_SENTENCE_BYTES = 400  # the kid text rule (curriculum.kid_safe.MAX_SENTENCE, 200) answers in words below this
@@ -40,12 +41,6 @@ class SwitchBody(BaseModel):
     enabled: StrictBool
 
 
-def _teacher(request: web.Request, *, csrf: bool) -> None:
-    from server.teacher.api import require_teacher  # late, as server.lessons does: the guards move to server.web soon
-
-    require_teacher(request, csrf=csrf)
-
-
 def _class_code(request: web.Request) -> str:
     code = request.match_info["code"].upper()
     if request.app[STORAGE].get_class(code) is None:
@@ -54,18 +49,18 @@ def _class_code(request: web.Request) -> str:
 
 
 async def status(request: web.Request) -> web.Response:
-    kid = bearer_kid(request, request.app[CLASSROOM])
+    kid = bearer_kid(request)
     return web.json_response(request.app[PLANS].status(kid))
 
 
 async def plan(request: web.Request) -> web.Response:
-    kid = bearer_kid(request, request.app[CLASSROOM])
+    kid = bearer_kid(request)
     body = await read_json(request, PlanBody)
     return web.json_response(await request.app[PLANS].plan(kid, body.sentence, body.front_end))
 
 
 async def class_log(request: web.Request) -> web.Response:
-    _teacher(request, csrf=False)
+    require_teacher(request, csrf=False)
     code = _class_code(request)
     try:
         limit = int(request.query.get("limit", MAX_LOG))
@@ -78,7 +73,7 @@ async def class_log(request: web.Request) -> web.Response:
 
 
 async def switch(request: web.Request) -> web.Response:
-    _teacher(request, csrf=True)
+    require_teacher(request, csrf=True)
     code = _class_code(request)
     body = await read_json(request, SwitchBody)
     request.app[PLANS].set_enabled(code, body.enabled)

@@ -25,7 +25,7 @@ from curriculum.plan import to_blockly, to_python, to_scratch_xml
 from curriculum.planner import PlanContext, Planner, PlannerConfig, PlanResult
 from curriculum.program import ProgramError, analyse
 from server.core.classroom import Classroom
-from server.core.lesson_registry import LessonRegistry
+from server.core.lesson_book import LessonBook
 from server.core.storage import Storage
 from server.core.types import Kid, Run
 
@@ -50,7 +50,7 @@ def new_plan_id() -> str:
 class PlanService:
     classroom: Classroom
     storage: Storage
-    lesson_registry: LessonRegistry
+    lesson_book: LessonBook
     lessons: LessonSet
     planner: Planner
     clock: Callable[[], float] = time.time
@@ -66,8 +66,8 @@ class PlanService:
     # --- one sentence -----------------------------------------------------------------------------
 
     def picked_lesson(self, kid: Kid) -> Lesson | None:
-        """The lesson the kid picked (read through the core's lesson registry), as the curriculum has it."""
-        picked = next((item["id"] for item in self.lesson_registry.lessons(kid) if item.get("selected")), None)
+        """The lesson the kid picked (read through the core's lesson book), as the curriculum has it."""
+        picked = self.lesson_book.selected_lesson(kid.kid_id)
         return self.lessons.get(picked) if picked in self.lessons.lessons else None
 
     def context(self, kid: Kid) -> PlanContext:

@@ -1,7 +1,7 @@
 """Who may import whom (docs/architecture.md), read from the source with ast: every import, lazy ones too.
 
 Layers point down only: robot_runtime < perception < curriculum and learning (side by side, neither
-imports the other) < server/core < server/web < the features (kids, scratch, cars, teacher, lessons) <
+imports the other) < server/core < server/web < the features (kids, scratch, cars, teacher, lessons, language) <
 the root (app, runner, main, demo). Features never import each other: they talk through the core. The core imports neither aiohttp nor socket.io. The SDK (dojo)
 imports none of ours. And there is no import cycle.
 """
@@ -13,7 +13,7 @@ import functools
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-FEATURES = ("kids", "scratch", "cars", "teacher", "lessons")
+FEATURES = ("kids", "scratch", "cars", "teacher", "lessons", "language")
 
 
 def layer(module: str) -> tuple[int, str]:

@@ -14,7 +14,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "curriculum"))  # f
 from core_harness import CALL_TIMEOUT_S, classroom_server, wait_for  # noqa: E402
 from fake_ollama import FakeOllama, plan_reply  # noqa: E402
 
-import server.app  # noqa: E402,F401  first, as a running server imports (server.web.http <-> server.kids cycle)
 from curriculum.coach import Coach, CoachConfig  # noqa: E402
 from curriculum.gate import PLAN_BURST  # noqa: E402
 from curriculum.planner import Planner, PlannerConfig  # noqa: E402
@@ -163,7 +162,7 @@ async def test_a_lesson_can_say_no_and_an_attempt_with_planned_blocks_says_where
         assert log["plans"][0]["runs"][0]["run_id"] == started["run_id"]
 
         # the teacher's lesson says "build it yourself": the box is closed and planned blocks may not run
-        for lessons in (app[PLANS].lessons, app[ATTEMPTS].lessons):
+        for lessons in (app[PLANS].lessons, app[ATTEMPTS].lesson_set):
             item = lessons.lessons["l1-wake-up"]
             item.lesson = item.lesson.model_copy(update={"planning": False})
         async with srv.http.get(f"{srv.url}/api/plan", headers=auth) as r:

@@ -12,7 +12,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "curriculum"))  # f
 from core_harness import classroom_server  # noqa: E402
 
 import dojo  # noqa: E402
-import server.app  # noqa: E402,F401  first, as a running server imports
 from curriculum.planner import Planner, PlannerConfig  # noqa: E402
 from curriculum.program import analyse  # noqa: E402
 from server.language.routes import PLANS  # noqa: E402
