@@ -278,9 +278,12 @@ class AttemptService:
         directory = self.root / attempt_id
         before = self.results_of(kid.kid_id)
         verdict, images = await asyncio.to_thread(_judge_and_draw, lesson, rec, directory)
+        # Each earlier try that did not pass got the next hint: this one gets the one after (never a repeat).
+        hints_given = sum(1 for r in self.rows_of_kid(kid.kid_id, lesson.id)
+                          if r["attempt_id"] != attempt_id and r["status"] == "graded" and not r["final_stars"])
         coach = await self.coach.feedback(lesson, verdict, verdict.program.get("text", ""),
                                           CoachImages([images[n] for n in sorted(images) if n.startswith("key-")],
-                                                      images.get("overlay.png")))
+                                                      images.get("overlay.png")), hints_given=hints_given)
         self._update(attempt_id, status="graded", passed=int(verdict.passed), stars=verdict.stars,
                      final_stars=verdict.stars, verdict=verdict.model_dump(mode="json"),
                      feedback=coach.model_dump(mode="json"))
