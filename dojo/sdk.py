@@ -52,7 +52,8 @@ def connect(server: str = "http://127.0.0.1:8080", class_code: str | None = None
             raise ArgumentError("join_needs_code_and_name", (class_code, name),
                                 "dojo.connect needs your class code and your first name",
                                 'write dojo.connect(URL, class_code="DEMO", name="Mia")')
-        joined = _post_json(server, "/api/join", {"class_code": class_code, "name": name})
+        # rejoin: a program is its kid's own, so the same name is that kid again (editors ask "is that you?")
+        joined = _post_json(server, "/api/join", {"class_code": class_code, "name": name, "rejoin": True})
         token = joined["token"]
     else:
         joined = {}

@@ -34,7 +34,9 @@
     const OBSTACLE_HYSTERESIS_CM = 5; // the hat re-arms only once the obstacle is this much further away
     // "distance ahead" when the sensor sees nothing: Infinity, like the SDK and Blockly (`distance < 20` is false)
     const NOTHING_AHEAD_CM = Infinity;
-    const SAY_MS = 4000; // how long a refusal stays in the sprite's speech bubble
+    const SAY_MS = 8000; // how long a refusal stays in the sprite's speech bubble (the editor also shows it big)
+    const LOCKED_LABEL = (level) => `★ unlocks at level ${level}`; // the Blockly app's teaser words
+    const ANY_CAR = '*'; // connectTo(ANY_CAR): the first car the kid is given (after the teacher took theirs)
     const MAX_PROGRAM_CHARS = 400 * 1024; // under the server's 512 KB run payload, with room for UTF-8
 
     const say = (text) => text;
@@ -42,6 +44,13 @@
         notConnected: say('Connect my car first: click the orange dot next to MIKRO-DOJO.'),
         lost: say('I lost my car. Click the orange dot to connect again.'),
         noAnswer: say('My car did not answer. Try again!'),
+    };
+    // Events for the page around Scratch (our editor listens on vm.runtime; TurboWarp ignores them).
+    const EVENT = {
+        note: 'MIKRODOJO_NOTE', // {blockId, kind: refused|failed|note, text, rule}: say it next to that block
+        block: 'MIKRODOJO_BLOCK', // {blockId, state: start|end}: which block the car is doing now
+        car: 'MIKRODOJO_CAR', // {carId, previous, kidText}: the teacher gave this kid another car (or none)
+        lesson: 'MIKRODOJO_LESSON', // the page -> us: {allowedBlocks} of the picked lesson, or null
     };
 
     const ICON = 'data:image/svg+xml;base64,' + btoa(
@@ -147,6 +156,9 @@
             this._obstacleLatch = new Map(); // threshold -> latched (hysteresis for the hat)
             this._skills = [];
             this._level = null;
+            this._catalog = null; // GET /api/catalog?level=N: which blocks are open, the level's defaults
+            this._lessonBlocks = null; // the picked lesson's allowed block ids (the page tells us), or null
+            this._wantCar = null; // connect to this car as soon as a scan finds it (a reassignment, the editor)
             this._running = false; // a green-flag run is open on the server
 
             this._defineCommands();
@@ -156,7 +168,49 @@
             // A green-flag program is a run: the server records it (a lesson attempt, when one is picked).
             runtime.on('PROJECT_START', () => this._startRun());
             runtime.on('PROJECT_RUN_STOP', () => this._endRun('finished'));
+            runtime.on(EVENT.lesson, (lesson) => {
+                this._lessonBlocks = lesson && lesson.allowedBlocks && lesson.allowedBlocks.length ? lesson.allowedBlocks : null;
+                this._refreshPalette();
+            });
+            this._markLockedBlocks(runtime);
             if (this._config.token) this._loadCatalog();
+        }
+
+        /** Locked blocks stay in the palette as teasers, like Blockly's: disabled (they cannot be
+         * dragged out) with "★ unlocks at level N" under them. scratch-vm builds the palette XML from
+         * getInfo, which has no such flag, so the XML it hands the editor is adjusted here. */
+        _markLockedBlocks (runtime) {
+            if (typeof runtime.getBlocksXML !== 'function') return;
+            const original = runtime.getBlocksXML.bind(runtime);
+            runtime.getBlocksXML = (target) => original(target).map((category) => {
+                if (category.id !== EXTENSION_ID) return category;
+                let xml = category.xml;
+                for (const [opcode, level] of Object.entries(this._lockedOpcodes())) {
+                    const open = `<block type="${EXTENSION_ID}_${opcode}"`;
+                    const at = xml.indexOf(open);
+                    if (at < 0) continue;
+                    const end = xml.indexOf('</block>', at) + '</block>'.length;
+                    xml = `${xml.slice(0, at)}${open} disabled="true"${xml.slice(at + open.length, end)}` +
+                        `<label text="${LOCKED_LABEL(level)}" web-class="dojo-locked-label"></label>${xml.slice(end)}`;
+                }
+                return Object.assign({}, category, {xml});
+            });
+        }
+
+        /** opcode -> the level it opens at, for the blocks this kid's level does not have yet. */
+        _lockedOpcodes () {
+            const out = {};
+            const rows = new Map(((this._catalog && this._catalog.blocks) || []).map((b) => [b.id, b]));
+            for (const [opcode, call] of Object.entries(BLOCK_TABLE.calls || {})) {
+                const row = rows.get(call.block);
+                if (row && row.locked) out[opcode] = row.unlocks_at;
+            }
+            return out;
+        }
+
+        _refreshPalette () {
+            const manager = Scratch.vm && Scratch.vm.extensionManager;
+            if (manager && manager.isExtensionLoaded(EXTENSION_ID)) manager.refreshBlocks();
         }
 
         /** One method per command opcode of the table: it sends that block call and waits for the car. */
@@ -200,9 +254,35 @@
                 menuIconURI: ICON,
                 blockIconURI: ICON,
                 showStatusButton: true,
-                blocks: BLOCK_TABLE.blocks,
+                blocks: this._paletteBlocks(),
                 menus: BLOCK_TABLE.menus,
             };
+        }
+
+        /** The table's blocks as this kid's level sees them: the level's defaults (a speed never above
+         * its top speed), open blocks first and the locked ones after them; in a lesson only its blocks. */
+        _paletteBlocks () {
+            const rows = new Map(((this._catalog && this._catalog.blocks) || []).map((b) => [b.id, b]));
+            const lesson = this._lessonBlocks;
+            const open = [];
+            const locked = [];
+            for (const info of BLOCK_TABLE.blocks) {
+                if (info === '---') {
+                    if (open.length && open[open.length - 1] !== '---') open.push('---');
+                    continue;
+                }
+                const call = (BLOCK_TABLE.calls || {})[info.opcode];
+                const row = call && rows.get(call.block);
+                const shown = Object.assign({}, info, {arguments: Object.assign({}, info.arguments)});
+                for (const [arg, spec] of Object.entries(shown.arguments)) {
+                    const param = row && call.args[arg] && row.params.find((p) => p.name === call.args[arg][0]);
+                    if (param && param.kind === 'number') shown.arguments[arg] = Object.assign({}, spec, {defaultValue: param.default});
+                }
+                if (lesson && call && call.block !== 'stop' && !lesson.includes(call.block)) shown.hideFromPalette = true;
+                (row && row.locked && !lesson ? locked : open).push(shown);
+            }
+            while (open[open.length - 1] === '---') open.pop();
+            return locked.length ? [...open, '---', ...locked] : open;
         }
 
         // --- where the server is and who the kid is ------------------------------------------------
@@ -219,12 +299,18 @@
                 name = name || prompt('MIKRO-DOJO: what is your first name?');
             }
             if (!classCode || !name) throw new Error('join: class code and first name needed');
-            const res = await fetch(`${this._server()}/api/join`, {
+            const post = (rejoin) => fetch(`${this._server()}/api/join`, {
                 method: 'POST',
                 headers: {'Content-Type': 'application/json'},
-                body: JSON.stringify({class_code: classCode, name}),
+                body: JSON.stringify({class_code: classCode, name, rejoin}),
             });
-            const body = await res.json().catch(() => ({}));
+            let res = await post(false);
+            let body = await res.json().catch(() => ({}));
+            if (res.status === 409 && body.error && body.error.rule === 'same_name' && typeof confirm === 'function' &&
+                confirm(`There is already a ${body.error.value || name} in this class. Is that you?`)) {
+                res = await post(true); // "is that you?" -> yes: the same kid again
+                body = await res.json().catch(() => ({}));
+            }
             if (!res.ok || !body.token) {
                 // Ask again next time (a typo in the code or the name is the usual reason) and say why.
                 this._config.classCode = this._config.name = null;
@@ -241,6 +327,7 @@
                 const lvl = level || this._level || this._config.level || '';
                 const res = await fetch(`${this._server()}/api/catalog${lvl ? `?level=${lvl}` : ''}`);
                 const catalog = await res.json();
+                this._catalog = catalog;
                 // The level's skills; a level without any shows what unlocks next, as a teaser.
                 const skills = (catalog.skills || []).filter((s) => s && s.name);
                 const open = skills.filter((s) => !s.locked);
@@ -251,6 +338,7 @@
             } catch (e) {
                 this._skills = [];
             }
+            this._refreshPalette();
         }
 
         skillMenu () {
@@ -286,8 +374,17 @@
         }
 
         disconnect () {
+            this._wantCar = null;
             this._closeLink();
             this.runtime.emit('PERIPHERAL_DISCONNECTED');
+        }
+
+        /** Scan and connect to this car as soon as it shows up (no dialog): the editor does this at start,
+         * and the extension itself when the teacher gives the kid another car. Without a car id: the
+         * scan stays open and the first car the teacher gives the kid is connected. */
+        connectTo (carId) {
+            this._wantCar = carId || ANY_CAR;
+            this.scan();
         }
 
         isConnected () {
@@ -313,6 +410,15 @@
 
         _lost () {
             const wasConnected = this._connected;
+            const next = this._switchTo;
+            this._switchTo = undefined;
+            if (next !== undefined) { // the teacher changed the car: not a loss, the kid drives the new one
+                this._finishAll({status: 'cancelled'});
+                this._closeLink();
+                this.runtime.emit('PERIPHERAL_DISCONNECTED');
+                this.connectTo(next);
+                return;
+            }
             this._closeLink();
             if (wasConnected) {
                 this.runtime.emit('PERIPHERAL_DISCONNECTED'); // the status dot turns orange again
@@ -327,6 +433,10 @@
                 clearTimeout(this._scanTimer);
                 this._peripherals[params.peripheralId] = params;
                 this.runtime.emit('PERIPHERAL_LIST_UPDATE', this._peripherals);
+                if (this._wantCar === ANY_CAR || (this._wantCar && params.peripheralId === this._wantCar)) {
+                    this._wantCar = null;
+                    this.connect(params.peripheralId);
+                }
             } else if (method === 'characteristicDidChange') {
                 let payload;
                 try { payload = JSON.parse(fromBase64(params.message)); } catch (e) { return; }
@@ -343,10 +453,18 @@
             } else if (p.type === 'run' && p.status === 'refused') {
                 const sprite = this.runtime.targets.find((t) => !t.isStage && t.isOriginal);
                 this._say(sprite, p.kid_text);
+                this.runtime.emit(EVENT.note, {blockId: null, kind: 'refused', text: p.kid_text, rule: p.rule || ''});
                 this._running = false;
             } else if (p.type === 'level') {
                 this._level = p.level;
                 this._loadCatalog(p.level);
+            } else if (p.type === 'car_changed') {
+                // The socket closes next; _lost() then connects to the new car instead of raising the alarm.
+                this._switchTo = p.car_id || null;
+                this._config.carId = p.car_id || null;
+                this.runtime.emit(EVENT.car, {carId: p.car_id || null, previous: p.previous || null, kidText: p.kid_text});
+                const sprite = this.runtime.targets.find((t) => !t.isStage && t.isOriginal);
+                if (!p.car_id) this._say(sprite, p.kid_text);
             } else if (p.type === 'car_lost') {
                 this._lost();
             }
@@ -357,14 +475,18 @@
         /** Send one block call; resolves when the car has finished (or the block was refused). */
         _command (util, block, args) {
             const target = util && util.target;
+            // The block that asked: notes about it are shown next to it (the page around Scratch does that).
+            const blockId = util && util.thread && typeof util.thread.peekStack === 'function' ? util.thread.peekStack() : null;
             if (!this._connected || !this._link) {
                 this._say(target, TEXT.notConnected);
+                this.runtime.emit(EVENT.note, {blockId, kind: 'failed', text: TEXT.notConnected, rule: 'not_connected'});
                 return Promise.resolve();
             }
             const ref = `s${this._nextRef++}`;
             return new Promise((resolve) => {
                 const timer = setTimeout(() => this._finish(ref, {status: 'timed_out', kid_text: TEXT.noAnswer}), BLOCK_TIMEOUT_MS);
-                this._pending.set(ref, {resolve, target, timer});
+                this._pending.set(ref, {resolve, target, timer, blockId});
+                this.runtime.emit(EVENT.block, {blockId, state: 'start'});
                 this._writeRaw({block, args, ref})
                     .catch((e) => this._finish(ref, {status: 'failed', kid_text: TEXT.noAnswer, detail: String(e.message)}));
             });
@@ -375,9 +497,16 @@
             if (!waiter) return;
             this._pending.delete(ref);
             clearTimeout(waiter.timer);
-            if (result && result.status !== 'done' && result.status !== 'cancelled' && result.kid_text) {
+            const status = result && result.status;
+            const problem = status !== 'done' && status !== 'cancelled';
+            // A done block may carry a note the kid should read ("the wall was too close: I backed up").
+            const note = status === 'done' && result.rule && result.kid_text;
+            if ((problem || note) && result.kid_text) {
                 this._say(waiter.target, result.kid_text);
+                this.runtime.emit(EVENT.note, {blockId: waiter.blockId, kind: note ? 'note' : status,
+                    text: result.kid_text, rule: result.rule || ''});
             }
+            this.runtime.emit(EVENT.block, {blockId: waiter.blockId, state: 'end'});
             waiter.resolve();
         }
 

@@ -8,7 +8,8 @@ Connect with ``auth={"token": ...}`` (from POST /api/join). Events (each answere
 - ``run_end`` {run_id, reason} -> {status: "ok"}
 
 The server emits ``telemetry`` (the kid's car, coalesced by server.web.fanout), ``safety``,
-``car_status``, ``level`` and ``feedback`` (the attempt engineer emits this one). A bad message gets
+``car_status``, ``car_changed`` {car_id, previous, kid_text} (the teacher gave the kid another car, or
+none: editors switch to it by themselves), ``level`` and ``feedback`` (from the lessons feature). A bad message gets
 an error naming rule/value/fix, changes nothing, and the connection stays up.
 """
 
@@ -26,7 +27,7 @@ from curriculum.front_ends import level_payload
 from robot_runtime.protocol import ErrorInfo
 from server.core.auth import AuthError
 from curriculum.gate import Refusal
-from server.core.classroom import Classroom
+from server.core.classroom import Classroom, car_change_text
 from server.core.types import BlockReply, Kid
 from server.kids.messages import (
     MAX_BLOCK_MESSAGE_BYTES, MAX_PROGRAM_BYTES, BlockCall, RunEnd, RunStart, StopCall,
@@ -63,6 +64,7 @@ class KidHub(socketio.AsyncNamespace):
         ev.subscribe("car_connected", self._on_car_changed)
         ev.subscribe("car_disconnected", self._on_car_changed)
         ev.subscribe("assignment_changed", self._on_assignment_changed)
+        ev.subscribe("car_changed", self._on_kids_car_changed)
         ev.subscribe("safety", self._on_safety)
         ev.subscribe("arena_changed", self._on_arena_changed)
 
@@ -210,6 +212,12 @@ class KidHub(socketio.AsyncNamespace):
     async def _on_assignment_changed(self, car_id: str, kid_ids: list[str]) -> None:
         for kid_id in list(self.sids_of):
             await self.emit("car_status", self._car_status(kid_id), room=kid_room(kid_id))
+
+    async def _on_kids_car_changed(self, kid_id: str, old: str | None, new: str | None) -> None:
+        """The teacher gave the kid another car (or none): editors switch to it and say so."""
+        if kid_id in self.sids_of:
+            await self.emit("car_changed", {"car_id": new, "previous": old, "kid_text": car_change_text(old, new)},
+                            room=kid_room(kid_id))
 
     async def _on_safety(self, car_id: str, event: Any) -> None:
         data = {"car_id": car_id, **event.model_dump(mode="json")}

@@ -213,7 +213,7 @@ describe('the Blockly app in Chromium', { skip }, () => {
     assert.equal(skillText, 'drift (locked)', 'the unavailable skill is kept and shown as locked');
     await page.click('#run-btn');
     await page.waitForFunction(() => document.querySelector('#status-card').dataset.state === 'refused');
-    assert.equal(await page.textContent('#status-text'), 'The “do skill” block unlocks at level 3 — keep going!');
+    assert.equal(await page.textContent('#status-text'), 'The “do skill …” block unlocks at level 3 — keep going!');
     // Blockly opens a bubble after the next render (setBubbleVisible is async): wait for it, briefly.
     await page.waitForFunction(() => window.dojoApp.state.workspace.getBlockById('edited-skill').getIcon('warning')?.bubbleIsVisible(),
       null, { timeout: 2000 }).catch(() => {});

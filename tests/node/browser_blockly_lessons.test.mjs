@@ -162,7 +162,7 @@ describe('lessons in the Blockly app, in Chromium', { skip }, () => {
     // Hints come one at a time, when the kid asks.
     await page.click('#hint-btn');
     assert.deepEqual(await page.$$eval('#lesson-hints li', (els) => els.map((e) => e.textContent)),
-      ['The garage starts 150 cm in front of your car.']);
+      ['The white dot in the middle of your car must stop inside the garage.']);
     await shot(page, 'lessons-02-lesson-selected');
   });
 

@@ -161,3 +161,21 @@ async def test_bad_kid_messages_get_an_error_and_the_connection_stays_up(tmp_pat
         assert sio.connected
         assert (await srv.block(sio, "move_forward", {"distance": 5}))["status"] == "done"
         assert srv.handle.app[__import__("server.kids.hub", fromlist=["KID_HUB"]).KID_HUB].bad_messages >= 6
+
+
+async def test_a_reassigned_kid_hears_car_changed_with_the_new_car_and_why(tmp_path):
+    async with classroom_server(tmp_path, cars=["car-1", "car-2"], auto_assign_cars=False) as srv:
+        mia = await srv.join("Mia")
+        heard: list[dict] = []
+        sio = await srv.kid_socket(mia["token"], {"car_changed": heard.append})
+        srv.classroom.assign("car-1", [mia["kid_id"]])
+        await wait_for(lambda: heard, "car_changed to car-1")
+        assert heard[-1] == {"car_id": "car-1", "previous": None, "kid_text": "Your teacher gave you car-1."}
+        srv.classroom.assign("car-2", [mia["kid_id"]])
+        await wait_for(lambda: len(heard) == 2, "car_changed to car-2")
+        assert heard[-1]["car_id"] == "car-2" and heard[-1]["previous"] == "car-1"
+        srv.classroom.assign("car-2", [])
+        await wait_for(lambda: len(heard) == 3, "car taken back")
+        assert heard[-1] == {"car_id": None, "previous": "car-2",
+                             "kid_text": "Your teacher took car-2 back. Ask your teacher when you need a car again."}
+        assert sio.connected
