@@ -53,12 +53,13 @@
         lesson: 'MIKRODOJO_LESSON', // the page -> us: {allowedBlocks} of the picked lesson, or null
     };
 
+    // The MIKRO-DOJO car (kid_ui/logo.svg), the same picture as in the Blockly app and on the landing page.
     const ICON = 'data:image/svg+xml;base64,' + btoa(
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40">' +
-        '<rect x="6" y="11" width="28" height="16" rx="5" fill="#ff6b35" stroke="#c2410c" stroke-width="2"/>' +
-        '<rect x="11" y="14" width="10" height="7" rx="2" fill="#fff7ed"/>' +
-        '<circle cx="13" cy="29" r="4" fill="#334155"/><circle cx="27" cy="29" r="4" fill="#334155"/>' +
-        '<circle cx="31" cy="17" r="2" fill="#fde047"/></svg>');
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="16 4 80 48">' +
+        '<rect x="22" y="20" width="70" height="20" rx="9" fill="#fff" stroke="#3373cc" stroke-width="3"/>' +
+        '<path d="M36 20 L44 9 H70 L78 20 Z" fill="#7db4ff"/><rect x="47" y="11" width="20" height="9" rx="2" fill="#e3f1ff"/>' +
+        '<circle cx="84" cy="27" r="3" fill="#ffbf00"/><circle cx="38" cy="42" r="8" fill="#24324a"/>' +
+        '<circle cx="76" cy="42" r="8" fill="#24324a"/></svg>');
 
     /** The few Scratch Link JSON-RPC calls we need; same messages as scratch-vm/src/io/ble.js. */
     class LinkClient {
@@ -185,7 +186,7 @@
             runtime.getBlocksXML = (target) => original(target).map((category) => {
                 if (category.id !== EXTENSION_ID) return category;
                 let xml = category.xml;
-                for (const [opcode, level] of Object.entries(this._lockedOpcodes())) {
+                for (const [opcode, level] of Object.entries(this.lockedOpcodes())) {
                     const open = `<block type="${EXTENSION_ID}_${opcode}"`;
                     const at = xml.indexOf(open);
                     if (at < 0) continue;
@@ -197,8 +198,9 @@
             });
         }
 
-        /** opcode -> the level it opens at, for the blocks this kid's level does not have yet. */
-        _lockedOpcodes () {
+        /** opcode -> the level it opens at, for the blocks this kid's level does not have yet (the editor
+         * greys these in the palette). */
+        lockedOpcodes () {
             const out = {};
             const rows = new Map(((this._catalog && this._catalog.blocks) || []).map((b) => [b.id, b]));
             for (const [opcode, call] of Object.entries(BLOCK_TABLE.calls || {})) {
@@ -248,9 +250,10 @@
             return {
                 id: EXTENSION_ID,
                 name: 'MIKRO-DOJO',
-                color1: '#ff6b35',
-                color2: '#e85a24',
-                color3: '#c2410c',
+                // The Blockly app's car blocks are these colours too (curriculum/catalog.py BLOCKLY_COLOURS).
+                color1: '#4C97FF',
+                color2: '#4280D7',
+                color3: '#3373CC',
                 menuIconURI: ICON,
                 blockIconURI: ICON,
                 showStatusButton: true,

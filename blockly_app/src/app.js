@@ -105,7 +105,7 @@ async function start(session) {
   }
   connectSocket();
   setCars([{ car_id: session.car_id, connected: true }], session.car_id);
-  if (state.lessons.current) welcome += ` Lesson: ${state.lessons.current.title}.`;
+  if (state.lessons.current) welcome += ` Lesson: “${state.lessons.current.title}”.`;
   setStatus('idle', welcome);
 }
 

@@ -192,6 +192,13 @@ class AttemptService:
             await self.classroom.set_arena(car_id, lesson.arena, lesson.arena.start)
         return lesson.summary()
 
+    async def on_car_changed(self, kid_id: str, old: str | None, new: str | None) -> None:
+        """A kid with a picked lesson who is given another car finds the lesson's arena on it."""
+        lesson_id = self.storage.kv_get(SELECTED_NS, kid_id)
+        if new and lesson_id in self.lessons.lessons:
+            lesson = self.lessons.get(lesson_id)
+            await self.classroom.set_arena(new, lesson.arena, lesson.arena.start)
+
     # --- recording ------------------------------------------------------------------------
 
     def on_run_started(self, run: Run) -> None:
@@ -449,5 +456,6 @@ def setup(app: web.Application) -> None:
     events.subscribe("run_ended", service.on_run_ended)
     events.subscribe("telemetry", service.on_telemetry)
     events.subscribe("estop", service.on_estop)
+    events.subscribe("car_changed", service.on_car_changed)
     app[CLASSROOM].program_checks.append(service.lesson_blocks_check)
     app.cleanup_ctx.append(_lifetime)

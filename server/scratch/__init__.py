@@ -1,4 +1,5 @@
-"""Scratch: the Scratch-Link endpoint /scratch/ble, the extension file and the served editor."""
+"""Scratch: the Scratch-Link endpoint /scratch/ble, the extension file, the served editor and the kid's saved
+project (/api/programs/scratch)."""
 
 from __future__ import annotations
 
@@ -8,5 +9,9 @@ from server.scratch import extension, link
 
 
 def setup(app: web.Application) -> None:
+    # Late: server.web.http imports server.kids at import time, and `dojo demo` imports this package first.
+    from server.scratch import projects
+
     link.setup(app)
     extension.setup(app)
+    projects.setup(app)

@@ -18,7 +18,15 @@ const ZONE_COLORS = {
   parking: ["rgba(56, 139, 253, 0.15)", "#388bfd"],
   start: ["rgba(140, 140, 140, 0.12)", "#8c8c8c"],
 };
-const CAR_COLORS = ["#e36209", "#6f42c1", "#1f883d", "#0969da", "#bf3989", "#9a6700", "#0a7b83", "#cf222e"];
+const CAR_COLORS = ["#e36209", "#6f42c1", "#1f883d", "#0969da", "#bf3989", "#9a6700", "#0a7b83", "#8250df"];
+const CENTRE_DOT_PX = 3.5; // the car's middle: what "reach a zone" measures (curriculum/checks.py)
+
+/** One colour per car, the same on every page: car-1 is always the first colour, car-2 the second... */
+export function carColor(carId) {
+  const m = /(\d+)$/.exec(String(carId));
+  const n = m ? Number(m[1]) - 1 : [...String(carId)].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7);
+  return CAR_COLORS[((n % CAR_COLORS.length) + CAR_COLORS.length) % CAR_COLORS.length];
+}
 
 export class ArenaView {
   constructor(canvas, { socket = null, carId = null, arenaUrl = "/api/arena", fetchFn = null } = {}) {
@@ -68,8 +76,7 @@ export class ArenaView {
 
   car(carId) {
     if (!this.cars.has(carId)) {
-      const color = CAR_COLORS[this.cars.size % CAR_COLORS.length];
-      this.cars.set(carId, { pose: null, trail: [], state: "ok", flash: null, seen: 0, color, speed: 0 });
+      this.cars.set(carId, { pose: null, trail: [], state: "ok", flash: null, seen: 0, color: carColor(carId), speed: 0 });
     }
     return this.cars.get(carId);
   }
@@ -273,6 +280,14 @@ export class ArenaView {
     ctx.lineTo(l / 2 - Math.min(l / 3, w), -w / 3);
     ctx.lineTo(l / 2 - Math.min(l / 3, w), w / 3);
     ctx.closePath();
+    ctx.fill();
+    ctx.fillStyle = "#1f2328"; // the middle dot, as on the graded picture: "inside" means this dot is inside
+    ctx.beginPath();
+    ctx.arc(0, 0, (CENTRE_DOT_PX + 1) * this.ratio, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.fillStyle = "#ffffff";
+    ctx.beginPath();
+    ctx.arc(0, 0, CENTRE_DOT_PX * this.ratio, 0, 2 * Math.PI);
     ctx.fill();
     ctx.restore();
 
