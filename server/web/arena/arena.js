@@ -3,6 +3,7 @@
 //
 //   import { ArenaView } from "/arena/arena.js";
 //   const view = new ArenaView(canvas, { socket, carId: "car-1" });   // socket: a socket.io client
+//   const lesson = new ArenaView(canvas, { socket, carIds: ["car-2", "car-3"] });  // a few cars, on their map
 //
 // The socket may be a /kid socket (telemetry of the kid's car) or a /teacher socket (every car).
 // Arena coordinates: centimetres from the lower-left corner, heading in degrees, counter-clockwise.
@@ -29,11 +30,14 @@ export function carColor(carId) {
 }
 
 export class ArenaView {
-  constructor(canvas, { socket = null, carId = null, arenaUrl = "/api/arena", fetchFn = null } = {}) {
+  constructor(canvas, { socket = null, carId = null, carIds = null, arenaUrl = "/api/arena", fetchFn = null } = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.socket = socket;
     this.carId = carId;
+    // Only these cars (all on one map, which the first one's /api/arena answer gives); null: every car.
+    this.carIds = carIds ? new Set(carIds) : carId ? new Set([carId]) : null;
+    this.mapCar = carId || (carIds && carIds[0]) || null;
     this.arenaUrl = arenaUrl;
     this.fetch = fetchFn || ((url) => fetch(url, { credentials: "same-origin" }));
     this.arena = null;
@@ -46,8 +50,11 @@ export class ArenaView {
     if (socket) {
       this._on("telemetry", (t) => this.onTelemetry(t));
       this._on("safety", (e) => this.onSafety(e.car_id, e));
-      this._on("arena", (a) => { if (!this.carId || a.car_id === this.carId) this.load(); });
+      this._on("arena", (a) => { if (!this.carIds || this.carIds.has(a.car_id)) this.load(); });
     }
+    // A canvas that changes size (a window resize, a tile layout) is drawn again at its new size.
+    this._resize = typeof ResizeObserver === "function" ? new ResizeObserver(() => { this.dirty = true; }) : null;
+    this._resize?.observe(canvas);
     this.load();
     this._loop();
   }
@@ -58,7 +65,7 @@ export class ArenaView {
   }
 
   async load() {
-    const url = this.carId ? `${this.arenaUrl}?car=${encodeURIComponent(this.carId)}` : this.arenaUrl;
+    const url = this.mapCar ? `${this.arenaUrl}?car=${encodeURIComponent(this.mapCar)}` : this.arenaUrl;
     try {
       const resp = await this.fetch(url);
       if (!resp.ok) throw new Error(`GET ${url}: HTTP ${resp.status}`);
@@ -82,7 +89,7 @@ export class ArenaView {
   }
 
   onTelemetry(t) {
-    if (!t || !t.pose || (this.carId && t.car_id !== this.carId)) return;
+    if (!t || !t.pose || (this.carIds && !this.carIds.has(t.car_id))) return;
     const car = this.car(t.car_id);
     car.pose = t.pose;
     car.state = t.safety_state || "ok";
@@ -98,7 +105,7 @@ export class ArenaView {
   }
 
   onSafety(carId, event) {
-    if (!carId || !event || (this.carId && carId !== this.carId)) return;
+    if (!carId || !event || (this.carIds && !this.carIds.has(carId))) return;
     const key = `${carId}|${event.t}|${event.reason}`;
     if (this.seenEvents.has(key)) return; // the same event may come in telemetry and as "safety"
     this.seenEvents.add(key);
@@ -118,6 +125,7 @@ export class ArenaView {
   }
 
   destroy() {
+    this._resize?.disconnect();
     if (this._frame) cancelAnimationFrame(this._frame);
     this._frame = null;
     if (this.socket) for (const [event, fn] of this._handlers) this.socket.off(event, fn);
