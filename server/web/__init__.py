@@ -1,11 +1,11 @@
 """Plumbing every audience shares: app state keys, HTTP helpers, socket.io, CORS, telemetry fan-out,
-vendored browser files and the arena page."""
+vendored browser files, the arena page and the landing page at /."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from server.web import arena_page, fanout, vendor
+from server.web import arena_page, fanout, landing_page, vendor
 
 
 def setup(app: web.Application) -> None:
@@ -15,4 +15,5 @@ def setup(app: web.Application) -> None:
 def setup_pages(app: web.Application) -> None:
     """Static pages and files: registered last (their prefixes are catch-alls)."""
     arena_page.setup(app)
+    landing_page.setup(app)
     vendor.setup(app)
