@@ -32,6 +32,10 @@
     // A block's final answer: the longest move is a 30 s drive plus the server's own result margin.
     const BLOCK_TIMEOUT_MS = 60000;
     const OBSTACLE_HYSTERESIS_CM = 5; // the hat re-arms only once the obstacle is this much further away
+    // A reporter right after a move (or the green flag) reads a sample from after it: 20 Hz means one comes
+    // within 50 ms; after these waits the latest sample is used anyway.
+    const FRESH_TELEMETRY_WAIT_MS = 250;
+    const RUN_START_WAIT_MS = 2000; // the server puts a lesson's car at its start before it says "started"
     // "distance ahead" when the sensor sees nothing: Infinity, like the SDK and Blockly (`distance < 20` is false)
     const NOTHING_AHEAD_CM = Infinity;
     const SAY_MS = 8000; // how long a refusal stays in the sprite's speech bubble (the editor also shows it big)
@@ -154,6 +158,10 @@
             this._pending = new Map(); // ref -> {resolve, target, timer}
             this._nextRef = 1;
             this._telemetry = null;
+            this._telemetryCount = 0;
+            this._lastReplyAt = 0; // _telemetryCount when the last block answered: readings wait for a newer one
+            this._runStarting = false; // the green flag was clicked and the server has not said "started" yet
+            this._freshWaiters = new Set();
             this._obstacleLatch = new Map(); // threshold -> latched (hysteresis for the hat)
             this._skills = [];
             this._level = null;
@@ -167,7 +175,10 @@
             // The red stop sign stops the car at once (and the blocks waiting on it finish).
             runtime.on('PROJECT_STOP_ALL', () => { this._stopCar(); this._endRun('stopped'); });
             // A green-flag program is a run: the server records it (a lesson attempt, when one is picked).
-            runtime.on('PROJECT_START', () => this._startRun());
+            runtime.on('PROJECT_START', () => {
+                this._runStarting = this._connected; // readings wait: a lesson moves the car to its start first
+                this._startRun();
+            });
             runtime.on('PROJECT_RUN_STOP', () => this._endRun('finished'));
             runtime.on(EVENT.lesson, (lesson) => {
                 this._lessonBlocks = lesson && lesson.allowedBlocks && lesson.allowedBlocks.length ? lesson.allowedBlocks : null;
@@ -450,10 +461,16 @@
         _payload (p) {
             if (p.type === 'telemetry') {
                 this._telemetry = p;
+                this._telemetryCount += 1;
+                if (!this._runStarting) for (const wake of Array.from(this._freshWaiters)) wake();
             } else if (p.type === 'result') {
                 const waiter = this._pending.get(String(p.ref));
                 if (waiter) this._finish(String(p.ref), p);
-            } else if (p.type === 'run' && p.status === 'refused') {
+            } else if (p.type === 'run' && this._runStarting) {
+                this._runStarting = false; // started (or refused): the next sample is from after it
+                this._lastReplyAt = this._telemetryCount;
+            }
+            if (p.type === 'run' && p.status === 'refused') {
                 const sprite = this.runtime.targets.find((t) => !t.isStage && t.isOriginal);
                 this._say(sprite, p.kid_text);
                 this.runtime.emit(EVENT.note, {blockId: null, kind: 'refused', text: p.kid_text, rule: p.rule || ''});
@@ -510,6 +527,7 @@
                     text: result.kid_text, rule: result.rule || ''});
             }
             this.runtime.emit(EVENT.block, {blockId: waiter.blockId, state: 'end'});
+            this._lastReplyAt = this._telemetryCount;
             waiter.resolve();
         }
 
@@ -564,21 +582,40 @@
             this._writeRaw({run: 'end', reason, ref: `run${this._nextRef++}`}).catch(() => {});
         }
 
+        /** The latest telemetry once it is from after the last block's answer (or the run's start); a
+         * Promise while it is not (scratch-vm waits for a reporter's Promise). */
+        _fresh (read) {
+            const ready = () => !this._runStarting && this._telemetryCount > this._lastReplyAt;
+            if (!this._connected || ready()) return read(this._telemetry);
+            return new Promise((resolve) => {
+                const finish = () => {
+                    clearTimeout(timer);
+                    this._freshWaiters.delete(wake);
+                    resolve(read(this._telemetry));
+                };
+                const wake = () => { if (ready()) finish(); };
+                const timer = setTimeout(finish, this._runStarting ? RUN_START_WAIT_MS : FRESH_TELEMETRY_WAIT_MS);
+                this._freshWaiters.add(wake);
+            });
+        }
+
         distance () {
-            const d = this._telemetry && this._telemetry.distance;
-            return d === null || d === undefined ? NOTHING_AHEAD_CM : round1(d);
+            return this._fresh((t) => {
+                const d = t && t.distance;
+                return d === null || d === undefined ? NOTHING_AHEAD_CM : round1(d);
+            });
         }
 
         positionX () {
-            return this._telemetry ? round1(this._telemetry.x) : 0;
+            return this._fresh((t) => (t ? round1(t.x) : 0));
         }
 
         positionY () {
-            return this._telemetry ? round1(this._telemetry.y) : 0;
+            return this._fresh((t) => (t ? round1(t.y) : 0));
         }
 
         heading () {
-            return this._telemetry ? round1(this._telemetry.heading) : 0;
+            return this._fresh((t) => (t ? round1(t.heading) : 0));
         }
 
         /** Edge-activated hat: true while an obstacle is near, re-armed once it is clearly further away. */

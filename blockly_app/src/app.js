@@ -261,6 +261,7 @@ function connectSocket() {
   state.runner = new ProgramRunner(socket, {
     onHighlight: (id) => state.workspace.highlightBlock(id),
     onProblem: showProblem,
+    onNote: (note) => { showProblem(note); setStatus('safety', note.kidText); }, // what the car did instead, and why
     onStatus: (status, text) => {
       setRunning(status === 'running' || status === 'listening');
       if (status === 'refused' || status === 'failed') setStatus(status, text);
@@ -396,11 +397,12 @@ function safeName() {
 }
 
 function exportPython() {
+  const fileName = `${safeName()}_car_program.py`;
   const code = dojo.exportPython(state.workspace, {
     server: window.location.origin, classCode: state.session.class_code, name: state.session.name, car: state.carId,
-  }, `${state.session.name}'s car program`);
-  downloadText(`${safeName()}_car_program.py`, code, 'text/x-python');
-  setStatus('finished', 'Your Python program is downloaded — run it with: python ' + `${safeName()}_car_program.py`);
+  }, `${state.session.name}'s car program`, fileName);
+  downloadText(fileName, code, 'text/x-python');
+  setStatus('finished', `Your Python program is downloaded — run it with: python ${fileName}`);
 }
 
 async function uploadFile(event) {

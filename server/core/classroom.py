@@ -51,6 +51,9 @@ class Classroom:
                                      on_finished=self._log_request, clock=clock)
         self.channel: CarChannel | None = None  # set by the /car hub
         self.program_checks: list[ProgramCheck] = []
+        # Awaited after a run has started and before start_run returns: what must be ready before the run's
+        # first block (a lesson puts the car at its start, so the program's first reading is from there).
+        self.run_setups: list[Callable[[Run], Awaitable[None]]] = []
         self.default_arena: Arena = load_arena(config.arena_path) if config.arena_path else DEFAULT_ARENA
         self._arenas: dict[str, Arena] = {}
         self._car_kinds: dict[str, str] = {}
@@ -329,9 +332,9 @@ class Classroom:
         request = Request(self.dispatcher.new_request_id(car_id), kid.kid_id, car_id, action, block_id, run_id,
                           skill_timeout_s(action, self.config.timeouts.min_skill_s))
         outcome: Outcome = await self.dispatcher.submit(request)
+        # rule: why it was not done; on a done reply, a note the kid should read (the car's `tight_turn`)
         return BlockReply(status=outcome.status, kid_text=outcome.kid_text, detail=outcome.detail,  # type: ignore[arg-type]
-                          request_id=request.request_id, block=block_id, ref=ref,
-                          rule="" if outcome.status == "done" else outcome.reason)
+                          request_id=request.request_id, block=block_id, ref=ref, rule=outcome.reason)
 
     def _setting_or_reporter(self, kid: Kid, block_id: str, kind: str, args: dict[str, Any], ref: Any) -> BlockReply:
         if block_id == "set_speed":
@@ -409,6 +412,8 @@ class Classroom:
         self.storage.kv_put("runs", run.run_id, run.as_dict())
         self.storage.kv_put("programs", kid_id, {"source": source, "program": program, "t": run.started_at})
         self.events.publish("run_started", run)
+        for setup in self.run_setups:
+            await setup(run)
         return run
 
     async def end_run(self, run_id: str, reason: str = "finished") -> Run | None:

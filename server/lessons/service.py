@@ -228,8 +228,25 @@ class AttemptService:
             if old is not None and not old.finishing:
                 self._spawn(self._finish(old, "kid_stop"))
             self.live_by_car[run.car_id] = live
-            self._spawn(self.classroom.set_arena(run.car_id, lesson.arena, lesson.arena.start))
         live.timer = self._spawn(self._time_limit(live))
+
+    async def setup_run(self, run: Run) -> None:
+        """Before the attempt's first block: the car at the lesson's start, and the server seeing it there
+        (a program that reads `car x` first must read the start, not where the last try ended)."""
+        live = self.live_by_run.get(run.run_id)
+        if live is None or not run.car_id:
+            return
+        start = live.lesson.arena.start
+        await self.classroom.set_arena(run.car_id, live.lesson.arena, start)
+        live.armed_at = time.monotonic()
+        deadline = live.armed_at + ARENA_SETTLE_S  # a real car is not moved by the server: it may never get there
+
+        def at_start() -> bool:
+            tel = self.classroom.latest_telemetry(run.car_id or "")
+            return tel is not None and (tel.pose.x_cm - start.x_cm) ** 2 + (tel.pose.y_cm - start.y_cm) ** 2 <= START_POSE_CM ** 2
+
+        while not at_start() and time.monotonic() < deadline:
+            await asyncio.sleep(SETTLE_POLL_S)
 
     def on_telemetry(self, car_id: str, tel: Telemetry) -> None:
         live = self.live_by_car.get(car_id)
@@ -458,4 +475,5 @@ def setup(app: web.Application) -> None:
     events.subscribe("estop", service.on_estop)
     events.subscribe("car_changed", service.on_car_changed)
     app[CLASSROOM].program_checks.append(service.lesson_blocks_check)
+    app[CLASSROOM].run_setups.append(service.setup_run)
     app.cleanup_ctx.append(_lifetime)

@@ -179,3 +179,19 @@ async def test_a_reassigned_kid_hears_car_changed_with_the_new_car_and_why(tmp_p
         assert heard[-1] == {"car_id": None, "previous": "car-2",
                              "kid_text": "Your teacher took car-2 back. Ask your teacher when you need a car again."}
         assert sio.connected
+
+
+async def test_a_turn_that_had_to_back_up_near_a_wall_is_done_with_a_note_the_kid_reads(tmp_path):
+    from robot_runtime.arena import Arena
+    from robot_runtime.protocol import Pose
+
+    async with classroom_server(tmp_path, cars=["car-1"]) as srv:
+        mia = await srv.join("Mia")
+        sio = await srv.kid_socket(mia["token"])
+        await srv.classroom.set_arena("car-1", Arena(), Pose(x_cm=240, y_cm=100, heading_deg=0))  # 60 cm from a wall
+        await wait_for(lambda: srv.classroom.latest_telemetry("car-1").pose.x_cm > 230, "car-1 near the wall")
+        reply = await srv.block(sio, "turn", {"direction": "left", "degrees": 90})
+        assert reply["status"] == "done" and reply["rule"] == "tight_turn", reply
+        assert reply["kid_text"].startswith("I turned left 90°, but a wall was too close") and "backed up" in reply["kid_text"]
+        open_floor = await srv.block(sio, "move_backward", {"distance": 5})
+        assert open_floor["status"] == "done" and open_floor["rule"] == "", open_floor
