@@ -9,6 +9,7 @@ prompt both use the :class:`ProgramInfo` made here, so a program reads the same 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -366,11 +367,16 @@ def _is_keep_alive(node: ast.AST) -> bool:
                     and s.value.func.attr == "sleep" for s in node.body))
 
 
-def _not_blocks(tree: ast.Module) -> set[int]:
-    """Nodes the Python export adds around the blocks: the final `car.stop()` (the car stops when the
-    program ends) and the keep-alive loop of an event program. The kid placed neither as a block."""
+# The first line both exporters write (the Blockly app's, curriculum.blockly_json.to_python).
+EXPORT_HEADER = re.compile(r"\A#[^\n]*made with (blocks in )?MIKRO-DOJO")
+
+
+def _not_blocks(tree: ast.Module, exported: bool) -> set[int]:
+    """Nodes the Python export adds around the blocks: its final `car.stop()` (the car stops when the
+    program ends) and the keep-alive loop of an event program. The kid placed neither as a block; a
+    `car.stop()` a kid writes at the end of their own script is one."""
     skip: set[int] = set()
-    if tree.body and _is_car_call(tree.body[-1], "stop"):
+    if exported and tree.body and _is_car_call(tree.body[-1], "stop"):
         skip.add(id(tree.body[-1]))
     for node in ast.walk(tree):
         if _is_keep_alive(node):
@@ -400,7 +406,7 @@ def _analyse_python(source: str) -> ProgramInfo:
     except (ValueError, RecursionError) as e:
         raise ProgramError(f"Python program cannot be read ({e.__class__.__name__}) — save it as plain text") from None
     info = ProgramInfo("python", text=source.strip()[:4000])
-    skip = _not_blocks(tree)
+    skip = _not_blocks(tree, bool(EXPORT_HEADER.match(source)))
     for node in _walk_blocks(tree, skip):
         if isinstance(node, (ast.For, ast.While)):
             info.uses_loop = True

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-COPIED = ("curriculum", "server", "robot_runtime", "dojo", "blockly_app", "scratch_extension", "lessons")
+COPIED = ("curriculum", "server", "robot_runtime", "dojo", "blockly_app", "kid_ui", "scratch_extension", "lessons")
 RUN_TIMEOUT_S = 120.0  # a server, a car and a 360° turn take seconds; this is a hang
 
 NEW_ROW = '''
