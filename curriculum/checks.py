@@ -120,18 +120,23 @@ def _result(spec: Any, passed: bool, measured: float | None, threshold: Any, uni
 
 
 def reach_zone(spec: ReachZone, ctx: CheckContext) -> CheckResult:
+    """The car's middle (the dot every picture draws on it) must be inside the zone: half the car or more."""
     if not ctx.samples:
         return _no_samples(spec, ctx)
     zone = ctx.arena.zone(spec.zone)
     label = zone.name.replace("_", " ")
+
+    def away(d: float) -> str:
+        return "just outside" if d < 1 else f"{d:.0f} cm away from"
+
     if spec.when == "end":
         d = distance_to_zone(ctx.end.x, ctx.end.y, zone)  # type: ignore[union-attr]
         return _result(spec, d == 0.0, d, 0.0, "cm", f"stopped inside the {label}",
-                       f"stopped {d:.0f} cm from the {label}", _at(ctx.end))  # type: ignore[arg-type]
+                       f"stopped with its middle dot {away(d)} the {label}", _at(ctx.end))  # type: ignore[arg-type]
     best = min(ctx.samples, key=lambda s: distance_to_zone(s.x, s.y, zone))
     d = distance_to_zone(best.x, best.y, zone)
     return _result(spec, d == 0.0, d, 0.0, "cm", f"drove through the {label}",
-                   f"got within {d:.0f} cm of the {label}", _at(best))
+                   f"came {away(d)} the {label} with its middle dot", _at(best))
 
 
 def stay_out_of_zone(spec: StayOutOfZone, ctx: CheckContext) -> CheckResult:

@@ -21,7 +21,7 @@ import httpx
 import ollama
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from curriculum.judge import Verdict
+from curriculum.judge import Verdict, sentence
 from curriculum.lesson import PROGRAM_CHECK_KINDS, Lesson
 
 DEFAULT_MODEL = "qwen2.5vl:3b"  # small local vision model (Apache-2.0, ~3 GB); "llava:7b" also works
@@ -141,7 +141,8 @@ def build_messages(lesson: Lesson, verdict: Verdict, program_text: str, images: 
         f"What a good program does (rubric):\n" + "\n".join(f"- {r}" for r in lesson.rubric) + "\n\n"
         f"Judge: {'PASSED' if verdict.passed else 'NOT PASSED'} with {verdict.stars} of 3 stars.\n{checks}\n\n"
         f"The kid's program:\n{program_text}\n\n"
-        "The images: key moments seen from above (the car is the blue box, its arrow shows the nose; "
+        "The images: key moments seen from above (the car is the blue box, its arrow shows the nose, the white "
+        "dot in its middle is what must be inside a zone; "
         "cones are orange) and last the whole path drawn over the arena.\n"
         "Write: went_well = one sentence about one thing that went well (from a PASSED check). "
         "tip = one concrete change to one block in the program above (name the block and a number). "
@@ -158,29 +159,50 @@ def _joined(went_well: str, tip: str) -> str:
     return f"{went_well.strip()} {tip.strip()}".strip()
 
 
-def feedback_from_checks(lesson: Lesson, verdict: Verdict) -> tuple[str, str]:
-    """Feedback made from the measurements alone (no model): one thing that went well, one tip."""
-    good = [c for c in verdict.checks if c.passed]
+MOVED_CM = 2.0  # a path shorter than this: the car did not really move (sensor noise, a nudge)
+
+
+def next_hint(lesson: Lesson, hints_given: int) -> str:
+    """The lesson's hints one at a time, in order: after each try that did not pass the kid gets the next
+    one, never the one they just tried again; when they run out, none."""
+    return lesson.hints[hints_given] if 0 <= hints_given < len(lesson.hints) else ""
+
+
+def feedback_from_checks(lesson: Lesson, verdict: Verdict, hints_given: int = 0) -> tuple[str, str]:
+    """Feedback made from the measurements alone (no model): one thing that went well, one tip.
+
+    hints_given: how many earlier tries at this lesson did not pass (each of them got the next hint).
+    A pass gets no hint: the kid found the way."""
+    moved = verdict.path_cm >= MOVED_CM
+    # Without moving, "touched no wall" (or "only 1 block") is true and says nothing.
+    good = [c for c in verdict.checks if c.passed] if moved else []
     bad = [c for c in verdict.checks if not c.passed and c.required] or [c for c in verdict.checks if not c.passed]
     if good:
         g = good[0]
         who = "you" if g.kind in PROGRAM_CHECK_KINDS else "your car"
-        went_well = f"Nice work: {who} {g.kid_text}."
-    else:
+        went_well = f"Nice work: {who} {sentence(g.kid_text)}"
+    elif moved:
         went_well = "Nice work: you ran your program and the car drove."
-    if bad:
+    else:
+        went_well = "Your program ran — now let's make the car move!"
+    if verdict.passed:
+        tip = (f"For another star: {'' if bad[0].kind in PROGRAM_CHECK_KINDS else 'the car '}{sentence(bad[0].kid_text)}"
+               if bad else "Every check passed — on to the next lesson!")
+    elif bad:
         b = bad[0]
         who = "" if b.kind in PROGRAM_CHECK_KINDS else "the car "
-        tip = f"Tip: {who}{b.kid_text}."
-        if lesson.hints:
-            tip += f" {lesson.hints[0]}"
+        tip = f"Tip: {who}{sentence(b.kid_text)}"
+        hint = next_hint(lesson, hints_given)
+        if hint:
+            tip += f" {sentence(hint)}"
     else:
-        tip = "Tip: all checks passed — can you do it with fewer blocks, or faster?"
+        tip = "Tip: look at the picture of where your car drove, then change one number."
     return went_well[:WENT_WELL_MAX + 40], tip[:TIP_MAX + 120]
 
 
-def from_checks(lesson: Lesson, verdict: Verdict, note: str, rejected: list[str] | None = None) -> CoachResult:
-    went_well, tip = feedback_from_checks(lesson, verdict)
+def from_checks(lesson: Lesson, verdict: Verdict, note: str, rejected: list[str] | None = None,
+                hints_given: int = 0) -> CoachResult:
+    went_well, tip = feedback_from_checks(lesson, verdict, hints_given)
     return CoachResult(source="checks", went_well=went_well, tip=tip, text=_joined(went_well, tip),
                        teacher_note=note, rejected=rejected or [])
 
@@ -192,11 +214,17 @@ class Coach:
         self.config = config
         self._client = ollama.AsyncClient(host=config.host, timeout=config.timeout_s)
 
-    async def feedback(self, lesson: Lesson, verdict: Verdict, program_text: str, images: CoachImages) -> CoachResult:
+    async def feedback(self, lesson: Lesson, verdict: Verdict, program_text: str, images: CoachImages,
+                       hints_given: int = 0) -> CoachResult:
+        """hints_given: the kid's earlier tries at this lesson that did not pass (see next_hint)."""
         cfg = self.config
-        if not cfg.enabled:
-            return from_checks(lesson, verdict, "the coach model is switched off; feedback comes from the checks alone")
+
+        def from_checks_(note: str) -> CoachResult:
+            return from_checks(lesson, verdict, note, rejected, hints_given)
+
         rejected: list[str] = []
+        if not cfg.enabled:
+            return from_checks_("the coach model is switched off; feedback comes from the checks alone")
         for _ in range(cfg.tries):
             messages = build_messages(lesson, verdict, program_text, images, rejected[-1] if rejected else None)
             try:
@@ -205,13 +233,11 @@ class Coach:
                                       options={"temperature": cfg.temperature}, stream=False),
                     timeout=cfg.timeout_s)
             except (asyncio.TimeoutError, httpx.TimeoutException) as e:  # before OSError: TimeoutError is one
-                return from_checks(lesson, verdict, f"the coach model took longer than {cfg.timeout_s:g} s "
-                                                    f"({e.__class__.__name__}); feedback comes from the checks alone",
-                                   rejected)
+                return from_checks_(f"the coach model took longer than {cfg.timeout_s:g} s "
+                                    f"({e.__class__.__name__}); feedback comes from the checks alone")
             except (ConnectionError, httpx.ConnectError, OSError) as e:
-                return from_checks(lesson, verdict, f"the coach model at {cfg.host} is not reachable ({e.__class__.__name__}); "
-                                                    "feedback comes from the checks alone — start Ollama to get coach text",
-                                   rejected)
+                return from_checks_(f"the coach model at {cfg.host} is not reachable ({e.__class__.__name__}); "
+                                    "feedback comes from the checks alone — start Ollama to get coach text")
             except (ollama.ResponseError, httpx.HTTPError, ValidationError, json.JSONDecodeError) as e:
                 rejected.append(f"error reply: {str(e)[:200]}")
                 continue
@@ -222,5 +248,5 @@ class Coach:
                 continue
             return CoachResult(source="model", went_well=fb.went_well, tip=fb.tip, text=_joined(fb.went_well, fb.tip),
                                model=cfg.model, rejected=rejected)
-        return from_checks(lesson, verdict, f"the coach model's replies were not usable ({'; '.join(rejected)}); "
-                                            "feedback comes from the checks alone", rejected)
+        return from_checks_(f"the coach model's replies were not usable ({'; '.join(rejected)}); "
+                            "feedback comes from the checks alone")

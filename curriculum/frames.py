@@ -30,6 +30,7 @@ WALL = (60, 60, 60)
 CONE = (0, 140, 255)
 CAR = (200, 90, 30)
 NOSE = (255, 255, 255)
+CENTRE_DOT_PX = 3  # the car's middle dot: small, but the kid can see whether it is inside a zone
 ZONE_COLOURS = {"target": (90, 200, 90), "parking": (200, 170, 60), "forbidden": (80, 80, 230), "start": (190, 190, 190)}
 TRAIL_START, TRAIL_END = np.array([255, 160, 80]), np.array([120, 30, 160])
 HIT = (0, 0, 220)
@@ -70,6 +71,9 @@ class Canvas:
         h = math.radians(s.heading)
         nose = self.px(s.x + math.cos(h) * spec.length_cm * 0.4, s.y + math.sin(h) * spec.length_cm * 0.4)
         cv2.arrowedLine(img, self.px(s.x, s.y), nose, NOSE, 2, cv2.LINE_AA, tipLength=0.4)
+        # The middle dot: what reach_zone measures, drawn the way the kid's arena view draws it.
+        cv2.circle(img, self.px(s.x, s.y), CENTRE_DOT_PX + 1, WALL, -1, cv2.LINE_AA)
+        cv2.circle(img, self.px(s.x, s.y), CENTRE_DOT_PX, NOSE, -1, cv2.LINE_AA)
 
     def trail(self, img: np.ndarray, samples: Sequence[Sample]) -> None:
         n = len(samples)
@@ -128,7 +132,6 @@ def trajectory_overlay(rec: Recording, arena: Arena, spec: CarSpec = CarSpec()) 
     if rec.samples:
         canvas.car(img, rec.samples[0], spec, (190, 170, 150))
         canvas.trail(img, rec.samples)
-        canvas.car(img, rec.samples[-1], spec)
     for c in rec.collisions:
         x, y = canvas.px(float(c.get("x_cm") or 0), float(c.get("y_cm") or 0))
         cv2.drawMarker(img, (x, y), HIT, cv2.MARKER_TILTED_CROSS, 16, 3)
@@ -137,6 +140,8 @@ def trajectory_overlay(rec: Recording, arena: Arena, spec: CarSpec = CarSpec()) 
         if rec.samples:
             near = min(rec.samples, key=lambda x: abs(x.t - t))
             cv2.circle(img, canvas.px(near.x, near.y), 6, (0, 200, 230), 2)
+    if rec.samples:  # last, on top: the end pose and its middle dot decide "inside"
+        canvas.car(img, rec.samples[-1], spec)
     return img
 
 

@@ -20,6 +20,7 @@ the arena; a refusal carries a sentence for the kid and a detail for the teacher
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable
 
@@ -74,6 +75,17 @@ def _words(name: str) -> str:
     return str(name).replace("_", " ")
 
 
+def block_words(block_id: str) -> str:
+    """A block as the kid reads it in the editor, numbers left out: "drive at …% for … seconds"."""
+    row = BLOCKS_BY_ID.get(block_id)
+    if row is None:
+        return _words(block_id)
+    words = re.sub(r"(\[\w+\]\s*)+", "… ", row.text).replace("… %", "…%").strip()
+    if words.strip("… ") == "":  # a block that is all menu (x / y / heading): Scratch's names for it
+        return " / ".join(shape.text for shape in row.scratch if shape.text) or _words(block_id)
+    return words
+
+
 def unknown_block(block_id: Any) -> Refusal:
     return Refusal("unknown_block", f"{block_id!r}", kid_text="I don't know that block.", value=block_id)
 
@@ -81,7 +93,7 @@ def unknown_block(block_id: Any) -> Refusal:
 def block_locked(level: Level, block_id: str, where: str = "") -> Refusal:
     unlock = unlock_level_for_block(block_id)
     return Refusal("block_locked", f"{block_id} needs level {unlock}, kid is level {level.number}{where}",
-                   kid_text=f"The “{_words(block_id)}” block unlocks at level {unlock} — keep going!",
+                   kid_text=f"The “{block_words(block_id)}” block unlocks at level {unlock} — keep going!",
                    value=block_id, limit=unlock)
 
 
@@ -269,7 +281,7 @@ def lesson_refusal(lesson: Lesson, program: Any) -> Refusal | None:
     extra = sorted(used - set(lesson.allowed_blocks) - {"stop"})
     if not extra:
         return None
-    names = ", ".join(BLOCKS_BY_ID[b].text.split(" [")[0] for b in extra if b in BLOCKS_BY_ID)
+    names = ", ".join(f"“{block_words(b)}”" for b in extra if b in BLOCKS_BY_ID)
     return Refusal("lesson_blocks", f"{lesson.id} allows {', '.join(lesson.allowed_blocks)}; program uses {', '.join(extra)}",
                    kid_text=f"“{lesson.title}” is done without: {names}. Take them out and try again!",
                    value=extra, limit=lesson.allowed_blocks)

@@ -70,9 +70,15 @@ def _summary(passed: bool, stars: int, results: list[CheckResult]) -> str:
           [r.kid_text for r in results if not r.passed][:1]
     if passed:
         head = f"{stars} star{'s' if stars != 1 else ''}! " + (", ".join(good).capitalize() + "." if good else "")
-        return head + (f" For another star: {bad[0]}." if bad and stars < 3 else "")
+        return head + (f" For another star: {sentence(bad[0])}" if bad and stars < 3 else "")
     return ("Nearly! " + (", ".join(good).capitalize() + ". " if good else "") +
-            (f"But: {bad[0]}." if bad else "")).strip()
+            (f"But: {sentence(bad[0])}" if bad else "")).strip()
+
+
+def sentence(text: str) -> str:
+    """A kid sentence that ends in exactly one mark: "can you do it with 1?" stays, "stopped 3 cm" gets a "."."""
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else f"{text}."
 
 
 def compare(a: Verdict, b: Verdict, label_a: str = "attempt A", label_b: str = "attempt B") -> dict[str, Any]:

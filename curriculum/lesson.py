@@ -197,6 +197,9 @@ class Lesson(_Strict):
     planning: Annotated[bool, Field(strict=True)] = True
     solution: Solution
     wrong_solution: WrongSolution
+    # The program a kid builds by doing what the hints say, in order (numbers included): the lesson
+    # content test runs it and it must pass, so a kid who follows the hints is never led astray.
+    hint_solution: Solution | None = None
 
     @model_validator(mode="after")
     def _unique_check_ids(self) -> "Lesson":

@@ -235,7 +235,7 @@ def _resolve_side_files(path: Path, data: dict[str, Any], root: yaml.Node | None
             errors.append(LessonError(str(path), line_of(root, ("arena", "file")), "arena.file",
                                       f"cannot read arena file {ref} ({e.__class__.__name__})",
                                       "point `file:` at an arena YAML next to the lesson"))
-    for which in ("solution", "wrong_solution"):
+    for which in ("solution", "wrong_solution", "hint_solution"):
         sol = data.get(which)
         if isinstance(sol, dict) and sol.get("blockly_file") and sol.get("blockly") is None:
             ref = path.parent / str(sol["blockly_file"])
@@ -365,15 +365,17 @@ def cross_check(item: LoadedLesson) -> list[LessonError]:
     for z in lesson.arena.zones:
         if z.kind == "forbidden" and z.contains(s.x_cm, s.y_cm):
             err(("arena", "start"), f"the start pose is inside forbidden zone '{z.name}'", "start outside it")
-    for which in ("solution", "wrong_solution"):
+    for which in ("solution", "wrong_solution", "hint_solution"):
+        if getattr(lesson, which) is None:
+            continue
         try:
             info = analyse(getattr(lesson, which).blockly)
         except ProgramError as e:
             err((which, "blockly"), str(e), "save the workspace again with Blockly")
             continue
         extra = sorted(set(info.dojo_blocks) - set(lesson.allowed_blocks))
-        if extra and which == "solution":
-            err((which,), f"the reference solution uses blocks the lesson does not allow: {', '.join(extra)}",
+        if extra and which != "wrong_solution":
+            err((which,), f"the {which.replace('_', ' ')} uses blocks the lesson does not allow: {', '.join(extra)}",
                 "add them to allowed_blocks or change the solution")
     return errors
 

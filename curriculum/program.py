@@ -276,6 +276,36 @@ def _blockly_lines(top: dict[str, Any], depth: int) -> list[str]:
 # --- Scratch ------------------------------------------------------------------------------------
 
 
+# The green flag starts a Scratch program the way Blockly's top of the workspace does: not a block the
+# kid placed for the car. Other hats ("when obstacle closer than") are blocks in both editors.
+SCRATCH_START_HAT = "event_whenflagclicked"
+
+
+def _scratch_hat(opcode: str) -> bool:
+    """A hat starts a script; a stack without one never runs in a green-flag run."""
+    return opcode.startswith("event_when") or opcode in ("control_start_as_clone", "procedures_definition",
+                                                         f"{SCRATCH_EXTENSION}_whenObstacle")
+
+
+def _scratch_runnable(blocks: dict[str, Any]) -> set[str]:
+    """Ids of the blocks in scripts under a hat (inputs and substacks included)."""
+    keep: set[str] = set()
+    todo = [bid for bid, b in blocks.items() if isinstance(b, dict) and b.get("topLevel")
+            and _scratch_hat(str(b.get("opcode", "")))]
+    while todo:
+        bid = todo.pop()
+        b = blocks.get(bid)
+        if bid in keep or not isinstance(b, dict):
+            continue
+        keep.add(bid)
+        if isinstance(b.get("next"), str):
+            todo.append(b["next"])
+        for slot in (b.get("inputs") or {}).values():
+            if isinstance(slot, list):
+                todo += [ref for ref in slot[1:] if isinstance(ref, str)]
+    return keep
+
+
 def _analyse_scratch(project: dict[str, Any]) -> ProgramInfo:
     info = ProgramInfo("scratch")
     lines: list[str] = []
@@ -286,11 +316,16 @@ def _analyse_scratch(project: dict[str, Any]) -> ProgramInfo:
             if isinstance(comment, dict) and comment.get("blockId") in blocks:  # on a block that is still there
                 for m in PLAN_COMMENT.finditer(str(comment.get("text", ""))[:1000]):
                     _note_plan(info, m.group(1))
+        runnable = _scratch_runnable(blocks)
         for bid, b in blocks.items():
-            if not isinstance(b, dict) or b.get("shadow"):
+            if not isinstance(b, dict) or b.get("shadow") or bid not in runnable:
                 continue
             opcode = str(b.get("opcode", ""))
             if opcode in SCRATCH_LITERALS or opcode.endswith("_menu") or "_menu_" in opcode:
+                continue
+            if b.get("topLevel"):
+                lines += _scratch_lines(blocks, bid, 0)
+            if opcode == SCRATCH_START_HAT:
                 continue
             info.block_count += 1
             if opcode.startswith(SCRATCH_EXTENSION + "_"):
@@ -303,8 +338,6 @@ def _analyse_scratch(project: dict[str, Any]) -> ProgramInfo:
             info.uses_loop |= opcode in SCRATCH_LOOPS
             info.uses_condition |= opcode in SCRATCH_CONDITIONS
             info.uses_variable |= opcode in SCRATCH_VARIABLES
-            if b.get("topLevel"):
-                lines += _scratch_lines(blocks, bid, 0)
     info.text = "\n".join(lines) or "(empty program)"
     return info
 
@@ -352,7 +385,51 @@ _PY_SETS = {f.name: b.id for b in BLOCKS for f in b.sdk if f.style == "set"}
 _PY_GETS = {f.name: b.id for b in BLOCKS for f in b.sdk if f.style == "get"}
 
 
+def _is_car_call(node: ast.AST, name: str) -> bool:
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and not node.value.args
+            and isinstance(node.value.func, ast.Attribute) and node.value.func.attr == name
+            and isinstance(node.value.func.value, ast.Name) and node.value.func.value.id == "car")
+
+
+def _is_keep_alive(node: ast.AST) -> bool:
+    """`while True: time.sleep(0.1)`: how the export keeps an event program listening."""
+    return (isinstance(node, ast.While) and isinstance(node.test, ast.Constant) and node.test.value is True
+            and all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute)
+                    and s.value.func.attr == "sleep" for s in node.body))
+
+
+# The first line both exporters write (the Blockly app's, curriculum.blockly_json.to_python).
+EXPORT_HEADER = re.compile(r"\A#[^\n]*made with (blocks in )?MIKRO-DOJO")
+
+
+def _not_blocks(tree: ast.Module, exported: bool) -> set[int]:
+    """Nodes the Python export adds around the blocks: its final `car.stop()` (the car stops when the
+    program ends) and the keep-alive loop of an event program. The kid placed neither as a block; a
+    `car.stop()` a kid writes at the end of their own script is one."""
+    skip: set[int] = set()
+    if exported and tree.body and _is_car_call(tree.body[-1], "stop"):
+        skip.add(id(tree.body[-1]))
+    for node in ast.walk(tree):
+        if _is_keep_alive(node):
+            skip.add(id(node))
+        if isinstance(node, ast.While) and isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not):
+            skip.add(id(node.test))  # `while not (...)` is Blockly's "repeat until": one block, not two
+    return skip
+
+
+def _walk_blocks(tree: ast.AST, skip: set[int]) -> Iterator[ast.AST]:
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        if id(node) in skip and not isinstance(node, ast.UnaryOp):
+            continue
+        yield node
+        todo.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
 def _analyse_python(source: str) -> ProgramInfo:
+    """Counted like the blocks the program was exported from: a loop, an if, a comparison, an and/or,
+    a sum, a `not`, each car call and each car reading is one block."""
     try:
         tree = ast.parse(source)
     except SyntaxError as e:
@@ -362,13 +439,22 @@ def _analyse_python(source: str) -> ProgramInfo:
     info = ProgramInfo("python", text=source.strip()[:4000])
     for m in PLAN_COMMENT.finditer("\n".join(l for l in source.splitlines() if l.lstrip().startswith("#"))):
         _note_plan(info, m.group(1))
-    for node in ast.walk(tree):
+    skip = _not_blocks(tree, bool(EXPORT_HEADER.match(source)))
+    for node in _walk_blocks(tree, skip):
         if isinstance(node, (ast.For, ast.While)):
             info.uses_loop = True
             info.block_count += 1
         if isinstance(node, (ast.If, ast.While, ast.Compare, ast.IfExp)):
             info.uses_condition = True
             info.block_count += isinstance(node, ast.If)
+        if isinstance(node, ast.Compare):
+            info.block_count += len(node.ops)
+        elif isinstance(node, ast.BoolOp):
+            info.block_count += len(node.values) - 1
+        elif isinstance(node, ast.BinOp):
+            info.block_count += 1
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and id(node) not in skip:
+            info.block_count += 1
         if isinstance(node, (ast.Assign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id != "car" for t in targets):
@@ -384,7 +470,8 @@ def _analyse_python(source: str) -> ProgramInfo:
                 info.block_count += 1
                 if BLOCKS_BY_ID[_PY_CALLS[name]].skill_param and node.args and isinstance(node.args[0], ast.Constant):
                     info.skills.append(str(node.args[0].value))
-        if isinstance(node, ast.Attribute) and node.attr in _PY_GETS and \
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) and node.attr in _PY_GETS and \
                 isinstance(node.value, ast.Name) and node.value.id == "car":
             info.dojo_blocks.append(_PY_GETS[node.attr])
+            info.block_count += 1
     return info

@@ -4,6 +4,7 @@ so `dojo car` on a Raspberry Pi never imports the server (or torch, or opencv)."
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import sys
 
 # subcommand -> (module:function taking argv, one-line help)
@@ -17,16 +18,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: dojo <command> [options]", "", "commands:"]
+    lines = ["usage: dojo <command> [options]      (dojo --version: the installed version)", "", "commands:"]
     lines += [f"  {name:<9} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "`dojo <command> --help` tells more."]
     return "\n".join(lines)
+
+
+def version() -> str:
+    """The installed package's version (the source tree's when it is not installed)."""
+    try:
+        return importlib.metadata.version("mikro-dojo")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.1.0+source"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
+        return 0
+    if argv[0] in ("--version", "-V", "version"):
+        print(f"mikro-dojo {version()}")
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:

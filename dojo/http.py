@@ -13,11 +13,14 @@ HTTP_TIMEOUT_S = 5.0  # join and catalog are small loopback/LAN requests; 5 s me
 
 
 def join(server: str, class_code: str | None, name: str | None, who: str, example: str) -> dict[str, Any]:
-    """POST /api/join: {token, kid_id, name, level, car_id}; `who` and `example` word the missing-name error."""
+    """POST /api/join: {token, kid_id, name, level, car_id}; `who` and `example` word the missing-name error.
+
+    Always a rejoin: a program is its kid's own, so the same name is that kid again (the editors, where
+    two kids may type the same name, ask "is that you?" instead: the server's 409 same_name)."""
     if not class_code or not name:
         raise ArgumentError("join_needs_code_and_name", (class_code, name),
                             f"{who} needs your class code and your first name", f"write {example}")
-    return post_json(server, "/api/join", {"class_code": class_code, "name": name})
+    return post_json(server, "/api/join", {"class_code": class_code, "name": name, "rejoin": True})
 
 
 def unreachable(server: str, why: object) -> ConnectionError:

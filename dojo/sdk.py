@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import math
+import re
 import sys
 import threading
 import time
@@ -44,15 +45,18 @@ KID_NAMESPACE = "/kid"
 
 
 def connect(server: str = "http://127.0.0.1:8080", class_code: str | None = None, name: str | None = None,
-            *, token: str | None = None, block_timeout: float = BLOCK_REPLY_TIMEOUT_S) -> "Car":
-    """Join the class (class code + first name) and connect to your car. Returns a :class:`Car`."""
+            *, token: str | None = None, block_timeout: float = BLOCK_REPLY_TIMEOUT_S, narrate: bool = True) -> "Car":
+    """Join the class (class code + first name) and connect to your car. Returns a :class:`Car`.
+
+    narrate: print one line for each thing the car did ("car-1: move forward 100 cm - done"), so a
+    program run in a terminal shows what happens; ``narrate=False`` keeps it quiet."""
     server = server.rstrip("/")
     if token is None:
         joined = join(server, class_code, name, "dojo.connect", 'dojo.connect(URL, class_code="DEMO", name="Mia")')
         token = joined["token"]
     else:
         joined = {}
-    car = Car(server, token, joined, block_timeout=block_timeout)
+    car = Car(server, token, joined, block_timeout=block_timeout, narrate=narrate)
     car._open()
     return car
 
@@ -102,7 +106,8 @@ def _number(name: str, value: Any, example: Any = None) -> float:
 class Car:
     """Your car in the classroom. Moves wait until the car has finished; reporters read live telemetry."""
 
-    def __init__(self, server: str, token: str, joined: dict[str, Any], *, block_timeout: float) -> None:
+    def __init__(self, server: str, token: str, joined: dict[str, Any], *, block_timeout: float,
+                 narrate: bool = False) -> None:
         self.server = server
         self.token = token
         self.name: str = joined.get("name", "")
@@ -110,6 +115,8 @@ class Car:
         self.car_id: str | None = joined.get("car_id")
         self.level: int | None = joined.get("level")
         self.block_timeout = block_timeout
+        self.narrate = narrate
+        self._texts: dict[str, str] = {}  # block id -> its kid text ("move forward [distance] cm"), for narration
         self._speed: float | None = None
         self._params: dict[str, dict[str, _Param]] = {}
         self._blocks: dict[str, dict[str, Any]] = {}  # SDK method name -> {block, form, doc} from the catalog
@@ -147,6 +154,8 @@ class Car:
             raise unreachable(self.server, exc) from None
         atexit.register(self._at_exit)
         self._start_run()
+        self._say(f"{self.name or 'You'} drive{'s' if self.name else ''} {self.car_id or 'no car yet'}. "
+                  "Press Ctrl+C to stop the car.")
 
     def _start_run(self) -> None:
         """This program is one run (on a picked lesson: a graded attempt, like a Blockly or Scratch run)."""
@@ -157,6 +166,8 @@ class Car:
             raise Refused(reply.get("kid_text") or "This program can't run here yet.", reply.get("detail", ""),
                           status="refused", reply=reply)
         self._run_id = reply.get("run_id")
+        with self._lock:  # a lesson puts the car at its start now: the first reading must come after that
+            self._last_reply_at_count = self._telemetry_count
 
     def _end_run(self, reason: str) -> None:
         run_id, self._run_id = self._run_id, None
@@ -186,6 +197,8 @@ class Car:
                         for spec in data.get("blocks", [])}
         self._blocks = {form["name"]: {"block": spec["id"], "form": form, "doc": spec.get("doc", "")}
                         for spec in data.get("blocks", []) for form in spec.get("sdk", []) if form.get("style") == "call"}
+        self._texts = {spec["id"]: spec.get("text", spec["id"]) for spec in data.get("blocks", [])
+                       if spec.get("kind") in ("command", "setting")}  # reporters ask, they do not drive
 
     def close(self, reason: str = "finished") -> None:
         """Disconnect (the server stops your car when you leave)."""
@@ -375,6 +388,7 @@ class Car:
             self._last_reply_at_count = self._telemetry_count
         status = reply.get("status")
         if status == "done":
+            self._narrate(block_id, args, reply)
             return reply
         kid = reply.get("kid_text") or f"The car could not do {block_id} ({status})."
         detail = reply.get("detail", "")
@@ -383,6 +397,18 @@ class Car:
         if status == "cancelled":
             raise Stopped(kid, detail, status=status, reply=reply)
         raise CarError(kid, detail, status=status or "failed", reply=reply)
+
+    def _say(self, text: str) -> None:
+        if self.narrate:
+            print(text, flush=True)
+
+    def _narrate(self, block_id: str, args: dict[str, Any], reply: dict[str, Any]) -> None:
+        """One line per finished block, in the words of the block ("car-1: turn left 90 degrees - done")."""
+        if not self.narrate or block_id not in self._texts:
+            return
+        words = re.sub(r"\[(\w+)\]", lambda m: f"{args.get(m.group(1), '')}", self._texts[block_id])
+        note = f" ({reply['kid_text']})" if reply.get("rule") and reply.get("kid_text") else ""
+        self._say(f"{self.car_id or 'car'}: {words} - done{note}")
 
     def _raise_if_lost(self) -> None:
         if self._lost is not None:

@@ -202,7 +202,8 @@ class SkillExecutor:
             return NEUTRAL
         run.progress = max(0.0, min(1.0, out.progress))
         if out.status == "done":
-            self._finish("done", "", out.kid_text or "Done!", "", now)
+            # A done skill may carry a note (reason + kid text): what it did differently, and why.
+            self._finish("done", out.reason, out.kid_text or "Done!", out.reason, now)
             return NEUTRAL
         if out.status == "failed":
             self._finish("failed", out.reason or "failed", out.kid_text or "I couldn't finish that.", out.reason, now)

@@ -32,9 +32,15 @@
     // A block's final answer: the longest move is a 30 s drive plus the server's own result margin.
     const BLOCK_TIMEOUT_MS = 60000;
     const OBSTACLE_HYSTERESIS_CM = 5; // the hat re-arms only once the obstacle is this much further away
+    // A reporter right after a move (or the green flag) reads a sample from after it: 20 Hz means one comes
+    // within 50 ms; after these waits the latest sample is used anyway.
+    const FRESH_TELEMETRY_WAIT_MS = 250;
+    const RUN_START_WAIT_MS = 2000; // the server puts a lesson's car at its start before it says "started"
     // "distance ahead" when the sensor sees nothing: Infinity, like the SDK and Blockly (`distance < 20` is false)
     const NOTHING_AHEAD_CM = Infinity;
-    const SAY_MS = 4000; // how long a refusal stays in the sprite's speech bubble
+    const SAY_MS = 8000; // how long a refusal stays in the sprite's speech bubble (the editor also shows it big)
+    const LOCKED_LABEL = (level) => `★ unlocks at level ${level}`; // the Blockly app's teaser words
+    const ANY_CAR = '*'; // connectTo(ANY_CAR): the first car the kid is given (after the teacher took theirs)
     const MAX_PROGRAM_CHARS = 400 * 1024; // under the server's 512 KB run payload, with room for UTF-8
 
     const say = (text) => text;
@@ -43,13 +49,21 @@
         lost: say('I lost my car. Click the orange dot to connect again.'),
         noAnswer: say('My car did not answer. Try again!'),
     };
+    // Events for the page around Scratch (our editor listens on vm.runtime; TurboWarp ignores them).
+    const EVENT = {
+        note: 'MIKRODOJO_NOTE', // {blockId, kind: refused|failed|note, text, rule}: say it next to that block
+        block: 'MIKRODOJO_BLOCK', // {blockId, state: start|end}: which block the car is doing now
+        car: 'MIKRODOJO_CAR', // {carId, previous, kidText}: the teacher gave this kid another car (or none)
+        lesson: 'MIKRODOJO_LESSON', // the page -> us: {allowedBlocks} of the picked lesson, or null
+    };
 
+    // The MIKRO-DOJO car (kid_ui/logo.svg), the same picture as in the Blockly app and on the landing page.
     const ICON = 'data:image/svg+xml;base64,' + btoa(
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40">' +
-        '<rect x="6" y="11" width="28" height="16" rx="5" fill="#ff6b35" stroke="#c2410c" stroke-width="2"/>' +
-        '<rect x="11" y="14" width="10" height="7" rx="2" fill="#fff7ed"/>' +
-        '<circle cx="13" cy="29" r="4" fill="#334155"/><circle cx="27" cy="29" r="4" fill="#334155"/>' +
-        '<circle cx="31" cy="17" r="2" fill="#fde047"/></svg>');
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="16 4 80 48">' +
+        '<rect x="22" y="20" width="70" height="20" rx="9" fill="#fff" stroke="#3373cc" stroke-width="3"/>' +
+        '<path d="M36 20 L44 9 H70 L78 20 Z" fill="#7db4ff"/><rect x="47" y="11" width="20" height="9" rx="2" fill="#e3f1ff"/>' +
+        '<circle cx="84" cy="27" r="3" fill="#ffbf00"/><circle cx="38" cy="42" r="8" fill="#24324a"/>' +
+        '<circle cx="76" cy="42" r="8" fill="#24324a"/></svg>');
 
     /** The few Scratch Link JSON-RPC calls we need; same messages as scratch-vm/src/io/ble.js. */
     class LinkClient {
@@ -144,9 +158,16 @@
             this._pending = new Map(); // ref -> {resolve, target, timer}
             this._nextRef = 1;
             this._telemetry = null;
+            this._telemetryCount = 0;
+            this._lastReplyAt = 0; // _telemetryCount when the last block answered: readings wait for a newer one
+            this._runStarting = false; // the green flag was clicked and the server has not said "started" yet
+            this._freshWaiters = new Set();
             this._obstacleLatch = new Map(); // threshold -> latched (hysteresis for the hat)
             this._skills = [];
             this._level = null;
+            this._catalog = null; // GET /api/catalog?level=N: which blocks are open, the level's defaults
+            this._lessonBlocks = null; // the picked lesson's allowed block ids (the page tells us), or null
+            this._wantCar = null; // connect to this car as soon as a scan finds it (a reassignment, the editor)
             this._running = false; // a green-flag run is open on the server
 
             this._defineCommands();
@@ -154,9 +175,55 @@
             // The red stop sign stops the car at once (and the blocks waiting on it finish).
             runtime.on('PROJECT_STOP_ALL', () => { this._stopCar(); this._endRun('stopped'); });
             // A green-flag program is a run: the server records it (a lesson attempt, when one is picked).
-            runtime.on('PROJECT_START', () => this._startRun());
+            runtime.on('PROJECT_START', () => {
+                this._runStarting = this._connected; // readings wait: a lesson moves the car to its start first
+                this._startRun();
+            });
             runtime.on('PROJECT_RUN_STOP', () => this._endRun('finished'));
+            runtime.on(EVENT.lesson, (lesson) => {
+                this._lessonBlocks = lesson && lesson.allowedBlocks && lesson.allowedBlocks.length ? lesson.allowedBlocks : null;
+                this._refreshPalette();
+            });
+            this._markLockedBlocks(runtime);
             if (this._config.token) this._loadCatalog();
+        }
+
+        /** Locked blocks stay in the palette as teasers, like Blockly's: disabled (they cannot be
+         * dragged out) with "★ unlocks at level N" under them. scratch-vm builds the palette XML from
+         * getInfo, which has no such flag, so the XML it hands the editor is adjusted here. */
+        _markLockedBlocks (runtime) {
+            if (typeof runtime.getBlocksXML !== 'function') return;
+            const original = runtime.getBlocksXML.bind(runtime);
+            runtime.getBlocksXML = (target) => original(target).map((category) => {
+                if (category.id !== EXTENSION_ID) return category;
+                let xml = category.xml;
+                for (const [opcode, level] of Object.entries(this.lockedOpcodes())) {
+                    const open = `<block type="${EXTENSION_ID}_${opcode}"`;
+                    const at = xml.indexOf(open);
+                    if (at < 0) continue;
+                    const end = xml.indexOf('</block>', at) + '</block>'.length;
+                    xml = `${xml.slice(0, at)}${open} disabled="true"${xml.slice(at + open.length, end)}` +
+                        `<label text="${LOCKED_LABEL(level)}" web-class="dojo-locked-label"></label>${xml.slice(end)}`;
+                }
+                return Object.assign({}, category, {xml});
+            });
+        }
+
+        /** opcode -> the level it opens at, for the blocks this kid's level does not have yet (the editor
+         * greys these in the palette). */
+        lockedOpcodes () {
+            const out = {};
+            const rows = new Map(((this._catalog && this._catalog.blocks) || []).map((b) => [b.id, b]));
+            for (const [opcode, call] of Object.entries(BLOCK_TABLE.calls || {})) {
+                const row = rows.get(call.block);
+                if (row && row.locked) out[opcode] = row.unlocks_at;
+            }
+            return out;
+        }
+
+        _refreshPalette () {
+            const manager = Scratch.vm && Scratch.vm.extensionManager;
+            if (manager && manager.isExtensionLoaded(EXTENSION_ID)) manager.refreshBlocks();
         }
 
         /** One method per command opcode of the table: it sends that block call and waits for the car. */
@@ -194,15 +261,42 @@
             return {
                 id: EXTENSION_ID,
                 name: 'MIKRO-DOJO',
-                color1: '#ff6b35',
-                color2: '#e85a24',
-                color3: '#c2410c',
+                // The Blockly app's car blocks are these colours too (curriculum/catalog.py BLOCKLY_COLOURS).
+                color1: '#4C97FF',
+                color2: '#4280D7',
+                color3: '#3373CC',
                 menuIconURI: ICON,
                 blockIconURI: ICON,
                 showStatusButton: true,
-                blocks: BLOCK_TABLE.blocks,
+                blocks: this._paletteBlocks(),
                 menus: BLOCK_TABLE.menus,
             };
+        }
+
+        /** The table's blocks as this kid's level sees them: the level's defaults (a speed never above
+         * its top speed), open blocks first and the locked ones after them; in a lesson only its blocks. */
+        _paletteBlocks () {
+            const rows = new Map(((this._catalog && this._catalog.blocks) || []).map((b) => [b.id, b]));
+            const lesson = this._lessonBlocks;
+            const open = [];
+            const locked = [];
+            for (const info of BLOCK_TABLE.blocks) {
+                if (info === '---') {
+                    if (open.length && open[open.length - 1] !== '---') open.push('---');
+                    continue;
+                }
+                const call = (BLOCK_TABLE.calls || {})[info.opcode];
+                const row = call && rows.get(call.block);
+                const shown = Object.assign({}, info, {arguments: Object.assign({}, info.arguments)});
+                for (const [arg, spec] of Object.entries(shown.arguments)) {
+                    const param = row && call.args[arg] && row.params.find((p) => p.name === call.args[arg][0]);
+                    if (param && param.kind === 'number') shown.arguments[arg] = Object.assign({}, spec, {defaultValue: param.default});
+                }
+                if (lesson && call && call.block !== 'stop' && !lesson.includes(call.block)) shown.hideFromPalette = true;
+                (row && row.locked && !lesson ? locked : open).push(shown);
+            }
+            while (open[open.length - 1] === '---') open.pop();
+            return locked.length ? [...open, '---', ...locked] : open;
         }
 
         // --- where the server is and who the kid is ------------------------------------------------
@@ -219,12 +313,18 @@
                 name = name || prompt('MIKRO-DOJO: what is your first name?');
             }
             if (!classCode || !name) throw new Error('join: class code and first name needed');
-            const res = await fetch(`${this._server()}/api/join`, {
+            const post = (rejoin) => fetch(`${this._server()}/api/join`, {
                 method: 'POST',
                 headers: {'Content-Type': 'application/json'},
-                body: JSON.stringify({class_code: classCode, name}),
+                body: JSON.stringify({class_code: classCode, name, rejoin}),
             });
-            const body = await res.json().catch(() => ({}));
+            let res = await post(false);
+            let body = await res.json().catch(() => ({}));
+            if (res.status === 409 && body.error && body.error.rule === 'same_name' && typeof confirm === 'function' &&
+                confirm(`There is already a ${body.error.value || name} in this class. Is that you?`)) {
+                res = await post(true); // "is that you?" -> yes: the same kid again
+                body = await res.json().catch(() => ({}));
+            }
             if (!res.ok || !body.token) {
                 // Ask again next time (a typo in the code or the name is the usual reason) and say why.
                 this._config.classCode = this._config.name = null;
@@ -241,6 +341,7 @@
                 const lvl = level || this._level || this._config.level || '';
                 const res = await fetch(`${this._server()}/api/catalog${lvl ? `?level=${lvl}` : ''}`);
                 const catalog = await res.json();
+                this._catalog = catalog;
                 // The level's skills; a level without any shows what unlocks next, as a teaser.
                 const skills = (catalog.skills || []).filter((s) => s && s.name);
                 const open = skills.filter((s) => !s.locked);
@@ -251,6 +352,7 @@
             } catch (e) {
                 this._skills = [];
             }
+            this._refreshPalette();
         }
 
         skillMenu () {
@@ -286,8 +388,17 @@
         }
 
         disconnect () {
+            this._wantCar = null;
             this._closeLink();
             this.runtime.emit('PERIPHERAL_DISCONNECTED');
+        }
+
+        /** Scan and connect to this car as soon as it shows up (no dialog): the editor does this at start,
+         * and the extension itself when the teacher gives the kid another car. Without a car id: the
+         * scan stays open and the first car the teacher gives the kid is connected. */
+        connectTo (carId) {
+            this._wantCar = carId || ANY_CAR;
+            this.scan();
         }
 
         isConnected () {
@@ -313,6 +424,15 @@
 
         _lost () {
             const wasConnected = this._connected;
+            const next = this._switchTo;
+            this._switchTo = undefined;
+            if (next !== undefined) { // the teacher changed the car: not a loss, the kid drives the new one
+                this._finishAll({status: 'cancelled'});
+                this._closeLink();
+                this.runtime.emit('PERIPHERAL_DISCONNECTED');
+                this.connectTo(next);
+                return;
+            }
             this._closeLink();
             if (wasConnected) {
                 this.runtime.emit('PERIPHERAL_DISCONNECTED'); // the status dot turns orange again
@@ -327,6 +447,10 @@
                 clearTimeout(this._scanTimer);
                 this._peripherals[params.peripheralId] = params;
                 this.runtime.emit('PERIPHERAL_LIST_UPDATE', this._peripherals);
+                if (this._wantCar === ANY_CAR || (this._wantCar && params.peripheralId === this._wantCar)) {
+                    this._wantCar = null;
+                    this.connect(params.peripheralId);
+                }
             } else if (method === 'characteristicDidChange') {
                 let payload;
                 try { payload = JSON.parse(fromBase64(params.message)); } catch (e) { return; }
@@ -337,16 +461,30 @@
         _payload (p) {
             if (p.type === 'telemetry') {
                 this._telemetry = p;
+                this._telemetryCount += 1;
+                if (!this._runStarting) for (const wake of Array.from(this._freshWaiters)) wake();
             } else if (p.type === 'result') {
                 const waiter = this._pending.get(String(p.ref));
                 if (waiter) this._finish(String(p.ref), p);
-            } else if (p.type === 'run' && p.status === 'refused') {
+            } else if (p.type === 'run' && this._runStarting) {
+                this._runStarting = false; // started (or refused): the next sample is from after it
+                this._lastReplyAt = this._telemetryCount;
+            }
+            if (p.type === 'run' && p.status === 'refused') {
                 const sprite = this.runtime.targets.find((t) => !t.isStage && t.isOriginal);
                 this._say(sprite, p.kid_text);
+                this.runtime.emit(EVENT.note, {blockId: null, kind: 'refused', text: p.kid_text, rule: p.rule || ''});
                 this._running = false;
             } else if (p.type === 'level') {
                 this._level = p.level;
                 this._loadCatalog(p.level);
+            } else if (p.type === 'car_changed') {
+                // The socket closes next; _lost() then connects to the new car instead of raising the alarm.
+                this._switchTo = p.car_id || null;
+                this._config.carId = p.car_id || null;
+                this.runtime.emit(EVENT.car, {carId: p.car_id || null, previous: p.previous || null, kidText: p.kid_text});
+                const sprite = this.runtime.targets.find((t) => !t.isStage && t.isOriginal);
+                if (!p.car_id) this._say(sprite, p.kid_text);
             } else if (p.type === 'car_lost') {
                 this._lost();
             }
@@ -357,14 +495,18 @@
         /** Send one block call; resolves when the car has finished (or the block was refused). */
         _command (util, block, args) {
             const target = util && util.target;
+            // The block that asked: notes about it are shown next to it (the page around Scratch does that).
+            const blockId = util && util.thread && typeof util.thread.peekStack === 'function' ? util.thread.peekStack() : null;
             if (!this._connected || !this._link) {
                 this._say(target, TEXT.notConnected);
+                this.runtime.emit(EVENT.note, {blockId, kind: 'failed', text: TEXT.notConnected, rule: 'not_connected'});
                 return Promise.resolve();
             }
             const ref = `s${this._nextRef++}`;
             return new Promise((resolve) => {
                 const timer = setTimeout(() => this._finish(ref, {status: 'timed_out', kid_text: TEXT.noAnswer}), BLOCK_TIMEOUT_MS);
-                this._pending.set(ref, {resolve, target, timer});
+                this._pending.set(ref, {resolve, target, timer, blockId});
+                this.runtime.emit(EVENT.block, {blockId, state: 'start'});
                 this._writeRaw({block, args, ref})
                     .catch((e) => this._finish(ref, {status: 'failed', kid_text: TEXT.noAnswer, detail: String(e.message)}));
             });
@@ -375,9 +517,17 @@
             if (!waiter) return;
             this._pending.delete(ref);
             clearTimeout(waiter.timer);
-            if (result && result.status !== 'done' && result.status !== 'cancelled' && result.kid_text) {
+            const status = result && result.status;
+            const problem = status !== 'done' && status !== 'cancelled';
+            // A done block may carry a note the kid should read ("the wall was too close: I backed up").
+            const note = status === 'done' && result.rule && result.kid_text;
+            if ((problem || note) && result.kid_text) {
                 this._say(waiter.target, result.kid_text);
+                this.runtime.emit(EVENT.note, {blockId: waiter.blockId, kind: note ? 'note' : status,
+                    text: result.kid_text, rule: result.rule || ''});
             }
+            this.runtime.emit(EVENT.block, {blockId: waiter.blockId, state: 'end'});
+            this._lastReplyAt = this._telemetryCount;
             waiter.resolve();
         }
 
@@ -434,21 +584,40 @@
             this._writeRaw({run: 'end', reason, ref: `run${this._nextRef++}`}).catch(() => {});
         }
 
+        /** The latest telemetry once it is from after the last block's answer (or the run's start); a
+         * Promise while it is not (scratch-vm waits for a reporter's Promise). */
+        _fresh (read) {
+            const ready = () => !this._runStarting && this._telemetryCount > this._lastReplyAt;
+            if (!this._connected || ready()) return read(this._telemetry);
+            return new Promise((resolve) => {
+                const finish = () => {
+                    clearTimeout(timer);
+                    this._freshWaiters.delete(wake);
+                    resolve(read(this._telemetry));
+                };
+                const wake = () => { if (ready()) finish(); };
+                const timer = setTimeout(finish, this._runStarting ? RUN_START_WAIT_MS : FRESH_TELEMETRY_WAIT_MS);
+                this._freshWaiters.add(wake);
+            });
+        }
+
         distance () {
-            const d = this._telemetry && this._telemetry.distance;
-            return d === null || d === undefined ? NOTHING_AHEAD_CM : round1(d);
+            return this._fresh((t) => {
+                const d = t && t.distance;
+                return d === null || d === undefined ? NOTHING_AHEAD_CM : round1(d);
+            });
         }
 
         positionX () {
-            return this._telemetry ? round1(this._telemetry.x) : 0;
+            return this._fresh((t) => (t ? round1(t.x) : 0));
         }
 
         positionY () {
-            return this._telemetry ? round1(this._telemetry.y) : 0;
+            return this._fresh((t) => (t ? round1(t.y) : 0));
         }
 
         heading () {
-            return this._telemetry ? round1(this._telemetry.heading) : 0;
+            return this._fresh((t) => (t ? round1(t.heading) : 0));
         }
 
         /** Edge-activated hat: true while an obstacle is near, re-armed once it is clearly further away. */

@@ -3,7 +3,9 @@
     dojo server --port 8080 --data-dir var/server --config classroom.yaml
 
 The config file (YAML or JSON) holds any ServerConfig field (teacher password, car tokens, allowed
-origins, rate limits ...); command-line options override it.
+origins, rate limits ...); command-line options override it. server/classroom.example.yaml is one to
+copy. Started without a teacher password (none configured, none kept from an earlier start), it says
+how to set one: the console cannot log in until then.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from pydantic import ValidationError
 from robot_runtime.config import read_config_mapping
 from server.core.config import DEFAULT_PORT, ServerConfig
 from server.runner import REPO_ROOT, start_for_command, stop_on_signals
+from server.web.state import STORAGE
 from server.scratch.extension import turbowarp_options
+
+EXAMPLE_CONFIG = REPO_ROOT / "server" / "classroom.example.yaml"
 
 
 class ConfigFileError(ValueError):
@@ -75,12 +80,26 @@ async def _serve(config: ServerConfig) -> int:
         return 1
     try:
         print(f"MIKRO-DOJO server on {server.base_url}   (data in {config.data_dir.resolve()}; Ctrl-C stops)", flush=True)
-        if not config.car_tokens and not config.car_pairing_secret:
-            print("  no car tokens configured: add car_tokens or car_pairing_secret to the --config file", flush=True)
+        print(f"  start here: {server.base_url}/   (kids, teacher console, arena, setup)", flush=True)
+        for line in setup_hints(config, has_password=server.app[STORAGE].teacher_password_hash() is not None):
+            print(line, flush=True)
         await stop.wait()
     finally:
         await server.close()
     return 0
+
+
+def setup_hints(config: ServerConfig, *, has_password: bool) -> list[str]:
+    """What is still missing for a class, and how to add it (the example config shows every field)."""
+    lines = []
+    if not has_password:
+        lines += ["  no teacher password yet: the teacher console cannot log in. Set one in a config file:",
+                  f"    cp {EXAMPLE_CONFIG} classroom.yaml   (change teacher_password and the car tokens)",
+                  "    dojo server --config classroom.yaml"]
+    if not config.car_tokens and not config.car_pairing_secret:
+        lines.append(f"  no car tokens configured: add car_tokens or car_pairing_secret to the --config file "
+                     f"(see {EXAMPLE_CONFIG.name})")
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
 // The Blockly app at /blockly/: join, the kid's level toolbox, run with highlighting, stop, save/load,
 // files, Python export, and the arena panel. Blockly, its generators and socket.io come as classic
 // scripts (window.Blockly, window.python, window.javascript, window.io); our modules are ES modules.
-import * as api from './api.js';
+import * as api from '/kid-ui/api.js';
 import { CATALOG_IDS } from './blocks.js';
 import { registerDojo } from './register.js';
 import { ProgramRunner } from './runner.js';
 import { unavailableSkillText } from './skill_field.js';
 import { buildToolbox, lessonCatalog, levelCatalog } from './toolbox.js';
-import { LessonPanel } from './lessons.js';
-import { FeedbackPanel } from './feedback.js';
+import { LessonPanel } from '/kid-ui/lessons.js';
+import { FeedbackPanel } from '/kid-ui/feedback.js';
+import { mountLessonUI } from '/kid-ui/markup.js';
+import { askIsThatYou } from '/kid-ui/ui.js';
+import { statusCard } from '/kid-ui/status.js';
 import { downloadText, readFileText, programFile, programFromFile } from './files.js';
 import { mountTell } from './tell.js';
 import { ArenaView } from '/arena/arena.js'; // the server's live arena view, drawn from our own /kid socket
@@ -42,14 +45,7 @@ const state = {
 
 // --- status line -----------------------------------------------------------------------------
 
-// Symbols every classroom computer has a font for (DejaVu): no emoji needed.
-const STATUS_ICONS = { idle: '☺', running: '➜', listening: '◎', finished: '★', stopped: '■', refused: '!', failed: '⚙', level: '★', safety: '⚠', grading: '✎', lesson: '⚑' };
-
-function setStatus(kind, text) {
-  $('status-card').dataset.state = kind;
-  $('status-icon').textContent = STATUS_ICONS[kind] || '•';
-  $('status-text').textContent = text;
-}
+const setStatus = statusCard($);
 
 const STATUS_TEXT = {
   running: 'Your car is driving…',
@@ -65,7 +61,7 @@ async function onJoin(event) {
   $('join-error').textContent = '';
   $('join-btn').disabled = true;
   try {
-    const joined = await api.join($('class-code').value, $('kid-name-input').value);
+    const joined = await api.join($('class-code').value, $('kid-name-input').value, { isThatYou: askIsThatYou });
     api.rememberSession(joined);
     await start(joined);
   } catch (err) {
@@ -116,7 +112,7 @@ async function start(session) {
   });
   state.tell.refresh();
   setCars([{ car_id: session.car_id, connected: true }], session.car_id);
-  if (state.lessons.current) welcome += ` Lesson: ${state.lessons.current.title}.`;
+  if (state.lessons.current) welcome += ` Lesson: “${state.lessons.current.title}”.`;
   setStatus('idle', welcome);
 }
 
@@ -273,6 +269,7 @@ function connectSocket() {
   state.runner = new ProgramRunner(socket, {
     onHighlight: (id) => state.workspace.highlightBlock(id),
     onProblem: showProblem,
+    onNote: (note) => { showProblem(note); setStatus('safety', note.kidText); }, // what the car did instead, and why
     onStatus: (status, text) => {
       setRunning(status === 'running' || status === 'listening');
       if (status === 'refused' || status === 'failed') setStatus(status, text);
@@ -302,6 +299,10 @@ function connectSocket() {
     }
   });
   socket.on('feedback', onFeedback);
+  socket.on('car_changed', (c) => { // the teacher gave this kid another car (or took it back)
+    setCars(c.car_id ? [{ car_id: c.car_id, connected: true }] : [], c.car_id);
+    setStatus('car', c.kid_text);
+  });
   socket.on('car_status', (s) => {
     setCars(s.cars || [], s.car_id);
     $('car-state').textContent = carStateText(s);
@@ -405,11 +406,12 @@ function safeName() {
 }
 
 function exportPython() {
+  const fileName = `${safeName()}_car_program.py`;
   const code = dojo.exportPython(state.workspace, {
     server: window.location.origin, classCode: state.session.class_code, name: state.session.name, car: state.carId,
-  }, `${state.session.name}'s car program`);
-  downloadText(`${safeName()}_car_program.py`, code, 'text/x-python');
-  setStatus('finished', 'Your Python program is downloaded — run it with: python ' + `${safeName()}_car_program.py`);
+  }, `${state.session.name}'s car program`, fileName);
+  downloadText(fileName, code, 'text/x-python');
+  setStatus('finished', `Your Python program is downloaded — run it with: python ${fileName}`);
 }
 
 async function uploadFile(event) {
@@ -428,6 +430,7 @@ async function uploadFile(event) {
 // --- start-up ------------------------------------------------------------------------------------
 
 function wire() {
+  mountLessonUI($('lesson-slot'));
   $('join-form').addEventListener('submit', onJoin);
   $('run-btn').addEventListener('click', () => run());
   $('stop-btn').addEventListener('click', () => stop());

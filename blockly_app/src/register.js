@@ -2,7 +2,7 @@
 // (or once per Node process in tests) with the Blockly modules:
 //
 //   const dojo = registerDojo({ Blockly, python, javascript });   // browser: the UMD globals
-//   dojo.exportPython(workspace, {server, classCode, name, car})  -> readable Python
+//   dojo.exportPython(workspace, {server, classCode, name, car}, title, fileName)  -> readable Python
 //   dojo.programCode(workspace)                                    -> JS for runner.js
 //   dojo.skills.available = ['slalom']                             -> what the skill menu offers
 import { allDefinitions, NUMBER_INPUTS } from './blocks.js';
@@ -51,7 +51,7 @@ export function registerDojo({ Blockly, python, javascript }, skillOptions = {})
     rangeNumberInputs,
     pythonGenerator: pythonExporter,
     javascriptGenerator: jsRunner,
-    exportPython: (workspace, connection, title) => exportPython(pythonExporter, workspace, connection, title),
+    exportPython: (workspace, connection, title, fileName) => exportPython(pythonExporter, workspace, connection, title, fileName),
     programCode: (workspace) => programCode(jsRunner, workspace),
   };
   return registered;

@@ -51,7 +51,8 @@ function emitWithAck(socket, event, payload, timeoutMs) {
 
 /**
  * One runner per kid connection. hooks: onHighlight(blockId|null), onProblem(BlockProblem),
- * onStatus('running'|'finished'|'stopped'|'refused'|'failed'|'listening', text).
+ * onStatus('running'|'finished'|'stopped'|'refused'|'failed'|'listening', text), onNote({blockId, kidText, rule})
+ * for a block the car did differently than asked (a turn that had to back up near a wall).
  */
 export class ProgramRunner {
   constructor(socket, hooks = {}, { now = () => Date.now(), setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
@@ -106,6 +107,8 @@ export class ProgramRunner {
       return this.#end(run, { status: 'refused', text, blockId: problem.blockId });
     }
     run.runId = started.run_id;
+    // A lesson puts the car at its start as the run begins: the first reading must be from after that.
+    this.lastReplyAtCount = this.telemetryCount;
     this.hooks.onStatus?.('running', '', run.runId);
     try {
       await fn(this.#api(run));
@@ -278,7 +281,10 @@ export class ProgramRunner {
         }
         runner.lastReplyAtCount = runner.telemetryCount;
         const status = reply?.status;
-        if (status === 'done') return reply;
+        if (status === 'done') {
+          if (reply.rule && reply.kid_text) runner.hooks.onNote?.({ blockId: ref, kidText: reply.kid_text, rule: reply.rule });
+          return reply;
+        }
         if (status === 'cancelled') throw new RunStopped(reply.kid_text || 'cancelled');
         const text = reply?.kid_text || reply?.error?.message || `The car could not do ${blockId} (${status}).`;
         throw new BlockProblem(text, { blockId: ref, status: status || 'failed', detail: reply?.detail || '', reply });

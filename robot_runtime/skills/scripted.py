@@ -139,9 +139,10 @@ class ScriptedSkill(Skill):
         self.cmd_speed = 0.0
         return SkillStep(command=Command(0.0, clamp(steering, -1.0, 1.0)), progress=clamp(self.progress, 0.0, 1.0))
 
-    def done(self, kid_text: str | None = None) -> SkillStep:
+    def done(self, kid_text: str | None = None, note: str = "") -> SkillStep:
+        """Finished. `note`: a machine reason when it finished differently than asked (the kid text says how)."""
         self.progress = 1.0
-        return SkillStep(command=NEUTRAL, status="done", progress=1.0, kid_text=kid_text or self.kid_done)
+        return SkillStep(command=NEUTRAL, status="done", progress=1.0, reason=note, kid_text=kid_text or self.kid_done)
 
     def fail(self, reason: str, kid_text: str) -> SkillStep:
         return SkillStep(command=NEUTRAL, status="failed", progress=clamp(self.progress, 0.0, 1.0), reason=reason, kid_text=kid_text)

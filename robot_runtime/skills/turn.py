@@ -34,6 +34,9 @@ COMPACT_SPEED_CAP_CM_S = 60.0
 COMPACT_LEG_OVERHEAD_S = 1.0  # stopping and starting again per leg
 
 
+TIGHT_TURN = "tight_turn"  # the done result's note: the turn needed backing up (a three-point turn)
+
+
 class TurnSkill(ScriptedSkill):
     name = "turn"
     kid_done = "Turned!"
@@ -50,6 +53,14 @@ class TurnSkill(ScriptedSkill):
         legs = arc / COMPACT_LEG_CM if compact else 0.0
         self.time_limit_s = arc / max(self.v_turn, 1.0) + EXTRA_TIME_S + legs * COMPACT_LEG_OVERHEAD_S
 
+    def tight_turn_text(self) -> str:
+        """What the car did instead of one curve, and why: a kid's square near a wall ends elsewhere."""
+        way = "left" if self.side > 0 else "right"
+        times = "once" if self.gear_changes == 1 else f"{self.gear_changes} times"
+        room = 10 * round(2 * self.min_radius / 10)  # the circle a full-lock turn sweeps, rounded to 10 cm
+        return (f"I turned {way} {abs(math.degrees(self.target)):.0f}°, but a wall was too close for one curve, "
+                f"so I backed up {times} to get round. A turn needs about {room} cm of room.")
+
     def begin(self, state: CarState) -> None:
         self.h0 = self.heading_unwrapped
         self.gear = 1.0  # +1 forward with the wheels towards the turn; -1 backward with them the other way
@@ -64,7 +75,7 @@ class TurnSkill(ScriptedSkill):
         self.progress = 1.0 - abs(rem) / abs(self.target) if self.target else 1.0
         v = state.speed_cm_s
         if abs(math.degrees(rem)) < TURN_TOLERANCE_DEG and abs(v) < STOPPED_CM_S:
-            return self.done()
+            return self.done(self.tight_turn_text(), TIGHT_TURN) if self.gear_changes else self.done()
         # Held back by the supervisor (a wall ahead or behind)? Change gear: backing up with the wheels
         # the other way turns the car the same way, so a tight spot becomes a three-point turn.
         if abs(self.cmd_speed) >= BLOCKED_MIN_CMD_CM_S and abs(v) < STALL_SPEED_FRACTION * abs(self.cmd_speed):

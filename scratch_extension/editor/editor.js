@@ -1,74 +1,48 @@
-// The Scratch editor the classroom server serves at /scratch/: the prebuilt npm scratch-gui 4.0.10
-// (BSD-3), the MIKRO-DOJO category preloaded through a small `Scratch` shim, and the arena beside it.
-// Everything comes from this server (no CDN), so a classroom without internet works.
+// The Scratch editor the classroom server serves at /scratch/: scratch-gui with the MIKRO-DOJO category
+// preloaded, the car in the stage's column (car_column.js), and the same lesson panel as the Blockly app
+// (kid_ui/: picker, story, goal, hints, stars, feedback card, my tries). Everything comes from this server
+// (no CDN), so a classroom without internet works.
 //
-// Flow: join (class code + first name -> POST /api/join -> token, kept in this tab's sessionStorage)
-// -> render scratch-gui -> onVmInit: `Scratch` shim + /scratch/extension.js -> the arena panel (a /kid
-// socket.io connection feeding the shared ArenaView).
-import { ArenaView } from '/arena/arena.js';
-import { mountTell } from '/scratch/editor/tell.js';
+// Flow: join (class code + first name; "is that you?" for a name the class has) -> scratch-gui ->
+// the extension (through the `Scratch` shim) connects to the kid's car by itself -> the kid's saved
+// project comes back ("welcome back") -> lessons and "Tell the car" (in the panel's #tell-slot). A /kid
+// socket.io connection feeds the arena, the readouts, safety notes, the level, the car the teacher gives,
+// and the graded try's feedback.
+import * as api from '/kid-ui/api.js';
+import { FeedbackPanel } from '/kid-ui/feedback.js';
+import { LessonPanel } from '/kid-ui/lessons.js';
+import { mountLessonUI } from '/kid-ui/markup.js';
+import { statusCard } from '/kid-ui/status.js';
+import { askIsThatYou } from '/kid-ui/ui.js';
+import { Autosave } from './autosave.js';
+import { BlockNotes } from './block_notes.js';
+import { CarColumn } from './car_column.js';
+import { fitStage, greyLockedBlocks, loadScript, showOurCategory, startGui, tutorialsOpenLessons } from './gui.js';
+import { mountTell } from './tell.js';
 
-const GUI_BASE = '/vendor/scratch-gui/';
 const SESSION_KEY = 'mikrodojo.scratch';
-const EXTENSION_ID = 'mikrodojo';
 const CHECK_TOKEN_TIMEOUT_MS = 5000; // loopback/LAN answers in milliseconds
-const CATEGORY_WAIT_MS = 5000; // the toolbox redraws with our category a few frames after registration
-const CATEGORY_SETTLE_MS = 300; // after a project load the toolbox redraws once more
-const MAX_STARS = 3; // lessons give one to three stars
-const LARGE_STAGE_MIN_WIDTH = 1090; // below this the large stage (480 px) is cut off: measured at 1100 (fits) and 1030 (cut)
-// Where React and ReactDOM live inside scratch-gui 4.0.10's dist bundle (it bundles its own React 16;
-// rendering its components with a second React would break). Checked by shape before use.
-const REACT_MODULE_ID = 96540;
-const REACT_DOM_MODULE_ID = 40961;
-
-// The device dialog and the "lost connection" alert look extensions up in scratch-gui's extension
-// library; ours is not in it, so without this entry the dialog has no title or icon, its Help button
-// throws, and a lost car shows no alert. Adding the entry fixes all three.
-const LIBRARY_ENTRY = {
-  name: 'MIKRO-DOJO',
-  extensionId: EXTENSION_ID,
-  collaborator: 'MIKRO-DOJO',
-  iconURL: '/scratch/editor/library.svg',
-  insetIconURL: '/scratch/editor/car.svg',
-  description: 'Program a real robot car.',
-  featured: true,
-  disabled: false,
-  bluetoothRequired: false,
-  internetConnectionRequired: false,
-  launchPeripheralConnectionFlow: true,
-  useAutoScan: false, // false: the dialog lists every car with signal bars (true: connects to the first found)
-  connectionIconURL: '/scratch/editor/car.svg',
-  connectionSmallIconURL: '/scratch/editor/car-small.svg', // the list tile and the dialog's title bar
-  connectingMessage: 'Connecting to your car…',
-  helpLink: '/scratch/editor/help.html',
-};
+const PROJECT_SHOWN_WAIT_MS = 5000; // the starter project is on screen a moment after the VM exists
 
 const $ = (id) => document.getElementById(id);
-
-function loadScript(src) {
-  return new Promise((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = src;
-    script.onload = resolve;
-    script.onerror = () => reject(new Error(`could not load ${src}`));
-    document.head.appendChild(script);
-  });
-}
-
-// Start the big download at once; the kid types their name meanwhile.
-const guiScript = loadScript(`${GUI_BASE}scratch-gui.js`);
+const setStatus = statusCard($);
+const state = {
+  kid: null, vm: null, ext: null, socket: null, column: null, lessons: null, feedback: null, notes: null,
+  carNews: null, // what the teacher's car change said, until the new car is connected
+};
 
 // --- step 1: join ---------------------------------------------------------------------------
 
 async function savedKid() {
-  let kid = null;
-  try { kid = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null'); } catch { kid = null; }
+  const kid = api.rememberedSession(SESSION_KEY, sessionStorage);
   if (!kid || !kid.token) return null;
   try {
     const res = await fetch('/api/cars', {
       headers: { Authorization: `Bearer ${kid.token}` }, signal: AbortSignal.timeout(CHECK_TOKEN_TIMEOUT_MS),
     });
     if (res.status === 401) return null; // the class was reset or the token is too old: join again
+    const { cars } = await res.json();
+    kid.car_id = cars && cars[0] ? cars[0].car_id : null; // the teacher may have changed it meanwhile
   } catch { /* server busy: try the saved token anyway */ }
   return kid;
 }
@@ -84,16 +58,10 @@ function askToJoin() {
       $('join-error').textContent = '';
       $('join-button').disabled = true;
       try {
-        const res = await fetch('/api/join', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ class_code: $('class-code').value.trim(), name: $('kid-name').value.trim() }),
-        });
-        const body = await res.json().catch(() => ({}));
-        if (!res.ok) throw new Error(joinErrorText(body));
-        sessionStorage.setItem(SESSION_KEY, JSON.stringify(body));
+        const kid = await api.join($('class-code').value, $('kid-name').value, { isThatYou: askIsThatYou });
+        api.rememberSession(kid, SESSION_KEY, sessionStorage);
         $('join').hidden = true;
-        resolve(body);
+        resolve(kid);
       } catch (err) {
         $('join-error').textContent = err.message;
       } finally {
@@ -103,174 +71,145 @@ function askToJoin() {
   });
 }
 
-function joinErrorText(body) {
-  const rule = body && body.error && body.error.rule;
-  if (rule === 'class_code') return 'Hmm, that class code is not right. Check the board and try again!';
-  if (rule === 'kid_name') return 'Just your first name, with letters only — like Mia.';
-  return (body && body.error && body.error.message) || 'That did not work. Try again!';
-}
-
-// --- step 2: Scratch ------------------------------------------------------------------------
-
-/** scratch-gui's own webpack `require`, through its chunk-loading array (a chunk with a runtime hook). */
-function guiRequire() {
-  let req = null;
-  (self.webpackChunkGUI = self.webpackChunkGUI || []).push([[`mikrodojo-${Date.now()}`], {}, (r) => { req = r; }]);
-  if (!req) throw new Error('scratch-gui.js did not expose its module loader');
-  return req;
-}
-
-function bundledReact(req) {
-  const React = req(REACT_MODULE_ID);
-  const ReactDOM = req(REACT_DOM_MODULE_ID);
-  if (!React || typeof React.createElement !== 'function' || !ReactDOM || typeof ReactDOM.render !== 'function') {
-    throw new Error('this scratch-gui build is not 4.0.10: React was not found inside it');
-  }
-  return { React, ReactDOM };
-}
-
-function addToExtensionLibrary(req) {
-  for (const id of Object.keys(req.m)) {
-    const source = Function.prototype.toString.call(req.m[id]);
-    if (!source.includes('gui.extension.microbit.description') || !source.includes('helpLink')) continue;
-    const exported = req(id);
-    for (const key of Object.keys(exported)) {
-      const list = exported[key];
-      if (Array.isArray(list) && list.some((e) => e && e.extensionId === 'microbit')) {
-        if (!list.some((e) => e && e.extensionId === EXTENSION_ID)) list.push(LIBRARY_ENTRY);
-        return true;
-      }
-    }
-  }
-  console.warn('MIKRO-DOJO: extension library not found; the device dialog will have no title'); // eslint-disable-line no-console
-  return false;
-}
+// --- step 2: Scratch, the car, the lessons ------------------------------------------------------
 
 async function startScratch(kid) {
   $('loading').hidden = false;
-  await guiScript;
-  const GUI = window.GUI;
-  const req = guiRequire();
-  const { React, ReactDOM } = bundledReact(req);
-  addToExtensionLibrary(req);
-  const root = $('gui');
   $('app').hidden = false;
-  GUI.setAppElement(root);
-  const WrappedGui = GUI.AppStateHOC(GUI.default);
-  const vmReady = new Promise((resolve) => {
-    ReactDOM.render(React.createElement(WrappedGui, {
-      projectId: '0', // the built-in default project; without it the toolbox never updates
-      basePath: GUI_BASE, // block images and sounds come from the package's dist/
-      assetHost: `${location.origin}/scratch/assets`, // never the internet: unknown assets are a local 404
-      canSave: false,
-      canShare: false,
-      backpackVisible: false,
-      showComingSoon: false,
-      onVmInit: resolve,
-    }), root);
-  });
-  const vm = await vmReady;
+  const root = $('gui');
+  const vm = await startGui(root);
+  state.vm = vm;
   window.vm = vm; // for the browser tests and curious teachers
-  // The starter project loads now; when it is shown, the toolbox has been redrawn at Motion.
   const projectShown = new Promise((resolve) => {
     vm.once('workspaceUpdate', resolve);
-    setTimeout(resolve, CATEGORY_WAIT_MS);
+    setTimeout(resolve, PROJECT_SHOWN_WAIT_MS);
   });
   window.Scratch = window.MikroDojoShim.makeScratch(vm, {
     server: location.origin, token: kid.token, level: kid.level, carId: kid.car_id,
   });
   await loadScript('/scratch/extension.js');
-  $('loading').hidden = true;
-  watchConnection(vm, kid);
+  state.ext = window.Scratch.extensions.registered[0];
   await projectShown;
+  $('loading').hidden = true;
+  const back = await new Autosave(vm, () => state.kid.token, showSaveState).restore().catch(() => false);
   fitStage(root);
   showOurCategory();
+  greyLockedBlocks(() => state.ext.lockedOpcodes());
+  tutorialsOpenLessons(() => state.lessons.open());
+  watchConnection(vm);
+  state.notes = new BlockNotes($, vm, (kind, text) => setStatus(kind === 'note' ? 'car' : kind, text));
+  state.column.show(true);
+  state.ext.connectTo(kid.car_id); // no dialog needed: the kid's own car (or the first one they are given)
+  await startLessons();
+  window.tellBox = mountTell($('tell-slot'), { vm, token: () => state.kid.token }); // docs/language.md
+  window.tellBox.refresh();
+  const welcome = back ? `Welcome back, ${kid.name}! Your project is here.` : `Hi ${kid.name}! Drag a car block in and click it.`;
+  setStatus('idle', state.lessons.current ? `${welcome} Lesson: “${state.lessons.current.title}”.` : welcome);
   document.body.dataset.ready = 'true'; // for the browser tests: the editor is laid out
-  return vm;
 }
 
-/** scratch-gui sizes its stage from the window, not from its box: beside our panel, use the small stage. */
-function fitStage(root) {
-  if (root.clientWidth >= LARGE_STAGE_MIN_WIDTH) return;
-  // The small/large toggle is two icon buttons; the first is "small stage" (scratch-gui 4.0.10 layout).
-  const toggles = document.querySelectorAll('[class*="stage-header_stage-button-first"], [class*="stage-header_stage-button-icon"]');
-  if (toggles.length) (toggles[0].closest('[class*="stage-header_stage-button"]') || toggles[0]).click();
+function showSaveState(text, title = '') {
+  $('save-state').textContent = text;
+  $('save-state').title = title;
 }
 
-/** Open the toolbox at MIKRO-DOJO: the first thing a kid should see are the car blocks. */
-function showOurCategory() {
-  const deadline = Date.now() + CATEGORY_WAIT_MS;
-  const tick = () => {
-    const item = [...document.querySelectorAll('.scratchCategoryMenuItem')]
-      .find((el) => el.textContent.trim() === 'MIKRO-DOJO');
-    if (item) {
-      // scratch-blocks listens to the mouse, not to click(): send what a real click sends.
-      for (const type of ['mousedown', 'mouseup', 'click']) {
-        item.dispatchEvent(new MouseEvent(type, { bubbles: true, cancelable: true, view: window }));
-      }
-    } else if (Date.now() < deadline) {
-      setTimeout(tick, 100);
-    }
-  };
-  setTimeout(tick, CATEGORY_SETTLE_MS);
+function showKid(kid) {
+  $('who').textContent = kid.name;
+  $('car-status').textContent = kid.car_id ? `connecting to ${kid.car_id}…` : 'no car yet — ask your teacher';
 }
 
-// --- the arena panel ------------------------------------------------------------------------
-
-function showArena(kid) {
-  $('who').textContent = `${kid.name} · ${kid.car_id || 'no car yet'}`;
-  const socket = window.io('/kid', { auth: { token: kid.token }, transports: ['websocket'] });
-  const view = new ArenaView($('arena'), { socket, carId: kid.car_id });
-  socket.on('telemetry', (t) => {
-    if (!t || !t.pose || t.car_id !== kid.car_id) return;
-    $('read-x').textContent = `${Math.round(t.pose.x_cm)} cm`;
-    $('read-y').textContent = `${Math.round(t.pose.y_cm)} cm`;
-    $('read-heading').textContent = `${Math.round(t.pose.heading_deg)}°`;
-    $('read-distance').textContent = t.distance_cm == null ? 'nothing' : `${Math.round(t.distance_cm)} cm`;
-  });
-  socket.on('feedback', showFeedback); // a graded try at the picked lesson (green flag)
-  window.arenaView = view;
-  window.addEventListener('resize', () => { view.dirty = true; });
-  if (!kid.car_id) $('arena-hint').textContent = 'You have no car yet — ask your teacher to give you one.';
-}
-
-function showFeedback(fb) {
-  if (!fb) return;
-  const stars = Math.max(0, Math.min(MAX_STARS, Number(fb.stars) || 0));
-  $('feedback-title').textContent = fb.lesson_title || 'Your try';
-  $('feedback-stars').textContent = '★'.repeat(stars) + '☆'.repeat(MAX_STARS - stars);
-  $('feedback-stars').setAttribute('aria-label', `${stars} of ${MAX_STARS} stars`);
-  const text = fb.text || fb.summary || (fb.passed ? 'You did it!' : 'Not yet — try again!');
-  const tip = fb.tip && !text.includes(fb.tip) ? fb.tip : ''; // the checks-only text already ends with it
-  $('feedback-text').textContent = text;
-  $('feedback-tip').textContent = tip && !/^tip\b/i.test(tip) ? `Tip: ${tip}` : tip;
-  $('feedback').className = `feedback ${fb.passed ? 'passed' : 'not-yet'}`;
-  $('feedback').hidden = false;
-}
-
-function watchConnection(vm, kid) {
+function watchConnection(vm) {
   const status = $('car-status');
   const set = (text, cls) => { status.textContent = text; status.className = `car-status ${cls}`; };
   vm.on('PERIPHERAL_CONNECTED', () => {
-    set(`connected to ${kid.car_id}`, 'ok');
-    $('arena-hint').textContent = 'Click a MIKRO-DOJO block — your car moves! The red stop sign stops it.';
+    set(`${state.kid.car_id} is connected`, 'ok');
+    const news = state.carNews; // "Your teacher gave you car-3." stays in front of "ready"
+    state.carNews = null;
+    setStatus('car', news ? `${news} It is ready: click a block to drive it!`
+      : `Your car ${state.kid.car_id} is ready. Click a MIKRO-DOJO block — it moves! The red stop sign stops it.`);
   });
-  vm.on('PERIPHERAL_DISCONNECTED', () => set('not connected', ''));
+  vm.on('PERIPHERAL_DISCONNECTED', () => set(state.kid.car_id ? `connecting to ${state.kid.car_id}…` : 'no car yet', ''));
   vm.on('PERIPHERAL_CONNECTION_LOST_ERROR', () => {
-    set('lost the car', 'lost');
-    $('arena-hint').textContent = 'Your car is gone. Ask your teacher to check it, then click the dot again.';
+    set(`lost ${state.kid.car_id}`, 'lost');
+    setStatus('failed', 'Your car stopped answering. Ask your teacher to check it, then click the orange dot.');
   });
+  vm.runtime.on('PROJECT_START', () => setStatus('running', 'Your car is driving…'));
+  vm.runtime.on('PROJECT_RUN_STOP', () => {
+    if (state.lessons?.current && $('status-card').dataset.state === 'running') {
+      setStatus('grading', 'Your coach is looking at your drive…');
+    }
+  });
+}
+
+function connectSocket(kid) {
+  const socket = window.io('/kid', { auth: { token: kid.token }, transports: ['websocket'] });
+  state.socket = socket;
+  state.column = new CarColumn($, socket);
+  state.column.follow(kid.car_id);
+  socket.on('car_changed', (c) => { // the teacher gave this kid another car: follow it (the extension reconnects)
+    state.kid.car_id = c.car_id;
+    api.rememberSession(state.kid, SESSION_KEY, sessionStorage);
+    state.column.follow(c.car_id);
+    showKid(state.kid);
+    state.carNews = c.car_id ? c.kid_text : null;
+    setStatus('car', c.kid_text);
+  });
+  socket.on('level', (payload) => {
+    state.kid.level = payload.level;
+    api.rememberSession(state.kid, SESSION_KEY, sessionStorage);
+    $('level-badge').textContent = `Level ${payload.level} · ${payload.title}`;
+    state.lessons?.refresh().catch(() => {});
+    window.tellBox?.refresh();
+  });
+  socket.on('safety', (e) => { if (e && e.kid_text) state.notes?.safety(e.kid_text); });
+  socket.on('feedback', (payload) => {
+    state.feedback?.onFeedback(payload);
+    setStatus('finished', payload.summary || `${payload.stars} star${payload.stars === 1 ? '' : 's'}!`);
+    state.lessons?.refresh().catch(() => {});
+  });
+}
+
+async function startLessons() {
+  const session = () => state.kid;
+  const onError = (text) => setStatus('failed', text);
+  state.lessons = new LessonPanel($, session, {
+    onSelected: lessonPicked, onError, levelTitle: () => '', tryText: 'Click the green flag to try it!',
+  });
+  state.feedback = new FeedbackPanel($, session, state.lessons, { onError });
+  try {
+    await state.lessons.refresh(); // a lesson picked before a reload is still picked on the server
+    await state.feedback.restore();
+  } catch {
+    state.lessons.renderCard(); // no lessons on this server: free driving only
+  }
+  state.vm.runtime.emit('MIKRODOJO_LESSON', lessonBlocks(state.lessons.current));
+}
+
+function lessonBlocks(lesson) {
+  return lesson ? { allowedBlocks: lesson.allowed_blocks || [] } : null;
+}
+
+/** The server put the car into the lesson's arena: only its blocks, clean trails, a friendly start line. */
+function lessonPicked(lesson) {
+  state.vm.runtime.emit('MIKRODOJO_LESSON', lessonBlocks(lesson));
+  state.column.view?.clearTrails();
+  state.column.view?.load();
+  state.feedback.forLesson(lesson);
+  window.tellBox?.refresh(); // a lesson may say "build it yourself"
+  if (lesson) setStatus('lesson', `Build a program for “${lesson.title}” under the green flag, then click the flag!`);
+  else setStatus('idle', 'Free driving: no lesson, no stars — just have fun!');
 }
 
 // --- go ---------------------------------------------------------------------------------------
 
+mountLessonUI($('lesson-slot'));
 $('switch-kid').addEventListener('click', () => {
-  sessionStorage.removeItem(SESSION_KEY);
+  api.forgetSession(SESSION_KEY, sessionStorage);
   location.reload();
 });
 
-const kid = (await savedKid()) || (await askToJoin());
-showArena(kid);
-const vm = await startScratch(kid);
-window.tellBox = mountTell($('tell'), { vm, token: () => kid.token }); // "Tell the car" (docs/language.md)
-window.tellBox.refresh();
+state.kid = (await savedKid()) || (await askToJoin());
+showKid(state.kid);
+$('level-badge').textContent = `Level ${state.kid.level}`;
+connectSocket(state.kid);
+await startScratch(state.kid);

@@ -3,7 +3,7 @@
 // the hat — into the sprite's workspace through scratch-blocks, so the VM gets it like a script the kid
 // dragged in: Ctrl+Z (or the box's Undo) takes it away, the green flag runs it. Nothing runs by itself.
 //
-//   mountTell(document.getElementById('tell'), { vm, token: () => kid.token });
+//   mountTell(document.getElementById('tell-slot'), { vm, token: () => kid.token });
 import { TellBox } from '/language/tell_box.js';
 
 export const NEW_GAP_PX = 80; // a new script goes this far right of the scripts already there

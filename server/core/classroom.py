@@ -54,6 +54,9 @@ class Classroom:
                                      stop_grace_s=t.stop_grace_s, before_start=self._before_start,
                                      on_finished=self._log_request, clock=clock)
         self.program_checks: list[ProgramCheck] = []
+        # Awaited after a run has started and before start_run returns: what must be ready before the run's
+        # first block (a lesson puts the car at its start, so the program's first reading is from there).
+        self.run_setups: list[Callable[[Run], Awaitable[None]]] = []
         self.default_arena: Arena = load_arena(config.arena_path) if config.arena_path else DEFAULT_ARENA
         self._arenas: dict[str, Arena] = {}
         self._car_kinds: dict[str, str] = {}
@@ -176,15 +179,37 @@ class Classroom:
             self.kid(kid_id)
         if len(set(kid_ids)) != len(kid_ids):
             raise ClassroomError("assign_duplicates", "a kid is listed twice", kid_ids, "list each kid once")
-        before = {k: self.car_of(k) for k in kid_ids}
         old_kids = self.storage.kids_of_car(car_id)
+        before = {k: self.car_of(k) for k in [*kid_ids, *old_kids]}
         self.storage.assign(car_id, kid_ids)
-        for kid_id in set(old_kids) | set(kid_ids):
+        for kid_id in before:
             self._car_of.pop(kid_id, None)
         self.events.publish("assignment_changed", car_id, list(kid_ids))
         for kid_id, old in before.items():
-            if old and old != car_id:
+            if old and old != car_id and kid_id in kid_ids:
                 self.events.publish("assignment_changed", old, self.storage.kids_of_car(old))
+        for kid_id, old in before.items():
+            if self.car_of(kid_id) != old:  # editors follow the kid's car: they switch, and say why
+                if old:
+                    self._spawn(self._leave_car(kid_id, old))
+                self.events.publish("car_changed", kid_id, old, self.car_of(kid_id))
+
+    async def _leave_car(self, kid_id: str, car_id: str) -> None:
+        """A kid whose car was given away: what they were doing on it stops (their run ends with it)."""
+        reason = "the teacher gave the car to someone else"
+        running = self.dispatcher.kid_status(kid_id, car_id)[0] == "running"
+        await self.dispatcher.stop_kid(kid_id, car_id if running else None, reason,
+                                       kid_text="Your teacher changed your car.")
+        run = self.active_run(kid_id)
+        if run is not None and run.car_id == car_id:
+            await self.end_run(run.run_id, reason)
+
+    def kid_named(self, class_code: Any, name: Any) -> Kid | None:
+        """The kid of this class with this first name (any letter case), if there is one."""
+        code = class_code.strip().upper() if isinstance(class_code, str) else ""
+        name = name.strip() if isinstance(name, str) else ""
+        record = self.storage.find_kid_by_name(code, name) if code and NAME_RE.match(name) else None
+        return _kid(record) if record else None
 
     def _least_busy_car(self) -> str | None:
         known = {c.car_id for c in self.storage.list_cars()} | set(self.dispatcher.cars)
@@ -309,9 +334,9 @@ class Classroom:
         request = Request(self.dispatcher.new_request_id(car_id), kid.kid_id, car_id, action, block_id, run_id,
                           skill_timeout_s(action, self.config.timeouts.min_skill_s))
         outcome: Outcome = await self.dispatcher.submit(request)
+        # rule: why it was not done; on a done reply, a note the kid should read (the car's `tight_turn`)
         return BlockReply(status=outcome.status, kid_text=outcome.kid_text, detail=outcome.detail,  # type: ignore[arg-type]
-                          request_id=request.request_id, block=block_id, ref=ref,
-                          rule="" if outcome.status == "done" else outcome.reason)
+                          request_id=request.request_id, block=block_id, ref=ref, rule=outcome.reason)
 
     def _setting_or_reporter(self, kid: Kid, block_id: str, kind: str, args: dict[str, Any], ref: Any) -> BlockReply:
         if block_id == "set_speed":
@@ -389,6 +414,8 @@ class Classroom:
         self.storage.kv_put("runs", run.run_id, run.as_dict())
         self.storage.kv_put("programs", kid_id, {"source": source, "program": program, "t": run.started_at})
         self.events.publish("run_started", run)
+        for setup in self.run_setups:
+            await setup(run)
         return run
 
     async def end_run(self, run_id: str, reason: str = "finished") -> Run | None:
@@ -449,6 +476,13 @@ class Classroom:
         await self.dispatcher.close()
         await self.flush_request_log()
         await self.events.close()
+
+
+def car_change_text(old: str | None, new: str | None) -> str:
+    """What a kid reads when the teacher changes their car (one sentence for every editor)."""
+    if new:
+        return f"Your teacher gave you {new}." + (f" {old} is not yours any more." if old else "")
+    return f"Your teacher took {old} back. Ask your teacher when you need a car again."
 
 
 def _kid(record: KidRecord) -> Kid:

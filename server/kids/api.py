@@ -4,9 +4,10 @@
                                    locked ones as teasers ("unlocks at level N"); the level's speed cap.
                                    Without ?level, the level of the kid in ``Authorization`` (or 1).
 - GET  /api/lessons                the core's lesson book, for the kid in ``Authorization`` if any
-- POST /api/join {class_code, name} -> {token, kid_id, name, level, car_id, class_code}
-                                   The same first name again in the same class (any letter case) is the
-                                   same kid: a rejoin gives a fresh token for the same kid, level and car.
+- POST /api/join {class_code, name, rejoin?} -> {token, kid_id, name, level, car_id, class_code}
+                                   A name the class already has (any letter case) answers 409 `same_name`
+                                   ("is that you?"); with rejoin: true it is the same kid: a fresh token for
+                                   the same kid, level and car. The SDK always rejoins (it is the kid's program).
 - GET  /api/cars                   the kid's cars with a connected flag (Authorization: Bearer <token>)
 - GET  /api/arena?car=ID           the arena JSON that car drives in (default arena or a lesson's)
 """
@@ -32,6 +33,7 @@ class JoinBody(BaseModel):
 
     class_code: Annotated[str, Field(min_length=1, max_length=16)]
     name: Annotated[str, Field(min_length=1, max_length=40)]
+    rejoin: bool = False  # "yes, that is me": join as the kid of this class who already has this name
 
 
 async def catalog(request: web.Request) -> web.Response:
@@ -61,6 +63,11 @@ async def lessons(request: web.Request) -> web.Response:
 async def join(request: web.Request) -> web.Response:
     body = await read_json(request, JoinBody)
     classroom = request.app[CLASSROOM]
+    same = None if body.rejoin else classroom.kid_named(body.class_code, body.name)
+    if same is not None:  # two kids called Mia must not silently become one: ask first
+        raise json_error(409, "same_name", f"there is already a {same.name} in class {same.class_code}", same.name,
+                         f"if you are that {same.name}, join again with rejoin: true; if not, add the first "
+                         f"letter of your last name, like {same.name}K")
     try:
         kid, token, car_id = classroom.join(body.class_code, body.name)
     except ClassroomError as exc:

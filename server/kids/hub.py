@@ -8,8 +8,10 @@ Connect with ``auth={"token": ...}`` (from POST /api/join). Events (each answere
 - ``run_end`` {run_id, reason} -> {status: "ok"}
 
 The server emits ``telemetry`` (the kid's car, coalesced by server.web.fanout), ``safety``,
-``car_status``, ``level``, ``arena`` and ``feedback`` (a graded attempt: the core's "attempt_graded").
-A bad message gets an error naming rule/value/fix, changes nothing, and the connection stays up.
+``car_status``, ``car_changed`` {car_id, previous, kid_text} (the teacher gave the kid another car, or
+none: editors switch to it by themselves), ``level``, ``arena`` and ``feedback`` (a graded attempt: the
+core's "attempt_graded"). A bad message gets an error naming rule/value/fix, changes nothing, and the
+connection stays up.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from curriculum.front_ends import level_payload
 from curriculum.gate import Refusal
 from robot_runtime.protocol import ErrorInfo
 from server.core.auth import AuthError
-from server.core.classroom import Classroom
+from server.core.classroom import Classroom, car_change_text
 from server.core.types import MAX_BLOCK_MESSAGE_BYTES, MAX_PROGRAM_BYTES, BlockReply, Kid
 from server.kids.messages import BlockCall, RunEnd, RunStart, StopCall
 from server.web.errors import error_info_from_validation, error_reply, info_of, json_size, refusal, too_big
@@ -57,6 +59,7 @@ class KidHub(socketio.AsyncNamespace):
         ev.subscribe("car_connected", self._on_car_changed)
         ev.subscribe("car_disconnected", self._on_car_changed)
         ev.subscribe("assignment_changed", self._on_assignment_changed)
+        ev.subscribe("car_changed", self._on_kids_car_changed)
         ev.subscribe("safety", self._on_safety)
         ev.subscribe("arena_changed", self._on_arena_changed)
         ev.subscribe("attempt_graded", self._on_attempt_graded)
@@ -201,6 +204,12 @@ class KidHub(socketio.AsyncNamespace):
     async def _on_assignment_changed(self, car_id: str, kid_ids: list[str]) -> None:
         for kid_id in self.presence.kids_on(TRANSPORT):
             await self.emit("car_status", self._car_status(kid_id), room=kid_room(kid_id))
+
+    async def _on_kids_car_changed(self, kid_id: str, old: str | None, new: str | None) -> None:
+        """The teacher gave the kid another car (or none): editors switch to it and say so."""
+        if self.presence.on(kid_id, TRANSPORT):
+            await self.emit("car_changed", {"car_id": new, "previous": old, "kid_text": car_change_text(old, new)},
+                            room=kid_room(kid_id))
 
     async def _on_safety(self, car_id: str, event: Any) -> None:
         data = {"car_id": car_id, **event.model_dump(mode="json")}

@@ -156,6 +156,13 @@ class AttemptService:
             await self.classroom.set_arena(car_id, lesson.arena, lesson.arena.start)
         return lesson.summary()
 
+    async def on_car_changed(self, kid_id: str, old: str | None, new: str | None) -> None:
+        """A kid with a picked lesson who is given another car finds the lesson's arena on it."""
+        lesson_id = self.store.selected(kid_id)
+        if new and lesson_id in self.lesson_set.lessons:
+            lesson = self.lesson_set.get(lesson_id)
+            await self.classroom.set_arena(new, lesson.arena, lesson.arena.start)
+
     # --- recording ------------------------------------------------------------------------
 
     def on_run_started(self, run: Run) -> None:
@@ -181,8 +188,25 @@ class AttemptService:
             if old is not None and not old.finishing:
                 self._spawn(self._finish(old, "kid_stop"))
             self.live_by_car[run.car_id] = live
-            self._spawn(self.classroom.set_arena(run.car_id, lesson.arena, lesson.arena.start))
         live.timer = self._spawn(self._time_limit(live))
+
+    async def setup_run(self, run: Run) -> None:
+        """Before the attempt's first block: the car at the lesson's start, and the server seeing it there
+        (a program that reads `car x` first must read the start, not where the last try ended)."""
+        live = self.live_by_run.get(run.run_id)
+        if live is None or not run.car_id:
+            return
+        start = live.lesson.arena.start
+        await self.classroom.set_arena(run.car_id, live.lesson.arena, start)
+        live.armed_at = time.monotonic()
+        deadline = live.armed_at + ARENA_SETTLE_S  # a real car is not moved by the server: it may never get there
+
+        def at_start() -> bool:
+            tel = self.classroom.latest_telemetry(run.car_id or "")
+            return tel is not None and (tel.pose.x_cm - start.x_cm) ** 2 + (tel.pose.y_cm - start.y_cm) ** 2 <= START_POSE_CM ** 2
+
+        while not at_start() and time.monotonic() < deadline:
+            await asyncio.sleep(SETTLE_POLL_S)
 
     def on_telemetry(self, car_id: str, tel: Telemetry) -> None:
         live = self.live_by_car.get(car_id)
@@ -238,9 +262,12 @@ class AttemptService:
         directory = self.root / attempt_id
         before = self.store.results_of(kid.kid_id)
         verdict, images = await asyncio.to_thread(_judge_and_draw, lesson, rec, directory)
+        # Each earlier try that did not pass got the next hint: this one gets the one after (never a repeat).
+        hints_given = sum(1 for r in self.store.rows_of_kid(kid.kid_id, lesson.id)
+                          if r["attempt_id"] != attempt_id and r["status"] == "graded" and not r["final_stars"])
         coach = await self.coach.feedback(lesson, verdict, verdict.program.get("text", ""),
                                           CoachImages([images[n] for n in sorted(images) if n.startswith("key-")],
-                                                      images.get("overlay.png")))
+                                                      images.get("overlay.png")), hints_given=hints_given)
         self.store.update(attempt_id, status="graded", passed=int(verdict.passed), stars=verdict.stars,
                           final_stars=verdict.stars, verdict=verdict.model_dump(mode="json"),
                           feedback=coach.model_dump(mode="json"))
@@ -390,5 +417,7 @@ def setup(app: web.Application) -> None:
     events.subscribe("run_ended", service.on_run_ended)
     events.subscribe("telemetry", service.on_telemetry)
     events.subscribe("estop", service.on_estop)
+    events.subscribe("car_changed", service.on_car_changed)
     app[CLASSROOM].program_checks.append(service.lesson_blocks_check)
+    app[CLASSROOM].run_setups.append(service.setup_run)
     app.cleanup_ctx.append(_lifetime)

@@ -23,7 +23,7 @@ from aiohttp import WSMsgType, web
 
 from curriculum.gate import Refusal
 from server.core.auth import AuthError
-from server.core.classroom import Classroom
+from server.core.classroom import Classroom, car_change_text
 from server.core.types import Kid
 from server.scratch.protocol import (
     APPLICATION_ERROR, METHOD_NOT_FOUND, PROTOCOL_VERSION, LinkSession, Peripheral, Request, RpcError, RunWrite, State,
@@ -64,6 +64,7 @@ class LinkHub:
         ev.subscribe("car_connected", self._on_car_connected)
         ev.subscribe("car_disconnected", self._on_car_lost)
         ev.subscribe("assignment_changed", self._on_assignment_changed)
+        ev.subscribe("car_changed", self._on_car_changed)
         ev.subscribe("level_changed", self._on_level_changed)
 
     def peripherals_for(self, kid: Kid) -> list[Peripheral]:
@@ -93,10 +94,15 @@ class LinkHub:
 
     async def _on_assignment_changed(self, car_id: str, kid_ids: list[str]) -> None:
         for conn in list(self.connections):
-            if conn.session.peripheral_id == car_id and conn.kid and conn.kid.kid_id not in kid_ids:
-                await conn.car_lost(f"{car_id} was given to another kid")
-            elif conn.session.state is State.DISCOVERY and conn.kid and conn.kid.kid_id in kid_ids:
+            if conn.session.state is State.DISCOVERY and conn.kid and conn.kid.kid_id in kid_ids:
                 await conn.announce()  # a car given to a kid who is looking: it shows up in the dialog
+
+    async def _on_car_changed(self, kid_id: str, old: str | None, new: str | None) -> None:
+        """The kid's car changed: a socket on the old car says where to go and closes; the extension
+        connects to the new car by itself (one socket is one peripheral in Scratch Link)."""
+        for conn in list(self.connections):
+            if old and conn.kid and conn.kid.kid_id == kid_id and conn.session.peripheral_id == old:
+                await conn.car_changed(old, new)
 
     async def _on_level_changed(self, kid_id: str, level: int) -> None:
         for conn in list(self.connections):
@@ -117,6 +123,7 @@ class LinkConnection:
         self.blocks: set[asyncio.Task] = set()
         self._after_reply: Any = None  # a push that must follow the current reply (coroutine function)
         self.run_id: str | None = None  # the green-flag run this socket's blocks belong to
+        self.moved = False  # the kid's car changed: this socket closes for the extension to reconnect
         if token is not None:
             self._authenticate(token)
 
@@ -152,7 +159,7 @@ class LinkConnection:
             self.hub.connections.discard(self)
             self.hub.fanout.remove(self)
             self._leave()
-            if self.blocks and self.kid:
+            if self.blocks and self.kid and not self.moved:
                 # The kid's editor went away mid-drive: stop the car rather than finish blind.
                 await self.classroom.stop_kid(self.kid.kid_id, "Scratch disconnected")
             await self._end_run("Scratch disconnected")
@@ -315,6 +322,12 @@ class LinkConnection:
     async def send_event(self, payload: dict[str, Any]) -> None:
         if self.session.state is State.CONNECTED:
             await self._send(self.session.event(payload))
+
+    async def car_changed(self, old: str | None, new: str | None) -> None:
+        self.moved = True  # the classroom already stopped what ran on the old car; the new one is not ours to stop
+        await self.send_event({"type": "car_changed", "car_id": new, "previous": old,
+                               "kid_text": car_change_text(old, new)})
+        await self.ws.close()
 
     async def car_lost(self, why: str) -> None:
         """Tell the extension, then close: scratch-vm's BLE class shows 'lost connection' on close."""

@@ -3,7 +3,8 @@
 - ``/teacher/``: the single-page console (server/teacher/static/), served from disk, no CDN.
 - ``GET  /api/teacher/classes/{code}/board``: the class as the console shows it: every kid with level,
   current lesson, stars and state (running / waiting for a shared car with queue position / idle),
-  every car with its driver, turn queue and e-stop state, and the arena.
+  every car with its driver, turn queue, e-stop state and the arena it is on (a lesson's, or the class's),
+  and the class's arena.
 - ``GET  /api/teacher/classes/{code}/progress.csv``: class progress for a spreadsheet.
 - ``GET  /api/teacher/classes/{code}/lessons``; ``POST .../lessons/{lesson_id}/lock`` (locked for the whole
   class), ``/unlock`` (open for the whole class, whatever the level) and ``/auto`` (follow each kid's progress).
@@ -91,10 +92,13 @@ def board(app: web.Application, code: str) -> dict[str, Any]:
         turn = turns.get(info.car_id, {})
         tel = classroom.latest_telemetry(info.car_id)
         driver = turn.get("driver_id")
+        arena = classroom.arena_for_car(info.car_id)
         cars.append({
             **info.as_dict(), "estop": info.estopped, "driver_id": driver,
             "driver_name": names.get(driver) or (classroom.kid(driver).name if driver else None),
             "queue": turn.get("queue", []), "safety_state": tel.safety_state if tel else None,
+            # which map the car is on: the class's, or a lesson's (the console draws each car on its own)
+            "arena_name": arena.name, "in_lesson_arena": arena is not classroom.default_arena,
         })
     cls = app[STORAGE].get_class(code)
     return {"code": code, "name": cls.name if cls else code, "kids": kids, "cars": cars,

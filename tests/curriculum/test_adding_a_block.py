@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-COPIED = ("curriculum", "server", "robot_runtime", "dojo", "blockly_app", "scratch_extension", "lessons")
+COPIED = ("curriculum", "server", "robot_runtime", "dojo", "blockly_app", "kid_ui", "scratch_extension", "lessons")
 RUN_TIMEOUT_S = 120.0  # a server, a car and a 360° turn take seconds; this is a hang
 
 NEW_ROW = '''
@@ -129,7 +129,7 @@ def test_a_new_row_reaches_the_api_the_gate_the_sdk_and_the_car(recipe):
     spin3 = next(b for b in got["level3"]["blocks"] if b["id"] == "spin")
     spin2 = next(b for b in got["level2"]["blocks"] if b["id"] == "spin")
     assert not spin3["locked"] and spin3["python"] == "car.spin(1)" and spin3["blockly_type"] == "dojo_spin"
-    assert spin2["locked"] and spin2["locked_text"] == "The “spin” block unlocks at level 3 — keep going!"
+    assert spin2["locked"] and spin2["locked_text"] == "The “spin around … times” block unlocks at level 3 — keep going!"
     spins = [e for e in got["log"] if e["block"] == "spin"]
     assert spins and spins[0]["status"] == "done", got["log"]
     assert spins[0]["args"]["kind"] == "turn" and spins[0]["args"]["degrees"] == 360

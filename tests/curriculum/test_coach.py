@@ -113,7 +113,7 @@ async def test_server_down_falls_back_to_checks_cleanly():
     await fake.stop()  # nothing listens there any more
     result = await Coach(CoachConfig(host=url, timeout_s=2.0)).feedback(lesson, verdict, "move forward 60 cm", images)
     assert result.source == "checks" and "not reachable" in result.teacher_note
-    assert "70 cm from the garage" in result.tip and result.text.count(".") >= 2
+    assert "70 cm away from the garage" in result.tip and result.text.count(".") >= 2
 
 
 async def test_http_error_from_the_model_is_retried_then_checks(ollama_fake):

@@ -48,15 +48,15 @@ CHECK_ROWS = [
     # (level, program, expected rule or None, expected kid text or None)
     (1, program(stack(FORWARD, TURN)), None, None),
     (1, program(repeat(4, FORWARD, TURN)), None, None),
-    (1, program(stack(FORWARD, SKILL_SLALOM)), "block_locked", "The “do skill” block unlocks at level 3 — keep going!"),
-    (1, program(repeat(4, FORWARD, GO_TO)), "block_locked", "The “go to” block unlocks at level 3 — keep going!"),
+    (1, program(stack(FORWARD, SKILL_SLALOM)), "block_locked", "The “do skill …” block unlocks at level 3 — keep going!"),
+    (1, program(repeat(4, FORWARD, GO_TO)), "block_locked", "The “go to x … y …” block unlocks at level 3 — keep going!"),
     (3, program(stack(FORWARD, SKILL_SLALOM)), None, None),
     (3, program(stack(SKILL_DRIFT)), "skill_locked", "The “drift” skill unlocks at level 4 — keep going!"),
     (4, program(stack(SKILL_DRIFT)), None, None),
     (4, program({"type": "text_print", "id": "p"}), "program_unknown_block",
      "I don't know the block 'text_print' — it isn't a MIKRO-DOJO block."),
     (1, program({"type": "dojo_when_obstacle", "id": "hat", "fields": {"DISTANCE": 20}}), "block_locked",
-     "The “when obstacle” block unlocks at level 2 — keep going!"),
+     "The “when obstacle closer than … cm” block unlocks at level 2 — keep going!"),
 ]
 
 

@@ -113,7 +113,7 @@ def test_check_uses_the_catalogs_and_the_gates_sentences():
 
     assert problem([{"block": "move_forward", "distance": 600}]).kid_text == "Use a distance from 0 to 500!"
     assert problem([{"block": "drive_for", "speed": 40, "seconds": 2}]).kid_text == \
-        "The “drive for” block unlocks at level 2 — keep going!"
+        "The “drive at …% for … seconds” block unlocks at level 2 — keep going!"
     assert problem([{"block": "set_speed", "speed": 60}], level=2).kid_text == "Level 2 cars go up to 50% — try 50!"
     assert problem([{"block": "distance"}], level=2).rule == "plan_block_kind"
     assert problem([]).rule == "plan_empty"

@@ -66,7 +66,7 @@ async def test_the_lesson_decides_which_blocks_the_reader_may_use():
     lesson = LESSONS.get("l1-wake-up")  # move_forward, move_backward, turn, stop
     result = await READER.plan("go to the garage then do a slalom", PlanContext(4, lesson))
     assert result.plan.short() == "move_forward 190"
-    assert "“Wake up, car!” is done without: do skill" in result.notes[0]
+    assert "“Wake up, car!” is done without: “do skill …”" in result.notes[0]
 
 
 async def test_a_point_in_a_closed_zone_is_explained_like_the_gate_explains_it():

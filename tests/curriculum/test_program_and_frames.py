@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from curriculum_helpers import fixture_lesson
 
-from curriculum.blockly_json import compare, distance, forward, program, repeat, repeat_while, skill, turn
+from curriculum.blockly_json import (compare, distance, forward, if_, position, program, repeat, repeat_while, skill, stop,
+                                     to_python, turn)
 from curriculum.frames import MAX_KEY_FRAMES, key_frame_indices, render_attempt_images
 from curriculum.interpreter import BlocklyInterpreter, UnsupportedBlock
 from curriculum.program import ProgramError, analyse
@@ -49,7 +50,30 @@ def test_sensor_loop_counts_the_sensor_and_the_condition():
 def test_scratch_project_is_read_without_counting_shadows_or_menus():
     info = analyse(SCRATCH_PROJECT)
     assert info.format == "scratch" and info.uses_loop
-    assert info.dojo_blocks == ["move_forward", "turn"] and info.block_count == 4  # hat, repeat, forward, turn
+    assert info.dojo_blocks == ["move_forward", "turn"] and info.block_count == 3  # repeat, forward, turn
+
+
+def test_the_same_program_counts_the_same_blocks_in_every_front_end():
+    """The green flag is Scratch's way to start, the final car.stop() the export's: neither is a block the
+    kid placed, so max_blocks gives the same stars in Scratch, Blockly and the exported Python."""
+    square = program(repeat(4, forward(60), turn("left", 90)))
+    counts = {analyse(square).block_count, analyse(SCRATCH_PROJECT).block_count,
+              analyse(to_python(square, "Square")).block_count}
+    assert counts == {3}
+    for blocks in ([forward(180)], [repeat_while(compare(position("x"), "GT", 265), forward(10), until=True)],
+                   [if_(compare(distance(), "LT", 30), stop(), else_=(forward(10),))]):
+        prog = program(*blocks)
+        assert analyse(to_python(prog, "t")).block_count == analyse(prog).block_count, to_python(prog, "t")
+
+
+def test_a_stop_the_kid_placed_still_counts_and_stacks_without_a_hat_do_not_run():
+    assert analyse(to_python(program(forward(50), stop()), "t")).block_count == 2  # the kid's stop, not the export's
+    orphan = {"targets": [{"isStage": False, "name": "Car", "blocks": {
+        **SCRATCH_PROJECT["targets"][0]["blocks"],
+        "lone": {"opcode": "mikrodojo_moveBackward", "next": None, "parent": None, "inputs": {}, "fields": {},
+                 "shadow": False, "topLevel": True}}}]}
+    info = analyse(orphan)
+    assert info.block_count == 3 and "move_backward" not in info.dojo_blocks  # never runs on the green flag
 
 
 def test_python_program_is_read_like_its_blocks():

@@ -1,4 +1,4 @@
-// The Blockly app's feedback card (blockly_app/src/feedback.js) on the app's own page in jsdom: the
+// The kid editors' feedback card (kid_ui/feedback.js) on the Blockly app's own page in jsdom: the
 // celebrations a browser run of one lesson cannot reach (a level up), the teacher's override arriving
 // later, no blame at 0 stars, and server text always shown as text, never parsed as HTML.
 import assert from 'node:assert/strict';
@@ -18,8 +18,10 @@ before(async () => {
   const dom = new JSDOM(html); // scripts are not run: we drive the modules ourselves
   doc = dom.window.document;
   globalThis.document = doc;
-  ({ FeedbackPanel } = await import('../../blockly_app/src/feedback.js'));
-  ({ LessonPanel } = await import('../../blockly_app/src/lessons.js'));
+  ({ FeedbackPanel } = await import('../../kid_ui/feedback.js'));
+  ({ LessonPanel } = await import('../../kid_ui/lessons.js'));
+  const { mountLessonUI } = await import('../../kid_ui/markup.js');
+  mountLessonUI(doc.getElementById('lesson-slot'), doc); // as the app does when it starts
 });
 
 const LESSONS = [

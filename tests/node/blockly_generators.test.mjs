@@ -24,7 +24,7 @@ test('the exported script reads like a short Python program: header, import, con
   assert.equal(py, [
     '# My car program - made with blocks in MIKRO-DOJO.',
     '# Run it with:  python program.py   (it needs the dojo package: pip install mikro-dojo)',
-    '# The car does one line after the other, just like the blocks did.',
+    '# The car does one line after the other, just like the blocks did, and says each one as it goes.',
     '',
     'import dojo',
     '',

@@ -213,7 +213,7 @@ describe('the Blockly app in Chromium', { skip }, () => {
     assert.equal(skillText, 'drift (locked)', 'the unavailable skill is kept and shown as locked');
     await page.click('#run-btn');
     await page.waitForFunction(() => document.querySelector('#status-card').dataset.state === 'refused');
-    assert.equal(await page.textContent('#status-text'), 'The “do skill” block unlocks at level 3 — keep going!');
+    assert.equal(await page.textContent('#status-text'), 'The “do skill …” block unlocks at level 3 — keep going!');
     // Blockly opens a bubble after the next render (setBubbleVisible is async): wait for it, briefly.
     await page.waitForFunction(() => window.dojoApp.state.workspace.getBlockById('edited-skill').getIcon('warning')?.bubbleIsVisible(),
       null, { timeout: 2000 }).catch(() => {});
@@ -269,12 +269,14 @@ describe('the Blockly app in Chromium', { skip }, () => {
     await download.saveAs(file);
     const code = fs.readFileSync(file, 'utf8');
     assert.match(download.suggestedFilename(), /^mia_car_program\.py$/);
+    assert.ok(code.includes('# Run it with:  python mia_car_program.py'), 'the header names the file it is in');
     assert.ok(code.includes(`car = dojo.connect("${demo.url}", class_code="DEMO", name="Mia")`), code);
     assert.ok(code.includes('car.forward(30)\ncar.turn_right(90)'), code);
     await shot(page, '09-exported');
     const start = await pose(page);
     const { code: exitCode, out } = await runPython(file);
     assert.equal(exitCode, 0, out);
+    assert.match(out, /car-\d: move forward 30 cm - done\ncar-\d: turn right 90 degrees - done/, 'it says what the car does');
     await page.waitForTimeout(300); // the last telemetry reaches the page
     const end = await pose(page);
     assert.ok(Math.hypot(end.x_cm - start.x_cm, end.y_cm - start.y_cm) > 25, `the script drove: ${JSON.stringify({ start, end })}`);

@@ -139,18 +139,9 @@ describe('Tell the car in Chromium, in Blockly and in Scratch', { skip }, () => 
     await scratch.fill('#kid-name', 'Ben');
     await scratch.click('#join-button');
     await scratch.waitForSelector('body[data-ready=true]', { timeout: EDITOR_READY_MS });
-    await scratch.waitForSelector('.tell-box #tell-input:not([disabled])');
-    await scratch.evaluate(() => new Promise((resolve, reject) => { // the device dialog's calls: connect the car
-      const timer = setTimeout(() => reject(new Error('no car listed')), 10_000);
-      window.vm.on('PERIPHERAL_LIST_UPDATE', (list) => {
-        const id = Object.keys(list)[0];
-        if (!id) return;
-        clearTimeout(timer);
-        window.vm.on('PERIPHERAL_CONNECTED', resolve);
-        window.vm.connectPeripheral('mikrodojo', id);
-      });
-      window.vm.scanForPeripheral('mikrodojo');
-    }));
+    await scratch.waitForSelector('#tell-slot.tell-box #tell-input:not([disabled])'); // in the car panel's slot
+    // the editor connects the kid's car by itself
+    await scratch.waitForFunction(() => window.vm.getPeripheralIsConnected('mikrodojo'), null, { timeout: UI_MS });
     const answer = await tell(scratch, 'forward 30');
     assert.equal(answer.state, 'planned');
     assert.match(answer.who, /language model/);
@@ -178,7 +169,8 @@ describe('Tell the car in Chromium, in Blockly and in Scratch', { skip }, () => 
     await retypeNumber(scratch, number, 50);
     await scratch.waitForFunction(() => Object.values(window.vm.editingTarget.blocks._blocks)
       .some((b) => b.opcode === 'math_number' && b.fields.NUM.value === '50'));
-    const carId = (await scratch.textContent('#who')).split('· ')[1];
+    const carId = /(car-\d+) is connected/.exec(await scratch.textContent('#car-status'))[1];
+    await scratch.waitForFunction((id) => window.arenaView.carId === id && window.arenaView.cars.get(id)?.pose, carId);
     const start = await scratch.evaluate((id) => ({ ...window.arenaView.cars.get(id).pose }), carId);
     await scratch.click('img[class*="green-flag_green-flag"]');
     await scratch.waitForFunction(([id, x0, y0]) => {

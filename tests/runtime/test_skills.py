@@ -204,6 +204,15 @@ def test_turn_in_a_tight_spot_becomes_a_three_point_turn_instead_of_giving_up(po
     assert change == pytest.approx(degrees if abs(degrees) < 180 else math.copysign(180.0, change), abs=5.0)
     assert any(c.throttle < 0 for c in run.sent)  # it backed up at least once
     assert not car.collision_log
+    # ...and says so: the kid's square near a wall ends somewhere else, and this is why
+    assert run.result.reason == "tight_turn", run.result
+    assert "backed up" in run.result.kid_text and "room" in run.result.kid_text
+
+
+def test_a_turn_in_open_floor_is_one_curve_and_says_nothing_more():
+    car = _car(START_POSES[0])
+    run = run_supervised(car, TurnAction(degrees=90.0, speed_pct=30))
+    assert (run.result.status, run.result.reason, run.result.kid_text) == ("done", "", "Turned!")
 
 
 def test_a_turn_whose_arc_clears_the_wall_ahead_is_driven_in_one_go():

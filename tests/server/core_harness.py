@@ -104,8 +104,10 @@ class Srv:
         await wait_for(placed, f"{car_id} connected and sending telemetry from its start slot")
         return car
 
-    async def join(self, name: str, class_code: str = CLASS) -> dict[str, Any]:
-        async with self.http.post(f"{self.url}/api/join", json={"class_code": class_code, "name": name}) as resp:
+    async def join(self, name: str, class_code: str = CLASS, *, rejoin: bool = False) -> dict[str, Any]:
+        """rejoin=True: "yes, that is me" when the class already has this name (else 409 same_name)."""
+        body = {"class_code": class_code, "name": name, **({"rejoin": True} if rejoin else {})}
+        async with self.http.post(f"{self.url}/api/join", json=body) as resp:
             body = await resp.json()
             assert resp.status == 200, body
             return body

@@ -103,3 +103,28 @@ def test_car_processes_die_with_a_demo_that_is_killed_outright(tmp_path):
         demo.process.wait(timeout=REAP_TIMEOUT_S)
         _, alive = psutil.wait_procs(cars, timeout=REAP_TIMEOUT_S)
         assert not alive, f"orphaned car processes: {alive}"
+
+
+def test_dojo_server_without_a_password_says_how_to_set_one_and_the_example_config_is_valid(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "dojo", "server", "--port", "0", "--data-dir", str(tmp_path / "d")],
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(6)]
+        text = "".join(lines)
+        assert "no teacher password yet" in text and "classroom.example.yaml" in text and "--config" in text, text
+        url = lines[0].split()[3]
+        assert "Scratch" in requests.get(f"{url}/", timeout=HTTP_TIMEOUT_S).text  # the landing page
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+    from server.main import EXAMPLE_CONFIG, load_config
+
+    example = load_config(EXAMPLE_CONFIG)  # what the hint tells a teacher to copy must load
+    assert example.teacher_password and example.car_tokens
+
+
+def test_dojo_version_prints_the_package_version():
+    result = subprocess.run([sys.executable, "-m", "dojo", "--version"], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0 and result.stdout.strip() == "mikro-dojo 0.1.0"

@@ -1,4 +1,4 @@
-// Python export: the program as a script a 12-year-old can read and run with `python program.py`.
+// Python export: the program as a script a 12-year-old can read and run with `python <its file name>`.
 //
 // Shape (MakeCode/Open Roberta style): a short header comment, `import dojo`, one `car = dojo.connect(...)`
 // line, then the kid's functions and event handlers (`@car.on_obstacle(20)` + def), then the program
@@ -66,6 +66,7 @@ export function createPythonExporter(python) {
       this.INDENT = '    '; // PEP 8: what every Python book a kid opens next uses
       this.connection = { server: 'http://127.0.0.1:8080', classCode: 'DEMO', name: 'Kid', car: null };
       this.title = 'My car program';
+      this.fileName = 'program.py'; // the name the file is saved under: the header says to run exactly that
     }
 
     /** Variables start at 0, not None: `side += 5` then just works (the run generator does the same). */
@@ -97,8 +98,8 @@ export function createPythonExporter(python) {
       const connect = `car = dojo.connect(${str(c.server)}, class_code=${str(c.classCode)}, name=${str(c.name)})`;
       const parts = [
         `# ${this.title.replace(/\n/g, ' ')} - made with blocks in MIKRO-DOJO.\n` +
-        '# Run it with:  python program.py   (it needs the dojo package: pip install mikro-dojo)\n' +
-        '# The car does one line after the other, just like the blocks did.',
+        `# Run it with:  python ${this.fileName}   (it needs the dojo package: pip install mikro-dojo)\n` +
+        '# The car does one line after the other, just like the blocks did, and says each one as it goes.',
         ['import dojo', ...(hasEvents ? ['import time'] : []), ...imports].join('\n'),
         c.car ? `${connect}  # your car: ${c.car}` : connect,
       ];
@@ -124,9 +125,10 @@ export function createPythonExporter(python) {
   return generator;
 }
 
-/** The readable script for a workspace. connection: {server, classCode, name, car}. */
-export function exportPython(generator, workspace, connection, title) {
+/** The readable script for a workspace. connection: {server, classCode, name, car}; fileName: what it is saved as. */
+export function exportPython(generator, workspace, connection, title, fileName) {
   generator.connection = { ...generator.connection, ...connection };
   if (title) generator.title = title;
+  if (fileName) generator.fileName = fileName;
   return generator.workspaceToCode(workspace);
 }

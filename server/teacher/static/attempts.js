@@ -13,9 +13,13 @@ function num(v) {
   return String(v);
 }
 
+// Units the checks report in the plural; one of them reads in the singular ("1 block", "1 cone").
+const SINGULAR = { blocks: 'block', cones: 'cone', 'steering reversals': 'steering reversal' };
+
 function withUnit(v, unit) {
   if (v === undefined || v === null || v === '') return '—';
-  return unit ? `${num(v)} ${unit}` : num(v);
+  if (!unit) return num(v);
+  return `${num(v)} ${Number(v) === 1 && SINGULAR[unit] ? SINGULAR[unit] : unit}`;
 }
 
 export class Attempts {

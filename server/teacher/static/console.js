@@ -2,7 +2,7 @@
 // Live state comes over socket.io (/teacher namespace); the roster board is re-read from the API
 // whenever the server says something changed, so the page never needs a reload.
 import { api, setCsrf, ApiError, request } from './api.js';
-import { $, el, fill, toast, openDialog, setupDialogs } from './ui.js';
+import { $, el, fill, toast, openDialog, setupDialogs, confirmChange } from './ui.js';
 import { Roster } from './roster.js';
 import { Cars } from './cars.js';
 import { Attempts } from './attempts.js';
@@ -43,6 +43,23 @@ function kidsOfCar(carId) {
   return (state.board?.cars || []).find((c) => c.car_id === carId)?.kid_ids || [];
 }
 
+function kidOf(kidId) {
+  return (state.board?.kids || []).find((k) => k.kid_id === kidId);
+}
+
+const names = (ids) => ids.map(nameOf).join(', ');
+
+/** A sentence about who loses a car and who stops driving, or '' when nothing is taken from anyone.
+ * keepIds: the car's kids after the change; moving: kids leaving it for another car (not "no car"). */
+function whatItTakes(carId, keepIds, moving = []) {
+  const losing = kidsOfCar(carId).filter((id) => !keepIds.includes(id) && !moving.includes(id));
+  const driving = [...losing, ...moving].filter((id) => kidOf(id)?.state === 'running');
+  const parts = [];
+  if (losing.length) parts.push(`${names(losing)} will have no car.`);
+  if (driving.length) parts.push(`${names(driving)} ${driving.length > 1 ? 'are' : 'is'} driving right now: that drive stops.`);
+  return parts.join(' ');
+}
+
 const roster = new Roster({
   setLevel: (kidId, level) => change('set the level', async () => {
     const kid = state.board?.kids.find((k) => k.kid_id === kidId);
@@ -52,23 +69,44 @@ const roster = new Roster({
     scheduleRefresh();
   }),
   // the share bar: exactly these kids share the car, taking turns in this order
-  share: (carId, kidIds) => change('share the car', async () => {
-    await api.assignCar(carId, kidIds);
-    toast(`${carId} is shared`, `${kidIds.map(nameOf).join(', ')} take turns, in that order.`, 'ok');
-    roster.selected.clear();
-    scheduleRefresh();
-  }),
+  share: async (carId, kidIds) => {
+    const takes = whatItTakes(carId, kidIds);
+    if (takes && !await confirmChange(`${carId} for ${names(kidIds)}: ${takes}`, `Share ${carId}`)) return scheduleRefresh();
+    await change('share the car', async () => {
+      await api.assignCar(carId, kidIds);
+      toast(`${carId} is shared`, `${names(kidIds)} take turns, in that order. Their editors switched by themselves.`, 'ok');
+      roster.selected.clear();
+      scheduleRefresh();
+    });
+  },
   // one kid's car menu: the kid joins that car (at the end of its turn order) and leaves any other
-  assign: (carId, kidId) => change('assign the car', async () => {
-    await api.assignCar(carId, [...kidsOfCar(carId).filter((k) => k !== kidId), kidId]);
-    scheduleRefresh();
-  }),
-  unassign: (kidId) => change('remove the car', async () => {
+  assign: async (carId, kidId) => {
+    const kid = kidOf(kidId);
+    const from = kid?.car_id;
+    const takes = from ? whatItTakes(from, kidsOfCar(from).filter((k) => k !== kidId), [kidId]) : '';
+    if (takes && !await confirmChange(`Move ${nameOf(kidId)} from ${from} to ${carId}? ${takes}`, `Move to ${carId}`)) {
+      return scheduleRefresh(); // the menu shows the car the kid still has
+    }
+    await change('assign the car', async () => {
+      await api.assignCar(carId, [...kidsOfCar(carId).filter((k) => k !== kidId), kidId]);
+      const sharing = kidsOfCar(carId).filter((k) => k !== kidId);
+      toast(`${nameOf(kidId)} drives ${carId} now`, `${sharing.length ? `Shared with ${names(sharing)}. ` : ''}`
+        + 'Their editor switched to it by itself.', 'ok');
+      scheduleRefresh();
+    });
+  },
+  unassign: async (kidId) => {
     const car = (state.board?.cars || []).find((c) => (c.kid_ids || []).includes(kidId));
-    if (car) await api.assignCar(car.car_id, car.kid_ids.filter((k) => k !== kidId));
-    scheduleRefresh();
-  }),
-});
+    if (!car) return;
+    const takes = whatItTakes(car.car_id, car.kid_ids.filter((k) => k !== kidId));
+    if (!await confirmChange(`Take ${car.car_id} from ${nameOf(kidId)}? ${takes}`, 'Take the car')) return scheduleRefresh();
+    await change('remove the car', async () => {
+      await api.assignCar(car.car_id, car.kid_ids.filter((k) => k !== kidId));
+      toast(`${nameOf(kidId)} has no car now`, `${car.car_id} is free for someone else.`, 'ok');
+      scheduleRefresh();
+    });
+  },
+}, (carId) => arena.colorOf(carId));
 
 function nameOf(kidId) {
   return (state.board?.kids || []).find((k) => k.kid_id === kidId)?.name || kidId;
@@ -109,13 +147,24 @@ async function stopAll() {
   try {
     const res = await api.estopAll();
     const n = Array.isArray(res?.cars) ? res.cars.length : null;
-    toast('ALL CARS STOPPED', `${n === null ? 'Every car' : n === 1 ? '1 car' : `${n} cars`} stopped. Press Reset on a car to let it drive again.`, 'error');
+    toast('ALL CARS STOPPED', `${n === null ? 'Every car' : n === 1 ? '1 car' : `${n} cars`} stopped. Resume all (top) or Reset one car to let them drive again.`, 'error');
   } catch (e) {
     toast('STOP ALL failed', `${e.message} — switch the cars off by hand!`, 'error');
   }
   scheduleRefresh();
 }
 $('stop-all').addEventListener('click', stopAll);
+
+/** After STOP ALL: every stopped car may drive again, in one click (each car's Reset, all at once). */
+async function resumeAll() {
+  const stopped = (state.board?.cars || []).filter((c) => c.estop).map((c) => c.car_id);
+  await change('resume the cars', async () => {
+    await Promise.all(stopped.map((carId) => api.resetCar(carId)));
+    toast('Cars can drive again', `${stopped.join(', ')} ${stopped.length === 1 ? 'is' : 'are'} free to drive.`, 'ok');
+    scheduleRefresh();
+  });
+}
+$('resume-all').addEventListener('click', resumeAll);
 document.addEventListener('keydown', (e) => {
   if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'e') {
     e.preventDefault(); // Ctrl+E is the browser's search shortcut; here it stops the cars
@@ -164,7 +213,7 @@ async function openClass(code) {
   $('stop-all').disabled = false;
   $('code-chip').textContent = code;
   $('join-code').textContent = code;
-  $('join-url').textContent = `${location.host}/blockly/`;
+  $('join-url').textContent = `${location.host}/`; // the landing page: Scratch or Blockly from there
   $('csv-link').href = api.csvUrl(code);
   $('csv-link').setAttribute('download', `${code}-progress.csv`);
   fill($('class-picker'), [...state.classes, ...(state.classes.some((c) => c.code === code) ? [] : [{ code, name: '' }])]
@@ -204,6 +253,9 @@ async function refreshBoard() {
 
 function renderBoard() {
   const board = state.board;
+  const stopped = (board.cars || []).filter((c) => c.estop).length;
+  $('resume-all').hidden = !stopped;
+  $('resume-all').textContent = `↺ Resume all (${stopped})`;
   roster.update(board.kids || [], board.cars || []);
   cars.update(board.cars || [], board.kids || []);
   arena.setCars(board.cars || [], board.kids || []);
@@ -261,11 +313,13 @@ function scheduleAttempts() {
 function setLive(mode) {
   const dot = $('live-dot');
   dot.dataset.state = mode;
-  dot.textContent = mode === 'on' ? 'live' : mode === 'lost' ? 'reconnecting…' : 'offline';
+  dot.textContent = { on: 'live', lost: 'reconnecting…', connecting: 'connecting…' }[mode] || '';
+  dot.hidden = mode === 'off'; // no class open: nothing to be live about (never a scary "offline")
 }
 
 function connect() {
   disconnect();
+  setLive('connecting'); // never "offline" while the first connection is still on its way
   if (typeof io !== 'function') { setLive('off'); return; }
   const socket = io('/teacher', { transports: ['websocket'], withCredentials: true });
   state.socket = socket;
@@ -355,10 +409,7 @@ function showCodeBig() {
 $('code-chip').addEventListener('click', showCodeBig);
 $('join-code').addEventListener('click', showCodeBig);
 $('code-dialog').addEventListener('click', () => $('code-dialog').close());
-$('banner-toggle').addEventListener('click', () => {
-  const compact = $('join-banner').classList.toggle('compact');
-  $('banner-toggle').textContent = compact ? 'Show' : 'Hide';
-});
+$('banner-toggle').addEventListener('click', showCodeBig);
 
 async function afterLogin() {
   const list = await api.classes();

@@ -5,20 +5,25 @@ import { el, $, stars, fill } from './ui.js';
 
 const LEVELS = [1, 2, 3, 4];
 
-function stateBadge(kid) {
+/** What the kid is doing now, their car included: an e-stopped or lost car is why nothing moves. */
+function stateBadge(kid, car) {
   if (kid.state === 'running') return el('span', { class: 'state running' }, 'running');
   if (kid.state === 'waiting') {
     const pos = kid.queue_position ? ` #${kid.queue_position}` : '';
     return el('span', { class: 'state waiting', title: 'Waiting for a turn on the shared car' }, `waiting${pos}`);
   }
+  if (car?.estop) return el('span', { class: 'state estop', title: `${car.car_id} is stopped until you press Reset or Resume all` }, 'e-stopped');
+  if (car && car.connected === false) return el('span', { class: 'state lost', title: `${car.car_id} is off or lost its connection` }, 'car lost');
   if (kid.connected === false) return el('span', { class: 'state offline' }, 'offline');
   return el('span', { class: 'state idle' }, 'idle');
 }
 
 export class Roster {
-  /** actions: {setLevel(kidId, level), share(carId, kidIds), assign(carId, kidId), unassign(kidId)} */
-  constructor(actions) {
+  /** actions: {setLevel(kidId, level), share(carId, kidIds), assign(carId, kidId), unassign(kidId)};
+   * colorOf(carId): the car's one colour (its dot in the row) */
+  constructor(actions, colorOf = () => null) {
     this.actions = actions;
+    this.colorOf = colorOf;
     this.selected = new Set();
     this.rows = new Map(); // kid_id -> {tr, cells...}
     this.kids = [];
@@ -49,12 +54,13 @@ export class Roster {
     const r = {
       check: el('input', { type: 'checkbox', 'aria-label': `Select ${kid.name}` }),
       level: el('select', { 'aria-label': `Level for ${kid.name}`, dataset: { kid: id } },
-        LEVELS.map((n) => el('option', { value: n }, `Level ${n}`))),
+        LEVELS.map((n) => el('option', { value: n }, String(n)))),
       car: el('select', { 'aria-label': `Car for ${kid.name}`, dataset: { kid: id } }),
       lesson: el('td', { class: 'lesson-cell' }),
       stars: el('td', {}),
       state: el('td', { class: 'state-cell' }),
-      shared: el('div', { class: 'shared-tag' }),
+      shared: el('span', { class: 'shared-tag' }),
+      dot: el('span', { class: 'car-dot', 'aria-hidden': 'true' }),
       carIds: '',
     };
     r.check.addEventListener('change', () => {
@@ -66,10 +72,10 @@ export class Roster {
       r.car.blur();
       if (r.car.value) this.actions.assign(r.car.value, id); else this.actions.unassign(id);
     });
-    r.tr = el('tr', { class: 'new', dataset: { kid: id } },
+    r.tr = el('tr', { class: this.rendered ? 'new' : '', dataset: { kid: id } }, // flash kids who join, not the first list
       el('td', { class: 'sel' }, r.check),
       el('td', {}, el('span', { class: 'kid-name' }, kid.name)),
-      el('td', {}, r.level), r.lesson, r.stars, r.state, el('td', {}, r.car, r.shared));
+      el('td', {}, r.level), r.lesson, r.stars, r.state, el('td', {}, el('div', { class: 'car-cell' }, r.dot, r.car, r.shared)));
     setTimeout(() => r.tr.classList.remove('new'), 2000); // the arrival flash plays once
     this.rows.set(id, r);
     return r;
@@ -87,13 +93,17 @@ export class Roster {
     }
     if (document.activeElement !== r.car) r.car.value = kid.car_id || '';
     const car = this.cars.find((c) => c.car_id === kid.car_id);
+    r.dot.style.setProperty('--car-color', kid.car_id ? this.colorOf(kid.car_id) : 'transparent');
     const sharers = car?.kid_ids?.length || 0;
-    r.shared.textContent = sharers > 1 ? `shared by ${sharers}` : '';
+    r.shared.textContent = sharers > 1 ? `×${sharers}` : ''; // one line per kid: 30 kids fit
+    r.shared.title = sharers > 1 ? `shared by ${sharers}` : '';
     r.shared.hidden = sharers <= 1;
-    fill(r.lesson, [kid.lesson ? (kid.lesson.title || kid.lesson.id) : '—',
-      kid.lessons_passed ? el('div', {}, `${kid.lessons_passed} lesson${kid.lessons_passed > 1 ? 's' : ''} passed`) : null].filter(Boolean));
-    fill(r.stars, [stars(Math.min(3, kid.best_stars ?? 0)), el('span', { class: 'stars' }, el('span', { class: 'n' }, `${kid.stars ?? 0} total`))]);
-    fill(r.state, [stateBadge(kid)]);
+    const passed = kid.lessons_passed ? ` · ${kid.lessons_passed} passed` : '';
+    r.lesson.textContent = `${kid.lesson ? (kid.lesson.title || kid.lesson.id) : '—'}${passed}`; // one line: 30 kids fit
+    r.lesson.title = r.lesson.textContent;
+    fill(r.stars, [stars(Math.min(3, kid.best_stars ?? 0))]);
+    r.stars.title = `${kid.stars ?? 0} stars in all`;
+    fill(r.state, [stateBadge(kid, car)]);
     return r.tr;
   }
 
@@ -117,6 +127,7 @@ export class Roster {
     const ids = new Set(this.kids.map((k) => k.kid_id));
     for (const id of [...this.rows.keys()]) if (!ids.has(id)) this.rows.delete(id);
     $('roster-empty').hidden = this.kids.length > 0;
+    this.rendered = true;
     $('kid-count').textContent = String(this.kids.length);
     this.renderShareBar();
   }

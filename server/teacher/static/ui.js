@@ -73,3 +73,18 @@ export function setupDialogs() {
   new ResizeObserver(measure).observe(bar);
   measure();
 }
+
+/** Ask before a change that takes a car from a kid or stops a drive: resolves true for `yes`. */
+export function confirmChange(text, yes) {
+  const dialog = $('confirm-dialog');
+  $('confirm-text').textContent = text;
+  $('confirm-yes').textContent = yes;
+  return new Promise((resolve) => {
+    let answer = false;
+    openDialog(dialog);
+    dialog.addEventListener('close', () => resolve(answer), { once: true });
+    $('confirm-yes').onclick = () => { answer = true; dialog.close(); };
+    $('confirm-no').onclick = () => dialog.close();
+    $('confirm-yes').focus();
+  });
+}

@@ -3,6 +3,7 @@
 //
 //   import { ArenaView } from "/arena/arena.js";
 //   const view = new ArenaView(canvas, { socket, carId: "car-1" });   // socket: a socket.io client
+//   const lesson = new ArenaView(canvas, { socket, carIds: ["car-2", "car-3"] });  // a few cars, on their map
 //
 // The socket may be a /kid socket (telemetry of the kid's car) or a /teacher socket (every car).
 // Arena coordinates: centimetres from the lower-left corner, heading in degrees, counter-clockwise.
@@ -18,14 +19,25 @@ const ZONE_COLORS = {
   parking: ["rgba(56, 139, 253, 0.15)", "#388bfd"],
   start: ["rgba(140, 140, 140, 0.12)", "#8c8c8c"],
 };
-const CAR_COLORS = ["#e36209", "#6f42c1", "#1f883d", "#0969da", "#bf3989", "#9a6700", "#0a7b83", "#cf222e"];
+const CAR_COLORS = ["#e36209", "#6f42c1", "#1f883d", "#0969da", "#bf3989", "#9a6700", "#0a7b83", "#8250df"];
+const CENTRE_DOT_PX = 3.5; // the car's middle: what "reach a zone" measures (curriculum/checks.py)
+
+/** One colour per car, the same on every page: car-1 is always the first colour, car-2 the second... */
+export function carColor(carId) {
+  const m = /(\d+)$/.exec(String(carId));
+  const n = m ? Number(m[1]) - 1 : [...String(carId)].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7);
+  return CAR_COLORS[((n % CAR_COLORS.length) + CAR_COLORS.length) % CAR_COLORS.length];
+}
 
 export class ArenaView {
-  constructor(canvas, { socket = null, carId = null, arenaUrl = "/api/arena", fetchFn = null } = {}) {
+  constructor(canvas, { socket = null, carId = null, carIds = null, arenaUrl = "/api/arena", fetchFn = null } = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.socket = socket;
     this.carId = carId;
+    // Only these cars (all on one map, which the first one's /api/arena answer gives); null: every car.
+    this.carIds = carIds ? new Set(carIds) : carId ? new Set([carId]) : null;
+    this.mapCar = carId || (carIds && carIds[0]) || null;
     this.arenaUrl = arenaUrl;
     this.fetch = fetchFn || ((url) => fetch(url, { credentials: "same-origin" }));
     this.arena = null;
@@ -38,8 +50,11 @@ export class ArenaView {
     if (socket) {
       this._on("telemetry", (t) => this.onTelemetry(t));
       this._on("safety", (e) => this.onSafety(e.car_id, e));
-      this._on("arena", (a) => { if (!this.carId || a.car_id === this.carId) this.load(); });
+      this._on("arena", (a) => { if (!this.carIds || this.carIds.has(a.car_id)) this.load(); });
     }
+    // A canvas that changes size (a window resize, a tile layout) is drawn again at its new size.
+    this._resize = typeof ResizeObserver === "function" ? new ResizeObserver(() => { this.dirty = true; }) : null;
+    this._resize?.observe(canvas);
     this.load();
     this._loop();
   }
@@ -50,7 +65,7 @@ export class ArenaView {
   }
 
   async load() {
-    const url = this.carId ? `${this.arenaUrl}?car=${encodeURIComponent(this.carId)}` : this.arenaUrl;
+    const url = this.mapCar ? `${this.arenaUrl}?car=${encodeURIComponent(this.mapCar)}` : this.arenaUrl;
     try {
       const resp = await this.fetch(url);
       if (!resp.ok) throw new Error(`GET ${url}: HTTP ${resp.status}`);
@@ -68,14 +83,13 @@ export class ArenaView {
 
   car(carId) {
     if (!this.cars.has(carId)) {
-      const color = CAR_COLORS[this.cars.size % CAR_COLORS.length];
-      this.cars.set(carId, { pose: null, trail: [], state: "ok", flash: null, seen: 0, color, speed: 0 });
+      this.cars.set(carId, { pose: null, trail: [], state: "ok", flash: null, seen: 0, color: carColor(carId), speed: 0 });
     }
     return this.cars.get(carId);
   }
 
   onTelemetry(t) {
-    if (!t || !t.pose || (this.carId && t.car_id !== this.carId)) return;
+    if (!t || !t.pose || (this.carIds && !this.carIds.has(t.car_id))) return;
     const car = this.car(t.car_id);
     car.pose = t.pose;
     car.state = t.safety_state || "ok";
@@ -91,7 +105,7 @@ export class ArenaView {
   }
 
   onSafety(carId, event) {
-    if (!carId || !event || (this.carId && carId !== this.carId)) return;
+    if (!carId || !event || (this.carIds && !this.carIds.has(carId))) return;
     const key = `${carId}|${event.t}|${event.reason}`;
     if (this.seenEvents.has(key)) return; // the same event may come in telemetry and as "safety"
     this.seenEvents.add(key);
@@ -111,6 +125,7 @@ export class ArenaView {
   }
 
   destroy() {
+    this._resize?.disconnect();
     if (this._frame) cancelAnimationFrame(this._frame);
     this._frame = null;
     if (this.socket) for (const [event, fn] of this._handlers) this.socket.off(event, fn);
@@ -273,6 +288,14 @@ export class ArenaView {
     ctx.lineTo(l / 2 - Math.min(l / 3, w), -w / 3);
     ctx.lineTo(l / 2 - Math.min(l / 3, w), w / 3);
     ctx.closePath();
+    ctx.fill();
+    ctx.fillStyle = "#1f2328"; // the middle dot, as on the graded picture: "inside" means this dot is inside
+    ctx.beginPath();
+    ctx.arc(0, 0, (CENTRE_DOT_PX + 1) * this.ratio, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.fillStyle = "#ffffff";
+    ctx.beginPath();
+    ctx.arc(0, 0, CENTRE_DOT_PX * this.ratio, 0, 2 * Math.PI);
     ctx.fill();
     ctx.restore();
 

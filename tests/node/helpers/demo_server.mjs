@@ -7,7 +7,7 @@
 //
 // The demo prints `MIKRO-DOJO READY http://127.0.0.1:PORT` once the server listens and the cars are
 // connected; we wait for that line, never for a fixed sleep.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -100,5 +100,13 @@ export async function startDemo({ cars = 4, port = 0, teacherPassword, extraArgs
     return stopping;
   }
 
-  return { url, classCode: CLASS_CODE, teacherPassword: password, dataDir, output: () => log, stop };
+  /** Switch one simulated car off the hard way (its process killed): what a flat battery looks like. */
+  function killCar(carId) {
+    const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(child.pid)], { encoding: 'utf8' });
+    const line = children.split('\n').find((l) => l.includes(`--name ${carId} `));
+    if (!line) throw new Error(`no car process ${carId} under the demo (pid ${child.pid}):\n${children}`);
+    process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
+  }
+
+  return { url, classCode: CLASS_CODE, teacherPassword: password, dataDir, output: () => log, stop, killCar };
 }

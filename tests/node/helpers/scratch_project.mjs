@@ -85,3 +85,51 @@ export function buildProject(scripts, { variables = [] } = {}) {
     meta: { semver: '3.0.0', vm: '4.8.115', agent: 'mikro-dojo tests' },
   };
 }
+export const goTo = (x, y) => blk('mikrodojo_goTo', { X: x, Y: y });
+export const repeatUntil = (condition, stack) => blk('control_repeat_until', { CONDITION: { bool: condition }, SUBSTACK: { stack } });
+export const whileLoop = (condition, stack) => blk('control_while', { CONDITION: { bool: condition }, SUBSTACK: { stack } });
+
+const SCRATCH_AXIS = { x: 'positionX', y: 'positionY', heading: 'heading' };
+
+/**
+ * A Blockly program (the Blockly app's JSON save) as the Scratch script a kid builds for it: the green flag,
+ * then block for block the same program (the car blocks, repeat, repeat until / while, comparisons,
+ * the sensor reporters). Throws on a Blockly block it has no Scratch twin for.
+ */
+export function scriptsFromBlockly(program) {
+  const value = (slot) => {
+    const b = slot && (slot.block || slot.shadow);
+    if (!b) return 0;
+    if (b.type === 'math_number') return Number(b.fields.NUM);
+    if (b.type === 'dojo_distance') return reporter('distance');
+    if (b.type === 'dojo_position') return reporter(SCRATCH_AXIS[b.fields.AXIS || b.fields.axis || 'x']);
+    if (b.type === 'logic_compare') {
+      const op = { GT: greaterThan, LT: lessThan }[b.fields.OP];
+      if (!op) throw new Error(`no Scratch comparison for ${b.fields.OP}`);
+      return op(value(b.inputs.A), value(b.inputs.B));
+    }
+    throw new Error(`no Scratch twin for the value block ${b.type}`);
+  };
+  const stack = (first) => {
+    const out = [];
+    for (let b = first; b; b = b.next && b.next.block) {
+      const i = b.inputs || {};
+      const f = b.fields || {};
+      if (b.type === 'dojo_move_forward') out.push(moveForward(value(i.DISTANCE)));
+      else if (b.type === 'dojo_move_backward') out.push(moveBackward(value(i.DISTANCE)));
+      else if (b.type === 'dojo_turn') out.push(turn(f.DIRECTION, value(i.DEGREES)));
+      else if (b.type === 'dojo_set_speed') out.push(setSpeed(value(i.SPEED)));
+      else if (b.type === 'dojo_drive_for') out.push(driveFor(value(i.SPEED), value(i.SECONDS)));
+      else if (b.type === 'dojo_go_to') out.push(goTo(value(i.X), value(i.Y)));
+      else if (b.type === 'dojo_do_skill') out.push(doSkill(f.SKILL));
+      else if (b.type === 'dojo_stop') out.push(stopCar());
+      else if (b.type === 'controls_repeat_ext') out.push(repeat(value(i.TIMES), stack(i.DO && i.DO.block)));
+      else if (b.type === 'controls_whileUntil') {
+        const loop = f.MODE === 'UNTIL' ? repeatUntil : whileLoop;
+        out.push(loop(value(i.BOOL), stack(i.DO && i.DO.block)));
+      } else throw new Error(`no Scratch twin for the Blockly block ${b.type}`);
+    }
+    return out;
+  };
+  return program.blocks.blocks.map((top) => [flag(), ...stack(top)]);
+}

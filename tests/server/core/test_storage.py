@@ -89,9 +89,9 @@ async def test_a_restarted_server_keeps_classes_levels_assignments_progress_and_
         finally:
             await teacher.http.close()
     async with classroom_server(tmp_path, cars=["car-1"]) as srv:
-        again = await srv.join("mia", class_code=code)
+        again = await srv.join("mia", class_code=code, rejoin=True)
         assert again["kid_id"] == mia["kid_id"] and again["level"] == 2 and again["car_id"] == "car-1"
-        assert (await srv.join("Leo", class_code=code))["level"] == 2  # kids joined after the class level was set
+        assert (await srv.join("Leo", class_code=code, rejoin=True))["level"] == 2  # kids joined after the class level was set
         assert srv.classroom.storage.kv_get("progress", mia["kid_id"]) == {"stars": 3}
         sio = await srv.kid_socket(mia["token"])  # the old token still opens the socket (key kept on disk)
         assert sio.connected

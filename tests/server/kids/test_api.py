@@ -59,12 +59,16 @@ async def test_catalog_without_level_uses_the_kids_level(tmp_path):
         assert body["level"] == 2
 
 
-async def test_join_gives_a_token_and_the_same_name_rejoins_as_the_same_kid(tmp_path):
+async def test_join_gives_a_token_and_a_name_the_class_has_asks_is_that_you_before_rejoining(tmp_path):
     async with classroom_server(tmp_path, cars=["car-1"]) as srv:
         first = await srv.join("Mia")
         assert first["car_id"] == "car-1" and first["level"] == 1 and first["class_code"] == "TEST"
         srv.classroom.set_level(first["kid_id"], 3)
-        again = await srv.join("mia", class_code="test")
+        status, asked = await post(srv, "/api/join", {"class_code": "test", "name": "mia"})
+        assert status == 409 and asked["error"]["rule"] == "same_name" and asked["error"]["value"] == "Mia"
+        assert "already a Mia" in asked["error"]["message"] and "rejoin" in asked["error"]["fix"]
+        status, again = await post(srv, "/api/join", {"class_code": "test", "name": "mia", "rejoin": True})
+        assert status == 200, again
         assert again["kid_id"] == first["kid_id"] and again["level"] == 3 and again["car_id"] == "car-1"
         assert again["name"] == "Mia"
         assert len(srv.classroom.kids_in_class("TEST")) == 1

@@ -161,3 +161,38 @@ async def test_bad_kid_messages_get_an_error_and_the_connection_stays_up(tmp_pat
         assert sio.connected
         assert (await srv.block(sio, "move_forward", {"distance": 5}))["status"] == "done"
         assert srv.handle.app[__import__("server.kids.hub", fromlist=["KID_HUB"]).KID_HUB].bad_messages >= 6
+
+
+async def test_a_reassigned_kid_hears_car_changed_with_the_new_car_and_why(tmp_path):
+    async with classroom_server(tmp_path, cars=["car-1", "car-2"], auto_assign_cars=False) as srv:
+        mia = await srv.join("Mia")
+        heard: list[dict] = []
+        sio = await srv.kid_socket(mia["token"], {"car_changed": heard.append})
+        srv.classroom.assign("car-1", [mia["kid_id"]])
+        await wait_for(lambda: heard, "car_changed to car-1")
+        assert heard[-1] == {"car_id": "car-1", "previous": None, "kid_text": "Your teacher gave you car-1."}
+        srv.classroom.assign("car-2", [mia["kid_id"]])
+        await wait_for(lambda: len(heard) == 2, "car_changed to car-2")
+        assert heard[-1]["car_id"] == "car-2" and heard[-1]["previous"] == "car-1"
+        srv.classroom.assign("car-2", [])
+        await wait_for(lambda: len(heard) == 3, "car taken back")
+        assert heard[-1] == {"car_id": None, "previous": "car-2",
+                             "kid_text": "Your teacher took car-2 back. Ask your teacher when you need a car again."}
+        assert sio.connected
+
+
+async def test_a_turn_that_had_to_back_up_near_a_wall_is_done_with_a_note_the_kid_reads(tmp_path):
+    from robot_runtime.arena import Arena
+    from robot_runtime.protocol import Pose
+
+    async with classroom_server(tmp_path, cars=["car-1"]) as srv:
+        mia = await srv.join("Mia")
+        sio = await srv.kid_socket(mia["token"])
+        # 45 cm from a wall: too close for one curve (the steering-aware fence lets a 60 cm gap through)
+        await srv.classroom.set_arena("car-1", Arena(), Pose(x_cm=255, y_cm=100, heading_deg=0))
+        await wait_for(lambda: srv.classroom.latest_telemetry("car-1").pose.x_cm > 250, "car-1 near the wall")
+        reply = await srv.block(sio, "turn", {"direction": "left", "degrees": 90})
+        assert reply["status"] == "done" and reply["rule"] == "tight_turn", reply
+        assert reply["kid_text"].startswith("I turned left 90°, but a wall was too close") and "backed up" in reply["kid_text"]
+        open_floor = await srv.block(sio, "move_backward", {"distance": 5})
+        assert open_floor["status"] == "done" and open_floor["rule"] == "", open_floor

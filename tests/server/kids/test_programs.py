@@ -56,7 +56,7 @@ async def test_run_start_with_a_hand_edited_locked_block_is_refused_naming_the_b
         reply = await sio.call("run_start", {"source": "blockly", "program": program(forward(20), locked)},
                                namespace="/kid", timeout=ACK_TIMEOUT_S)
         assert reply["status"] == "refused" and reply["rule"] == "block_locked"
-        assert reply["kid_text"] == "The “do skill” block unlocks at level 3 — keep going!"
+        assert reply["kid_text"] == "The “do skill …” block unlocks at level 3 — keep going!"
         assert "(block sk2)" in reply["detail"]
         ok = await sio.call("run_start", {"source": "blockly", "program": program(repeat(4, forward(20), turn("left", 90)))},
                             namespace="/kid", timeout=ACK_TIMEOUT_S)

@@ -286,6 +286,8 @@ def test_ctrl_c_in_a_kid_program_stops_the_car(demo_server, connect, tmp_path):
     kid = subprocess.Popen([sys.executable, str(program), demo_server.base_url], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     try:
+        first = kid.stdout.readline().strip()  # the SDK says who drives which car, then the program speaks
+        assert first.startswith("Finn drives car-") and "Ctrl+C" in first, first
         assert kid.stdout.readline().strip() == "driving"
         wait_until(lambda: watcher.telemetry and watcher.telemetry["throttle"] > 0, 3.0, "Finn's car to drive")
         kid.send_signal(signal.SIGINT)

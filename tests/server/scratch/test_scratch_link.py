@@ -467,3 +467,29 @@ async def test_run_writes_start_and_end_the_kids_run_and_a_closed_socket_ends_it
         await link.wait_payload("run", ref="g3")
     await asyncio.sleep(0.2)
     assert runs[-1][0] == "ended" and runs[-1][1].end_reason == "Scratch disconnected"
+
+
+async def test_a_car_change_says_where_to_go_and_a_sharing_change_keeps_the_kid_on_the_car(env: Env) -> None:
+    """The teacher shares Mia's car with Leo: Mia stays connected. Then gives Mia car-2 alone: her socket
+    on car-1 gets `car_changed` {car_id: car-2} (not `car_lost`) and closes, for the extension to reconnect."""
+    teacher = await env.srv.teacher()
+    mia, leo = env.kids["Mia"]["kid_id"], env.kids["Leo"]["kid_id"]
+    try:
+        async with env.link() as link:
+            await link.connect_car("car-1")
+            await link.result("startNotifications", {"serviceId": "mikrodojo", "characteristicId": "mikrodojo_events"})
+            status, _ = await teacher.post("/api/teacher/cars/car-1/assign", {"kid_ids": [mia, leo]})
+            assert status == 200
+            with pytest.raises((AssertionError, TimeoutError)):  # nothing for Mia: quiet
+                await link.wait_payload("car_changed", timeout=QUIET_S)
+            assert not link.ws.closed and not link.payloads("car_lost"), "sharing does not knock Mia off"
+            status, _ = await teacher.post("/api/teacher/cars/car-2/assign", {"kid_ids": [mia]})
+            assert status == 200
+            moved = await link.wait_payload("car_changed", timeout=5.0)
+            assert moved == {"type": "car_changed", "car_id": "car-2", "previous": "car-1",
+                             "kid_text": "Your teacher gave you car-2. car-1 is not yours any more."}
+            while (msg := await link.receive()) is not None:
+                assert msg.get("method") == "characteristicDidChange"
+            assert link.ws.closed and not link.payloads("car_lost")
+    finally:
+        await teacher.http.close()

@@ -195,7 +195,7 @@ export class FeedbackPanel {
       li.dataset.attempt = r.attempt_id;
       return li;
     }));
-    if (!rows.length) list.append(el('li', 'attempt-empty', 'No tries yet — press Run!'));
+    if (!rows.length) list.append(el('li', 'attempt-empty', `No tries yet. ${this.lessons.hooks.tryText || 'Press Run to try it!'}`));
     this.$('attempts-help').textContent = rows.length >= 2 ? 'Tick two tries, then press Compare.' : 'After two tries you can compare them.';
     this.$('compare-btn').disabled = this.picked.length !== 2;
   }

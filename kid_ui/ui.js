@@ -1,5 +1,5 @@
-// Tiny DOM helpers shared by the lesson, feedback and attempts panels (no framework: plain elements,
-// text always set with textContent, so nothing from the server is ever parsed as HTML).
+// Tiny DOM helpers shared by the lesson, feedback and attempts panels of both editors (no framework:
+// plain elements, text always set with textContent, so nothing from the server is ever parsed as HTML).
 
 /** An element with a class and optional text or children. */
 export function el(tag, className = '', content = null) {
@@ -65,4 +65,16 @@ export function whenText(epochS, nowMs = Date.now()) {
   if (ago < 3600) return `${Math.round(ago / 60)} min ago`;
   const d = new Date(epochS * 1000);
   return `at ${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+/** "There is already a Mia in this class. Is that you?" -> true (yes, that is me) or false. */
+export function askIsThatYou(name, doc = document) {
+  const backdrop = doc.getElementById('same-name-dialog');
+  doc.getElementById('same-name-title').textContent = `There is already a ${name} in this class. Is that you?`;
+  return new Promise((resolve) => {
+    let answer = false;
+    const close = openDialog(backdrop, () => resolve(answer));
+    doc.getElementById('same-name-yes').onclick = () => { answer = true; close(); };
+    doc.getElementById('same-name-no').onclick = () => { answer = false; close(); };
+  });
 }

@@ -131,7 +131,7 @@ export class LessonPanel {
     const best = lesson.best_stars ?? lesson.stars ?? 0;
     $('lesson-best').replaceChildren(...(lesson.attempts
       ? [el('span', 'best-label', 'Best'), stars(best)]
-      : [el('span', 'best-label', 'Press Run to try it!')]));
+      : [el('span', 'best-label', this.hooks.tryText || 'Press Run to try it!')]));
     $('attempts-btn').hidden = !lesson.attempts;
     this.renderHintButton();
   }
