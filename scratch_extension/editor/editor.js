@@ -29,6 +29,7 @@ const setStatus = statusCard($);
 const state = {
   kid: null, vm: null, ext: null, socket: null, column: null, lessons: null, feedback: null, notes: null,
   carNews: null, // what the teacher's car change said, until the new car is connected
+  greeting: null, // the welcome on the status card, until the car first connects
 };
 
 // --- step 1: join ---------------------------------------------------------------------------
@@ -104,7 +105,8 @@ async function startScratch(kid) {
   window.tellBox = mountTell($('tell-slot'), { vm, token: () => state.kid.token }); // docs/language.md
   window.tellBox.refresh();
   const welcome = back ? `Welcome back, ${kid.name}! Your project is here.` : `Hi ${kid.name}! Drag a car block in and click it.`;
-  setStatus('idle', state.lessons.current ? `${welcome} Lesson: “${state.lessons.current.title}”.` : welcome);
+  state.greeting = state.lessons.current ? `${welcome} Lesson: “${state.lessons.current.title}”.` : welcome;
+  setStatus('idle', state.greeting);
   document.body.dataset.ready = 'true'; // for the browser tests: the editor is laid out
 }
 
@@ -125,6 +127,9 @@ function watchConnection(vm) {
     set(`${state.kid.car_id} is connected`, 'ok');
     const news = state.carNews; // "Your teacher gave you car-3." stays in front of "ready"
     state.carNews = null;
+    const greeted = state.greeting && $('status-text').textContent === state.greeting;
+    state.greeting = null;
+    if (greeted && !news) return; // the car came a moment after the welcome: the welcome stays (the dot is green)
     setStatus('car', news ? `${news} It is ready: click a block to drive it!`
       : `Your car ${state.kid.car_id} is ready. Click a MIKRO-DOJO block — it moves! The red stop sign stops it.`);
   });
