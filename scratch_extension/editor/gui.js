@@ -5,7 +5,7 @@
 
 const GUI_BASE = '/vendor/scratch-gui/';
 const EXTENSION_ID = 'mikrodojo';
-const CATEGORY_WAIT_MS = 5000; // the toolbox redraws with our category a few frames after registration
+const CATEGORY_WAIT_MS = 10000; // the toolbox redraws (with our category, after a project load) for a while on a slow computer; the kid's first input ends it sooner
 const CATEGORY_SETTLE_MS = 300; // after a project load the toolbox redraws once more
 const LARGE_STAGE_MIN_WIDTH = 1090; // below this the large stage (480 px) is cut off: measured at 1100 (fits) and 1030 (cut)
 const GREY_DEBOUNCE_MS = 50; // the flyout redraws in bursts; grey its locked blocks once it settles
@@ -117,20 +117,27 @@ export function fitStage(root) {
   if (wanted) wanted.click();
 }
 
-/** Open the toolbox at MIKRO-DOJO: the first thing a kid should see are the car blocks. */
+const KID_INPUT = ['mousedown', 'wheel', 'touchstart', 'keydown']; // the kid is using the editor: leave the toolbox be
+
+/** Open the toolbox at MIKRO-DOJO: the first thing a kid should see are the car blocks. The toolbox may
+ * redraw (a project load, a palette refresh) and fall back to Motion later on a slow computer, so until
+ * CATEGORY_WAIT_MS it is selected again whenever it is not — until the kid clicks, scrolls or types. */
 export function showOurCategory() {
   const deadline = Date.now() + CATEGORY_WAIT_MS;
+  let kidChose = false;
+  const kid = (event) => { if (event.isTrusted) kidChose = true; };
+  for (const type of KID_INPUT) document.addEventListener(type, kid, { capture: true, passive: true });
   const tick = () => {
     const item = [...document.querySelectorAll('.scratchCategoryMenuItem')]
       .find((el) => el.textContent.trim() === 'MIKRO-DOJO');
-    if (item) {
+    if (item && !kidChose && !item.classList.contains('categorySelected')) {
       // scratch-blocks listens to the mouse, not to click(): send what a real click sends.
       for (const type of ['mousedown', 'mouseup', 'click']) {
         item.dispatchEvent(new MouseEvent(type, { bubbles: true, cancelable: true, view: window }));
       }
-    } else if (Date.now() < deadline) {
-      setTimeout(tick, 100);
     }
+    if (Date.now() < deadline && !kidChose) setTimeout(tick, 100);
+    else for (const type of KID_INPUT) document.removeEventListener(type, kid, { capture: true });
   };
   setTimeout(tick, CATEGORY_SETTLE_MS);
 }
