@@ -25,6 +25,8 @@ from robot_runtime.drivers.fake_pins import mock_factory
 from robot_runtime.drivers.fake_plant import PinPlant
 from robot_runtime.hardware import Command
 from robot_runtime.runtime import CarRuntime
+from robot_runtime.skills.base import Skill, SkillStep
+from robot_runtime.skills.registry import register_skill, unregister_skill
 
 ARENA = Arena(name="hall", width_cm=2000, height_cm=2000, start={"x_cm": 300, "y_cm": 1000, "heading_deg": 0})
 CAL = {"throttle": {"neutral_us": 1520, "forward_max_us": 1880, "reverse_max_us": 1160, "forward_deadband_us": 40,
@@ -264,3 +266,64 @@ def test_nan_commands_are_neutral():
     sent = car.apply(Command(math.nan, math.nan))
     assert sent == Command(0.0, 0.0)
     assert pins.pin(ESC).pulse_us == pytest.approx(1520.0) and pins.pin(SERVO).pulse_us == pytest.approx(1490.0)
+
+
+STALL_S = 1.0  # a skill step that blocks the loop this long (a slow model, a full SD card)
+DEADMAN_NEUTRAL_S = 0.150  # the promise: neutral on the pins within 150 ms of the last command
+
+
+class _StallingDrive(Skill):
+    """Drives at 50 % for 0.6 s, then one step blocks the loop for STALL_S."""
+
+    name = "stall_on_pins"
+
+    def start(self, state) -> None:
+        self.t0, self.stalled = state.t, False
+
+    def step(self, state, dt: float) -> SkillStep:
+        if not self.stalled and state.t - self.t0 >= 0.6:
+            self.stalled = True
+            time.sleep(STALL_S)
+        return SkillStep(command=Command(0.5, 0.0))
+
+
+async def test_a_stalled_loop_gets_a_neutral_pulse_within_150ms_on_the_pins_own_clock(tmp_path):
+    register_skill(_StallingDrive.name, _StallingDrive)
+    pins = mock_factory()
+    arena_file = tmp_path / "arena.json"
+    arena_file.write_text(ARENA.model_dump_json())
+    cfg = CarConfig(car_id="car-d", hardware="gpio", arena_file=str(arena_file), hardware_options={"pin_factory": "mock", **CAL})
+    car = gpio.create(cfg, ARENA, pin_factory=pins)
+    rt = CarRuntime(cfg, car, MonotonicClock(), arena=ARENA)
+    beating = True
+
+    async def heartbeats():  # the link stays alive throughout: only the loop stalls
+        while beating:
+            rt.handle_heartbeat({"seq": 1})
+            await asyncio.sleep(0.1)
+
+    hb = asyncio.create_task(heartbeats())
+    loop_task = asyncio.create_task(rt.loop.run_realtime())
+    try:
+        await asyncio.sleep(ARM_S + 0.2)
+        assert rt.handle_limits({"max_speed_pct": 100})["ok"]
+        assert rt.handle_skill({"request_id": "s1", "action": {"kind": "skill", "name": _StallingDrive.name}})["ok"]
+        deadline = time.monotonic() + 5.0
+        while not rt.results and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+    finally:
+        beating = False
+        rt.loop.stop()
+        await loop_task
+        await hb
+        car.close()
+        unregister_skill(_StallingDrive.name)
+    esc = pins.pin(ESC).pulses_us()
+    first_drive = next(i for i, (_, us) in enumerate(esc) if us > 1600)
+    k = next(i for i in range(first_drive, len(esc)) if esc[i][1] == pytest.approx(1520.0))  # the first neutral after it
+    t_last = esc[k - 1][0]  # the last command the loop applied before it stalled
+    assert esc[k - 1][1] > 1600
+    assert esc[k][0] - t_last <= DEADMAN_NEUTRAL_S, f"neutral {1000 * (esc[k][0] - t_last):.0f} ms after the last command"
+    stall_end = t_last + STALL_S
+    assert all(us == pytest.approx(1520.0) for t, us in esc[k:] if t <= stall_end)  # nothing stale reached the ESC
+    assert rt.results[0].status == "failed" and rt.results[0].reason == "car_fault"
