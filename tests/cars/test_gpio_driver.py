@@ -327,3 +327,53 @@ async def test_a_stalled_loop_gets_a_neutral_pulse_within_150ms_on_the_pins_own_
     stall_end = t_last + STALL_S
     assert all(us == pytest.approx(1520.0) for t, us in esc[k:] if t <= stall_end)  # nothing stale reached the ESC
     assert rt.results[0].status == "failed" and rt.results[0].reason == "car_fault"
+
+
+async def test_plant_true_is_a_whole_car_on_fake_pins_in_real_time(tmp_path):
+    """`plant: true`: the pulses move a simulated car, its wheels turn the encoder, its sensor hears echoes."""
+    floor = Arena(name="floor", width_cm=300, height_cm=300, start={"x_cm": 50, "y_cm": 150, "heading_deg": 0})
+    arena_file = tmp_path / "arena.json"
+    arena_file.write_text(floor.model_dump_json())
+    cfg = CarConfig(car_id="car-r", hardware="gpio", arena_file=str(arena_file), hardware_options={
+        "pin_factory": "mock", "plant": True, "distance": {"trigger_pin": 23, "echo_pin": 24},
+        "encoder": {"pin": 5, "cm_per_tick": 0.5}})
+    car = create_hardware(cfg, floor)
+    plant = car.devices["plant"]
+    rt = CarRuntime(cfg, car, MonotonicClock(), arena=floor)
+    beating = True
+
+    async def heartbeats():
+        while beating:
+            rt.handle_heartbeat({"seq": 1})
+            await asyncio.sleep(0.1)
+
+    hb = asyncio.create_task(heartbeats())
+    loop_task = asyncio.create_task(rt.loop.run_realtime())
+    try:
+        await asyncio.sleep(ARM_S + 0.2)
+        assert rt.handle_limits({"max_speed_pct": 100})["ok"]
+        assert rt.handle_skill({"request_id": "d1", "action": {"kind": "drive", "distance_cm": 60, "speed_pct": 40}})["ok"]
+        deadline = time.monotonic() + 8.0
+        while not rt.results and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        state = car.read()
+    finally:
+        beating = False
+        rt.loop.stop()
+        await loop_task
+        await hb
+        car.close()
+    assert rt.results[0].status == "done"
+    truth = plant.sim.pose
+    assert truth.x_cm - 50 == pytest.approx(60, abs=8) and plant.ticks_sent > 100  # it drove, and the wheels told
+    assert abs(state.x_cm - truth.x_cm) <= max(3 * state.pose_uncertainty_cm, 5.0) and state.pose_source == "encoder"
+    ahead = 300 - truth.x_cm - 20  # the wall ahead, from the sensor at the nose (half of 40 cm)
+    assert state.distance_fault is None and abs(state.distance_cm - ahead) < 40  # an echo (timed by sleeping threads)
+    assert not plant._thread.is_alive()  # closing the car stopped the plant
+
+
+def test_plant_needs_fake_pins():
+    with pytest.raises(UnknownHardware, match="plant: true .* needs pin_factory: mock"):
+        create_hardware(CarConfig(car_id="c", hardware="gpio", mode="headless",
+                                  hardware_options={"pin_factory": "pigpio", "plant": True}), ARENA)
