@@ -95,6 +95,7 @@ test('Add a car, pair a gpio car from a fresh config, and drive a kid\'s Scratch
       assert.ok(size >= 48, `the code is ${size}px tall`);
       assert.match(await page.textContent('#add-car-dialog'), /only on this computer/); // the demo listens on 127.0.0.1
       await page.screenshot({ path: path.join(SHOTS, '01-add-a-car.png') });
+      await page.locator('#add-car-dialog').screenshot({ path: path.join(SHOTS, '01-add-a-car-dialog.png') });
     });
 
     await t.test('a fresh car config, paired with the code, connects and appears in the console', async () => {
