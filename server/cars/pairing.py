@@ -90,9 +90,9 @@ class PairingBook:
 
     def new_code(self, car_id: str | None = None) -> PairingCode:
         now = self.clock()
-        live = self._purge(now)
-        for key, _ in sorted(live, key=lambda kv: kv[1]["expires_at"])[:max(0, len(live) - MAX_LIVE_CODES + 1)]:
-            self.storage.kv_delete(CODES_NS, key)  # the oldest codes make room
+        waiting = sorted((r["expires_at"], k) for k, r in self._purge(now) if not r["paired"])
+        for _, key in waiting[:max(0, len(waiting) - MAX_LIVE_CODES + 1)]:
+            self.storage.kv_delete(CODES_NS, key)  # the oldest unused codes make room
         while True:
             code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
             if self.storage.kv_get(CODES_NS, _sha256(code)) is None:
@@ -111,7 +111,7 @@ class PairingBook:
         return CodeStatus(state, record["expires_at"], record["car_id"])
 
     def _purge(self, now: float) -> list[tuple[str, dict]]:
-        """Forget expired codes; the live ones (key, record)."""
+        """Forget expired codes; the others (key, record), used ones too (kept to say "already used")."""
         live = []
         for key, record in self.storage.kv_items(CODES_NS):
             if now > record["expires_at"]:

@@ -7,6 +7,7 @@ the driver's own maps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 
@@ -287,17 +288,14 @@ class _StallingDrive(Skill):
         return SkillStep(command=Command(0.5, 0.0))
 
 
-async def test_a_stalled_loop_gets_a_neutral_pulse_within_150ms_on_the_pins_own_clock(tmp_path):
-    register_skill(_StallingDrive.name, _StallingDrive)
-    pins = mock_factory()
-    arena_file = tmp_path / "arena.json"
-    arena_file.write_text(ARENA.model_dump_json())
-    cfg = CarConfig(car_id="car-d", hardware="gpio", arena_file=str(arena_file), hardware_options={"pin_factory": "mock", **CAL})
-    car = gpio.create(cfg, ARENA, pin_factory=pins)
-    rt = CarRuntime(cfg, car, MonotonicClock(), arena=ARENA)
+@contextlib.asynccontextmanager
+async def armed_in_real_time(cfg: CarConfig, car, arena: Arena):
+    """The car's runtime in real time with its link's heartbeats (never the thing under test), the ESC
+    armed and the session limits in; yields the runtime, stops everything and closes the car after."""
+    rt = CarRuntime(cfg, car, MonotonicClock(), arena=arena)
     beating = True
 
-    async def heartbeats():  # the link stays alive throughout: only the loop stalls
+    async def heartbeats():
         while beating:
             rt.handle_heartbeat({"seq": 1})
             await asyncio.sleep(0.1)
@@ -307,16 +305,33 @@ async def test_a_stalled_loop_gets_a_neutral_pulse_within_150ms_on_the_pins_own_
     try:
         await asyncio.sleep(ARM_S + 0.2)
         assert rt.handle_limits({"max_speed_pct": 100})["ok"]
-        assert rt.handle_skill({"request_id": "s1", "action": {"kind": "skill", "name": _StallingDrive.name}})["ok"]
-        deadline = time.monotonic() + 5.0
-        while not rt.results and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        yield rt
     finally:
         beating = False
         rt.loop.stop()
         await loop_task
         await hb
         car.close()
+
+
+async def until_answered(rt: CarRuntime, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not rt.results and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+async def test_a_stalled_loop_gets_a_neutral_pulse_within_150ms_on_the_pins_own_clock(tmp_path):
+    register_skill(_StallingDrive.name, _StallingDrive)
+    pins = mock_factory()
+    arena_file = tmp_path / "arena.json"
+    arena_file.write_text(ARENA.model_dump_json())
+    cfg = CarConfig(car_id="car-d", hardware="gpio", arena_file=str(arena_file), hardware_options={"pin_factory": "mock", **CAL})
+    car = gpio.create(cfg, ARENA, pin_factory=pins)
+    try:
+        async with armed_in_real_time(cfg, car, ARENA) as rt:  # the link stays alive: only the loop stalls
+            assert rt.handle_skill({"request_id": "s1", "action": {"kind": "skill", "name": _StallingDrive.name}})["ok"]
+            await until_answered(rt, 5.0)
+    finally:
         unregister_skill(_StallingDrive.name)
     esc = pins.pin(ESC).pulses_us()
     first_drive = next(i for i, (_, us) in enumerate(esc) if us > 1600)
@@ -339,31 +354,11 @@ async def test_plant_true_is_a_whole_car_on_fake_pins_in_real_time(tmp_path):
         "encoder": {"pin": 5, "cm_per_tick": 0.5}})
     car = create_hardware(cfg, floor)
     plant = car.devices["plant"]
-    rt = CarRuntime(cfg, car, MonotonicClock(), arena=floor)
-    beating = True
-
-    async def heartbeats():
-        while beating:
-            rt.handle_heartbeat({"seq": 1})
-            await asyncio.sleep(0.1)
-
-    hb = asyncio.create_task(heartbeats())
-    loop_task = asyncio.create_task(rt.loop.run_realtime())
-    try:
-        await asyncio.sleep(ARM_S + 0.2)
-        assert rt.handle_limits({"max_speed_pct": 100})["ok"]
+    async with armed_in_real_time(cfg, car, floor) as rt:
         assert rt.handle_skill({"request_id": "d1", "action": {"kind": "drive", "distance_cm": 60, "speed_pct": 40}})["ok"]
-        deadline = time.monotonic() + 8.0
-        while not rt.results and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await until_answered(rt, 8.0)
         await asyncio.sleep(0.3)
         state = car.read()
-    finally:
-        beating = False
-        rt.loop.stop()
-        await loop_task
-        await hb
-        car.close()
     assert rt.results[0].status == "done"
     truth = plant.sim.pose
     assert truth.x_cm - 50 == pytest.approx(60, abs=8) and plant.ticks_sent > 100  # it drove, and the wheels told
