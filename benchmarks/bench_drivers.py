@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from robot_runtime.arena import Arena
+from robot_runtime.calibration import PLANNED_REACTION_MIN_S
 from robot_runtime.clock import ManualClock
 from robot_runtime.config import CarConfig
 from robot_runtime.devices.esc import ARM_S
@@ -153,9 +154,11 @@ def drift(encoder: bool) -> tuple[float, float, float]:
     pins = mock_factory()
     plant = PinPlant(pins, ARENA, cm_per_tick=0.5, encoder_pin=5 if encoder else None)
     opts = {"pin_factory": "mock"} | ({"encoder": {"pin": 5, "cm_per_tick": 0.5}} if encoder else {})
-    # the speed model as `dojo car calibrate` measured it on this plant (tests/cars/test_calibrate.py)
+    # the speed model as `dojo car calibrate` measured it on this plant (tests/cars/test_calibrate.py), with the
+    # stopping delay every car plans with at least (the dead-man's 100 ms plus a tick)
     cfg = CarConfig(car_id="bench", hardware="gpio", watchdog=False, mode="headless", hardware_options=opts,
-                    spec={"top_speed_cm_s": 294.8}, limits={"brake_decel_cm_s2": 411.9, "reaction_s": 0.044})
+                    spec={"top_speed_cm_s": 294.8},
+                    limits={"brake_decel_cm_s2": 411.9, "reaction_s": round(PLANNED_REACTION_MIN_S, 3)})
     car = gpio.create(cfg, ARENA, pin_factory=pins, clock=plant.clock.now)
     rt = CarRuntime(cfg, car, plant.clock, arena=ARENA)
     rt.loop.run_headless(ARM_S + 0.1)

@@ -193,7 +193,7 @@ class Calibrator:
                     still_since, last = self.now(), series[-1][1]
         return series, cut
 
-    def floor(self, speeds: list[float]) -> dict[str, float]:
+    def floor(self, speeds: list[float], rate_hz: float) -> dict[str, float]:
         if not self.car.pose.uses_encoder and "distance" not in self.car.devices:
             self.io.say("No encoder and no distance sensor: the speed and braking stay at their defaults.")
             return {}
@@ -212,7 +212,7 @@ class Calibrator:
             points.append((pct / 100.0, stop.speed_cm_s))
             responses.append(response_time(series, 0.0, stop.speed_cm_s))
             self.io.say(f"  {pct:g}%: {stop.speed_cm_s:.0f} cm/s, stopped in {stop.stop_cm:.1f} cm")
-        braking = fit_braking(runs)
+        braking = fit_braking(runs, rate_hz)
         top = fit_top_speed(points)
         good = [r for r in responses if r == r]
         return {"top_speed_cm_s": round(top, 1), "response_s": round(sum(good) / len(good), 3) if good else 0.25,
@@ -241,7 +241,7 @@ def calibrate(config_path: Path, io: Io, *, speeds: list[float], make_car: Calla
     car = make_car(load_car_config(config_path))
     try:
         io.say("Step 2 of 2: speed and braking.")
-        floor = Calibrator(car, io, now, sleep).floor(speeds)
+        floor = Calibrator(car, io, now, sleep).floor(speeds, config.rate_hz)
     finally:
         car.close()
     if floor:

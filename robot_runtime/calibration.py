@@ -17,10 +17,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-MIN_REACTION_S = 0.02  # at least one 50 Hz tick passes before the neutral pulse goes out
+from robot_runtime.config import DEFAULT_RATE_HZ
+from robot_runtime.deadman import coast_before_neutral_s
+
+MIN_REACTION_S = 1.0 / DEFAULT_RATE_HZ  # at least one tick passes before the neutral pulse goes out
 # What the fence may plan with, whatever the floor measured: a stalled loop is stopped by the dead-man
-# after 100 ms plus a tick, so the car may coast that long before neutral (CarConfig checks the same).
-PLANNED_REACTION_MIN_S = 0.12
+# after DEADMAN_S plus a tick, so the car may coast that long before neutral (CarConfig checks the same).
+PLANNED_REACTION_MIN_S = coast_before_neutral_s(DEFAULT_RATE_HZ)
 MAX_REACTION_S = 1.0  # HardLimits.reaction_s's bound
 DECEL_BOUNDS_CM_S2 = (50.0, 1200.0)  # HardLimits.brake_decel_cm_s2's bounds (0.05 g .. 1.2 g)
 SPEED_WINDOW_S = 0.2  # the speed at the cut is the slope over the last 0.2 s before it (10 samples at 50 Hz)
@@ -68,8 +71,9 @@ def analyse_stop(series: list[tuple[float, float]], cut_t: float) -> StopRun:
     return StopRun(speed_cm_s=v, stop_cm=max(0.0, series[-1][1] - at_cut))
 
 
-def fit_braking(runs: list[StopRun]) -> BrakingModel:
-    """reaction_s and brake_decel from >= 2 stops at different speeds (see the module docstring)."""
+def fit_braking(runs: list[StopRun], rate_hz: float = DEFAULT_RATE_HZ) -> BrakingModel:
+    """reaction_s and brake_decel from >= 2 stops at different speeds (see the module docstring); the
+    delay is never below what the dead-man allows at the car's loop rate (PLANNED_REACTION_MIN_S at 50 Hz)."""
     runs = [r for r in runs if r.speed_cm_s > 1.0]
     if len(runs) < 2 or max(r.speed_cm_s for r in runs) - min(r.speed_cm_s for r in runs) < 10.0:
         raise CalibrationError("the braking model needs stops from two clearly different speeds (e.g. 30% and 60%)")
@@ -94,7 +98,7 @@ def fit_braking(runs: list[StopRun]) -> BrakingModel:
     if decel < lo:
         raise CalibrationError(f"the car slows at only {decel:.0f} cm/s² at neutral (it coasts): turn up the ESC's "
                                "drag brake and calibrate again")
-    reaction = min(MAX_REACTION_S, max(PLANNED_REACTION_MIN_S, t * SAFETY_FACTOR))
+    reaction = min(MAX_REACTION_S, max(coast_before_neutral_s(rate_hz), t * SAFETY_FACTOR))
     return BrakingModel(reaction, min(hi, decel), worst)
 
 

@@ -46,10 +46,15 @@ def check_outputs(car, config: CarConfig, r: Report) -> None:
         for label, dev in (("esc", esc), ("steering", servo)):
             hz = dev.frequency
             us = dev.value / hz * 1e6 if hz else 0.0
-            r.line("ok" if hz else "FAIL", label, f"GPIO {dev.pin.info.name if hasattr(dev.pin, 'info') else dev.pin}: "
+            r.line("ok" if hz else "FAIL", label, f"{dev.pin.info.name if hasattr(dev.pin, 'info') else f'GPIO{dev.pin}'}: "
                    f"{hz or 0:g} Hz, {us:.0f} µs" + (f" (the ESC arms on neutral in {ARM_S:g} s)" if label == "esc" else ""))
         factory = type(esc.pin_factory).__name__
-        if "Mock" in factory:
+        plant = car.devices.get("plant")
+        if plant is not None:
+            p = plant.sim.pose
+            r.line("warn", "pins", f"fake pins driving a simulated car (plant: true), now at x {p.x_cm:.0f} y "
+                                   f"{p.y_cm:.0f} cm — a rehearsal: nothing physical moves")
+        elif "Mock" in factory:
             r.line("warn", "pins", f"{factory}: fake pins, nothing physical is driven")
         elif "PiGPIO" not in factory:
             r.line("warn", "pins", f"{factory}: software-timed pulses, the servo may buzz — pigpio (Pi 2-4), a "

@@ -1,8 +1,11 @@
 """Setting up a real car: `dojo car init | check | calibrate | install-service | neutral`.
 
     dojo car init [car.yaml] [--car-id car-7] [--hardware gpio|pca9685|serial] [--server URL]
-                  [--from-donkeycar myconfig.py] [--force]       asks what it is not told, writes the config
-                                                                 and the car's own arena (car-arena.yaml)
+                  [--pin-factory pigpio|lgpio|auto|mock] [--from-donkeycar myconfig.py] [--force]
+                                                                 asks what it is not told, writes the config
+                                                                 and the car's own arena (car-arena.yaml);
+                                                                 `--pin-factory mock`: a simulated car on fake
+                                                                 pins (`plant: true`), a rehearsal on a laptop
     dojo car check [car.yaml] [--hardware KIND]                 self-test: one line per device, the fix if it fails
     dojo car calibrate car.yaml                                  walks you through it, writes the results
     dojo car install-service car.yaml [--user pi] [--unit-dir /etc/systemd/system] [--print]
@@ -79,8 +82,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     if hardware == "gpio" and not args.from_donkeycar:
         options |= {"esc_pin": int(ask("ESC signal on GPIO", "12", interactive)),
                     "servo_pin": int(ask("Steering servo signal on GPIO", "13", interactive)),
-                    "pin_factory": ask("Pin factory (pigpio for clean pulses on a Pi 2-4, lgpio on a Pi 5)",
-                                       "pigpio", interactive)}
+                    "pin_factory": args.pin_factory or ask("Pin factory (pigpio for clean pulses on a Pi 2-4, lgpio "
+                                                           "on a Pi 5)", "pigpio", interactive)}
+        if options["pin_factory"] == "mock":  # no Pi: the pulses drive a simulated car (drivers/fake_plant.py)
+            options["plant"] = True
     if hardware in ("gpio", "pca9685"):
         trig = ask("Ultrasonic sensor TRIG,ECHO on GPIO (blank: none)", "23,24", interactive)
         if trig:
@@ -225,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--car-id")
     i.add_argument("--hardware", choices=["gpio", "pca9685", "serial"])
     i.add_argument("--server")
+    i.add_argument("--pin-factory", choices=["pigpio", "lgpio", "auto", "mock"],
+                   help="gpio: how the pulses are made; mock: fake pins driving a simulated car (a rehearsal)")
     i.add_argument("--token")
     i.add_argument("--from-donkeycar", metavar="MYCONFIG_PY", help="read pins and calibration from a DonkeyCar config")
     i.add_argument("--yes", action="store_true", help="ask nothing: defaults for everything not given")

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from robot_runtime.deadman import DEADMAN_S
+from robot_runtime.deadman import DEADMAN_S, coast_before_neutral_s
 from robot_runtime.hardware import CarSpec
 from robot_runtime.protocol import CarId
 
@@ -100,7 +100,7 @@ class CarConfig(_Strict):
                              "outer bound of its fence (a server can only add walls inside it); measure the floor "
                              "and write an arena file (docs/car-runtime.md)")
         tick = 1.0 / self.rate_hz
-        need = DEADMAN_S + tick
+        need = coast_before_neutral_s(self.rate_hz)
         if self.limits.reaction_s + 1e-9 < need:
             raise ValueError(
                 f"limits.reaction_s must cover the dead-man's {DEADMAN_S:g} s plus one tick ({tick:.3f} s at "

@@ -32,6 +32,13 @@ from robot_runtime.hardware import Command, Hardware
 log = logging.getLogger(__name__)
 
 DEADMAN_S = 0.1  # no supervised command for 100 ms (5 ticks at 50 Hz) -> neutral: 30 cm at full speed
+def coast_before_neutral_s(rate_hz: float) -> float:
+    """The longest a car may roll on its last command before neutral reaches the motors: a loop that stalls
+    just after a command went out is caught DEADMAN_S later, plus the tick that command was computed in.
+    The fence plans every stop with at least this much delay (CarConfig, calibration)."""
+    return DEADMAN_S + 1.0 / rate_hz
+
+
 IDLE_POLL_S = 0.05  # nothing applied yet (or tripped): look again this often (cheap, nothing to guard)
 
 

@@ -1,7 +1,9 @@
 """The car's link to the classroom server: python-socketio AsyncClient on the `/car` namespace.
 
 - connects with ``auth=CarHello`` (car id + pairing token); a refusal is fatal and explained
-  (:class:`AuthRefused`), an unreachable server is retried with exponential backoff;
+  (:class:`AuthRefused`), an unreachable server is retried with exponential backoff; a server that refuses
+  this car's protocol version (an older server) is asked again in protocol 1, and the telemetry then
+  leaves out what protocol 1 does not have;
 - server events (skill, cancel, stop, estop, reset_estop, limits, heartbeat, arena) go to the
   CarRuntime handlers, whose return value is the ack;
 - telemetry goes out at TELEMETRY_HZ (the newest sample; stale ones are dropped, never queued);
@@ -26,7 +28,7 @@ from typing import Any
 import socketio
 
 from robot_runtime.clock import Clock
-from robot_runtime.protocol import CAR_NAMESPACE, WATCHDOG_S, CarHello, SkillResult, Telemetry
+from robot_runtime.protocol import CAR_NAMESPACE, V2_TELEMETRY_FIELDS, WATCHDOG_S, CarHello, SkillResult, Telemetry
 from robot_runtime.runtime import CarRuntime
 
 log = logging.getLogger(__name__)
@@ -198,6 +200,12 @@ class CarLink:
                 try:
                     await self._connect_once()
                 except ConnectionError as exc:
+                    if isinstance(exc, AuthRefused) and exc.info.get("rule") == "protocol_version" \
+                            and self.hello.protocol > 1:  # an older server: speak protocol 1 with it
+                        log.info("%s: asking again in protocol 1", exc)
+                        self.runtime.note("protocol_fallback", refused=self.hello.protocol, to=1)
+                        self.hello = self.hello.model_copy(update={"protocol": 1})
+                        continue
                     if isinstance(exc, AuthRefused):
                         raise
                     wait = delay * (1.0 + self.rng.uniform(-RECONNECT_JITTER, RECONNECT_JITTER))
@@ -273,9 +281,10 @@ class CarLink:
             sio = self.sio
             if telem is None or sio is None or not self.connected.is_set():
                 continue
+            wire = telem.model_dump(mode="json", by_alias=True,
+                                    exclude=V2_TELEMETRY_FIELDS if self.hello.protocol < 2 else None)
             try:
-                await asyncio.wait_for(sio.emit("telemetry", telem.model_dump(mode="json", by_alias=True),
-                                                 namespace=CAR_NAMESPACE), TELEMETRY_SEND_TIMEOUT_S)
+                await asyncio.wait_for(sio.emit("telemetry", wire, namespace=CAR_NAMESPACE), TELEMETRY_SEND_TIMEOUT_S)
             except (socketio.exceptions.SocketIOError, asyncio.TimeoutError, OSError) as exc:
                 log.debug("telemetry not sent: %r", exc)
 

@@ -35,18 +35,21 @@ import logging
 import math
 import threading
 import time
+import typing
 from collections.abc import Callable
 
 from robot_runtime.clock import Clock, ManualClock
 from robot_runtime.deadman import DeadMan, Trip
 from robot_runtime.executor import SkillExecutor
 from robot_runtime.hardware import HARDWARE_CALL_BUDGET_S, NEUTRAL, CarState, Command, Hardware
-from robot_runtime.protocol import TELEMETRY_HZ, CollisionEvent, Pose, SafetyEvent, Telemetry
+from robot_runtime.protocol import TELEMETRY_HZ, CollisionEvent, Pose, PoseSource, SafetyEvent, Telemetry
 from robot_runtime.recorder import FlightRecorder
 from robot_runtime.safety import SafetySupervisor
 from robot_runtime.timing import StageTimer
 
 log = logging.getLogger(__name__)
+
+POSE_SOURCES = frozenset(typing.get_args(PoseSource))  # a driver's CarState.pose_source outside these is not sent
 
 MAX_PENDING_EVENTS = 50  # events kept for the next telemetry message; more means the link is down (the log keeps all)
 LATE_TICKS_RESYNC = 1.0  # more than one period late: restart the schedule from now instead of catching up
@@ -301,6 +304,8 @@ class ControlLoop:
             collisions=collisions,
             skill=skill,
             timing=self.timer.summary(now),
+            pose_source=state.pose_source if state.pose_source in POSE_SOURCES else None,
+            pose_uncertainty_cm=round(u, 1) if math.isfinite(u := state.pose_uncertainty_cm) and u >= 0 else None,
         )
 
     def _send_telemetry(self, state: CarState, applied: Command, now: float) -> None:

@@ -1,6 +1,6 @@
 """`dojo car pair SERVER CODE`: trade the short code the teacher console shows for the car's token.
 
-The HTTP contract (the server side comes with the console's "Add a car"; this is what the car sends):
+The HTTP contract (served by server/cars/pairing_api.py, the console's "Add a car"; this is what the car sends):
 
     POST {server}/api/cars/pair
          {"code": "K7Q2MX", "car_id": "car-7" | null, "kind": "real", "hardware": "gpio", "protocol": 1}

@@ -25,7 +25,12 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-PROTOCOL_VERSION = 1
+# 2: Telemetry says where the pose came from and how sure it is (pose_source, pose_uncertainty_cm). A
+# server speaks every version in SUPPORTED_PROTOCOLS; a car refused by an older server for its version
+# falls back to 1 and leaves those fields out (link.py), so old and new meet either way.
+PROTOCOL_VERSION = 2
+SUPPORTED_PROTOCOLS = (1, 2)
+V2_TELEMETRY_FIELDS = frozenset({"pose_source", "pose_uncertainty_cm"})  # what a protocol-1 server does not know
 CAR_NAMESPACE = "/car"
 
 HEARTBEAT_PERIOD_S = 0.1  # three heartbeats fit in one watchdog window, so one lost packet never stops a car
@@ -199,6 +204,8 @@ class ArenaSetup(Message):
 # --- telemetry --------------------------------------------------------------------------------
 
 
+PoseSource = Literal["sim", "camera", "encoder", "speed_model"]  # simulator truth, an overhead-camera fix, dead reckoning
+
 SafetyReason = Literal[
     "speed_limit", "steer_limit", "slew", "fence", "obstacle", "watchdog", "estop", "skill_not_allowed",
     "sensor_fault", "pose_lost", "stall",
@@ -251,6 +258,9 @@ class Telemetry(Message):
     collisions: list[CollisionEvent] = []  # since the previous telemetry message
     skill: SkillProgress | None = None
     timing: dict[str, StageTiming] = {}  # per control-loop stage
+    # (protocol 2) where the pose came from and how far the true position may be from it; None: not said
+    pose_source: PoseSource | None = None
+    pose_uncertainty_cm: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)] | None = None
 
     @field_validator("distance_cm")
     @classmethod

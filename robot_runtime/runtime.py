@@ -1,6 +1,10 @@
 """One car, assembled: hardware + supervisor + executor + control loop + recorder, and the car's side
 of every server message (validated here, independent of the transport; link.py wires socket.io to it).
 
+A physical stop button on the car (hardware with ``on_stop_button``) latches the same e-stop as the
+teacher's, through ``handle_estop``: the console sees it and why, and only the teacher's reset clears it
+(never while the button is still held down).
+
 Every handler takes the raw payload (whatever arrived) and returns a JSON-ready Ack dict: a malformed
 or out-of-range message gets ``Ack(ok=False, error=ErrorInfo(rule, message, value, fix))`` and the car
 keeps running.
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 
 OK = Ack(ok=True).model_dump(mode="json")
 RAW_LOG_CHARS = 300  # how much of a rejected payload the flight recorder keeps
+STOP_BUTTON_KID_TEXT = "I stopped: someone pressed my stop button. The teacher will restart me."
 HANDLER_WAIT_S = 0.1  # a tick takes ~1 ms; one holding the lock 100 ms is a stall (the dead-man has it): `car_busy`
 
 
@@ -129,6 +134,8 @@ class CarRuntime:
                            rate_hz=config.rate_hz, limits=config.limits, spec=config.spec, arena=self.arena.name,
                            own_arena=self.own_arena.name if self.own_arena else None,
                            failsafe_s=failsafe_of(hardware), estop_file=str(self.latch.path) if self.latch.path else None)
+        if hasattr(hardware, "on_stop_button"):  # the driver calls it from its own thread when the button is pressed
+            hardware.on_stop_button = self._stop_button
         if self.latch.reason is not None:  # latched before a restart: still latched until a teacher resets it
             self._latch(self.latch.reason, clock.now(), persist=False)
             self.note("estop_restored", reason=self.latch.reason, error=self.latch.last_error)
@@ -196,13 +203,13 @@ class CarRuntime:
         self.note("stop", reason=reason)
         return bad or OK
 
-    def handle_estop(self, data: Any) -> dict:
+    def handle_estop(self, data: Any, *, kid_text: str | None = None) -> dict:
         """Never waits for the loop: latched in the dead-man and neutral at once, then on disk; the
         running request ends at the next tick that can run (at once when the loop is free)."""
         stop, bad = parse(Stop, data if data is not None else {}, "estop")
         reason = stop.reason if stop else "emergency stop"
         now = self.clock.now()
-        self._latch(reason, now, persist=True)
+        self._latch(reason, now, persist=True, kid_text=kid_text)
         if self.loop.lock.acquire(blocking=False):
             try:
                 self.executor.estop(reason, now)
@@ -211,9 +218,14 @@ class CarRuntime:
         self.note("estop", reason=reason, saved=self.latch.last_error is None, error=self.latch.last_error)
         return bad or OK
 
-    def _latch(self, reason: str, now: float, *, persist: bool) -> None:
+    def _stop_button(self, reason: str) -> None:
+        """The car's own stop button: the teacher's e-stop path, with the kid told what happened."""
+        self.handle_estop({"reason": reason}, kid_text=STOP_BUTTON_KID_TEXT)
+
+    def _latch(self, reason: str, now: float, *, persist: bool, kid_text: str | None = None) -> None:
         self.deadman.latch_estop(reason)  # neutral right now, and no command passes until a reset
-        self.loop.add_event(self.supervisor.estop(now, reason))  # every later tick is neutral too
+        event = self.supervisor.estop(now, reason)  # every later tick is neutral too
+        self.loop.add_event(event.model_copy(update={"kid_text": kid_text}) if kid_text else event)
         self.loop.telemetry_on_next_tick()  # the teacher sees the stop at once, and its latency is measurable
         if persist:
             self.latch.set(reason, now)  # after neutral: a slow SD card never delays the stop
@@ -222,8 +234,18 @@ class CarRuntime:
         stop, bad = parse(Stop, data if data is not None else {}, "reset_estop")
         if bad:
             return bad  # a reset must be deliberate: a malformed one resets nothing
+        held = getattr(self.hardware, "stop_button_held", None)
+        if callable(held) and held():
+            self.note("reset_estop", reason=stop.reason, refused="stop_button_held")
+            return Ack(ok=False, error=ErrorInfo(
+                rule="stop_button_held", message=f"the stop button on {self.config.car_id} is still pressed; "
+                "the car stays stopped", value=None, fix="release the stop button on the car, then reset it again"
+            )).model_dump(mode="json")
         if self._with_loop(lambda: (self.supervisor.reset_estop(), self.deadman.reset_estop())) is BUSY:
             return BUSY
+        clear = getattr(self.hardware, "clear_stop_button", None)
+        if callable(clear):
+            clear()
         self.latch.clear()
         self.note("reset_estop", reason=stop.reason, error=self.latch.last_error)
         return OK

@@ -97,8 +97,8 @@ def setup_hints(config: ServerConfig, *, has_password: bool) -> list[str]:
                   f"    cp {EXAMPLE_CONFIG} classroom.yaml   (change teacher_password and the car tokens)",
                   "    dojo server --config classroom.yaml"]
     if not config.car_tokens and not config.car_pairing_secret:
-        lines.append(f"  no car tokens configured: add car_tokens or car_pairing_secret to the --config file "
-                     f"(see {EXAMPLE_CONFIG.name})")
+        lines.append(f"  no car tokens configured: pair cars with \"+ Add a car\" in the teacher console "
+                     f"(or add car_tokens to the --config file, see {EXAMPLE_CONFIG.name})")
     return lines
 
 

@@ -2,8 +2,9 @@
 
 Wired from a GPIO pin to GND (the Pi's internal pull-up holds it high). gpiozero calls ``on_press``
 on its own thread within the debounce time; the driver goes neutral right there (stop() is safe from
-any thread) and latches, so every later command is neutral until the latch is cleared (the teacher's
-e-stop reset, once the runtime wires it; or restarting the car program).
+any thread) and latches, so every later command is neutral until the latch is cleared. The runtime
+latches its own e-stop from the press (kept on disk, shown to the teacher with its reason) and clears
+both on the teacher's reset, never while the button is still held down.
 """
 
 from __future__ import annotations

@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+HISTORY_KEEP = 200_000  # writes kept per pin: over an hour of 50 Hz pulses (a laptop rehearsal stays bounded)
+ECHO_DELAY_S = 0.001  # an HC-SR04 starts its echo about 1 ms after the trigger (gpiozero's MockTriggerPin too)
 
 
 class RecordingPWMPin(MockPWMPin):
     """MockPWMPin that records (monotonic time, duty, frequency) for every write, changed or not."""
 
     def __init__(self, factory, info) -> None:
-        self.history: list[tuple[float, float, float | None]] = []
+        self.history: deque[tuple[float, float, float | None]] = deque(maxlen=HISTORY_KEEP)
         self._history_lock = threading.Lock()
         super().__init__(factory, info)
 
@@ -47,6 +51,30 @@ class RecordingPWMPin(MockPWMPin):
     def pulse_us(self) -> float:
         """The pulse width now (0: no pulses)."""
         return float(self._state) / self._frequency * 1e6 if self._frequency else 0.0
+
+
+class SonarTriggerPin(MockPWMPin):
+    """The TRIG pin of a fake HC-SR04 (gpiozero's MockTriggerPin, but of the PWM kind this factory makes):
+    each trigger pulse drives `echo_pin` high for `echo_time` seconds, which the plant keeps updated."""
+
+    def __init__(self, factory, info, echo_pin=None, echo_time: float = 0.04) -> None:
+        super().__init__(factory, info)
+        self.echo_pin, self.echo_time = echo_pin, echo_time
+        self._echo_thread: threading.Thread | None = None
+
+    def _set_state(self, value) -> None:
+        super()._set_state(value)
+        if value:
+            if self._echo_thread is not None:
+                self._echo_thread.join()
+            self._echo_thread = threading.Thread(target=self._echo, name="sonar-echo", daemon=True)
+            self._echo_thread.start()
+
+    def _echo(self) -> None:
+        time.sleep(ECHO_DELAY_S)
+        self.echo_pin.drive_high()
+        time.sleep(self.echo_time)
+        self.echo_pin.drive_low()
 
 
 def mock_factory() -> MockFactory:

@@ -7,17 +7,31 @@
 
 Each time the clock advances the plant reads the ESC and servo pulses back off the pins (the way the
 real ESC and servo would), turns them into the simulator's throttle and steering, integrates the
-physics, and drives the encoder pin low/high once per `cm_per_tick` the wheels rolled. The pulses are
-decoded with the plant's own idea of the calibration, written here and not taken from the driver.
-Used by the tests (same lesson on the simulator and on a gpio car, calibration) and bench_drivers.
+physics, drives the encoder pin low/high once per `cm_per_tick` the wheels rolled, and (with
+`distance_pins`) answers the ultrasonic sensor's pings with the echo of what the simulated car sees
+ahead. The pulses are decoded with the plant's own idea of the calibration, written here and not taken
+from the driver. Used by the tests (same lesson on the simulator and on a gpio car, calibration) and
+bench_drivers.
+
+In real time (``start()``: a thread steps it every PLANT_STEP_S on the wall clock) it is a whole car on
+a laptop: ``hardware: gpio`` with ``hardware_options: {pin_factory: mock, plant: true}`` runs the real
+driver, supervisor, dead-man and link against it (gpio.py builds it from the car's own calibration).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+
 from robot_runtime.arena import Arena
 from robot_runtime.clock import ManualClock
+from robot_runtime.devices.ultrasonic import SPEED_OF_SOUND_CM_S
+from robot_runtime.drivers.fake_pins import SonarTriggerPin
 from robot_runtime.hardware import Command
 from robot_runtime.sim import SimCar
+
+PLANT_STEP_S = 0.005  # in real time the plant moves every 5 ms: four steps per 50 Hz control tick
+NO_ECHO_S = 0.03  # nothing ahead: a 30 ms echo is 5.1 m, past any sensor's max_cm yet inside its 40 ms wait
 
 
 def decode(us: float, neutral: float, plus_end: float, minus_end: float, deadband: float = 0.0) -> float:
@@ -34,7 +48,8 @@ def decode(us: float, neutral: float, plus_end: float, minus_end: float, deadban
 class PinPlant:
     def __init__(self, pins, arena: Arena, *, esc_pin: int = 12, servo_pin: int = 13, encoder_pin: int | None = 5,
                  cm_per_tick: float = 0.5, neutral_us: float = 1500, forward_us: float = 2000, reverse_us: float = 1000,
-                 center_us: float = 1500, left_us: float = 1900, right_us: float = 1100, deadband_us: float = 0.0) -> None:
+                 center_us: float = 1500, left_us: float = 1900, right_us: float = 1100, deadband_us: float = 0.0,
+                 distance_pins: tuple[int, int] | None = None) -> None:
         self.pins = pins
         self.sim = SimCar(arena=arena)
         self.esc, self.servo = esc_pin, servo_pin
@@ -43,6 +58,13 @@ class PinPlant:
         self.steer_cal = (center_us, left_us, right_us)
         self._rolled = 0.0
         self.ticks_sent = 0
+        self._trigger = None
+        if distance_pins is not None:  # made before the driver opens them: its sensor pings this one
+            trig, echo = distance_pins
+            self._trigger = pins.pin(trig, pin_class=SonarTriggerPin, echo_pin=pins.pin(echo),
+                                     echo_time=NO_ECHO_S)
+        self._thread: threading.Thread | None = None
+        self._running = threading.Event()
         plant = self
 
         class PlantClock(ManualClock):
@@ -51,6 +73,27 @@ class PinPlant:
                 super().advance(seconds)
 
         self.clock = PlantClock()
+
+    def start(self, clock=time.monotonic) -> "PinPlant":
+        """Step in real time on a thread of its own until stop()."""
+        self._running.set()
+
+        def run() -> None:
+            last = clock()
+            while self._running.is_set():
+                time.sleep(PLANT_STEP_S)
+                now = clock()
+                self.step(now - last)
+                last = now
+
+        self._thread = threading.Thread(target=run, name="pin-plant", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._running.clear()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
 
     def step(self, dt: float) -> None:
         if dt <= 0.0:
@@ -71,3 +114,6 @@ class PinPlant:
                 pin.drive_low()
                 pin.drive_high()
                 self.ticks_sent += 1
+        if self._trigger is not None:
+            cm = self.sim.read().distance_cm
+            self._trigger.echo_time = 2 * cm / SPEED_OF_SOUND_CM_S if cm is not None else NO_ECHO_S

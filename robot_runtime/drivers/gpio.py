@@ -129,7 +129,7 @@ def open_pins(kind: str, what: str, make):
 
 
 def assemble(config: CarConfig, arena: Arena, opts: SensorPins, outputs, *, guarded: bool, pin_factory,
-             clock: Callable[[], float]) -> PulseCar:
+             clock: Callable[[], float], also_close: tuple[Callable[[], None], ...] = ()) -> PulseCar:
     """The car around its outputs, with the Pi-pin sensors of `opts` (both pin drivers end here)."""
     holder: list[PulseCar] = []
     try:
@@ -137,6 +137,7 @@ def assemble(config: CarConfig, arena: Arena, opts: SensorPins, outputs, *, guar
     except Exception:
         outputs.close()
         raise
+    sensors["closers"] = (*also_close, *sensors["closers"])
     car = PulseCar(config.spec.to_spec(), config.limits, opts, outputs, arena=arena, clock=clock,
                    failsafe_s=GUARD_SILENCE_S if guarded else None, **sensors)
     holder.append(car)
@@ -150,6 +151,7 @@ def create(config: CarConfig, arena: Arena, *, seed: int | None = None, noise: b
     factory = pin_factory if pin_factory is not None else open_pins("gpio", "the pin factory",
                                                                     lambda: pin_factory_named(opts.pin_factory))
     guarded = outputs is not None or (opts.guard and opts.pin_factory != "mock")
+    plant = rehearsal_plant(opts, factory, arena) if opts.plant else None
     if outputs is None:
         neutral, center = opts.throttle.neutral_us, opts.steering.center_us
         if guarded:
@@ -159,4 +161,23 @@ def create(config: CarConfig, arena: Arena, *, seed: int | None = None, noise: b
         else:
             outputs = open_pins("gpio", f"GPIO {opts.esc_pin}/{opts.servo_pin} for pulses", lambda: GpioPulses(
                 opts.esc_pin, opts.servo_pin, neutral, center, pin_factory=factory))
-    return assemble(config, arena, opts, outputs, guarded=guarded, pin_factory=factory, clock=clock)
+    car = assemble(config, arena, opts, outputs, guarded=guarded, pin_factory=factory, clock=clock,
+                   also_close=(plant.stop,) if plant else ())
+    if plant is not None:
+        car.devices["plant"] = plant  # the simulated car's truth, for `dojo car check` and tests
+        plant.start()  # after the driver made its pins: from now on the pulses move the simulated car
+    return car
+
+
+def rehearsal_plant(opts: GpioOptions, pins, arena: Arena):
+    """`plant: true`: the simulated car on the fake pins, with an ESC and servo as the calibration says."""
+    from robot_runtime.drivers.fake_plant import PinPlant
+
+    t, st = opts.throttle, opts.steering
+    return PinPlant(pins, arena, esc_pin=opts.esc_pin, servo_pin=opts.servo_pin,
+                    encoder_pin=opts.encoder.pin if opts.encoder else None,
+                    cm_per_tick=opts.encoder.cm_per_tick if opts.encoder else 1.0,
+                    neutral_us=t.neutral_us, forward_us=t.forward_max_us, reverse_us=t.reverse_max_us,
+                    deadband_us=t.forward_deadband_us, center_us=st.center_us, left_us=st.left_us,
+                    right_us=st.right_us,
+                    distance_pins=(opts.distance.trigger_pin, opts.distance.echo_pin) if opts.distance else None)

@@ -11,6 +11,10 @@
       encoder: {pin: 5, cm_per_tick: 0.55}
       stop_button_pin: 26
       battery: {channel: 0}
+
+`plant: true` (gpio, with `pin_factory: mock`) puts a simulated car on the fake pins (fake_plant.py): it
+reads the ESC and servo pulses, drives the encoder pin and answers the distance sensor, so the whole car
+runs on a laptop (a rehearsal of a class, the end-to-end tests).
 """
 
 from __future__ import annotations
@@ -91,9 +95,17 @@ class PulseCalibration(_Strict):
 class GpioOptions(PulseCalibration, SensorPins):
     esc_pin: BcmPin = 12  # 12/13 are hardware-PWM capable (PWM0/PWM1)
     servo_pin: BcmPin = 13
+    plant: bool = False  # a simulated car on the fake pins (needs pin_factory: mock)
 
     def used_pins(self) -> dict[str, int]:
         return {"esc_pin": self.esc_pin, "servo_pin": self.servo_pin, **super().used_pins()}
+
+    @model_validator(mode="after")
+    def _plant_needs_fake_pins(self):
+        if self.plant and self.pin_factory != "mock":
+            raise ValueError(f"plant: true drives a simulated car from fake pins — it needs pin_factory: mock "
+                             f"(got {self.pin_factory}); on a real car remove `plant`")
+        return self
 
 
 class Pca9685Options(PulseCalibration, SensorPins):

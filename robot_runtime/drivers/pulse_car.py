@@ -9,7 +9,8 @@
 
 Where the pulses go is the outputs' business (pins, PCA9685 channels, the pin guard, a serial board);
 the sensors are optional callables. A stop button latches: every later command is neutral until
-``clear_stop_button()``; ``on_stop_button`` (set by the runtime) hears about the press.
+``clear_stop_button()``; ``on_stop_button`` (set by the runtime, which latches its e-stop through
+``handle_estop``) hears about the press, and the runtime's reset (the teacher's) clears it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from robot_runtime.protocol import Pose
 
 log = logging.getLogger(__name__)
 
+STOP_BUTTON_REASON = "stop button on the car"  # the e-stop's reason the teacher reads
 BATTERY_EVERY_S = 2.0  # a battery sags slowly; one ADC read per 2 s keeps read() inside its budget
 
 DistanceSource = Callable[[], tuple[float | None, str | None]]  # (cm or None, fault or None)
@@ -145,12 +147,16 @@ class PulseCar:
         self.stop()
         if self.on_stop_button is not None:
             try:
-                self.on_stop_button("stop button on the car")
+                self.on_stop_button(STOP_BUTTON_REASON)
             except Exception:
                 log.exception("on_stop_button failed")
 
     def clear_stop_button(self) -> None:
         self.latched = False
+
+    def stop_button_held(self) -> bool:
+        button = self.devices.get("stop_button")
+        return bool(button is not None and button.is_pressed)
 
     def _read_battery(self) -> None:
         try:

@@ -20,10 +20,11 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from robot_runtime.protocol import (
-    CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
+    CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
     SessionLimits, SkillRequest, SkillResult, Stop, Telemetry,
 )
 from server.cars.estop_delivery import EstopDelivery
+from server.cars.pairing_api import PAIRING
 from server.core.auth import car_token_ok
 from server.core.classroom import Classroom
 from server.core.config import ServerConfig
@@ -65,16 +66,18 @@ class CarHub(socketio.AsyncNamespace):
         except ValidationError as exc:
             info = error_info_from_validation(exc, "car_hello")
             raise refusal(info) from None
-        if hello.protocol != PROTOCOL_VERSION:
+        if hello.protocol not in SUPPORTED_PROTOCOLS:
             raise refusal(ErrorInfo(
                 rule="protocol_version", value=hello.protocol,
                 message=f"car speaks protocol {hello.protocol}, the server speaks {PROTOCOL_VERSION}",
                 fix="update the car runtime and the server to the same version"))
-        if not car_token_ok(hello.car_id, hello.token, self.config.car_tokens, self.config.car_pairing_secret):
+        if not (car_token_ok(hello.car_id, hello.token, self.config.car_tokens, self.config.car_pairing_secret)
+                or self.app[PAIRING].token_ok(hello.car_id, hello.token)):  # configured, or paired (pairing.py)
             log.warning("car %s refused: wrong pairing token", hello.car_id)
             raise refusal(ErrorInfo(
                 rule="car_token", value=hello.car_id, message=f"wrong pairing token for {hello.car_id}",
-                fix="start the car with the token the teacher's server printed (--token)"))
+                fix="pair the car again (\"Add a car\" in the teacher console, then `dojo car pair URL CODE` on the "
+                    "car), or start it with the token the server printed (--token)"))
         old = self.sid_of.get(hello.car_id)
         if old is not None:  # the car restarted before its old socket timed out: the new one wins
             self.car_of.pop(old, None)

@@ -41,3 +41,14 @@ def test_analyse_stop_and_top_speed():
     run = analyse_stop(series, 1.0)
     assert run.speed_cm_s == pytest.approx(100.0) and run.stop_cm == pytest.approx(12.0)
     assert fit_top_speed([(0.3, 90.0), (0.6, 180.0)]) == pytest.approx(300.0)
+
+
+@pytest.mark.parametrize("rate_hz", [25.0, 50.0, 100.0])
+def test_the_planned_delay_covers_the_dead_man_and_one_tick_at_the_cars_rate_and_the_config_takes_it(rate_hz):
+    from robot_runtime.config import CarConfig
+
+    model = fit_braking([StopRun(90.0, stop_of(90.0, 0.03, 400.0)), StopRun(180.0, stop_of(180.0, 0.03, 400.0))],
+                        rate_hz)
+    assert model.reaction_s >= 0.1 + 1.0 / rate_hz - 1e-9  # 100 ms of dead-man, plus the tick the stall began in
+    CarConfig(car_id="c", rate_hz=rate_hz, limits={"reaction_s": round(model.reaction_s, 3),
+                                                   "brake_decel_cm_s2": round(model.brake_decel_cm_s2, 1)})

@@ -147,3 +147,14 @@ def test_neutral_command_sets_neutral_and_releases(tmp_path):
                                        "hardware_options: {port: /dev/ttyNOPE}\n")
     out = dojo("neutral", "car.yaml", cwd=tmp_path)
     assert out.returncode == 1 and "/dev/ttyNOPE" in out.stderr
+
+
+def test_init_with_mock_pins_writes_a_rehearsal_car_that_check_finds_all_good(tmp_path):
+    """--pin-factory mock: fake pins that drive a simulated car, whose distance sensor hears its echoes."""
+    out = dojo("init", "--yes", "--car-id", "car-9", "--pin-factory", "mock", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    data = yaml.safe_load((tmp_path / "car.yaml").read_text())
+    assert data["hardware_options"]["pin_factory"] == "mock" and data["hardware_options"]["plant"] is True
+    check = dojo("check", "car.yaml", "--no-server", cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert any(line.split()[:2] == ["ok", "distance"] for line in check.stdout.splitlines()), check.stdout

@@ -7,6 +7,7 @@ the driver's own maps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 
@@ -25,6 +26,8 @@ from robot_runtime.drivers.fake_pins import mock_factory
 from robot_runtime.drivers.fake_plant import PinPlant
 from robot_runtime.hardware import Command
 from robot_runtime.runtime import CarRuntime
+from robot_runtime.skills.base import Skill, SkillStep
+from robot_runtime.skills.registry import register_skill, unregister_skill
 
 ARENA = Arena(name="hall", width_cm=2000, height_cm=2000, start={"x_cm": 300, "y_cm": 1000, "heading_deg": 0})
 CAL = {"throttle": {"neutral_us": 1520, "forward_max_us": 1880, "reverse_max_us": 1160, "forward_deadband_us": 40,
@@ -264,3 +267,108 @@ def test_nan_commands_are_neutral():
     sent = car.apply(Command(math.nan, math.nan))
     assert sent == Command(0.0, 0.0)
     assert pins.pin(ESC).pulse_us == pytest.approx(1520.0) and pins.pin(SERVO).pulse_us == pytest.approx(1490.0)
+
+
+STALL_S = 1.0  # a skill step that blocks the loop this long (a slow model, a full SD card)
+DEADMAN_NEUTRAL_S = 0.150  # the promise: neutral on the pins within 150 ms of the last command
+
+
+class _StallingDrive(Skill):
+    """Drives at 50 % for 0.6 s, then one step blocks the loop for STALL_S."""
+
+    name = "stall_on_pins"
+
+    def start(self, state) -> None:
+        self.t0, self.stalled = state.t, False
+
+    def step(self, state, dt: float) -> SkillStep:
+        if not self.stalled and state.t - self.t0 >= 0.6:
+            self.stalled = True
+            time.sleep(STALL_S)
+        return SkillStep(command=Command(0.5, 0.0))
+
+
+@contextlib.asynccontextmanager
+async def armed_in_real_time(cfg: CarConfig, car, arena: Arena):
+    """The car's runtime in real time with its link's heartbeats (never the thing under test), the ESC
+    armed and the session limits in; yields the runtime, stops everything and closes the car after."""
+    rt = CarRuntime(cfg, car, MonotonicClock(), arena=arena)
+    beating = True
+
+    async def heartbeats():
+        while beating:
+            rt.handle_heartbeat({"seq": 1})
+            await asyncio.sleep(0.1)
+
+    hb = asyncio.create_task(heartbeats())
+    loop_task = asyncio.create_task(rt.loop.run_realtime())
+    try:
+        await asyncio.sleep(ARM_S + 0.2)
+        assert rt.handle_limits({"max_speed_pct": 100})["ok"]
+        yield rt
+    finally:
+        beating = False
+        rt.loop.stop()
+        await loop_task
+        await hb
+        car.close()
+
+
+async def until_answered(rt: CarRuntime, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not rt.results and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+async def test_a_stalled_loop_gets_a_neutral_pulse_within_150ms_on_the_pins_own_clock(tmp_path):
+    register_skill(_StallingDrive.name, _StallingDrive)
+    pins = mock_factory()
+    arena_file = tmp_path / "arena.json"
+    arena_file.write_text(ARENA.model_dump_json())
+    cfg = CarConfig(car_id="car-d", hardware="gpio", arena_file=str(arena_file), hardware_options={"pin_factory": "mock", **CAL})
+    car = gpio.create(cfg, ARENA, pin_factory=pins)
+    try:
+        async with armed_in_real_time(cfg, car, ARENA) as rt:  # the link stays alive: only the loop stalls
+            assert rt.handle_skill({"request_id": "s1", "action": {"kind": "skill", "name": _StallingDrive.name}})["ok"]
+            await until_answered(rt, 5.0)
+    finally:
+        unregister_skill(_StallingDrive.name)
+    esc = pins.pin(ESC).pulses_us()
+    first_drive = next(i for i, (_, us) in enumerate(esc) if us > 1600)
+    k = next(i for i in range(first_drive, len(esc)) if esc[i][1] == pytest.approx(1520.0))  # the first neutral after it
+    t_last = esc[k - 1][0]  # the last command the loop applied before it stalled
+    assert esc[k - 1][1] > 1600
+    assert esc[k][0] - t_last <= DEADMAN_NEUTRAL_S, f"neutral {1000 * (esc[k][0] - t_last):.0f} ms after the last command"
+    stall_end = t_last + STALL_S
+    assert all(us == pytest.approx(1520.0) for t, us in esc[k:] if t <= stall_end)  # nothing stale reached the ESC
+    assert rt.results[0].status == "failed" and rt.results[0].reason == "car_fault"
+
+
+async def test_plant_true_is_a_whole_car_on_fake_pins_in_real_time(tmp_path):
+    """`plant: true`: the pulses move a simulated car, its wheels turn the encoder, its sensor hears echoes."""
+    floor = Arena(name="floor", width_cm=300, height_cm=300, start={"x_cm": 50, "y_cm": 150, "heading_deg": 0})
+    arena_file = tmp_path / "arena.json"
+    arena_file.write_text(floor.model_dump_json())
+    cfg = CarConfig(car_id="car-r", hardware="gpio", arena_file=str(arena_file), hardware_options={
+        "pin_factory": "mock", "plant": True, "distance": {"trigger_pin": 23, "echo_pin": 24},
+        "encoder": {"pin": 5, "cm_per_tick": 0.5}})
+    car = create_hardware(cfg, floor)
+    plant = car.devices["plant"]
+    async with armed_in_real_time(cfg, car, floor) as rt:
+        assert rt.handle_skill({"request_id": "d1", "action": {"kind": "drive", "distance_cm": 60, "speed_pct": 40}})["ok"]
+        await until_answered(rt, 8.0)
+        await asyncio.sleep(0.3)
+        state = car.read()
+    assert rt.results[0].status == "done"
+    truth = plant.sim.pose
+    assert truth.x_cm - 50 == pytest.approx(60, abs=8) and plant.ticks_sent > 100  # it drove, and the wheels told
+    assert abs(state.x_cm - truth.x_cm) <= max(3 * state.pose_uncertainty_cm, 5.0) and state.pose_source == "encoder"
+    ahead = 300 - truth.x_cm - 20  # the wall ahead, from the sensor at the nose (half of 40 cm)
+    assert state.distance_fault is None and abs(state.distance_cm - ahead) < 40  # an echo (timed by sleeping threads)
+    assert not plant._thread.is_alive()  # closing the car stopped the plant
+
+
+def test_plant_needs_fake_pins():
+    with pytest.raises(UnknownHardware, match="plant: true .* needs pin_factory: mock"):
+        create_hardware(CarConfig(car_id="c", hardware="gpio", mode="headless",
+                                  hardware_options={"pin_factory": "pigpio", "plant": True}), ARENA)

@@ -14,6 +14,7 @@ import yaml
 from aiohttp import web
 
 from robot_runtime.config import load_car_config
+from robot_runtime.protocol import PROTOCOL_VERSION
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -69,7 +70,8 @@ def test_pair_stores_the_token_and_the_server_in_the_config_and_a_code_works_onc
     assert out.returncode == 0, out.stderr
     cfg = load_car_config(tmp_path / "car.yaml")
     assert (cfg.car_id, cfg.token, cfg.server_url) == ("car-7", "tok-K7Q2MX", server.url)
-    assert server.requests[0] == {"code": "K7Q2MX", "car_id": "car-1", "kind": "real", "hardware": "gpio", "protocol": 1}
+    assert server.requests[0] == {"code": "K7Q2MX", "car_id": "car-1", "kind": "real", "hardware": "gpio",
+                                  "protocol": PROTOCOL_VERSION}
     assert (tmp_path / "car.yaml").stat().st_mode & 0o077 == 0
     again = dojo("pair", server.url, "K7Q2MX", cwd=tmp_path)
     assert again.returncode == 1 and "already used" in again.stderr and "Add a car" in again.stderr

@@ -11,15 +11,23 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from robot_runtime.protocol import CAR_NAMESPACE, HEARTBEAT_PERIOD_S, ErrorInfo, SkillResult, Telemetry
+from robot_runtime.protocol import (
+    CAR_NAMESPACE, HEARTBEAT_PERIOD_S, SUPPORTED_PROTOCOLS, ErrorInfo, SkillResult, Telemetry,
+)
 
 CALL_TIMEOUT_S = 2.0  # the car acks at once; 2 s means it is not there
 SHUTDOWN_TIMEOUT_S = 0.5  # close open websockets quickly when the test kills the server
 
 
 class FarSide:
-    def __init__(self, tokens: dict[str, str]) -> None:
+    """`speaks`: the protocol versions it accepts; (1,) is a server from before protocol 2, which refuses
+    other versions as it did and keeps the raw telemetry it got (`raw_telemetry`) to check its fields."""
+
+    def __init__(self, tokens: dict[str, str], speaks: tuple[int, ...] = SUPPORTED_PROTOCOLS) -> None:
         self.tokens = tokens
+        self.speaks = speaks
+        self.hellos: list[dict] = []
+        self.raw_telemetry: list[dict] = []
         self.port = 0
         self.results: list[SkillResult] = []
         self.telemetry: list[Telemetry] = []
@@ -44,6 +52,13 @@ class FarSide:
         @self.sio.on("connect", namespace=ns)
         async def connect(sid: str, environ: dict, auth: Any = None) -> None:
             car_id = (auth or {}).get("car_id", "")
+            self.hellos.append(dict(auth or {}))
+            if (auth or {}).get("protocol") not in self.speaks:  # the old hub's words
+                info = ErrorInfo(rule="protocol_version", value=(auth or {}).get("protocol"),
+                                 message=f"car speaks protocol {(auth or {}).get('protocol')}, the server speaks "
+                                         f"{max(self.speaks)}",
+                                 fix="update the car runtime and the server to the same version")
+                raise socketio.exceptions.ConnectionRefusedError(info.message, info.model_dump(mode="json"))
             if self.tokens.get(car_id) != (auth or {}).get("token"):
                 self.refused.append(car_id)
                 # As the classroom server does: the text first, the ErrorInfo second (it arrives intact).
@@ -67,6 +82,7 @@ class FarSide:
 
         @self.sio.on("telemetry", namespace=ns)
         async def telemetry(sid: str, data: Any) -> None:
+            self.raw_telemetry.append(data)
             self.telemetry.append(Telemetry.model_validate(data))
 
     async def start(self, port: int = 0) -> "FarSide":

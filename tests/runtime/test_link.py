@@ -185,3 +185,33 @@ async def test_arena_message_places_the_simulated_car(server, tmp_path):
         await asyncio.sleep(0.1)
         assert car.arena.name == "lesson 3" and rt.supervisor._arena.name == "lesson 3"
         assert car.pose.x_cm == pytest.approx(150, abs=0.5) and car.pose.heading_deg == pytest.approx(45, abs=0.5)
+
+
+# What a protocol-1 telemetry message holds: written out here, from the protocol as it was.
+PROTOCOL_1_TELEMETRY = {"car_id", "seq", "t", "pose", "speed_cm_s", "yaw_rate_dps", "slip_deg", "distance_cm", "throttle",
+                        "steering", "safety_state", "safety_events", "collisions", "skill", "timing"}
+
+
+async def test_an_older_server_refuses_protocol_2_so_the_car_speaks_1_and_sends_only_what_1_knows(tmp_path):
+    old = await FarSide({CAR: TOKEN}, speaks=(1,)).start()
+    try:
+        async with running_car(old.url, tmp_path) as (rt, car, link, _):
+            await old.wait_until_limited(CAR)
+            await old.wait_for(lambda: len(old.raw_telemetry) >= 5, what="telemetry")
+            assert [h["protocol"] for h in old.hellos] == [2, 1]
+            assert all(set(m) <= PROTOCOL_1_TELEMETRY for m in old.raw_telemetry)
+            assert (await old.call(CAR, "skill", request("r1", kind="drive", distance_cm=10)))["ok"]
+            await old.wait_for(lambda: old.results, what="the result")
+            assert old.results[0].status == "done"
+    finally:
+        await old.stop()
+    notes = [r for r in read_log(tmp_path / f"{CAR}.jsonl") if r.get("what") == "protocol_fallback"]
+    assert notes and notes[0]["refused"] == 2
+
+
+async def test_a_current_server_gets_the_pose_source_and_its_uncertainty(server, tmp_path):
+    async with running_car(server.url, tmp_path) as (rt, car, link, _):
+        await server.wait_for(lambda: server.raw_telemetry, what="telemetry")
+        assert server.hellos[0]["protocol"] == 2
+        last = server.raw_telemetry[-1]
+        assert last["pose_source"] == "sim" and last["pose_uncertainty_cm"] == 0.0

@@ -5,6 +5,8 @@ import { el, $, fill, toast, clock } from './ui.js';
 const SAFETY_LIST_MAX = 60; // a lesson's worth of interventions; older ones scroll away
 const TOAST_REPEAT_MS = 4000; // the same car+reason toasts at most this often (a wall keeps triggering)
 const REPEAT_WINDOW_MS = 30_000; // the same intervention again within this is counted on its row, not listed again
+// where a car's position comes from (telemetry pose_source; a car of protocol 1 does not say)
+const POSE_SOURCE_WORDS = { sim: 'simulator', camera: 'camera', encoder: 'wheel encoder', speed_model: 'speed model' };
 
 export class Cars {
   /** actions: {stop(carId), reset(carId)}; colorOf(carId): the car's colour on the arena */
@@ -83,7 +85,7 @@ export class Cars {
       badge: el('span', { class: 'badge' }),
       driver: el('div', { class: 'car-driver' }),
       queue: el('div', { class: 'car-queue' }),
-      meta: el('div', { class: 'car-meta' }),
+      meta: el('div', { class: 'car-meta', title: 'Where the car is, and how it knows: ± how far off it may be' }),
     };
     const node = el('div', { class: 'car', dataset: { car: carId } },
       el('div', { class: 'car-top' }, parts.id, parts.badge), parts.driver, parts.queue, parts.meta,
@@ -118,7 +120,10 @@ export class Cars {
   }
 
   metaText(t) {
-    return `x ${t.pose.x_cm.toFixed(0)} · y ${t.pose.y_cm.toFixed(0)} cm · ${Math.abs(t.speed_cm_s).toFixed(0)} cm/s`;
+    const where = `x ${t.pose.x_cm.toFixed(0)} · y ${t.pose.y_cm.toFixed(0)} cm · ${Math.abs(t.speed_cm_s).toFixed(0)} cm/s`;
+    const source = POSE_SOURCE_WORDS[t.pose_source];
+    if (!source || t.pose_source === 'sim') return source ? `${where} · ${source}` : where;
+    return `${where} · ±${Math.round(t.pose_uncertainty_cm ?? 0)} cm (${source})`; // how far off it may be, and why
   }
 
   renderCar(carId) {

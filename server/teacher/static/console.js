@@ -9,6 +9,7 @@ import { Attempts } from './attempts.js';
 import { LiveArena } from './live_arena.js';
 import { Lessons } from './lessons.js';
 import { TellLog } from '/language/tell_log.js'; // the Tell the car panel (server/language)
+import { AddCar } from './add_car.js'; // "Add a car": pairing code, QR, the command (server/cars)
 
 const BOARD_REFRESH_DEBOUNCE_MS = 120; // a burst of roster events (a whole class joining) -> one fetch
 const BOARD_POLL_MS = 5000; // safety net if a socket event is lost: the roster is never staler than this
@@ -119,6 +120,10 @@ const cars = new Cars({
   stop: (carId) => change(`stop ${carId}`, async () => { await api.stopCar(carId); toast(`${carId} stopped`, 'Press Reset to let it drive again.', 'ok'); scheduleRefresh(); }),
   reset: (carId) => change(`reset ${carId}`, async () => { await api.resetCar(carId); toast(`${carId} reset`, 'It can drive again.', 'ok'); scheduleRefresh(); }),
 }, (carId) => arena.colorOf(carId));
+
+new AddCar($('add-car-btn'), {
+  request, onCar: (carId) => { toast(`${carId} joined`, 'Give it to a kid in the roster.', 'ok'); scheduleRefresh(); },
+});
 
 const lessons = new Lessons({
   setMode: (lessonId, mode) => change('change the lesson', async () => {

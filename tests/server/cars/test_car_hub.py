@@ -168,3 +168,23 @@ async def test_a_car_runtime_with_a_wrong_token_gets_the_hubs_error_info_intact_
     info = refused.value.info
     assert info["rule"] == "car_token" and info["value"] == "car-1" and "--token" in info["fix"]
     assert "wrong pairing token for car-1" in str(refused.value) and "--token" in str(refused.value)
+
+
+async def test_a_protocol_1_car_still_drives_and_a_newer_one_than_the_server_knows_is_refused_with_the_fix(tmp_path):
+    async with classroom_server(tmp_path, extra_cars=["car-1", "car-2"]) as srv:
+        old = RawCar(srv.url, "car-1")
+        await old.connect(protocol=1)
+        try:
+            await wait_for(lambda: old.events("limits"), "limits for the old car")
+            await old.telemetry(x=75.0)  # protocol 1: no pose_source, no pose_uncertainty_cm
+            await wait_for(lambda: srv.classroom.latest_telemetry("car-1"), "its telemetry")
+            tm = srv.classroom.latest_telemetry("car-1")
+            assert tm.pose.x_cm == 75.0 and tm.pose_source is None and srv.handle.app[CAR_HUB].bad_messages == {}
+        finally:
+            await old.close()
+        future = RawCar(srv.url, "car-2")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await future.connect(protocol=3)
+        await wait_for(lambda: future.refusal, "the refusal")
+        assert future.refusal["data"]["rule"] == "protocol_version" and future.refusal["data"]["fix"]
+        await future.close()
