@@ -110,7 +110,7 @@ class SkillExecutor:
         max_pct = lim.max_throttle * 100.0
         asked_pct = speed_pct
         speed_pct = min(speed_pct, max_pct)
-        ctx = SkillContext(spec=self.spec, arena=self.arena, speed_pct=speed_pct)
+        ctx = SkillContext(spec=self.spec, arena=self.arena, speed_pct=speed_pct, max_throttle=lim.max_throttle)
         try:
             skill = build_skill(request.action, ctx)
         except (KeyError, ValueError) as exc:

@@ -22,6 +22,7 @@ class SkillContext:
     spec: CarSpec
     arena: Arena
     speed_pct: float  # the speed the request asked for (percent of top speed), already within limits
+    max_throttle: float = 1.0  # the throttle cap in force when the skill starts (the level's and the car's own)
 
 
 @dataclass(frozen=True)

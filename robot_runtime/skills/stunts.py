@@ -4,7 +4,8 @@ Both ask for full throttle themselves, whatever speed the request carried: a stu
 requests it, and the safety supervisor decides how much the car gets. Both measure what happens
 (the rear axle's slip angle, CarState.slip_deg) instead of trusting the command, so under a Level-1
 speed cap the car simply drives a clean circle, the skill sees no slip at a capped speed, and ends
-`failed` with reason `blocked_by_safety` and a sentence the kid understands.
+`failed` with reason `blocked_by_safety` and a sentence the kid understands: the level's speed cap when
+there is one, otherwise the fence (a wall too close for the stunt's circle).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from robot_runtime.skills.scripted import STOPPED_CM_S, ScriptedSkill, clamp, wr
 
 SLIP_REAL_DEG = 15.0  # "real slip": the rear axle slides at least this far off its axis (a clean turn stays under 3)
 SLIP_SUSTAINED_S = 0.4  # ... for at least this long in total, not a single twitch
+FULL_THROTTLE = 0.999  # a cap at or above this is no cap (float noise of 100 %)
 HELD_BACK_FRACTION = 0.9  # gripping, the ESC reaches the speed asked for; under 90 % of it, something capped the throttle
 SPEED_WINDOW_S = 0.5  # the "reached speed" is the mean over this last stretch
 
 DONUT_TURNS = 2.0  # two full turns of the car while sliding
 DONUT_GRIP_WINDOW_S = 2.5  # no sustained slip by then: give up (spin-up takes about 1 s)
-DONUT_ROOM_CM = 100.0  # free floor around the start: the spin-up circle (51 cm) plus the car
+DONUT_ROOM_CM = 100.0  # free floor around the spin's centre (a turning radius to the left): the circle plus the car
 DONUT_TIME_LIMIT_S = 10.0
 
 DRIFT_ENTRY_THROTTLE = 0.9  # run-up speed request
@@ -54,10 +56,14 @@ def _free_ahead(ctx: SkillContext, state: CarState) -> float:
     return math.inf if d is None else d
 
 
-def _clearance(ctx: SkillContext, state: CarState) -> float:
+def _spin_clearance(ctx: SkillContext, state: CarState, side: float) -> float:
+    """Free floor around the centre of the circle the car spins up on (one turning radius to its `side`)."""
     from robot_runtime.sim.world import World
 
-    return World(ctx.arena).clearance(state.x_cm, state.y_cm)
+    radius = ctx.spec.wheelbase_cm / math.tan(math.radians(ctx.spec.max_steer_deg))
+    h = math.radians(state.heading_deg)
+    cx, cy = state.x_cm - side * radius * math.sin(h), state.y_cm + side * radius * math.cos(h)
+    return World(ctx.arena).clearance(cx, cy)
 
 
 class _Stunt(ScriptedSkill):
@@ -81,6 +87,10 @@ class _Stunt(ScriptedSkill):
     def reached_speed(self) -> float:
         return sum(v for _, v in self._speeds) / len(self._speeds) if self._speeds else 0.0
 
+    def blocked_text(self, capped_by_level: str, room: str) -> str:
+        """Why the throttle was held back: the speed cap in force, or (no cap) the fence near a wall."""
+        return capped_by_level if self.ctx.max_throttle < FULL_THROTTLE else room
+
     def held_back(self, requested_cm_s: float) -> bool:
         """Was the throttle capped? Only meaningful while the tyres grip (then speed follows the request)."""
         return self.reached_speed() < HELD_BACK_FRACTION * requested_cm_s
@@ -97,7 +107,7 @@ class DonutSkill(_Stunt):
         self.phase = "spin"
         self.slide_turn = 0.0  # heading turned while sliding (radians)
         self._last_h = self.heading_unwrapped
-        if _clearance(self.ctx, state) < DONUT_ROOM_CM:
+        if _spin_clearance(self.ctx, state, self.side) < DONUT_ROOM_CM:
             self.phase = "no_room"
 
     def control(self, state: CarState, dt: float) -> SkillStep:
@@ -114,7 +124,7 @@ class DonutSkill(_Stunt):
                 self.phase = "stop"
             elif self.elapsed > DONUT_GRIP_WINDOW_S and self.slip_time < SLIP_SUSTAINED_S:
                 if self.held_back(self.top):
-                    return self.fail("blocked_by_safety", KID_DONUT_BLOCKED)
+                    return self.fail("blocked_by_safety", self.blocked_text(KID_DONUT_BLOCKED, KID_DONUT_ROOM))
                 return self.fail("no_slip", KID_NO_SLIP.format(what="donut"))
             else:
                 return self.drive(self.top, self.side)
@@ -159,7 +169,7 @@ class DriftSkill(_Stunt):
                 self._enter("turn_in", state)
             elif in_phase > DRIFT_RUNUP_MAX_S:
                 if self.held_back(DRIFT_ENTRY_THROTTLE * self.top):
-                    return self.fail("blocked_by_safety", KID_DRIFT_BLOCKED)
+                    return self.fail("blocked_by_safety", self.blocked_text(KID_DRIFT_BLOCKED, KID_DRIFT_ROOM))
                 return self.fail("too_slow", "I couldn't get fast enough for a drift.")
             else:
                 err = wrap_rad(math.radians(state.heading_deg) - self.h0)

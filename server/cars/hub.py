@@ -168,10 +168,13 @@ class CarHub(socketio.AsyncNamespace):
         return sid
 
     async def send_skill(self, car_id: str, request: SkillRequest, timeout_s: float) -> Ack:
+        return await self._call_for_ack(car_id, "skill", request.model_dump(mode="json"), timeout_s)
+
+    async def _call_for_ack(self, car_id: str, event: str, payload: dict, timeout_s: float) -> Ack:
         try:
-            reply = await self.call("skill", request.model_dump(mode="json"), to=self._sid(car_id), timeout=timeout_s)
+            reply = await self.call(event, payload, to=self._sid(car_id), timeout=timeout_s)
         except socketio.exceptions.TimeoutError:
-            raise TimeoutError(f"{car_id} did not ack within {timeout_s} s") from None
+            raise TimeoutError(f"{car_id} did not ack {event} within {timeout_s} s") from None
         except socketio.exceptions.SocketIOError as exc:
             raise ConnectionError(f"{car_id}: {exc}") from None
         try:
@@ -203,8 +206,8 @@ class CarHub(socketio.AsyncNamespace):
         self.estops.cancel(car_id)
         await self.emit("reset_estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
 
-    async def send_limits(self, car_id: str, limits: SessionLimits) -> None:
-        await self.emit("limits", limits.model_dump(mode="json"), to=self._sid(car_id))
+    async def send_limits(self, car_id: str, limits: SessionLimits, timeout_s: float) -> Ack:
+        return await self._call_for_ack(car_id, "limits", limits.model_dump(mode="json"), timeout_s)
 
     async def send_arena(self, car_id: str, setup: ArenaSetup) -> None:
         await self.emit("arena", setup.model_dump(mode="json"), to=self._sid(car_id))

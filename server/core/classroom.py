@@ -38,6 +38,7 @@ DEFAULT_SPEED_PCT = 50.0  # the speed moves use until a kid sets one (capped by 
 CLASS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: kids copy it from the board
 CLASS_CODE_LENGTH = 5
 NAME_RE = re.compile(r"^[^\W\d_]{1,20}$")  # first name only: 1-20 letters, any alphabet
+LIMITS_TRIES, LIMITS_RETRY_S = 3, 0.2  # a busy car (stalled tick) gets two more chances within ~0.6 s
 START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart, so they do not overlap
 
 
@@ -440,15 +441,31 @@ class Classroom:
         """The level's caps (the gate's rule); with a car, its arena's zones closed at that level too."""
         return session_limits(level, self.arena_for_car(car_id) if car_id else None)
 
-    async def _send_limits(self, car_id: str, level: int) -> None:
+    async def _send_limits(self, car_id: str, level: int) -> bool:
+        """True once the car has acknowledged the level's limits; only then does the classroom count on them."""
+        self._limits_level.pop(car_id, None)
+        try:
+            ack = await self.cars.send_limits(car_id, self.session_limits(level, car_id), self.config.timeouts.car_ack_s)
+        except (TimeoutError, ConnectionError) as exc:
+            log.info("limits for %s not acknowledged: %s", car_id, exc)
+            return False
+        if not ack.ok:  # e.g. car_busy: a stalled tick held the car's loop; the next request sends them again
+            log.info("%s kept its limits: %s", car_id, ack.error.message if ack.error else "no reason")
+            return False
         self._limits_level[car_id] = level
-        await self.cars.send_limits(car_id, self.session_limits(level, car_id))
+        return True
 
-    async def _before_start(self, request: Request) -> None:
-        """The car gets the driver's limits before the driver's first request (shared cars switch)."""
+    async def _before_start(self, request: Request) -> Outcome | None:
+        """The car runs with the driver's level before the driver's request reaches it (a level the teacher
+        just changed, a shared car switching drivers): the limits are acknowledged first, or nothing is sent."""
         level = self.kid(request.kid_id).level
-        if self._limits_level.get(request.car_id) != level:
-            await self._send_limits(request.car_id, level)
+        for attempt in range(LIMITS_TRIES):
+            if self._limits_level.get(request.car_id) == level or await self._send_limits(request.car_id, level):
+                return None
+            await asyncio.sleep(LIMITS_RETRY_S * (attempt + 1))
+        return Outcome("failed", "limits_not_acknowledged", "Your car is busy for a moment. Try again!",
+                       f"{request.car_id} did not confirm the limits of level {level} after {LIMITS_TRIES} tries; "
+                       "the request was not sent (check the car's log for stalled ticks)")
 
     def _log_request(self, request: Request, outcome: Outcome) -> None:
         duration = self._clock() - request.started_at if request.started_at is not None else 0.0

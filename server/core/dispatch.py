@@ -116,7 +116,8 @@ class CarQueue:
         return [r for q in self.waiting.values() for r in q]
 
 
-BeforeStart = Callable[[Request], Awaitable[None]]
+# Runs before a request goes to its car; an Outcome it returns ends the request there (nothing is sent).
+BeforeStart = Callable[[Request], Awaitable["Outcome | None"]]
 
 
 class Dispatcher:
@@ -193,7 +194,10 @@ class Dispatcher:
         request.started_at = self._clock()
         try:
             if self.before_start:
-                await self.before_start(request)
+                refused = await self.before_start(request)
+                if refused is not None:
+                    self._finish(request, refused)
+                    return
             if request.future.done():  # cancelled while limits were sent
                 return
             if self.link is None:

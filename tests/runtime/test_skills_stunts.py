@@ -69,3 +69,12 @@ def test_donut_without_room_says_so_before_moving():
     assert (run.result.status, run.result.reason) == ("failed", "no_room")
     assert "open floor" in run.result.kid_text
     assert max(abs(c.throttle) for c in run.sent) == 0.0
+
+
+def test_donut_checks_the_room_round_its_circle_not_just_where_it_stands():
+    # 150 cm of floor round the car, but the spin-up circle lies to its left, 51 cm closer to the top
+    # wall: at Level 4 it used to start, get held back by the fence and blame the level ("unlock at Level 4").
+    run = run_supervised(_car((300.0, 250.0, 0.0)), NamedSkillAction(name="donut", speed_pct=100), limits=LEVEL_4)
+    assert (run.result.status, run.result.reason) == ("failed", "no_room"), run.result
+    assert "Level" not in run.result.kid_text
+    assert max(abs(c.throttle) for c in run.sent) == 0.0

@@ -40,7 +40,7 @@ async def test_an_estop_that_is_lost_is_sent_again_until_the_car_acknowledges_it
         await srv.classroom.estop_all("teacher pressed STOP ALL")
         await wait_for(lambda: hub.estops.delivered.get("car-1") == "ack", "the car's ack")
         assert len(seen) == 3 and hub.estops.attempts["car-1"] == 3
-        assert all(d == {"reason": "teacher pressed STOP ALL"} for d in seen)
+        assert all(d == {"reason": "teacher pressed STOP ALL"} for d in seen), seen
         assert hub.estops.pending() == []
 
 

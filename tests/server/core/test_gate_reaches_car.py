@@ -40,8 +40,9 @@ class RecordingCar:
         self.stops += 1
     async def send_estop(self, car_id: str, reason: str) -> None: ...
     async def send_reset_estop(self, car_id: str, reason: str) -> None: ...
-    async def send_limits(self, car_id: str, limits) -> None:
+    async def send_limits(self, car_id: str, limits, timeout_s: float) -> Ack:
         self.limits_level = limits.level
+        return Ack(ok=True)
     async def send_arena(self, car_id: str, setup) -> None: ...
 
 
