@@ -68,8 +68,10 @@ class SkillExecutor:
         on_event: Callable[[SafetyEvent], None] = lambda ev: None,
         arena: Arena = DEFAULT_ARENA,
         needs_limits: bool = False,
+        realtime: bool = True,
     ) -> None:
         self.supervisor = supervisor
+        self.realtime = realtime
         # A car driven by a server runs nothing before the server's session limits arrived (fail closed).
         self.needs_limits = needs_limits
         self.spec = spec
@@ -110,7 +112,8 @@ class SkillExecutor:
         max_pct = lim.max_throttle * 100.0
         asked_pct = speed_pct
         speed_pct = min(speed_pct, max_pct)
-        ctx = SkillContext(spec=self.spec, arena=self.arena, speed_pct=speed_pct, max_throttle=lim.max_throttle)
+        ctx = SkillContext(spec=self.spec, arena=self.arena, speed_pct=speed_pct, max_throttle=lim.max_throttle,
+                           realtime=self.realtime)
         try:
             skill = build_skill(request.action, ctx)
         except (KeyError, ValueError) as exc:

@@ -24,7 +24,9 @@ Whatever the model outputs, the command goes through the safety supervisor like 
 The onnxruntime session is created once per policy, with one thread (the control loop's tick must
 stay small and predictable on a Pi), and reused by every run of the skill.
 
-Each inference runs on the policy's own worker thread with a deadline (INFERENCE_DEADLINE_S): a late
+On a real-time car (a server drives it, or real hardware; a headless simulation has no wall-clock
+deadline, its clock waits for the model), each inference runs on the policy's own worker thread with
+a deadline (INFERENCE_DEADLINE_S): a late
 answer is not waited for (the tick goes on with throttle 0 and the steering held), and
 MISSED_DEADLINES_TO_FAIL late answers in a row end the run `failed` (`policy_too_slow`). A policy
 cannot take a built-in skill's name (skills/registry.py RESERVED_NAMES), nor the permission with it.
@@ -294,7 +296,9 @@ class PolicySkill(Skill):
                                  reason="" if status == "done" else "task_failed", kid_text=self.task.kid_text)
             self.task_row = self.task.features(state)
             progress = max(progress, self.task.progress(state))
-        out = self.policy.infer_within(self.observe(state))
+        obs = self.observe(state)
+        # A real-time car cannot wait for a late model; a headless run's clock waits for it instead.
+        out = self.policy.infer_within(obs) if self.ctx.realtime else self.policy.infer(obs)
         self.elapsed_s += dt
         if out is None:
             self.missed += 1

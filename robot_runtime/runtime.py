@@ -122,7 +122,8 @@ class CarRuntime:
                                            tick_s=1.0 / config.rate_hz,
                                            session=SessionLimits() if headless else PRE_SESSION_LIMITS)
         self.executor = SkillExecutor(self.supervisor, self.spec, car_id=config.car_id, on_result=self._on_result,
-                                      on_event=self._on_event, arena=self.arena, needs_limits=not headless)
+                                      on_event=self._on_event, arena=self.arena, needs_limits=not headless,
+                                      realtime=not headless)
         self.loop = ControlLoop(config.car_id, hardware, self.supervisor, self.executor, clock, rate_hz=config.rate_hz,
                                 on_telemetry=self._on_telemetry, telemetry_wanted=lambda: bool(self.telemetry_sinks),
                                 recorder=recorder)

@@ -23,6 +23,7 @@ class SkillContext:
     arena: Arena
     speed_pct: float  # the speed the request asked for (percent of top speed), already within limits
     max_throttle: float = 1.0  # the throttle cap in force when the skill starts (the level's and the car's own)
+    realtime: bool = True  # False in a headless run: simulated time stands still while the skill thinks
 
 
 @dataclass(frozen=True)
