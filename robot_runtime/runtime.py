@@ -35,7 +35,8 @@ from robot_runtime.executor import SkillExecutor
 from robot_runtime.hardware import Hardware, failsafe_of
 from robot_runtime.loop import ControlLoop
 from robot_runtime.protocol import (
-    MAX_MESSAGE_BYTES, Ack, ArenaSetup, Cancel, ErrorInfo, SessionLimits, SkillRequest, SkillResult, Stop, Telemetry,
+    MAX_MESSAGE_BYTES, Ack, ArenaSetup, Cancel, ErrorInfo, Neighbours, SessionLimits, SkillRequest, SkillResult, Stop,
+    Telemetry,
 )
 from robot_runtime.recorder import FlightRecorder
 from robot_runtime.safety import PRE_SESSION_LIMITS, SafetySupervisor
@@ -258,6 +259,21 @@ class CarRuntime:
             return BUSY
         self.note("limits", limits=limits)
         return OK
+
+    def handle_neighbours(self, data: Any) -> dict:
+        """The cars near this one: moving obstacles for the supervisor, and solid bodies for a simulator.
+        (Only ever something more to avoid: the car's own arena and limits stay as they are.)"""
+        msg, bad = parse(Neighbours, data, "neighbours")
+        if bad:
+            return bad  # keep the previous list (it keeps growing stale: more careful, never less)
+
+        def take() -> None:
+            self.supervisor.set_neighbours(msg, self.clock.now())
+            bodies = getattr(self.hardware, "set_bodies", None)  # only a simulated car has other cars in it
+            if bodies is not None:
+                bodies(msg.cars)
+
+        return BUSY if self._with_loop(take) is BUSY else OK
 
     def handle_heartbeat(self, data: Any = None) -> None:
         # Any heartbeat proves the link is alive, even one with a strange payload.
