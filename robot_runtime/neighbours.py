@@ -112,17 +112,21 @@ class NeighbourView:
         return sorted(cid for cid, n in self.cars.items() if n.age(now) > STALE_S)
 
     def segments(self, now: float, horizon_s: float, x: float = math.nan, y: float = math.nan,
-                 heading_deg: float = 0.0, half_len: float = 0.0, half_w: float = 0.0
+                 heading_deg: float = 0.0, half_len: float = 0.0, half_w: float = 0.0, reach_cm: float = math.inf
                  ) -> tuple[list[geo.Segment], list[tuple[float, float]]]:
         """The regions' edges as fence segments, and the centres of the neighbours whose region the car's
         footprint (centre x, y; half sizes) is already in: their edges would only be seen from inside, so
-        for those the car may only move away (``blocks``)."""
+        for those the car may only move away (``blocks``). Regions wholly farther than `reach_cm` from
+        (x, y) — beyond anything the fence looks at — are left out (their bounding circle says so)."""
         out: list[geo.Segment] = []
         inside: list[tuple[float, float]] = []
         h = math.radians(heading_deg)
         ux, uy = math.cos(h), math.sin(h)
-        for n in self.cars.values():
+        placed = math.isfinite(x) and math.isfinite(y)
+        for n in self.cars.values():  # (one dict: a new message swaps in a new one, never edits this one)
             age = n.age(now)
+            if placed and reach_cm < math.inf and _far(n.car, age, horizon_s, x, y, reach_cm):
+                continue
             segs = region_segments(region(n.car, age, horizon_s))
             if math.isfinite(x) and math.isfinite(y) and (
                     _contains(segs, x, y) or any(geo.segment_hits_box(x, y, ux, uy, half_len, half_w, sg) for sg in segs)):
@@ -130,6 +134,15 @@ class NeighbourView:
             else:
                 out += segs
         return out, inside
+
+
+def _far(car: NearbyCar, age_s: float, horizon_s: float, x: float, y: float, reach_cm: float) -> bool:
+    """Is all of this neighbour's region farther than reach_cm from (x, y)? (a circle around it)"""
+    grow = min(MAX_GROW_CM, car.uncertainty_cm + STRAY_CM_S2 * age_s * age_s / 2.0)
+    ahead = age_s + horizon_s
+    dx, dy = car.vx_cm_s * ahead, car.vy_cm_s * ahead
+    radius = math.hypot(dx, dy) / 2.0 + math.hypot(car.length_cm / 2.0 + grow, car.width_cm / 2.0 + grow)
+    return math.hypot(car.x_cm + dx / 2.0 - x, car.y_cm + dy / 2.0 - y) - radius > reach_cm
 
 
 def _contains(segs: list[geo.Segment], x: float, y: float) -> bool:

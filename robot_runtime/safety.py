@@ -48,6 +48,7 @@ EVENT_REPEAT_S = 1.0  # one event per reason per second: a kid can read that, te
 CLIP_EPS = 1e-3  # smaller trims than this are rounding, not interventions
 REVERSE_REPORT_MIN = 0.2  # slew is reported only when a reversal at speed is asked (ramps are normal driving)
 SLEW_DT_MAX_S = 0.05  # slew per elapsed time, at most 2.5 ticks' worth: one late 0.25 s tick is no 0 -> full jump
+NEIGHBOUR_REACH_SLACK_CM = 50.0  # other cars farther than the fence looks, and this, are not fenced this tick
 SENSOR_FAULT_CRAWL = 0.15  # forward throttle while the distance sensor cannot see (a walking pace: 45 cm/s)
 # Before the server speaks: Level 1's speed and no named skills (the car fails closed, not open).
 PRE_SESSION_LIMITS = SessionLimits(max_speed_pct=30, allowed_skills=[], level=1)
@@ -159,6 +160,19 @@ class SafetySupervisor:
         # How far ahead other cars' motion is predicted: this car's stopping time from the fastest it may go.
         self.horizon_s = self.hard.reaction_s + self.spec.top_speed_cm_s * self.limits.max_throttle / self.hard.brake_decel_cm_s2
 
+    def _neighbour_reach(self, state: CarState) -> float:
+        """Beyond this distance from the car's centre nothing changes any fence check: the farthest any
+        of them looks (stopping from the fastest of the speed limit, the last output and the car's speed,
+        twice: a slide widens the path by up to its length; plus the ray's extra look-ahead), the car's
+        half diagonal, the margins and the pose's uncertainty, and some slack."""
+        spec, hard = self.spec, self.hard
+        speed = max(spec.top_speed_cm_s * max(self.limits.max_throttle, abs(self._prev.throttle)),
+                    abs(state.speed_cm_s) + (abs(state.lateral_cm_s) if math.isfinite(state.lateral_cm_s) else 0.0))
+        u = state.pose_uncertainty_cm if math.isfinite(state.pose_uncertainty_cm) else math.inf
+        return (2.0 * geo.stopping_distance_cm(speed, hard.brake_decel_cm_s2, hard.reaction_s) + geo.LOOKAHEAD_EXTRA_CM
+                + math.hypot(spec.length_cm / 2.0, spec.width_cm / 2.0) + hard.fence_margin_cm + 2.0 * u
+                + NEIGHBOUR_REACH_SLACK_CM)
+
     def set_neighbours(self, msg: Neighbours, now: float) -> None:
         """The server's list of the cars near this one: only ever more to avoid (neighbours.py)."""
         self.neighbours.update(msg, now)
@@ -257,7 +271,7 @@ class SafetySupervisor:
             grow = self.hard.fence_margin_cm
             self.fence.moving, inside_cars = self.neighbours.segments(
                 now, self.horizon_s, state.x_cm, state.y_cm, state.heading_deg,
-                self.spec.length_cm / 2.0 + grow, self.spec.width_cm / 2.0 + grow)
+                self.spec.length_cm / 2.0 + grow, self.spec.width_cm / 2.0 + grow, self._neighbour_reach(state))
         else:
             self.fence.moving = []
 

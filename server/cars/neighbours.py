@@ -78,6 +78,7 @@ class NeighbourRelay:
         self.tracked: dict[str, Seen] = {}
         self.parked: dict[str, Seen] = {}  # real cars whose link dropped: standing where they stopped
         self._had: set[str] = set()  # cars whose last list was not empty
+        self._kinds: dict[str, str] = {}  # "sim" | "real", looked up once per connection (not every round)
         self.seq = 0
         self.sent = 0
         ev = classroom.events
@@ -96,16 +97,23 @@ class NeighbourRelay:
 
     def _on_connected(self, car_id: str) -> None:
         self.parked.pop(car_id, None)
+        self._kinds[car_id] = self.classroom.car_info(car_id).kind
 
     def _on_disconnected(self, car_id: str) -> None:
         last = self.telemetry.pop(car_id, None)
         self._had.discard(car_id)
-        if last is not None and self.classroom.car_info(car_id).kind == "real":
+        if last is not None and self._kind(car_id) == "real":
             # Still on the floor: its watchdog stops it within the distance it needs to stop.
             speed = math.hypot(last.vx, last.vy)
             roll = stopping_distance_cm(speed, STOP_LIMITS.brake_decel_cm_s2, STOP_LIMITS.reaction_s)
             self.parked[car_id] = Seen(last.x, last.y, last.heading, 0.0, 0.0, last.uncertainty + roll, last.t,
                                        "telemetry")
+
+    def _kind(self, car_id: str) -> str:
+        kind = self._kinds.get(car_id)
+        if kind is None:
+            kind = self._kinds[car_id] = self.classroom.car_info(car_id).kind
+        return kind
 
     def where(self, car_id: str, now: float) -> Seen | None:
         cam = self.tracked.get(car_id)
@@ -115,7 +123,7 @@ class NeighbourRelay:
 
     def floor(self, car_id: str) -> str | None:
         """Which floor a car drives on (None: a world of its own)."""
-        if self.classroom.car_info(car_id).kind == "real":
+        if self._kind(car_id) == "real":
             return "room"
         return "shared" if self.classroom.arena_for_car(car_id) is self.classroom.default_arena else None
 

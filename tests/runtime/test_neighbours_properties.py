@@ -208,3 +208,15 @@ def test_two_supervised_cars_driven_at_each_other_never_touch(level_pct, gap, of
                 c.advance(SUBSTEP)
             assert not footprints_touch(cars[0].pose, cars[1].pose, spec), (now, cars[0].pose, cars[1].pose)
         now += TICK
+
+
+@settings(max_examples=300, deadline=None)
+@given(car=nearby, age=st.floats(0, 2), horizon=st.floats(0.2, 1.5), x=st.floats(-800, 800), y=st.floats(-800, 800),
+       reach=st.floats(0, 600))
+def test_a_neighbour_left_out_as_too_far_is_wholly_beyond_the_reach(car, age, horizon, x, y, reach):
+    """Regions farther than the fence looks are skipped: only when every point of the region (the swept
+    footprints, the oracle) is farther than the reach."""
+    from robot_runtime.neighbours import _far
+
+    if _far(car, age, horizon, x, y, reach):
+        assert all(math.hypot(px - x, py - y) > reach for px, py in swept_points(car, age, horizon))
