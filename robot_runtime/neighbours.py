@@ -128,8 +128,8 @@ class NeighbourView:
             if placed and reach_cm < math.inf and _far(n.car, age, horizon_s, x, y, reach_cm):
                 continue
             segs = region_segments(region(n.car, age, horizon_s))
-            if math.isfinite(x) and math.isfinite(y) and (
-                    _contains(segs, x, y) or any(geo.segment_hits_box(x, y, ux, uy, half_len, half_w, sg) for sg in segs)):
+            if placed and (_contains(segs, x, y)
+                           or any(geo.segment_hits_box(x, y, ux, uy, half_len, half_w, sg) for sg in segs)):
                 inside.append((n.car.x_cm, n.car.y_cm))
             else:
                 out += segs

@@ -158,7 +158,8 @@ class SafetySupervisor:
     def _configure_fence(self) -> None:
         self.fence.configure(self._arena, self.limits.fence, tuple(self.session.keep_out), self.limits.max_throttle)
         # How far ahead other cars' motion is predicted: this car's stopping time from the fastest it may go.
-        self.horizon_s = self.hard.reaction_s + self.spec.top_speed_cm_s * self.limits.max_throttle / self.hard.brake_decel_cm_s2
+        hard = self.hard
+        self.horizon_s = hard.reaction_s + self.spec.top_speed_cm_s * self.limits.max_throttle / hard.brake_decel_cm_s2
 
     def _neighbour_reach(self, state: CarState) -> float:
         """Beyond this distance from the car's centre nothing changes any fence check: the farthest any

@@ -9,7 +9,8 @@ car's supervisor treats them as moving obstacles, its simulator as solid bodies 
 robot_runtime/sim/bodies.py).
 
 The floor: real cars share the room; simulated cars share the classroom's default arena (the demo's
-floor); a simulated car in a lesson's own arena is alone in its world. A car whose list has just become
+floor) when ``ServerConfig.sim_cars_see_each_other`` is on (``dojo demo --cars-see-each-other``);
+a simulated car in a lesson's own arena is alone in its world. A car whose list has just become
 empty gets one empty list (so it forgets the cars that left); quiet floors send nothing.
 
 What the relay can do to a car is only ever "avoid this too": the car adds the regions to its own walls
@@ -125,6 +126,8 @@ class NeighbourRelay:
         """Which floor a car drives on (None: a world of its own)."""
         if self._kind(car_id) == "real":
             return "room"
+        if not self.classroom.config.sim_cars_see_each_other:
+            return None
         return "shared" if self.classroom.arena_for_car(car_id) is self.classroom.default_arena else None
 
     # --- what each car hears --------------------------------------------------------------------------

@@ -80,7 +80,8 @@ def floor_file(tmp_path):
 
 
 async def test_two_kids_drive_their_cars_at_each_other_and_both_stop_short(tmp_path, floor_file):
-    async with classroom_server(tmp_path, cars=["car-1", "car-2"], arena_path=floor_file) as srv:
+    async with classroom_server(tmp_path, cars=["car-1", "car-2"], arena_path=floor_file,
+                                sim_cars_see_each_other=True) as srv:
         kids = [await srv.join("Mia"), await srv.join("Leo")]
         car_ids = [k["car_id"] for k in kids]
         assert sorted(car_ids) == ["car-1", "car-2"]
@@ -169,9 +170,11 @@ class OverheadCamera:
                 self.errors_cm.append(math.hypot(x - truth[car_id][0], y - truth[car_id][1]))
                 pose = Pose(x_cm=x, y_cm=y, heading_deg=heading)
                 sure = TRACKED_CM if state == "tracked" else TRACKED_CM * 3
-                self.loop.call_soon_threadsafe(lambda c=car_id, p=pose, v=(vx, vy), u=sure: self.srv.classroom.on_tracked_pose(
-                    c, p, vx_cm_s=v[0], vy_cm_s=v[1], uncertainty_cm=u, t=t))
+                self.loop.call_soon_threadsafe(self._deliver, car_id, pose, vx, vy, sure, t)
             self._stop.wait(max(0.0, CAMERA_PERIOD_S - (time.monotonic() - t)))
+
+    def _deliver(self, car_id: str, pose: Pose, vx: float, vy: float, sure: float, t: float) -> None:
+        self.srv.classroom.on_tracked_pose(car_id, pose, vx_cm_s=vx, vy_cm_s=vy, uncertainty_cm=sure, t=t)
 
     def stop(self) -> None:
         self._stop.set()
@@ -180,7 +183,8 @@ class OverheadCamera:
 
 
 async def test_with_camera_poses_two_sdk_programs_driving_at_each_other_stop_short(tmp_path, floor_file):
-    async with classroom_server(tmp_path, cars=["car-1", "car-2"], arena_path=floor_file) as srv:
+    async with classroom_server(tmp_path, cars=["car-1", "car-2"], arena_path=floor_file,
+                                sim_cars_see_each_other=True) as srv:
         kids = [await asyncio.to_thread(dojo.connect, srv.url, class_code=CLASS, name=n) for n in ("Ava", "Noah")]
         try:
             car_ids = [k.car_id for k in kids]

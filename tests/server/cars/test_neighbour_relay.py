@@ -35,7 +35,8 @@ def names(car: RawCar) -> list[str] | None:
 
 
 async def test_each_car_hears_the_cars_near_it_on_its_floor_and_forgets_one_that_left(tmp_path):
-    async with classroom_server(tmp_path, extra_cars=["car-1", "car-2", "car-3", "car-4"]) as srv:
+    async with classroom_server(tmp_path, extra_cars=["car-1", "car-2", "car-3", "car-4"],
+                                sim_cars_see_each_other=True) as srv:
         cars = {c: await raw(srv, c) for c in ("car-1", "car-2", "car-3", "car-4")}
         await cars["car-1"].telemetry(x=50, y=50, speed_cm_s=40.0)
         await cars["car-2"].telemetry(x=150, y=50)
@@ -73,7 +74,7 @@ async def test_a_real_car_that_drops_off_stays_on_the_floor_as_a_standing_car(tm
 
 
 async def test_a_fresh_camera_pose_wins_over_telemetry_and_a_stale_one_gives_way(tmp_path):
-    async with classroom_server(tmp_path, extra_cars=["car-1", "car-2"]) as srv:
+    async with classroom_server(tmp_path, extra_cars=["car-1", "car-2"], sim_cars_see_each_other=True) as srv:
         c1, c2 = await raw(srv, "car-1"), await raw(srv, "car-2")
         await c1.telemetry(x=50, y=50)
         await c2.telemetry(x=150, y=50)
@@ -86,3 +87,12 @@ async def test_a_fresh_camera_pose_wins_over_telemetry_and_a_stale_one_gives_way
         await c2.telemetry(x=151, y=50, seq=1)  # the camera went quiet: the car's own pose again
         await wait_for(lambda: (last_list(c1) or [{}])[0].get("source") == "telemetry"
                        and last_list(c1)[0]["x_cm"] == 151, "car-2's own telemetry again")
+
+
+async def test_simulated_cars_pass_through_each_other_unless_the_classroom_says_they_share_the_floor(tmp_path):
+    async with classroom_server(tmp_path, extra_cars=["car-1", "car-2"]) as srv:  # the default: off
+        c1, c2 = await raw(srv, "car-1"), await raw(srv, "car-2")
+        await c1.telemetry(x=50, y=50)
+        await c2.telemetry(x=100, y=50)
+        await asyncio.sleep(QUIET_S)
+        assert c1.events("neighbours") == [] and c2.events("neighbours") == []
