@@ -4,7 +4,9 @@
    from `git archive` of that commit in a subprocess, so nothing old stays in the tree): the same
    2000 ticks in an arena with walls and cones, near them (the fence computes) and on open floor (its
    fast path skips the geometry). The old fence ignores cones; the new one fences them too.
-2. dead-man reaction time: a skill that stalls the real-time loop 20 times; from the last supervised
+2. supervisor cost with N other cars near (0, 1, 3, 8; the regions they may cover are fenced every
+   tick), the same walls-and-cones run, against N = 0 in this run.
+3. dead-man reaction time: a skill that stalls the real-time loop 20 times; from the last supervised
    command to neutral at the hardware, on the simulator's own timestamped record. Beside it, the same
    run's time the motors would have kept the last command without a dead-man (the stall itself).
 
@@ -181,8 +183,76 @@ async def bench_deadman() -> None:
     print(f"  result: {rt.results[0].status if rt.results else 'none'}; stalls reported {rt.loop.stalls}")
 
 
+NEIGHBOUR_COUNTS = (0, 1, 3, 8)  # none (the baseline), one car, a few, a crowded corner of a classroom
+NEIGHBOUR_MSG_EVERY = 5  # ticks between neighbours messages: 10 Hz at the loop's 50 Hz
+
+
+def neighbour_costs(n_cars: int, ticks: int = TICKS) -> list[float]:
+    """Per-tick supervisor seconds on the walls-and-cones floor with `n_cars` other cars moving around it
+    (a neighbours message every NEIGHBOUR_MSG_EVERY ticks, as the relay sends them)."""
+    import math
+    import random
+
+    from robot_runtime.arena import Arena, Cone, Wall
+    from robot_runtime.config import HardLimits
+    from robot_runtime.hardware import CarSpec, CarState, Command
+    from robot_runtime.protocol import NearbyCar, Neighbours, SessionLimits
+    from robot_runtime.safety import SafetySupervisor
+
+    rng = random.Random(7)
+    walls = [Wall(x0=100, y0=80, x1=100, y1=320), Wall(x0=250, y0=0, x1=250, y1=150), Wall(x0=400, y0=100, x1=520, y1=180)]
+    cones = [Cone(x_cm=160 + 60 * i, y_cm=60 + 70 * (i % 2)) for i in range(5)]
+    arena = Arena(width_cm=600, height_cm=400, start={"x_cm": 50, "y_cm": 50, "heading_deg": 0}, walls=walls, cones=cones)
+    sup = SafetySupervisor(HardLimits(), CarSpec(), arena, watchdog=False)
+    sup.set_session(SessionLimits())
+    others = [[rng.uniform(20, 580), rng.uniform(20, 380), rng.uniform(-180, 180), rng.uniform(-100, 100),
+               rng.uniform(-100, 100)] for _ in range(n_cars)]
+    x, y, h, v, yaw, now = 300.0, 200.0, 0.0, 0.0, 0.0, 0.0
+    cmd = Command(0.8, 0.0)
+    times = []
+    for i in range(ticks):
+        if i % 25 == 0:
+            cmd = Command(rng.choice([1.0, 0.6, -0.5]), rng.choice([-1.0, -0.4, 0.0, 0.4, 1.0]))
+        if i % 200 == 0:
+            x, y, h = rng.uniform(20, 580), rng.uniform(20, 380), rng.uniform(-180, 180)
+        if i % NEIGHBOUR_MSG_EVERY == 0 and n_cars:
+            for o in others:  # they drive on, bouncing off the edge
+                o[0] += o[3] * 0.1
+                o[1] += o[4] * 0.1
+                o[3] = -o[3] if not 20 < o[0] < 580 else o[3]
+                o[4] = -o[4] if not 20 < o[1] < 380 else o[4]
+            sup.set_neighbours(Neighbours(seq=i, cars=[
+                NearbyCar(car_id=f"car-{k}", x_cm=o[0], y_cm=o[1], heading_deg=o[2], vx_cm_s=o[3], vy_cm_s=o[4],
+                          age_s=0.05) for k, o in enumerate(others)]), now)
+        state = CarState(t=now, x_cm=x, y_cm=y, heading_deg=h, speed_cm_s=v, yaw_rate_dps=yaw)
+        t0 = time.perf_counter()
+        sent, _ = sup.filter(cmd, state, now)
+        times.append(time.perf_counter() - t0)
+        v = sent.throttle * 300.0
+        yaw = math.degrees(v * math.tan(math.radians(27 * sent.steering)) / 26.0)
+        h += yaw * 0.02
+        x += v * 0.02 * math.cos(math.radians(h))
+        y += v * 0.02 * math.sin(math.radians(h))
+        now += 0.02
+    return times
+
+
+def bench_neighbours() -> None:
+    """Supervisor cost with other cars near (moving obstacles) vs none, in this run."""
+    runs = {n: neighbour_costs(n) for n in NEIGHBOUR_COUNTS}
+    base = stats(runs[0])
+    print(f"supervisor cost with N cars near ({TICKS} ticks each, walls and cones too; ms: mean / p50 / p99 / max)")
+    for n, times in runs.items():
+        m = stats(times)
+        ratio = "" if n == 0 else (f"   ratio vs none: mean {m[0] / base[0]:.2f}x, p50 {m[1] / base[1]:.2f}x, "
+                                    f"p99 {m[2] / base[2]:.2f}x")
+        print(f"  {n} car{'s' if n != 1 else ' '} near  {m[0] * 1e3:.3f} / {m[1] * 1e3:.3f} / {m[2] * 1e3:.3f} / "
+              f"{m[3] * 1e3:.3f}{ratio}")
+
+
 def main() -> None:
     bench_cost()
+    bench_neighbours()
     asyncio.run(bench_deadman())
 
 

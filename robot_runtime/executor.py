@@ -159,6 +159,12 @@ class SkillExecutor:
             self._finish("failed", "link_lost", "I lost the connection to the classroom, so I stopped.",
                          "the link to the server dropped while the skill ran", now)
 
+    def bumped(self, other: str, speed_cm_s: float, now: float) -> None:
+        """The car touched another car (the simulator says so): the move ends, the kid hears it."""
+        if self.running is not None:
+            self._finish("failed", "collision", "I bumped into another car, so I stopped.",
+                         f"collision with {other} at {speed_cm_s:.0f} cm/s", now)
+
     def car_fault(self, detail: str, now: float) -> None:
         """The car itself failed (the control loop stalled): not the kid's program, not the link."""
         if self.running is not None:
@@ -209,7 +215,11 @@ class SkillExecutor:
             self._finish("done", out.reason, out.kid_text or "Done!", out.reason, now)
             return NEUTRAL
         if out.status == "failed":
-            self._finish("failed", out.reason or "failed", out.kid_text or "I couldn't finish that.", out.reason, now)
+            text = out.kid_text or "I couldn't finish that."
+            sup = self.supervisor
+            if out.reason == "blocked_by_safety" and "fence" in sup.binding and sup.fence_what == "car":
+                text = sup.last_event_text.get("fence", text)  # another car is in the way: say so
+            self._finish("failed", out.reason or "failed", text, out.reason, now)
             return NEUTRAL
         return out.command
 

@@ -11,7 +11,8 @@ fence.py answers "how far can the car go along this path"; this module turns tha
 - the closed zones the car's footprint was inside when they closed stay open until it has left them.
 
 What is on the path: arena walls and cones, the arena's edge, the session's play area and closed
-zones, with ``fence_margin_cm`` plus the pose's own uncertainty to spare. The path is the arc the
+zones, and the regions other cars may cover (``moving``, set every tick from neighbours.py), with
+``fence_margin_cm`` plus the pose's own uncertainty to spare. The path is the arc the
 steering drives (kinematic bicycle), widened toward the side a sliding car moves to; a car that is not
 following its steering (sliding: its yaw rate says otherwise, or the turn asks for more grip than the
 floor surely gives) may really drive other paths, and those count too (``_other_paths``).
@@ -74,6 +75,7 @@ class FenceGuard:
         self._max_throttle = 1.0
         self._radius = math.hypot(spec.length_cm / 2.0, spec.width_cm / 2.0)
         self.segments: list[geo.Segment] = []
+        self.moving: list[geo.Segment] = []  # other cars' regions (neighbours.py): few, checked every time
         self._rebuild()
 
     # --- what is fenced ----------------------------------------------------------------------------
@@ -141,7 +143,7 @@ class FenceGuard:
         speed) needs are skipped; if that is every wall, no geometry runs and the cap is inf. Below
         `matters` the cap is exactly the full computation's (tests/runtime/test_safety_fast_path.py).
         """
-        if not self.segments:
+        if not self.segments and not self.moving:
             return OPEN
         hard, spec = self.hard, self.spec
         top = spec.top_speed_cm_s
@@ -164,14 +166,18 @@ class FenceGuard:
             fastest = max(matters * top, moving)
             stop_cm = geo.stopping_distance_cm(fastest, hard.brake_decel_cm_s2, hard.reaction_s)
             cutoff = stop_cm + margin + FAR_SLACK_CM + abs(slide) * stop_cm + u
-            segments = self._near_segments(x, y, cutoff)
+            segments = self._near_segments(x, y, cutoff) if self.segments else []
+            full = False
+            if self.moving:
+                segments = segments + self.moving
             if not segments:
                 return OPEN
         else:
-            segments = self.segments
+            segments = self.segments + self.moving if self.moving else self.segments
+            full = True
         for zone, what in self._zones:
             # (Skipped when none of this zone's edges is near: the centre is inside, the bumper within reach.)
-            if zone is not None and (segments is self.segments or self._far_at[3][what] < self._edge_reach):
+            if zone is not None and (full or self._far_at[3][what] < self._edge_reach):
                 bumper = geo.bumper_points(x, y, state.heading_deg, direction, spec)
                 if not all(geo.inside(px, py, zone) for px, py in bumper):
                     return FenceCheck(0.0, geo.Clearance(0.0, what), moving == 0.0)  # the bumper is over the edge

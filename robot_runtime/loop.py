@@ -157,6 +157,9 @@ class ControlLoop:
         self.stage = "read"
         state = self._read_state(now)
         self.last_state = state
+        for hit in state.collisions:
+            if hit.with_.startswith("car:"):  # another car: stop as after any crash, and say so
+                self._bumped(hit, now)
         self.stage = "skill"
         wish = self.executor.step(state, now, dt)
         src = self.executor.running.name if self.executor.running else "idle"
@@ -231,6 +234,14 @@ class ControlLoop:
         grown = good.pose_uncertainty_cm + self.supervisor.spec.top_speed_cm_s * age
         return dataclasses.replace(good, t=raw.t, pose_uncertainty_cm=grown, collisions=raw.collisions,
                                    distance_cm=raw.distance_cm, distance_fault=raw.distance_fault)
+
+    def _bumped(self, hit: CollisionEvent, now: float) -> None:
+        other = hit.with_.split(":", 1)[1]
+        self.executor.bumped(other, hit.speed_cm_s, now)
+        ev = self.supervisor.report(now, "obstacle", "I bumped into another car, so I stopped.",
+                                    f"collision with {other} at {hit.speed_cm_s:.0f} cm/s", hit.speed_cm_s)
+        if ev is not None:
+            self.add_event(ev)
 
     def _on_stall(self, trip: Trip, now: float) -> None:
         """The dead-man fired since the last tick: a car fault, reported as one (never as a lost link)."""

@@ -15,6 +15,7 @@ Flow (server -> car events, car -> server events)::
     "stop"    Stop                                 server -> car   controlled stop now, cancels what runs
     "estop"   Stop / "reset_estop" Stop            server -> car   latched emergency stop and its explicit reset
     "arena"   ArenaSetup                           server -> car   load an arena; a simulated car is placed at the pose
+    "neighbours" Neighbours (NEIGHBOURS_HZ)        server -> car   the other cars near this one, as moving obstacles
     "telemetry" Telemetry (TELEMETRY_HZ)           car -> server
 """
 
@@ -30,12 +31,16 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 # falls back to 1 and leaves those fields out (link.py), so old and new meet either way.
 PROTOCOL_VERSION = 2
 SUPPORTED_PROTOCOLS = (1, 2)
+# "neighbours" (server -> car) is an additive event: a car that does not know it has no handler for it,
+# and socket.io clients ignore events they have no handler for, so it needs no new protocol version.
 V2_TELEMETRY_FIELDS = frozenset({"pose_source", "pose_uncertainty_cm"})  # what a protocol-1 server does not know
 CAR_NAMESPACE = "/car"
 
 HEARTBEAT_PERIOD_S = 0.1  # three heartbeats fit in one watchdog window, so one lost packet never stops a car
 WATCHDOG_S = 0.3  # stop within one human reaction time of a lost link (ROS/LeKiwi use 0.5 s; we are stricter)
 TELEMETRY_HZ = 20  # smooth enough for the arena view and the judge, small enough for 30 cars on one server
+NEIGHBOURS_HZ = 10  # the other cars' poses, 10 times a second: 30 cm of travel at full speed between updates
+MAX_NEIGHBOURS = 32  # more cars than fit near one car on a classroom floor
 MAX_MESSAGE_BYTES = 64 * 1024  # no legitimate message comes near this; bigger ones are refused unread
 
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -199,6 +204,31 @@ class Heartbeat(Message):
 class ArenaSetup(Message):
     arena: dict[str, Any]  # an Arena (robot_runtime.arena) as JSON; validated by the car
     pose: Pose | None = None  # simulated cars are placed here; None: the arena's start pose
+
+
+class NearbyCar(Message):
+    """Another car on the same floor, as the server last knew it."""
+
+    car_id: CarId
+    x_cm: Centimetres
+    y_cm: Centimetres
+    heading_deg: Annotated[float, Field(ge=-100_000, le=100_000, allow_inf_nan=False)]
+    vx_cm_s: Annotated[float, Field(ge=-5000, le=5000, allow_inf_nan=False)] = 0.0  # world frame
+    vy_cm_s: Annotated[float, Field(ge=-5000, le=5000, allow_inf_nan=False)] = 0.0
+    length_cm: Annotated[float, Field(gt=0, le=500, allow_inf_nan=False)] = 40.0  # its footprint
+    width_cm: Annotated[float, Field(gt=0, le=500, allow_inf_nan=False)] = 20.0
+    # How old the pose already was when the server sent it, and how far the true position may be from it.
+    age_s: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] = 0.0
+    uncertainty_cm: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)] = 0.0
+    source: Literal["telemetry", "camera"] = "telemetry"
+
+
+class Neighbours(Message):
+    """The cars near this one (within the server's radius), replacing the previous list. The car treats
+    them as moving obstacles (robot_runtime/neighbours.py): it can only add to what the car avoids."""
+
+    seq: Annotated[int, Field(ge=0)] = 0
+    cars: Annotated[list[NearbyCar], Field(max_length=MAX_NEIGHBOURS)] = []
 
 
 # --- telemetry --------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ or out-of-range message gets ``Ack(ok=False, error=ErrorInfo(rule, message, valu
 keeps running.
 
 Handlers run on the link's thread while the control loop ticks on its own: each takes the loop's lock
-(waiting at most HANDLER_WAIT_S for a slow tick). Two never wait: a heartbeat (one number) and the
-e-stop, which latches the dead-man and sets the hardware neutral first, without the lock, so it works
+(waiting at most HANDLER_WAIT_S for a slow tick). Three never wait: a heartbeat (one number), the
+neighbours list (one reference swap) and the e-stop, which latches the dead-man and sets the hardware neutral first, without the lock, so it works
 even while the loop is stuck; the latch is kept on disk (estop_latch.py) until a well-formed reset.
 
 The car's own arena (config ``arena_file``, or the one it started with on hardware that cannot load
@@ -35,7 +35,8 @@ from robot_runtime.executor import SkillExecutor
 from robot_runtime.hardware import Hardware, failsafe_of
 from robot_runtime.loop import ControlLoop
 from robot_runtime.protocol import (
-    MAX_MESSAGE_BYTES, Ack, ArenaSetup, Cancel, ErrorInfo, SessionLimits, SkillRequest, SkillResult, Stop, Telemetry,
+    MAX_MESSAGE_BYTES, Ack, ArenaSetup, Cancel, ErrorInfo, Neighbours, SessionLimits, SkillRequest, SkillResult, Stop,
+    Telemetry,
 )
 from robot_runtime.recorder import FlightRecorder
 from robot_runtime.safety import PRE_SESSION_LIMITS, SafetySupervisor
@@ -258,6 +259,20 @@ class CarRuntime:
         if self._with_loop(lambda: self.supervisor.set_session(limits)) is BUSY:
             return BUSY
         self.note("limits", limits=limits)
+        return OK
+
+    def handle_neighbours(self, data: Any) -> dict:
+        """The cars near this one: moving obstacles for the supervisor, and solid bodies for a simulator.
+        (Only ever something more to avoid: the car's own arena and limits stay as they are.)"""
+        msg, bad = parse(Neighbours, data, "neighbours")
+        if bad:
+            return bad  # keep the previous list (it keeps growing stale: more careful, never less)
+        # Never waits for the loop (10 of these a second must not hold up acks): the new list replaces
+        # the old one in one reference swap, which the next tick reads whole.
+        self.supervisor.set_neighbours(msg, self.clock.now())
+        bodies = getattr(self.hardware, "set_bodies", None)  # only a simulated car has other cars in it
+        if bodies is not None:
+            bodies(msg.cars)  # (under the simulator's own short lock)
         return OK
 
     def handle_heartbeat(self, data: Any = None) -> None:

@@ -15,7 +15,8 @@ commands, states and times and check its promises:
   stop) unless a hard brake is needed (fence, obstacle, a lowered limit, a fault, e-stop); steering
   moves at most ``max_steer_rate_per_s`` unless its limit was lowered. Both per elapsed time, with the
   elapsed time capped at SLEW_DT_MAX_S (a late tick never earns a jump);
-- never commands motion toward a wall, cone, the arena edge, the session fence or a closed zone faster
+- never commands motion toward a wall, cone, the arena edge, the session fence, a closed zone or the
+  floor another car may cover within the stopping horizon (neighbours.py: stale poses grow) faster
   than the car can stop in the free distance along the path its steering drives (fence_guard.py), and
   never steers onto a path it could not stop on at the speed it has: then it brakes and picks the
   steering within reach that keeps it stoppable (or, if none does, the one with the most free path);
@@ -39,19 +40,21 @@ from robot_runtime.arena import Arena
 from robot_runtime.config import HardLimits
 from robot_runtime.fence_guard import FenceCheck, FenceGuard
 from robot_runtime.hardware import NEUTRAL, CarSpec, CarState, Command
-from robot_runtime.protocol import WATCHDOG_S, SafetyEvent, SafetyReason, SessionLimits, Zone
+from robot_runtime.neighbours import NeighbourView, blocks
+from robot_runtime.protocol import WATCHDOG_S, Neighbours, SafetyEvent, SafetyReason, SessionLimits, Zone
 from robot_runtime.watchdog import LinkWatchdog
 
 EVENT_REPEAT_S = 1.0  # one event per reason per second: a kid can read that, telemetry stays small
 CLIP_EPS = 1e-3  # smaller trims than this are rounding, not interventions
 REVERSE_REPORT_MIN = 0.2  # slew is reported only when a reversal at speed is asked (ramps are normal driving)
 SLEW_DT_MAX_S = 0.05  # slew per elapsed time, at most 2.5 ticks' worth: one late 0.25 s tick is no 0 -> full jump
+NEIGHBOUR_REACH_SLACK_CM = 50.0  # other cars farther than the fence looks, and this, are not fenced this tick
 SENSOR_FAULT_CRAWL = 0.15  # forward throttle while the distance sensor cannot see (a walking pace: 45 cm/s)
 # Before the server speaks: Level 1's speed and no named skills (the car fails closed, not open).
 PRE_SESSION_LIMITS = SessionLimits(max_speed_pct=30, allowed_skills=[], level=1)
 
 FENCE_NAMES = {"wall": "wall", "edge": "edge of the arena", "fence": "edge of my play area",
-               "closed_zone": "a zone for higher levels", "cone": "cone"}  # for kid sentences
+               "closed_zone": "a zone for higher levels", "cone": "cone", "car": "another car"}  # for kid sentences
 
 SafetyState = str  # "ok" | "limiting" | "stopping" | "estop" | "watchdog" (protocol.Telemetry.safety_state)
 
@@ -129,6 +132,7 @@ class SafetySupervisor:
         self.limits = EffectiveLimits.combine(hard, session)
         self._arena = arena
         self.fence = FenceGuard(hard, spec)
+        self.neighbours = NeighbourView()  # the other cars near this one (the server's "neighbours")
         self._configure_fence()
         self._estop_reason: str | None = None
         self._prev = NEUTRAL
@@ -137,6 +141,7 @@ class SafetySupervisor:
         self.binding: frozenset[str] = frozenset()  # reasons that changed the last output (not rate-limited)
         self.state: SafetyState = "ok"
         self.last_event_text: dict[str, str] = {}  # latest kid sentence per reason, even if not emitted
+        self.fence_what = ""  # what the fence last held the car back from ("wall", "car", ...)
 
     # --- configuration from the link and the runtime ---------------------------------------------
 
@@ -152,6 +157,26 @@ class SafetySupervisor:
 
     def _configure_fence(self) -> None:
         self.fence.configure(self._arena, self.limits.fence, tuple(self.session.keep_out), self.limits.max_throttle)
+        # How far ahead other cars' motion is predicted: this car's stopping time from the fastest it may go.
+        hard = self.hard
+        self.horizon_s = hard.reaction_s + self.spec.top_speed_cm_s * self.limits.max_throttle / hard.brake_decel_cm_s2
+
+    def _neighbour_reach(self, state: CarState) -> float:
+        """Beyond this distance from the car's centre nothing changes any fence check: the farthest any
+        of them looks (stopping from the fastest of the speed limit, the last output and the car's speed,
+        twice: a slide widens the path by up to its length; plus the ray's extra look-ahead), the car's
+        half diagonal, the margins and the pose's uncertainty, and some slack."""
+        spec, hard = self.spec, self.hard
+        speed = max(spec.top_speed_cm_s * max(self.limits.max_throttle, abs(self._prev.throttle)),
+                    abs(state.speed_cm_s) + (abs(state.lateral_cm_s) if math.isfinite(state.lateral_cm_s) else 0.0))
+        u = state.pose_uncertainty_cm if math.isfinite(state.pose_uncertainty_cm) else math.inf
+        return (2.0 * geo.stopping_distance_cm(speed, hard.brake_decel_cm_s2, hard.reaction_s) + geo.LOOKAHEAD_EXTRA_CM
+                + math.hypot(spec.length_cm / 2.0, spec.width_cm / 2.0) + hard.fence_margin_cm + 2.0 * u
+                + NEIGHBOUR_REACH_SLACK_CM)
+
+    def set_neighbours(self, msg: Neighbours, now: float) -> None:
+        """The server's list of the cars near this one: only ever more to avoid (neighbours.py)."""
+        self.neighbours.update(msg, now)
 
     @property
     def fast_fence(self) -> bool:
@@ -242,6 +267,14 @@ class SafetySupervisor:
         pose_ok = all(math.isfinite(v) for v in (state.x_cm, state.y_cm, state.heading_deg, state.speed_cm_s))
         if pose_ok:
             self.fence.follow(state)
+        inside_cars: list[tuple[float, float]] = []
+        if self.neighbours.cars and pose_ok:
+            grow = self.hard.fence_margin_cm
+            self.fence.moving, inside_cars = self.neighbours.segments(
+                now, self.horizon_s, state.x_cm, state.y_cm, state.heading_deg,
+                self.spec.length_cm / 2.0 + grow, self.spec.width_cm / 2.0 + grow, self._neighbour_reach(state))
+        else:
+            self.fence.moving = []
 
         # 1) Slew from the previous output toward the (speed-limited) wish.
         speed_cap = lim.max_throttle if want_t >= 0 else lim.max_reverse
@@ -281,6 +314,8 @@ class SafetySupervisor:
                 if not moving.stoppable:
                     check = FenceCheck(0.0, moving.clear, False)  # brake: nothing better is in reach
             fence_cap, clear = check.cap, (refused if steered else check.clear)
+            if inside_cars and blocks(state.x_cm, state.y_cm, state.heading_deg, direction, inside_cars):
+                fence_cap, clear = 0.0, geo.Clearance(0.0, "car")  # already in its way: only away from it
         pose_cap = 0.0 if not pose_ok else math.inf
         obstacle_cap, sensor_cap = self._obstacle_caps(state, top) if direction > 0 else (math.inf, math.inf)
         watchdog_cap = self.watchdog.throttle_cap(now + self.tick_s, hard.max_decel_per_s)
@@ -309,6 +344,7 @@ class SafetySupervisor:
         # A cap looser than the speed limit changed nothing the kid would notice: not reported.
         if (abs(want_t) > fence_cap + CLIP_EPS and fence_cap < speed_cap) or steered:
             binding.add("fence")
+            self.fence_what = clear.what
         if want_t > obstacle_cap + CLIP_EPS and obstacle_cap < speed_cap:
             binding.add("obstacle")
         if want_t > sensor_cap + CLIP_EPS and sensor_cap < speed_cap:

@@ -52,6 +52,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=REPO_ROOT / "var", help="where the classroom keeps its data (default var/)")
     p.add_argument("--teacher-password", help="teacher password (default: a new one is made and printed)")
     p.add_argument("--no-open", action="store_true", help="do not open a web browser")
+    p.add_argument("--cars-see-each-other", action="store_true",
+                   help="the simulated cars share the floor: they avoid and bump into each other")
     p.add_argument("--turbowarp", action="store_true",
                    help="also listen on http://localhost:8000 and allow https://turbowarp.org (Scratch in TurboWarp)")
     args = p.parse_args(argv)
@@ -84,6 +86,7 @@ async def _run(args: argparse.Namespace) -> int:
 
     config = ServerConfig(host=args.host, port=args.port, data_dir=server_dir, teacher_password=password,
                           car_tokens=tokens, default_class_code=CLASS_CODE, arena_path=arena_path,
+                          sim_cars_see_each_other=args.cars_see_each_other,
                           **(turbowarp_options() if args.turbowarp else {}))  # Scratch in TurboWarp
     stop = stop_on_signals()
     server = await start_for_command(config, "dojo demo")

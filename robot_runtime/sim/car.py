@@ -15,6 +15,10 @@ as visible in the simulator as on a real car (the motors keep their last command
 ``stop``), and ``history`` timestamps are that clock's time since the car was made. Calls are
 thread-safe: the dead-man calls ``stop`` from its own thread.
 
+Other cars (``set_bodies``, from the server's ``neighbours`` message via the runtime) are moving bodies
+the footprint can hit (sim/bodies.py): a contact bounces as from a wall and is a collision
+``with="car:<id>"``.
+
 Fault injection (the simulator's sensors can fail like real ones): ``sensor_fault = "timeout"`` makes
 ``read`` report the distance sensor as faulty (``"nan"``: a NaN reading, as a careless driver would); ``bad_pose_reads = n`` makes the next n reads return
 a NaN pose (a tracker glitch).
@@ -29,6 +33,7 @@ from collections.abc import Callable
 from robot_runtime.arena import DEFAULT_ARENA, Arena
 from robot_runtime.hardware import NEUTRAL, CarSpec, CarState, Command
 from robot_runtime.protocol import CollisionEvent, Pose
+from robot_runtime.sim.bodies import Body, box_contact
 from robot_runtime.sim.noise import NoiseSource, NoiseSpec
 from robot_runtime.sim.vehicle import BicycleModel, VehicleParams
 from robot_runtime.sim.world import World
@@ -85,6 +90,7 @@ class SimCar:
         self.history: list[tuple[float, Command]] = []  # (t, command sent) when record=True
         self.closed = False
         self.world = World(arena or DEFAULT_ARENA)
+        self.bodies: tuple[Body, ...] = ()  # the other cars near this one (set_bodies)
         self.place(pose or self.world.arena.start)
 
     # --- set-up (the server's ArenaSetup message) --------------------------------------------------
@@ -106,6 +112,15 @@ class SimCar:
             self._touching.clear()
             self._events.clear()
             self._free_disc = (0.0, 0.0, -1.0)  # (x, y, r): the footprint cannot touch anything while its centre stays in this disc
+
+    def set_bodies(self, cars: list) -> None:
+        """The other cars near this one (protocol.NearbyCar list): solid, moving bodies from now on."""
+        with self._lock:
+            self._catch_up()
+            self.bodies = tuple(
+                Body(c.car_id, c.x_cm, c.y_cm, math.radians(c.heading_deg), c.vx_cm_s, c.vy_cm_s,
+                     c.length_cm / 2.0, c.width_cm / 2.0, self.t - c.age_s)
+                for c in cars)
 
     def _catch_up(self) -> None:
         """Real time: integrate the time since the last call with the command that was in force."""
@@ -172,6 +187,7 @@ class SimCar:
         # broad phase once per call: what could the footprint reach during dt?
         speed = math.sqrt(m.vx * m.vx + m.vy * m.vy) + abs(m.r) * self._radius
         travel = (speed + self.params.drive_force_max_g * 981.0 * dt) * dt
+        bodies = [b for b in self.bodies if _may_touch(b, m.x, m.y, self._radius + travel, self.t, dt)]
         fx, fy, free = self._free_disc
         if math.hypot(m.x - fx, m.y - fy) + travel < free:
             check = False  # still well inside the free disc found earlier: nothing to hit this step
@@ -188,6 +204,10 @@ class SimCar:
                     c, s = math.cos(m.psi), math.sin(m.psi)
                     gap = self.world.gap(m.x, m.y, c, s, self._hl, self._hw, walls, cones, edge)
                     check = gap <= travel + GAP_MARGIN_CM
+        if bodies:
+            if not check:
+                walls, cones, edge = [], [], False
+            check = True
         if check:  # near something: never move more than MAX_SUBSTEP_TRAVEL_CM per substep (no tunnelling)
             n = max(n, math.ceil(travel / MAX_SUBSTEP_TRAVEL_CM))
         h = dt / n
@@ -195,7 +215,7 @@ class SimCar:
             m.step(h, th, st)
             self.t += h
             if check:
-                self._resolve_contacts(walls, cones, edge)
+                self._resolve_contacts(walls, cones, edge, bodies)
 
     def read(self) -> CarState:
         """State now. slip_deg is the rear axle's slip angle (0 in any clean turn; see sim/vehicle.py);
@@ -258,10 +278,14 @@ class SimCar:
 
     # --- collisions ------------------------------------------------------------------------------
 
-    def _resolve_contacts(self, walls: list[int], cones: list[int], edge: bool) -> None:
+    def _resolve_contacts(self, walls: list[int], cones: list[int], edge: bool, bodies: list[Body] = ()) -> None:
         m = self.model
         c, s = math.cos(m.psi), math.sin(m.psi)
         contacts = self.world.contacts(m.x, m.y, c, s, self._hl, self._hw, walls, cones, edge)
+        for body in bodies:
+            hit = box_contact(m.x, m.y, c, s, self._hl, self._hw, body, self.t)
+            if hit is not None:
+                contacts.append(hit)
         if not contacts:
             return
         p = self.params
@@ -296,6 +320,13 @@ class SimCar:
                 self.collision_log.append(ev)
             self._touching[ct.obstacle] = self.t
         m.vx, m.vy, m.r = vwx * c + vwy * s, -vwx * s + vwy * c, w
+
+
+def _may_touch(body: Body, x: float, y: float, reach: float, t: float, dt: float) -> bool:
+    """Could this body come within `reach` of (x, y) during the next dt? (its bounding circle, moving)"""
+    bx, by = body.at(t)
+    move = math.hypot(body.vx, body.vy) * dt
+    return math.hypot(bx - x, by - y) < reach + body.radius + move + 1.0
 
 
 def wrap_deg(a: float) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.cars import hub, pairing_api
+from server.cars import hub, neighbours, pairing_api
 from server.cars.hub import port
 
 __all__ = ["port", "setup"]
@@ -25,3 +25,4 @@ __all__ = ["port", "setup"]
 def setup(app: web.Application) -> None:
     pairing_api.setup(app)
     hub.setup(app)
+    neighbours.setup(app)

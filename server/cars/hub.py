@@ -212,6 +212,10 @@ class CarHub(socketio.AsyncNamespace):
     async def send_arena(self, car_id: str, setup: ArenaSetup) -> None:
         await self.emit("arena", setup.model_dump(mode="json"), to=self._sid(car_id))
 
+    async def send_neighbours(self, car_id: str, payload: dict) -> None:
+        """The cars near this one (neighbours.py builds the list)."""
+        await self.emit("neighbours", payload, to=self._sid(car_id))
+
     async def heartbeat(self) -> None:
         self.heartbeat_seq += 1
         if self.sid_of:

@@ -30,7 +30,7 @@ from server.core.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
 from server.core.events import EventBus
 from server.core.presence import Presence
 from server.core.storage import KidRecord, RequestLogEntry, Storage
-from server.core.types import BlockReply, CarInfo, ClassroomError, Kid, ProgramCheck, Run
+from server.core.types import BlockReply, CarInfo, ClassroomError, Kid, ProgramCheck, Run, TrackedPose
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class Classroom:
         self._car_slots: dict[str, int] = {}
         self._limits_level: dict[str, int] = {}
         self._telemetry: dict[str, Telemetry] = {}
+        self._tracked: dict[str, TrackedPose] = {}  # car -> the camera's latest pose of it
         self._speed: dict[str, float] = {}
         self._kids: dict[str, Kid] = {}
         self.runs: dict[str, Run] = {}
@@ -265,6 +266,20 @@ class Classroom:
         self.events.publish("telemetry", car_id, telemetry)
         for event in telemetry.safety_events:
             self.events.publish("safety", car_id, event)
+
+    def on_tracked_pose(self, car_id: str, pose: Pose, *, vx_cm_s: float = 0.0, vy_cm_s: float = 0.0,
+                        uncertainty_cm: float = 0.0, t: float | None = None) -> TrackedPose:
+        """Where the overhead camera saw a car (the camera service calls this at camera rate; `t` is the
+        picture's time on this server's monotonic clock). The truth for real cars: the neighbours relay
+        prefers it to the car's own telemetry."""
+        tracked = TrackedPose(car_id, pose.x_cm, pose.y_cm, pose.heading_deg, vx_cm_s, vy_cm_s, uncertainty_cm,
+                              self._clock() if t is None else t)
+        self._tracked[car_id] = tracked
+        self.events.publish("tracked_pose", car_id, tracked)
+        return tracked
+
+    def latest_tracked_pose(self, car_id: str) -> TrackedPose | None:
+        return self._tracked.get(car_id)
 
     # --- arenas ---------------------------------------------------------------------------
 

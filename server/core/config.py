@@ -72,6 +72,10 @@ class ServerConfig(BaseModel):
     auto_assign_cars: bool = True  # a kid who joins without a car gets the least busy one
     default_class_code: str | None = None  # `dojo demo` creates this class ("DEMO") if missing
     arena_path: Path | None = None  # the default arena for every car; None: robot_runtime's DEFAULT_ARENA
+    # Simulated cars in the default arena share one floor and avoid (and bump into) each other. Off by
+    # default for now: the demo's start slots (45 cm apart) leave no room for a kid's first 90-degree
+    # turn, which cars passing through each other never needed. Real cars always see each other.
+    sim_cars_see_each_other: bool = False
 
     @field_validator("allowed_origins")
     @classmethod

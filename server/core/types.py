@@ -90,3 +90,17 @@ class BlockReply(BaseModel):
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class TrackedPose:
+    """A car's pose as the overhead camera saw it (Classroom.on_tracked_pose), on the server's clock."""
+
+    car_id: str
+    x_cm: float
+    y_cm: float
+    heading_deg: float
+    vx_cm_s: float = 0.0  # world frame
+    vy_cm_s: float = 0.0
+    uncertainty_cm: float = 0.0
+    t: float = 0.0  # time.monotonic() on the server when the picture was taken

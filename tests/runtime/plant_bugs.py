@@ -35,6 +35,7 @@ class Bug:
 
 
 RT = "runtime/"
+NB = (RT + "test_neighbours_properties.py", RT + "test_neighbours_runtime.py")
 BUGS = [
     Bug("steering_unlimited", "1: the fence caps throttle but never steering", "robot_runtime/safety.py",
         "            if not moving.stoppable:\n                s_lim", "            if False:\n                s_lim",
@@ -112,6 +113,20 @@ BUGS = [
         "            return self._pending.result(timeout=self.deadline_s if deadline_s is None else deadline_s)",
         "            return self._pending.result()",
         (RT + "test_policy.py",)),
+    # Cars that see each other (issue 18): other cars as moving obstacles.
+    Bug("neighbours_not_avoided", "the neighbours message is stored but the fence never sees it", "robot_runtime/safety.py",
+        "            self.fence.moving, inside_cars = self.neighbours.segments(",
+        "            _ignored, inside_cars = self.neighbours.segments(", NB),
+    Bug("neighbour_velocity_ignored", "other cars are avoided where they were, not where they are going",
+        "robot_runtime/neighbours.py", "    dx, dy = car.vx_cm_s * ahead, car.vy_cm_s * ahead",
+        "    dx, dy = 0.0, 0.0", NB),
+    Bug("stale_neighbour_not_grown", "a stale pose is used as if it were fresh", "robot_runtime/neighbours.py",
+        "    grow = min(MAX_GROW_CM, car.uncertainty_cm + STRAY_CM_S2 * age_s * age_s / 2.0)",
+        "    grow = min(MAX_GROW_CM, car.uncertainty_cm)", NB,
+        more=(("robot_runtime/neighbours.py", "    ahead = age_s + horizon_s", "    ahead = horizon_s"),)),
+    Bug("stale_neighbour_dropped", "a neighbour with no news for a while is forgotten", "robot_runtime/neighbours.py",
+        "            age = n.age(now)\n", "            age = n.age(now)\n            if age > STALE_S:\n                continue\n",
+        NB),
 ]
 
 
