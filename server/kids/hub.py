@@ -31,7 +31,7 @@ from server.core.auth import AuthError
 from server.core.classroom import Classroom, car_change_text
 from server.core.types import MAX_BLOCK_MESSAGE_BYTES, MAX_PROGRAM_BYTES, BlockReply, Kid
 from server.kids.messages import BlockCall, RunEnd, RunStart, StopCall
-from server.web.errors import error_info_from_validation, error_reply, info_of, json_size, refusal, too_big
+from server.web.errors import error_info_from_validation, error_reply, info_of, json_size, refusal, too_big, too_deep
 from server.web.fanout import FANOUT, Fanout
 from server.web.state import CLASSROOM, SIO
 
@@ -121,15 +121,19 @@ class KidHub(socketio.AsyncNamespace):
             return await getattr(self, f"_{event}")(kid_id, payload)
         except AuthError as exc:
             return error_reply(info_of(exc))
-        except Exception as exc:  # never let one message take the connection down
+        except Exception:  # never let one message take the connection down; the log has the details
             log.exception("kid event %s failed", event)
-            return error_reply(ErrorInfo(rule="server_error", message=f"the server could not do {event}: {exc!r}"[:200],
+            return error_reply(ErrorInfo(rule="server_error", message=f"the server could not do {event}",
                                          fix="try again; tell the teacher if it keeps happening"))
 
     # --- events -------------------------------------------------------------------------
 
     def _parse(self, model: type[BaseModel], what: str, payload: Any, limit: int) -> BaseModel | ErrorInfo:
-        size = json_size(payload)
+        try:
+            size = json_size(payload)
+        except RecursionError:
+            self.bad_messages += 1
+            return too_deep(what)
         if size > limit:
             self.bad_messages += 1
             return too_big(what, size, limit)

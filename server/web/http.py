@@ -1,4 +1,7 @@
-"""Small helpers for the JSON HTTP API: errors that name rule/value/fix, validated bodies."""
+"""Small helpers for the JSON HTTP API: errors that name rule/value/fix, validated bodies.
+
+JSON nested too deeply to read is 400 ``json_depth``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from curriculum.errors import Problem
-from server.web.errors import error_info_from_validation
+from server.web.errors import JSON_DEPTH_FIX, error_info_from_validation
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,8 +48,14 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     except (ValueError, UnicodeDecodeError) as exc:
         raise json_error(400, "malformed_json", f"the request body is not valid JSON: {exc}"[:200], None,
                          'send a JSON object like {"name": "Mia"}') from None
+    except RecursionError:  # thousands of nested [ or {: refused by name, never a 500 with a traceback
+        raise json_error(400, "json_depth", "the request body is nested too deeply to read", None,
+                         JSON_DEPTH_FIX) from None
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise json_error(400, "json_depth", "the request body is nested too deeply to read", None,
+                         JSON_DEPTH_FIX) from None
     except ValidationError as exc:
         info = error_info_from_validation(exc, model.__name__)
         raise json_error(400, info.rule, info.message, info.value, info.fix) from None
