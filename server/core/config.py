@@ -19,6 +19,7 @@ DEFAULT_PORT = 8080
 # Timeouts (seconds). Named here so every wait that a person or a car depends on is explicit.
 CAR_ACK_TIMEOUT_S = 2.0  # a connected car acks a skill request in ~1 ms; 2 s means the link is broken
 RESULT_MARGIN_S = 3.0  # extra wait after the skill's own timeout before the server gives up on a result
+CAR_SILENT_S = 2.0  # 40 missed telemetry samples: the car or its link is gone, a new connection may replace it
 STOP_GRACE_S = 1.0  # after a stop, how long the server waits for the car's `cancelled` before answering itself
 
 
@@ -41,6 +42,10 @@ class Timeouts(BaseModel):
     min_skill_s: Annotated[float, Field(gt=0, le=120)] = 5.0  # the shortest skill timeout (accelerate, move, settle)
     socket_ping_interval_s: Annotated[float, Field(gt=0, le=60)] = 5.0  # a dead browser tab is noticed within ~8 s
     socket_ping_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
+    # A car heard from (telemetry, results) within this is alive: a second connection with its token is
+    # refused. Cars send telemetry at 20 Hz, so 2 s of silence means the car or its link is gone; it is
+    # far below the socket ping timeout, so a restarted car gets back in within seconds.
+    car_silent_s: Annotated[float, Field(gt=0, le=60)] = CAR_SILENT_S
     teacher_session_s: Annotated[float, Field(gt=0)] = 12 * 3600.0  # one school day
     kid_token_max_age_s: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0  # a week of lessons without rejoining
 

@@ -340,6 +340,8 @@ function connect() {
   // safety interventions come one by one ({car_id, reason, kid_text, ...}); telemetry is coalesced
   // and may skip a sample, so the list is fed from here only
   socket.on('safety', (msg) => { if (msg?.car_id) cars.onSafety(msg.car_id, msg); });
+  // a second device tried to connect with a car's token while the car was live: refused, listed, marked on the card
+  socket.on('car_refused', (msg) => { if (msg?.car_id) cars.onRefused(msg.car_id, msg); });
   socket.on('roster_changed', (msg) => {
     scheduleRefresh();
     if (msg?.reason === 'run_started' || msg?.reason === 'run_ended') scheduleAttempts();
