@@ -24,13 +24,34 @@ STOP_GRACE_S = 1.0  # after a stop, how long the server waits for the car's `can
 
 
 class RateLimits(BaseModel):
-    """Per-kid token bucket for block calls (stop is never limited)."""
+    """Token buckets: per kid for block calls (stop is never limited) and runs, per computer and per class
+    for joins, per computer for unknown class codes (docs/threat-model.md "Floods")."""
 
     model_config = ConfigDict(extra="forbid")
 
     blocks_per_s: Annotated[float, Field(gt=0, le=1000)] = 5.0  # a fast Scratch loop of short moves, not a flood
     burst: Annotated[int, Field(ge=1, le=10_000)] = 20  # lets a program start with a quick series of settings
     teacher_logins_per_min: Annotated[int, Field(ge=1, le=1000)] = 10  # slows password guessing on the LAN
+    runs_per_s: Annotated[float, Field(gt=0, le=100)] = 0.5  # green flags: each run may become a graded attempt
+    run_burst: Annotated[int, Field(ge=1, le=1000)] = 5  # a few quick restarts before the wait starts
+    # POST /api/join: a class of 30 joins at once from 30 computers (or a few shared ones); a script does not
+    joins_per_address_per_min: Annotated[float, Field(gt=0, le=100_000)] = 30.0
+    join_burst_per_address: Annotated[int, Field(ge=1, le=100_000)] = 30
+    joins_per_class_per_min: Annotated[float, Field(gt=0, le=100_000)] = 60.0
+    join_burst_per_class: Annotated[int, Field(ge=1, le=100_000)] = 60
+    # a mistyped class code costs one of these: 10 tries, then one a minute per computer (33 million codes)
+    unknown_codes_per_address_per_min: Annotated[float, Field(gt=0, le=100_000)] = 1.0
+    unknown_code_burst: Annotated[int, Field(ge=1, le=100_000)] = 10
+    refusal_report_s: Annotated[float, Field(gt=0, le=60)] = 1.0  # refused blocks: one row per kid per this, counted
+
+
+class RequestLogRetention(BaseModel):
+    """How long the request log keeps its rows (pruned once a minute and at start-up)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_rows: Annotated[int, Field(ge=100)] = 200_000  # a term of a busy class (~100 MB of SQLite)
+    max_age_days: Annotated[float, Field(gt=0)] = 30.0  # long enough to look back over a month of lessons
 
 
 class Timeouts(BaseModel):
@@ -72,6 +93,7 @@ class ServerConfig(BaseModel):
     # device dialog) only when its URL starts with http://localhost:8000/ (server.scratch.link).
     turbowarp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     rate_limits: RateLimits = RateLimits()
+    request_log: RequestLogRetention = RequestLogRetention()
     timeouts: Timeouts = Timeouts()
     telemetry_max_hz: Annotated[float, Field(gt=0, le=100)] = 20.0  # per browser; the car sends 20 Hz
     auto_assign_cars: bool = True  # a kid who joins without a car gets the least busy one

@@ -96,6 +96,19 @@ const roster = new Roster({
       scheduleRefresh();
     });
   },
+  // a kid who should not be here (a phantom from a join flood, a kid who left): out of the class
+  remove: async (kidId) => {
+    const kid = kidOf(kidId);
+    const driving = kid?.state === 'running' ? ` ${nameOf(kidId)} is driving right now: that drive stops.` : '';
+    if (!await confirmChange(`Remove ${nameOf(kidId)} from the class?${driving} Their editor closes; they can join `
+      + 'again with the class code.', `Remove ${nameOf(kidId)}`)) return scheduleRefresh();
+    await change('remove the kid', async () => {
+      await api.removeKid(state.code, kidId);
+      toast(`${nameOf(kidId)} removed`, 'Their editor was closed.', 'ok');
+      roster.selected.delete(kidId);
+      scheduleRefresh();
+    });
+  },
   unassign: async (kidId) => {
     const car = (state.board?.cars || []).find((c) => (c.kid_ids || []).includes(kidId));
     if (!car) return;
