@@ -77,7 +77,7 @@ export class Roster {
     });
     r.tr = el('tr', { class: this.rendered ? 'new' : '', dataset: { kid: id } }, // flash kids who join, not the first list
       el('td', { class: 'sel' }, r.check),
-      el('td', {}, el('span', { class: 'kid-name' }, kid.name), r.remove),
+      el('td', {}, el('div', { class: 'name-cell' }, el('span', { class: 'kid-name' }, kid.name), r.remove)),
       el('td', {}, r.level), r.lesson, r.stars, r.state, el('td', {}, el('div', { class: 'car-cell' }, r.dot, r.car, r.shared)));
     setTimeout(() => r.tr.classList.remove('new'), 2000); // the arrival flash plays once
     this.rows.set(id, r);
