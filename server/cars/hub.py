@@ -120,7 +120,7 @@ class CarHub(socketio.AsyncNamespace):
         self.refused_second += 1
         log.warning("car %s: second connection from %s refused (the connected car was heard from %.1f s ago)",
                     car_id, address, silent_s)
-        self.classroom.events.publish("car_refused", car_id, {
+        self.classroom.car_refused(car_id, {
             "rule": info.rule, "address": address, "message": info.message,
             "kid_text": f"Another device tried to connect as {car_id} with its pairing token and was refused; "
                         f"{car_id} keeps driving. If you did not start it, pair {car_id} again."})

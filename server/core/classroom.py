@@ -74,6 +74,7 @@ class Classroom:
         self.runs: dict[str, Run] = {}
         self._active_run: dict[str, str] = {}  # kid -> run_id
         self._request_log: list[RequestLogEntry] = []
+        self.car_refusals: dict[str, dict[str, Any]] = {}  # car -> second connections refused {count, t, address}
         self._car_of: dict[str, str | None] = {}  # kid -> car cache (telemetry fan-out asks 600 times a second)
 
     # --- kids and classes -----------------------------------------------------------------
@@ -284,6 +285,13 @@ class Classroom:
         if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
             await self.cars.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
         self.events.publish("car_connected", car_id)
+
+    def car_refused(self, car_id: str, info: dict[str, Any]) -> None:
+        """A second connection for this live car was refused (the /car hub): kept for the console's board
+        (a console opened later still shows it) and published as "car_refused"."""
+        seen = self.car_refusals.get(car_id, {"count": 0})
+        self.car_refusals[car_id] = {"count": seen["count"] + 1, "t": time.time(), "address": info.get("address")}
+        self.events.publish("car_refused", car_id, info)
 
     def car_disconnected(self, car_id: str) -> None:
         self.dispatcher.car_disconnected(car_id, f"{car_id} lost its connection")

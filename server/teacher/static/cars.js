@@ -127,7 +127,9 @@ export class Cars {
     queue.textContent = waiting.length ? `Next: ${waiting.join(', ')}` : '';
     queue.hidden = !waiting.length;
     meta.textContent = t ? this.metaText(t) : (car.connected === false ? 'not connected' : 'no telemetry yet');
-    const refused = this.refused.get(car.car_id);
+    // the live event, or the board's record of it (a console opened later, or a socket event that was lost)
+    const known = car.refused && { at: new Date(car.refused.t * 1000), address: car.refused.address || '', count: car.refused.count };
+    const refused = this.refused.get(car.car_id) || known;
     node.parts.alert.hidden = !refused;
     if (refused) {
       node.parts.alert.textContent = `⚠ A second device tried to connect as ${car.car_id}${refused.count > 1 ? ` (${refused.count}×)` : ''}`

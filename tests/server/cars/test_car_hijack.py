@@ -14,7 +14,7 @@ import pytest
 import socketio
 from yarl import URL
 
-from core_harness import RawCar, classroom_server, start_sim_car, wait_for
+from core_harness import CLASS, RawCar, classroom_server, start_sim_car, wait_for
 from server.cars.hub import CAR_HUB
 from server.core.config import Timeouts
 
@@ -44,6 +44,9 @@ async def test_a_second_hello_for_a_live_car_is_refused_shown_to_the_teacher_and
             await wait_for(lambda: seen, "the teacher's car_refused event")
             assert seen[0]["car_id"] == "car-1" and seen[0]["rule"] == "car_in_use" and seen[0]["address"]
             assert "refused" in seen[0]["kid_text"] and "pair car-1 again" in seen[0]["kid_text"]
+            status, board = await teacher.get(f"/api/teacher/classes/{CLASS}/board")  # a console opened later sees it
+            [card] = [c for c in board["cars"] if c["car_id"] == "car-1"]
+            assert status == 200 and card["refused"]["count"] == 1 and card["refused"]["address"] == "127.0.0.1"
             assert hub.sid_of["car-1"] == live_sid and hub.refused_second == 1  # the live car kept its connection
             assert srv.classroom.dispatcher.is_connected("car-1")
             before = srv.cars["car-1"].pose.x_cm
