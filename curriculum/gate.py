@@ -2,8 +2,11 @@
 
 Three entry points over the same rules:
 
-- :meth:`Gate.check` — one block call (already translated by the catalog): the level's rules, then the
-  kid's token bucket. ``stop`` is never gated and never rate limited.
+- :meth:`Gate.admit` — the kid's token bucket, spent first by every block call whatever it is (unknown,
+  locked or malformed calls too: a flood of refusals is a flood), then :meth:`Gate.rules` — the
+  level's rules for a block the catalog translated. :meth:`Gate.check` is both, in that order.
+  ``stop`` is never gated and never rate limited. :meth:`Gate.admit_run` is the kid's green-flag bucket
+  (every run may become a graded attempt: a judge and a model call).
 - :func:`program_refusal` — a whole Blockly program at the green flag: every block that runs (disabled
   ones never do) is known and open at the kid's level; the same sentences as a single block.
 - :func:`lesson_refusal` — a program during a lesson uses only the lesson's blocks (and no blocks from
@@ -39,6 +42,8 @@ READ_BURST = 100
 MAX_PROGRAM_BLOCKS = 2000  # a big kid program has ~200 blocks; more is a pasted file, not a program
 PLANS_PER_S = 0.1  # a kid reads and changes the blocks of a plan before asking again: one every 10 s is plenty
 PLAN_BURST = 3  # a few quick tries after a typo, then one every 10 s (each may wake a language model)
+RUNS_PER_S = 0.5  # a kid fixing a program presses the green flag every few seconds; each run may be graded
+RUN_BURST = 5  # a few quick restarts (a wrong first try, a stop and go) before the wait starts
 
 
 class Refusal(Problem):
@@ -57,6 +62,10 @@ class TokenBucket:
     def __init__(self, rate_per_s: float, burst: int, clock: Callable[[], float]) -> None:
         self.rate, self.burst, self._clock = rate_per_s, float(burst), clock
         self._tokens, self._last = float(burst), clock()
+
+    def available(self) -> float:
+        """Tokens there now, without taking one."""
+        return min(self.burst, self._tokens + (self._clock() - self._last) * self.rate)
 
     def take(self) -> bool:
         now = self._clock()
@@ -174,24 +183,36 @@ class Gate:
     def __init__(self, *, blocks_per_s: float = BLOCKS_PER_S, burst: int = BLOCK_BURST,
                  reads_per_s: float = READS_PER_S, read_burst: int = READ_BURST,
                  plans_per_s: float = PLANS_PER_S, plan_burst: int = PLAN_BURST,
+                 runs_per_s: float = RUNS_PER_S, run_burst: int = RUN_BURST,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._rate, self._burst = blocks_per_s, burst
         self._read_rate, self._read_burst = reads_per_s, read_burst
         self._plan_rate, self._plan_burst = plans_per_s, plan_burst
+        self._run_rate, self._run_burst = runs_per_s, run_burst
         self._clock = clock
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
 
     def check(self, kid_id: str, level_number: int, block_id: str, args: dict[str, Any],
               action: Action | None = None, arena: Arena | None = None) -> Refusal | None:
+        """The rate limit first, then the level's rules (what the classroom does in two steps)."""
         if block_id == "stop" or isinstance(action, StopAction):
             return None  # never gated, never rate limited
-        refusal = rule_refusal(LEVELS[level_number], block_id, args, action, arena)
-        if refusal:
-            return refusal
-        return self._rate_refusal(kid_id, block_id)
+        return self.admit(kid_id, block_id) or self.rules(level_number, block_id, args, action, arena)
 
-    def _rate_refusal(self, kid_id: str, block_id: str) -> Refusal | None:
-        reading = BLOCKS_BY_ID[block_id].kind == "reporter"
+    def rules(self, level_number: int, block_id: str, args: dict[str, Any], action: Action | None = None,
+              arena: Arena | None = None) -> Refusal | None:
+        """The level's rules for one translated block call (no token spent)."""
+        if block_id == "stop" or isinstance(action, StopAction):
+            return None
+        return rule_refusal(LEVELS[level_number], block_id, args, action, arena)
+
+    def admit(self, kid_id: str, block_id: Any) -> Refusal | None:
+        """Spend one of the kid's tokens for a block call, before anything else looks at it: unknown, locked
+        and malformed calls pay too. Reporters have their own, larger bucket; ``stop`` never pays."""
+        if block_id == "stop":
+            return None
+        row = BLOCKS_BY_ID.get(block_id) if isinstance(block_id, str) else None
+        reading = row is not None and row.kind == "reporter"
         key = (kid_id, "read" if reading else "block")
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -201,6 +222,17 @@ class Gate:
             return None
         return Refusal("rate_limit", f"more than {bucket.rate:g} blocks/s (burst {bucket.burst:g}) from one kid",
                        kid_text="Whoa, that's a lot of blocks at once — wait a moment and try again.", limit=bucket.rate)
+
+    def admit_run(self, kid_id: str) -> Refusal | None:
+        """May this kid start a run (the green flag) now? A bucket of its own: every run may be graded."""
+        bucket = self._buckets.get((kid_id, "run"))
+        if bucket is None:
+            bucket = self._buckets[(kid_id, "run")] = TokenBucket(self._run_rate, self._run_burst, self._clock)
+        if bucket.take():
+            return None
+        return Refusal("run_rate", f"more than {self._run_burst} program starts at once, then one every "
+                                   f"{1 / self._run_rate:g} s", limit=self._run_rate,
+                       kid_text="Wait a moment, then press the green flag again.")
 
     def plan_check(self, kid_id: str, *, class_allows: bool, lesson: Lesson | None) -> Refusal | None:
         """May this kid turn a sentence into blocks now? The teacher's switch for the class, the picked

@@ -1,12 +1,13 @@
 """`dojo car`: start a car runtime.
 
-    dojo car --sim --name car-1 --server http://127.0.0.1:8080 --token T [--arena FILE] [--log FILE]
+    DOJO_CAR_TOKEN=T dojo car --sim --name car-1 --server http://127.0.0.1:8080 [--arena FILE] [--log FILE]
              [--rate 50] [--seed N] [--noise] [--policy MANIFEST ...]
-    dojo car CONFIG.yaml [--server URL] [--token T] [--log FILE]     a real car (hardware from the config)
+    dojo car CONFIG.yaml [--server URL] [--token-file FILE] [--log FILE]     a real car (hardware from the config)
     dojo car init | check | calibrate | install-service | neutral | pair     setting up a real car (car_setup.py)
 
-The token may come from the environment instead (DOJO_CAR_TOKEN): a command line is visible to every
-user of the machine in `ps`.
+The pairing token travels by environment (DOJO_CAR_TOKEN), by file (--token-file, or the car config's
+``token``), never on the command line: every user of the machine reads command lines with `ps`.
+``--token T`` still works but is deprecated: it prints a warning saying so (docs/threat-model.md).
 
 Ctrl-C / SIGTERM: the loop stops, the motors go neutral, the running request ends `cancelled` and its
 result is delivered (bounded wait), the link closes and the flight recorder is flushed.
@@ -47,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", action="store_true", help="a simulated car")
     p.add_argument("--name", help="car id, e.g. car-1 (with --sim)")
     p.add_argument("--server", help="classroom server URL, e.g. http://127.0.0.1:8080")
-    p.add_argument("--token", default=os.environ.get(TOKEN_ENV),
-                   help=f"the car's pairing token (the server prints them); or set {TOKEN_ENV}, which other "
-                        "users cannot read in the process list")
+    p.add_argument("--token-file", help=f"a file holding the car's pairing token (or set {TOKEN_ENV}); "
+                                         "other users cannot read either in the process list")
+    p.add_argument("--token", help=f"deprecated: visible to every user in `ps` — set {TOKEN_ENV} or use --token-file")
     p.add_argument("--arena", help="arena file (YAML/JSON); the simulated car starts at its start pose")
     p.add_argument("--log", help="flight-recorder file (JSON lines)")
     p.add_argument("--rate", type=float, help="control loop rate in Hz (default 50)")
@@ -62,8 +63,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def car_token(args: argparse.Namespace, environ: dict[str, str] | None = None) -> str | None:
+    """The pairing token from --token-file, DOJO_CAR_TOKEN or (deprecated, with a warning) --token; None: the
+    car config's own. Raises ConfigError naming the option and the fix."""
+    environ = os.environ if environ is None else environ
+    if args.token is not None and args.token_file:
+        raise ConfigError("give the token once: --token-file or --token, not both (prefer --token-file)")
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"--token-file {args.token_file}: cannot read it ({exc.strerror}) — give the path of "
+                              "the file holding the car's pairing token") from None
+        if not token:
+            raise ConfigError(f"--token-file {args.token_file} is empty — put the car's pairing token in it")
+        return token
+    if args.token is not None:
+        print(f"dojo car: warning: --token on the command line is deprecated: every user of this machine can read "
+              f"it with `ps`; set {TOKEN_ENV} or use --token-file instead", file=sys.stderr)
+        return args.token
+    return environ.get(TOKEN_ENV) or None
+
+
 def make_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> CarConfig:
-    overrides = {"server_url": args.server, "token": args.token, "log_file": args.log, "rate_hz": args.rate,
+    overrides = {"server_url": args.server, "token": car_token(args), "log_file": args.log, "rate_hz": args.rate,
                  "arena_file": args.arena, "estop_file": args.estop_file}
     if args.config:
         if args.sim:

@@ -1,7 +1,8 @@
 """The car's link to the classroom server: python-socketio AsyncClient on the `/car` namespace.
 
 - connects with ``auth=CarHello`` (car id + pairing token); a refusal is fatal and explained
-  (:class:`AuthRefused`), an unreachable server is retried with exponential backoff; a server that refuses
+  (:class:`AuthRefused`) — except ``car_in_use`` (the server still hears this car's own old connection,
+  or another program with its token), which is retried with backoff like an unreachable server; an unreachable server is retried with exponential backoff; a server that refuses
   this car's protocol version (an older server) is asked again in protocol 1, and the telemetry then
   leaves out what protocol 1 does not have;
 - server events (skill, cancel, stop, estop, reset_estop, limits, heartbeat, arena, neighbours) go to the
@@ -47,6 +48,9 @@ TELEMETRY_SEND_TIMEOUT_S = 1.0  # one telemetry emit; a stuck send is abandoned,
 LINK_SILENT_S = 1.0  # connected but no heartbeat this long (>3 watchdog windows): reconnect
 DISCONNECT_TIMEOUT_S = 2.0  # closing the socket on shutdown
 MAX_MERGED_EVENTS = 50  # safety events carried over from unsent telemetry (the flight recorder keeps all)
+
+
+CAR_IN_USE = "car_in_use"  # the server's rule for "this car is connected and alive already" (server/cars/hub.py)
 
 
 class AuthRefused(ConnectionRefusedError):
@@ -186,7 +190,7 @@ class CarLink:
                 info = self.refusal or {"message": "no reason given"}
                 raise AuthRefused(
                     f"the server at {self.server_url} refused {self.hello.car_id}: {info.get('message', 'no reason given')}"
-                    + (f" — {info['fix']}" if info.get("fix") else " — check the car id and --token"),
+                    + (f" — {info['fix']}" if info.get("fix") else " — check the car id and its token (DOJO_CAR_TOKEN or --token-file)"),
                     info,
                 ) from None
             raise ConnectionError(f"cannot reach {self.server_url}: {exc}") from None
@@ -207,8 +211,10 @@ class CarLink:
                         self.runtime.note("protocol_fallback", refused=self.hello.protocol, to=1)
                         self.hello = self.hello.model_copy(update={"protocol": 1})
                         continue
-                    if isinstance(exc, AuthRefused):
+                    if isinstance(exc, AuthRefused) and exc.info.get("rule") != CAR_IN_USE:
                         raise
+                    # car_in_use: the server still hears our own old connection (we restarted or lost the link
+                    # before it noticed); it gives way once that one is silent, so we try again with backoff
                     wait = delay * (1.0 + self.rng.uniform(-RECONNECT_JITTER, RECONNECT_JITTER))
                     log.info("%s; retrying in %.2f s", exc, wait)
                     self.runtime.note("connect_failed", error=str(exc), retry_s=round(wait, 3))

@@ -20,6 +20,7 @@ import webbrowser
 from pathlib import Path
 
 from robot_runtime.arena import Arena, NamedZone
+from robot_runtime.car import TOKEN_ENV as CAR_TOKEN_ENV
 from robot_runtime.protocol import Pose
 from server.core.config import ServerConfig
 from server.runner import REPO_ROOT, ServerHandle, start_for_command, stop_on_signals
@@ -134,8 +135,11 @@ class CarFleet:
 
     def command(self, car_id: str) -> list[str]:
         # No --arena: on connect the server sends every car the demo arena and its own start slot.
-        return [sys.executable, "-m", "dojo", "car", "--sim", "--name", car_id, "--server", self.server.base_url,
-                f"--token={self.tokens[car_id]}"]
+        # No token here: a command line is readable by every user in `ps`; it goes in the environment (env()).
+        return [sys.executable, "-m", "dojo", "car", "--sim", "--name", car_id, "--server", self.server.base_url]
+
+    def env(self, car_id: str) -> dict[str, str]:
+        return {**os.environ, "PYTHONUNBUFFERED": "1", CAR_TOKEN_ENV: self.tokens[car_id]}
 
     async def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +152,7 @@ class CarFleet:
                     # Own session: a Ctrl-C in the terminal reaches only the demo, which then stops the
                     # cars in order (controlled stop over the link, then SIGTERM) instead of racing them.
                     start_new_session=True,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                    env=self.env(car_id))
             finally:
                 log.close()  # the child has its own copy of the descriptor
 

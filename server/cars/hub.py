@@ -5,6 +5,12 @@ python-socketio and hands what cars send (hello, results, telemetry) to the clas
 Every message from a car is validated with robot_runtime.protocol; a bad one is logged, counted and
 dropped, and the connection stays up. Heartbeats go to every car every HEARTBEAT_PERIOD_S from a
 background task bound to the app's lifetime.
+
+One connection per car (threat model "car hijack"): a second hello with a car's token while that car is
+connected and has been heard from within ``timeouts.car_silent_s`` is refused (rule ``car_in_use``) and
+published as "car_refused" (the teacher's console lists it on the car); the live car keeps its
+connection. A car that is gone (disconnected, or silent for longer than that) may be replaced: a
+restarted car whose old socket has not timed out yet gets in.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections import Counter
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import socketio
 from aiohttp import web
@@ -41,12 +48,15 @@ CONNECTED_WAIT_S = 1.0  # how long a post-connect task waits for socket.io to fi
 class CarHub(socketio.AsyncNamespace):
     """Built before the classroom (which is built with it as its CarPort); reaches it through the app."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(CAR_NAMESPACE)
         self.app = app
+        self._clock = clock
         self.sid_of: dict[str, str] = {}  # car_id -> sid
         self.car_of: dict[str, str] = {}  # sid -> car_id
+        self.last_heard: dict[str, float] = {}  # car_id -> clock() of its connection's latest message
         self.bad_messages: Counter[str] = Counter()  # rule -> count, for /api/health and tests
+        self.refused_second = 0  # second connections refused for live cars (car_in_use)
         self.heartbeat_seq = 0
         self.estops = EstopDelivery(self._call_estop)  # acked, re-sent until the car has it
 
@@ -77,17 +87,44 @@ class CarHub(socketio.AsyncNamespace):
             raise refusal(ErrorInfo(
                 rule="car_token", value=hello.car_id, message=f"wrong pairing token for {hello.car_id}",
                 fix="pair the car again (\"Add a car\" in the teacher console, then `dojo car pair URL CODE` on the "
-                    "car), or start it with the token the server printed (--token)"))
+                    "car), or start it with the token the server printed (in DOJO_CAR_TOKEN or --token-file)"))
         old = self.sid_of.get(hello.car_id)
-        if old is not None:  # the car restarted before its old socket timed out: the new one wins
+        if old is not None:
+            silent_s = self._clock() - self.last_heard.get(hello.car_id, -math.inf)
+            if silent_s <= self.config.timeouts.car_silent_s:  # the car is alive: this is a second car, refused
+                raise refusal(self._refuse_second(hello.car_id, silent_s, environ))
+            # the car restarted (or lost its link) before its old socket timed out: the new one replaces it
+            log.info("car %s reconnected after %.1f s of silence; its old connection is closed", hello.car_id, silent_s)
             self.car_of.pop(old, None)
             self.classroom.car_disconnected(hello.car_id)
             await self.disconnect(old)
         self.sid_of[hello.car_id] = sid
         self.car_of[sid] = hello.car_id
+        self.last_heard[hello.car_id] = self._clock()
         await self.save_session(sid, {"car_id": hello.car_id, "kind": hello.kind})
         asyncio.get_running_loop().create_task(self._after_connect(sid, hello))
         log.info("car %s connected (%s)", hello.car_id, hello.kind)
+
+    def _refuse_second(self, car_id: str, silent_s: float, environ: dict[str, Any]) -> ErrorInfo:
+        """A second connection for a live car: refused, logged and shown to the teacher."""
+        request = environ.get("aiohttp.request")  # engine.io's REMOTE_ADDR is always 127.0.0.1 under aiohttp
+        address = str(getattr(request, "remote", None) or environ.get("REMOTE_ADDR") or "?")
+        limit = self.config.timeouts.car_silent_s
+        info = ErrorInfo(
+            rule="car_in_use", value=car_id,
+            message=f"{car_id} is already connected and was heard from {silent_s:.1f} s ago; a second connection "
+                    f"with its token is refused (one connection per car)",
+            fix=f"if this is the real {car_id}, stop the other program using its token, or wait until the server "
+                f"has not heard from it for {limit:g} s, then connect again; if you did not start a second "
+                f"{car_id}, someone else has its token: pair the car again from the teacher console")
+        self.refused_second += 1
+        log.warning("car %s: second connection from %s refused (the connected car was heard from %.1f s ago)",
+                    car_id, address, silent_s)
+        self.classroom.car_refused(car_id, {
+            "rule": info.rule, "address": address, "message": info.message,
+            "kid_text": f"Another device tried to connect as {car_id} with its pairing token and was refused; "
+                        f"{car_id} keeps driving. If you did not start it, pair {car_id} again."})
+        return info
 
     async def _after_connect(self, sid: str, hello: CarHello) -> None:
         """Arena and limits are sent once socket.io has told the car it is connected."""
@@ -107,6 +144,7 @@ class CarHub(socketio.AsyncNamespace):
             return
         if self.sid_of.get(car_id) == sid:
             del self.sid_of[car_id]
+            self.last_heard.pop(car_id, None)
             self.estops.cancel(car_id)
             self.classroom.car_disconnected(car_id)
         log.info("car %s disconnected (%s)", car_id, reason)
@@ -148,6 +186,7 @@ class CarHub(socketio.AsyncNamespace):
         car_id = self.car_of.get(sid)
         if car_id is None:
             return "", None
+        self.last_heard[car_id] = self._clock()  # even a bad message shows the car is there
         try:
             return car_id, model.model_validate(data)
         except ValidationError as exc:

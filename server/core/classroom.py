@@ -29,6 +29,7 @@ from server.core.config import ServerConfig
 from server.core.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
 from server.core.events import EventBus
 from server.core.presence import Presence
+from server.core.refusal_digest import RefusalDigest
 from server.core.storage import KidRecord, RequestLogEntry, Storage
 from server.core.types import BlockReply, CarInfo, ClassroomError, Kid, ProgramCheck, Run, TrackedPose
 
@@ -39,6 +40,7 @@ CLASS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: kids co
 CLASS_CODE_LENGTH = 5
 NAME_RE = re.compile(r"^[^\W\d_]{1,20}$")  # first name only: 1-20 letters, any alphabet
 LIMITS_TRIES, LIMITS_RETRY_S = 3, 0.2  # a busy car (stalled tick) gets two more chances within ~0.6 s
+REQUEST_LOG_PRUNE_S = 60.0  # retention is checked once a minute: a DELETE on the primary key, off the event loop
 START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart, so they do not overlap
 
 
@@ -49,7 +51,11 @@ class Classroom:
         self.events = EventBus()
         self.presence = Presence()  # who is online, over /kid and /scratch/ble
         self.tokens = KidTokens(config.resolved_secret_key(), config.timeouts.kid_token_max_age_s)
-        self.gate = Gate(blocks_per_s=config.rate_limits.blocks_per_s, burst=config.rate_limits.burst, clock=clock)
+        rl = config.rate_limits
+        self.gate = Gate(blocks_per_s=rl.blocks_per_s, burst=rl.burst, runs_per_s=rl.runs_per_s, run_burst=rl.run_burst,
+                         clock=clock)
+        self.refusals = RefusalDigest(rl.refusal_report_s, clock)  # refused blocks: reported per kid per second
+        self._pruned_at: float | None = None  # clock() of the request log's last pruning
         t = config.timeouts
         self.dispatcher = Dispatcher(cars, ack_timeout_s=t.car_ack_s, result_margin_s=t.result_margin_s,
                                      stop_grace_s=t.stop_grace_s, before_start=self._before_start,
@@ -70,6 +76,7 @@ class Classroom:
         self.runs: dict[str, Run] = {}
         self._active_run: dict[str, str] = {}  # kid -> run_id
         self._request_log: list[RequestLogEntry] = []
+        self.car_refusals: dict[str, dict[str, Any]] = {}  # car -> second connections refused {count, t, address}
         self._car_of: dict[str, str | None] = {}  # kid -> car cache (telemetry fan-out asks 600 times a second)
 
     # --- kids and classes -----------------------------------------------------------------
@@ -121,14 +128,11 @@ class Classroom:
 
     def join(self, class_code: Any, name: Any) -> tuple[Kid, str, str | None]:
         """Code + first name -> (kid, token, car_id). The same name again in a class is the same kid."""
+        name = self.check_name(name)  # first: a bad name gets the same answer whether the code exists or not
         code = class_code.strip().upper() if isinstance(class_code, str) else ""
-        if not code or self.storage.get_class(code) is None:
+        if not self.class_exists(code):
             raise ClassroomError("class_code", f"there is no class with code {class_code!r}", class_code,
                                  "check the code on the board", status=404)
-        name = name.strip() if isinstance(name, str) else ""
-        if not NAME_RE.match(name):
-            raise ClassroomError("kid_name", f"a name must be 1 to 20 letters (got {name!r})", name,
-                                 "type just your first name, like Mia")
         record = self.storage.find_kid_by_name(code, name)
         joined = record is None
         if record is None:
@@ -143,6 +147,34 @@ class Classroom:
         if joined:
             self.events.publish("kid_joined", kid)
         return kid, self.token_for(kid), car_id
+
+    async def remove_kid(self, kid_id: str) -> Kid:
+        """The teacher takes a kid out of the class: their car stops if they drive it, their queue and run
+        end, they leave their car, their record goes and their token opens nothing any more."""
+        kid = self.kid(kid_id)  # AuthError (unknown_kid) if there is no such kid
+        car_id = self.car_of(kid_id)
+        await self.kid_left(kid_id)
+        if car_id is not None:
+            self.assign(car_id, [k for k in self.storage.kids_of_car(car_id) if k != kid_id])
+        self.storage.delete_kid(kid_id)
+        for cache in (self._kids, self._car_of, self._speed):
+            cache.pop(kid_id, None)
+        self.gate.forget(kid_id)
+        self.events.publish("kid_removed", kid)
+        return kid
+
+    @staticmethod
+    def check_name(name: Any) -> str:
+        """A kid's first name as stored, or ClassroomError kid_name."""
+        name = name.strip() if isinstance(name, str) else ""
+        if not NAME_RE.match(name):
+            raise ClassroomError("kid_name", f"a name must be 1 to 20 letters (got {name!r})", name,
+                                 "type just your first name, like Mia")
+        return name
+
+    def class_exists(self, class_code: Any) -> bool:
+        code = class_code.strip().upper() if isinstance(class_code, str) else ""
+        return bool(code) and self.storage.get_class(code) is not None
 
     def car_of(self, kid_id: str) -> str | None:
         """The car assigned to this kid (cached; assignments change only through assign())."""
@@ -256,6 +288,13 @@ class Classroom:
             await self.cars.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
         self.events.publish("car_connected", car_id)
 
+    def car_refused(self, car_id: str, info: dict[str, Any]) -> None:
+        """A second connection for this live car was refused (the /car hub): kept for the console's board
+        (a console opened later still shows it) and published as "car_refused"."""
+        seen = self.car_refusals.get(car_id, {"count": 0})
+        self.car_refusals[car_id] = {"count": seen["count"] + 1, "t": time.time(), "address": info.get("address")}
+        self.events.publish("car_refused", car_id, info)
+
     def car_disconnected(self, car_id: str) -> None:
         self.dispatcher.car_disconnected(car_id, f"{car_id} lost its connection")
         self._telemetry.pop(car_id, None)
@@ -314,15 +353,40 @@ class Classroom:
 
     async def run_block(self, kid_id: str, block_id: str, args: dict[str, Any] | None = None, *, source: str = "other",
                         ref: Any = None, run_id: str | None = None) -> BlockReply:
-        """translate -> gate -> dispatch -> the one final answer."""
+        """rate limit -> translate -> gate -> dispatch -> the one final answer."""
         kid = self.kid(kid_id)
-        reply = await self._run_block(kid, block_id, dict(args or {}), ref, run_id)
-        self.events.publish("block_result", kid_id, reply)
+        args = dict(args or {})
+        limited = self.gate.admit(kid_id, block_id)  # first: unknown, locked and malformed calls pay too
+        if limited:
+            reply = BlockReply(status="refused", kid_text=limited.kid_text, detail=limited.detail, block=block_id,
+                               ref=ref, rule=limited.rule)
+        else:
+            reply = await self._run_block(kid, block_id, args, ref, run_id)
+        self._report(kid, reply, args)
         return reply
+
+    def refuse_block(self, kid_id: str, reply: BlockReply) -> BlockReply:
+        """A block call a front end could not even read (malformed): it pays the rate limit like any other
+        and is reported like any other refusal. Returns the answer to give (rate_limit once over the limit)."""
+        kid = self.kid(kid_id)
+        limited = self.gate.admit(kid_id, None)
+        if limited:
+            reply = BlockReply(status="refused", kid_text=limited.kid_text, detail=limited.detail, block=reply.block,
+                               ref=reply.ref, rule=limited.rule)
+        self._report(kid, reply, {})
+        return reply
+
+    def _report(self, kid: Kid, reply: BlockReply, args: dict[str, Any]) -> None:
+        """Every answer goes to the teacher's feed; refusals at most once per kid per second, the rest counted
+        (server/core/refusal_digest.py) and summarised by the periodic request-log flush."""
+        if reply.status == "refused":
+            if not self.refusals.note(kid.kid_id, self.car_of(kid.kid_id), reply.rule or "refused"):
+                return
+            self._log_refusal(kid, reply.block, args, reply.detail)
+        self.events.publish("block_result", kid.kid_id, reply)
 
     async def _run_block(self, kid: Kid, block_id: str, args: dict[str, Any], ref: Any, run_id: str | None) -> BlockReply:
         def refused(r: Problem) -> BlockReply:
-            self._log_refusal(kid, block_id, args, r)
             return BlockReply(status="refused", kid_text=r.kid_text, detail=r.detail, block=block_id, ref=ref, rule=r.rule)
 
         try:
@@ -336,7 +400,7 @@ class Classroom:
             return BlockReply(status="cancelled", kid_text="A newer program started.",
                               detail=f"run {run_id} is not running", block=block_id, ref=ref, rule="run_ended")
         arena = self.arena_for_car(self.car_of(kid.kid_id) or "")
-        refusal = self.gate.check(kid.kid_id, kid.level, block_id, t.args, t.action, arena)
+        refusal = self.gate.rules(kid.level, block_id, t.args, t.action, arena)
         if refusal:
             return refused(refusal)
         if t.action is None:
@@ -411,6 +475,9 @@ class Classroom:
         """A kid pressed the green flag. Raises the Refusal if a feature's program check (a lesson's
         blocks) or the gate (the kid's level, for every block that will run) says no."""
         kid = self.kid(kid_id)
+        limited = self.gate.admit_run(kid_id)  # first: a flood of green flags never reaches a check or a grader
+        if limited is not None:
+            raise limited
         for check in self.program_checks:
             result = check(kid, program)
             if inspect.isawaitable(result):
@@ -488,18 +555,39 @@ class Classroom:
                                                  request.action.model_dump(mode="json"), outcome.status,
                                                  outcome.detail or outcome.reason, duration))
 
-    def _log_refusal(self, kid: Kid, block_id: str, args: dict[str, Any], refusal: Problem) -> None:
+    def _log_refusal(self, kid: Kid, block_id: str, args: dict[str, Any], detail: str) -> None:
         safe_args = {str(k)[:32]: (v if isinstance(v, (int, float, bool)) or v is None else str(v)[:64])
                      for k, v in list(args.items())[:8]}
         self._request_log.append(RequestLogEntry(time.time(), kid.kid_id, self.car_of(kid.kid_id),
-                                                 str(block_id)[:40], safe_args, "refused", refusal.detail, 0.0))
+                                                 str(block_id)[:40], safe_args, "refused", str(detail)[:500], 0.0))
+
+    def _summarise_refusals(self) -> None:
+        """Windows of counted refusals that are over: one request-log row and one teacher event each."""
+        window_s = self.refusals.window_s
+        for summary in self.refusals.drain():
+            detail = summary.detail(window_s)
+            self._request_log.append(RequestLogEntry(time.time(), summary.kid_id, summary.car_id, "*",
+                                                     dict(summary.rules), "refused", detail, 0.0))
+            self.events.publish("refusals_summarised", summary.kid_id,
+                                {"count": summary.count, "rules": dict(summary.rules), "detail": detail})
 
     async def flush_request_log(self) -> int:
-        """Write buffered request-log entries in a thread, off the event loop."""
+        """Write buffered request-log entries in a thread, off the event loop; prune the log once a minute."""
+        self._summarise_refusals()
         entries, self._request_log = self._request_log, []
         if entries:
             await asyncio.to_thread(self.storage.log_requests, entries)
+        now = self._clock()
+        if self._pruned_at is None or now - self._pruned_at >= REQUEST_LOG_PRUNE_S:
+            self._pruned_at = now
+            await self.prune_request_log()
         return len(entries)
+
+    async def prune_request_log(self) -> int:
+        """Retention (config ``request_log``): rows older than max_age_days go, then all but the newest max_rows."""
+        keep = self.config.request_log
+        return await asyncio.to_thread(self.storage.prune_requests, keep.max_rows,
+                                       time.time() - keep.max_age_days * 86400.0)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         self.dispatcher.spawn(coro)

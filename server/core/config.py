@@ -19,17 +19,39 @@ DEFAULT_PORT = 8080
 # Timeouts (seconds). Named here so every wait that a person or a car depends on is explicit.
 CAR_ACK_TIMEOUT_S = 2.0  # a connected car acks a skill request in ~1 ms; 2 s means the link is broken
 RESULT_MARGIN_S = 3.0  # extra wait after the skill's own timeout before the server gives up on a result
+CAR_SILENT_S = 2.0  # 40 missed telemetry samples: the car or its link is gone, a new connection may replace it
 STOP_GRACE_S = 1.0  # after a stop, how long the server waits for the car's `cancelled` before answering itself
 
 
 class RateLimits(BaseModel):
-    """Per-kid token bucket for block calls (stop is never limited)."""
+    """Token buckets: per kid for block calls (stop is never limited) and runs, per computer and per class
+    for joins, per computer for unknown class codes (docs/threat-model.md "Floods")."""
 
     model_config = ConfigDict(extra="forbid")
 
     blocks_per_s: Annotated[float, Field(gt=0, le=1000)] = 5.0  # a fast Scratch loop of short moves, not a flood
     burst: Annotated[int, Field(ge=1, le=10_000)] = 20  # lets a program start with a quick series of settings
     teacher_logins_per_min: Annotated[int, Field(ge=1, le=1000)] = 10  # slows password guessing on the LAN
+    runs_per_s: Annotated[float, Field(gt=0, le=100)] = 0.5  # green flags: each run may become a graded attempt
+    run_burst: Annotated[int, Field(ge=1, le=1000)] = 5  # a few quick restarts before the wait starts
+    # POST /api/join: a class of 30 joins at once from 30 computers (or a few shared ones); a script does not
+    joins_per_address_per_min: Annotated[float, Field(gt=0, le=100_000)] = 30.0
+    join_burst_per_address: Annotated[int, Field(ge=1, le=100_000)] = 30
+    joins_per_class_per_min: Annotated[float, Field(gt=0, le=100_000)] = 60.0
+    join_burst_per_class: Annotated[int, Field(ge=1, le=100_000)] = 60
+    # a mistyped class code costs one of these: 10 tries, then one a minute per computer (33 million codes)
+    unknown_codes_per_address_per_min: Annotated[float, Field(gt=0, le=100_000)] = 1.0
+    unknown_code_burst: Annotated[int, Field(ge=1, le=100_000)] = 10
+    refusal_report_s: Annotated[float, Field(gt=0, le=60)] = 1.0  # refused blocks: one row per kid per this, counted
+
+
+class RequestLogRetention(BaseModel):
+    """How long the request log keeps its rows (pruned once a minute and at start-up)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_rows: Annotated[int, Field(ge=100)] = 200_000  # a term of a busy class (~100 MB of SQLite)
+    max_age_days: Annotated[float, Field(gt=0)] = 30.0  # long enough to look back over a month of lessons
 
 
 class Timeouts(BaseModel):
@@ -41,6 +63,10 @@ class Timeouts(BaseModel):
     min_skill_s: Annotated[float, Field(gt=0, le=120)] = 5.0  # the shortest skill timeout (accelerate, move, settle)
     socket_ping_interval_s: Annotated[float, Field(gt=0, le=60)] = 5.0  # a dead browser tab is noticed within ~8 s
     socket_ping_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
+    # A car heard from (telemetry, results) within this is alive: a second connection with its token is
+    # refused. Cars send telemetry at 20 Hz, so 2 s of silence means the car or its link is gone; it is
+    # far below the socket ping timeout, so a restarted car gets back in within seconds.
+    car_silent_s: Annotated[float, Field(gt=0, le=60)] = CAR_SILENT_S
     teacher_session_s: Annotated[float, Field(gt=0)] = 12 * 3600.0  # one school day
     kid_token_max_age_s: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0  # a week of lessons without rejoining
 
@@ -67,6 +93,7 @@ class ServerConfig(BaseModel):
     # device dialog) only when its URL starts with http://localhost:8000/ (server.scratch.link).
     turbowarp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     rate_limits: RateLimits = RateLimits()
+    request_log: RequestLogRetention = RequestLogRetention()
     timeouts: Timeouts = Timeouts()
     telemetry_max_hz: Annotated[float, Field(gt=0, le=100)] = 20.0  # per browser; the car sends 20 Hz
     auto_assign_cars: bool = True  # a kid who joins without a car gets the least busy one

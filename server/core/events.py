@@ -5,6 +5,9 @@ Topics (arguments): "telemetry" (car_id, Telemetry), "block_result" (kid_id, Blo
 "car_disconnected" (car_id), "kid_joined" (Kid), "level_changed" (kid_id, level),
 "assignment_changed" (car_id, kid_ids), "car_changed" (kid_id, old car_id or None, new car_id or None),
 "estop" (reason, car_ids), "arena_changed" (car_id),
+"car_refused" (car_id, {rule, address, message, kid_text}: a second connection for a live car was refused),
+"refusals_summarised" (kid_id, {count, rules, detail}: refused blocks counted, not reported one by one),
+"kid_removed" (Kid: the teacher took the kid out of the class; their sockets close),
 "attempt_graded" (kid_id, feedback: the payload both front ends show; also after a teacher's override),
 "tracked_pose" (car_id, TrackedPose: where the overhead camera saw the car; Classroom.on_tracked_pose).
 
@@ -25,7 +28,7 @@ log = logging.getLogger(__name__)
 TOPICS = frozenset({
     "telemetry", "block_result", "run_started", "run_ended", "safety", "car_connected", "car_disconnected",
     "kid_joined", "level_changed", "assignment_changed", "car_changed", "estop", "arena_changed", "attempt_graded",
-    "tracked_pose",
+    "tracked_pose", "car_refused", "refusals_summarised", "kid_removed",
 })
 
 

@@ -81,6 +81,10 @@ class Storage(ABC):
     def kids_in_class(self, class_code: str) -> list[KidRecord]: ...
     @abstractmethod
     def set_kid_level(self, kid_id: str, level: int) -> None: ...
+    @abstractmethod
+    def delete_kid(self, kid_id: str) -> bool:
+        """Remove the kid, their car assignment and every feature row that references them (returns whether
+        the kid existed). Their request-log rows and graded attempts stay in the teacher's records."""
 
     # cars and assignments
     @abstractmethod
@@ -99,6 +103,10 @@ class Storage(ABC):
     def log_requests(self, entries: Iterable[RequestLogEntry]) -> None: ...
     @abstractmethod
     def recent_requests(self, limit: int = 100, kid_id: str | None = None) -> list[RequestLogEntry]: ...
+    @abstractmethod
+    def prune_requests(self, max_rows: int, older_than: float) -> int:
+        """Delete rows logged before ``older_than`` (epoch seconds), then all but the newest ``max_rows``;
+        returns how many went."""
 
     # key-value documents for features (programs, progress, ...)
     @abstractmethod
@@ -204,6 +212,24 @@ class SqliteStorage(Storage):
     def set_kid_level(self, kid_id: str, level: int) -> None:
         self._q("UPDATE kids SET level = ? WHERE kid_id = ?", (level, kid_id))
 
+    def delete_kid(self, kid_id: str) -> bool:
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN")
+            try:
+                # every table whose foreign key points at kids (assignments, features' saved programs, ...)
+                tables = [r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()]
+                for table in tables:
+                    for fk in cur.execute(f'PRAGMA foreign_key_list("{table}")').fetchall():
+                        if fk[2] == "kids":  # (id, seq, table, from, to, ...)
+                            cur.execute(f'DELETE FROM "{table}" WHERE "{fk[3]}" = ?', (kid_id,))
+                gone = cur.execute("DELETE FROM kids WHERE kid_id = ?", (kid_id,)).rowcount
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return gone > 0
+
     # cars and assignments
     def upsert_car(self, car_id: str, kind: str) -> None:
         self._q("INSERT INTO cars (car_id, kind, last_seen) VALUES (?, ?, ?) "
@@ -252,6 +278,15 @@ class SqliteStorage(Storage):
         rows = self._q(f"SELECT t, kid_id, car_id, block, args, status, detail, duration_s FROM request_log {where} "
                        "ORDER BY id DESC LIMIT ?", (*params, limit))
         return [RequestLogEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7]) for r in rows]
+
+    def prune_requests(self, max_rows: int, older_than: float) -> int:
+        with self._lock:
+            cur = self._db.cursor()
+            gone = cur.execute("DELETE FROM request_log WHERE t < ?", (older_than,)).rowcount
+            newest = cur.execute("SELECT MAX(id) FROM request_log").fetchone()[0]
+            if newest is not None:
+                gone += cur.execute("DELETE FROM request_log WHERE id <= ?", (newest - max_rows,)).rowcount
+        return gone
 
     # key-value
     def kv_put(self, namespace: str, key: str, value: Any) -> None:

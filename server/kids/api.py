@@ -8,6 +8,8 @@
                                    A name the class already has (any letter case) answers 409 `same_name`
                                    ("is that you?"); with rejoin: true it is the same kid: a fresh token for
                                    the same kid, level and car. The SDK always rejoins (it is the kid's program).
+                                   Limited per computer and per class, unknown codes per computer (429,
+                                   server/kids/join_limits.py); a bad name is 400 whether the code exists or not.
 - GET  /api/cars                   the kid's cars with a connected flag (Authorization: Bearer <token>)
 - GET  /api/arena?car=ID           the arena JSON that car drives in (default arena or a lesson's)
 """
@@ -25,7 +27,8 @@ from server.core.types import ClassroomError
 from server.web import cors
 from server.web.guards import bearer_kid
 from server.web.http import http_error, json_error, read_json
-from server.web.state import CLASSROOM, LESSONS
+from server.kids.join_limits import JoinLimited, JoinLimits
+from server.web.state import CLASSROOM, CONFIG, LESSONS
 
 
 class JoinBody(BaseModel):
@@ -61,8 +64,27 @@ async def lessons(request: web.Request) -> web.Response:
 
 
 async def join(request: web.Request) -> web.Response:
+    limits = request.app[JOIN_LIMITS]
+    address = request.remote or "?"
+    try:
+        limits.check_address(address)
+        limits.check_code_tries(address)
+    except JoinLimited as exc:
+        raise _too_many(exc) from None
     body = await read_json(request, JoinBody)
     classroom = request.app[CLASSROOM]
+    try:
+        classroom.check_name(body.name)
+    except ClassroomError as exc:
+        raise http_error(exc) from None
+    if not classroom.class_exists(body.class_code):
+        limits.unknown_code(address)
+        raise json_error(404, "class_code", f"there is no class with code {body.class_code!r}", body.class_code,
+                         "check the code on the board")
+    try:
+        limits.check_class(body.class_code.strip().upper())
+    except JoinLimited as exc:
+        raise _too_many(exc) from None
     same = None if body.rejoin else classroom.kid_named(body.class_code, body.name)
     if same is not None:  # two kids called Mia must not silently become one: ask first
         raise json_error(409, "same_name", f"there is already a {same.name} in class {same.class_code}", same.name,
@@ -74,6 +96,14 @@ async def join(request: web.Request) -> web.Response:
         raise http_error(exc) from None
     return web.json_response({"token": token, "kid_id": kid.kid_id, "name": kid.name, "level": kid.level,
                               "car_id": car_id, "class_code": kid.class_code})
+
+
+def _too_many(exc: JoinLimited) -> web.HTTPException:
+    error = json_error(429, exc.rule, exc.message, None,
+                       f"wait {exc.retry_after_s:g} s and join again; a teacher expecting more joins raises "
+                       "rate_limits in the server config")
+    error.headers["Retry-After"] = str(int(exc.retry_after_s))
+    return error
 
 
 async def kid_cars(request: web.Request) -> web.Response:
@@ -93,7 +123,11 @@ async def arena(request: web.Request) -> web.Response:
                               "start": classroom.start_pose(car_id).model_dump(mode="json")})
 
 
+JOIN_LIMITS: web.AppKey[JoinLimits] = web.AppKey("join_limits", JoinLimits)
+
+
 def setup(app: web.Application) -> None:
+    app[JOIN_LIMITS] = JoinLimits(app[CONFIG].rate_limits)
     cors.setup(app)
     r = app.router
     r.add_get("/api/catalog", catalog)

@@ -9,8 +9,10 @@ Connect with ``auth={"token": ...}`` (from POST /api/join). Events (each answere
 
 The server emits ``telemetry`` (the kid's car, coalesced by server.web.fanout), ``safety``,
 ``car_status``, ``car_changed`` {car_id, previous, kid_text} (the teacher gave the kid another car, or
-none: editors switch to it by themselves), ``level``, ``arena`` and ``feedback`` (a graded attempt: the
-core's "attempt_graded"). A bad message gets an error naming rule/value/fix, changes nothing, and the
+none: editors switch to it by themselves), ``level``, ``arena``, ``feedback`` (a graded attempt: the
+core's "attempt_graded") and ``removed`` {kid_text} (the teacher took the kid out of the class; the socket
+closes). ``car_status`` goes only to the kids of the car whose assignment changed. Every block call pays
+the kid's rate limit first, malformed ones too (Classroom.refuse_block). A bad message gets an error naming rule/value/fix, changes nothing, and the
 connection stays up.
 """
 
@@ -31,7 +33,7 @@ from server.core.auth import AuthError
 from server.core.classroom import Classroom, car_change_text
 from server.core.types import MAX_BLOCK_MESSAGE_BYTES, MAX_PROGRAM_BYTES, BlockReply, Kid
 from server.kids.messages import BlockCall, RunEnd, RunStart, StopCall
-from server.web.errors import error_info_from_validation, error_reply, info_of, json_size, refusal, too_big
+from server.web.errors import error_info_from_validation, error_reply, info_of, json_size, refusal, too_big, too_deep
 from server.web.fanout import FANOUT, Fanout
 from server.web.state import CLASSROOM, SIO
 
@@ -41,6 +43,7 @@ KID_NAMESPACE = "/kid"
 TRANSPORT = "kid"  # how this hub's sockets show in the classroom's presence
 CONNECTED_WAIT_S = 1.0  # how long the welcome waits for socket.io to finish the handshake
 KNOWN_EVENTS = ("block", "stop", "run_start", "run_end")
+REMOVED_KID_TEXT = "Your teacher took you out of this class. Ask your teacher if that was a mistake."
 
 
 def kid_room(kid_id: str) -> str:
@@ -63,6 +66,7 @@ class KidHub(socketio.AsyncNamespace):
         ev.subscribe("safety", self._on_safety)
         ev.subscribe("arena_changed", self._on_arena_changed)
         ev.subscribe("attempt_graded", self._on_attempt_graded)
+        ev.subscribe("kid_removed", self._on_kid_removed)
 
     # --- connection ---------------------------------------------------------------------
 
@@ -121,15 +125,19 @@ class KidHub(socketio.AsyncNamespace):
             return await getattr(self, f"_{event}")(kid_id, payload)
         except AuthError as exc:
             return error_reply(info_of(exc))
-        except Exception as exc:  # never let one message take the connection down
+        except Exception:  # never let one message take the connection down; the log has the details
             log.exception("kid event %s failed", event)
-            return error_reply(ErrorInfo(rule="server_error", message=f"the server could not do {event}: {exc!r}"[:200],
+            return error_reply(ErrorInfo(rule="server_error", message=f"the server could not do {event}",
                                          fix="try again; tell the teacher if it keeps happening"))
 
     # --- events -------------------------------------------------------------------------
 
     def _parse(self, model: type[BaseModel], what: str, payload: Any, limit: int) -> BaseModel | ErrorInfo:
-        size = json_size(payload)
+        try:
+            size = json_size(payload)
+        except RecursionError:
+            self.bad_messages += 1
+            return too_deep(what)
         if size > limit:
             self.bad_messages += 1
             return too_big(what, size, limit)
@@ -145,10 +153,11 @@ class KidHub(socketio.AsyncNamespace):
         call = self._parse(BlockCall, "block", payload, MAX_BLOCK_MESSAGE_BYTES)
         if isinstance(call, ErrorInfo):
             ref = payload.get("ref") if isinstance(payload, dict) and isinstance(payload.get("ref"), (str, int)) else None
-            return BlockReply(status="refused", kid_text="Something in that block looks wrong.",
-                              detail=f"{call.rule}: {call.message}; fix: {call.fix}", rule=call.rule, error=call,
-                              block=str(payload.get("block", ""))[:40] if isinstance(payload, dict) else "",
-                              ref=ref if not isinstance(ref, str) or len(ref) <= 64 else None).wire()
+            reply = BlockReply(status="refused", kid_text="Something in that block looks wrong.",
+                               detail=f"{call.rule}: {call.message}; fix: {call.fix}", rule=call.rule, error=call,
+                               block=str(payload.get("block", ""))[:40] if isinstance(payload, dict) else "",
+                               ref=ref if not isinstance(ref, str) or len(ref) <= 64 else None)
+            return self.classroom.refuse_block(kid_id, reply).wire()  # pays the rate limit, reported per second
         assert isinstance(call, BlockCall)
         reply = await self.classroom.run_block(kid_id, call.block, dict(call.args), source=call.source, ref=call.ref,
                                                run_id=call.run_id)
@@ -202,14 +211,26 @@ class KidHub(socketio.AsyncNamespace):
                 await self.emit("car_status", self._car_status(kid_id), room=kid_room(kid_id))
 
     async def _on_assignment_changed(self, car_id: str, kid_ids: list[str]) -> None:
-        for kid_id in self.presence.kids_on(TRANSPORT):
-            await self.emit("car_status", self._car_status(kid_id), room=kid_room(kid_id))
+        """Only the car's kids hear it (its kid list and shared flag changed); a kid who left the car hears
+        car_changed (below). A join on car-1 is no news to the kids of car-2."""
+        for kid_id in kid_ids:
+            if self.presence.on(kid_id, TRANSPORT):
+                await self.emit("car_status", self._car_status(kid_id), room=kid_room(kid_id))
 
     async def _on_kids_car_changed(self, kid_id: str, old: str | None, new: str | None) -> None:
         """The teacher gave the kid another car (or none): editors switch to it and say so."""
         if self.presence.on(kid_id, TRANSPORT):
             await self.emit("car_changed", {"car_id": new, "previous": old, "kid_text": car_change_text(old, new)},
                             room=kid_room(kid_id))
+            await self.emit("car_status", self._car_status(kid_id), room=kid_room(kid_id))
+
+    async def _on_kid_removed(self, kid: Kid) -> None:
+        """The teacher took the kid out of the class: their sockets are told why, then closed."""
+        sids = [sid for sid, k in self.kid_of.items() if k == kid.kid_id]
+        if sids:
+            await self.emit("removed", {"kid_text": REMOVED_KID_TEXT}, room=kid_room(kid.kid_id))
+        for sid in sids:
+            await self.disconnect(sid)
 
     async def _on_safety(self, car_id: str, event: Any) -> None:
         data = {"car_id": car_id, **event.model_dump(mode="json")}

@@ -194,10 +194,11 @@ class LinkConnection:
             if exc.request_id is None:
                 exc.request_id = request_id
             await self._send(exc.reply())
-        except Exception as exc:  # never let one message take the connection down
+        except Exception:  # never let one message take the connection down; the log has the details, not the kid
             log.exception("scratch link request failed")
             await self._send(error_reply(request_id, APPLICATION_ERROR,
-                                         f"the server could not do that ({exc!r})"[:200] + ": try again"))
+                                         "the server could not do that: try again; tell the teacher if it keeps "
+                                         "happening"))
 
     async def _dispatch(self, req: Request) -> Any:
         if not self.origin_ok:

@@ -134,6 +134,9 @@ def parse_message(text: str | bytes) -> Request | None:
         obj = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RpcError(PARSE_ERROR, f"message is not JSON ({exc}): send a JSON-RPC 2.0 object") from None
+    except RecursionError:  # thousands of nested [ or {
+        raise RpcError(PARSE_ERROR, "message is nested too deeply to read: send a JSON-RPC 2.0 object whose "
+                                    "params are a few levels deep") from None
     if isinstance(obj, list):
         raise RpcError(INVALID_REQUEST, "batch requests are not supported (got a JSON array): "
                                         "send one request object per message")
@@ -375,6 +378,9 @@ class LinkSession:
             call = json.loads(data)
         except (ValueError, UnicodeDecodeError):
             raise RpcError(INVALID_PARAMS, f"the written bytes are not JSON (got {data[:40]!r}): write one block "
+                                           'call like {"block": "move_forward", "args": {"distance": 20}}', req.id) from None
+        except RecursionError:
+            raise RpcError(INVALID_PARAMS, "the written block call is nested too deeply to read: write one block "
                                            'call like {"block": "move_forward", "args": {"distance": 20}}', req.id) from None
         if isinstance(call, dict) and "run" in call:
             return self._run_write(call, len(data), req.id)

@@ -149,6 +149,23 @@ async def set_kid_level(request: web.Request) -> web.Response:
     return web.json_response({"kid_id": kid.kid_id, "level": kid.level})
 
 
+async def remove_kid(request: web.Request) -> web.Response:
+    """DELETE /api/teacher/classes/{code}/kids/{kid_id}: the kid leaves the class (a phantom from a join
+    flood, or a kid who left the school): their car stops if they drive, their sockets close, their token
+    opens nothing any more. Their graded attempts stay in the records."""
+    require_teacher(request)
+    code = class_code_of(request)
+    classroom = _classroom(request)
+    kid_id = request.match_info["kid_id"]
+    try:
+        if classroom.kid(kid_id).class_code != code:
+            raise json_error(404, "kid_id", f"kid {kid_id} is not in class {code}", kid_id, "check the roster")
+        kid = await classroom.remove_kid(kid_id)
+    except PermissionError:
+        raise json_error(404, "kid_id", f"there is no kid {kid_id}", kid_id, "check the roster") from None
+    return web.json_response({"kid_id": kid.kid_id, "name": kid.name, "removed": True})
+
+
 async def set_class_level(request: web.Request) -> web.Response:
     require_teacher(request)
     code = class_code_of(request)
@@ -247,6 +264,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/teacher/classes", list_classes)
     r.add_get("/api/teacher/classes/{code}/roster", get_roster)
     r.add_post("/api/teacher/classes/{code}/kids/{kid_id}/level", set_kid_level)
+    r.add_delete("/api/teacher/classes/{code}/kids/{kid_id}", remove_kid)
     r.add_post("/api/teacher/classes/{code}/level", set_class_level)
     r.add_get("/api/teacher/cars", list_cars)
     r.add_get("/api/teacher/requests", request_log)

@@ -99,6 +99,8 @@ def board(app: web.Application, code: str) -> dict[str, Any]:
             "queue": turn.get("queue", []), "safety_state": tel.safety_state if tel else None,
             # which map the car is on: the class's, or a lesson's (the console draws each car on its own)
             "arena_name": arena.name, "in_lesson_arena": arena is not classroom.default_arena,
+            # second connections refused for this car ({count, t, address}), or None (server/cars/hub.py)
+            "refused": classroom.car_refusals.get(info.car_id),
         })
     cls = app[STORAGE].get_class(code)
     return {"code": code, "name": cls.name if cls else code, "kids": kids, "cars": cars,

@@ -2,11 +2,14 @@
 
 Auth is the teacher's session cookie (set by POST /api/teacher/login). Pushed events:
 ``telemetry`` (each car, coalesced by server.web.fanout), ``safety`` {car_id, ...SafetyEvent},
-``roster_changed`` {reason, ...}, ``estop`` {reason, cars}, ``activity`` {kid_id, block, status, detail}.
+``roster_changed`` {reason, ...}, ``estop`` {reason, cars}, ``activity`` {kid_id, block, status, detail},
+``car_refused`` {car_id, rule, address, message, kid_text, t} (a second connection for a live car).
+Refused blocks reach ``activity`` at most once per kid per second; the rest arrive counted in one row.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import socketio
@@ -30,7 +33,9 @@ class TeacherHub(socketio.AsyncNamespace):
         ev.subscribe("safety", self._on_safety)
         ev.subscribe("estop", self._on_estop)
         ev.subscribe("block_result", self._on_block_result)
-        for topic in ("kid_joined", "level_changed", "assignment_changed", "car_connected", "car_disconnected",
+        ev.subscribe("car_refused", self._on_car_refused)
+        ev.subscribe("refusals_summarised", self._on_refusals_summarised)
+        for topic in ("kid_joined", "kid_removed", "level_changed", "assignment_changed", "car_connected", "car_disconnected",
                       "run_started", "run_ended"):
             ev.subscribe(topic, self._roster_changed(topic))
 
@@ -60,6 +65,14 @@ class TeacherHub(socketio.AsyncNamespace):
     async def _on_block_result(self, kid_id: str, reply: Any) -> None:
         await self.emit("activity", {"kid_id": kid_id, "block": reply.block, "status": reply.status,
                                      "detail": reply.detail, "kid_text": reply.kid_text}, room=TEACHERS_ROOM)
+
+    async def _on_refusals_summarised(self, kid_id: str, summary: dict[str, Any]) -> None:
+        """Refused blocks beyond the first per kid per second: one counted activity row (refusal_digest.py)."""
+        await self.emit("activity", {"kid_id": kid_id, "block": "*", "status": "refused", "count": summary["count"],
+                                     "detail": summary["detail"], "kid_text": ""}, room=TEACHERS_ROOM)
+
+    async def _on_car_refused(self, car_id: str, info: dict[str, Any]) -> None:
+        await self.emit("car_refused", {"car_id": car_id, **info, "t": time.time()}, room=TEACHERS_ROOM)
 
     def _roster_changed(self, topic: str):
         async def push(*args: Any) -> None:

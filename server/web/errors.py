@@ -60,7 +60,18 @@ def too_big(what: str, size: int, limit: int) -> ErrorInfo:
                      value=size, fix=f"send less than {limit} bytes")
 
 
+JSON_DEPTH_FIX = "send flatter JSON: objects and lists nested a few levels deep, not hundreds"
+
+
+def too_deep(what: str) -> ErrorInfo:
+    """JSON nested deeper than Python's parser goes (about 1,000 levels): refused by name, never a traceback."""
+    return ErrorInfo(rule=f"{what}.json_depth" if what else "json_depth",
+                     message=f"{what or 'the message'} is nested too deeply to read", fix=JSON_DEPTH_FIX)
+
+
 def json_size(data: Any) -> int:
+    """Bytes as compact JSON; 1 << 30 (over every limit) when it cannot be encoded at all.
+    Raises RecursionError for data nested too deeply to encode (answer with :func:`too_deep`)."""
     try:
         return len(json.dumps(data, separators=(",", ":"), default=str))
     except (TypeError, ValueError):

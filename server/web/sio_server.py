@@ -1,7 +1,7 @@
 """Our python-socketio server: the library's AsyncServer plus a clear answer to undecodable packets.
 
 python-socketio raises (and logs a traceback) when a client sends a frame it cannot decode, e.g.
-broken JSON: the client hears nothing. Here such a frame is counted, and the client gets an error
+broken JSON or JSON nested thousands of levels deep: the client hears nothing. Here such a frame is counted, and the client gets an error
 naming the rule and the fix — as the ack of the call if the frame carried an ack id, otherwise as a
 ``message_error`` event — and its connection stays up.
 """
@@ -16,7 +16,7 @@ import socketio
 from socketio import packet
 
 from robot_runtime.protocol import ErrorInfo
-from server.web.errors import error_reply
+from server.web.errors import error_reply, too_deep
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,8 @@ _FRAME_HEAD = re.compile(r"^(\d)(?:\d+-)?(?:(/[^,]{1,64}),)?(\d{1,12})?")
 
 
 def malformed_reply(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, RecursionError):  # thousands of nested [ or {: the decoder gives up
+        return error_reply(too_deep("packet"))
     return error_reply(ErrorInfo(rule="malformed_packet", message=f"could not decode the socket.io packet: {exc}"[:200],
                                  fix="send JSON through a socket.io client (emit/call), not hand-made frames"))
 
@@ -37,7 +39,7 @@ class DojoSocketServer(socketio.AsyncServer):
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
             await super()._handle_eio_message(eio_sid, data)
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
             self.malformed_packets += 1
             log.warning("undecodable socket.io packet from %s: %s", eio_sid, exc)
             await self._answer_malformed(eio_sid, data, exc)

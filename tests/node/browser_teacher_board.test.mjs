@@ -177,4 +177,37 @@ describe('the teacher console at 1366x768 with a class of 30', { skip: chromiumS
       { timeout: UI_MS });
     assert.deepEqual(errors, []);
   });
+
+  test('a second device with a live car\'s token is refused, listed under Safety and marked on the car\'s card', async () => {
+    const impostor = io(`${demo.url}/car`, { auth: { car_id: 'car-1', token: demo.carToken('car-1'), kind: 'sim' },
+      transports: ['websocket'], reconnection: false });
+    sockets.push(impostor);
+    const refusal = await new Promise((resolve, reject) => {
+      impostor.once('connect_error', (err) => resolve(err.data));
+      impostor.once('connect', () => reject(new Error('the impostor got in')));
+    });
+    assert.equal(refusal.rule, 'car_in_use');
+    const alert = '.car[data-car="car-1"] .car-alert:not([hidden])';
+    await page.waitForSelector(alert, { timeout: UI_MS });
+    assert.match(await page.textContent(alert), /second device tried to connect as car-1.*refused/);
+    assert.match(await page.textContent('#safety-list'), /Another device tried to connect as car-1/);
+    assert.doesNotMatch(await page.getAttribute('.car[data-car="car-1"]', 'class'), /offline/); // the car stays on
+    await shot('5-second-car-refused');
+    assert.deepEqual(errors, []);
+  });
+
+  test('removing a kid asks first; then the row goes and their editor is closed', async () => {
+    const name = NAMES[14]; // has an editor open
+    const { socket } = kids[name];
+    const removed = new Promise((resolve) => socket.once('removed', resolve));
+    const closed = new Promise((resolve) => socket.once('disconnect', resolve));
+    await page.click(`${row(name)} .remove-kid`);
+    await page.waitForSelector('#confirm-dialog[open]', { timeout: UI_MS });
+    assert.match(await page.textContent('#confirm-text'), new RegExp(`^Remove ${name} from the class\\?`));
+    await page.click('#confirm-yes');
+    await page.waitForSelector(row(name), { state: 'detached', timeout: UI_MS });
+    assert.match((await removed).kid_text, /took you out/);
+    await closed;
+    assert.deepEqual(errors, []);
+  });
 });

@@ -71,7 +71,38 @@ async def test_dojo_car_with_a_wrong_token_exits_3_and_says_why():
     assert "refused car-1: wrong pairing token" in err.decode() and "--token" in err.decode()
 
 
+async def test_dojo_car_reads_its_token_from_a_file_and_a_token_on_the_command_line_warns(tmp_path):
+    server = await FarSide({CAR: TOKEN}).start()
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *dojo("--sim", "--name", CAR, "--server", server.url, "--token-file", str(token_file)),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            await server.wait_for(lambda: CAR in server.sid_of, START_TIMEOUT_S, "dojo car (token from a file) to join")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.communicate(), EXIT_TIMEOUT_S)
+        await server.wait_for(lambda: CAR not in server.sid_of, EXIT_TIMEOUT_S, "the car to leave")
+        argv_proc = await asyncio.create_subprocess_exec(  # deprecated: still works, and says why not to
+            *dojo("--sim", "--name", CAR, "--server", server.url, "--token", TOKEN),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            await server.wait_for(lambda: CAR in server.sid_of, START_TIMEOUT_S, "dojo car (--token) to join")
+        finally:
+            argv_proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(argv_proc.communicate(), EXIT_TIMEOUT_S)
+    finally:
+        await server.stop()
+    assert proc.returncode == 0 and argv_proc.returncode == 0
+    assert "--token on the command line is deprecated" in err.decode() and "DOJO_CAR_TOKEN" in err.decode()
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--sim", "--name", "car-1", "--token-file", "/nonexistent/token"], "--token-file /nonexistent/token: cannot read"),
+    (["--sim", "--name", "car-1", "--token-file", "/dev/null"], "is empty"),
+    (["--sim", "--name", "car-1", "--token-file", "/dev/null", "--token", "x"], "not both"),
     (["--sim"], "--sim needs --name"),
     ([], "say which car"),
     (["--sim", "--name", "Car One!"], "car_id: String should match pattern"),

@@ -46,6 +46,24 @@ def test_demo_cars_start_at_different_poses_inside_the_arena(demo_server):
     assert len(set(poses)) == 4
 
 
+def test_demo_car_processes_get_their_tokens_by_environment_not_on_the_command_line(demo_server):
+    """`ps` shows every user each process's command line; the environment only its owner (issue 17)."""
+    demo = psutil.Process(demo_server.process.pid)
+    cars = [p for p in demo.children(recursive=True) if "car" in p.cmdline()]
+    assert len(cars) == 4
+    tokens = []
+    for proc in cars:
+        argv = proc.cmdline()
+        assert not any("token" in arg.lower() for arg in argv), argv
+        token = proc.environ().get("DOJO_CAR_TOKEN", "")
+        assert len(token) >= 16, "the car got no token in its environment"
+        tokens.append(token)
+    assert len(set(tokens)) == 4  # one per car
+    for proc in psutil.process_iter(["cmdline"]):  # no process on the machine shows a car's token
+        line = " ".join(proc.info["cmdline"] or [])
+        assert not any(token in line for token in tokens), proc.info["cmdline"]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_demo_stops_every_car_process_and_closes_the_database_on(sig, tmp_path):
     with start_demo(tmp_path, cars=2) as demo:

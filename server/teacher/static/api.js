@@ -67,6 +67,8 @@ export const api = {
   board: (code) => request('GET', `/api/teacher/classes/${enc(code)}/board`),
 
   setKidLevel: (code, kidId, level) => request('POST', `/api/teacher/classes/${enc(code)}/kids/${enc(kidId)}/level`, { level }),
+  // the kid leaves the class: their car stops if they drive, their editors are closed, their token is void
+  removeKid: (code, kidId) => request('DELETE', `/api/teacher/classes/${enc(code)}/kids/${enc(kidId)}`),
   setClassLevel: (code, level) => request('POST', `/api/teacher/classes/${enc(code)}/level`, { level }),
   // the car's kids become exactly these, in this order (their turn order on a shared car)
   assignCar: (carId, kidIds) => request('POST', `/api/teacher/cars/${enc(carId)}/assign`, { kid_ids: kidIds }),

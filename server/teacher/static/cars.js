@@ -19,6 +19,7 @@ export class Cars {
     this.lastToast = new Map();
     this.events = [];
     this.cards = new Map(); // car_id -> its card element (kept across updates)
+    this.refused = new Map(); // car_id -> {at, address, count}: second connections refused for this car
     $('safety-clear').addEventListener('click', () => { this.events = []; this.renderSafety(); });
   }
 
@@ -69,6 +70,14 @@ export class Cars {
     }
   }
 
+  /** A second connection with this car's token was refused (server/cars/hub.py): a row in the list, a toast,
+   * and a warning on the car's card that stays until the console is reloaded. */
+  onRefused(carId, msg) {
+    this.refused.set(carId, { at: new Date(), address: msg.address || '', count: (this.refused.get(carId)?.count || 0) + 1 });
+    this.onSafety(carId, { reason: msg.rule || 'car_in_use', kid_text: msg.kid_text, detail: msg.message || '' });
+    this.renderCar(carId);
+  }
+
   renderSafety() {
     fill($('safety-list'), this.events.map((e) => el('li', { class: e.reason === 'estop' ? 'estop' : '', title: e.detail },
       el('span', { class: 'who' }, e.carId, e.driver ? ` · ${e.driver}` : ''),
@@ -86,9 +95,10 @@ export class Cars {
       driver: el('div', { class: 'car-driver' }),
       queue: el('div', { class: 'car-queue' }),
       meta: el('div', { class: 'car-meta', title: 'Where the car is, and how it knows: ± how far off it may be' }),
+      alert: el('div', { class: 'car-alert', role: 'status', hidden: true }),
     };
     const node = el('div', { class: 'car', dataset: { car: carId } },
-      el('div', { class: 'car-top' }, parts.id, parts.badge), parts.driver, parts.queue, parts.meta,
+      el('div', { class: 'car-top' }, parts.id, parts.badge), parts.driver, parts.queue, parts.meta, parts.alert,
       el('div', { class: 'car-actions' },
         el('button', { class: 'btn danger small', onclick: () => this.actions.stop(carId), title: `Stop ${carId} now` }, '■ Stop'),
         el('button', { class: 'btn small', onclick: () => this.actions.reset(carId), title: 'Clear the emergency stop so the car can drive again' }, '↺ Reset')));
@@ -117,6 +127,14 @@ export class Cars {
     queue.textContent = waiting.length ? `Next: ${waiting.join(', ')}` : '';
     queue.hidden = !waiting.length;
     meta.textContent = t ? this.metaText(t) : (car.connected === false ? 'not connected' : 'no telemetry yet');
+    // the live event, or the board's record of it (a console opened later, or a socket event that was lost)
+    const known = car.refused && { at: new Date(car.refused.t * 1000), address: car.refused.address || '', count: car.refused.count };
+    const refused = this.refused.get(car.car_id) || known;
+    node.parts.alert.hidden = !refused;
+    if (refused) {
+      node.parts.alert.textContent = `⚠ A second device tried to connect as ${car.car_id}${refused.count > 1 ? ` (${refused.count}×)` : ''}`
+        + ` at ${clock(refused.at)}${refused.address ? ` from ${refused.address}` : ''}: refused. Pair the car again if that was not you.`;
+    }
   }
 
   metaText(t) {

@@ -96,6 +96,19 @@ const roster = new Roster({
       scheduleRefresh();
     });
   },
+  // a kid who should not be here (a phantom from a join flood, a kid who left): out of the class
+  remove: async (kidId) => {
+    const kid = kidOf(kidId);
+    const driving = kid?.state === 'running' ? ` ${nameOf(kidId)} is driving right now: that drive stops.` : '';
+    if (!await confirmChange(`Remove ${nameOf(kidId)} from the class?${driving} Their editor closes; they can join `
+      + 'again with the class code.', `Remove ${nameOf(kidId)}`)) return scheduleRefresh();
+    await change('remove the kid', async () => {
+      await api.removeKid(state.code, kidId);
+      toast(`${nameOf(kidId)} removed`, 'Their editor was closed.', 'ok');
+      roster.selected.delete(kidId);
+      scheduleRefresh();
+    });
+  },
   unassign: async (kidId) => {
     const car = (state.board?.cars || []).find((c) => (c.kid_ids || []).includes(kidId));
     if (!car) return;
@@ -340,6 +353,8 @@ function connect() {
   // safety interventions come one by one ({car_id, reason, kid_text, ...}); telemetry is coalesced
   // and may skip a sample, so the list is fed from here only
   socket.on('safety', (msg) => { if (msg?.car_id) cars.onSafety(msg.car_id, msg); });
+  // a second device tried to connect with a car's token while the car was live: refused, listed, marked on the card
+  socket.on('car_refused', (msg) => { if (msg?.car_id) cars.onRefused(msg.car_id, msg); });
   socket.on('roster_changed', (msg) => {
     scheduleRefresh();
     if (msg?.reason === 'run_started' || msg?.reason === 'run_ended') scheduleAttempts();

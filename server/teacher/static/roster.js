@@ -19,7 +19,7 @@ function stateBadge(kid, car) {
 }
 
 export class Roster {
-  /** actions: {setLevel(kidId, level), share(carId, kidIds), assign(carId, kidId), unassign(kidId)};
+  /** actions: {setLevel(kidId, level), share(carId, kidIds), assign(carId, kidId), unassign(kidId), remove(kidId)};
    * colorOf(carId): the car's one colour (its dot in the row) */
   constructor(actions, colorOf = () => null) {
     this.actions = actions;
@@ -62,7 +62,10 @@ export class Roster {
       shared: el('span', { class: 'shared-tag' }),
       dot: el('span', { class: 'car-dot', 'aria-hidden': 'true' }),
       carIds: '',
+      remove: el('button', { class: 'btn ghost small remove-kid', type: 'button', title: `Remove ${kid.name} from the class`,
+        'aria-label': `Remove ${kid.name} from the class`, dataset: { kid: id } }, '✕'),
     };
+    r.remove.addEventListener('click', () => this.actions.remove(id));
     r.check.addEventListener('change', () => {
       if (r.check.checked) this.selected.add(id); else this.selected.delete(id);
       this.renderShareBar();
@@ -74,7 +77,7 @@ export class Roster {
     });
     r.tr = el('tr', { class: this.rendered ? 'new' : '', dataset: { kid: id } }, // flash kids who join, not the first list
       el('td', { class: 'sel' }, r.check),
-      el('td', {}, el('span', { class: 'kid-name' }, kid.name)),
+      el('td', {}, el('div', { class: 'name-cell' }, el('span', { class: 'kid-name' }, kid.name), r.remove)),
       el('td', {}, r.level), r.lesson, r.stars, r.state, el('td', {}, el('div', { class: 'car-cell' }, r.dot, r.car, r.shared)));
     setTimeout(() => r.tr.classList.remove('new'), 2000); // the arrival flash plays once
     this.rows.set(id, r);

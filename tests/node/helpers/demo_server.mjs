@@ -100,13 +100,25 @@ export async function startDemo({ cars = 4, port = 0, teacherPassword, extraArgs
     return stopping;
   }
 
-  /** Switch one simulated car off the hard way (its process killed): what a flat battery looks like. */
-  function killCar(carId) {
+  function carPid(carId) {
     const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(child.pid)], { encoding: 'utf8' });
     const line = children.split('\n').find((l) => l.includes(`--name ${carId} `));
     if (!line) throw new Error(`no car process ${carId} under the demo (pid ${child.pid}):\n${children}`);
-    process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
+    return Number(line.trim().split(/\s+/)[0]);
   }
 
-  return { url, classCode: CLASS_CODE, teacherPassword: password, dataDir, output: () => log, stop, killCar };
+  /** Switch one simulated car off the hard way (its process killed): what a flat battery looks like. */
+  function killCar(carId) {
+    process.kill(carPid(carId), 'SIGKILL');
+  }
+
+  /** The car's pairing token, read from its process's environment (only its owner can: not from `ps`). */
+  function carToken(carId) {
+    const env = fs.readFileSync(`/proc/${carPid(carId)}/environ`, 'utf8').split('\0');
+    const entry = env.find((e) => e.startsWith('DOJO_CAR_TOKEN='));
+    if (!entry) throw new Error(`${carId} has no DOJO_CAR_TOKEN in its environment`);
+    return entry.slice('DOJO_CAR_TOKEN='.length);
+  }
+
+  return { url, classCode: CLASS_CODE, teacherPassword: password, dataDir, output: () => log, stop, killCar, carToken };
 }

@@ -104,20 +104,6 @@ async def test_bad_car_messages_are_dropped_and_counted_and_the_car_stays_connec
             await car.close()
 
 
-async def test_a_restarted_car_replaces_its_old_connection(tmp_path):
-    async with classroom_server(tmp_path, extra_cars=["car-1"]) as srv:
-        old, new = RawCar(srv.url, "car-1"), RawCar(srv.url, "car-1")
-        await old.connect()
-        await wait_for(lambda: srv.classroom.dispatcher.is_connected("car-1"), "first connection")
-        await new.connect()
-        try:
-            await wait_for(lambda: not old.sio.connected, "the old socket closed by the server")
-            assert srv.classroom.dispatcher.is_connected("car-1") and new.sio.connected
-        finally:
-            await old.close()
-            await new.close()
-
-
 async def test_safety_events_reach_the_kid_and_the_teacher_socket_sees_every_car(tmp_path):
     async with classroom_server(tmp_path, extra_cars=["car-1", "car-2"]) as srv:
         c1, c2 = RawCar(srv.url, "car-1"), RawCar(srv.url, "car-2")
