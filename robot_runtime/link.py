@@ -4,7 +4,7 @@
   (:class:`AuthRefused`), an unreachable server is retried with exponential backoff; a server that refuses
   this car's protocol version (an older server) is asked again in protocol 1, and the telemetry then
   leaves out what protocol 1 does not have;
-- server events (skill, cancel, stop, estop, reset_estop, limits, heartbeat, arena) go to the
+- server events (skill, cancel, stop, estop, reset_estop, limits, heartbeat, arena, steer, install_skill) go to the
   CarRuntime handlers, whose return value is the ack;
 - telemetry goes out at TELEMETRY_HZ (the newest sample; stale ones are dropped, never queued);
 - results go out through an outbox with an acknowledged ``call``: a result produced while the link is
@@ -130,6 +130,7 @@ class CarLink:
         handlers = {
             "skill": rt.handle_skill, "cancel": rt.handle_cancel, "stop": rt.handle_stop, "estop": rt.handle_estop,
             "reset_estop": rt.handle_reset_estop, "limits": rt.handle_limits, "arena": rt.handle_arena,
+            "steer": rt.handle_steer, "install_skill": rt.handle_install_skill,
         }
         for event, fn in handlers.items():
             sio.on(event, self._safe(event, fn), namespace=ns)
