@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from robot_runtime.protocol import (
     CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
-    SessionLimits, SkillRequest, SkillResult, Stop, Telemetry,
+    SessionLimits, SkillPackage, SkillRequest, SkillResult, Steer, Stop, Telemetry,
 )
 from server.cars.estop_delivery import EstopDelivery
 from server.cars.pairing_api import PAIRING
@@ -208,6 +208,25 @@ class CarHub(socketio.AsyncNamespace):
 
     async def send_arena(self, car_id: str, setup: ArenaSetup) -> None:
         await self.emit("arena", setup.model_dump(mode="json"), to=self._sid(car_id))
+
+    async def send_steer(self, car_id: str, steer: Steer) -> None:
+        await self.emit("steer", steer.model_dump(mode="json"), to=self._sid(car_id))
+
+    async def send_skill_package(self, car_id: str, package: SkillPackage, timeout_s: float) -> Ack:
+        """A learned skill's files; the car answers once it has checked and loaded them (or says why not)."""
+        try:
+            reply = await self.call("install_skill", package.model_dump(mode="json"), to=self._sid(car_id),
+                                    timeout=timeout_s)
+        except socketio.exceptions.TimeoutError:
+            raise TimeoutError(f"{car_id} did not answer install_skill within {timeout_s} s") from None
+        except socketio.exceptions.SocketIOError as exc:
+            raise ConnectionError(f"{car_id}: {exc}") from None
+        try:
+            return Ack.model_validate(reply)
+        except ValidationError as exc:
+            self._bad(car_id, "ack", exc)
+            return Ack(ok=False, error=ErrorInfo(rule="bad_ack", message="the car's answer was not understood",
+                                                 value=str(reply)[:80]))
 
     async def heartbeat(self) -> None:
         self.heartbeat_seq += 1

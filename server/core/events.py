@@ -5,7 +5,8 @@ Topics (arguments): "telemetry" (car_id, Telemetry), "block_result" (kid_id, Blo
 "car_disconnected" (car_id), "kid_joined" (Kid), "level_changed" (kid_id, level),
 "assignment_changed" (car_id, kid_ids), "car_changed" (kid_id, old car_id or None, new car_id or None),
 "estop" (reason, car_ids), "arena_changed" (car_id),
-"attempt_graded" (kid_id, feedback: the payload both front ends show; also after a teacher's override).
+"attempt_graded" (kid_id, feedback: the payload both front ends show; also after a teacher's override),
+"skills_changed" (skill name: a learned skill was promoted or rolled back; the skill menus refresh).
 
 Callbacks may be plain functions or coroutine functions (scheduled as tasks). A failing subscriber
 is logged and never breaks the publisher: telemetry must keep flowing whatever a feature does.
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 TOPICS = frozenset({
     "telemetry", "block_result", "run_started", "run_ended", "safety", "car_connected", "car_disconnected",
     "kid_joined", "level_changed", "assignment_changed", "car_changed", "estop", "arena_changed", "attempt_graded",
+    "skills_changed",
 })
 
 
