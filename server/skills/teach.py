@@ -48,6 +48,7 @@ class TeachJob:
     losses: list[list[float | None]] = field(default_factory=list)
     dataset: str = ""
     version: str = ""
+    level: int | None = None  # the level the new block opens at
     eval: dict | None = None
     decision: dict | None = None
     error: str = ""
@@ -60,7 +61,7 @@ class TeachJob:
         with self.lock:
             return {"id": self.id, "name": self.name, "trick": self.trick, "taught_by": self.taught_by,
                     "source": self.source, "phase": self.phase, "fraction": round(self.fraction, 3),
-                    "losses": list(self.losses), "dataset": self.dataset, "version": self.version, "eval": self.eval,
+                    "losses": list(self.losses), "dataset": self.dataset, "version": self.version, "level": self.level, "eval": self.eval,
                     "decision": self.decision, "error": self.error, "kid_text": self.kid_text,
                     "done": self.phase in ("done", "failed")}
 
@@ -135,7 +136,7 @@ class TeachJobs:
 
         version = lab.train(job.name, job.trick, dataset, taught_by=job.taught_by, progress=progress,
                             budget=Budget(max_steps=self.max_steps, max_seconds=self.max_seconds))
-        self._set(job, version=version.id, fraction=1.0, phase="evaluating")
+        self._set(job, version=version.id, fraction=1.0, phase="evaluating", level=lab.store.get(job.name).level)
         report = lab.evaluate(job.name, version.id)
         paths = [{"seed": e["seed"], "success": e["success"], "outcome": e["outcome"], "path": e["path"]}
                  for e in report.per_episode[:KEEP_PATHS]]

@@ -7,7 +7,7 @@ const STEER_HZ = 20; // the stick goes out 20 times a second while driving (the 
 const JOB_POLL_MS = 250;
 const $ = (id) => document.getElementById(id);
 const state = { session: null, tricks: [], trick: null, socket: null, driving: false, seq: 0, car: null, path: [],
-  lastPaths: [], evalPaths: null, job: null };
+  lastPaths: [], evalPaths: null, job: null, states: [] };
 window.dojoDrive = state; // tests and the curious read the page's state here
 
 function setStatus(text) { $('drive-status').textContent = text; }
@@ -102,6 +102,8 @@ function connect() {
   state.socket = io('/drive', { auth: { token: state.session.token }, transports: ['websocket'] });
   state.socket.on('connect_error', (err) => setStatus(`I can't reach the car: ${err.message}`));
   state.socket.on('drive_state', (s) => {
+    state.states.push(s);
+    if (state.states.length > 3000) state.states.splice(0, 1000);
     state.car = { x: s.x, y: s.y, heading: s.heading };
     state.path.push([s.x, s.y]);
     state.frames = s.frames;
@@ -186,6 +188,7 @@ function showJob(job) {
       const chip = document.createElement('span');
       chip.className = 'block-chip'; chip.textContent = `do skill [${job.name}]`;
       res.append('Your new block: ', chip);
+      if (job.level && state.session.level < job.level) res.append(` (it opens at level ${job.level})`);
     }
   }
 }
