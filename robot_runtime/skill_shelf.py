@@ -37,12 +37,17 @@ def _refused(rule: str, message: str, value: object, fix: str) -> Ack:
 class SkillShelf:
     def __init__(self, root: Path | None) -> None:
         self._tmp: tempfile.TemporaryDirectory | None = None
-        if root is None:  # a simulated car without a folder keeps its skills until it stops
-            self._tmp = tempfile.TemporaryDirectory(prefix="dojo-car-skills-")
-            root = Path(self._tmp.name)
-        self.root = Path(root)
+        self._root = Path(root) if root is not None else None
         self.versions: dict[str, str] = {}  # skill name -> version installed
         self.errors: dict[str, str] = {}  # skill name -> why a kept skill was not loaded at start-up
+
+    @property
+    def root(self) -> Path:
+        """The folder; a simulated car without one gets a temporary folder with its first skill."""
+        if self._root is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="dojo-car-skills-")
+            self._root = Path(self._tmp.name)
+        return self._root
 
     def install(self, package: SkillPackage) -> Ack:
         from robot_runtime.policy import PolicyError, PolicySkill, load_policy  # onnxruntime only when needed
@@ -99,8 +104,8 @@ class SkillShelf:
         """Register every skill kept on this car; a damaged one is left out and said why (self.errors)."""
         from robot_runtime.policy import PolicyError, register_policy
 
-        loaded = []
-        if not self.root.is_dir():
+        loaded: list[str] = []
+        if self._root is None or not self._root.is_dir():
             return loaded
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             manifest = folder / f"{folder.name}.yaml"

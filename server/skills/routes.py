@@ -20,7 +20,6 @@ Page: /skills/ (the teacher's Skills page, static/).
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 from pathlib import Path
@@ -104,6 +103,10 @@ async def teach(request: web.Request) -> web.Response:
     trick = _trick(body.trick)
     name = body.name or default_skill_name(kid.name, trick)
     _own_name(request.app, name, kid.name)
+    running = next((j for j in request.app[JOBS].jobs.values() if j.owner == kid.kid_id and j.phase not in ("done", "failed")), None)
+    if running is not None:
+        raise json_error(409, "teach_busy", f"{kid.name} is already teaching {running.name} (job {running.id})",
+                         running.id, "wait for it to finish (GET /api/skills/jobs/{id})")
     try:
         job = request.app[JOBS].start(owner=kid.kid_id, taught_by=kid.name, trick=trick, name=name)
     except SkillStoreError as exc:
@@ -200,7 +203,7 @@ async def promote(request: web.Request) -> web.Response:
         return lab.promote(name, body.version)
 
     try:
-        decision = await asyncio.get_running_loop().run_in_executor(jobs._pool, run)
+        decision = await jobs.run(run)
     except SkillStoreError as exc:
         raise json_error(400, "promote", str(exc), name, "pick a version the skill has (GET /api/teacher/skills)") from None
     if decision.promote:

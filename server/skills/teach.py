@@ -20,7 +20,8 @@ import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+import queue
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,8 +75,33 @@ class TeachJobs:
         self.on_promoted = on_promoted
         self.eval_episodes, self.max_steps, self.max_seconds = eval_episodes, max_steps, max_seconds
         self.jobs: dict[str, TeachJob] = {}
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="teach")
+        # One daemon worker: a server that stops never waits for a half-trained skill (a pool's threads
+        # are joined at exit); the job is simply not finished.
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._serve, name="teach", daemon=True)
+        self._worker.start()
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _serve(self) -> None:
+        while True:
+            fn, future = self._work.get()
+            if fn is None:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to whoever waits
+                future.set_exception(exc)
+
+    def submit(self, fn: Callable[[], object]) -> Future:
+        """Run fn on the teach worker, after the jobs before it (the machine is shared)."""
+        future: Future = Future()
+        self._work.put((fn, future))
+        return future
+
+    async def run(self, fn: Callable[[], object]) -> object:
+        return await asyncio.wrap_future(self.submit(fn))
 
     def start(self, *, owner: str, taught_by: str, trick: str, name: str, source: str = "drives",
               demos: int = 10) -> TeachJob:
@@ -88,7 +114,7 @@ class TeachJobs:
         for old in list(self.jobs)[:-JOBS_KEPT]:
             if self.jobs[old].phase in ("done", "failed"):
                 del self.jobs[old]
-        self._pool.submit(self._run, job, demos)
+        self.submit(lambda: self._run(job, demos))
         return job
 
     def get(self, job_id: str) -> TeachJob | None:
@@ -156,4 +182,4 @@ class TeachJobs:
         self._set(job, phase="done", finished=time.time())
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._work.put((None, None))

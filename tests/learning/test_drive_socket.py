@@ -13,9 +13,10 @@ import threading
 import time
 
 import pytest
+import requests
 import socketio
 
-from demo_harness import CONNECT_TIMEOUT_S, join_kid_http, start_demo, wait_until
+from demo_harness import CONNECT_TIMEOUT_S, HTTP_TIMEOUT_S, join_kid_http, start_demo, wait_until
 from learning.drives import DriveLog
 
 LEVEL1_MAX = 0.30  # curriculum/levels.py level 1: 30 % of top speed
@@ -124,3 +125,21 @@ def test_an_unknown_trick_is_refused_with_a_sentence(demo):
         sio.disconnect()
 
 
+
+
+def test_teaching_without_good_drives_says_to_drive_more(demo):
+    kid = join_kid_http(demo, "Noah")
+    auth = {"Authorization": f"Bearer {kid['token']}"}
+    bad = requests.post(demo.url("/api/skills/teach"), json={"trick": "backflip"}, headers=auth, timeout=HTTP_TIMEOUT_S)
+    assert bad.status_code == 400 and bad.json()["error"]["rule"] == "unknown_trick"
+    resp = requests.post(demo.url("/api/skills/teach"), json={"trick": "park"}, headers=auth, timeout=HTTP_TIMEOUT_S)
+    assert resp.status_code == 200, resp.text
+    job = resp.json()["job"]
+    assert job["name"] == "noah_park"
+    done = wait_until(lambda: (j := requests.get(demo.url(f"/api/skills/jobs/{job['id']}"), headers=auth,
+                                                 timeout=HTTP_TIMEOUT_S).json()["job"])["done"] and j, 120, "the job to end")  # it loads torch first
+    assert done["phase"] == "failed" and "good drives" in done["kid_text"] and "has 0 good park drive" in done["error"]
+    other = join_kid_http(demo, "Ella")
+    theirs = requests.get(demo.url(f"/api/skills/jobs/{job['id']}"), headers={"Authorization": f"Bearer {other['token']}"},
+                          timeout=HTTP_TIMEOUT_S)
+    assert theirs.status_code == 404  # a kid sees only their own jobs

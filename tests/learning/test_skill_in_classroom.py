@@ -135,3 +135,19 @@ def test_a_model_changed_on_the_servers_disk_is_never_sent(classroom):
     finally:
         onnx.write_bytes(good)
         lab.store.rollback("mia_park")
+
+
+def test_the_teachers_promote_refuses_a_worse_candidate_and_the_cars_keep_the_current_one(classroom):
+    demo = classroom
+    teacher = teacher_login(demo)
+    lab = SkillLab(demo.data_dir / "server")
+    current = lab.store.get("mia_park").current
+    weak = lab.train("mia_park", "park", lab.record_demos("park", episodes=3), budget=Budget(max_steps=60, eval_every=20))
+    resp = teacher.post(demo.url("/api/teacher/skills/mia_park/promote"), json={"version": weak.id}, timeout=120)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["promote"] is False and body["reason"].startswith("refused:"), body
+    assert body["skill"]["current"] == current
+    shown = next(v for v in body["skill"]["versions"] if v["id"] == weak.id)
+    assert shown["success_rate"] is not None and shown["promoted"] is False  # evaluated, shown, not promoted
+    assert car_copies(demo, teacher)["car-1"] == {"version": current, "ok": True, "message": ""}
