@@ -16,6 +16,7 @@ In one run on this machine:
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -51,15 +52,16 @@ def main() -> None:
             lab.drives.add("kid-bench", e)
         t0 = time.perf_counter()
         ds = lab.dataset_from_drives("kid-bench", "park", min_good=3)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         version = lab.train("bench_park", "park", ds, budget=TEACH_BUDGET, taught_by="bench")
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         report = lab.evaluate("bench_park", version.id)
         t3 = time.perf_counter()
         decision = lab.promote("bench_park", version.id)
         t4 = time.perf_counter()
-        print(f"teach from {len(eps)} drives: dataset {t1 - t0:.2f} s, training {t2 - t1:.2f} s "
-              f"({version.train.get('steps')} steps, {version.train.get('stopped')}), evaluation {t3 - t2:.2f} s "
+        print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times grow with it, CPU times less)")
+        print(f"teach from {len(eps)} drives: dataset {t1 - t0:.2f} s, training {t2 - t1:.2f} s wall / {c2 - c1:.2f} s CPU "
+              f"({version.train.get('steps')} steps, stopped: {version.train.get('stopped_because')}), evaluation {t3 - t2:.2f} s "
               f"({report.successes}/{report.episodes} succeeded, {report.collisions} collisions), promotion "
               f"{t4 - t3:.2f} s ({'promoted' if decision.promote else 'refused'}); a kid waits {t4 - t0:.1f} s "
               f"(target: training <= 60 s)")
