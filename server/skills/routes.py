@@ -147,7 +147,7 @@ def _summary(app: web.Application, name: str) -> dict:
                          "success_rate": e.get("success_rate"), "episodes": e.get("episodes"),
                          "collisions": e.get("collisions"), "safety_events": e.get("safety_events"),
                          "mean_time_s": e.get("mean_time_s"), "min_clearance_cm": e.get("min_clearance_cm"),
-                         "train_s": v.train.get("wall_s"), "steps": v.train.get("steps")})
+                         "train_s": v.train.get("elapsed_s"), "steps": v.train.get("steps")})
     return {"name": rec.name, "trick": rec.trick, "taught_by": rec.taught_by, "level": rec.level,
             "current": rec.current, "last_good": rec.last_good, "factory": rec.factory, "versions": versions,
             "cars": app[DEPLOYER].status(name)}

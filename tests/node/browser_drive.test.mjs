@@ -139,4 +139,27 @@ for e in eps:  # filed as Mia's drives; their source stays "expert", so training
     const catalog = await (await fetch(`${demo.url}/api/catalog?level=3`)).json();
     assert.ok(catalog.skills.some((s) => s.name === 'mia_park' && s.learned));
   });
+
+  test('the teacher\'s Skills page: who taught it, how good each version is, where it runs', async () => {
+    const teacher = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    await teacher.goto(`${demo.url}/skills/`);
+    await teacher.fill('#password', demo.teacherPassword);
+    await teacher.click('#login-form button');
+    await teacher.waitForSelector('#skills tr[data-skill="mia_park"]', { timeout: UI_MS });
+    const cells = await teacher.$$eval('#skills tr[data-skill="mia_park"] td', (tds) => tds.map((td) => td.textContent));
+    assert.deepEqual(cells.slice(0, 5), ['mia_park', 'park', 'Mia', '3', 'v001']);
+    await teacher.waitForFunction(() => /car-1: v001/.test(document.querySelector('#skills tr[data-skill="mia_park"]').textContent),
+      null, { timeout: UI_MS }); // the car has it
+    await teacher.click('#skills tr[data-skill="mia_park"]');
+    await teacher.waitForSelector('#versions tr[data-version="v001"]', { timeout: UI_MS });
+    assert.match(await teacher.textContent('#versions tr[data-version="v001"]'), /v001 \[current\] \[factory\].*100% of 20/);
+    assert.ok(await teacher.isDisabled('#rollback'), 'nothing to roll back to yet');
+    const drawn = await teacher.evaluate(() => ['success-plot', 'trajectories'].map((id) => {
+      const c = document.getElementById(id);
+      return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 === 3 && v > 0).length;
+    }));
+    assert.ok(drawn[0] > 100 && drawn[1] > 100, `plots drew ${drawn}`);
+    await shot(teacher, '6-teacher-skills');
+    await teacher.close();
+  });
 });
