@@ -298,6 +298,11 @@ class Catalog:
         """Learned skills join the menu through a source, asked each time the skills are listed."""
         self._skill_sources.append(source)
 
+    def remove_skill_source(self, source: SkillSource) -> None:
+        """A server that stops takes its learned skills with it (several apps may share one process)."""
+        if source in self._skill_sources:
+            self._skill_sources.remove(source)
+
     def skills(self) -> tuple[Skill, ...]:
         """The built-in skills, then every source's learned ones. A learned skill is always marked
         learned and never takes a built-in's (or a block's) name, so it cannot borrow its permissions."""

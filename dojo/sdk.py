@@ -333,7 +333,8 @@ class Car:
         self._block("go_to", x=x, y=y)
 
     def do(self, skill: str) -> None:
-        """Do a trick the car knows: "slalom", "figure_eight", "parallel_park", "donut", "drift"."""
+        """Do a trick the car knows: "slalom", "figure_eight", "parallel_park", "donut", "drift", or one the
+        class taught it (a learned skill such as "mia_park", once the teacher's Skills page shows it promoted)."""
         if not isinstance(skill, str):
             raise ArgumentError("skill_name", skill, f"skill must be a name in quotes (got {skill!r})",
                                 'write car.do("slalom")')

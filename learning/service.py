@@ -26,6 +26,7 @@ from robot_runtime.task_features import OBSERVATION_FIELDS
 
 from learning.dataset import Dataset, write_dataset
 from learning.dataset_check import read_dataset
+from learning.drives import DriveLog
 from learning.evaluate import DEMO_SEED_BASE, EvalConfig, EvalReport, evaluate
 from learning.export import check_equivalence, export_policy
 from learning.gates import MachineGates
@@ -39,6 +40,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "DOJO_DATA_DIR"
 DEMO_NUDGE = 0.3  # how hard demonstrations are nudged off line (steering fraction, see rollout.Nudge)
 DEMO_ATTEMPTS = 3  # a nudged demonstration sometimes bumps a cone: try up to 3x as many starts
+LEARNED_LEVEL = 3  # a learned skill opens where `do skill` does, unless its teacher says otherwise
 EQUIVALENCE_SAMPLES = 512  # observations the ONNX-vs-torch check runs (every frame of a held-out episode or so)
 
 
@@ -59,6 +61,7 @@ class SkillLab:
                  eval_config: EvalConfig = EvalConfig()) -> None:
         self.root = Path(data_dir or default_data_dir()) / "learning"
         self.datasets = self.root / "datasets"
+        self.drives = DriveLog(self.root)
         self.store = SkillStore(self.root / "skills")
         self.gates = gates
         self.eval_config = eval_config
@@ -103,6 +106,16 @@ class SkillLab:
             raise RuntimeError(f"the expert did not finish {trick.name} once in {DEMO_ATTEMPTS * episodes} tries")
         return self.save_episodes(trick.name, kept, dataset_id)
 
+    # --- drives by hand (the drive page) ------------------------------------------------------------
+
+    def dataset_from_drives(self, owner: str, trick_name: str, *, min_good: int = 1) -> str:
+        """A new dataset of this driver's successful drives of a trick (the ones worth imitating)."""
+        good = [e for e in self.drives.episodes(owner, trick_name) if e.success and e.actions]
+        if len(good) < min_good:
+            raise SkillStoreError(f"{owner} has {len(good)} good {trick_name} drive(s); teaching needs {min_good} — "
+                                  "drive the trick until the car finishes it")
+        return self.save_episodes(trick_name, good)
+
     def dataset(self, dataset_id: str) -> Dataset:
         return read_dataset(self.datasets / dataset_id)
 
@@ -112,7 +125,7 @@ class SkillLab:
         return [self.store.get(n) for n in self.store.names()]
 
     def train(self, name: str, trick_name: str, dataset_id: str, *, budget: Budget = Budget(), taught_by: str = "",
-              progress: Callable[[TrainProgress], None] | None = None) -> Version:
+              progress: Callable[[TrainProgress], None] | None = None, level: int = LEARNED_LEVEL) -> Version:
         """Train a candidate version of `name` from a dataset: BC -> ONNX -> equivalence check -> stored."""
         check_name(name)
         trick = get_trick(trick_name)
@@ -123,7 +136,7 @@ class SkillLab:
         if trick.task_text not in ds.tasks:
             raise SkillStoreError(f"dataset {dataset_id} is about {ds.tasks}, not the {trick.name} trick "
                                   f"({trick.task_text!r})")
-        self.store.create(name, trick.name, taught_by)
+        self.store.create(name, trick.name, taught_by, level=level)
         result = train_bc(ds, replace(budget, target=imitation_target(ds)), progress=progress, gates=self.gates)
         with tempfile.TemporaryDirectory() as tmp:
             manifest = export_policy(result, tmp, name=name, trick=trick)
@@ -174,7 +187,7 @@ class SkillLab:
 
     def show(self, name: str) -> dict:
         rec = self.store.get(name)
-        return {"name": rec.name, "trick": rec.trick, "taught_by": rec.taught_by, "current": rec.current,
+        return {"name": rec.name, "trick": rec.trick, "taught_by": rec.taught_by, "level": rec.level, "current": rec.current,
                 "last_good": rec.last_good, "factory": rec.factory,
                 "versions": [{"id": v.id, "dataset": v.dataset, "files": v.files, "train": v.train, "eval": v.eval}
                              for v in rec.versions]}

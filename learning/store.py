@@ -67,6 +67,7 @@ class SkillRecord:
     created: float
     versions: list[Version] = field(default_factory=list)
     promoted: list[str] = field(default_factory=list)  # promotion history; current is the last
+    level: int = 3  # the first level whose kids get it as a block (do skill opens at 3)
 
     @property
     def current(self) -> str | None:
@@ -123,13 +124,15 @@ class SkillStore:
         tmp.write_text(json.dumps(rec.to_dict(), indent=1), encoding="utf-8")
         os.replace(tmp, path)  # a crash never leaves half a record
 
-    def create(self, name: str, trick: str, taught_by: str = "") -> SkillRecord:
+    def create(self, name: str, trick: str, taught_by: str = "", level: int = 3) -> SkillRecord:
+        if not 1 <= level <= 4:
+            raise SkillStoreError(f"skill {name!r}: level must be 1..4 (got {level})")
         if self.exists(name):
             rec = self.get(name)
             if rec.trick != trick:
                 raise SkillStoreError(f"skill {name!r} is a {rec.trick} skill; a {trick} needs another name")
             return rec
-        rec = SkillRecord(name, trick, taught_by, time.time())
+        rec = SkillRecord(name, trick, taught_by, time.time(), level=level)
         self.save(rec)
         return rec
 

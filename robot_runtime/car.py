@@ -34,6 +34,7 @@ from robot_runtime.estop_latch import EstopLatch, default_latch_path
 from robot_runtime.link import AuthRefused, CarLink
 from robot_runtime.recorder import FlightRecorder
 from robot_runtime.runtime import CarRuntime
+from robot_runtime.skill_shelf import SkillShelf
 
 log = logging.getLogger("dojo.car")
 
@@ -57,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="noise seed for the simulator")
     p.add_argument("--noise", action="store_true", help="simulated sensor and actuator noise")
     p.add_argument("--policy", action="append", default=[], help="ONNX policy manifest to register as a skill")
+    p.add_argument("--skills-dir", help="where learned skills the server sends are kept (real cars default to "
+                                        "~/.local/share/mikro-dojo/skills/CAR; simulated ones keep them until they stop)")
     p.add_argument("--estop-file", help="where the latched e-stop is kept across restarts "
                                         "(real cars default to ~/.local/state/mikro-dojo/estop-CAR.json; simulated ones keep it in memory)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -87,7 +90,7 @@ def car_token(args: argparse.Namespace, environ: dict[str, str] | None = None) -
 
 def make_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> CarConfig:
     overrides = {"server_url": args.server, "token": car_token(args), "log_file": args.log, "rate_hz": args.rate,
-                 "arena_file": args.arena, "estop_file": args.estop_file}
+                 "arena_file": args.arena, "estop_file": args.estop_file, "skills_dir": args.skills_dir}
     if args.config:
         if args.sim:
             p.error("give either --sim or a car config file, not both")
@@ -134,13 +137,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dojo car: {exc}", file=sys.stderr)
         hardware.close()
         return EXIT_USAGE
+    shelf = SkillShelf(skills_dir_of(config))
+    if shelf.load_all():  # learned skills kept from earlier (each hash-checked again)
+        skills = register_policies(config)
+    for name, why in shelf.errors.items():
+        print(f"dojo car: the kept learned skill {name} was not loaded: {why}", file=sys.stderr)
     recorder = FlightRecorder(config.log_file) if config.log_file else None
     try:
-        return asyncio.run(run_car(config, hardware, arena, recorder, skills))
+        return asyncio.run(run_car(config, hardware, arena, recorder, skills, shelf))
     finally:
         if recorder:
             recorder.close()
         hardware.close()
+        shelf.close()
+
+
+def skills_dir_of(config: CarConfig) -> Path | None:
+    """Where this car keeps learned skills: the config's folder; a real car's own; a simulated one: none (temporary)."""
+    if config.skills_dir:
+        return Path(config.skills_dir).expanduser()
+    if config.hardware != "sim":
+        return Path("~/.local/share/mikro-dojo/skills").expanduser() / config.car_id
+    return None
 
 
 def register_policies(config: CarConfig) -> list[str]:
@@ -154,13 +172,14 @@ def register_policies(config: CarConfig) -> list[str]:
     return sorted(skill_names())
 
 
-async def run_car(config: CarConfig, hardware, arena, recorder: FlightRecorder | None, skills: list[str]) -> int:
+async def run_car(config: CarConfig, hardware, arena, recorder: FlightRecorder | None, skills: list[str],
+                  shelf: SkillShelf | None = None) -> int:
     clock = MonotonicClock()
     # A real car keeps its e-stop across restarts by default; a simulated one only when asked (--estop-file).
     latch_path = config.estop_file or (default_latch_path(config.car_id) if config.hardware != "sim" else None)
     latch = EstopLatch(latch_path)
     own = arena if config.arena_file else None  # the car's own arena bounds whatever a server sends
-    runtime = CarRuntime(config, hardware, clock, arena=arena, own_arena=own, recorder=recorder, latch=latch)
+    runtime = CarRuntime(config, hardware, clock, arena=arena, own_arena=own, recorder=recorder, latch=latch, shelf=shelf)
     if latch.reason is not None:
         print(f"dojo car: {config.car_id} is still emergency-stopped ({latch.reason}); the teacher resets it "
               f"from the console (or delete {latch.path})", flush=True)

@@ -84,6 +84,9 @@ class CarConfig(_Strict):
     log_file: str | None = None
     watchdog: bool = True  # off only for headless runs with no server (evaluation, training)
     policies: list[str] = []  # policy manifests (YAML/JSON next to their .onnx) to register as skills
+    # Where learned skills the server sends are kept (skill_shelf.py); None: a real car keeps them in
+    # ~/.local/share/mikro-dojo/skills/CAR, a simulated one in a temporary folder until it stops.
+    skills_dir: str | None = None
     # realtime: a car driven by a classroom server (watchdog on, no skill before the server's limits);
     # headless: evaluation and training on a ManualClock, no server (ControlLoop.run_headless).
     mode: Literal["realtime", "headless"] = "realtime"

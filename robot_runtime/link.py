@@ -5,8 +5,8 @@
   or another program with its token), which is retried with backoff like an unreachable server; an unreachable server is retried with exponential backoff; a server that refuses
   this car's protocol version (an older server) is asked again in protocol 1, and the telemetry then
   leaves out what protocol 1 does not have;
-- server events (skill, cancel, stop, estop, reset_estop, limits, heartbeat, arena, neighbours) go to the
-  CarRuntime handlers, whose return value is the ack;
+- server events (skill, cancel, stop, estop, reset_estop, limits, heartbeat, arena, neighbours, steer,
+  install_skill) go to the CarRuntime handlers, whose return value is the ack;
 - telemetry goes out at TELEMETRY_HZ (the newest sample; stale ones are dropped, never queued);
 - results go out through an outbox with an acknowledged ``call``: a result produced while the link is
   down is sent after reconnecting (the server ignores results of requests it already failed), so
@@ -135,6 +135,7 @@ class CarLink:
             "skill": rt.handle_skill, "cancel": rt.handle_cancel, "stop": rt.handle_stop, "estop": rt.handle_estop,
             "reset_estop": rt.handle_reset_estop, "limits": rt.handle_limits, "arena": rt.handle_arena,
             "neighbours": rt.handle_neighbours,
+            "steer": rt.handle_steer, "install_skill": rt.handle_install_skill,
         }
         for event, fn in handlers.items():
             sio.on(event, self._safe(event, fn), namespace=ns)

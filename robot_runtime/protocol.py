@@ -16,6 +16,8 @@ Flow (server -> car events, car -> server events)::
     "estop"   Stop / "reset_estop" Stop            server -> car   latched emergency stop and its explicit reset
     "arena"   ArenaSetup                           server -> car   load an arena; a simulated car is placed at the pose
     "neighbours" Neighbours (NEIGHBOURS_HZ)        server -> car   the other cars near this one, as moving obstacles
+    "steer"   Steer                                server -> car   the driver's stick for a running `remote` request
+    "install_skill" SkillPackage -> ack Ack        server -> car   a learned skill's files, hash-checked, kept on the car
     "telemetry" Telemetry (TELEMETRY_HZ)           car -> server
 """
 
@@ -108,8 +110,16 @@ class StopAction(Message):
     kind: Literal["stop"] = "stop"
 
 
+class RemoteAction(Message):
+    """Someone drives the car by hand (the drive page): `steer` messages carry the stick; the car
+    holds still when they stop coming (skills/remote.py), and the supervisor filters every command."""
+
+    kind: Literal["remote"] = "remote"
+    speed_pct: SpeedPct = 50
+
+
 Action = Annotated[
-    Union[DriveAction, TurnAction, GotoAction, NamedSkillAction, StopAction],
+    Union[DriveAction, TurnAction, GotoAction, NamedSkillAction, StopAction, RemoteAction],
     Field(discriminator="kind"),
 ]
 
@@ -127,6 +137,40 @@ class Cancel(Message):
 
 class Stop(Message):
     reason: Annotated[str, Field(max_length=200)] = "stop"
+
+
+Unit = Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)]
+
+
+class Steer(Message):
+    """The stick of a running `remote` request: throttle and steering in -1..1 (+ is forward, left)."""
+
+    request_id: RequestId
+    throttle: Unit = 0.0
+    steering: Unit = 0.0
+    seq: Annotated[int, Field(ge=0)] = 0
+
+
+SkillFileName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*\.(onnx|yaml)$")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class SkillPackage(Message):
+    """A learned skill's files for a car to keep: the model and its manifest, base64, each with the
+    SHA-256 the server's store recorded. The car refuses the whole package if any file differs."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+    version: Annotated[str, Field(pattern=r"^v[0-9]{3,6}$")]
+    files: Annotated[dict[SkillFileName, str], Field(min_length=2, max_length=2)]  # file name -> base64
+    sha256: dict[SkillFileName, Sha256]
+
+    @model_validator(mode="after")
+    def _every_file_has_a_hash(self) -> "SkillPackage":
+        if set(self.files) != set(self.sha256):
+            raise ValueError(f"files {sorted(self.files)} and sha256 {sorted(self.sha256)} must name the same files")
+        if set(self.files) != {f"{self.name}.onnx", f"{self.name}.yaml"}:
+            raise ValueError(f"a skill package holds {self.name}.onnx and {self.name}.yaml (got {sorted(self.files)})")
+        return self
 
 
 class ErrorInfo(Message):

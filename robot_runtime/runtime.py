@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -35,11 +36,13 @@ from robot_runtime.executor import SkillExecutor
 from robot_runtime.hardware import Hardware, failsafe_of
 from robot_runtime.loop import ControlLoop
 from robot_runtime.protocol import (
-    MAX_MESSAGE_BYTES, Ack, ArenaSetup, Cancel, ErrorInfo, Neighbours, SessionLimits, SkillRequest, SkillResult, Stop,
-    Telemetry,
+    MAX_MESSAGE_BYTES, Ack, ArenaSetup, Cancel, ErrorInfo, Neighbours, SessionLimits, SkillPackage, SkillRequest,
+    SkillResult, Steer, Stop, Telemetry,
 )
 from robot_runtime.recorder import FlightRecorder
 from robot_runtime.safety import PRE_SESSION_LIMITS, SafetySupervisor
+from robot_runtime.skill_shelf import SkillShelf
+from robot_runtime.skills.remote import RemoteSkill
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +103,10 @@ class CarRuntime:
         own_arena: Arena | None = None,
         recorder: FlightRecorder | None = None,
         latch: EstopLatch | None = None,
+        shelf: SkillShelf | None = None,
     ) -> None:
         self.config = config
+        self.shelf = shelf or SkillShelf(Path(config.skills_dir) if config.skills_dir else None)
         self.hardware = hardware
         self.clock = clock
         self.recorder = recorder
@@ -251,6 +256,36 @@ class CarRuntime:
         self.latch.clear()
         self.note("reset_estop", reason=stop.reason, error=self.latch.last_error)
         return OK
+
+    def handle_steer(self, data: Any) -> dict:
+        """The stick of the running `remote` request (the drive page); anything else is refused, changes nothing."""
+        steer, bad = parse(Steer, data, "steer")
+        if bad:
+            return bad
+
+        def apply() -> dict:
+            running = self.executor.running
+            if running is None or running.request.request_id != steer.request_id \
+                    or not isinstance(running.skill, RemoteSkill):
+                return Ack(ok=False, error=ErrorInfo(
+                    rule="not_driving", message=f"{self.config.car_id} is not driving request {steer.request_id} by hand",
+                    value=steer.request_id, fix="start a `remote` request first; steer only while it runs"
+                )).model_dump(mode="json")
+            running.skill.set(steer.throttle, steer.steering)
+            return OK
+
+        return self._with_loop(apply)
+
+    def handle_install_skill(self, data: Any) -> dict:
+        """A learned skill's files from the server: checked, kept on the car, then `do skill [NAME]`."""
+        package, bad = parse(SkillPackage, data, "install_skill")
+        if bad:
+            self.note("install_skill", refused=bad["error"]["rule"])
+            return bad
+        ack = self.shelf.install(package)
+        self.note("install_skill", name=package.name, version=package.version, ok=ack.ok,
+                  error=ack.error.message if ack.error else None)
+        return ack.model_dump(mode="json")
 
     def handle_limits(self, data: Any) -> dict:
         limits, bad = parse(SessionLimits, data, "limits")

@@ -478,6 +478,8 @@
             } else if (p.type === 'level') {
                 this._level = p.level;
                 this._loadCatalog(p.level);
+            } else if (p.type === 'skills') {
+                this._loadCatalog(this._level); // a learned skill was promoted or rolled back
             } else if (p.type === 'car_changed') {
                 // The socket closes next; _lost() then connects to the new car instead of raising the alarm.
                 this._switchTo = p.car_id || null;

@@ -289,6 +289,9 @@ function connectSocket() {
     $('car-state').textContent = '';
     catchUpFeedback();
   });
+  socket.on('skills', () => { // a learned skill was promoted or rolled back: the skill menu follows
+    if (state.catalog) applyLevel(state.catalog.level).catch(() => {});
+  });
   socket.on('level', (payload) => {
     if (payload.level !== state.catalog?.level) {
       state.session.level = payload.level;

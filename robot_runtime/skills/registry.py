@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from robot_runtime.protocol import DriveAction, GotoAction, NamedSkillAction, StopAction, TurnAction
+from robot_runtime.protocol import DriveAction, GotoAction, NamedSkillAction, RemoteAction, StopAction, TurnAction
 from robot_runtime.skills.base import Skill, SkillContext
 from robot_runtime.skills.drive import DriveSkill, StopSkill
 from robot_runtime.skills.figure_eight import FigureEightSkill
 from robot_runtime.skills.goto import GotoSkill
 from robot_runtime.skills.parallel_park import ParallelParkSkill
+from robot_runtime.skills.remote import RemoteSkill
 from robot_runtime.skills.slalom import SlalomSkill
 from robot_runtime.skills.stunts import DonutSkill, DriftSkill
 from robot_runtime.skills.turn import TurnSkill
@@ -35,7 +36,7 @@ BUILTIN_NAMED: dict[str, SkillFactory] = {
 _NAMED: dict[str, SkillFactory] = dict(BUILTIN_NAMED)
 # Names no added skill may take: the built-in skills (a level's permission for `slalom` must mean THE
 # slalom) and the basic moves' kinds.
-RESERVED_NAMES = frozenset(BUILTIN_NAMED) | {"drive", "turn", "goto", "stop"}
+RESERVED_NAMES = frozenset(BUILTIN_NAMED) | {"drive", "turn", "goto", "stop", "remote"}
 
 
 class UnknownSkillError(KeyError, ValueError):
@@ -91,6 +92,9 @@ def build_skill(action: object, ctx: SkillContext) -> Skill:
         return StopSkill(ctx)
     if isinstance(action, NamedSkillAction):
         return build_named(action.name, ctx)
+    if isinstance(action, RemoteAction):
+        return RemoteSkill(ctx)
     raise TypeError(
-        f"build_skill needs a DriveAction, TurnAction, GotoAction, NamedSkillAction or StopAction (got {type(action).__name__})"
+        f"build_skill needs a DriveAction, TurnAction, GotoAction, NamedSkillAction, StopAction or RemoteAction "
+        f"(got {type(action).__name__})"
     )

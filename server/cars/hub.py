@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from robot_runtime.protocol import (
     CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
-    SessionLimits, SkillRequest, SkillResult, Stop, Telemetry,
+    SessionLimits, SkillPackage, SkillRequest, SkillResult, Steer, Stop, Telemetry,
 )
 from server.cars.estop_delivery import EstopDelivery
 from server.cars.pairing_api import PAIRING
@@ -254,6 +254,13 @@ class CarHub(socketio.AsyncNamespace):
     async def send_neighbours(self, car_id: str, payload: dict) -> None:
         """The cars near this one (neighbours.py builds the list)."""
         await self.emit("neighbours", payload, to=self._sid(car_id))
+
+    async def send_steer(self, car_id: str, steer: Steer) -> None:
+        await self.emit("steer", steer.model_dump(mode="json"), to=self._sid(car_id))
+
+    async def send_skill_package(self, car_id: str, package: SkillPackage, timeout_s: float) -> Ack:
+        """A learned skill's files; the car answers once it has checked and loaded them (or says why not)."""
+        return await self._call_for_ack(car_id, "install_skill", package.model_dump(mode="json"), timeout_s)
 
     async def heartbeat(self) -> None:
         self.heartbeat_seq += 1

@@ -22,7 +22,7 @@ from curriculum.errors import BlockError, Problem
 from curriculum.gate import Gate, capped_speed, program_refusal, session_limits
 from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
-from robot_runtime.protocol import ArenaSetup, Pose, SessionLimits, Telemetry
+from robot_runtime.protocol import ArenaSetup, Pose, RemoteAction, SessionLimits, Steer, Telemetry
 from server.core.auth import AuthError, KidTokens
 from server.core.car_port import CarPort
 from server.core.config import ServerConfig
@@ -437,6 +437,44 @@ class Classroom:
         return BlockReply(status="refused", kid_text="That block works inside your editor, not on the car.",
                           detail=f"not_a_command: {block_id} is a {kind} block", block=block_id, ref=ref,
                           rule="not_a_command")
+
+    # --- driving by hand (the drive page) ----------------------------------------------------
+
+    def start_drive(self, kid_id: str) -> tuple[Request, asyncio.Future]:
+        """The kid drives their car by hand: a `remote` request through the dispatcher like a block's (the
+        driver's level limits reach the car first; the car's supervisor filters every command), at the
+        level's top speed. Returns the request and the future of its one final Outcome."""
+        kid = self.kid(kid_id)
+        car_id = self.car_of(kid_id)
+        if car_id is None:
+            raise ClassroomError("no_car", f"no car assigned to {kid.name}", fix="ask the teacher to assign a car")
+        action = RemoteAction(speed_pct=capped_speed(kid.level, 100.0))
+        request = Request(self.dispatcher.new_request_id(car_id), kid_id, car_id, action, "drive_by_hand", None,
+                          skill_timeout_s(action, self.config.timeouts.min_skill_s))
+        return request, self.dispatcher.submit(request)
+
+    def driving(self, kid_id: str, request_id: str) -> str | None:
+        """The car this kid is driving by hand with this request right now, else None."""
+        car_id = self.car_of(kid_id)
+        car = self.dispatcher.cars.get(car_id) if car_id else None
+        running = car.running if car else None
+        if running is None or running.request_id != request_id or running.kid_id != kid_id:
+            return None
+        return car_id
+
+    async def steer(self, kid_id: str, request_id: str, throttle: float, steering: float, seq: int = 0) -> bool:
+        """Move the stick of the kid's running `remote` request; False if that drive is not running."""
+        car_id = self.driving(kid_id, request_id)
+        if car_id is None:
+            return False
+        await self.cars.send_steer(car_id, Steer(request_id=request_id, throttle=throttle, steering=steering, seq=seq))
+        return True
+
+    async def refresh_limits(self) -> None:
+        """Send every connected car its driver's limits again (a learned skill joined or left the levels)."""
+        for car_id, level in list(self._limits_level.items()):
+            if self.dispatcher.is_connected(car_id):
+                await self._send_limits(car_id, level)
 
     # --- stops ----------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from robot_runtime.protocol import (
-    Action, Cancel, DriveAction, GotoAction, NamedSkillAction, Pose, SkillRequest, SkillResult, TurnAction,
+    Action, Cancel, DriveAction, GotoAction, NamedSkillAction, Pose, RemoteAction, SkillRequest, SkillResult, TurnAction,
 )
 from server.core.car_port import CarPort
 
@@ -50,6 +50,8 @@ def skill_timeout_s(action: Action, min_s: float = MIN_SKILL_TIMEOUT_S) -> float
         expected = 2 * ARENA_DIAGONAL_CM / cm_per_s
     elif isinstance(action, NamedSkillAction):
         expected = NAMED_SKILL_TIMEOUT_S / 2
+    elif isinstance(action, RemoteAction):  # driving by hand: as long as the protocol allows
+        return MAX_SKILL_TIMEOUT_S
     else:
         expected = 0.0
     return float(min(MAX_SKILL_TIMEOUT_S, max(min_s, 2 * expected + min_s)))

@@ -67,6 +67,7 @@ class KidHub(socketio.AsyncNamespace):
         ev.subscribe("arena_changed", self._on_arena_changed)
         ev.subscribe("attempt_graded", self._on_attempt_graded)
         ev.subscribe("kid_removed", self._on_kid_removed)
+        ev.subscribe("skills_changed", self._on_skills_changed)
 
     # --- connection ---------------------------------------------------------------------
 
@@ -200,6 +201,11 @@ class KidHub(socketio.AsyncNamespace):
         status, position = self.classroom.dispatcher.kid_status(kid_id, cars[0].car_id if cars else None)
         return {"cars": [c.as_dict() for c in cars], "car_id": cars[0].car_id if cars else None,
                 "connected": bool(cars and cars[0].connected), "status": status, "queue_position": position}
+
+    async def _on_skills_changed(self, name: str) -> None:
+        """A learned skill was promoted or rolled back: the editors reload their skill menus."""
+        for kid_id in self.presence.kids_on(TRANSPORT):
+            await self.emit("skills", {"name": name}, room=kid_room(kid_id))
 
     async def _on_level_changed(self, kid_id: str, level: int) -> None:
         if self.presence.on(kid_id, TRANSPORT):

@@ -66,6 +66,7 @@ class LinkHub:
         ev.subscribe("assignment_changed", self._on_assignment_changed)
         ev.subscribe("car_changed", self._on_car_changed)
         ev.subscribe("level_changed", self._on_level_changed)
+        ev.subscribe("skills_changed", self._on_skills_changed)
 
     def peripherals_for(self, kid: Kid) -> list[Peripheral]:
         now = self._clock()
@@ -103,6 +104,12 @@ class LinkHub:
         for conn in list(self.connections):
             if old and conn.kid and conn.kid.kid_id == kid_id and conn.session.peripheral_id == old:
                 await conn.car_changed(old, new)
+
+    async def _on_skills_changed(self, name: str) -> None:
+        """A learned skill was promoted or rolled back: the extension reloads its skill menu."""
+        for conn in list(self.connections):
+            if conn.kid:
+                await conn.send_event({"type": "skills", "name": name})
 
     async def _on_level_changed(self, kid_id: str, level: int) -> None:
         for conn in list(self.connections):
