@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from robot_runtime.private_files import private_dir, write_private
 from robot_runtime.protocol import CarId
 
 DEFAULT_PORT = 8080
@@ -90,8 +91,7 @@ class ServerConfig(BaseModel):
         if self.secret_key:
             return self.secret_key.encode()
         path = self.data_dir / "secret_key"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         if not path.exists():
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
+            write_private(path, secrets.token_hex(32))  # 0600 from its first byte (robot_runtime/private_files.py)
         return path.read_text().strip().encode()

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from robot_runtime.private_files import create_private
+
 
 @dataclass(frozen=True)
 class KidRecord:
@@ -148,7 +150,7 @@ class SqliteStorage(Storage):
 
     def __init__(self, path: str | Path) -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)  # 0600 in a 0700 folder before SQLite opens it; -wal and -shm copy its mode
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:

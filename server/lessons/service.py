@@ -38,6 +38,7 @@ from curriculum.lesson import Lesson
 from curriculum.loader import LessonSet, load_lessons
 from curriculum.progress import lesson_list, level_up, newly_unlocked
 from curriculum.recording import EndReason, Recording, RecordingWriter, append_frames, read_recording
+from robot_runtime.private_files import write_private
 from robot_runtime.protocol import Telemetry
 from server.core.classroom import Classroom
 from server.core.lesson_book import LessonMode
@@ -352,11 +353,8 @@ def _judge_and_draw(lesson: Lesson, rec: Recording, directory: Path) -> tuple[Ve
     """CPU work, run in a thread: the verdict and the images, written next to the recording."""
     verdict = judge(lesson, rec)
     images = render_attempt_images(rec, lesson.arena)
-    directory.mkdir(parents=True, exist_ok=True)
     for name, data in images.items():
-        tmp = directory / (name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, directory / name)
+        write_private(directory / name, data)  # 0600 in a 0700 folder: frames of a kid's attempt
     if (directory / "recording.jsonl").is_file():
         append_frames(directory / "recording.jsonl", sorted(images))
     return verdict, images
