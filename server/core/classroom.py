@@ -28,6 +28,7 @@ from server.core.car_port import CarPort
 from server.core.config import ServerConfig
 from server.core.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
 from server.core.events import EventBus
+from server.core.kid_names import clean_name
 from server.core.presence import Presence
 from server.core.storage import KidRecord, RequestLogEntry, Storage
 from server.core.types import BlockReply, CarInfo, ClassroomError, Kid, ProgramCheck, Run
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 DEFAULT_SPEED_PCT = 50.0  # the speed moves use until a kid sets one (capped by the level's top speed)
 CLASS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: kids copy it from the board
 CLASS_CODE_LENGTH = 5
-NAME_RE = re.compile(r"^[^\W\d_]{1,20}$")  # first name only: 1-20 letters, any alphabet
 START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart, so they do not overlap
 
 
@@ -123,10 +123,7 @@ class Classroom:
         if not code or self.storage.get_class(code) is None:
             raise ClassroomError("class_code", f"there is no class with code {class_code!r}", class_code,
                                  "check the code on the board", status=404)
-        name = name.strip() if isinstance(name, str) else ""
-        if not NAME_RE.match(name):
-            raise ClassroomError("kid_name", f"a name must be 1 to 20 letters (got {name!r})", name,
-                                 "type just your first name, like Mia")
+        name = clean_name(name)  # NFC, any script; refused with what to type (server/core/kid_names.py)
         record = self.storage.find_kid_by_name(code, name)
         joined = record is None
         if record is None:
@@ -205,10 +202,13 @@ class Classroom:
             await self.end_run(run.run_id, reason)
 
     def kid_named(self, class_code: Any, name: Any) -> Kid | None:
-        """The kid of this class with this first name (any letter case), if there is one."""
+        """The kid of this class whose first name looks like this one (server/core/kid_names.py), if any."""
         code = class_code.strip().upper() if isinstance(class_code, str) else ""
-        name = name.strip() if isinstance(name, str) else ""
-        record = self.storage.find_kid_by_name(code, name) if code and NAME_RE.match(name) else None
+        try:
+            name = clean_name(name)
+        except ClassroomError:
+            return None
+        record = self.storage.find_kid_by_name(code, name) if code else None
         return _kid(record) if record else None
 
     def _least_busy_car(self) -> str | None:
