@@ -74,6 +74,8 @@ class SessionStore:
     max_age_s: float
     clock: Callable[[], float] = time.monotonic
     _sessions: dict[str, TeacherSession] = field(default_factory=dict)
+    # called with the session id when a session ends (logout or expiry): its open sockets close
+    on_end: list[Callable[[str], None]] = field(default_factory=list)
 
     def create(self) -> TeacherSession:
         now = self.clock()
@@ -88,12 +90,20 @@ class SessionStore:
         if session is None:
             return None
         if self.clock() > session.expires_at:
-            del self._sessions[session_id]
+            self.end(session_id)
             return None
         return session
 
     def end(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+        if self._sessions.pop(session_id, None) is not None:
+            for listener in self.on_end:
+                listener(session_id)
+
+    def sweep(self) -> None:
+        """End every expired session now (a periodic task calls this, so expiry does not wait for a request)."""
+        now = self.clock()
+        for session_id in [s for s, session in self._sessions.items() if now > session.expires_at]:
+            self.end(session_id)
 
 
 def csrf_ok(session: TeacherSession, header_value: str | None) -> bool:
