@@ -23,6 +23,7 @@ from robot_runtime.protocol import (
     CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
     SessionLimits, SkillRequest, SkillResult, Stop, Telemetry,
 )
+from server.cars.car_texts import bounded_ack, bounded_result, bounded_telemetry
 from server.cars.estop_delivery import EstopDelivery
 from server.cars.pairing_api import PAIRING
 from server.core.auth import car_token_ok
@@ -117,6 +118,7 @@ class CarHub(socketio.AsyncNamespace):
         car_id, result = self._from_car(sid, SkillResult, "result", data)
         if result is None:
             return
+        result = bounded_result(result)  # texts cut before any kid or teacher reads them (car_texts.py)
         if not self.classroom.dispatcher.on_result(car_id, result):
             log.info("late or unknown result from %s: %s %s", car_id, result.request_id, result.status)
 
@@ -132,6 +134,9 @@ class CarHub(socketio.AsyncNamespace):
             self.bad_messages["telemetry.car_id"] += 1
             log.warning("car %s sent telemetry for %s; dropped", car_id, telemetry.car_id)
             return
+        telemetry, cut_off = bounded_telemetry(telemetry)  # texts cut, events capped (car_texts.py)
+        if cut_off:
+            self.bad_messages["telemetry.events_cut"] += cut_off
         self.estops.on_telemetry(car_id, telemetry.safety_state)
         self.classroom.on_telemetry(car_id, telemetry)
 
@@ -175,7 +180,7 @@ class CarHub(socketio.AsyncNamespace):
         except socketio.exceptions.SocketIOError as exc:
             raise ConnectionError(f"{car_id}: {exc}") from None
         try:
-            return Ack.model_validate(reply)
+            return bounded_ack(Ack.model_validate(reply))
         except ValidationError as exc:
             self._bad(car_id, "ack", exc)
             return Ack(ok=False, error=ErrorInfo(rule="bad_ack", message="the car's ack was not understood",

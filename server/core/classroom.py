@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 
 from curriculum.catalog import translate
 from curriculum.errors import BlockError, Problem
-from curriculum.gate import Gate, capped_speed, program_refusal, session_limits
+from curriculum.gate import Gate, TokenBucket, capped_speed, program_refusal, session_limits
 from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
 from robot_runtime.protocol import ArenaSetup, Pose, SessionLimits, Telemetry
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 DEFAULT_SPEED_PCT = 50.0  # the speed moves use until a kid sets one (capped by the level's top speed)
 CLASS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: kids copy it from the board
 CLASS_CODE_LENGTH = 5
+SAFETY_PUSH_PER_S = 5.0  # safety events a second per car that reach screens: more is a broken car, not news
+SAFETY_PUSH_BURST = 20  # a crash into a cone at speed reports a handful at once
 START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart, so they do not overlap
 
 
@@ -63,6 +65,8 @@ class Classroom:
         self._car_slots: dict[str, int] = {}
         self._limits_level: dict[str, int] = {}
         self._telemetry: dict[str, Telemetry] = {}
+        self._safety_push: dict[str, TokenBucket] = {}  # per car: safety events pushed to kids and teachers
+        self.safety_not_pushed: dict[str, int] = {}  # per car: events over that budget (recorded, not pushed)
         self._speed: dict[str, float] = {}
         self._kids: dict[str, Kid] = {}
         self.runs: dict[str, Run] = {}
@@ -261,9 +265,15 @@ class Classroom:
 
     def on_telemetry(self, car_id: str, telemetry: Telemetry) -> None:
         self._telemetry[car_id] = telemetry
-        self.events.publish("telemetry", car_id, telemetry)
+        self.events.publish("telemetry", car_id, telemetry)  # the recording keeps every event
         for event in telemetry.safety_events:
-            self.events.publish("safety", car_id, event)
+            bucket = self._safety_push.get(car_id)
+            if bucket is None:
+                bucket = self._safety_push[car_id] = TokenBucket(SAFETY_PUSH_PER_S, SAFETY_PUSH_BURST, self._clock)
+            if bucket.take():
+                self.events.publish("safety", car_id, event)  # to the kids of the car and every teacher
+            else:
+                self.safety_not_pushed[car_id] = self.safety_not_pushed.get(car_id, 0) + 1
 
     # --- arenas ---------------------------------------------------------------------------
 
