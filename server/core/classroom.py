@@ -23,7 +23,7 @@ from curriculum.gate import Gate, TokenBucket, capped_speed, program_refusal, se
 from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
 from robot_runtime.protocol import ArenaSetup, Pose, SessionLimits, Telemetry
-from server.core.auth import AuthError, KidTokens
+from server.core.auth import AuthError, KidTokens, UrlSigner
 from server.core.car_port import CarPort
 from server.core.config import ServerConfig
 from server.core.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
@@ -50,6 +50,7 @@ class Classroom:
         self.events = EventBus()
         self.presence = Presence()  # who is online, over /kid and /scratch/ble
         self.tokens = KidTokens(config.resolved_secret_key(), config.timeouts.kid_token_max_age_s)
+        self.url_signer = UrlSigner(config.resolved_secret_key())  # <img> URLs of a kid's frames (no token in URLs)
         self.gate = Gate(blocks_per_s=config.rate_limits.blocks_per_s, burst=config.rate_limits.burst, clock=clock)
         t = config.timeouts
         self.dispatcher = Dispatcher(cars, ack_timeout_s=t.car_ack_s, result_margin_s=t.result_margin_s,

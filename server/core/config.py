@@ -44,6 +44,8 @@ class Timeouts(BaseModel):
     socket_ping_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
     teacher_session_s: Annotated[float, Field(gt=0)] = 12 * 3600.0  # one school day
     kid_token_max_age_s: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0  # a week of lessons without rejoining
+    # a /scratch/ble socket without a valid kid token is closed after this: the extension authenticates at once
+    scratch_auth_s: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
 class ServerConfig(BaseModel):
