@@ -211,8 +211,21 @@ class CarHub(socketio.AsyncNamespace):
     async def send_limits(self, car_id: str, limits: SessionLimits) -> None:
         await self.emit("limits", limits.model_dump(mode="json"), to=self._sid(car_id))
 
-    async def send_arena(self, car_id: str, setup: ArenaSetup) -> None:
-        await self.emit("arena", setup.model_dump(mode="json"), to=self._sid(car_id))
+    async def send_arena(self, car_id: str, setup: ArenaSetup) -> Ack:
+        """Acked: the car loads an arena only while idle, and the server must know whether it did."""
+        timeout_s = self.config.timeouts.car_ack_s
+        try:
+            reply = await self.call("arena", setup.model_dump(mode="json"), to=self._sid(car_id), timeout=timeout_s)
+        except socketio.exceptions.TimeoutError:
+            raise TimeoutError(f"{car_id} did not ack the arena within {timeout_s} s") from None
+        except socketio.exceptions.SocketIOError as exc:
+            raise ConnectionError(f"{car_id}: {exc}") from None
+        try:
+            return bounded_ack(Ack.model_validate(reply))
+        except ValidationError as exc:
+            self._bad(car_id, "ack", exc)
+            return Ack(ok=False, error=ErrorInfo(rule="bad_ack", message="the car's ack was not understood",
+                                                 value=str(reply)[:80]))
 
     async def heartbeat(self) -> None:
         self.heartbeat_seq += 1

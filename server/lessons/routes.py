@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curriculum.judge import Verdict, compare
 from curriculum.recording import summary
-from server.core.types import Kid
+from server.core.types import ClassroomError, Kid
 from server.lessons.service import ATTEMPTS, AttemptService, feedback_payload, image_names
 from server.web.guards import bearer_kid, require_teacher, teacher_session
-from server.web.http import json_error, read_json
+from server.web.http import http_error, json_error, read_json
 from server.web.state import CLASSROOM
 
 MAX_LIST = 200  # attempts per list response; a class produces a few dozen a lesson
@@ -120,7 +120,10 @@ async def select_lesson(request: web.Request) -> web.Response:
         locked, why = service.is_locked(kid, body.lesson_id)
         if locked:
             raise json_error(403, "lesson_locked", why, body.lesson_id, "pass the lessons before it, or ask your teacher")
-    lesson = await service.select_lesson(kid, body.lesson_id)
+    try:
+        lesson = await service.select_lesson(kid, body.lesson_id)
+    except ClassroomError as exc:  # car_busy: another kid drives the shared car (nothing changed)
+        raise http_error(exc) from None
     return web.json_response({"lesson": lesson, "car_id": request.app[CLASSROOM].car_of(kid.kid_id)})
 
 

@@ -42,7 +42,8 @@ class RecordingCar:
     async def send_reset_estop(self, car_id: str, reason: str) -> None: ...
     async def send_limits(self, car_id: str, limits) -> None:
         self.limits_level = limits.level
-    async def send_arena(self, car_id: str, setup) -> None: ...
+    async def send_arena(self, car_id: str, setup) -> Ack:
+        return Ack(ok=True)
 
 
 ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
