@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import ollama
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from curriculum.judge import Verdict, sentence
 from curriculum.lesson import PROGRAM_CHECK_KINDS, Lesson
@@ -76,6 +78,35 @@ class CoachConfig(BaseModel):
     enabled: bool = True
     tries: Annotated[int, Field(ge=1, le=3)] = 2  # the first answer, plus one regeneration
     temperature: float = 0.3
+    # The coach gets camera frames of kids' attempts, which never leave this machine: the host must be
+    # local (127.0.0.0/8, localhost, ::1, or a unix socket) unless the teacher writes this in coach.json.
+    allow_remote_host: bool = False
+
+    @model_validator(mode="after")
+    def _frames_stay_local(self) -> "CoachConfig":
+        if not self.allow_remote_host and not is_local_host(self.host):
+            raise ValueError(
+                f"coach host must be on this machine (127.0.0.1, localhost, ::1 or a unix socket), because camera "
+                f"frames never leave it (got {self.host!r}); run Ollama here, or set allow_remote_host: true in "
+                "coach.json to send frames to that machine on purpose")
+        return self
+
+
+def is_local_host(host: str) -> bool:
+    """Does this Ollama address stay on this machine? (loopback name or address, or a unix socket)"""
+    text = host.strip()
+    if text.startswith(("unix:", "/", "http+unix:")):
+        return True
+    parsed = urlsplit(text if "://" in text else "http://" + text)
+    name = (parsed.hostname or "").lower()
+    if parsed.scheme not in ("http", "https") or parsed.username or parsed.password:
+        return False
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 class CoachResult(BaseModel):

@@ -17,6 +17,7 @@ from typing import IO, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from robot_runtime.private_files import open_private
 from robot_runtime.protocol import Telemetry
 
 FSYNC_PERIOD_S = 1.0  # the promise: a crash loses at most the last second of an attempt
@@ -84,8 +85,7 @@ class RecordingWriter:
         self._file: IO[str] | None = None
         self._last_sync = clock()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", encoding="utf-8")
+            self._file = open_private(path, "a", encoding="utf-8")  # 0600 in 0700 folders: a kid's attempt
             self._write({"type": "header", **header.model_dump(mode="json", exclude={"samples", "safety", "collisions", "frames"})})
 
     # -- events --------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ class RecordingWriter:
 
 def append_frames(path: Path, names: list[str]) -> None:
     """Name the key frames in a closed recording (grading draws them after the attempt has ended)."""
-    with path.open("a", encoding="utf-8") as f:
+    with open_private(path, "a", encoding="utf-8") as f:
         for name in names:
             f.write(json.dumps({"type": "frame", "name": name}, separators=(",", ":")) + "\n")
         f.flush()

@@ -10,6 +10,11 @@
 Final answers: the skill says done/failed; the request's timeout_s -> `timed_out`; the skill's own
 time limit -> `failed` (reason timeout, per skills/base.py); cancel/stop/e-stop/shutdown -> `cancelled`;
 lost link -> `failed` (link_lost); held still by the supervisor -> `failed` (blocked_by_safety).
+
+A server that stalls (no heartbeats) pauses the running move: the watchdog stops the car (the
+supervisor's promise is unchanged), the skill is not stepped and its clocks stand still; heartbeats
+back within LINK_PAUSE_MAX_S resume it where it was, so a 1 s stall does not fail the kid's block.
+Longer, or a dropped link, ends it `failed` (link_lost).
 Each goes to `on_result` exactly once; the link keeps it until the server has it.
 """
 
@@ -30,6 +35,7 @@ from robot_runtime.skills.base import Skill, SkillContext
 
 log = logging.getLogger(__name__)
 
+LINK_PAUSE_MAX_S = 3.0  # as long as the link waits for a silent server (link.LINK_SILENT_S), then link_lost
 BLOCKED_FAIL_S = 2.0  # held at a wall this long: give up with a reason instead of waiting for the timeout
 STOPPED_CM_S = 2.0  # slower than this counts as standing still
 REMEMBER_IDS = 256  # recent request ids kept to refuse duplicates (a retried emit must not run twice)
@@ -44,6 +50,7 @@ class Running:
     started_at: float | None = None
     progress: float = 0.0
     blocked_since: float | None = None
+    paused_at: float | None = None  # the watchdog stopped the car (server silent): the move waits
 
 
 def action_name(request: SkillRequest) -> str:
@@ -194,6 +201,8 @@ class SkillExecutor:
                 log.exception("skill %s failed to start", run.name)
                 self._finish("failed", "skill_error", "Something went wrong in that move.", f"{run.name}.start: {exc!r}", now)
                 return NEUTRAL
+        if run.paused_at is not None:
+            return NEUTRAL  # waiting for the server: no skill step, its time stands still
         elapsed = now - run.started_at
         if elapsed >= run.request.timeout_s:
             self._finish("timed_out", "timeout", "That took too long, so I stopped.",
@@ -230,8 +239,14 @@ class SkillExecutor:
             return
         binding = self.supervisor.binding
         if "watchdog" in binding and self.supervisor.watchdog.expired(now):
-            self.link_lost(now)
+            if run.paused_at is None:
+                run.paused_at = now
+            elif now - run.paused_at >= LINK_PAUSE_MAX_S:
+                self.link_lost(now)
             return
+        if run.paused_at is not None:  # heartbeats are back: the move goes on, its clock shifted by the pause
+            run.started_at = (run.started_at or now) + (now - run.paused_at)
+            run.paused_at = None
         held = abs(wanted.throttle) > 0.05 and abs(sent.throttle) < 1e-3 and binding & {"fence", "obstacle"}
         if not held or abs(state.speed_cm_s) > STOPPED_CM_S:
             run.blocked_since = None

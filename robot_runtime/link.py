@@ -45,7 +45,10 @@ RESULT_ACK_TIMEOUT_S = 2.0  # the server acks a result at once; 2 s means the li
 RESULT_RETRY_S = 0.5  # wait between result delivery attempts while connected
 RESULT_KEEP = 200  # results kept for delivery; older ones are dropped (the server failed them long ago)
 TELEMETRY_SEND_TIMEOUT_S = 1.0  # one telemetry emit; a stuck send is abandoned, the next sample follows
-LINK_SILENT_S = 1.0  # connected but no heartbeat this long (>3 watchdog windows): reconnect
+# connected but no heartbeat this long: reconnect. Longer than a server stall of a second or two (GC, a
+# busy laptop), which the watchdog rides out with the car stopped (executor.LINK_PAUSE_MAX_S); far
+# shorter than socket.io's ping timeout (8 s) for a half-open connection.
+LINK_SILENT_S = 3.0
 DISCONNECT_TIMEOUT_S = 2.0  # closing the socket on shutdown
 MAX_MERGED_EVENTS = 50  # safety events carried over from unsent telemetry (the flight recorder keeps all)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from robot_runtime.arena import Arena, NamedZone
 from robot_runtime.car import TOKEN_ENV as CAR_TOKEN_ENV
+from robot_runtime.private_files import open_private, private_dir, write_private
 from robot_runtime.protocol import Pose
 from server.core.config import ServerConfig
 from server.runner import REPO_ROOT, ServerHandle, start_for_command, stop_on_signals
@@ -78,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
 async def _run(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir.resolve()
     server_dir = data_dir / "server"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)  # 0700: the teacher's password, the database and the car logs live below
     password = args.teacher_password or demo_password(data_dir)
     car_ids = [f"car-{i}" for i in range(1, args.cars + 1)]
     tokens = {car_id: secrets.token_hex(16) for car_id in car_ids}
     arena_path = data_dir / "demo-arena.json"
-    arena_path.write_text(DEMO_ARENA.model_dump_json(indent=2))
+    write_private(arena_path, DEMO_ARENA.model_dump_json(indent=2))
 
     config = ServerConfig(host=args.host, port=args.port, data_dir=server_dir, teacher_password=password,
                           car_tokens=tokens, default_class_code=CLASS_CODE, arena_path=arena_path,
@@ -142,9 +143,8 @@ class CarFleet:
         return {**os.environ, "PYTHONUNBUFFERED": "1", CAR_TOKEN_ENV: self.tokens[car_id]}
 
     async def start(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         for car_id in self.tokens:
-            log = open(self.log_dir / f"{car_id}.log", "ab")
+            log = open_private(self.log_dir / f"{car_id}.log", "ab")  # 0600 in a 0700 folder
             try:
                 self.procs[car_id] = await asyncio.create_subprocess_exec(
                     *self.command(car_id), cwd=REPO_ROOT, stdin=asyncio.subprocess.DEVNULL, stdout=log,
@@ -205,8 +205,7 @@ def demo_password(data_dir: Path) -> str:
     if path.exists() and len(path.read_text().strip()) >= 4:
         return path.read_text().strip()
     password = secrets.token_urlsafe(9)
-    path.write_text(password + "\n")
-    path.chmod(0o600)
+    write_private(path, password + "\n")  # 0600 from the start, never chmodded after
     return password
 
 

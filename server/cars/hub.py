@@ -30,6 +30,7 @@ from robot_runtime.protocol import (
     CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
     SessionLimits, SkillPackage, SkillRequest, SkillResult, Steer, Stop, Telemetry,
 )
+from server.cars.car_texts import bounded_ack, bounded_result, bounded_telemetry
 from server.cars.estop_delivery import EstopDelivery
 from server.cars.pairing_api import PAIRING
 from server.core.auth import car_token_ok
@@ -155,6 +156,7 @@ class CarHub(socketio.AsyncNamespace):
         car_id, result = self._from_car(sid, SkillResult, "result", data)
         if result is None:
             return
+        result = bounded_result(result)  # texts cut before any kid or teacher reads them (car_texts.py)
         if not self.classroom.dispatcher.on_result(car_id, result):
             log.info("late or unknown result from %s: %s %s", car_id, result.request_id, result.status)
 
@@ -170,6 +172,9 @@ class CarHub(socketio.AsyncNamespace):
             self.bad_messages["telemetry.car_id"] += 1
             log.warning("car %s sent telemetry for %s; dropped", car_id, telemetry.car_id)
             return
+        telemetry, cut_off = bounded_telemetry(telemetry)  # texts cut, events capped (car_texts.py)
+        if cut_off:
+            self.bad_messages["telemetry.events_cut"] += cut_off
         self.estops.on_telemetry(car_id, telemetry.safety_state)
         self.classroom.on_telemetry(car_id, telemetry)
 
@@ -217,7 +222,7 @@ class CarHub(socketio.AsyncNamespace):
         except socketio.exceptions.SocketIOError as exc:
             raise ConnectionError(f"{car_id}: {exc}") from None
         try:
-            return Ack.model_validate(reply)
+            return bounded_ack(Ack.model_validate(reply))
         except ValidationError as exc:
             self._bad(car_id, "ack", exc)
             return Ack(ok=False, error=ErrorInfo(rule="bad_ack", message="the car's ack was not understood",
@@ -248,8 +253,9 @@ class CarHub(socketio.AsyncNamespace):
     async def send_limits(self, car_id: str, limits: SessionLimits, timeout_s: float) -> Ack:
         return await self._call_for_ack(car_id, "limits", limits.model_dump(mode="json"), timeout_s)
 
-    async def send_arena(self, car_id: str, setup: ArenaSetup) -> None:
-        await self.emit("arena", setup.model_dump(mode="json"), to=self._sid(car_id))
+    async def send_arena(self, car_id: str, setup: ArenaSetup) -> Ack:
+        """Acked: the car loads an arena only while idle, and the server must know whether it did."""
+        return await self._call_for_ack(car_id, "arena", setup.model_dump(mode="json"), self.config.timeouts.car_ack_s)
 
     async def send_neighbours(self, car_id: str, payload: dict) -> None:
         """The cars near this one (neighbours.py builds the list)."""

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ CSRF_HEADER = "X-CSRF-Token"
 # scrypt cost: ~50 ms per login on a Raspberry Pi class CPU, far too slow to brute force a copied hash
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SCRYPT_MAXMEM = 64 * 1024 * 1024
+CLOCK_SKEW_S = 300.0  # a token issued "in the future" by up to this much is the server's clock stepping back (NTP)
 
 
 class AuthError(Problem, PermissionError):
@@ -74,6 +76,8 @@ class SessionStore:
     max_age_s: float
     clock: Callable[[], float] = time.monotonic
     _sessions: dict[str, TeacherSession] = field(default_factory=dict)
+    # called with the session id when a session ends (logout or expiry): its open sockets close
+    on_end: list[Callable[[str], None]] = field(default_factory=list)
 
     def create(self) -> TeacherSession:
         now = self.clock()
@@ -88,12 +92,20 @@ class SessionStore:
         if session is None:
             return None
         if self.clock() > session.expires_at:
-            del self._sessions[session_id]
+            self.end(session_id)
             return None
         return session
 
     def end(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+        if self._sessions.pop(session_id, None) is not None:
+            for listener in self.on_end:
+                listener(session_id)
+
+    def sweep(self) -> None:
+        """End every expired session now (a periodic task calls this, so expiry does not wait for a request)."""
+        now = self.clock()
+        for session_id in [s for s, session in self._sessions.items() if now > session.expires_at]:
+            self.end(session_id)
 
 
 def csrf_ok(session: TeacherSession, header_value: str | None) -> bool:
@@ -144,10 +156,37 @@ class KidTokens:
             claims = KidClaims(str(data["k"]), str(data["c"]), float(data["t"]))
         except (ValueError, KeyError, TypeError):
             raise AuthError("kid_token", "kid token is damaged — join the class again") from None
-        if self._clock() - claims.issued_at > self.max_age_s:
+        age = self._clock() - claims.issued_at
+        if not math.isfinite(claims.issued_at) or age < -CLOCK_SKEW_S:  # NaN, inf or from the future: never valid
+            raise AuthError("kid_token_time",
+                            "kid token has an impossible issue time — join the class again with its code and your name")
+        if age > self.max_age_s:
             raise AuthError("kid_token_expired",
                             "kid token has expired — join the class again with its code and your name")
         return claims
+
+
+class UrlSigner:
+    """Short-lived, purpose-bound URL tokens (``<expiry>.<HMAC>``) for what a browser fetches without
+    headers (``<img src>``): the URL names one thing for a few minutes, never carries the kid's token."""
+
+    def __init__(self, key: bytes, clock: Callable[[], float] = time.time) -> None:
+        self._key, self._clock = key, clock
+
+    def _mac(self, purpose: str, subject: str, expires: int) -> str:
+        return _b64(hmac.new(self._key, f"url:{purpose}:{subject}:{expires}".encode(), hashlib.sha256).digest())
+
+    def sign(self, purpose: str, subject: str, ttl_s: float) -> str:
+        expires = int(self._clock() + ttl_s)
+        return f"{expires}.{self._mac(purpose, subject, expires)}"
+
+    def check(self, purpose: str, subject: str, value: object) -> bool:
+        if not isinstance(value, str) or len(value) > 128 or value.count(".") != 1:
+            return False
+        expires_text, mac = value.split(".")
+        if not expires_text.isdigit() or int(expires_text) < self._clock():
+            return False
+        return hmac.compare_digest(self._mac(purpose, subject, int(expires_text)).encode(), mac.encode())
 
 
 # --- car pairing ------------------------------------------------------------------------------

@@ -19,15 +19,16 @@ from typing import Any, Awaitable, Callable
 
 from curriculum.catalog import translate
 from curriculum.errors import BlockError, Problem
-from curriculum.gate import Gate, capped_speed, program_refusal, session_limits
+from curriculum.gate import Gate, TokenBucket, capped_speed, program_refusal, session_limits
 from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
 from robot_runtime.protocol import ArenaSetup, Pose, RemoteAction, SessionLimits, Steer, Telemetry
-from server.core.auth import AuthError, KidTokens
+from server.core.auth import AuthError, KidTokens, UrlSigner
 from server.core.car_port import CarPort
 from server.core.config import ServerConfig
 from server.core.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
 from server.core.events import EventBus
+from server.core.kid_names import clean_name
 from server.core.presence import Presence
 from server.core.refusal_digest import RefusalDigest
 from server.core.storage import KidRecord, RequestLogEntry, Storage
@@ -38,9 +39,12 @@ log = logging.getLogger(__name__)
 DEFAULT_SPEED_PCT = 50.0  # the speed moves use until a kid sets one (capped by the level's top speed)
 CLASS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: kids copy it from the board
 CLASS_CODE_LENGTH = 5
-NAME_RE = re.compile(r"^[^\W\d_]{1,20}$")  # first name only: 1-20 letters, any alphabet
 LIMITS_TRIES, LIMITS_RETRY_S = 3, 0.2  # a busy car (stalled tick) gets two more chances within ~0.6 s
 REQUEST_LOG_PRUNE_S = 60.0  # retention is checked once a minute: a DELETE on the primary key, off the event loop
+ARENA_IDLE_WAIT_S = 1.0  # a car finishing a stop is idle within ~0.5 s; longer means someone drives it
+ARENA_RETRY_S = 0.05  # one control tick or two between asking a busy car again
+SAFETY_PUSH_PER_S = 5.0  # safety events a second per car that reach screens: more is a broken car, not news
+SAFETY_PUSH_BURST = 20  # a crash into a cone at speed reports a handful at once
 START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart, so they do not overlap
 
 
@@ -51,6 +55,7 @@ class Classroom:
         self.events = EventBus()
         self.presence = Presence()  # who is online, over /kid and /scratch/ble
         self.tokens = KidTokens(config.resolved_secret_key(), config.timeouts.kid_token_max_age_s)
+        self.url_signer = UrlSigner(config.resolved_secret_key())  # <img> URLs of a kid's frames (no token in URLs)
         rl = config.rate_limits
         self.gate = Gate(blocks_per_s=rl.blocks_per_s, burst=rl.burst, runs_per_s=rl.runs_per_s, run_burst=rl.run_burst,
                          clock=clock)
@@ -71,6 +76,9 @@ class Classroom:
         self._limits_level: dict[str, int] = {}
         self._telemetry: dict[str, Telemetry] = {}
         self._tracked: dict[str, TrackedPose] = {}  # car -> the camera's latest pose of it
+        self._away_pose: dict[str, tuple[Arena, Pose]] = {}  # car -> (arena, pose) when it disconnected
+        self._safety_push: dict[str, TokenBucket] = {}  # per car: safety events pushed to kids and teachers
+        self.safety_not_pushed: dict[str, int] = {}  # per car: events over that budget (recorded, not pushed)
         self._speed: dict[str, float] = {}
         self._kids: dict[str, Kid] = {}
         self.runs: dict[str, Run] = {}
@@ -165,12 +173,9 @@ class Classroom:
 
     @staticmethod
     def check_name(name: Any) -> str:
-        """A kid's first name as stored, or ClassroomError kid_name."""
-        name = name.strip() if isinstance(name, str) else ""
-        if not NAME_RE.match(name):
-            raise ClassroomError("kid_name", f"a name must be 1 to 20 letters (got {name!r})", name,
-                                 "type just your first name, like Mia")
-        return name
+        """A kid's first name as stored (NFC, any script), or ClassroomError kid_name with what to type
+        (server/core/kid_names.py)."""
+        return clean_name(name)
 
     def class_exists(self, class_code: Any) -> bool:
         code = class_code.strip().upper() if isinstance(class_code, str) else ""
@@ -239,10 +244,13 @@ class Classroom:
             await self.end_run(run.run_id, reason)
 
     def kid_named(self, class_code: Any, name: Any) -> Kid | None:
-        """The kid of this class with this first name (any letter case), if there is one."""
+        """The kid of this class whose first name looks like this one (server/core/kid_names.py), if any."""
         code = class_code.strip().upper() if isinstance(class_code, str) else ""
-        name = name.strip() if isinstance(name, str) else ""
-        record = self.storage.find_kid_by_name(code, name) if code and NAME_RE.match(name) else None
+        try:
+            name = clean_name(name)
+        except ClassroomError:
+            return None
+        record = self.storage.find_kid_by_name(code, name) if code else None
         return _kid(record) if record else None
 
     def _least_busy_car(self) -> str | None:
@@ -280,8 +288,17 @@ class Classroom:
         self._car_slots.setdefault(car_id, len(self._car_slots))
         self.dispatcher.car_connected(car_id)
         self._limits_level.pop(car_id, None)
-        await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
-                                                      pose=self.start_pose(car_id)))
+        # Back after a blip, a restart or a server stall: the car stays where it was (a lesson's start pose
+        # again would make a simulated car jump back mid-lesson); a car new to this server gets its start.
+        away = self._away_pose.pop(car_id, None)
+        pose = away[1] if away is not None and away[0] is self.arena_for_car(car_id) else self.start_pose(car_id)
+        try:
+            ack = await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
+                                                                pose=pose))
+            if not ack.ok:
+                log.warning("%s did not take its arena on connect: %s", car_id, ack.error)
+        except TimeoutError as exc:
+            log.warning("%s: %s", car_id, exc)
         levels = [self.kid(k).level for k in self.storage.kids_of_car(car_id)] or [MIN_LEVEL]
         await self._send_limits(car_id, min(levels))
         if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
@@ -297,14 +314,22 @@ class Classroom:
 
     def car_disconnected(self, car_id: str) -> None:
         self.dispatcher.car_disconnected(car_id, f"{car_id} lost its connection")
-        self._telemetry.pop(car_id, None)
+        last = self._telemetry.pop(car_id, None)
+        if last is not None:  # where it was, in which arena: where it stays when it comes back (car_connected)
+            self._away_pose[car_id] = (self.arena_for_car(car_id), last.pose)
         self.events.publish("car_disconnected", car_id)
 
     def on_telemetry(self, car_id: str, telemetry: Telemetry) -> None:
         self._telemetry[car_id] = telemetry
-        self.events.publish("telemetry", car_id, telemetry)
+        self.events.publish("telemetry", car_id, telemetry)  # the recording keeps every event
         for event in telemetry.safety_events:
-            self.events.publish("safety", car_id, event)
+            bucket = self._safety_push.get(car_id)
+            if bucket is None:
+                bucket = self._safety_push[car_id] = TokenBucket(SAFETY_PUSH_PER_S, SAFETY_PUSH_BURST, self._clock)
+            if bucket.take():
+                self.events.publish("safety", car_id, event)  # to the kids of the car and every teacher
+            else:
+                self.safety_not_pushed[car_id] = self.safety_not_pushed.get(car_id, 0) + 1
 
     def on_tracked_pose(self, car_id: str, pose: Pose, *, vx_cm_s: float = 0.0, vy_cm_s: float = 0.0,
                         uncertainty_cm: float = 0.0, t: float | None = None) -> TrackedPose:
@@ -327,8 +352,10 @@ class Classroom:
 
     def start_pose(self, car_id: str) -> Pose:
         """Each simulated car gets its own start slot in a column, so cars never start on top of each other."""
-        arena = self.arena_for_car(car_id)
-        if car_id in self._arenas:
+        return self._start_in(car_id, self.arena_for_car(car_id), car_id in self._arenas)
+
+    def _start_in(self, car_id: str, arena: Arena, lesson: bool) -> Pose:
+        if lesson:
             return arena.start
         rows = max(1, int((arena.height_cm - 2 * 30) // START_SLOT_SPACING_CM) + 1)
         slot = self._car_slots.get(car_id, 0)
@@ -336,18 +363,50 @@ class Classroom:
         y = 30 + (slot % rows) * START_SLOT_SPACING_CM
         return Pose(x_cm=x, y_cm=y, heading_deg=arena.start.heading_deg)
 
-    async def set_arena(self, car_id: str, arena: Arena | None, pose: Pose | None = None) -> None:
-        """Lessons put a car into their arena (None: back to the default arena)."""
+    async def set_arena(self, car_id: str, arena: Arena | None, pose: Pose | None = None) -> bool:
+        """Lessons put a car into their arena (None: back to the default arena); True once it is there.
+
+        The server's idea of a car's arena changes only when the car has taken it, so the two never
+        disagree: a car loads an arena only while idle, so a busy car is asked again for up to
+        ARENA_IDLE_WAIT_S, then nothing changes and the answer is False. A car that is not connected
+        gets the arena when it connects."""
+        target = arena if arena is not None else self.default_arena
+        pose = pose or self._start_in(car_id, target, arena is not None)
+        if self.dispatcher.is_connected(car_id):
+            setup = ArenaSetup(arena=target.model_dump(mode="json"), pose=pose)
+            deadline = self._clock() + ARENA_IDLE_WAIT_S
+            while True:
+                try:
+                    ack = await self.cars.send_arena(car_id, setup)
+                except ConnectionError:
+                    break  # gone meanwhile: it gets the arena when it connects again
+                except TimeoutError as exc:
+                    log.warning("arena for %s not confirmed: %s", car_id, exc)
+                    return False
+                if ack.ok:
+                    break
+                if ack.error is None or ack.error.rule != "busy" or self._clock() > deadline:
+                    log.info("%s kept its arena: %s", car_id, ack.error)
+                    return False
+                await asyncio.sleep(ARENA_RETRY_S)
         if arena is None:
             self._arenas.pop(car_id, None)
         else:
             self._arenas[car_id] = arena
-        if self.dispatcher.is_connected(car_id):
-            await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
-                                                          pose=pose or self.start_pose(car_id)))
-            if car_id in self._limits_level:  # a new arena can have other closed zones
-                await self._send_limits(car_id, self._limits_level[car_id])
+        if self.dispatcher.is_connected(car_id) and car_id in self._limits_level:  # other closed zones
+            await self._send_limits(car_id, self._limits_level[car_id])
         self.events.publish("arena_changed", car_id)
+        return True
+
+    def other_driver(self, kid_id: str, car_id: str) -> Kid | None:
+        """Another kid of this (shared) car whose program is running on it now, if any."""
+        for other in self.storage.kids_of_car(car_id):
+            if other == kid_id:
+                continue
+            run = self.active_run(other)
+            if (run is not None and run.car_id == car_id) or self.dispatcher.kid_status(other, car_id)[0] != "idle":
+                return self.kid(other)
+        return None
 
     # --- blocks ---------------------------------------------------------------------------
 

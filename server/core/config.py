@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from robot_runtime.private_files import private_dir, write_private
 from robot_runtime.protocol import CarId
 
 DEFAULT_PORT = 8080
@@ -69,6 +70,8 @@ class Timeouts(BaseModel):
     car_silent_s: Annotated[float, Field(gt=0, le=60)] = CAR_SILENT_S
     teacher_session_s: Annotated[float, Field(gt=0)] = 12 * 3600.0  # one school day
     kid_token_max_age_s: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0  # a week of lessons without rejoining
+    # a /scratch/ble socket without a valid kid token is closed after this: the extension authenticates at once
+    scratch_auth_s: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
 class ServerConfig(BaseModel):
@@ -121,8 +124,7 @@ class ServerConfig(BaseModel):
         if self.secret_key:
             return self.secret_key.encode()
         path = self.data_dir / "secret_key"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         if not path.exists():
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
+            write_private(path, secrets.token_hex(32))  # 0600 from its first byte (robot_runtime/private_files.py)
         return path.read_text().strip().encode()

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from robot_runtime.private_files import create_private
+from server.core.kid_names import name_key
+
 
 @dataclass(frozen=True)
 class KidRecord:
@@ -156,7 +159,7 @@ class SqliteStorage(Storage):
 
     def __init__(self, path: str | Path) -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)  # 0600 in a 0700 folder before SQLite opens it; -wal and -shm copy its mode
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
@@ -164,6 +167,17 @@ class SqliteStorage(Storage):
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes, fast
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_CORE_SCHEMA)
+            self._rekey_names()
+
+    def _rekey_names(self) -> None:
+        """Kids stored by an older version (key: the name case folded) get today's look-alike key; two old
+        kids whose names look alike keep their old keys (both stay; the teacher sees both on the roster)."""
+        for kid_id, name, key in self._db.execute("SELECT kid_id, name, name_key FROM kids").fetchall():
+            if key != name_key(name):
+                try:
+                    self._db.execute("UPDATE kids SET name_key = ? WHERE kid_id = ?", (name_key(name), kid_id))
+                except sqlite3.IntegrityError:
+                    pass
 
     def _q(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -193,12 +207,12 @@ class SqliteStorage(Storage):
 
     def find_kid_by_name(self, class_code: str, name: str) -> KidRecord | None:
         rows = self._q("SELECT kid_id, class_code, name, level FROM kids WHERE class_code = ? AND name_key = ?",
-                       (class_code, name.casefold()))
+                       (class_code, name_key(name)))
         return KidRecord(*rows[0]) if rows else None
 
     def add_kid(self, kid_id: str, class_code: str, name: str, level: int) -> KidRecord:
         self._q("INSERT INTO kids (kid_id, class_code, name, name_key, level, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (kid_id, class_code, name, name.casefold(), level, time.time()))
+                (kid_id, class_code, name, name_key(name), level, time.time()))
         return KidRecord(kid_id, class_code, name, level)
 
     def get_kid(self, kid_id: str) -> KidRecord | None:

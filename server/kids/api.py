@@ -5,7 +5,8 @@
                                    Without ?level, the level of the kid in ``Authorization`` (or 1).
 - GET  /api/lessons                the core's lesson book, for the kid in ``Authorization`` if any
 - POST /api/join {class_code, name, rejoin?} -> {token, kid_id, name, level, car_id, class_code}
-                                   A name the class already has (any letter case) answers 409 `same_name`
+                                   A name the class already has (any letter case, or one that looks the
+                                   same: server/core/kid_names.py) answers 409 `same_name`
                                    ("is that you?"); with rejoin: true it is the same kid: a fresh token for
                                    the same kid, level and car. The SDK always rejoins (it is the kid's program).
                                    Limited per computer and per class, unknown codes per computer (429,
@@ -35,7 +36,7 @@ class JoinBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     class_code: Annotated[str, Field(min_length=1, max_length=16)]
-    name: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=96)]  # 20 letters with their marks (kid_names.py)
     rejoin: bool = False  # "yes, that is me": join as the kid of this class who already has this name
 
 
@@ -87,7 +88,8 @@ async def join(request: web.Request) -> web.Response:
         raise _too_many(exc) from None
     same = None if body.rejoin else classroom.kid_named(body.class_code, body.name)
     if same is not None:  # two kids called Mia must not silently become one: ask first
-        raise json_error(409, "same_name", f"there is already a {same.name} in class {same.class_code}", same.name,
+        looks = "" if same.name == body.name.strip() else f"{body.name.strip()!r} looks just like {same.name}: "
+        raise json_error(409, "same_name", f"{looks}there is already a {same.name} in class {same.class_code}", same.name,
                          f"if you are that {same.name}, join again with rejoin: true; if not, add the first "
                          f"letter of your last name, like {same.name}K")
     try:

@@ -1,10 +1,12 @@
 """HTTP API for lessons and attempts, over the service (server/lessons/service.py) and its store.
 
-Kid (``Authorization: Bearer <token>``, or ``?token=`` for <img> tags):
+Kid (``Authorization: Bearer <token>``; never a token in a URL):
 - POST /api/lessons/select {lesson_id | null}  pick a lesson: its arena goes to the kid's car
 - GET  /api/attempts[?lesson=ID]               the kid's own attempts, newest first
 - GET  /api/attempts/{id}                      one attempt (own): program, checks, coach text, image URLs
-- GET  /api/attempts/{id}/images/{name}        a key frame or the trajectory overlay (PNG)
+- GET  /api/attempts/{id}/images/{name}?sig=   a key frame or the trajectory overlay (PNG); the URL from
+                                               GET /api/attempts/{id} is signed for that attempt and
+                                               works for IMAGE_URL_TTL_S (an <img> sends no header)
 - GET  /api/attempts/compare?a=ID&b=ID         which of two attempts at one lesson was better, and why
 Teacher (session cookie; X-CSRF-Token for changes):
 - the same GETs for any attempt; GET /api/teacher/attempts[?kid=&lesson=]
@@ -22,13 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curriculum.judge import Verdict, compare
 from curriculum.recording import summary
-from server.core.types import Kid
+from server.core.types import ClassroomError, Kid
 from server.lessons.service import ATTEMPTS, AttemptService, feedback_payload, image_names
 from server.web.guards import bearer_kid, require_teacher, teacher_session
-from server.web.http import json_error, read_json
+from server.web.http import http_error, json_error, read_json
 from server.web.state import CLASSROOM
 
 MAX_LIST = 200  # attempts per list response; a class produces a few dozen a lesson
+IMAGE_URL_TTL_S = 600.0  # an image URL works this long: the feedback card loads it in seconds; a leaked one soon dies
+IMAGE_PURPOSE = "attempt-image"
 
 
 class _Body(BaseModel):
@@ -65,12 +69,12 @@ def _own_row(request: web.Request, attempt_id: str) -> dict[str, Any]:
     return row
 
 
-def _token_suffix(request: web.Request) -> str:
-    token = request.query.get("token")
-    if not token:
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    return f"?token={token}" if token else ""
+def _image_suffix(request: web.Request, attempt_id: str) -> str:
+    """A kid's <img> sends no Authorization header: its URL carries a signature for this attempt's images
+    that expires (never the kid's token). The teacher's browser sends the session cookie: no suffix."""
+    if teacher_session(request) is not None:
+        return ""
+    return "?sig=" + request.app[CLASSROOM].url_signer.sign(IMAGE_PURPOSE, attempt_id, IMAGE_URL_TTL_S)
 
 
 def _short(row: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +90,7 @@ def attempt_detail(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
     service = _service(request)
     rec = service.recording(row)
     base = f"/api/attempts/{row['attempt_id']}/images/"
-    suffix = _token_suffix(request)
+    suffix = _image_suffix(request, row["attempt_id"])
     names = image_names(row)
     return {
         **_short(row),
@@ -116,7 +120,10 @@ async def select_lesson(request: web.Request) -> web.Response:
         locked, why = service.is_locked(kid, body.lesson_id)
         if locked:
             raise json_error(403, "lesson_locked", why, body.lesson_id, "pass the lessons before it, or ask your teacher")
-    lesson = await service.select_lesson(kid, body.lesson_id)
+    try:
+        lesson = await service.select_lesson(kid, body.lesson_id)
+    except ClassroomError as exc:  # car_busy: another kid drives the shared car (nothing changed)
+        raise http_error(exc) from None
     return web.json_response({"lesson": lesson, "car_id": request.app[CLASSROOM].car_of(kid.kid_id)})
 
 
@@ -140,7 +147,14 @@ async def get_attempt(request: web.Request) -> web.Response:
 
 
 async def get_image(request: web.Request) -> web.StreamResponse:
-    row = _own_row(request, request.match_info["attempt_id"])
+    attempt_id = request.match_info["attempt_id"]
+    if request.app[CLASSROOM].url_signer.check(IMAGE_PURPOSE, attempt_id, request.query.get("sig")):
+        row = _service(request).store.row(attempt_id)  # the signed URL was made for this attempt's owner
+        if row is None:
+            raise json_error(404, "attempt_id", f"there is no attempt {attempt_id!r}", attempt_id,
+                             "use a URL from GET /api/attempts/{id}")
+    else:
+        row = _own_row(request, attempt_id)
     name = request.match_info["name"]
     if name not in image_names(row):  # only files the grader wrote: no path tricks
         raise json_error(404, "image", f"attempt {row['attempt_id']} has no image {name!r}", name,

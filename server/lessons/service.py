@@ -38,10 +38,11 @@ from curriculum.lesson import Lesson
 from curriculum.loader import LessonSet, load_lessons
 from curriculum.progress import lesson_list, level_up, newly_unlocked
 from curriculum.recording import EndReason, Recording, RecordingWriter, append_frames, read_recording
+from robot_runtime.private_files import write_private
 from robot_runtime.protocol import Telemetry
 from server.core.classroom import Classroom
 from server.core.lesson_book import LessonMode
-from server.core.types import Kid, Run
+from server.core.types import ClassroomError, Kid, Run
 from server.lessons.store import AttemptStore
 from server.web.state import CLASSROOM, CONFIG, LESSONS, STORAGE
 
@@ -144,17 +145,24 @@ class AttemptService:
         return True, "There is no such lesson."
 
     async def select_lesson(self, kid: Kid, lesson_id: str | None) -> dict[str, Any] | None:
-        """The kid picks a lesson (None: free driving): the car goes into the lesson's arena, at its start."""
+        """The kid picks a lesson (None: free driving): the car goes into the lesson's arena, at its start.
+
+        On a shared car the arena moves only while nobody else drives it: while another kid's program
+        runs on it, the pick is refused (409 ``car_busy``, nothing changes) — it would move their car
+        away under them, or leave the car and the server with different arenas."""
         car_id = self.classroom.car_of(kid.kid_id)
-        self.store.select(kid.kid_id, lesson_id)
-        if lesson_id is None:
-            if car_id:
-                await self.classroom.set_arena(car_id, None)
-            return None
-        lesson = self.lesson_set.get(lesson_id)
+        lesson = self.lesson_set.get(lesson_id) if lesson_id is not None else None
         if car_id:
-            await self.classroom.set_arena(car_id, lesson.arena, lesson.arena.start)
-        return lesson.summary()
+            other = self.classroom.other_driver(kid.kid_id, car_id)
+            if other is not None:
+                raise car_busy(car_id, other.name)
+            moved = await self.classroom.set_arena(car_id, lesson.arena if lesson else None,
+                                                   lesson.arena.start if lesson else None)
+            if not moved:
+                other = self.classroom.other_driver(kid.kid_id, car_id)
+                raise car_busy(car_id, other.name if other else None)
+        self.store.select(kid.kid_id, lesson_id)
+        return lesson.summary() if lesson else None
 
     async def on_car_changed(self, kid_id: str, old: str | None, new: str | None) -> None:
         """A kid with a picked lesson who is given another car finds the lesson's arena on it."""
@@ -197,7 +205,11 @@ class AttemptService:
         if live is None or not run.car_id:
             return
         start = live.lesson.arena.start
-        await self.classroom.set_arena(run.car_id, live.lesson.arena, start)
+        other = self.classroom.other_driver(run.kid_id, run.car_id)
+        if other is not None:  # a shared car someone else drives: never moved away under them
+            log.info("run %s: %s is driving %s, the car stays where it is", run.run_id, other.name, run.car_id)
+        elif not await self.classroom.set_arena(run.car_id, live.lesson.arena, start):
+            log.info("run %s: %s did not take the lesson's arena (busy); it starts where it is", run.run_id, run.car_id)
         live.armed_at = time.monotonic()
         deadline = live.armed_at + ARENA_SETTLE_S  # a real car is not moved by the server: it may never get there
 
@@ -352,14 +364,18 @@ def _judge_and_draw(lesson: Lesson, rec: Recording, directory: Path) -> tuple[Ve
     """CPU work, run in a thread: the verdict and the images, written next to the recording."""
     verdict = judge(lesson, rec)
     images = render_attempt_images(rec, lesson.arena)
-    directory.mkdir(parents=True, exist_ok=True)
     for name, data in images.items():
-        tmp = directory / (name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, directory / name)
+        write_private(directory / name, data)  # 0600 in a 0700 folder: frames of a kid's attempt
     if (directory / "recording.jsonl").is_file():
         append_frames(directory / "recording.jsonl", sorted(images))
     return verdict, images
+
+
+def car_busy(car_id: str, driver: str | None) -> ClassroomError:
+    who = f"{driver} is driving {car_id}" if driver else f"{car_id} is still moving"
+    return ClassroomError("car_busy", f"{who} right now, so the lesson was not changed", car_id,
+                          f"pick your lesson again when {car_id} has stopped" + (f" and {driver}'s program has ended"
+                                                                                  if driver else ""), status=409)
 
 
 def image_names(row: dict[str, Any]) -> list[str]:

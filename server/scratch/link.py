@@ -5,7 +5,8 @@ kid may drive is a peripheral; a block call is a write, its final answer and the
 back as characteristicDidChange notifications.
 
 Who may connect: the kid's token is required, either as ``/scratch/ble?token=<token>`` or as the first
-request ``{"method": "authenticate", "params": {"token": ...}}``. Browsers must come from an allowed
+request ``{"method": "authenticate", "params": {"token": ...}}``; a socket that has no valid token
+``timeouts.scratch_auth_s`` (10 s) after it opened is closed (code 1008, with the reason). Browsers must come from an allowed
 Origin: this server itself or ``allowed_origins`` in the server config (``--turbowarp`` adds
 https://turbowarp.org and the http://localhost:8000 listener). Clients without an Origin header
 (Node, Python) are not browsers and need only the token. Errors never touch a car.
@@ -19,7 +20,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from curriculum.gate import Refusal
 from server.core.auth import AuthError
@@ -149,7 +150,16 @@ class LinkConnection:
 
     # --- the socket's life ------------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def _close_unless_authenticated(self, after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        if self.kid is None and not self.ws.closed:
+            why = self.auth_error or "no kid token"
+            log.info("scratch link: closing a socket without a valid kid token after %g s (%s)", after_s, why)
+            await self.ws.close(code=WSCloseCode.POLICY_VIOLATION,
+                                message=f"no valid kid token within {after_s:g} s: join the class again".encode()[:120])
+
+    async def run(self, auth_timeout_s: float) -> None:
+        deadline = asyncio.get_running_loop().create_task(self._close_unless_authenticated(auth_timeout_s))
         # the connected car's telemetry, coalesced (latest wins, at most telemetry_max_hz), as notifications
         self.hub.fanout.add(self, lambda car_id: car_id == self.session.peripheral_id and self.session.notifying,
                             telemetry_payload, self.send_event)
@@ -163,6 +173,7 @@ class LinkConnection:
                 if not self.origin_ok:
                     break  # answered once with the reason; nothing else from a foreign page
         finally:
+            deadline.cancel()
             self.hub.connections.discard(self)
             self.hub.fanout.remove(self)
             self._leave()
@@ -356,7 +367,7 @@ async def ble_socket(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     conn = LinkConnection(ws, request.app[HUB], origin_ok=OriginRule(config.allowed_origins).allows(
                           origin, request.scheme, request.host), origin=origin, token=request.query.get("token"))
-    await conn.run()
+    await conn.run(config.timeouts.scratch_auth_s)
     return ws
 
 

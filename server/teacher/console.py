@@ -27,12 +27,12 @@ from aiohttp import web
 
 from server.teacher.api import class_code_of, roster
 from server.teacher.estop_latency import EstopLatency
-from server.teacher.hub import TEACHER_NAMESPACE, TEACHERS_ROOM
+from server.teacher.hub import TEACHER_HUB
 from server.teacher.progress import LessonMode, TeacherProgress, UnknownLesson
 from server.teacher.progress_csv import progress_csv
 from server.web.guards import require_teacher
 from server.web.http import json_error
-from server.web.state import CLASSROOM, SIO, STORAGE
+from server.web.state import CLASSROOM, STORAGE
 from server.web.tasks import periodic
 
 log = logging.getLogger(__name__)
@@ -166,14 +166,14 @@ def _turn_watch():
         snapshot = turn_snapshot(app)
         if snapshot != last:
             last = snapshot
-            await app[SIO].emit("turns", {"cars": snapshot}, room=TEACHERS_ROOM, namespace=TEACHER_NAMESPACE)
+            await app[TEACHER_HUB].push("turns", {"cars": snapshot})
     return step
 
 
 def _attempts_changed(app: web.Application):
     async def tell_consoles(kid_id: str, feedback: dict[str, Any]) -> None:
         """An attempt was graded (or overridden): the consoles' feeds refresh without a reload."""
-        await app[SIO].emit("attempts_changed", {"reason": "graded"}, room=TEACHERS_ROOM, namespace=TEACHER_NAMESPACE)
+        await app[TEACHER_HUB].push("attempts_changed", {"reason": "graded"})
     return tell_consoles
 
 

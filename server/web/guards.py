@@ -45,9 +45,10 @@ def socket_teacher(app: web.Application, environ: dict[str, Any]) -> TeacherSess
 
 
 def bearer_kid(request: web.Request) -> Kid:
-    """The kid behind ``Authorization: Bearer <token>`` (or ``?token=`` for <img> tags), or 401."""
+    """The kid behind ``Authorization: Bearer <token>``, or 401. Never from the URL: URLs end up in logs,
+    history and Referer headers (an <img> gets a short-lived signed URL instead: server/lessons/routes.py)."""
     header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else request.query.get("token")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
     if not token:
         raise json_error(401, "kid_token_missing", "this needs a kid token", None,
                          "send the header Authorization: Bearer <token> from POST /api/join")

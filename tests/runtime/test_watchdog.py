@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from car_helpers import make_runtime, request, run_with_heartbeats
 
+from robot_runtime.executor import LINK_PAUSE_MAX_S
 from robot_runtime.protocol import WATCHDOG_S
 from robot_runtime.watchdog import LinkWatchdog
 
@@ -20,9 +21,31 @@ def test_watchdog_stops_the_simulated_car_within_300ms_of_the_last_heartbeat():
     assert zero_at - last_heartbeat <= WATCHDOG_S + 1e-9  # the envelope looks one tick ahead
     assert all(cmd.throttle == 0.0 for t, cmd in car.history if t >= zero_at)
     assert abs(car.read().speed_cm_s) < 1.0  # and the car has physically stopped
-    # The running request ended once, as a lost link.
+    assert rt.results == []  # the move waits for the server (a stall of a second or two is ridden out) ...
+    run_with_heartbeats(rt, LINK_PAUSE_MAX_S, until_s=last_heartbeat)
+    assert all(cmd.throttle == 0.0 for t, cmd in car.history if t >= zero_at)  # ... stopped all the while
+    # ... until the link is gone for good: the running request ended once, as a lost link.
     assert [(r.request_id, r.status, r.reason) for r in rt.results] == [("r1", "failed", "link_lost")]
     assert rt.loop.last_telemetry.safety_state == "watchdog"
+
+
+def test_a_one_second_server_stall_pauses_the_move_and_it_finishes_the_whole_distance():
+    """Finding 6 of issue 17: a 1 s server stall failed the running block (link_lost at the watchdog).
+    Now the car stops (the watchdog's promise above is unchanged), waits, and goes on where it was."""
+    rt, car, clock = make_runtime(watchdog=True)
+    start_x = car.read().x_cm
+    assert rt.handle_skill(request("r1", kind="drive", distance_cm=120, speed_pct=60))["ok"]
+    run_with_heartbeats(rt, 0.8)
+    stalled_at = rt.supervisor.watchdog.last_heartbeat
+    moved_before = car.read().x_cm - start_x
+    assert 5 < moved_before < 100
+    run_with_heartbeats(rt, 1.0, until_s=stalled_at)  # the server stalls for 1 s: no heartbeats
+    zero_at = next(t for t, cmd in car.history if t >= stalled_at and cmd.throttle == 0.0)
+    assert zero_at - stalled_at <= WATCHDOG_S + 1e-9  # stopped by the watchdog, as always
+    assert rt.results == [] and abs(car.read().speed_cm_s) < 1.0
+    run_with_heartbeats(rt, 8.0)  # the server is back
+    assert [(r.request_id, r.status) for r in rt.results] == [("r1", "done")]
+    assert abs((car.read().x_cm - start_x) - 120) < 6  # the whole distance, not a restart or a jump
 
 
 def test_watchdog_stop_is_a_decel_limited_ramp_not_a_jump():

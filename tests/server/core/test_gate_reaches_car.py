@@ -43,7 +43,8 @@ class RecordingCar:
     async def send_limits(self, car_id: str, limits, timeout_s: float) -> Ack:
         self.limits_level = limits.level
         return Ack(ok=True)
-    async def send_arena(self, car_id: str, setup) -> None: ...
+    async def send_arena(self, car_id: str, setup) -> Ack:
+        return Ack(ok=True)
 
 
 ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),

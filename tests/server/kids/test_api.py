@@ -75,7 +75,7 @@ async def test_join_gives_a_token_and_a_name_the_class_has_asks_is_that_you_befo
 
 
 @pytest.mark.parametrize("body,rule,status", [
-    ({"class_code": "TEST", "name": "Mia Rose"}, "kid_name", 400),
+    ({"class_code": "TEST", "name": "Mia.Rose"}, "kid_name", 400),
     ({"class_code": "TEST", "name": "R2D2"}, "kid_name", 400),
     ({"class_code": "TEST", "name": "A" * 21}, "kid_name", 400),
     ({"class_code": "TEST", "name": "<script>"}, "kid_name", 400),
