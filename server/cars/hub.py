@@ -137,7 +137,13 @@ class CarHub(socketio.AsyncNamespace):
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Known events go to their handlers; anything else is counted and dropped."""
-        if event in ("connect", "disconnect", "result", "telemetry"):
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        if event in ("result", "telemetry"):
+            if len(args) != 2:  # sid + one message: none (emit(event) or null) or several are a bad message
+                self.bad_messages[f"{event}.arguments"] += 1
+                log.warning("car sent %s with %d arguments instead of one; dropped", event, len(args) - 1)
+                return None
             return await super().trigger_event(event, *args)
         self.bad_messages["unknown_event"] += 1
         log.warning("car sent unknown event %r; dropped", event)
