@@ -99,6 +99,8 @@ class CarHub(socketio.AsyncNamespace):
             await asyncio.sleep(0.001)
         # a heartbeat first: the car's watchdog holds it still until it has heard from us once
         await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), to=sid)
+        if self.sid_of.get(hello.car_id) != sid:  # it left while we waited: its disconnect is already told
+            return
         await self.classroom.car_connected(hello.car_id, hello.kind)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:

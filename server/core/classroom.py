@@ -246,12 +246,16 @@ class Classroom:
         self._car_slots.setdefault(car_id, len(self._car_slots))
         self.dispatcher.car_connected(car_id)
         self._limits_level.pop(car_id, None)
-        await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
-                                                      pose=self.start_pose(car_id)))
-        levels = [self.kid(k).level for k in self.storage.kids_of_car(car_id)] or [MIN_LEVEL]
-        await self._send_limits(car_id, min(levels))
-        if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
-            await self.cars.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
+        try:
+            await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
+                                                          pose=self.start_pose(car_id)))
+            levels = [self.kid(k).level for k in self.storage.kids_of_car(car_id)] or [MIN_LEVEL]
+            await self._send_limits(car_id, min(levels))
+            if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
+                await self.cars.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
+        except ConnectionError as exc:  # it left again while we were sending: its next connect sends all this
+            log.info("%s left while being set up: %s", car_id, exc)
+            return
         self.events.publish("car_connected", car_id)
 
     def car_disconnected(self, car_id: str) -> None:
@@ -288,10 +292,13 @@ class Classroom:
         else:
             self._arenas[car_id] = arena
         if self.dispatcher.is_connected(car_id):
-            await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
-                                                          pose=pose or self.start_pose(car_id)))
-            if car_id in self._limits_level:  # a new arena can have other closed zones
-                await self._send_limits(car_id, self._limits_level[car_id])
+            try:
+                await self.cars.send_arena(car_id, ArenaSetup(arena=self.arena_for_car(car_id).model_dump(mode="json"),
+                                                              pose=pose or self.start_pose(car_id)))
+                if car_id in self._limits_level:  # a new arena can have other closed zones
+                    await self._send_limits(car_id, self._limits_level[car_id])
+            except ConnectionError as exc:  # the car dropped meanwhile: it gets this arena when it is back
+                log.info("arena for %s not sent: %s", car_id, exc)
         self.events.publish("arena_changed", car_id)
 
     # --- blocks ---------------------------------------------------------------------------
