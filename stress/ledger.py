@@ -7,6 +7,8 @@ own return or exception). Its answer is one of:
     server      the classroom answered (done, refused, failed, cancelled, timed_out)
     link_lost   the connection dropped before the answer (the server was killed, or the kid left): the
                 client's own final answer, at once, as the SDK and the editors give it
+    client_timeout  the SDK's own wait ran out first (5 s for run_start, 180 s for a block): the kid heard
+                "the classroom did not answer in time" — shown apart: the server was too slow, not silent
     none        nothing within ANSWER_TIMEOUT_S: LOST. The soak's promise is that this never happens.
 
 A second answer to the same request is counted as a duplicate (the promise is exactly one).
@@ -69,15 +71,15 @@ class Ledger:
         now = now or time.monotonic()
         with self.lock:
             items = list(self.entries.values())
-        out = {"sent": len(items), "by_server": 0, "link_lost": 0, "pending": 0, "lost": 0,
+        out = {"sent": len(items), "by_server": 0, "link_lost": 0, "client_timeout": 0, "pending": 0, "lost": 0,
                "duplicates": len(self.duplicates), "statuses": Counter(), "by_front_end": Counter()}
         for e in items:
             out["by_front_end"][e.front_end] += 1
             if e.answered_by == "server":
                 out["by_server"] += 1
                 out["statuses"][e.status] += 1
-            elif e.answered_by == "link_lost":
-                out["link_lost"] += 1
+            elif e.answered_by in ("link_lost", "client_timeout"):
+                out[e.answered_by] += 1
             elif now - e.t_sent > ANSWER_TIMEOUT_S:
                 out["lost"] += 1
             else:

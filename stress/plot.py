@@ -15,7 +15,7 @@ LEFT, RIGHT, TOP = 90, 30, 40
 PANEL_H = 300
 GAP = 70
 WHITE, BLACK, GREY = (255, 255, 255), (30, 30, 30), (200, 200, 200)
-COLOURS = {"p50": (180, 120, 30), "p99": (40, 40, 220), "max": (150, 150, 150), "rss": (60, 150, 60),
+COLOURS = {"p50": (180, 120, 30), "p99": (40, 40, 220), "p99 health": (0, 160, 230), "max": (150, 150, 150), "rss": (60, 150, 60),
            "fds": (160, 60, 160)}
 
 
@@ -58,7 +58,7 @@ def draw(path: Path, duration_s: float, latency: dict[str, list[tuple[float, flo
     lat_max = max([v for pts in latency.values() for _, v in pts] + [10.0]) * 1.1
     to_px, (x0, x1, y0, y1) = _axes(img, TOP + 20, "latency of the server's answers per window (ms)", t_max, lat_max, "ms")
     for i, (name, pts) in enumerate(latency.items()):
-        _line(img, to_px, pts, COLOURS.get(name.split()[0], BLACK), name, (x0 + 10 + 230 * i, y0 + 15))
+        _line(img, to_px, pts, COLOURS.get(name, COLOURS.get(name.split()[0], BLACK)), name, (x0 + 10 + 230 * i, y0 + 15))
     mem_top = TOP + 20 + PANEL_H + GAP
     mem_max = max([v for _, v in memory] + [v for _, v in fds] + [10.0]) * 1.15
     to_px2, (_, _, m0, m1) = _axes(img, mem_top, "server RSS (MB) and open file descriptors", t_max, mem_max, "")

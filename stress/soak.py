@@ -322,12 +322,13 @@ class Soak:
             for _ in range(int(item["done"])):
                 key = self.ledger.sent("sdk", "block")
                 self.ledger.answered(key, "server", "done")
-            if item["outcome"] != "finished" and item.get("connected"):
-                key = self.ledger.sent("sdk", "block")
-                if item["outcome"] != "no_answer":
-                    self.ledger.answered(key, "link_lost" if item["outcome"] == "link_lost" else "server", item["status"])
-                else:
-                    self.ledger.entries[key].t_sent = -1e9  # counted as lost
+            if item["outcome"] == "finished":
+                continue
+            key = self.ledger.sent("sdk", "block" if item.get("connected") else "run_start")
+            if item["outcome"] == "no_answer":  # the SDK's own wait ran out: the kid got its "did not answer in time"
+                self.ledger.answered(key, "client_timeout", item["status"])
+            else:
+                self.ledger.answered(key, "link_lost" if item["outcome"] == "link_lost" else "server", item["status"])
         s = self.ledger.summary()
         attempts = self.attempt_statuses()
         started = sum(k.runs_started for k in self.kids)
@@ -338,7 +339,8 @@ class Soak:
         print(f"faults: {', '.join(f'{n}@{t:.0f}s' for t, n in self.samples.faults)}")
         print(f"\nrequests sent {s['sent']} (by front end {dict(s['by_front_end'])})")
         print(f"  final answers from the server {s['by_server']}, from the client on a dropped link {s['link_lost']}, "
-              f"still waiting {s['pending']}, LOST {s['lost']}, second answers {s['duplicates']}")
+              f"from the SDK's own timeout {s['client_timeout']}, still waiting {s['pending']}, LOST {s['lost']}, "
+              f"second answers {s['duplicates']}")
         print(f"  server answers: {dict(s['statuses'].most_common())}")
         if s["lost"] or s["duplicates"] or s["pending"]:
             failed.append("requests")
