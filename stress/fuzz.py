@@ -47,7 +47,7 @@ import socketio
 from stress.cluster import CLASS_CODE, REPO_ROOT, Cluster, free_port
 from stress.generators import STRINGS, broken, random_json
 
-ANSWER_TIMEOUT_S = 10.0  # loopback; the server answers a bad message in milliseconds
+ANSWER_TIMEOUT_S = 30.0  # loopback: milliseconds on an idle machine, seconds on a shared one; 30 s means stuck
 WINDOW = 250  # messages between state snapshots
 IN_FLIGHT = 16  # messages waiting for their answers at once (per channel)
 SHARES = {"kid": 0.35, "scratch": 0.25, "car": 0.15, "http": 0.22, "handshake": 0.03}
@@ -97,6 +97,7 @@ class Fuzz:
         self.teacher: aiohttp.ClientSession | None = None
         self.csrf = ""
         self.scratch_ids = iter(range(1, 10**9))
+        self.drops: list[str] = []  # the fuzzer's own connections that dropped, with the reason
 
     # --- setup ------------------------------------------------------------------------------------
 
@@ -110,19 +111,38 @@ class Fuzz:
         async with self.teacher.post(f"{self.cluster.url}/api/teacher/login", json={"password": self.cluster.password}) as r:
             self.csrf = (await r.json())["csrf_token"]
         # The fuzzer's own connections open once, before the first snapshot (a connecting car is state).
-        self.kid_sio = socketio.AsyncClient(reconnection=False)
-        await self.kid_sio.connect(self.cluster.url, namespaces=["/kid"], auth={"token": self.kids[0]["token"]},
-                                   transports=["websocket"])
-        self.car_sio = socketio.AsyncClient(reconnection=False)
-        await self.car_sio.connect(self.cluster.url, namespaces=["/car"], transports=["websocket"], auth={
-            "car_id": "car-3", "token": self.cluster.tokens["car-3"], "kind": "sim", "protocol": 2})
+        self.kid_sio = await self.open_sio("/kid", {"token": self.kids[0]["token"]})
+        self.car_sio = await self.open_sio("/car", {"car_id": "car-3", "token": self.cluster.tokens["car-3"],
+                                                    "kind": "sim", "protocol": 2})
         self.scratch_ws = await self.http.ws_connect(f"{self.cluster.url}/scratch/ble?token={self.kids[0]['token']}")
         self.log_size = (self.cluster.workdir / "server.out").stat().st_size
 
+    async def open_sio(self, namespace: str, auth: dict) -> socketio.AsyncClient:
+        sio = socketio.AsyncClient(reconnection=False)
+
+        def dropped(*reason: Any) -> None:
+            self.drops.append(f"{namespace}: {reason[0] if reason else 'no reason given'}")
+        sio.on("disconnect", dropped, namespace=namespace)
+        await sio.connect(self.cluster.url, namespaces=[namespace], auth=auth, transports=["websocket"],
+                          wait_timeout=ANSWER_TIMEOUT_S)
+        return sio
+
+    async def reconnect(self) -> None:
+        """A connection the fuzzer holds dropped (recorded in self.drops with its reason): open it again."""
+        if not self.kid_sio.connected:
+            self.kid_sio = await self.open_sio("/kid", {"token": self.kids[0]["token"]})
+        if not self.car_sio.connected:
+            self.car_sio = await self.open_sio("/car", {"car_id": "car-3", "token": self.cluster.tokens["car-3"],
+                                                        "kind": "sim", "protocol": 2})
+        if self.scratch_ws.closed:
+            if not (self.drops and self.drops[-1].startswith("/scratch/ble: no answer")):
+                self.drops.append(f"/scratch/ble: closed ({self.scratch_ws.close_code})")
+            self.scratch_ws = await self.http.ws_connect(f"{self.cluster.url}/scratch/ble?token={self.kids[0]['token']}")
+
     def still_up(self, what: str, connected: bool) -> None:
-        """Bad input never costs the sender its connection."""
-        if not connected:
-            self.tally.crashes.append(f"{what}: the server closed the fuzzer's connection")
+        """Bad input never costs the sender its connection: a server that closed it on purpose is a finding."""
+        if not connected and any(d.startswith(what) and "server disconnect" in d for d in self.drops[-3:]):
+            self.tally.crashes.append(f"{what}: the server closed the fuzzer's connection on purpose")
 
     # --- state ------------------------------------------------------------------------------------
 
@@ -215,6 +235,9 @@ class Fuzz:
 
         async def one() -> None:
             async with sem:
+                if not sio.connected:  # dropped (recorded with its reason): the next window reconnects
+                    self.tally.sent["kid"] -= 1
+                    return
                 event, data = message()
                 fut = asyncio.get_running_loop().create_future()
 
@@ -289,10 +312,11 @@ class Fuzz:
             self.tally.rules[f"scratch:{code}"] += 1
             accepted = isinstance(reply, dict) and "result" in reply and json.loads(frame).get("method") in ("write", "connect")
             self.record("scratch", frame, reply, accepted=accepted, crash="internal error" if code == -32603 else None)
-            if ws.closed:
-                self.still_up("/scratch/ble", False)
-                ws = self.scratch_ws = await self.http.ws_connect(
-                    f"{self.cluster.url}/scratch/ble?token={self.kids[0]['token']}")
+            if reply is None and not ws.closed:  # no answer: this socket is not trusted any more, open a new one
+                self.drops.append("/scratch/ble: no answer in time; reopened")
+                await ws.close()
+            if ws.closed:  # the next window reconnects it (reconnect())
+                break
 
     async def _rpc_reply(self, ws: aiohttp.ClientWebSocketResponse, expect_id: Any) -> dict | None:
         deadline = time.monotonic() + ANSWER_TIMEOUT_S
@@ -321,6 +345,9 @@ class Fuzz:
 
         async def one() -> None:
             async with sem:
+                if not sio.connected:
+                    self.tally.sent["car"] -= 1
+                    return
                 roll = rng.random()
                 if roll < 0.45:
                     event, data = "telemetry", broken(rng, tel, [lambda m: {**m, "car_id": rng.choice(["car-1", "car-2", "x"])}])
@@ -496,6 +523,7 @@ class Fuzz:
                 split = {ch: int(n * share) for ch, share in SHARES.items()}
                 split["kid"] += n - sum(split.values())
                 self.dirty = False
+                await self.reconnect()
                 await asyncio.gather(self.kid_channel(split["kid"]), self.scratch_channel(split["scratch"]),
                                      self.car_channel(split["car"]), self.http_channel(split["http"]),
                                      self.handshake_channel(split["handshake"]))
@@ -544,7 +572,10 @@ class Fuzz:
         print(f"  answered: {sum(t.answered.values())}; UNANSWERED: {sum(t.unanswered.values())} {dict(t.unanswered)}")
         for e in t.examples_unanswered:
             print(f"    unanswered: {e}")
-        print(f"  crashes (server gone, HTTP 5xx, server_error answers, tracebacks): {len(t.crashes)}")
+        print(f"  crashes (server gone, HTTP 5xx, server_error answers, tracebacks, a connection closed on purpose): "
+              f"{len(t.crashes)}")
+        print(f"  the fuzzer's own connections that dropped and were opened again: {len(self.drops)} "
+              f"{dict(Counter(self.drops).most_common(4))}")
         for c in t.crashes[:10]:
             print(f"    crash: {c}")
         print(f"  accepted although broken on purpose: {sum(t.accepted.values())} {dict(t.accepted)}")
@@ -560,7 +591,7 @@ class Fuzz:
         failed = bool(t.crashes or sum(t.unanswered.values()) or t.state_changes or codes.get("server") not in (0, None))
         summary = {"sent": dict(t.sent), "answered": dict(t.answered), "unanswered": dict(t.unanswered),
                    "crashes": t.crashes, "accepted": dict(t.accepted), "state_changes": t.state_changes,
-                   "windows_compared": t.windows_compared, "windows_dirty": t.windows_dirty, "elapsed_s": elapsed}
+                   "windows_compared": t.windows_compared, "drops": self.drops, "windows_dirty": t.windows_dirty, "elapsed_s": elapsed}
         (self.out / "fuzz.json").write_text(json.dumps(summary, indent=1))
         print("RESULT: " + ("0 crashes, 0 unanswered, 0 state changes from refused input" if not failed else "FAILED"))
         return 1 if failed else 0

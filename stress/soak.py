@@ -186,7 +186,10 @@ class Soak:
             finally:
                 for kid in self.kids:
                     kid.stopping = True
-                    await kid.close()
+                    try:
+                        await kid.close()
+                    except Exception as exc:  # whatever happened, the processes below must be stopped
+                        log.warning("closing %s: %r", kid.name, exc)
                 codes = await asyncio.to_thread(self.cluster.stop)
                 for proc in self.sdk.values():
                     terminate(proc, 5)
