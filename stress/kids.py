@@ -58,7 +58,7 @@ class Kid:
     reconnects: int = 0
     drop_requested: asyncio.Event = field(default_factory=asyncio.Event)
     stopping: bool = False
-    front_end: str = "kid"
+    front_end: str = "kid"  # blockly | scratch (set by the transport) | probe | flood (a second tab)
 
     def __post_init__(self) -> None:  # the transports set up their own state
         pass
@@ -136,9 +136,8 @@ class LinkLost(ConnectionError):
 
 
 class BlocklyKid(Kid):
-    front_end = "blockly"
-
     def __post_init__(self) -> None:
+        self.front_end = "blockly"
         self.sio: socketio.AsyncClient | None = None
         self.pending: dict[str, asyncio.Future] = {}
 
@@ -220,9 +219,8 @@ def _b64(obj: Any) -> str:
 
 
 class ScratchKid(Kid):
-    front_end = "scratch"
-
     def __post_init__(self) -> None:
+        self.front_end = "scratch"
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.reader: asyncio.Task | None = None
         self.rpc: dict[int, asyncio.Future] = {}
