@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup demo test test-py test-node bench chromium poppler clean
+.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -47,6 +47,16 @@ test-node: setup
 
 bench: setup
 	$(PY) -m benchmarks
+
+# Reliability with figures (docs/reliability.md): 30 kids on 30 simulated cars with faults, then 100,000
+# bad messages. `make soak SOAK_MINUTES=5`, `make fuzz FUZZ_MESSAGES=20000`; results in artifacts/.
+SOAK_MINUTES ?= 30
+FUZZ_MESSAGES ?= 100000
+soak: setup
+	nice -n 10 $(PY) -m stress.soak --minutes $(SOAK_MINUTES)
+
+fuzz: setup
+	nice -n 10 $(PY) -m stress.fuzz --messages $(FUZZ_MESSAGES)
 
 clean:
 	rm -rf $(VENV) node_modules var artifacts

@@ -51,8 +51,8 @@ class Param:
                 raise BlockError(f"{self.name}_choice", f"{self.name} must be one of {', '.join(choices)} (got {value!r})",
                                  value=value, fix=f"pick one of: {', '.join(choices)}")
             return text
-        try:
-            number = float(value)
+        try:  # numbers, and Scratch's numbers as text ("20"); never true/false (float(True) would be 1 cm)
+            number = float("nan") if isinstance(value, bool) else float(value)
         except (TypeError, ValueError):
             number = float("nan")
         if number != number or number in (float("inf"), float("-inf")):

@@ -137,6 +137,8 @@ class CarHub(socketio.AsyncNamespace):
             await asyncio.sleep(0.001)
         # a heartbeat first: the car's watchdog holds it still until it has heard from us once
         await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), to=sid)
+        if self.sid_of.get(hello.car_id) != sid:  # it left while we waited: its disconnect is already told
+            return
         await self.classroom.car_connected(hello.car_id, hello.kind)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
@@ -180,7 +182,13 @@ class CarHub(socketio.AsyncNamespace):
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Known events go to their handlers; anything else is counted and dropped."""
-        if event in ("connect", "disconnect", "result", "telemetry"):
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        if event in ("result", "telemetry"):
+            if len(args) != 2:  # sid + one message: none (emit(event) or null) or several are a bad message
+                self.bad_messages[f"{event}.arguments"] += 1
+                log.warning("car sent %s with %d arguments instead of one; dropped", event, len(args) - 1)
+                return None
             return await super().trigger_event(event, *args)
         self.bad_messages["unknown_event"] += 1
         log.warning("car sent unknown event %r; dropped", event)

@@ -297,12 +297,15 @@ class Classroom:
                                                                 pose=pose))
             if not ack.ok:
                 log.warning("%s did not take its arena on connect: %s", car_id, ack.error)
+            levels = [self.kid(k).level for k in self.storage.kids_of_car(car_id)] or [MIN_LEVEL]
+            await self._send_limits(car_id, min(levels))
+            if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
+                await self.cars.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
         except TimeoutError as exc:
             log.warning("%s: %s", car_id, exc)
-        levels = [self.kid(k).level for k in self.storage.kids_of_car(car_id)] or [MIN_LEVEL]
-        await self._send_limits(car_id, min(levels))
-        if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
-            await self.cars.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
+        except ConnectionError as exc:  # it left again while we were sending: its next connect sends all this
+            log.info("%s left while being set up: %s", car_id, exc)
+            return
         self.events.publish("car_connected", car_id)
 
     def car_refused(self, car_id: str, info: dict[str, Any]) -> None:

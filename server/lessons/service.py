@@ -7,10 +7,16 @@ Lifecycle (all driven by classroom events, nothing polls the cars):
                                                           the program snapshot and every telemetry sample,
                                                           safety event and collision are appended to disk
     time limit / kid stop / teacher stop / program end -> "run_ended": record until the car stands still
+    the car's link drops during the attempt            -> the attempt is cut: `interrupted` (below)
     grading (background task)                          -> judge + frames + overlay (a thread), coach (Ollama),
                                                           stored, progress updated (unlocks, level up),
                                                           the core's "attempt_graded" event (the kid's
                                                           editors get `feedback`, the console a refresh)
+
+An attempt cut by a crash (the car's link dropped while it ran, or the server died before its end was
+written) is judged from what was recorded: if the checks already pass, it is graded as usual; otherwise it
+is marked `interrupted` — no stars, no coach, not a failed try (it uses up no hint and counts for no
+progress), its recording and verdict kept for the teacher. A kid is never given 0 stars for a crash.
 
 It is also the core's lesson book (server/core/lesson_book.py). Rows and lesson picks are kept by
 server/lessons/store.py; the HTTP API is server/lessons/routes.py. Frames are files under the data dir
@@ -86,6 +92,7 @@ class LiveAttempt:
     last_speed: float = 0.0
     timer: asyncio.Task | None = None
     finishing: bool = False  # the run ended; still recording while the car comes to rest
+    cut: bool = False  # the car's link dropped during the attempt: it may end `interrupted`
     ended: bool = False  # recording closed
 
 
@@ -238,6 +245,11 @@ class AttemptService:
         if live is not None and not live.finishing:
             self._spawn(self._finish(live, end_reason_of(run.end_reason)))
 
+    def on_car_disconnected(self, car_id: str) -> None:
+        live = self.live_by_car.get(car_id)
+        if live is not None and not live.ended:
+            live.cut = True
+
     def on_estop(self, reason: str, car_ids: list[str]) -> None:
         for car_id in car_ids:
             live = self.live_by_car.get(car_id)
@@ -266,14 +278,18 @@ class AttemptService:
             del self.live_by_car[live.car_id]
         self.live_by_run.pop(live.run.run_id, None)
         self.store.update(live.attempt_id, ended_at=rec.ended_at, end_reason=reason, status="grading")
-        await self._grade(live.attempt_id, live.lesson, live.kid, rec)
+        await self._grade(live.attempt_id, live.lesson, live.kid, rec, cut=live.cut)
 
     # --- grading --------------------------------------------------------------------------
 
-    async def _grade(self, attempt_id: str, lesson: Lesson, kid: Kid, rec: Recording) -> None:
+    async def _grade(self, attempt_id: str, lesson: Lesson, kid: Kid, rec: Recording, *, cut: bool = False) -> None:
         directory = self.root / attempt_id
         before = self.store.results_of(kid.kid_id)
         verdict, images = await asyncio.to_thread(_judge_and_draw, lesson, rec, directory)
+        if cut and not verdict.passed:  # a crash, not the kid's program, ended it: no stars, no failed try
+            self.store.update(attempt_id, status="interrupted", verdict=verdict.model_dump(mode="json"))
+            log.info("attempt %s of kid %s was cut by a crash: interrupted, not graded", attempt_id, kid.kid_id)
+            return
         # Each earlier try that did not pass got the next hint: this one gets the one after (never a repeat).
         hints_given = sum(1 for r in self.store.rows_of_kid(kid.kid_id, lesson.id)
                           if r["attempt_id"] != attempt_id and r["status"] == "graded" and not r["final_stars"])
@@ -316,7 +332,8 @@ class AttemptService:
 
     async def recover(self) -> list[str]:
         """After a crash or restart: grade every attempt that was still recording or grading, from what
-        reached the disk (a torn last line is skipped; end reason `error` if the end was never written)."""
+        reached the disk (a torn last line is skipped). An attempt whose end was never written was cut by the
+        crash: end reason `error`, and `interrupted` unless what was recorded already passes."""
         recovered = []
         for attempt_id in self.store.unfinished():
             row = self.store.row(attempt_id)
@@ -329,10 +346,11 @@ class AttemptService:
             except Exception:
                 self.store.update(attempt_id, status="lost")
                 continue
-            if rec.end_reason is None:
+            cut = rec.end_reason in (None, "error")  # never written, or written by a shutdown mid-attempt
+            if cut:
                 rec.end_reason, rec.ended_at = "error", time.time()
             self.store.update(attempt_id, ended_at=rec.ended_at, end_reason=rec.end_reason, status="grading")
-            await self._grade(attempt_id, self.lesson_set.get(row["lesson_id"]), kid, rec)
+            await self._grade(attempt_id, self.lesson_set.get(row["lesson_id"]), kid, rec, cut=cut)
             recovered.append(attempt_id)
         return recovered
 
@@ -433,6 +451,7 @@ def setup(app: web.Application) -> None:
     events.subscribe("run_ended", service.on_run_ended)
     events.subscribe("telemetry", service.on_telemetry)
     events.subscribe("estop", service.on_estop)
+    events.subscribe("car_disconnected", service.on_car_disconnected)
     events.subscribe("car_changed", service.on_car_changed)
     app[CLASSROOM].program_checks.append(service.lesson_blocks_check)
     app[CLASSROOM].run_setups.append(service.setup_run)

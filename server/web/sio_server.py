@@ -4,6 +4,11 @@ python-socketio raises (and logs a traceback) when a client sends a frame it can
 broken JSON or JSON nested thousands of levels deep: the client hears nothing. Here such a frame is counted, and the client gets an error
 naming the rule and the fix — as the ack of the call if the frame carried an ack id, otherwise as a
 ``message_error`` event — and its connection stays up.
+
+A client may also *emit* an event called ``connect`` or ``disconnect``: python-socketio hands it to the
+namespace's connect/disconnect handler as if the connection had opened or closed (a kid's fake
+``disconnect`` would stop their car and end their run; a fake ``connect`` raises and is never
+answered). Those names are the library's own: an event with one of them is refused the same way.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class DojoSocketServer(socketio.AsyncServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.malformed_packets = 0
+        self.reserved_event_packets = 0
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
@@ -43,6 +49,24 @@ class DojoSocketServer(socketio.AsyncServer):
             self.malformed_packets += 1
             log.warning("undecodable socket.io packet from %s: %s", eio_sid, exc)
             await self._answer_malformed(eio_sid, data, exc)
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
+        if isinstance(data, list) and data and data[0] in self.reserved_events:
+            namespace = namespace or "/"
+            self.reserved_event_packets += 1
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+            log.warning("client %s emitted the reserved event %r; refused", sid, data[0])
+            if sid is None or not self.manager.is_connected(sid, namespace):
+                return
+            reply = error_reply(ErrorInfo(rule="reserved_event", value=str(data[0]),
+                                          message=f"{data[0]!r} is socket.io's own event; a client cannot send it",
+                                          fix="connect or disconnect with the socket.io client instead"))
+            if id is not None:
+                await self._send_packet(eio_sid, self.packet_class(packet.ACK, namespace=namespace, data=[reply], id=id))
+            else:
+                await self.emit("message_error", reply, to=sid, namespace=namespace)
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
 
     async def _answer_malformed(self, eio_sid: str, data: Any, exc: Exception) -> None:
         if not isinstance(data, str):

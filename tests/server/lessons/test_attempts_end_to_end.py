@@ -160,8 +160,9 @@ async def test_lesson_time_limit_ends_the_attempt_and_only_the_lessons_blocks_ma
 
 
 
-def test_an_attempt_cut_by_a_server_crash_is_graded_from_its_recording_after_the_restart(tmp_path):
-    """SIGKILL the whole `dojo demo` mid-attempt; the next server on the same data dir grades what reached disk."""
+def test_an_attempt_cut_by_a_server_crash_is_interrupted_after_the_restart_not_graded_0_stars(tmp_path):
+    """SIGKILL the whole `dojo demo` mid-attempt; the next server on the same data dir judges what reached disk:
+    the goal was not reached yet, so the attempt is `interrupted` (no stars, no failed try), its evidence kept."""
     import os
     import signal
     import time
@@ -187,7 +188,7 @@ def test_an_attempt_cut_by_a_server_crash_is_graded_from_its_recording_after_the
             service.coach = Coach(CoachConfig(enabled=False))
             rows = service.store.rows_of_kid(kid["kid_id"])
             assert len(rows) == 1
-            await wait_for(lambda: service.store.row(rows[0]["attempt_id"])["status"] == "graded", "the recovered attempt")
+            await wait_for(lambda: service.store.row(rows[0]["attempt_id"])["status"] == "interrupted", "the recovered attempt")
             row = service.store.row(rows[0]["attempt_id"])
             return {"row": row, "rec": service.recording(row)}
 
@@ -195,3 +196,4 @@ def test_an_attempt_cut_by_a_server_crash_is_graded_from_its_recording_after_the
     assert got["row"]["end_reason"] == "error"  # the end was never written: the crash is visible to the teacher
     assert got["rec"].samples[-1].x > 100  # the 60 cm drive that happened before the crash is in the recording
     assert got["row"]["verdict"]["checks"][0]["id"] == "reach_zone"
+    assert got["row"]["stars"] is None and got["row"]["final_stars"] is None  # a crash never gives 0 stars
