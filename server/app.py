@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable
 from aiohttp import web
 
 from robot_runtime.protocol import MAX_MESSAGE_BYTES
-from server import cars, kids, language, lessons, scratch, teacher
+from server import arena_camera, cars, kids, language, lessons, scratch, teacher
 from server import web as web_plumbing
 from server.cars.hub import CAR_HUB
 from server.core.auth import hash_password
@@ -73,6 +73,8 @@ def create_app(config: ServerConfig) -> web.Application:
     teacher.setup(app)
     scratch.setup(app)
     language.setup(app)
+    arena_camera.setup(app)
+    arena_camera.setup_pages(app)
     web_plumbing.setup_pages(app)
     return app
 

@@ -72,6 +72,9 @@ class ServerConfig(BaseModel):
     auto_assign_cars: bool = True  # a kid who joins without a car gets the least busy one
     default_class_code: str | None = None  # `dojo demo` creates this class ("DEMO") if missing
     arena_path: Path | None = None  # the default arena for every car; None: robot_runtime's DEFAULT_ARENA
+    # The arena camera to start with (server/arena_camera): "sim" (`dojo demo`: the simulated overhead
+    # camera), "usb:0", an http:// or rtsp:// URL; None: the one the set-up wizard saved, if any.
+    camera_source: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
     @field_validator("allowed_origins")
     @classmethod
