@@ -67,7 +67,7 @@ def setup(app: web.Application) -> None:
             plan, calibration, saved_source = saved.plan(), saved.camera.calibration, saved.camera.source
         except ArenaFileError as exc:  # a broken file must not keep the class from starting
             log.error("arena file not used: %s", exc)
-    camera = ArenaCamera(plan, room.source, calibration)
+    camera = ArenaCamera(plan, room.source, room.max_fps, calibration)
     app[CAMERA], app[SIM_ROOM] = camera, room
     app[TRUTH] = truth = CameraTruth(camera)
     classroom.pose_filters.extend([record_sim_pose, truth])

@@ -19,12 +19,14 @@ a camera again keeps the calibration when the picture size has not changed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from perception import problems
@@ -33,7 +35,7 @@ from perception.loop import MAX_FPS, CameraLoop
 from perception.markers import MarkerPlan
 from perception.overlay import draw_tracking, jpeg
 from perception.problems import PerceptionError, Problem, SourceError
-from perception.sources import Frame, FrameSource, PushedSource, open_source
+from perception.sources import READ_TIMEOUT_S, Frame, FrameSource, PushedSource, open_source
 from perception.tracker import TrackedCar, Tracker, TrackResult
 from robot_runtime.arena import Arena
 
@@ -41,7 +43,8 @@ log = logging.getLogger(__name__)
 
 POSE_FRESH_S = 0.5  # a camera pose older than this (the tracker's coasting limit) is no longer the car's truth
 PREVIEW_QUALITY = 75  # JPEG quality of the preview: ~40 KB at 640x480, sharp enough to read a marker id
-SIM_MAX_FPS = 10.0  # the simulated camera draws in this process: 10 pictures a second leave the laptop's CPU to the class
+START_ASPECTS = (0.5, 0.75, 1.0, 1.5)  # height / width starting guesses for the measure step's fit
+BROWSER_TIMEOUT_S = 10.0  # a browser tab in the background or busy drawing sends late; 10 s without one: gone
 SIM = "sim"
 BROWSER = "browser"
 
@@ -72,11 +75,13 @@ Listener = Callable[[dict], None]
 
 
 class ArenaCamera:
-    def __init__(self, plan: MarkerPlan, sim_source: Callable[[], FrameSource],
-                 calibration: FloorCalibration | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self._sim_source = sim_source
+    def __init__(self, plan: MarkerPlan, sim_source: Callable[[], FrameSource], sim_fps: float = MAX_FPS,
+                 calibration: FloorCalibration | None = None, calibrated_with: str | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._sim_source, self._sim_fps = sim_source, sim_fps
         self._clock = clock
         self._tracker = _LockedTracker(Tracker(plan, calibration=calibration))
+        self.calibrated_with = calibrated_with if calibration is not None else None  # the camera it belongs to
         self.source_spec: str | None = None
         self._loop_thread: CameraLoop | None = None
         self._pushed: PushedSource | None = None
@@ -88,6 +93,7 @@ class ArenaCamera:
         self.problem: Problem | None = None  # why the camera is not running (None: running or never chosen)
         self._preview: tuple[int, bytes] | None = None
         self._aio: asyncio.AbstractEventLoop | None = None
+        self._generation = 0  # counts cameras chosen: results of a camera closed since are dropped
 
     # --- the plan and the calibration ------------------------------------------------------------
 
@@ -119,12 +125,33 @@ class ArenaCamera:
             tracker = self._tracker.inner
             det = tracker.detect(image)
             lens = tracker.lens(det.image_size)  # the guessed (or measured) lens at this picture size
-            w, h = measure_arena(det, tracker.plan, lens, width_cm)
-            arena = tracker.plan.arena.model_copy(update={"width_cm": round(w, 1), "height_cm": round(h, 1)})
-            plan = MarkerPlan(arena, list(tracker.plan.roofs.values()))
-            calibration = calibrate_floor(det, plan, lens)
+            roofs = list(tracker.plan.roofs.values())
+            best: tuple[Arena, FloorCalibration] | None = None
+            failure: PerceptionError | None = None
+            # The height is fitted from a starting guess; a guess far off (a 4 x 3 m plan, a 2 x 1.5 m
+            # floor) can fall into a mirrored fit, so a few starting shapes are tried and the best kept.
+            for start in (tracker.plan.arena.height_cm, *(width_cm * r for r in START_ASPECTS)):
+                guess = tracker.plan.arena.model_copy(update={"width_cm": width_cm, "height_cm": start})
+                try:
+                    w, h = measure_arena(det, MarkerPlan(guess, roofs), lens, width_cm)
+                    arena = tracker.plan.arena.model_copy(update={"width_cm": round(w, 1), "height_cm": round(h, 1)})
+                    calibration = calibrate_floor(det, MarkerPlan(arena, roofs), lens)
+                except PerceptionError as exc:
+                    failure = exc
+                    continue
+                except (ValueError, cv2.error) as exc:  # a start that leaves the arena's bounds or PnP's reach
+                    failure = PerceptionError(problems.camera_underneath())
+                    log.debug("measure from %s cm failed: %s", start, exc)
+                    continue
+                if best is None or calibration.error_cm < best[1].error_cm:
+                    best = (arena, calibration)
+            if best is None:
+                raise failure or PerceptionError(problems.camera_underneath())
+            arena, calibration = best
+            plan = MarkerPlan(arena, roofs)
             tracker.set_plan(plan)
             tracker.set_calibration(calibration)
+            self.calibrated_with = self.source_spec
             tips = floor_tips(calibration, plan, det)
         return arena, calibration, tips
 
@@ -136,6 +163,15 @@ class ArenaCamera:
         self._aio = asyncio.get_running_loop()
         await self.close()
         spec = spec.strip()
+        if self.calibrated_with is not None and spec != self.calibrated_with:
+            # another camera: the old one's lens and pose mean nothing for it (the same camera chosen
+            # again, after it went away, keeps its calibration)
+            with self._tracker.lock:
+                self._tracker.inner = Tracker(self.plan)
+            self.calibrated_with = None
+        self._generation += 1  # nothing the old camera still delivers counts now
+        self.latest, self._preview, self.last_image = None, None, None
+        spec = spec.strip()
         if spec == SIM:
             source = self._sim_source()
         elif spec == BROWSER:
@@ -143,9 +179,12 @@ class ArenaCamera:
         else:  # cv2.VideoCapture may take seconds to open an IP camera: not on the event loop
             source = await asyncio.to_thread(open_source, spec)
         self.source_spec, self.problem, self.frames = spec, None, 0
-        self.latest = None
-        self._loop_thread = CameraLoop(source, self._tracker, self._from_thread,  # type: ignore[arg-type]
-                                       max_fps=SIM_MAX_FPS if spec == SIM else MAX_FPS)
+        self._generation += 1
+        generation = self._generation
+        self._loop_thread = CameraLoop(source, self._tracker,  # type: ignore[arg-type]
+                                       lambda frame, result: self._from_thread(generation, frame, result),
+                                       max_fps=self._sim_fps if spec == SIM else MAX_FPS,
+                                       read_timeout_s=BROWSER_TIMEOUT_S if spec == BROWSER else READ_TIMEOUT_S)
         self._loop_thread.start()
 
     def push(self, data: bytes) -> None:
@@ -169,22 +208,26 @@ class ArenaCamera:
 
     # --- results ---------------------------------------------------------------------------------
 
-    def _from_thread(self, frame: Frame | None, result: TrackResult) -> None:
+    def _from_thread(self, generation: int, frame: Frame | None, result: TrackResult) -> None:
         loop = self._aio
         if loop is None or loop.is_closed():
             return
         try:
-            loop.call_soon_threadsafe(self._arrived, frame, result)
+            loop.call_soon_threadsafe(self._arrived, generation, frame, result)
         except RuntimeError:  # the event loop is shutting down
             pass
 
-    def _arrived(self, frame: Frame | None, result: TrackResult) -> None:
+    def _arrived(self, generation: int, frame: Frame | None, result: TrackResult) -> None:
+        if generation != self._generation:  # a picture from the camera chosen before this one
+            return
         self.latest = (frame, result)
         if frame is None:  # the camera went away: say so, keep the calibration and the last picture
             self.problem = result.problems[0] if result.problems else problems.camera_gone(self.source_spec or "camera")
             self._loop_thread = None
         else:
             self.frames += 1
+            if result.recalibrated:
+                self.calibrated_with = self.source_spec
             if result.detections is not None:
                 self.last_image = frame.image
             for car_id, car in result.cars.items():
@@ -229,7 +272,11 @@ class ArenaCamera:
         cached = self._preview
         if cached is not None and cached[0] == frame_index and frame_index >= 0:
             return cached[1]
-        data = jpeg(draw_tracking(image, result, self.plan), PREVIEW_QUALITY)
+        try:
+            drawn = draw_tracking(image, result, self.plan)
+        except ValueError:  # a calibration for another picture size: draw what was found, not the cars
+            drawn = draw_tracking(image, dataclasses.replace(result, calibration=None), self.plan)
+        data = jpeg(drawn, PREVIEW_QUALITY)
         self._preview = (frame_index, data)
         return data
 

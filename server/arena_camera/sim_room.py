@@ -25,7 +25,9 @@ from robot_runtime.arena import Arena
 from robot_runtime.protocol import Pose
 
 SMALL_ROOM_CM = 260.0  # up to this width a 640x480 webcam shows a 10 cm roof marker >= 20 px; wider: 1280x720
-TILT_DEG = 20.0  # a camera on a high shelf, looking down at the arena at a slant
+TILT_DEG = 10.0  # a camera on the ceiling or a high shelf, looking down at the arena, a little slanted
+MARGIN_PX = 16.0  # the corner markers this far inside the picture's edge
+FPS = {(640, 480): 10.0, (1280, 720): 5.0}  # drawn in the server's process: leave the laptop's CPU to the class
 HFOV_DEG = 66.0
 SIM_SEED = 18
 
@@ -54,7 +56,8 @@ class SimRoom:
         self.roof_height_cm = roof_height_cm
         size = (640, 480) if arena.width_cm <= SMALL_ROOM_CM else (1280, 720)
         self.lens = webcam(*size, HFOV_DEG)
-        self.pose = overhead_pose(MarkerPlan(arena, []), self.lens, tilt_deg=TILT_DEG, margin_px=40.0)
+        self.pose = overhead_pose(MarkerPlan(arena, []), self.lens, tilt_deg=TILT_DEG, margin_px=MARGIN_PX)
+        self.max_fps = FPS[size]
         self.camera = SimCamera(self.lens, self.pose, imperfections, seed=SIM_SEED)
         self.hidden_corners: frozenset[int] = frozenset()  # a corner marker not (yet) laid out
 

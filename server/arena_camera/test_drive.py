@@ -26,6 +26,7 @@ MOVING_CM = 1.0  # a pose this far from the first one: the car has started to mo
 GREEN_DRIFT_CM, AMBER_DRIFT_CM = 3.0, 8.0  # sideways drift over 50 cm: fine / worth a trim / fix the steering
 GREEN_TURN_DEG, AMBER_TURN_DEG = 8.0, 20.0
 MIN_SAMPLES = 3
+MIN_SPEED_SAMPLES = 5  # pictures of the car while it moves: fewer (a camera under ~8 fps) make the speed a guess
 
 
 class DriveError(ValueError):
@@ -50,6 +51,9 @@ class DriveReport:
     steering_trim: float  # fraction of full steering to add to the centre (+ left) so the car goes straight
     turn_deg: float  # what the 90 degree turn really turned
     light: str  # green / amber / red: how straight the car drives
+    speed_samples: int = 0  # pictures of the car moving on the straight
+    speed_measured: bool = False  # enough of them to trust the speed model
+
 
     def as_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -59,7 +63,9 @@ class DriveReport:
         straight = (f"On the 50 cm line it went {self.distance_cm:.0f} cm and drifted {abs(self.drift_cm):.1f} cm "
                     f"to the {side}.")
         turn = f" The 90 degree turn turned {self.turn_deg:.0f} degrees."
-        return straight + turn
+        slow = "" if self.speed_measured else (" The camera sent too few pictures to measure the speed well: "
+                                               "the speed model is a rough guess (the trim is fine).")
+        return straight + turn + slow
 
 
 def _wrap(a: float) -> float:
@@ -106,4 +112,5 @@ def analyse(straight: list[Sample], turn: list[Sample], spec: CarSpec = CarSpec(
     light = ("green" if drift <= GREEN_DRIFT_CM and abs(turned - TURN_DEG) <= GREEN_TURN_DEG else
              "amber" if drift <= AMBER_DRIFT_CM and abs(turned - TURN_DEG) <= AMBER_TURN_DEG else "red")
     return DriveReport(distance_cm=along, drift_cm=across, heading_change_deg=dpsi, speed_cm_s=speed,
-                           top_speed_cm_s=speed / (speed_pct / 100.0), steering_trim=trim, turn_deg=turned, light=light)
+                           top_speed_cm_s=speed / (speed_pct / 100.0), steering_trim=trim, turn_deg=turned, light=light,
+                           speed_samples=len(moving), speed_measured=len(moving) >= MIN_SPEED_SAMPLES)

@@ -82,6 +82,8 @@ let current = Number(new URLSearchParams(location.search).get('step')) || 0; // 
 let socket = null;
 let webcam = null;
 let grabTimer = null;
+let sending = false; // this computer's camera is the chosen one: send its pictures
+let lastRechoose = 0;
 
 function showError(text) { $('error').textContent = text || ''; }
 
@@ -125,11 +127,12 @@ const CONTROLS = {
     const pick = (source) => async () => {
       showError('');
       try {
-        if (source === 'browser') await startWebcam();
+        if (source === 'browser') await startWebcam(); // the browser asks for the camera first
         else stopWebcam();
         view = await call('POST', '/api/setup/camera', { source });
+        sending = source === 'browser'; // pictures go out once the server listens for them
         renderStatus();
-      } catch (e) { showError(e.message); }
+      } catch (e) { stopWebcam(); showError(e.message); }
     };
     return [
       el('button', { class: 'btn', type: 'button', id: 'use-browser', onclick: pick('browser') }, "This computer's camera"),
@@ -185,16 +188,20 @@ const CONTROLS = {
     } }, 'Get a pairing code');
     const car = el('select', { id: 'car' }, ...view.cars_connected.map((c) => el('option', { value: c }, c)));
     const height = el('input', { type: 'number', id: 'roof-height', min: '0', max: '100', value: '12' });
+    const markerId = el('input', { type: 'number', id: 'marker-id', min: '0', max: '49', placeholder: 'auto' });
     const found = el('div', { class: 'box', id: 'pair-result' });
     const find = el('button', { class: 'btn', type: 'button', id: 'find-car', onclick: async () => {
       showError('');
       try {
-        const r = await call('POST', '/api/setup/cars', { car_id: car.value, height_cm: Number(height.value) });
+        const body = { car_id: car.value, height_cm: Number(height.value) };
+        if (markerId.value !== '') body.marker_id = Number(markerId.value);
+        const r = await call('POST', '/api/setup/cars', body);
         found.textContent = `Found ${r.car_id}: roof marker ${r.marker_id}.`;
         await refresh();
       } catch (e) { showError(e.message); }
     } }, 'Find my car');
-    return [getCode, box, el('label', {}, 'Car:', car), el('label', {}, 'Roof height:', height, 'cm'), find, found];
+    return [getCode, box, el('label', {}, 'Car:', car), el('label', {}, 'Roof height:', height, 'cm'),
+      el('label', {}, 'Marker number (if asked):', markerId), find, found];
   },
   drive() {
     const car = el('select', { id: 'drive-car' }, ...view.cars_paired.map((c) => el('option', { value: c.car_id }, c.car_id)));
@@ -225,7 +232,7 @@ const CONTROLS = {
         const r = await call('POST', '/api/setup/save', { name: name.value });
         const rows = r.lessons.map((l) => el('tr', { 'data-fit': l.fit }, el('td', {}, `L${l.level}`), el('td', {}, l.title),
           el('td', { class: `fit-${l.fit}` }, l.words)));
-        out.replaceChildren(el('p', {}, `Saved: ${r.path}`), el('pre', { class: 'yaml' }, r.yaml),
+        out.replaceChildren(el('p', {}, 'Saved: ', el('code', { id: 'saved-path' }, r.path)), el('pre', { class: 'yaml' }, r.yaml),
           el('table', { class: 'fits', id: 'fits' }, el('tr', {}, el('th', {}, 'Level'), el('th', {}, 'Lesson'), el('th', {}, 'On your floor')), ...rows));
         await refresh();
       } catch (e) { showError(e.message); }
@@ -258,6 +265,14 @@ async function refresh() {
   try {
     view = await call('GET', '/api/setup');
     renderStatus();
+    // This computer's camera was switched off by the server after a long pause (a tab in the background):
+    // the webcam is still on here, so choose it again.
+    if (webcam && view.camera.problem?.code === 'camera_gone' && Date.now() - lastRechoose > 5000) {
+      lastRechoose = Date.now();
+      sending = false;
+      view = await call('POST', '/api/setup/camera', { source: 'browser' });
+      sending = true;
+    }
   } catch (e) {
     if (e.status === 401) { showLogin(); return; }
     showError(e.message);
@@ -298,7 +313,7 @@ async function startWebcam() {
   await video.play().catch(() => {});
   const canvas = $('grab');
   grabTimer = setInterval(() => {
-    if (!video.videoWidth || !socket?.connected) return;
+    if (!sending || !video.videoWidth || !socket?.connected) return;
     canvas.width = video.videoWidth; canvas.height = video.videoHeight;
     canvas.getContext('2d').drawImage(video, 0, 0);
     canvas.toBlob(async (blob) => {
@@ -310,7 +325,7 @@ async function startWebcam() {
 }
 
 function stopWebcam() {
-  clearInterval(grabTimer); grabTimer = null;
+  clearInterval(grabTimer); grabTimer = null; sending = false;
   if (webcam) for (const t of webcam.getTracks()) t.stop();
   webcam = null;
 }
@@ -330,8 +345,9 @@ async function start() {
   go(current);
   setInterval(refresh, STATE_MS);
   setInterval(refreshPreview, PREVIEW_MS);
-  if (view.state.camera === 'browser') {
-    startWebcam().catch((e) => showError(e.message));
+  if (view.state.camera === 'browser') { // resumed: this computer's camera again
+    startWebcam().then(async () => { view = await call('POST', '/api/setup/camera', { source: 'browser' }); sending = true; })
+      .catch((e) => showError(e.message));
   }
 }
 

@@ -93,6 +93,10 @@ def test_a_car_whose_wheels_pull_left_gets_a_trim_to_the_right_and_its_speed_mod
     assert report.speed_cm_s == pytest.approx(90.0, rel=0.03)
     assert report.top_speed_cm_s == pytest.approx(300.0, rel=0.03)
     assert report.turn_deg == pytest.approx(90.0) and report.light in ("green", "amber")
+    assert report.speed_measured and "too few pictures" not in report.words()
+    sparse = analyse(drive(3.0, dt=0.25), turn(90.0), spec)  # a camera at 4 fps: the trim, not the speed
+    assert not sparse.speed_measured and "too few pictures" in sparse.words()
+    assert sparse.steering_trim == pytest.approx(report.steering_trim, rel=0.1)
     straight = analyse(drive(0.0), turn(90.0), spec)
     assert abs(straight.drift_cm) < 0.01 and abs(straight.steering_trim) < 1e-6 and straight.light == "green"
     assert analyse(drive(12.0), turn(60.0), spec).light == "red"

@@ -71,7 +71,11 @@ async def test_every_step_of_the_wizard_with_the_simulated_camera_and_a_simulate
             assert status == 200, drive
             assert 40.0 < drive["distance_cm"] < 60.0 and abs(drive["drift_cm"]) < 3.0, drive
             assert 70.0 < drive["turn_deg"] < 110.0 and drive["light"] in ("green", "amber"), drive
-            assert abs(drive["car_config"]["steering_trim"]) < 0.1 and drive["car_config"]["top_speed_cm_s"] > 100
+            assert abs(drive["car_config"]["steering_trim"]) < 0.1
+            if drive["speed_measured"]:  # the camera sent enough pictures of the moving car (a busy machine may not)
+                assert 200 < drive["car_config"]["top_speed_cm_s"] < 400, drive  # the simulated car's 300 cm/s
+            else:
+                assert "too few pictures" in drive["words"]
             # 7 save: an arena file lessons can read
             status, saved = await teacher.post("/api/setup/save", {"name": "Living room"})
             assert status == 200, saved
