@@ -75,6 +75,8 @@ Listener = Callable[[dict], None]
 
 
 class ArenaCamera:
+    browser_timeout_s = BROWSER_TIMEOUT_S  # how long the browser's camera may pause before it counts as gone
+
     def __init__(self, plan: MarkerPlan, sim_source: Callable[[], FrameSource], sim_fps: float = MAX_FPS,
                  calibration: FloorCalibration | None = None, calibrated_with: str | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -184,7 +186,7 @@ class ArenaCamera:
         self._loop_thread = CameraLoop(source, self._tracker,  # type: ignore[arg-type]
                                        lambda frame, result: self._from_thread(generation, frame, result),
                                        max_fps=self._sim_fps if spec == SIM else MAX_FPS,
-                                       read_timeout_s=BROWSER_TIMEOUT_S if spec == BROWSER else READ_TIMEOUT_S)
+                                       read_timeout_s=self.browser_timeout_s if spec == BROWSER else READ_TIMEOUT_S)
         self._loop_thread.start()
 
     def push(self, data: bytes) -> None:
