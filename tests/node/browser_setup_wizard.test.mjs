@@ -172,6 +172,25 @@ print(n)
     await context.close();
   });
 
+  test("the teacher console's live arena shows the camera picture with the tracked cars", async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    await page.goto(`${demo.url}/teacher/`);
+    await page.waitForSelector('#login-view:not([hidden])', { timeout: UI_MS });
+    await page.fill('#password', demo.teacherPassword);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#camera-toggle', { timeout: UI_MS });
+    await page.click('#camera-toggle');
+    await page.waitForFunction(() => {
+      const img = document.getElementById('camera-picture');
+      return img && !img.hidden && img.naturalWidth >= 640;
+    }, null, { timeout: UI_MS });
+    assert.equal(await page.getAttribute('#camera-toggle', 'aria-pressed'), 'true');
+    await shot(page, 'console-camera');
+    await page.click('#camera-toggle');
+    assert.ok(await page.isHidden('#camera-layer'));
+    await page.close();
+  });
+
   test("this computer's camera: Chromium's fake webcam plays our simulated camera; the wizard calibrates from it",
     async () => {
       const clip = path.join(os.tmpdir(), `wizard-fake-camera-${process.pid}.y4m`);
