@@ -25,7 +25,7 @@ SPEED_PCT = 30.0
 MOVING_CM = 1.0  # a pose this far from the first one: the car has started to move
 GREEN_DRIFT_CM, AMBER_DRIFT_CM = 3.0, 8.0  # sideways drift over 50 cm: fine / worth a trim / fix the steering
 GREEN_TURN_DEG, AMBER_TURN_DEG = 8.0, 20.0
-MIN_SAMPLES = 3
+MIN_SAMPLES = 2  # the car's pose before and after each move: enough for distance, drift and the turn
 MIN_SPEED_SAMPLES = 5  # pictures of the car while it moves: fewer (a camera under ~8 fps) make the speed a guess
 
 

@@ -38,7 +38,9 @@ STEPS = ("camera", "print", "corners", "measure", "pair", "drive", "save")
 PAPERS = ("a4", "letter")
 MAX_PRINT_CARS = 40
 MIN_SIDE_CM, MAX_SIDE_CM = 50.0, 5000.0  # a tape measure's range; the arena's own bounds are 20..5000
-SETTLE_S = 0.8  # after a move, the camera's last pictures of the car standing still
+SETTLE_S = 0.5  # after a move, the camera's pictures of the car standing still: at least this long,
+SETTLE_PICTURES = 2  # and until this many pictures taken after the car stopped have arrived,
+SETTLE_MAX_S = 6.0  # but no longer than this (the analysis then says what the camera missed)
 SEEN_LATELY_S = 2.0  # the car is in the picture (a slow camera or a busy laptop may track at a few fps)
 
 
@@ -209,7 +211,7 @@ class Wizard:
         samples: list[Sample] = []
 
         def listen(_summary: dict) -> None:
-            seen = self.camera.pose_of(car_id)
+            seen = self.camera.pose_of(car_id, within_s=SEEN_LATELY_S)
             if seen is not None and (not samples or seen.motion.t > samples[-1].t):
                 m = seen.motion
                 samples.append(Sample(m.t, m.x_cm, m.y_cm, m.heading_deg))
@@ -218,7 +220,11 @@ class Wizard:
         self.camera.listeners.append(listen)
         try:
             outcome = await self.classroom.drive_for_setup(car_id, action)
+            # the car at rest: wait for the camera's next pictures of it (a slow camera sends few)
+            stopped_at, deadline = time.monotonic(), time.monotonic() + SETTLE_MAX_S
             await asyncio.sleep(SETTLE_S)
+            while time.monotonic() < deadline and sum(s.t > stopped_at for s in samples) < SETTLE_PICTURES:
+                await asyncio.sleep(0.05)
         finally:
             self.camera.listeners.remove(listen)
         if outcome.status != "done":

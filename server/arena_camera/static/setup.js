@@ -95,13 +95,16 @@ function resumeStep() {
 }
 
 function renderProgress() {
+  // Built once, then updated in place: a button replaced under the parent's finger would swallow the click.
   const list = $('progress');
-  list.replaceChildren(...STEPS.map((s, i) => {
-    const st = stepStatus(i + 1).status;
-    const b = el('button', { type: 'button', class: i + 1 === current ? 'current' : '', 'data-step': String(i + 1),
-      onclick: () => go(i + 1) }, el('span', { class: `dot ${st}` }), s.title.replace(/^\d+\. /, ''));
-    return el('li', {}, b);
-  }));
+  if (!list.children.length) {
+    list.replaceChildren(...STEPS.map((s, i) => el('li', {}, el('button', { type: 'button', 'data-step': String(i + 1),
+      onclick: () => go(i + 1) }, el('span', { class: 'dot' }), s.title.replace(/^\d+\. /, '')))));
+  }
+  [...list.querySelectorAll('button')].forEach((b, i) => {
+    b.className = i + 1 === current ? 'current' : '';
+    b.querySelector('.dot').className = `dot ${stepStatus(i + 1).status}`;
+  });
 }
 
 function renderStatus() {
