@@ -193,6 +193,7 @@ print(n)
     await shot(page, 'console-camera');
     await page.click('#camera-toggle');
     assert.ok(await page.isHidden('#camera-layer'));
+    assert.ok(await page.isVisible('#arena-box'), 'the drawn arena is back');
     await page.close();
   });
 

@@ -1,7 +1,8 @@
 // The teacher console's camera view: a "Camera" button on the live arena panel shows the arena camera's
 // picture with the tracked cars drawn on it (/api/camera/preview.jpg, the same picture the set-up wizard
-// shows), four times a second, over the drawn arena. Self-contained: the console loads this module and
-// it finds its place (#arena-title's panel head, #arena-box); nothing else in the console changes.
+// shows), four times a second, in the drawn arena's place. Self-contained: the console loads this module
+// and it finds its place (#arena-title's panel head, next to #arena-box, which the console redraws at will
+// and so is only hidden, never written to); nothing else in the console changes.
 const PREVIEW_MS = 250;
 
 function start() {
@@ -19,7 +20,8 @@ function start() {
   const layer = document.createElement('div');
   layer.id = 'camera-layer';
   layer.hidden = true;
-  layer.style.cssText = 'position:absolute;inset:0;background:#111;display:flex;align-items:center;justify-content:center;z-index:2';
+  layer.style.cssText = 'flex:1 1 auto;min-height:9rem;background:#111;border-radius:10px;display:flex;' +
+    'align-items:center;justify-content:center;overflow:hidden';
   const img = document.createElement('img');
   img.id = 'camera-picture';
   img.alt = 'the arena camera with the tracked cars';
@@ -30,7 +32,7 @@ function start() {
   note.innerHTML = 'No camera picture yet. Set up the camera: <a href="/setup/" style="color:#93c5fd">arena setup</a>.';
   note.hidden = true;
   layer.append(img, note);
-  box.append(layer);
+  box.before(layer);
 
   let timer = null;
   let busy = false;
@@ -49,6 +51,7 @@ function start() {
   button.addEventListener('click', () => {
     const on = layer.hidden;
     layer.hidden = !on;
+    box.hidden = on;
     button.setAttribute('aria-pressed', String(on));
     clearInterval(timer);
     timer = on ? setInterval(refresh, PREVIEW_MS) : null;
