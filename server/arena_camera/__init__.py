@@ -28,7 +28,7 @@ from perception.arena_file import ArenaFileError, load_arena_file
 from perception.markers import MarkerPlan
 from robot_runtime.protocol import Pose, Telemetry
 from server.arena_camera import hub, routes
-from server.arena_camera.camera import BROWSER, ArenaCamera
+from server.arena_camera.camera import BROWSER, SIM, ArenaCamera
 from server.arena_camera.routes import CAMERA, WIZARD
 from server.arena_camera.sim_room import SimRoom
 from server.arena_camera.truth import CameraTruth
@@ -67,7 +67,7 @@ def setup(app: web.Application) -> None:
             plan, calibration, saved_source = saved.plan(), saved.camera.calibration, saved.camera.source
         except ArenaFileError as exc:  # a broken file must not keep the class from starting
             log.error("arena file not used: %s", exc)
-    camera = ArenaCamera(plan, room.source, room.max_fps, calibration)
+    camera = ArenaCamera(plan, room.source, room.max_fps, calibration, calibrated_with=saved_source)
     app[CAMERA], app[SIM_ROOM] = camera, room
     app[TRUTH] = truth = CameraTruth(camera)
     classroom.pose_filters.extend([record_sim_pose, truth])
@@ -77,7 +77,9 @@ def setup(app: web.Application) -> None:
     start = config.camera_source or (saved_source if saved_source != BROWSER else None)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        if start:
+        if start == SIM:  # drawn in this process: only once someone looks (the wizard, the console's view)
+            camera.pending_source = SIM
+        elif start:
             try:
                 await camera.choose(start)
             except (ConnectionError, ValueError) as exc:

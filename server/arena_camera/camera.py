@@ -96,6 +96,7 @@ class ArenaCamera:
         self._preview: tuple[int, bytes] | None = None
         self._aio: asyncio.AbstractEventLoop | None = None
         self._generation = 0  # counts cameras chosen: results of a camera closed since are dropped
+        self.pending_source: str | None = None  # started by ensure_started (the first look), not at start-up
 
     # --- the plan and the calibration ------------------------------------------------------------
 
@@ -163,6 +164,7 @@ class ArenaCamera:
         """Open a camera and start tracking it. Raises SourceError/ValueError with a plain message; the
         previous camera is closed first (one camera per arena)."""
         self._aio = asyncio.get_running_loop()
+        self.pending_source = None
         await self.close()
         spec = spec.strip()
         if self.calibrated_with is not None and spec != self.calibrated_with:
@@ -188,6 +190,15 @@ class ArenaCamera:
                                        max_fps=self._sim_fps if spec == SIM else MAX_FPS,
                                        read_timeout_s=self.browser_timeout_s if spec == BROWSER else READ_TIMEOUT_S)
         self._loop_thread.start()
+
+    async def ensure_started(self) -> None:
+        """Start the camera waiting for its first look (`dojo demo`'s simulated one), once."""
+        source, self.pending_source = self.pending_source, None
+        if source is not None and self.source_spec is None:
+            try:
+                await self.choose(source)
+            except (ConnectionError, ValueError) as exc:
+                log.warning("arena camera %s not started: %s", source, exc)
 
     def push(self, data: bytes) -> None:
         """A picture from the browser's camera (JPEG/PNG bytes). Raises FrameError for a non-picture;

@@ -77,6 +77,7 @@ async def redirect(request: web.Request) -> web.Response:
 
 async def get_state(request: web.Request) -> web.Response:
     require_teacher(request, csrf=False)
+    await request.app[CAMERA].ensure_started()
     return web.json_response(request.app[WIZARD].view())
 
 
@@ -158,11 +159,13 @@ async def reset(request: web.Request) -> web.Response:
 
 async def camera_summary(request: web.Request) -> web.Response:
     require_teacher(request, csrf=False)
+    await request.app[CAMERA].ensure_started()
     return web.json_response(request.app[CAMERA].summary())
 
 
 async def preview(request: web.Request) -> web.Response:
     require_teacher(request, csrf=False)
+    await request.app[CAMERA].ensure_started()
     data = await asyncio.to_thread(request.app[CAMERA].preview_jpeg)  # drawing + JPEG: ~10 ms at 1280x720
     if data is None:
         raise json_error(404, "no_picture", "The camera has not sent a picture yet.", None,

@@ -149,9 +149,10 @@ async def test_a_roof_marker_used_twice_or_taken_by_another_car_is_refused_with_
     room.write_text(yaml.safe_dump(ROOM.model_dump(mode="json")))
     async with classroom_server(tmp_path / "srv", cars=["car-1", "car-2"], arena_path=room, camera_source="sim") as srv:
         app = srv.handle.app
-        await wait_for(lambda: app[CAMERA].frames >= 2, "pictures", 20)
         teacher = await srv.teacher()
         try:
+            assert (await teacher.get("/api/setup"))[0] == 200  # the first look starts the simulated camera
+            await wait_for(lambda: app[CAMERA].frames >= 2, "pictures", 20)
             assert (await teacher.post("/api/setup/measure", {"width_cm": 200}))[0] == 200
             status, body = await teacher.post("/api/setup/cars", {"car_id": "car-1"})
             assert status == 400 and body["error"]["rule"] == "several_roof_markers" and "10, 11" in body["error"]["message"]

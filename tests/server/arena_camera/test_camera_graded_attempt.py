@@ -64,9 +64,11 @@ async def test_a_stand_in_real_car_is_graded_from_camera_poses_only(tmp_path):
             app = srv.handle.app
             app[ATTEMPTS].coach = Coach(CoachConfig(host=fake.url, timeout_s=5))
             camera, truth = app[CAMERA], app[TRUTH]
-            await wait_for(lambda: camera.frames >= 2, "pictures from the simulated camera", 20)
             teacher = await srv.teacher()
             try:
+                assert camera.frames == 0 and not camera.running  # drawn only once someone looks
+                assert (await teacher.get("/api/setup"))[0] == 200  # the first look starts it
+                await wait_for(lambda: camera.frames >= 2, "pictures from the simulated camera", 20)
                 await wait_for(lambda: app[CAMERA].latest and app[CAMERA].latest[1].detections is not None
                                and not app[CAMERA].latest[1].corners_missing, "all four corners in view (step 3)", 20)
                 status, body = await teacher.post("/api/setup/measure", {"width_cm": 250})

@@ -98,9 +98,10 @@ async def test_progress_is_kept_server_side_and_the_calibration_is_reloaded_afte
     arena_path = write_arena(tmp_path)
     async with classroom_server(tmp_path / "srv", cars=["car-1"], arena_path=arena_path, camera_source="sim") as srv:
         camera = srv.handle.app[CAMERA]
-        await wait_for(lambda: camera.frames >= 2, "pictures")
         teacher = await srv.teacher()
         try:
+            assert (await teacher.get("/api/setup"))[0] == 200  # the first look starts the simulated camera
+            await wait_for(lambda: camera.frames >= 2, "pictures", 20)
             await wait_for(lambda: camera.latest and camera.latest[1].detections is not None
                            and not camera.latest[1].corners_missing, "all four corners in view (step 3)", 20)
             status, body = await teacher.post("/api/setup/measure", {"width_cm": 200})
@@ -115,4 +116,9 @@ async def test_progress_is_kept_server_side_and_the_calibration_is_reloaded_afte
         app = srv.handle.app
         assert app[CAMERA].calibration == calibration and "car-1" in app[CAMERA].plan.roofs
         assert app[WIZARD].state["saved"]["path"] == saved["path"] and app[WIZARD].state["measure"]["light"] == "green"
-        await wait_for(lambda: app[CAMERA].frames >= 1, "the saved camera (sim) started again")
+        teacher = await srv.teacher()
+        try:
+            assert (await teacher.get("/api/camera"))[0] == 200  # the first look starts the saved (sim) camera
+            await wait_for(lambda: app[CAMERA].frames >= 1, "the saved camera (sim) started again", 20)
+        finally:
+            await teacher.http.close()
