@@ -121,6 +121,10 @@ class Tracker:
         self.set_calibration(calibration)
         return calibration
 
+    def lens(self, size: tuple[int, int]) -> Intrinsics:
+        """The lens used for pictures of this size (measured, or guessed and refined from the floor)."""
+        return self._lens(size)
+
     def _lens(self, size: tuple[int, int]) -> Intrinsics:
         if self._intrinsics is None:
             self._intrinsics = default_intrinsics(*size)

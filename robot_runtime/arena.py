@@ -120,6 +120,8 @@ def bounded_by(server: Arena, own: Arena) -> Arena:
 def load_arena(path: str | Path) -> Arena:
     """Read an arena from a YAML or JSON file (YAML is a superset of JSON)."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if isinstance(data, dict):  # the set-up wizard's arena file adds the camera's own section (perception)
+        data = {k: v for k, v in data.items() if k != "camera"}
     return Arena.model_validate(data)
 
 

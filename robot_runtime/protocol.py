@@ -273,6 +273,9 @@ class Neighbours(Message):
 
     seq: Annotated[int, Field(ge=0)] = 0
     cars: Annotated[list[NearbyCar], Field(max_length=MAX_NEIGHBOURS)] = []
+    # Where the overhead camera sees this car itself (fresh camera poses only): a real car fuses it with
+    # its dead reckoning (robot_runtime/pose.py); a simulated car knows better and ignores it.
+    own: NearbyCar | None = None
 
 
 # --- telemetry --------------------------------------------------------------------------------

@@ -308,6 +308,11 @@ class CarRuntime:
         bodies = getattr(self.hardware, "set_bodies", None)  # only a simulated car has other cars in it
         if bodies is not None:
             bodies(msg.cars)  # (under the simulator's own short lock)
+        fuse = getattr(self.hardware, "external_pose", None)  # only a real car's dead reckoning needs a fix
+        if msg.own is not None and fuse is not None:
+            own = msg.own  # the estimator is the loop's; a stalled loop skips this fix (the next one comes)
+            self._with_loop(lambda: fuse(own.x_cm, own.y_cm, own.heading_deg, self.clock.now() - own.age_s,
+                                         max(own.uncertainty_cm, 1.0)))
         return OK
 
     def handle_heartbeat(self, data: Any = None) -> None:

@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable
 from aiohttp import web
 
 from robot_runtime.protocol import MAX_MESSAGE_BYTES
-from server import cars, drive, kids, language, lessons, scratch, skills, teacher
+from server import arena_camera, cars, drive, kids, language, lessons, scratch, skills, teacher
 from server import web as web_plumbing
 from server.cars.hub import CAR_HUB
 from server.core.auth import hash_password
@@ -75,6 +75,8 @@ def create_app(config: ServerConfig) -> web.Application:
     language.setup(app)
     skills.setup(app)  # learned skills: menus, the cars' copies, teach jobs, the Skills page
     drive.setup(app)  # /drive/: driving a car by hand to teach it a trick
+    arena_camera.setup(app)
+    arena_camera.setup_pages(app)
     web_plumbing.setup_pages(app)
     return app
 

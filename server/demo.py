@@ -89,6 +89,7 @@ async def _run(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, data_dir=server_dir, teacher_password=password,
                           car_tokens=tokens, default_class_code=CLASS_CODE, arena_path=arena_path,
                           sim_cars_see_each_other=args.cars_see_each_other,
+                          camera_source="sim",  # the simulated overhead camera: /setup/ and the console's camera view
                           **(turbowarp_options() if args.turbowarp else {}))  # Scratch in TurboWarp
     stop = stop_on_signals()
     server = await start_for_command(config, "dojo demo")
@@ -234,6 +235,7 @@ def print_banner(base_url: str, password: str, car_ids: list[str], data_dir: Pat
         f"  Blockly app      {base_url}/blockly/",
         f"  Teacher console  {base_url}/teacher/      password: {password}",
         f"  Arena view       {base_url}/arena/",
+        f"  Arena setup      {base_url}/setup/        (simulated overhead camera; same password)",
         f"  Health           {base_url}/api/health",
         "",
         f"  Class code: {CLASS_CODE}      cars: {', '.join(car_ids) or 'none'}",

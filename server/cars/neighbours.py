@@ -4,7 +4,8 @@ Where the cars are comes from the classroom's events: "telemetry" (each car's ow
 "tracked_pose" (the overhead camera's, Classroom.on_tracked_pose); a camera pose younger than
 TRACKED_FRESH_S wins over telemetry (it is the truth for a real car). NEIGHBOURS_HZ times a second,
 each connected car gets a ``neighbours`` message (protocol.Neighbours) with the cars on its floor within
-NEIGHBOUR_RADIUS_CM of it: pose, world velocity, footprint, how old the pose is and how sure it is. The
+NEIGHBOUR_RADIUS_CM of it: pose, world velocity, footprint, how old the pose is and how sure it is; and,
+when the camera sees the car itself, that pose as ``own`` (its external pose: a real car fuses it). The
 car's supervisor treats them as moving obstacles, its simulator as solid bodies (robot_runtime/neighbours.py,
 robot_runtime/sim/bodies.py).
 
@@ -55,6 +56,12 @@ class Seen:
     uncertainty: float
     t: float  # server monotonic time of the pose
     source: str  # "telemetry" | "camera"
+
+
+def _nearby(car_id: str, seen: Seen, now: float) -> NearbyCar:
+    return NearbyCar(car_id=car_id, x_cm=seen.x, y_cm=seen.y, heading_deg=seen.heading, vx_cm_s=_v(seen.vx),
+                     vy_cm_s=_v(seen.vy), length_cm=FOOTPRINT.length_cm, width_cm=FOOTPRINT.width_cm,
+                     age_s=max(0.0, now - seen.t), uncertainty_cm=min(seen.uncertainty, 100_000.0), source=seen.source)
 
 
 def from_telemetry(tm: Telemetry, t: float) -> Seen:
@@ -151,14 +158,11 @@ class NeighbourRelay:
                     continue
                 d = math.hypot(seen.x - me.x, seen.y - me.y) if me is not None else 0.0
                 if d <= NEIGHBOUR_RADIUS_CM:
-                    near.append((d, NearbyCar(
-                        car_id=other, x_cm=seen.x, y_cm=seen.y, heading_deg=seen.heading, vx_cm_s=_v(seen.vx),
-                        vy_cm_s=_v(seen.vy), length_cm=FOOTPRINT.length_cm, width_cm=FOOTPRINT.width_cm,
-                        age_s=max(0.0, now - seen.t), uncertainty_cm=min(seen.uncertainty, 100_000.0),
-                        source=seen.source)))
+                    near.append((d, _nearby(other, seen, now)))
             cars = [c for _, c in sorted(near, key=lambda item: item[0])[:MAX_NEIGHBOURS]]
-            if cars or car_id in self._had:
-                out[car_id] = Neighbours(seq=self.seq, cars=cars)
+            own = _nearby(car_id, me, now) if me is not None and me.source == "camera" else None
+            if cars or own is not None or car_id in self._had:
+                out[car_id] = Neighbours(seq=self.seq, cars=cars, own=own)
             if cars:
                 self._had.add(car_id)
             else:

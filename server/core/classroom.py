@@ -22,7 +22,7 @@ from curriculum.errors import BlockError, Problem
 from curriculum.gate import Gate, TokenBucket, capped_speed, program_refusal, session_limits
 from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
-from robot_runtime.protocol import ArenaSetup, Pose, RemoteAction, SessionLimits, Steer, Telemetry
+from robot_runtime.protocol import Action, ArenaSetup, Pose, RemoteAction, SessionLimits, Steer, Telemetry
 from server.core.auth import AuthError, KidTokens, UrlSigner
 from server.core.car_port import CarPort
 from server.core.config import ServerConfig
@@ -46,6 +46,11 @@ ARENA_RETRY_S = 0.05  # one control tick or two between asking a busy car again
 SAFETY_PUSH_PER_S = 5.0  # safety events a second per car that reach screens: more is a broken car, not news
 SAFETY_PUSH_BURST = 20  # a crash into a cone at speed reports a handful at once
 START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart, so they do not overlap
+SETUP_DRIVER = "setup-wizard"  # the driver id of the set-up wizard's test drive (never a kid: kids are k...)
+
+# A pose filter sees each car's telemetry before anyone else and may hand back a better one (the arena
+# camera's pose for a real car: the truth lessons are graded from); None keeps the car's own.
+PoseFilter = Callable[[str, Telemetry], "Telemetry | None"]
 
 
 class Classroom:
@@ -69,6 +74,7 @@ class Classroom:
         # Awaited after a run has started and before start_run returns: what must be ready before the run's
         # first block (a lesson puts the car at its start, so the program's first reading is from there).
         self.run_setups: list[Callable[[Run], Awaitable[None]]] = []
+        self.pose_filters: list[PoseFilter] = []  # the arena camera's truth for real cars (server/arena_camera)
         self.default_arena: Arena = load_arena(config.arena_path) if config.arena_path else DEFAULT_ARENA
         self._arenas: dict[str, Arena] = {}
         self._car_kinds: dict[str, str] = {}
@@ -323,6 +329,11 @@ class Classroom:
         self.events.publish("car_disconnected", car_id)
 
     def on_telemetry(self, car_id: str, telemetry: Telemetry) -> None:
+        for pose_filter in self.pose_filters:
+            try:
+                telemetry = pose_filter(car_id, telemetry) or telemetry
+            except Exception:  # a broken filter must not stop telemetry: the car's own pose goes on
+                log.exception("pose filter failed for %s", car_id)
         self._telemetry[car_id] = telemetry
         self.events.publish("telemetry", car_id, telemetry)  # the recording keeps every event
         for event in telemetry.safety_events:
@@ -479,6 +490,13 @@ class Classroom:
         # rule: why it was not done; on a done reply, a note the kid should read (the car's `tight_turn`)
         return BlockReply(status=outcome.status, kid_text=outcome.kid_text, detail=outcome.detail,  # type: ignore[arg-type]
                           request_id=request.request_id, block=block_id, ref=ref, rule=outcome.reason)
+
+    async def drive_for_setup(self, car_id: str, action: Action) -> Outcome:
+        """The set-up wizard's test drive: one move through the dispatcher and the car's supervisor, with
+        the lowest level's limits (the slowest, most careful caps), like any kid's block."""
+        request = Request(self.dispatcher.new_request_id(car_id), SETUP_DRIVER, car_id, action, "setup_test_drive",
+                          None, skill_timeout_s(action, self.config.timeouts.min_skill_s))
+        return await self.dispatcher.submit(request)
 
     def _setting_or_reporter(self, kid: Kid, block_id: str, kind: str, args: dict[str, Any], ref: Any) -> BlockReply:
         if block_id == "set_speed":
@@ -640,7 +658,7 @@ class Classroom:
     async def _before_start(self, request: Request) -> Outcome | None:
         """The car runs with the driver's level before the driver's request reaches it (a level the teacher
         just changed, a shared car switching drivers): the limits are acknowledged first, or nothing is sent."""
-        level = self.kid(request.kid_id).level
+        level = MIN_LEVEL if request.kid_id == SETUP_DRIVER else self.kid(request.kid_id).level
         for attempt in range(LIMITS_TRIES):
             if self._limits_level.get(request.car_id) == level or await self._send_limits(request.car_id, level):
                 return None

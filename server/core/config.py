@@ -106,6 +106,9 @@ class ServerConfig(BaseModel):
     # default for now: the demo's start slots (45 cm apart) leave no room for a kid's first 90-degree
     # turn, which cars passing through each other never needed. Real cars always see each other.
     sim_cars_see_each_other: bool = False
+    # The arena camera to start with (server/arena_camera): "sim" (`dojo demo`: the simulated overhead
+    # camera), "usb:0", an http:// or rtsp:// URL; None: the one the set-up wizard saved, if any.
+    camera_source: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
     @field_validator("allowed_origins")
     @classmethod

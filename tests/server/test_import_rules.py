@@ -13,7 +13,7 @@ import functools
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-FEATURES = ("kids", "scratch", "cars", "teacher", "lessons", "language", "skills", "drive")
+FEATURES = ("kids", "scratch", "cars", "teacher", "lessons", "language", "skills", "drive", "arena_camera")
 
 
 def layer(module: str) -> tuple[int, str]:

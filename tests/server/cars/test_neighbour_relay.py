@@ -89,6 +89,17 @@ async def test_a_fresh_camera_pose_wins_over_telemetry_and_a_stale_one_gives_way
                        and last_list(c1)[0]["x_cm"] == 151, "car-2's own telemetry again")
 
 
+async def test_a_car_the_camera_sees_hears_its_own_camera_pose_as_its_external_pose(tmp_path):
+    async with classroom_server(tmp_path, extra_cars=["car-1"]) as srv:
+        c1 = await raw(srv, "car-1", kind="real")  # alone in the room: no neighbours, but the camera sees it
+        await c1.telemetry(x=50, y=50)
+        srv.classroom.on_tracked_pose("car-1", Pose(x_cm=57, y_cm=44, heading_deg=10), uncertainty_cm=0.8)
+        await wait_for(lambda: any(m.get("own") for m in c1.events("neighbours")), "car-1 told where the camera sees it")
+        own = next(m["own"] for m in c1.events("neighbours") if m.get("own"))
+        assert (own["car_id"], own["x_cm"], own["y_cm"], own["heading_deg"], own["source"]) == ("car-1", 57, 44, 10, "camera")
+        assert own["uncertainty_cm"] == 0.8 and 0 <= own["age_s"] < 5
+
+
 async def test_simulated_cars_pass_through_each_other_unless_the_classroom_says_they_share_the_floor(tmp_path):
     async with classroom_server(tmp_path, extra_cars=["car-1", "car-2"]) as srv:  # the default: off
         c1, c2 = await raw(srv, "car-1"), await raw(srv, "car-2")
