@@ -76,6 +76,9 @@ class CoachConfig(BaseModel):
     enabled: bool = True
     tries: Annotated[int, Field(ge=1, le=3)] = 2  # the first answer, plus one regeneration
     temperature: float = 0.3
+    # the server's coach queue (server/lessons/coach_queue.py): model calls at once, for the class and per kid
+    concurrency: Annotated[int, Field(ge=1, le=16)] = 2
+    per_kid: Annotated[int, Field(ge=1, le=4)] = 1
 
 
 class CoachResult(BaseModel):
