@@ -194,6 +194,8 @@ class CarStandins:
                 rec = json.loads(lines[-1])
                 run.arrived.update(rec["arrived"])
                 run.tick.update(rec["tick"])
+                cars_here = min(-(-CARS // CAR_PROCESSES), CARS - self.procs.index(proc) * -(-CARS // CAR_PROCESSES))
+                run.estop_missed += (cars_here - len(rec["estop"])) * len(run.estops_sent)  # never latched at all
                 for times in rec["estop"].values():
                     for i, t_sent in enumerate(run.estops_sent):
                         t_next = run.estops_sent[i + 1] if i + 1 < len(run.estops_sent) else float("inf")
