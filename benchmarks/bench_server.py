@@ -1,24 +1,29 @@
-"""Classroom server benchmark (`make bench`): block -> car latency, emergency stop, memory.
+"""Classroom server benchmark (`python -m benchmarks server`): where a block's time goes, and how much is ours.
 
-What runs, all real and on loopback: the classroom server (its own process; benchmarks/server_probe.py
-runs it exactly as `dojo server` does, plus an event-loop-lag and GC probe), 30 `dojo car --sim` processes
-each with a flight recorder, and kids as socket.io clients in this process sending the same `block`
-event the SDK sends. Side by side in the same run, the BASELINE (benchmarks/ws_relay.py): a bare
-aiohttp WebSocket relay making the same two hops, kid socket -> relay -> car-side socket.
+Two systems in one run, with the same kids, cars and teacher, all real processes on loopback:
 
-Latency = the car side's time.monotonic() when the request is in the car runtime (flight recorder
-`request` record, written right after the executor took it) minus this process's time.monotonic()
-just before the kid's emit. CLOCK_MONOTONIC is one clock for every process on the machine.
-Phases: all 30 kids connected (their cars' telemetry flowing to them) with 1 of them driving, then
-all 30 driving. Also shown: until the first control-loop tick that drives the skill (`cmd` record), which adds the
-tick wait (50 Hz: up to 20 ms), and the emergency stop from the teacher's HTTP request to each car's
-`estop` record.
+- BASELINE, the bare relay (benchmarks/sio_relay.py): python-socketio, kid -> server -> car and back,
+  telemetry forwarded to the kid and the teacher, heartbeats, e-stop to every car; no logic at all;
+- MIKRO-DOJO: the classroom server exactly as `dojo server` runs it (benchmarks/server_probe.py adds the
+  event-loop, GC and hop probes).
+
+On the car side both get the same stand-ins (benchmarks/car_standin.py: the /car protocol, telemetry at
+20 Hz, a 50 Hz tick timer, CAR_PROCESSES processes), so the car side costs the machine the same in both;
+the real car runtime is measured on its own (benchmarks/bench_runtime.py). 30 kids are socket.io clients
+in KID_PROCESSES processes (benchmarks/kid_clients.py), sending the `block` event the SDK sends (with a
+`ref` the hop probes key on); one teacher socket in this process watches every car's telemetry. Phases: everybody connected and idle (telemetry only),
+one kid driving, all 30 driving (a block each every CALL_PERIOD_S at most), then the teacher's
+e-stop ESTOP_REPS times (each followed by a reset of every car).
+
+Hops, all time.monotonic() (CLOCK_MONOTONIC: one clock for every process on the machine): kid send ->
+server receive -> gate passed -> emit to the car link -> car receive -> first motor tick (the stand-in's
+next 50 Hz tick). Server CPU per block = the server process's CPU time in the 30-kid phase / blocks
+answered in it (telemetry, heartbeats and the teacher's view included: what a block costs in a class).
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import json
 import os
 import secrets
@@ -27,73 +32,112 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
-import requests
 import socketio
-from aiohttp import ClientSession
+from aiohttp import ClientSession, ClientTimeout
 
-from robot_runtime.recorder import read_log
+from benchmarks.kid_clients import CALL_PERIOD_S
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CARS = 30  # a full class: 30 kids, each on their own simulated car
-PHASES = (1, 30)  # concurrent kids driving: one alone, then the whole class
-PHASE_S = {1: 12.0, 30: 5.0}  # seconds per phase: a lone kid waits ~0.4 s per 2 cm move, so it needs longer
-CALL_PERIOD_S = 0.25  # a kid's program sends at most 4 blocks a second (short moves back and forth)
-ESTOP_REPS = 6  # emergency stops of the whole class: 6 x 30 = 180 car samples
-TARGET_P99_MS = 10.0
-TARGET_RATIO = 3.0
-TARGET_ESTOP_P99_MS = 50.0
+# A full class: 30 kids, each on their own car. BENCH_SERVER_CARS=10 runs a smaller class, for a
+# machine too busy to carry 30 (the report says which size it ran; compare only runs of one size).
+CARS = int(os.environ.get("BENCH_SERVER_CARS", "30"))
+CAR_PROCESSES = min(5, CARS)  # stand-ins per process: CARS / CAR_PROCESSES
+KID_PROCESSES = min(5, CARS)  # kids per process: CARS / KID_PROCESSES
+PHASES = (0, 1, CARS)  # kids driving: none (telemetry only), one alone, the whole class
+PHASE_S = {0: 3.0, 1: 5.0, CARS: 10.0}
+PHASE_GAP_S = 0.5  # between phases: the last answers of one phase are not counted in the next
+ESTOP_REPS = 6  # 6 x 30 = 180 car samples
+SETTLE_S = 0.4  # after an e-stop, before the reset: every car has latched by then
+TARGET_RATIO = 2.0  # block -> car p99 at 30 kids, times the bare relay's
+TARGET_LAG_P99_MS = 5.0
+TARGET_ESTOP_P99_MS = 20.0
 
-STARTUP_TIMEOUT_S = 120.0  # 30 car processes importing pydantic/socketio on a shared 2-core box
-HTTP_TIMEOUT_S = 10.0  # loopback HTTP under benchmark load
-CALL_TIMEOUT_S = 15.0  # a 2 cm move finishes in ~0.2 s; the server answers everything within its own timeouts
-STOP_TIMEOUT_S = 15.0  # processes get this long to exit after SIGTERM before SIGKILL
-SETTLE_S = 0.5  # after an e-stop, before the reset: every car has logged its stop by then
+STARTUP_TIMEOUT_S = 120.0  # processes importing pydantic/socketio on a shared 2-core box
+HTTP_TIMEOUT_S = 30.0  # loopback HTTP on a busy machine
+CALL_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 15.0
 
 
 @dataclass
 class Call:
     phase: int
-    kid: int
-    key: str  # request_id (classroom) or message id (baseline)
+    ref: str
     t_sent: float
     t_reply: float
+    request_id: str
 
 
 @dataclass
 class Run:
+    name: str
     calls: list[Call] = field(default_factory=list)
-    arrived: dict[str, float] = field(default_factory=dict)  # key -> car-side arrival time
-    first_tick: dict[str, float] = field(default_factory=dict)  # key -> first motor tick of it (classroom only)
-    estops_sent: list[float] = field(default_factory=list)  # t just before each teacher e-stop request
-    estop_ms: list[float] = field(default_factory=list)  # per car and e-stop: request sent -> car latched
-    estop_missed: int = 0
-    rss_mb: float = 0.0
-    server_cpu: dict[int, float] = field(default_factory=dict)  # phase -> server CPU % (100 = one core)
-    machine_cpu: dict[int, float] = field(default_factory=dict)  # phase -> whole machine CPU % (all cores)
-    cars_cpu: dict[int, float] = field(default_factory=dict)  # phase -> the 30 car processes together
-    kids_cpu: dict[int, float] = field(default_factory=dict)  # phase -> this process (the 30 kids' clients)
     statuses: dict[str, int] = field(default_factory=dict)
-    phase_windows: dict[int, tuple[float, float]] = field(default_factory=dict)  # phase -> (start, end)
-    loop_lag_ms: dict[int, list[float]] = field(default_factory=dict)  # phase -> server event-loop lag samples
-    gc_pauses_ms: dict[int, list[tuple[int, float]]] = field(default_factory=dict)  # phase -> (generation, ms)
+    hops: dict[str, dict[str, Any]] = field(default_factory=dict)  # ref -> recv / gate / emit / request_id
+    arrived: dict[str, float] = field(default_factory=dict)  # request_id -> car receive
+    tick: dict[str, float] = field(default_factory=dict)  # request_id -> first motor tick
+    estops_sent: list[float] = field(default_factory=list)
+    estop_ms: list[float] = field(default_factory=list)  # per car and stop: request sent -> car latched
+    estop_missed: int = 0
+    windows: dict[int, tuple[float, float]] = field(default_factory=dict)  # phase -> (start, end)
+    server_cpu_s: dict[int, float] = field(default_factory=dict)  # phase -> server CPU seconds
+    machine_cpu: dict[int, float] = field(default_factory=dict)  # phase -> whole machine % busy
+    blocks: dict[int, int] = field(default_factory=dict)  # phase -> blocks answered
+    lag: list[tuple[float, float]] = field(default_factory=list)
+    gc: list[tuple[float, int, float]] = field(default_factory=list)
+    rss_mb: float = 0.0
 
-    def latencies_ms(self, phase: int, until: dict[str, float] | None = None) -> list[float]:
+    def car_ms(self, phase: int, until: dict[str, float] | None = None) -> list[float]:
         until = self.arrived if until is None else until
-        return [(until[c.key] - c.t_sent) * 1000 for c in self.calls if c.phase == phase and c.key in until]
+        return [(until[c.request_id] - c.t_sent) * 1000 for c in self.calls if c.phase == phase and c.request_id in until]
+
+    def hop_ms(self, phase: int, a: str, b: str) -> list[float]:
+        """Milliseconds between two hops of the phase's calls (a, b: send, recv, gate, emit, car, tick)."""
+        out = []
+        for c in self.calls:
+            if c.phase != phase:
+                continue
+            h = self.hops.get(c.ref, {})
+            at = {"send": c.t_sent, "recv": h.get("recv"), "gate": h.get("gate"), "emit": h.get("emit"),
+                  "car": self.arrived.get(c.request_id), "tick": self.tick.get(c.request_id)}
+            if at.get(a) is not None and at.get(b) is not None:
+                out.append((at[b] - at[a]) * 1000)
+        return out
+
+    def lag_ms(self, phase: int) -> list[float]:
+        start, end = self.windows.get(phase, (0, 0))
+        return [ms for t, ms in self.lag if start <= t < end]
+
+    def gc_ms(self, phase: int) -> list[tuple[int, float]]:
+        start, end = self.windows.get(phase, (0, 0))
+        return [(gen, ms) for t, gen, ms in self.gc if start <= t < end]
+
+    def cpu_ms_per_block(self, phase: int) -> float:
+        return self.server_cpu_s.get(phase, 0.0) * 1000 / max(1, self.blocks.get(phase, 0))
 
 
 # --- processes ---------------------------------------------------------------------------------
 
 
-def spawn(args: list[str], log_path: Path | None = None, **kw) -> subprocess.Popen:
-    out = open(log_path, "ab") if log_path else subprocess.PIPE
-    return subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, **kw)
+def spawn(args: list[str], log_path: Path, stdin: Any = subprocess.DEVNULL) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, stdin=stdin, stdout=open(log_path, "ab"),
+                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def wait_for_line(path: Path, proc: subprocess.Popen, prefix: str) -> str:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith(prefix):
+                return line
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited before printing {prefix!r}: {path.read_text()[-2000:]}")
+        time.sleep(0.05)
+    raise RuntimeError(f"no {prefix!r} within {STARTUP_TIMEOUT_S} s")
 
 
 def terminate(procs: list[subprocess.Popen]) -> None:
@@ -109,30 +153,6 @@ def terminate(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
-def read_line_with(proc: subprocess.Popen, prefix: str) -> str:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline().decode()
-        if not line:
-            raise RuntimeError(f"process exited before printing {prefix!r}")
-        if line.startswith(prefix):
-            return line
-    raise RuntimeError(f"no {prefix!r} within {STARTUP_TIMEOUT_S} s")
-
-
-def wait_for_line_in(path: Path, proc: subprocess.Popen, prefix: str) -> str:
-    """For chatty processes: their output goes to a file (a pipe nobody drains would block them)."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        for line in path.read_text(errors="replace").splitlines():
-            if line.startswith(prefix):
-                return line
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited before printing {prefix!r}: {path.read_text()[-2000:]}")
-        time.sleep(0.05)
-    raise RuntimeError(f"no {prefix!r} within {STARTUP_TIMEOUT_S} s")
-
-
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -140,11 +160,181 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
 
 
-# --- the classroom server ----------------------------------------------------------------------
+class CarStandins:
+    """CARS stand-in cars in CAR_PROCESSES processes; their records come back when they are stopped."""
+
+    def __init__(self, url: str, tmp: Path, tokens: dict[str, str]) -> None:
+        token_file = tmp / "car-tokens.json"
+        token_file.write_text(json.dumps(tokens))
+        per = -(-CARS // CAR_PROCESSES)
+        self.logs = [tmp / f"cars-{i}.out" for i in range(CAR_PROCESSES)]
+        for log in self.logs:
+            log.write_text("")
+        self.procs = [spawn(["-m", "benchmarks.car_standin", "--url", url, "--first", str(1 + i * per),
+                             "--cars", str(min(per, CARS - i * per)),
+                             "--tokens", str(token_file)], self.logs[i], stdin=subprocess.PIPE)
+                      for i in range(CAR_PROCESSES)]
+
+    def wait_ready(self) -> None:
+        for proc, log in zip(self.procs, self.logs):
+            wait_for_line(log, proc, "CARS READY")
+
+    def stop(self, run: Run) -> None:
+        for proc in self.procs:
+            if proc.stdin and not proc.stdin.closed:
+                proc.stdin.close()  # the stand-ins print their records, then exit
+        for proc, log in zip(self.procs, self.logs):
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                terminate([proc])
+                continue
+            lines = [l for l in log.read_text().splitlines() if l.startswith("{")]
+            if lines:
+                rec = json.loads(lines[-1])
+                run.arrived.update(rec["arrived"])
+                run.tick.update(rec["tick"])
+                cars_here = min(-(-CARS // CAR_PROCESSES), CARS - self.procs.index(proc) * -(-CARS // CAR_PROCESSES))
+                run.estop_missed += (cars_here - len(rec["estop"])) * len(run.estops_sent)  # never latched at all
+                for times in rec["estop"].values():
+                    for i, t_sent in enumerate(run.estops_sent):
+                        t_next = run.estops_sent[i + 1] if i + 1 < len(run.estops_sent) else float("inf")
+                        hit = next((t for t in times if t_sent <= t < t_next), None)
+                        if hit is None:
+                            run.estop_missed += 1
+                        else:
+                            run.estop_ms.append((hit - t_sent) * 1000)
+
+
+# --- one system: kids, teacher, phases, e-stops -------------------------------------------------
+
+
+@dataclass
+class System:
+    """How this run talks to one of the two servers."""
+
+    name: str
+    url: str
+    kid_auth: list[dict[str, Any]]  # per kid: the socket.io auth
+    teacher_headers: dict[str, str]
+    estop: Any  # async (session) -> None: one e-stop of every car, returns once the server answered
+    reset: Any  # async (session) -> None: every car reset
+
+
+async def drive(system: System, server: psutil.Process, run: Run, tmp: Path) -> None:
+    kids = KidClients(system.url, tmp, system.kid_auth)
+    kids.wait_ready()
+    teacher = socketio.AsyncClient(reconnection=False)
+    seen = [0]
+    teacher.on("telemetry", lambda data: seen.__setitem__(0, seen[0] + 1), namespace="/teacher")
+    await teacher.connect(system.url, namespaces=["/teacher"], headers=system.teacher_headers, transports=["websocket"],
+                          wait_timeout=HTTP_TIMEOUT_S)
+    t = time.monotonic() + 1.0  # the welcome messages settle
+    schedule = []
+    for phase in PHASES:
+        schedule.append((phase, t, t + PHASE_S[phase]))
+        t += PHASE_S[phase] + PHASE_GAP_S
+    kids.start(schedule)
+    for phase, start, end in schedule:
+        await asyncio.sleep(max(0.0, start - time.monotonic()))
+        cpu0 = server.cpu_times()
+        psutil.cpu_percent(None)
+        while time.monotonic() < end:
+            run.rss_mb = max(run.rss_mb, server.memory_info().rss / 2**20)
+            await asyncio.sleep(0.25)
+        cpu1 = server.cpu_times()
+        run.server_cpu_s[phase] = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+        run.machine_cpu[phase] = psutil.cpu_percent(None)
+        run.windows[phase] = (start, time.monotonic())
+    await asyncio.get_running_loop().run_in_executor(None, kids.results, run)
+    async with ClientSession(timeout=ClientTimeout(total=HTTP_TIMEOUT_S)) as http:
+        for _ in range(ESTOP_REPS):
+            t0 = time.monotonic()
+            await system.estop(http)
+            run.estops_sent.append(t0)
+            await asyncio.sleep(SETTLE_S)
+            await system.reset(http)
+            await asyncio.sleep(0.2)
+    await teacher.disconnect()
+    if not seen[0]:
+        raise RuntimeError(f"{system.name}: the teacher saw no telemetry")
+
+
+class KidClients:
+    """CARS kids in KID_PROCESSES processes (benchmarks/kid_clients.py)."""
+
+    def __init__(self, url: str, tmp: Path, auths: list[dict[str, Any]]) -> None:
+        self.procs, self.logs = [], []
+        for p in range(KID_PROCESSES):
+            mine = [[i, auth] for i, auth in enumerate(auths) if i % KID_PROCESSES == p]
+            kid_file = tmp / f"kids-{p}.json"
+            kid_file.write_text(json.dumps(mine))
+            log = tmp / f"kids-{p}.out"
+            log.write_text("")
+            self.logs.append(log)
+            self.procs.append(spawn(["-m", "benchmarks.kid_clients", "--url", url, "--kids", str(kid_file)], log,
+                                    stdin=subprocess.PIPE))
+
+    def wait_ready(self) -> None:
+        for proc, log in zip(self.procs, self.logs):
+            wait_for_line(log, proc, "KIDS READY")
+
+    def start(self, schedule: list[tuple[int, float, float]]) -> None:
+        for proc in self.procs:
+            proc.stdin.write((json.dumps(schedule) + "\n").encode())
+            proc.stdin.flush()
+
+    def results(self, run: Run) -> None:
+        for proc, log in zip(self.procs, self.logs):
+            proc.wait(timeout=STARTUP_TIMEOUT_S)
+            lines = [l for l in log.read_text().splitlines() if l.startswith("{")]
+            if not lines:
+                raise RuntimeError(f"kid clients printed no results: {log.read_text()[-2000:]}")
+            rec = json.loads(lines[-1])
+            for phase, ref, t0, t1, request_id in rec["calls"]:
+                run.blocks[phase] = run.blocks.get(phase, 0) + 1
+                if request_id:
+                    run.calls.append(Call(phase, ref, t0, t1, request_id))
+            for status, n in rec["statuses"].items():
+                run.statuses[status] = run.statuses.get(status, 0) + n
+
+
+def run_relay(tmp: Path) -> Run:
+    run = Run("bare relay")
+    probe_file = tmp / "relay-probe.json"
+    log = tmp / "relay.out"
+    relay = spawn(["-m", "benchmarks.sio_relay", "--port", "0", "--probe-file", str(probe_file)], log, stdin=subprocess.PIPE)
+    cars = None
+    try:
+        url = wait_for_line(log, relay, "RELAY ON ").split()[2]
+        cars = CarStandins(url, tmp, {})
+        cars.wait_ready()
+
+        async def estop(http: ClientSession) -> None:
+            async with http.post(f"{url}/estop") as resp:
+                resp.raise_for_status()
+
+        async def reset(http: ClientSession) -> None:
+            async with http.post(f"{url}/reset") as resp:
+                resp.raise_for_status()
+
+        system = System(run.name, url, [{"car": f"car-{i + 1}"} for i in range(CARS)], {}, estop, reset)
+        asyncio.run(drive(system, psutil.Process(relay.pid), run, tmp))
+    finally:
+        if cars is not None:
+            cars.stop(run)
+        if relay.stdin and not relay.stdin.closed:
+            relay.stdin.close()  # the relay writes its probe file, then exits
+        try:
+            relay.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            terminate([relay])
+    _read_probe(probe_file, run)
+    return run
 
 
 def run_classroom(tmp: Path) -> Run:
-    """The real server with 30 real car runtimes as `dojo car --sim` processes (what `dojo demo` runs)."""
+    run = Run("MIKRO-DOJO")
     tokens = {f"car-{i}": secrets.token_hex(16) for i in range(1, CARS + 1)}
     password = secrets.token_hex(8)
     config = tmp / "server.json"
@@ -153,242 +343,138 @@ def run_classroom(tmp: Path) -> Run:
         # Measure latency, not the per-kid rate limiter (5/s by default): 4 calls/s per kid stay well under.
         "rate_limits": {"blocks_per_s": 50, "burst": 50},
     }))
+    probe_file = tmp / "server-probe.json"
+    log = tmp / "server.out"
     server = spawn(["-m", "benchmarks.server_probe", "--data-dir", str(tmp / "server"), "--config", str(config),
-                    "--probe-file", str(tmp / "probe.json")], log_path=tmp / "server.out")
-    cars: list[subprocess.Popen] = []
+                    "--probe-file", str(probe_file)], log)
+    cars = None
     try:
-        url = wait_for_line_in(tmp / "server.out", server, "MIKRO-DOJO server on ").split()[3]
-        for car_id, token in tokens.items():
-            cars.append(spawn(["-m", "dojo", "car", "--sim", "--name", car_id, "--server", url, f"--token={token}",
-                               "--log", str(tmp / f"{car_id}.jsonl")], log_path=tmp / f"{car_id}.out"))
-        wait_for_cars(url, CARS)
-        kids = [requests.post(f"{url}/api/join", json={"class_code": "BENCH", "name": f"Kid{chr(65 + i // 26)}{chr(65 + i % 26)}"},
-                              timeout=HTTP_TIMEOUT_S).json() for i in range(CARS)]
-        cars_of_kids = sorted(str(k.get("car_id")) for k in kids)
-        assert len(set(cars_of_kids)) == CARS, f"every kid should have a car of their own: {cars_of_kids}"
-        run = asyncio.run(drive_classroom(url, kids, psutil.Process(server.pid), [psutil.Process(c.pid) for c in cars]))
-        run.estops_sent = emergency_stops(url, password, list(tokens))
+        url = wait_for_line(log, server, "MIKRO-DOJO server on ").split()[3]
+        cars = CarStandins(url, tmp, tokens)
+        cars.wait_ready()
+        asyncio.run(_classroom(url, password, psutil.Process(server.pid), run, tmp))
     finally:
-        terminate(cars)  # cars flush their flight recorders on SIGTERM
+        if cars is not None:
+            cars.stop(run)
         terminate([server])
-    for car_id in tokens:
-        read_flight_log(tmp / f"{car_id}.jsonl", run)
-    probe = json.loads((tmp / "probe.json").read_text())
-    for phase, (start, end) in run.phase_windows.items():
-        run.loop_lag_ms[phase] = [ms for t, ms in probe["lag"] if start <= t < end]
-        run.gc_pauses_ms[phase] = [(gen, ms) for t, gen, ms in probe["gc"] if start <= t < end]
+    _read_probe(probe_file, run)
     return run
 
 
-def wait_for_cars(url: str, n: int) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if requests.get(f"{url}/api/health", timeout=HTTP_TIMEOUT_S).json()["cars_connected"] == n:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{n} cars did not connect within {STARTUP_TIMEOUT_S} s")
+async def _classroom(url: str, password: str, server: psutil.Process, run: Run, tmp: Path) -> None:
+    async with ClientSession(timeout=ClientTimeout(total=HTTP_TIMEOUT_S)) as http:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while (await (await http.get(f"{url}/api/health")).json())["cars_connected"] < CARS:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{CARS} cars did not connect within {STARTUP_TIMEOUT_S} s")
+            await asyncio.sleep(0.2)
+        kids = []
+        for i in range(CARS):
+            async with http.post(f"{url}/api/join", json={"class_code": "BENCH",
+                                                          "name": f"Kid{chr(65 + i // 26)}{chr(65 + i % 26)}"}) as resp:
+                kids.append(await resp.json())
+        assert len({k.get("car_id") for k in kids}) == CARS, "every kid should have a car of their own"
+        async with http.post(f"{url}/api/teacher/login", json={"password": password}) as resp:
+            resp.raise_for_status()
+            csrf = (await resp.json())["csrf_token"]
+            cookie = "; ".join(f"{name}={morsel.value}" for name, morsel in resp.cookies.items())
+    car_ids = [f"car-{i}" for i in range(1, CARS + 1)]
+
+    def teacher_session() -> ClientSession:
+        return ClientSession(timeout=ClientTimeout(total=HTTP_TIMEOUT_S), headers={"Cookie": cookie, "X-CSRF-Token": csrf})
+
+    async def estop(_: ClientSession) -> None:
+        async with teacher_session() as t, t.post(f"{url}/api/teacher/estop", json={"reason": "benchmark"}) as resp:
+            resp.raise_for_status()
+
+    async def reset(_: ClientSession) -> None:
+        async with teacher_session() as t:
+            for car_id in car_ids:
+                async with t.post(f"{url}/api/teacher/cars/{car_id}/reset", json={}) as resp:
+                    resp.raise_for_status()
+
+    system = System(run.name, url, [{"token": k["token"]} for k in kids], {"Cookie": cookie}, estop, reset)
+    await drive(system, server, run, tmp)
 
 
-async def drive_classroom(url: str, kids: list[dict], server: psutil.Process, cars: list[psutil.Process]) -> Run:
-    run = Run()
-    clients = []
-    for kid in kids:
-        sio = socketio.AsyncClient(reconnection=False)
-        await sio.connect(url, namespaces=["/kid"], auth={"token": kid["token"]}, transports=["websocket"],
-                          wait_timeout=HTTP_TIMEOUT_S)
-        clients.append(sio)
-
-    async def kid_loop(i: int, phase: int, until: float) -> None:
-        forward = True
-        while time.monotonic() < until:
-            block = "move_forward" if forward else "move_backward"  # back and forth: the car stays in its lane
-            forward = not forward
-            t0 = time.monotonic()
-            reply = await clients[i].call("block", {"block": block, "args": {"distance": 2}, "source": "python"},
-                                          namespace="/kid", timeout=CALL_TIMEOUT_S)
-            status = f"{reply.get('status', '?')}" + (f" ({reply['rule']})" if reply.get("rule") else "")
-            run.statuses[status] = run.statuses.get(status, 0) + 1
-            if reply.get("request_id"):
-                run.calls.append(Call(phase, i, reply["request_id"], t0, time.monotonic()))
-            await asyncio.sleep(max(0.0, t0 + CALL_PERIOD_S - time.monotonic()))
-
-    me = psutil.Process()
-
-    async def sample(phase: int, until: float) -> None:
-        server.cpu_percent(None)
-        me.cpu_percent(None)
-        for car in cars:
-            car.cpu_percent(None)
-        psutil.cpu_percent(None)
-        while time.monotonic() < until:
-            run.rss_mb = max(run.rss_mb, server.memory_info().rss / 2**20)
-            await asyncio.sleep(0.25)
-        run.server_cpu[phase] = server.cpu_percent(None)
-        run.cars_cpu[phase] = sum(car.cpu_percent(None) for car in cars)
-        run.kids_cpu[phase] = me.cpu_percent(None)
-        run.machine_cpu[phase] = psutil.cpu_percent(None)
-
-    for phase in PHASES:
-        start = time.monotonic()
-        until = start + PHASE_S[phase]
-        await asyncio.gather(sample(phase, until), *(kid_loop(i, phase, until) for i in range(phase)))
-        run.phase_windows[phase] = (start, time.monotonic())
-    for sio in clients:
-        await sio.disconnect()
-    return run
-
-
-def emergency_stops(url: str, password: str, car_ids: list[str]) -> list[float]:
-    """The teacher's e-stop button ESTOP_REPS times (each followed by a reset of every car)."""
-    teacher = requests.Session()
-    login = teacher.post(f"{url}/api/teacher/login", json={"password": password}, timeout=HTTP_TIMEOUT_S)
-    login.raise_for_status()
-    teacher.headers["X-CSRF-Token"] = login.json()["csrf_token"]
-    sent = []
-    for _ in range(ESTOP_REPS):
-        t0 = time.monotonic()
-        teacher.post(f"{url}/api/teacher/estop", json={"reason": "benchmark"}, timeout=HTTP_TIMEOUT_S).raise_for_status()
-        sent.append(t0)
-        time.sleep(SETTLE_S)
-        with ThreadPoolExecutor(max_workers=8) as pool:  # the teacher resets every car
-            for resp in pool.map(lambda car_id: teacher.post(f"{url}/api/teacher/cars/{car_id}/reset", json={},
-                                                             timeout=HTTP_TIMEOUT_S), car_ids):
-                resp.raise_for_status()
-    return sent
-
-
-def read_flight_log(path: Path, run: Run) -> None:
-    records = read_log(path)
-    requests_at = {}
-    for rec in records:
-        if rec["k"] == "request" and isinstance(rec.get("request"), dict):
-            requests_at[rec["request"]["request_id"]] = rec["t"]
-    run.arrived.update(requests_at)
-    ticks = [r["t"] for r in records if r["k"] == "cmd" and r.get("src") not in (None, "", "idle")]
-    ticks.sort()
-
-    for key, t in requests_at.items():
-        i = bisect.bisect_left(ticks, t)
-        if i < len(ticks) and ticks[i] - t < 1.0:
-            run.first_tick[key] = ticks[i]
-    latched = sorted(r["t"] for r in records if r["k"] == "note" and r.get("what") == "estop")
-    for i, t_sent in enumerate(run.estops_sent):
-        t_next = run.estops_sent[i + 1] if i + 1 < len(run.estops_sent) else float("inf")
-        hit = next((t for t in latched if t_sent <= t < t_next), None)
-        if hit is None:
-            run.estop_missed += 1
-        else:
-            run.estop_ms.append((hit - t_sent) * 1000)
-
-
-# --- the baseline ------------------------------------------------------------------------------
-
-
-def run_baseline() -> Run:
-    """The relay and one car-side process per car, like the classroom's 30 car processes."""
-    relay = spawn(["-m", "benchmarks.ws_relay", "relay", "--port", "0"], stdin=subprocess.PIPE)
-    cars: list[subprocess.Popen] = []
-    try:
-        port = int(read_line_with(relay, "RELAY PORT ").split()[2])
-        url = f"ws://127.0.0.1:{port}"
-        cars = [spawn(["-m", "benchmarks.ws_relay", "cars", "--url", url, "--cars", "1", "--first", str(i)],
-                      stdin=subprocess.PIPE) for i in range(1, CARS + 1)]
-        for car in cars:
-            read_line_with(car, "CARS READY")
-        run = asyncio.run(drive_baseline(url))
-        for car in cars:
-            car.stdin.close()  # the car side prints what arrived when, then exits
-            for car_id, items in json.loads(car.stdout.readline()).items():
-                for msg_id, t in items:
-                    run.arrived[str(msg_id)] = t
-    finally:
-        for p in (relay, *cars):
-            if p.stdin and not p.stdin.closed:
-                p.stdin.close()
-        terminate([relay, *cars])
-    return run
-
-
-async def drive_baseline(url: str) -> Run:
-    run = Run()
-    ids = iter(range(1, 10**9))
-    async with ClientSession() as session:
-        sockets = [await session.ws_connect(f"{url}/kid?car=car-{i + 1}", timeout=HTTP_TIMEOUT_S) for i in range(CARS)]
-        waiting: dict[int, asyncio.Future] = {}
-
-        async def reader(ws) -> None:  # every kid reads its car's telemetry all the time, like the SDK
-            async for msg in ws:
-                data = json.loads(msg.data)
-                if "ok" in data and data["id"] in waiting:
-                    waiting.pop(data["id"]).set_result(data)
-
-        readers = [asyncio.create_task(reader(ws)) for ws in sockets]
-
-        async def kid_loop(i: int, phase: int, until: float) -> None:
-            forward = True
-            while time.monotonic() < until:
-                msg_id = next(ids)
-                block = "move_forward" if forward else "move_backward"
-                forward = not forward
-                waiting[msg_id] = asyncio.get_running_loop().create_future()
-                t0 = time.monotonic()
-                await sockets[i].send_str(json.dumps({"id": msg_id, "block": block, "args": {"distance": 2}}))
-                await asyncio.wait_for(waiting[msg_id], CALL_TIMEOUT_S)
-                run.calls.append(Call(phase, i, str(msg_id), t0, time.monotonic()))
-                await asyncio.sleep(max(0.0, t0 + CALL_PERIOD_S - time.monotonic()))
-
-        for phase in PHASES:
-            until = time.monotonic() + PHASE_S[phase]
-            await asyncio.gather(*(kid_loop(i, phase, until) for i in range(phase)))
-        for ws in sockets:
-            await ws.close()
-        await asyncio.gather(*readers, return_exceptions=True)
-    return run
+def _read_probe(path: Path, run: Run) -> None:
+    probe = json.loads(path.read_text())
+    run.lag, run.gc, run.hops = probe["lag"], probe["gc"], probe["hops"]
 
 
 # --- report ------------------------------------------------------------------------------------
 
 
 def row(label: str, ms: list[float]) -> str:
-    return f"  {label:<46} {pct(ms, 50):8.2f} {pct(ms, 99):8.2f} {max(ms, default=float('nan')):8.2f} {len(ms):6d}"
+    return f"  {label:<52} {pct(ms, 50):8.2f} {pct(ms, 99):8.2f} {max(ms, default=float('nan')):8.2f} {len(ms):6d}"
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report(base: Run, real: Run) -> dict[str, float]:
+    full = PHASES[-1]
+    print(f"\n  {'block sent -> (ms)':<52} {'p50':>8} {'p99':>8} {'max':>8} {'n':>6}")
+    for phase in PHASES[1:]:
+        kids = f"{phase} kid{'s' if phase > 1 else ''}"
+        print(row(f"bare relay, {kids}: at the car", base.car_ms(phase)))
+        print(row(f"MIKRO-DOJO, {kids}: at the car", real.car_ms(phase)))
+        print(row(f"MIKRO-DOJO, {kids}: first motor tick (50 Hz)", real.car_ms(phase, real.tick)))
+    print(f"\n  {f'where the time goes at {full} kids (ms)':<52} {'p50':>8} {'p99':>8} {'max':>8} {'n':>6}")
+    for a, b, what in (("send", "recv", "kid send -> server receive"), ("recv", "gate", "server receive -> gate passed"),
+                       ("gate", "emit", "gate -> emit to the car link"), ("recv", "emit", "server receive -> emit"),
+                       ("emit", "car", "emit -> car receive"), ("car", "tick", "car receive -> first motor tick")):
+        for run in (base, real):
+            ms = run.hop_ms(full, a, b)
+            if ms:
+                print(row(f"{run.name}: {what}", ms))
+    p99, base_p99 = pct(real.car_ms(full), 99), pct(base.car_ms(full), 99)
+    ratio = p99 / base_p99 if base_p99 else float("nan")
+    print(f"\n  block -> car p99 at {full} kids: {p99:.2f} ms = {ratio:.2f}x the bare relay's {base_p99:.2f} ms "
+          f"(target <= {TARGET_RATIO:g}x: {met(ratio <= TARGET_RATIO)})")
+    print(f"  block answers: MIKRO-DOJO {real.statuses}, bare relay {base.statuses}")
+    for run in (base, real):
+        for phase in PHASES:
+            lag, pauses = run.lag_ms(phase), run.gc_ms(phase)
+            print(f"  {run.name} event-loop lag, {phase} kids driving: p50 {pct(lag, 50):.2f} ms, p99 {pct(lag, 99):.2f} ms, "
+                  f"max {max(lag, default=float('nan')):.2f} ms; GC pauses {len(pauses)} (gen2 "
+                  f"{sum(1 for g, _ in pauses if g == 2)}), longest {max((ms for _, ms in pauses), default=0.0):.2f} ms")
+    lag99 = pct(real.lag_ms(full), 99)
+    print(f"  MIKRO-DOJO lag p99 at {full} kids: {lag99:.2f} ms (target <= {TARGET_LAG_P99_MS:g} ms: "
+          f"{met(lag99 <= TARGET_LAG_P99_MS)})")
+    print()
+    for run in (base, real):
+        print(f"  {run.name} server CPU: idle class {run.server_cpu_s.get(0, 0) / PHASE_S[0] * 100:.1f} % of a core "
+              f"(telemetry, heartbeats); {full} kids {run.server_cpu_s.get(full, 0) / PHASE_S[full] * 100:.1f} %, "
+              f"{run.cpu_ms_per_block(full):.2f} ms CPU per block ({run.blocks.get(full, 0)} blocks); "
+              f"machine {run.machine_cpu.get(full, 0):.0f} % busy of {os.cpu_count()} cores")
+    cpu_ratio = real.cpu_ms_per_block(full) / max(1e-9, base.cpu_ms_per_block(full))
+    print(f"  MIKRO-DOJO CPU per block = {cpu_ratio:.2f}x the bare relay's")
+    print(f"\n  {'teacher e-stop request -> car latched (ms)':<52} {'p50':>8} {'p99':>8} {'max':>8} {'n':>6}")
+    for run in (base, real):
+        print(row(f"{run.name}: {ESTOP_REPS} stops x {CARS} cars", run.estop_ms))
+    e99 = pct(real.estop_ms, 99)
+    print(f"  MIKRO-DOJO p99 {e99:.2f} ms (target <= {TARGET_ESTOP_P99_MS:g} ms: {met(e99 <= TARGET_ESTOP_P99_MS)}); "
+          f"car stops never latched: {real.estop_missed} (relay {base.estop_missed})")
+    print(f"\n  server RSS: MIKRO-DOJO {real.rss_mb:.1f} MB, bare relay {base.rss_mb:.1f} MB (peak)")
+    return {"p99_ms": p99, "relay_p99_ms": base_p99, "ratio": ratio, "lag_p99_ms": lag99, "estop_p99_ms": e99,
+            "cpu_ms_per_block": real.cpu_ms_per_block(full), "relay_cpu_ms_per_block": base.cpu_ms_per_block(full)}
 
 
 def main() -> None:
     load = os.getloadavg()
-    print(f"{CARS} cars, phases of {'/'.join(f'{v:g}' for v in PHASE_S.values())} s, one block per kid every {CALL_PERIOD_S * 1000:.0f} ms at most; "
-          f"load average before: {load[0]:.2f} ({os.cpu_count()} cores, shared)", flush=True)
-    base = run_baseline()
+    print(f"{CARS} kids, {CARS} stand-in cars in {CAR_PROCESSES} processes, 1 teacher; phases "
+          f"{', '.join(f'{p} driving {s:g} s' for p, s in PHASE_S.items())}; a block per kid every "
+          f"{CALL_PERIOD_S * 1000:.0f} ms at most; load average before: {load[0]:.2f} ({os.cpu_count()} cores, shared)",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
+        base = run_relay(Path(tmp))
         real = run_classroom(Path(tmp))
-    print(f"\n  {'block sent -> car (ms)':<46} {'p50':>8} {'p99':>8} {'max':>8} {'n':>6}")
-    for phase in PHASES:
-        kids = f"{phase} kid{'s' if phase > 1 else ''}"
-        print(row(f"MIKRO-DOJO {kids}: in the car runtime", real.latencies_ms(phase)))
-        print(row(f"baseline relay {kids}: at the car socket", base.latencies_ms(phase)))
-        print(row(f"MIKRO-DOJO {kids}: first motor tick (50 Hz)", real.latencies_ms(phase, real.first_tick)))
-    p99, base_p99 = pct(real.latencies_ms(PHASES[-1]), 99), pct(base.latencies_ms(PHASES[-1]), 99)
-    ratio = p99 / base_p99 if base_p99 else float("nan")
-    print(f"\n  p99 at {PHASES[-1]} kids: {p99:.2f} ms (target <= {TARGET_P99_MS:g} ms: "
-          f"{'met' if p99 <= TARGET_P99_MS else 'MISSED'}), {ratio:.1f}x the baseline "
-          f"(target <= {TARGET_RATIO:g}x: {'met' if ratio <= TARGET_RATIO else 'MISSED'})")
-    print(f"  block answers: {real.statuses}")
-    for phase in PHASES:
-        lag, pauses = real.loop_lag_ms.get(phase, []), real.gc_pauses_ms.get(phase, [])
-        worst_gc = max((ms for _, ms in pauses), default=0.0)
-        print(f"  server event-loop lag, {phase} kid{'s' if phase > 1 else ''}: p50 {pct(lag, 50):.2f} ms, "
-              f"p99 {pct(lag, 99):.2f} ms, max {max(lag, default=float('nan')):.2f} ms; GC pauses: {len(pauses)} "
-              f"(gen2: {sum(1 for g, _ in pauses if g == 2)}), longest {worst_gc:.2f} ms")
-    for p in PHASES:
-        print(f"  CPU, {p} kid{'s' if p > 1 else ''} (100 % = one core): server {real.server_cpu.get(p, 0):.1f} %, "
-              f"30 cars {real.cars_cpu.get(p, 0):.1f} %, kid clients {real.kids_cpu.get(p, 0):.1f} %; "
-              f"whole machine {real.machine_cpu.get(p, 0):.0f} % busy of {os.cpu_count()} cores")
-    e99 = pct(real.estop_ms, 99)
-    print(f"\n  {'teacher e-stop request -> car latched (ms)':<46} {'p50':>8} {'p99':>8} {'max':>8} {'n':>6}")
-    print(row(f"{ESTOP_REPS} stops x {CARS} cars", real.estop_ms))
-    print(f"  p99 {e99:.2f} ms (target <= {TARGET_ESTOP_P99_MS:g} ms: {'met' if e99 <= TARGET_ESTOP_P99_MS else 'MISSED'}); "
-          f"car stops never logged: {real.estop_missed}")
-    print(f"\n  server RSS with {CARS} kids and {CARS} cars: {real.rss_mb:.1f} MB (peak, sampled every 250 ms)")
+    summary = report(base, real)
     print(f"  load average after: {os.getloadavg()[0]:.2f}  (other work on the machine inflates every number above)")
+    if os.environ.get("BENCH_SERVER_JSON"):
+        Path(os.environ["BENCH_SERVER_JSON"]).write_text(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from robot_runtime.arena import Arena, Cone, Wall
 from robot_runtime.clock import ManualClock
 from robot_runtime.config import CarConfig, HardLimits
 from robot_runtime.hardware import CarSpec, Command
-from robot_runtime.protocol import DriveAction, NamedSkillAction, Pose, TurnAction
+from robot_runtime.protocol import DriveAction, NamedSkillAction, Pose, SessionLimits, TurnAction
 from robot_runtime.runtime import CarRuntime
 from robot_runtime.safety import SafetySupervisor
 from robot_runtime.sim import PHYSICS_HZ, SimCar

@@ -81,6 +81,9 @@ class CoachConfig(BaseModel):
     # The coach gets camera frames of kids' attempts, which never leave this machine: the host must be
     # local (127.0.0.0/8, localhost, ::1, or a unix socket) unless the teacher writes this in coach.json.
     allow_remote_host: bool = False
+    # the server's coach queue (server/lessons/coach_queue.py): model calls at once, for the class and per kid
+    concurrency: Annotated[int, Field(ge=1, le=16)] = 2
+    per_kid: Annotated[int, Field(ge=1, le=4)] = 1
 
     @model_validator(mode="after")
     def _frames_stay_local(self) -> "CoachConfig":

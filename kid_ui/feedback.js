@@ -32,10 +32,23 @@ export class FeedbackPanel {
     this.closeFeedback?.();
   }
 
-  /** A `feedback` event from the server (a new grade, or the teacher's override of an old one). */
+  /**
+   * A `feedback` event from the server: a new grade (stars and checks at once, coach_pending while the
+   * coach model writes), the coach's words for it later (coach_update), or the teacher's override.
+   */
   onFeedback(payload) {
     if (!payload?.attempt_id) return;
     const before = this.shown.get(payload.attempt_id);
+    if (payload.coach_update) {
+      // Only the coach's words are new: keep the celebrations of the first card, and never reopen a
+      // card the kid has closed or cover another one.
+      payload = { ...payload, unlocked: before?.unlocked || [], level_up: before?.level_up || null };
+      this.shown.set(payload.attempt_id, payload);
+      if (this.last?.attempt_id === payload.attempt_id) this.last = payload;
+      const card = this.$('feedback-card');
+      if (this.closeFeedback && card.dataset.attempt === payload.attempt_id) this.show(payload);
+      return;
+    }
     const teacherChanged = Boolean(before) && (payload.overridden !== before.overridden
       || payload.stars !== before.stars || payload.teacher_comment !== before.teacher_comment);
     this.shown.set(payload.attempt_id, payload);
@@ -52,6 +65,7 @@ export class FeedbackPanel {
     const card = this.$('feedback-card');
     card.dataset.attempt = fb.attempt_id;
     card.dataset.stars = String(fb.stars);
+    card.dataset.coach = fb.coach_pending ? 'pending' : 'done';
     card.classList.toggle('passed', Boolean(fb.passed));
     const parts = [];
     if (fb.level_up) {
@@ -77,7 +91,8 @@ export class FeedbackPanel {
     if (coach.length) {
       parts.push(el('div', 'coach', [
         el('span', 'coach-face', '☺'),
-        el('div', 'coach-words', [el('strong', '', 'Coach says'), ...coach.map((t) => el('p', '', t))]),
+        el('div', 'coach-words', [el('strong', '', 'Coach says'), ...coach.map((t) => el('p', '', t)),
+          fb.coach_pending ? el('p', 'coach-thinking', 'The coach is still thinking about your drive…') : null]),
       ]));
     }
     for (const id of fb.unlocked || []) {

@@ -17,6 +17,7 @@ from server.core.config import ServerConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHUTDOWN_TIMEOUT_S = 5.0  # open websockets get this long to close before aiohttp cancels their handlers
+GC_THRESHOLDS = (20_000, 20, 20)  # a server process's collector after start-up (default 700, 10, 10)
 
 
 class PortInUse(OSError):
@@ -89,9 +90,16 @@ def freeze_startup_objects() -> None:
     process. Freezing it keeps the collector's full passes off it: measured here, a full collection of
     the started app took ~35 ms (86k objects) and 0 ms after the freeze; 35 ms is 3.5x the whole p99
     budget of a block call, paid by whichever kid's block arrives during it.
+
+    Then the young generation is collected every GC_THRESHOLDS[0] net allocations instead of 700: a
+    class sends ~1,300 socket.io messages a second, each leaving a few hundred short-lived objects, so the
+    default ran a young collection several times per message burst and promoted in-flight messages to
+    the older generations, where the next older pass had to walk them again. Reference cycles are rare
+    on these paths (one collection still finds them; see benchmarks/bench_server.py for the pauses).
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def stop_on_signals() -> asyncio.Event:

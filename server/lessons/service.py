@@ -8,10 +8,13 @@ Lifecycle (all driven by classroom events, nothing polls the cars):
                                                           safety event and collision are appended to disk
     time limit / kid stop / teacher stop / program end -> "run_ended": record until the car stands still
     the car's link drops during the attempt            -> the attempt is cut: `interrupted` (below)
-    grading (background task)                          -> judge + frames + overlay (a thread), coach (Ollama),
-                                                          stored, progress updated (unlocks, level up),
-                                                          the core's "attempt_graded" event (the kid's
-                                                          editors get `feedback`, the console a refresh)
+    grading (background task)                          -> judge + frames + overlay (a thread), stored with
+                                                          feedback from the checks, progress updated (unlocks,
+                                                          level up), the core's "attempt_graded" event (the
+                                                          kid's editors get `feedback`, the console a refresh);
+                                                          then the coach (Ollama) through the coach queue
+                                                          (coach_queue.py): its words follow as a second
+                                                          "attempt_graded" (`coach_update`)
 
 An attempt cut by a crash (the car's link dropped while it ran, or the server died before its end was
 written) is judged from what was recorded: if the checks already pass, it is graded as usual; otherwise it
@@ -36,7 +39,7 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
-from curriculum.coach import Coach, CoachConfig, CoachImages
+from curriculum.coach import Coach, CoachConfig, CoachImages, from_checks
 from curriculum.frames import render_attempt_images
 from curriculum.gate import Refusal, lesson_refusal
 from curriculum.judge import Verdict, judge
@@ -49,6 +52,7 @@ from robot_runtime.protocol import Telemetry
 from server.core.classroom import Classroom
 from server.core.lesson_book import LessonMode
 from server.core.types import ClassroomError, Kid, Run
+from server.lessons.coach_queue import CoachJob, CoachQueue
 from server.lessons.store import AttemptStore
 from server.web.state import CLASSROOM, CONFIG, LESSONS, STORAGE
 
@@ -60,6 +64,10 @@ STOPPED_CM_S = 3.0  # the car counts as standing still below this speed (as the 
 SETTLE_MAX_S = 3.0  # after the run ends, record at most this long while the car comes to rest
 SETTLE_POLL_S = 0.05  # one telemetry period: how often the settle wait looks at the latest speed
 TIME_LIMIT_GRACE_S = 0.25  # the run is stopped this long after the lesson's time limit, not a tick earlier
+COACH_WRITING_NOTE = "the coach model is still writing; until then the feedback comes from the checks"
+COACH_OFF_NOTE = "the coach model is switched off; feedback comes from the checks alone"
+COACH_SKIPPED_NOTE = ("the coach model skipped this try: the kid's newer try took its place in the coach queue; "
+                      "feedback comes from the checks alone")
 
 
 def end_reason_of(run_reason: str | None) -> EndReason:
@@ -103,6 +111,7 @@ class AttemptService:
     store: AttemptStore
     coach: Coach
     root: Path
+    coach_queue: CoachQueue = field(default_factory=CoachQueue)
     live_by_car: dict[str, LiveAttempt] = field(default_factory=dict)
     live_by_run: dict[str, LiveAttempt] = field(default_factory=dict)
     tasks: set[asyncio.Task] = field(default_factory=set)
@@ -283,6 +292,8 @@ class AttemptService:
     # --- grading --------------------------------------------------------------------------
 
     async def _grade(self, attempt_id: str, lesson: Lesson, kid: Kid, rec: Recording, *, cut: bool = False) -> None:
+        """Stars and checks at once (with feedback written from the checks); the coach's words follow
+        through the coach queue when the model has answered (a second `feedback` event: coach_update)."""
         directory = self.root / attempt_id
         before = self.store.results_of(kid.kid_id)
         verdict, images = await asyncio.to_thread(_judge_and_draw, lesson, rec, directory)
@@ -293,12 +304,11 @@ class AttemptService:
         # Each earlier try that did not pass got the next hint: this one gets the one after (never a repeat).
         hints_given = sum(1 for r in self.store.rows_of_kid(kid.kid_id, lesson.id)
                           if r["attempt_id"] != attempt_id and r["status"] == "graded" and not r["final_stars"])
-        coach = await self.coach.feedback(lesson, verdict, verdict.program.get("text", ""),
-                                          CoachImages([images[n] for n in sorted(images) if n.startswith("key-")],
-                                                      images.get("overlay.png")), hints_given=hints_given)
+        use_model = self.coach.config.enabled
+        checks = from_checks(lesson, verdict, COACH_WRITING_NOTE if use_model else COACH_OFF_NOTE, hints_given=hints_given)
         self.store.update(attempt_id, status="graded", passed=int(verdict.passed), stars=verdict.stars,
                           final_stars=verdict.stars, verdict=verdict.model_dump(mode="json"),
-                          feedback=coach.model_dump(mode="json"))
+                          feedback={**checks.model_dump(mode="json"), "coach_pending": use_model})
         kid = self.classroom.kid(kid.kid_id)
         after = self.store.results_of(kid.kid_id)
         overrides = self.store.overrides_of(kid)
@@ -307,6 +317,25 @@ class AttemptService:
         if new_level is not None:
             self.classroom.set_level(kid.kid_id, new_level)
         await self.deliver(attempt_id, unlocked=unlocked, level_up=new_level)
+        if not use_model:
+            return
+        coach_images = CoachImages([images[n] for n in sorted(images) if n.startswith("key-")], images.get("overlay.png"))
+
+        async def ask_coach() -> None:
+            result = await self.coach.feedback(lesson, verdict, verdict.program.get("text", ""), coach_images,
+                                               hints_given=hints_given)
+            await self._coach_answered(attempt_id, result.model_dump(mode="json"))
+
+        async def skipped() -> None:
+            fb = self.store.row(attempt_id)["feedback"] or {}  # type: ignore[index]
+            await self._coach_answered(attempt_id, {**fb, "teacher_note": COACH_SKIPPED_NOTE})
+
+        self.coach_queue.submit(CoachJob(kid.kid_id, attempt_id, ask_coach, skipped))
+
+    async def _coach_answered(self, attempt_id: str, feedback: dict[str, Any]) -> None:
+        """The coach's words (or why there are none) replace the checks' feedback; the kid gets the update."""
+        self.store.update(attempt_id, feedback={**feedback, "coach_pending": False})
+        await self.deliver(attempt_id, coach_update=True)
 
     async def deliver(self, attempt_id: str, **extra: Any) -> dict[str, Any]:
         row = self.store.row(attempt_id)
@@ -370,6 +399,7 @@ class AttemptService:
             log.error("attempt task failed", exc_info=task.exception())
 
     async def close(self) -> None:
+        await self.coach_queue.close()
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -412,7 +442,7 @@ def feedback_payload(row: dict[str, Any], lessons: LessonSet) -> dict[str, Any]:
         "checks": [{k: c.get(k) for k in ("id", "kind", "required", "passed", "kid_text", "measured", "threshold", "unit")}
                    for c in verdict.get("checks", [])],
         "summary": verdict.get("kid_summary", ""), "text": fb.get("text", ""), "went_well": fb.get("went_well", ""),
-        "tip": fb.get("tip", ""), "source": fb.get("source", "checks"),
+        "tip": fb.get("tip", ""), "source": fb.get("source", "checks"), "coach_pending": bool(fb.get("coach_pending")),
         "overridden": ov is not None, "teacher_comment": (ov or {}).get("comment", ""),
     }
 
@@ -442,8 +472,10 @@ def setup(app: web.Application) -> None:
     lessons, errors = load_lessons(strict=False)  # a broken lesson file must not keep the class from starting
     for error in errors:
         log.error("lesson not loaded: %s", error)
-    service = AttemptService(app, lessons, AttemptStore(app[STORAGE]), Coach(_coach_config(app)),
-                             Path(app[CONFIG].data_dir) / "attempts")
+    coach_config = _coach_config(app)
+    service = AttemptService(app, lessons, AttemptStore(app[STORAGE]), Coach(coach_config),
+                             Path(app[CONFIG].data_dir) / "attempts",
+                             CoachQueue(coach_config.concurrency, coach_config.per_kid))
     app[ATTEMPTS] = service
     app[LESSONS] = service  # the core's lesson book: /api/lessons and the teacher's progress read through it
     events = app[CLASSROOM].events

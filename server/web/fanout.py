@@ -6,11 +6,18 @@ the other clients never wait for it. The transport is the subscriber's: an *enco
 Telemetry -> what this client reads: the socket.io dict, the Scratch Link payload) and a *sender*.
 socket.io clients also say when their outgoing queue is backed up; then the latest sample stays in
 the slot and is tried again next tick instead of piling more on.
+
+Each sample is encoded once, whoever watches it: the socket.io encoder makes the event's JSON text
+(``["telemetry", {...}]``) and the sender puts it on the client's engine.io queue as a ready socket.io
+EVENT frame. ``sio.emit`` would instead encode the same dict again for every client, walk it for binary
+parts and spawn a task per recipient; at 30 cars x 20 Hz to each car's kid and to the teacher that was
+the bulk of the server's telemetry cost (benchmarks/bench_server.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -18,6 +25,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import socketio
 from aiohttp import web
+from engineio import packet as eio_packet
 
 from robot_runtime.protocol import Telemetry
 from server.web.state import CLASSROOM, CONFIG, SIO
@@ -30,9 +38,16 @@ Encoder = Callable[[str, Telemetry], Any]
 Sender = Callable[[Any], Awaitable[None]]
 
 
-def socketio_wire(car_id: str, telemetry: Telemetry) -> dict[str, Any]:
-    """What /kid and /teacher clients read: the Telemetry message as JSON (its field aliases)."""
-    return telemetry.model_dump(mode="json", by_alias=True)
+def socketio_wire(car_id: str, telemetry: Telemetry) -> str:
+    """What /kid and /teacher clients read, as the JSON text of the socket.io event's arguments: the
+    `telemetry` event with the Telemetry message (its field aliases)."""
+    return json.dumps(["telemetry", telemetry.model_dump(mode="json", by_alias=True)], separators=(",", ":"))
+
+
+def socketio_event_frame(namespace: str, event_json: str) -> str:
+    """A socket.io (protocol 5) EVENT frame from already encoded event arguments, as
+    ``socketio.packet.Packet(EVENT, data, namespace).encode()`` writes it."""
+    return ("2" if namespace == "/" else f"2{namespace},") + event_json
 
 
 @dataclass(eq=False)
@@ -66,9 +81,13 @@ class Fanout:
         return sub
 
     def add_socket(self, sid: str, namespace: str, wants: Callable[[str], bool]) -> Subscriber:
-        """A socket.io client: `telemetry` events with the Telemetry dict."""
-        async def send(wire: Any) -> None:
-            await self.sio.emit("telemetry", wire, to=sid, namespace=namespace)
+        """A socket.io client: `telemetry` events with the Telemetry dict (encoded once per sample)."""
+        async def send(event_json: str) -> None:
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+            if eio_sid is None:  # the client has just left: its subscription goes with its disconnect
+                return
+            frame = socketio_event_frame(namespace, event_json)
+            await self.sio.eio.send_packet(eio_sid, eio_packet.Packet(eio_packet.MESSAGE, frame))
         return self.add((sid, namespace), wants, socketio_wire, send, lambda: self._backed_up(sid, namespace))
 
     def remove(self, key: Hashable) -> None:

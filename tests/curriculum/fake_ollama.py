@@ -4,6 +4,8 @@
 Replies are scripted per test as a queue: a string is the assistant's message content (`reply` for the
 coach, `plan_reply` for the planner); ("sleep", s) answers after s seconds; ("status", code) answers with an
 HTTP error.
+Made to hang: ``hold()`` keeps every chat request open until ``release()``; ``in_flight`` and
+``max_in_flight`` count the requests open at once (what a queue in front of the model must limit).
 """
 
 from __future__ import annotations
@@ -24,7 +26,20 @@ class FakeOllama:
     received: list[dict[str, Any]] = field(default_factory=list)
     tags_requests: int = 0
     url: str = ""
+    in_flight: int = 0  # chat requests open right now
+    max_in_flight: int = 0  # the most that were ever open at once
+    _open: asyncio.Event | None = None  # set: answer; cleared: hang (see hold)
     _runner: web.AppRunner | None = None
+
+    def hold(self) -> None:
+        """From now on every chat request hangs (the model is stuck) until release()."""
+        if self._open is None:
+            self._open = asyncio.Event()
+        self._open.clear()
+
+    def release(self) -> None:
+        if self._open is not None:
+            self._open.set()
 
     async def start(self) -> "FakeOllama":
         app = web.Application()
@@ -47,8 +62,18 @@ class FakeOllama:
         return web.json_response({"models": [{"name": "qwen2.5vl:3b", "model": "qwen2.5vl:3b", "size": 3_200_000_000}]})
 
     async def _chat(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.received.append(body)
+        if self._open is not None:
+            await self._open.wait()
         reply: Reply = self.replies.pop(0) if self.replies else "{}"
         if isinstance(reply, tuple) and reply[0] == "sleep":
             await asyncio.sleep(float(reply[1]))

@@ -72,7 +72,8 @@ const carPose = (page) => page.evaluate(() => window.dojoApp.state.runner?.telem
 async function waitForFeedback(page, notAttempt = null) {
   await page.waitForFunction((old) => {
     const card = document.querySelector('#feedback-card');
-    return !document.querySelector('#feedback-dialog').hidden && card.dataset.attempt && card.dataset.attempt !== old;
+    return !document.querySelector('#feedback-dialog').hidden && card.dataset.attempt && card.dataset.attempt !== old
+      && card.dataset.coach !== 'pending'; // the stars come at once, the coach's words follow
   }, notAttempt, { timeout: FEEDBACK_TIMEOUT_MS });
   return page.evaluate(() => ({
     attempt: document.querySelector('#feedback-card').dataset.attempt,

@@ -88,7 +88,8 @@ async function greenFlagAndWaitForFeedback() {
   await page.click('img[class*="green-flag_green-flag"]');
   await page.waitForFunction((prev) => {
     const card = document.getElementById('feedback-card');
-    return !document.getElementById('feedback-dialog').hidden && card.dataset.attempt && card.dataset.attempt !== prev;
+    return !document.getElementById('feedback-dialog').hidden && card.dataset.attempt && card.dataset.attempt !== prev
+      && card.dataset.coach !== 'pending'; // the stars come at once, the coach's words follow
   }, before, { timeout: GRADED_MS });
   return page.evaluate(() => ({
     stars: Number(document.getElementById('feedback-card').dataset.stars),

@@ -41,7 +41,7 @@ function feedbackFor(socket, lessonId) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no feedback for ${lessonId}`)), FEEDBACK_TIMEOUT_MS);
     const on = (fb) => {
-      if (fb.lesson_id !== lessonId) return;
+      if (fb.lesson_id !== lessonId || fb.coach_update) return; // the grade itself, not the coach's later words
       clearTimeout(timer);
       socket.off('feedback', on);
       resolve(fb);

@@ -63,17 +63,22 @@ async def test_kid_attempt_is_graded_with_feedback_and_teacher_override_reaches_
             lesson = srv.handle.app[ATTEMPTS].lesson_set.get("l1-wake-up")
             await _run(sio, lesson.solution.blockly, [("move_forward", {"distance": 180})], "l1-wake-up")
             await wait_for(lambda: feedback, "feedback after the good run", FEEDBACK_WAIT_S)
+            first = feedback[0]  # stars and checks at once, the checks' words while the coach writes
+            assert first["passed"] and first["coach_pending"] and first["source"] == "checks"
+            await wait_for(lambda: len(feedback) >= 2, "the coach's words after the good run", FEEDBACK_WAIT_S)
             good = feedback[-1]
+            assert good["attempt_id"] == first["attempt_id"] and good["coach_update"] and not good["coach_pending"]
             assert good["passed"] and good["stars"] >= 2 and good["source"] == "model"
             assert "stopped inside the garage" in [c["kid_text"] for c in good["checks"]]
             assert good["text"].startswith("Your car drove straight into the garage.")
-            assert "l1-around-the-corner" in good["unlocked"]
+            assert "l1-around-the-corner" in first["unlocked"]
             sent = fake.received[0]["messages"][-1]
             assert len(sent["images"]) >= 3 and "move forward 180 cm" in sent["content"]
 
             # a second, wrong attempt (no model reply queued: the fake answers "{}" -> checks-only feedback)
             await _run(sio, lesson.wrong_solution.blockly, [("move_forward", {"distance": 60})], "l1-wake-up")
-            await wait_for(lambda: len(feedback) >= 2, "feedback after the wrong run", FEEDBACK_WAIT_S)
+            await wait_for(lambda: len(feedback) >= 4, "feedback and the coach's answer after the wrong run",
+                           FEEDBACK_WAIT_S)
             bad = feedback[-1]
             assert not bad["passed"] and bad["stars"] == 0 and bad["source"] == "checks"
             assert any("from the garage" in c["kid_text"] for c in bad["checks"] if not c["passed"])
@@ -110,7 +115,7 @@ async def test_kid_attempt_is_graded_with_feedback_and_teacher_override_reaches_
             status, body = await teacher.post(f"/api/teacher/attempts/{bad['attempt_id']}/override",
                                               {"stars": 1, "comment": "The garage door was stuck!"})
             assert status == 200, body
-            await wait_for(lambda: len(feedback) >= 3, "the override reaching the kid", 5)
+            await wait_for(lambda: len(feedback) >= 5, "the override reaching the kid", 5)
             assert feedback[-1]["overridden"] and feedback[-1]["stars"] == 1
             assert feedback[-1]["teacher_comment"] == "The garage door was stuck!"
     finally:

@@ -1,0 +1,65 @@
+"""Telemetry is encoded once per sample for every socket.io client that watches the car
+(server/web/fanout.py): the frame is exactly what python-socketio's own encoder would send, and a kid
+and the teacher read the same sample, with the car's collision alias and safety event intact."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import socketio
+from socketio import packet
+from yarl import URL
+
+from core_harness import RawCar, classroom_server, wait_for
+from robot_runtime.protocol import Telemetry
+from server.web.fanout import socketio_event_frame, socketio_wire
+
+SAMPLE = {"car_id": "car-1", "seq": 7, "t": 12.5, "pose": {"x_cm": 120.25, "y_cm": 40.0, "heading_deg": -12.0},
+          "speed_cm_s": 31.5, "distance_cm": 48.0, "safety_state": "limiting",
+          "safety_events": [{"t": 12.4, "reason": "speed_limit", "kid_text": "I slowed down: level 1 top speed",
+                             "value": 40.0, "limit": 30.0}],
+          "collisions": [{"t": 12.45, "with": "cone:3", "x_cm": 121.0, "y_cm": 41.0, "speed_cm_s": 30.0}],
+          "pose_source": "sim", "pose_uncertainty_cm": 0.5}
+
+
+def test_the_frame_is_what_python_socketio_would_encode():
+    telemetry = Telemetry.model_validate(SAMPLE)
+    event_json = socketio_wire("car-1", telemetry)
+    for namespace in ("/kid", "/teacher", "/"):
+        library = packet.Packet(packet.EVENT, data=["telemetry", telemetry.model_dump(mode="json", by_alias=True)],
+                                namespace=namespace).encode()
+        assert socketio_event_frame(namespace, event_json) == library
+    assert json.loads(event_json)[1]["collisions"][0]["with"] == "cone:3"
+
+
+async def test_a_kid_and_the_teacher_read_the_same_sample_of_the_kids_car(tmp_path):
+    async with classroom_server(tmp_path, extra_cars=["car-1"]) as srv:
+        car = RawCar(srv.url, "car-1")
+        await car.connect()
+        await wait_for(lambda: srv.classroom.dispatcher.is_connected("car-1"), "car-1 connected")
+        kid = await srv.join("Mia")
+        srv.classroom.assign("car-1", [kid["kid_id"]])
+        kid_got: list[dict] = []
+        await srv.kid_socket(kid["token"], {"telemetry": kid_got.append})
+        teacher = await srv.teacher()
+        teacher_got: list[dict] = []
+        tsio = socketio.AsyncClient(reconnection=False)
+        tsio.on("telemetry", teacher_got.append, namespace="/teacher")
+        cookie = teacher.http.cookie_jar.filter_cookies(URL(srv.url))["dojo_teacher"].value
+        await tsio.connect(srv.url, namespaces=["/teacher"], headers={"Cookie": f"dojo_teacher={cookie}"},
+                           transports=["websocket"], wait_timeout=5)
+        try:
+            seq = 0
+            while not (kid_got and teacher_got):  # the car keeps sending, as a car does, until both have one
+                seq += 1
+                await car.sio.emit("telemetry", {**SAMPLE, "seq": seq}, namespace="/car")
+                await asyncio.sleep(0.05)
+                assert seq < 400, "no telemetry reached the kid and the teacher within 20 s"
+            expected = Telemetry.model_validate(SAMPLE).model_dump(mode="json", by_alias=True)
+            for got in (kid_got[-1], teacher_got[-1]):
+                assert {**got, "seq": 7} == expected
+        finally:
+            await tsio.disconnect()
+            await teacher.http.close()
+            await car.close()
