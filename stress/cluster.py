@@ -109,8 +109,14 @@ class Cluster:
         self.workdir.mkdir(parents=True)
         self.tokens = {f"car-{i}": secrets.token_hex(16) for i in range(1, self.cars + 1)}
         self.tokens.update({car_id: secrets.token_hex(16) for car_id in self.extra_cars})
+        # Every kid of the soak joins from this one computer, and scripted kids press the green flag as fast
+        # as their cars finish: the join and run limits (tested in tests/server/test_floods.py) are lifted
+        # so the soak measures what is lost, not what the limits refuse. Block limits stay (the flood fault).
+        limits = {"joins_per_address_per_min": 10_000, "join_burst_per_address": 1000,
+                  "joins_per_class_per_min": 10_000, "join_burst_per_class": 1000, "runs_per_s": 100, "run_burst": 1000}
         (self.workdir / "server.json").write_text(json.dumps({
-            "teacher_password": self.password, "car_tokens": self.tokens, "default_class_code": CLASS_CODE}))
+            "teacher_password": self.password, "car_tokens": self.tokens, "default_class_code": CLASS_CODE,
+            "rate_limits": limits}))
         self.start_server()
         self.start_car()
         fleet_tokens = {k: v for k, v in self.tokens.items() if k != KILLABLE_CAR and k not in self.extra_cars}

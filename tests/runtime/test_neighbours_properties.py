@@ -85,6 +85,24 @@ def test_a_neighbours_region_covers_where_it_can_be_and_only_grows_while_it_goes
         assert inside_polygon(r2, p, tol + EPS_CM), (p, r2)
 
 
+def footprint_overlaps(poly: list[tuple[float, float]], x: float, y: float, heading: float, half_len: float,
+                       half_w: float) -> bool:
+    """Do the car's (grown) footprint and this convex polygon overlap? Separating axes, from scratch."""
+    h = math.radians(heading)
+    ux, uy, vx, vy = math.cos(h), math.sin(h), -math.sin(h), math.cos(h)
+    box = [(x + a * half_len * ux + b * half_w * vx, y + a * half_len * uy + b * half_w * vy)
+           for a, b in ((1, 1), (1, -1), (-1, -1), (-1, 1))]
+    axes = [(ux, uy), (vx, vy)] + [(-(q[1] - p[1]), q[0] - p[0]) for p, q in zip(poly, poly[1:] + poly[:1])]
+    for ax, ay in axes:
+        if ax == 0 and ay == 0:
+            continue
+        a = [px * ax + py * ay for px, py in poly]
+        b = [px * ax + py * ay for px, py in box]
+        if max(a) < min(b) or max(b) < min(a):
+            return False
+    return True
+
+
 def standing(x: float, y: float, heading: float) -> CarState:
     return CarState(t=0.0, x_cm=x, y_cm=y, heading_deg=heading, speed_cm_s=0.0)
 
@@ -96,20 +114,54 @@ def standing(x: float, y: float, heading: float) -> CarState:
 def test_the_supervisor_is_never_less_careful_when_a_neighbours_pose_goes_stale(x, y, heading, wish, other, dx, dy,
                                                                                   age, later):
     """The same standing car, the same wish, the same message; one supervisor hears it `later` seconds
-    earlier (its copy of the pose is staler at every tick): its throttle is never above the other's."""
+    earlier (its copy of the pose is staler at every tick): its throttle is never above the other's.
+
+    While the car is outside the staler region. A car whose footprint is already inside a region (the
+    other car may be where it stands) has one rule instead — it may only drive away from that car, at
+    whatever speed leaves soonest (test_a_car_inside_a_region_only_ever_drives_away_from_that_car)."""
     arena = Arena(width_cm=W, height_cm=H, start={"x_cm": 50, "y_cm": 50, "heading_deg": 0})
-    msg = Neighbours(cars=[other.model_copy(update={"x_cm": x + dx, "y_cm": y + dy, "age_s": age})])
+    car = other.model_copy(update={"x_cm": x + dx, "y_cm": y + dy, "age_s": age})
+    msg = Neighbours(cars=[car])
     fresh, stale = (SafetySupervisor(HardLimits(), CarSpec(), arena, watchdog=False, session=SessionLimits())
                     for _ in range(2))
     t0 = 10.0
     fresh.set_neighbours(msg, t0)
     stale.set_neighbours(msg, t0 - later)
     state = standing(x, y, heading)
+    spec, margin = CarSpec(), HardLimits().fence_margin_cm
     for i in range(40):  # the slew limit ramps toward the wish over the first ticks
         now = t0 + i * TICK
+        stale_region = region(car, age + later + i * TICK, stale.horizon_s)
+        if footprint_overlaps(stale_region, x, y, heading, spec.length_cm / 2 + margin, spec.width_cm / 2 + margin):
+            break  # inside from here on: the "only away" rule (the next test), not a speed comparison
         a, _ = fresh.filter(Command(wish, 0.0), state, now)
         b, _ = stale.filter(Command(wish, 0.0), state, now)
         assert abs(b.throttle) <= abs(a.throttle) + 1e-9, (i, a, b)
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=st.floats(150, 650), y=st.floats(120, 380), heading=st.floats(-180, 180), wish=st.floats(-1, 1),
+       other=nearby, dx=st.floats(-40, 40), dy=st.floats(-40, 40), age=st.floats(0, 2))
+def test_a_car_inside_a_region_only_ever_drives_away_from_that_car(x, y, heading, wish, other, dx, dy, age):
+    """Whatever it wishes, a car whose footprint is inside another car's region never moves toward that
+    car: any throttle it gets drives it within 60 degrees of straight away from the other's last pose."""
+    arena = Arena(width_cm=W, height_cm=H, start={"x_cm": 50, "y_cm": 50, "heading_deg": 0})
+    car = other.model_copy(update={"x_cm": x + dx, "y_cm": y + dy, "age_s": age})
+    sup = SafetySupervisor(HardLimits(), CarSpec(), arena, watchdog=False, session=SessionLimits())
+    t0 = 10.0
+    sup.set_neighbours(Neighbours(cars=[car]), t0)
+    spec, margin = CarSpec(), HardLimits().fence_margin_cm
+    assume(math.hypot(dx, dy) > 1.0)
+    assume(footprint_overlaps(region(car, age, sup.horizon_s), x, y, heading, spec.length_cm / 2 + margin,
+                              spec.width_cm / 2 + margin))
+    state = standing(x, y, heading)
+    h = math.radians(heading)
+    for i in range(25):
+        out, _ = sup.filter(Command(wish, 0.0), state, t0 + i * TICK)
+        if abs(out.throttle) > 1e-9:
+            mx, my = math.copysign(1.0, out.throttle) * math.cos(h), math.copysign(1.0, out.throttle) * math.sin(h)
+            toward = (mx * dx + my * dy) / math.hypot(dx, dy)
+            assert toward <= -0.5 + 1e-9, (i, out, toward)
 
 
 # --- closed loop: two simulated cars, each with its own supervisor, hearing about each other ---------

@@ -95,9 +95,10 @@ async def python_front_end(srv: Srv, kid: dict[str, Any], lesson_id: str, script
 
 async def test_every_lessons_reference_solution_gets_the_same_verdict_in_scratch_blockly_and_python(tmp_path):
     car_of = {front: f"car-{front}" for front in KIDS}
-    # A fast car answers a move in milliseconds, so a loop of small moves would trip the per-kid rate
-    # limit that real cars never reach; this test is about grades, so the limit is lifted.
-    unlimited = RateLimits(blocks_per_s=1000, burst=10_000)
+    # A fast car answers a move in milliseconds, so a loop of small moves (and 13 lessons run back to back
+    # by one kid) would trip the per-kid block and run limits that real cars and kids never reach; this
+    # test is about grades, so the limits are lifted (they have their own tests: tests/server/test_floods.py).
+    unlimited = RateLimits(blocks_per_s=1000, burst=10_000, runs_per_s=100, run_burst=1000)
     async with classroom_server(tmp_path, extra_cars=list(car_of.values()), auto_assign_cars=False,
                                 rate_limits=unlimited) as srv:
         cars = [await FastSimCar(srv.url, car, token_for(car), srv.classroom.default_arena).start()
