@@ -58,8 +58,11 @@ def main() -> None:
         try:
             url = wait_for_line_in(tmp / "server.out", server, "MIKRO-DOJO server on ").split()[3]
             for car_id, token in tokens.items():
+                token_file = tmp / f"{car_id}.token"  # never on the command line, where `ps` shows it
+                token_file.write_text(token)
+                token_file.chmod(0o600)
                 cars.append(spawn(["-m", "dojo", "car", "--sim", "--name", car_id, "--server", url,
-                                   f"--token={token}", "--log", str(tmp / f"{car_id}.jsonl")],
+                                   "--token-file", str(token_file), "--log", str(tmp / f"{car_id}.jsonl")],
                                   log_path=tmp / f"{car_id}.out"))
             wait_for_cars(url, len(tokens))
 
