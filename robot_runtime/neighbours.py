@@ -75,14 +75,20 @@ def _box(x: float, y: float, c: float, s: float, hl: float, hw: float) -> list[t
     return [(x + a * c - b * s, y + a * s + b * c) for a, b in ((hl, hw), (hl, -hw), (-hl, -hw), (-hl, hw))]
 
 
+def _reach(car: NearbyCar, age_s: float, horizon_s: float) -> tuple[float, float, float]:
+    """How much the footprint grows (uncertainty and stray since the pose) and where its velocity takes it."""
+    grow = min(MAX_GROW_CM, car.uncertainty_cm + STRAY_CM_S2 * age_s * age_s / 2.0)
+    ahead = age_s + horizon_s
+    dx, dy = car.vx_cm_s * ahead, car.vy_cm_s * ahead
+    return grow, dx, dy
+
+
 def region(car: NearbyCar, age_s: float, horizon_s: float) -> list[tuple[float, float]]:
     """The corners (counter-clockwise) of the floor this neighbour may cover within the horizon."""
-    grow = min(MAX_GROW_CM, car.uncertainty_cm + STRAY_CM_S2 * age_s * age_s / 2.0)
+    grow, dx, dy = _reach(car, age_s, horizon_s)
     h = math.radians(car.heading_deg)
     c, s = math.cos(h), math.sin(h)
     hl, hw = car.length_cm / 2.0 + grow, car.width_cm / 2.0 + grow
-    ahead = age_s + horizon_s
-    dx, dy = car.vx_cm_s * ahead, car.vy_cm_s * ahead
     return _hull(_box(car.x_cm, car.y_cm, c, s, hl, hw) + _box(car.x_cm + dx, car.y_cm + dy, c, s, hl, hw))
 
 
@@ -138,9 +144,7 @@ class NeighbourView:
 
 def _far(car: NearbyCar, age_s: float, horizon_s: float, x: float, y: float, reach_cm: float) -> bool:
     """Is all of this neighbour's region farther than reach_cm from (x, y)? (a circle around it)"""
-    grow = min(MAX_GROW_CM, car.uncertainty_cm + STRAY_CM_S2 * age_s * age_s / 2.0)
-    ahead = age_s + horizon_s
-    dx, dy = car.vx_cm_s * ahead, car.vy_cm_s * ahead
+    grow, dx, dy = _reach(car, age_s, horizon_s)
     radius = math.hypot(dx, dy) / 2.0 + math.hypot(car.length_cm / 2.0 + grow, car.width_cm / 2.0 + grow)
     return math.hypot(car.x_cm + dx / 2.0 - x, car.y_cm + dy / 2.0 - y) - radius > reach_cm
 
