@@ -339,13 +339,18 @@ function showLogin() {
 }
 
 async function start() {
-  $('login').hidden = true; $('wizard').hidden = false;
-  socket = io('/camera', { transports: ['websocket'], withCredentials: true });
-  socket.on('camera', () => {}); // the lights are polled; the socket carries this computer's camera pictures
   await refresh();
-  if (!view) return;
+  if (!view) { // the server refused or did not answer: say so where the teacher is looking
+    showLogin();
+    $('login-error').textContent = $('error').textContent || 'Your sign-in ran out. Enter the password again.';
+    return;
+  }
   if (!current) current = resumeStep();
   go(current);
+  socket = io('/camera', { transports: ['websocket'], withCredentials: true });
+  socket.on('camera', () => {}); // the lights are polled; the socket carries this computer's camera pictures
+  // Shown only once the step is drawn, so nobody sees (or clicks) an empty wizard.
+  $('login').hidden = true; $('wizard').hidden = false;
   setInterval(refresh, STATE_MS);
   setInterval(refreshPreview, PREVIEW_MS);
   if (view.state.camera === 'browser') { // resumed: this computer's camera again
