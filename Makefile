@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler clean
+.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler postgresql clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -33,11 +33,18 @@ poppler:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq poppler-utils; \
 	  else echo "marker sheet tests need pdftoppm: sudo apt-get install -y poppler-utils"; fi; }
 
+# Debian's PostgreSQL server binaries: the storage tests start their own throwaway server (never the
+# system service); `dojo demo` and a single classroom need none of it (SQLite).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
+	  else echo "storage tests need Debian's postgresql: sudo apt-get install -y postgresql"; fi; }
+
 # `make demo DEMO_ARGS="--cars 6 --port 8081"` passes options through to `dojo demo`.
 demo: setup
 	$(VENV)/bin/dojo demo $(DEMO_ARGS)
 
-test: setup chromium poppler test-py test-node
+test: setup chromium poppler postgresql test-py test-node
 
 test-py: setup
 	$(PY) -m pytest -q

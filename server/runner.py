@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from server.core.config import ServerConfig
+from server.core.storage import StorageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHUTDOWN_TIMEOUT_S = 5.0  # open websockets get this long to close before aiohttp cancels their handlers
@@ -115,7 +116,7 @@ async def start_for_command(config: ServerConfig, command: str) -> ServerHandle 
     """Start the server for `dojo server` / `dojo demo`; None (and the reason on stderr) if the port is taken."""
     try:
         server = await start_server(config)
-    except PortInUse as exc:
+    except (PortInUse, StorageError) as exc:  # a newer database, an unreachable one: the reason, no traceback
         print(f"{command}: {exc}", file=sys.stderr, flush=True)
         return None
     freeze_startup_objects()
