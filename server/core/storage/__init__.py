@@ -34,13 +34,14 @@ def parse_database_url(url: str) -> tuple[str, str]:
                      f"(got {url.split('@')[-1]!r})")
 
 
-def open_storage(database: str | None, default_path: Path) -> Storage:
-    """The configured database (migrated to this code's schema), or SQLite at ``default_path``."""
+def open_storage(database: str | None, default_path: Path, *, upgrade: bool = True) -> Storage:
+    """The configured database (migrated to this code's schema unless upgrade=False), or SQLite at
+    ``default_path``."""
     if database is None:
-        return SqliteStorage(default_path)
+        return SqliteStorage(default_path, upgrade=upgrade)
     kind, where = parse_database_url(database)
     if kind == "sqlite":
-        return SqliteStorage(Path(where))
+        return SqliteStorage(Path(where), upgrade=upgrade)
     from server.core.storage.postgres import PostgresStorage  # psycopg only when asked for
 
-    return PostgresStorage(where)
+    return PostgresStorage(where, upgrade=upgrade)

@@ -52,7 +52,7 @@ def _params(params: tuple[Any, ...]) -> tuple[Any, ...]:
 class PostgresStorage(SqlStorage):
     backend = "postgresql"
 
-    def __init__(self, url: str, migrations: tuple[Migration, ...] = CORE_MIGRATIONS) -> None:
+    def __init__(self, url: str, migrations: tuple[Migration, ...] = CORE_MIGRATIONS, *, upgrade: bool = True) -> None:
         try:
             import psycopg
         except ImportError:
@@ -65,7 +65,7 @@ class PostgresStorage(SqlStorage):
         self._url = url
         self.where = redact(url)
         self._db = self._connect()
-        super().__init__(migrations)
+        super().__init__(migrations, upgrade=upgrade)
 
     def _connect(self) -> Any:
         psycopg = self._psycopg

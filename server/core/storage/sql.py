@@ -28,13 +28,15 @@ class SqlStorage(Storage):
     backend: str
     where: str  # the file, or the URL without its password: for messages
 
-    def __init__(self, migrations: tuple[Migration, ...] = CORE_MIGRATIONS) -> None:
+    def __init__(self, migrations: tuple[Migration, ...] = CORE_MIGRATIONS, *, upgrade: bool = True) -> None:
+        """upgrade=False only looks (`dojo db status`): no migration runs, nothing is written."""
         check_numbering(migrations)
         self._lock = threading.RLock()  # a transaction's statements take it again
         self._migrations = migrations
         self._asked: dict[str, int] = {}  # feature -> the newest migration this process asked for
-        self._migrate_core()
-        self._rekey_names()
+        if upgrade:
+            self._migrate_core()
+            self._rekey_names()
 
     # --- what a backend provides (called with self._lock held) -------------------------------------
 
@@ -124,9 +126,15 @@ class SqlStorage(Storage):
                                f"them, or point --database at a backup made before the upgrade.")
 
     def status(self) -> SchemaStatus:
-        applied = [(int(v), w, float(t)) for v, w, t in
-                   self._q("SELECT version, what, applied_at FROM schema_version ORDER BY version")]
-        features = [(n, float(t)) for n, t in self._q("SELECT name, applied_at FROM migrations ORDER BY applied_at, name")]
+        try:
+            applied = [(int(v), w, float(t)) for v, w, t in
+                       self._q("SELECT version, what, applied_at FROM schema_version ORDER BY version")]
+        except self.Error:  # a database from before versioned migrations (or an empty one): version 0
+            applied = []
+        try:
+            features = [(n, float(t)) for n, t in self._q("SELECT name, applied_at FROM migrations ORDER BY applied_at, name")]
+        except self.Error:
+            features = []
         return SchemaStatus(self.backend, self.where, applied[-1][0] if applied else 0,
                             self._migrations[-1].version, applied, features)
 

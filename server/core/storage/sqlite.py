@@ -22,7 +22,8 @@ class SqliteStorage(SqlStorage):
     IntegrityError = sqlite3.IntegrityError
     Error = sqlite3.Error
 
-    def __init__(self, path: str | Path, migrations: tuple[Migration, ...] = CORE_MIGRATIONS) -> None:
+    def __init__(self, path: str | Path, migrations: tuple[Migration, ...] = CORE_MIGRATIONS, *,
+                 upgrade: bool = True) -> None:
         if str(path) != ":memory:":
             create_private(path)  # 0600 in a 0700 folder before SQLite opens it; -wal and -shm copy its mode
         self.where = str(path)
@@ -30,7 +31,7 @@ class SqliteStorage(SqlStorage):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes, fast
         self._db.execute("PRAGMA foreign_keys=ON")
-        super().__init__(migrations)
+        super().__init__(migrations, upgrade=upgrade)
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Rows, int]:
         cur = self._db.execute(sql, params)
