@@ -50,7 +50,9 @@ class PostgresServer:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
 
     @classmethod
-    def start(cls, bin_dir: Path | None = None) -> "PostgresServer":
+    def start(cls, bin_dir: Path | None = None, *, durable: bool = False) -> "PostgresServer":
+        """durable=False (tests): no fsync, no waiting for the log on commit. durable=True (benchmarks):
+        PostgreSQL's own defaults, a commit waits for its log write like a real district database."""
         bin_dir = bin_dir or find_bin()
         if bin_dir is None:
             raise FileNotFoundError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): "
@@ -62,9 +64,9 @@ class PostgresServer:
                 shutil.chown(root, "postgres")
             server._run("initdb", "-D", str(server.data), "-A", "trust", "-U", USER, "--no-sync", "-E", "UTF8")
             # fsync off: a test database need not survive a power cut, and it saves the shared disk's time
+            fast = "" if durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             server._run("pg_ctl", "-D", str(server.data), "-l", str(root / "log"), "-w", "-t", str(int(START_TIMEOUT_S)),
-                        "-o", f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                              "-c synchronous_commit=off -c full_page_writes=off", "start")
+                        "-o", f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1{fast}", "start")
         except BaseException:
             server.stop()
             raise

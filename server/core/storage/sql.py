@@ -223,13 +223,18 @@ class SqlStorage(Storage):
 
     # --- request log --------------------------------------------------------------------------------
 
+    LOG_COLUMNS = ("t", "kid_id", "car_id", "block", "args", "status", "detail", "duration_s")
+
+    @staticmethod
+    def _log_rows(entries: Iterable[RequestLogEntry]) -> list[tuple[Any, ...]]:
+        return [(e.t, e.kid_id, e.car_id, e.block, json.dumps(e.args), e.status, e.detail, e.duration_s) for e in entries]
+
     def log_requests(self, entries: Iterable[RequestLogEntry]) -> None:
-        rows = [(e.t, e.kid_id, e.car_id, e.block, json.dumps(e.args), e.status, e.detail, e.duration_s) for e in entries]
+        rows = self._log_rows(entries)
         if not rows:
             return
         with self._tx():
-            self._exec_many("INSERT INTO request_log (t, kid_id, car_id, block, args, status, detail, duration_s) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._exec_many(f"INSERT INTO request_log ({', '.join(self.LOG_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def recent_requests(self, limit: int = 100, kid_id: str | None = None) -> list[RequestLogEntry]:
         where, params = ("WHERE kid_id = ?", (kid_id,)) if kid_id else ("", ())
