@@ -300,3 +300,37 @@ async def test_a_restarted_server_keeps_classes_levels_assignments_progress_and_
             assert {c["code"] for c in classes["classes"]} >= {"TEST", code}
         finally:
             await teacher.http.close()
+
+
+def test_every_features_migration_and_upsert_runs_on_both_engines(database_url):
+    """The features' own tables, as they declare them, with the features' kind of statements."""
+    from server.kids.programs import MIGRATION as BLOCKLY
+    from server.language.service import MIGRATION as PLANS
+    from server.lessons.store import MIGRATION as ATTEMPTS
+    from server.scratch.projects import MIGRATION as SCRATCH
+
+    s = opened(database_url)
+    try:
+        for migration in (ATTEMPTS, BLOCKLY, SCRATCH, PLANS):
+            assert s.migrate(*migration)
+        s.create_class("ABCDE", "4B")
+        s.add_kid("k1", "ABCDE", "Mia", 1)
+        for saved_at in (1764700000.5, 1764700001.25):  # the programs' upsert, twice: one row, the newer one
+            s.execute("INSERT INTO scratch_projects (kid_id, sb3, saved_at) VALUES (?, ?, ?) ON CONFLICT(kid_id) "
+                      "DO UPDATE SET sb3 = excluded.sb3, saved_at = excluded.saved_at", ("k1", b"PK\x03\x04", saved_at))
+        assert s.execute("SELECT sb3, saved_at FROM scratch_projects") == [(b"PK\x03\x04", 1764700001.25)]
+        s.execute("INSERT INTO attempts (attempt_id, run_id, kid_id, class_code, lesson_id, car_id, source, started_at, "
+                  "status, dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'recording', ?)",
+                  ("a1", "r1", "k1", "ABCDE", "l1", None, "blockly", 1764700000.123456, "/x"))
+        s.execute("UPDATE attempts SET passed = ?, stars = ?, final_stars = ? WHERE attempt_id = ?", (True, 3, 3, "a1"))
+        assert s.execute("SELECT passed, stars, started_at, car_id FROM attempts WHERE status IN ('recording', 'grading')") \
+            == [(1, 3, 1764700000.123456, None)]  # a bool goes in as 1, comes back as 1 on both
+        s.execute("INSERT INTO plans (plan_id, t, kid_id, class_code, level, lesson_id, front_end, sentence, outcome, "
+                  "answered_by, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  ("p1", 1.5, "k1", "ABCDE", 1, None, "blockly", "drive 50% forward?", "planned", "reader", "{}"))
+        assert s.execute("SELECT sentence, runs FROM plans WHERE class_code = ? ORDER BY t DESC LIMIT ?", ("ABCDE", 5)) \
+            == [("drive 50% forward?", "[]")]
+        assert s.delete_kid("k1")  # the programs' foreign keys point at kids: their rows go with the kid
+        assert s.execute("SELECT COUNT(*) FROM scratch_projects") == [(0,)]
+    finally:
+        s.close()
