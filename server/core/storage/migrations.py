@@ -53,7 +53,6 @@ CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NO
 )
 
 LATEST = CORE_MIGRATIONS[-1].version
-CORE_TABLES = ("schema_version", "teacher", "classes", "kids", "cars", "assignments", "request_log", "kv", "migrations")
 
 
 def check_numbering(migrations: tuple[Migration, ...]) -> None:

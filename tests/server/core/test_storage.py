@@ -99,51 +99,53 @@ def test_a_feature_migration_newer_than_the_code_stops_the_server(database_url):
 
 
 def test_core_migrations_are_numbered_recorded_and_applied_once_in_order(database_url):
-    v2 = Migration(2, "cars get a colour", "ALTER TABLE cars ADD COLUMN colour TEXT")
-    v3 = Migration(3, "a note per class", "CREATE TABLE class_notes (code TEXT PRIMARY KEY REFERENCES classes(code), "
-                                          "note TEXT NOT NULL)")
+    n = LATEST
+    nxt = Migration(n + 1, "cars get a colour", "ALTER TABLE cars ADD COLUMN colour TEXT")
+    after = Migration(n + 2, "a note per class", "CREATE TABLE class_notes (code TEXT PRIMARY KEY REFERENCES classes(code), "
+                                                 "note TEXT NOT NULL)")
     s = opened(database_url)
-    assert s.status().version == LATEST == 1
+    assert s.status().version == LATEST == CORE_MIGRATIONS[-1].version
     s.create_class("ABCDE", "4B")
     s.close()
-    s = opened(database_url, CORE_MIGRATIONS + (v2, v3))  # the next release: two new migrations
+    s = opened(database_url, CORE_MIGRATIONS + (nxt, after))  # the next release: two new migrations
     status = s.status()
-    assert status.version == status.latest == 3
-    assert [(v, w) for v, w, _ in status.applied] == [(1, CORE_MIGRATIONS[0].what), (2, v2.what), (3, v3.what)]
+    assert status.version == status.latest == n + 2
+    assert [(v, w) for v, w, _ in status.applied] == [(m.version, m.what) for m in CORE_MIGRATIONS + (nxt, after)]
     assert [t for _, _, t in status.applied] == sorted(t for _, _, t in status.applied)  # in order
     s.execute("INSERT INTO class_notes VALUES (?, ?)", ("ABCDE", "bring the cars"))
     s.close()
-    s = opened(database_url, CORE_MIGRATIONS + (v2, v3))  # opened again: nothing runs twice
-    assert len(s.status().applied) == 3 and s.get_class("ABCDE").name == "4B"
+    s = opened(database_url, CORE_MIGRATIONS + (nxt, after))  # opened again: nothing runs twice
+    assert len(s.status().applied) == n + 2 and s.get_class("ABCDE").name == "4B"
     s.close()
 
 
 def test_a_failing_core_migration_rolls_back_and_keeps_the_ones_before_it(database_url):
-    v2 = Migration(2, "notes", "CREATE TABLE notes (x TEXT)")
-    v3 = Migration(3, "broken", "CREATE TABLE more_notes (x TEXT); ALTER TABLE no_such_table ADD COLUMN y TEXT")
+    nxt = Migration(LATEST + 1, "notes", "CREATE TABLE notes (x TEXT)")
+    broken = Migration(LATEST + 2, "broken", "CREATE TABLE more_notes (x TEXT); ALTER TABLE no_such_table ADD COLUMN y TEXT")
     opened(database_url).close()
     probe = opened(database_url)
     with pytest.raises(probe.Error):
-        opened(database_url, CORE_MIGRATIONS + (v2, v3))
-    assert probe.status().version == 2
+        opened(database_url, CORE_MIGRATIONS + (nxt, broken))
+    assert probe.status().version == LATEST + 1
     assert probe.execute("SELECT COUNT(*) FROM notes") == [(0,)]
     with pytest.raises(probe.Error):
-        probe.execute("SELECT * FROM more_notes")  # v3's first statement went with it
+        probe.execute("SELECT * FROM more_notes")  # the broken one's first statement went with it
     probe.close()
 
 
 def test_a_database_newer_than_the_code_is_refused_with_rule_value_and_fix(database_url):
-    opened(database_url, CORE_MIGRATIONS + (Migration(2, "future", "CREATE TABLE future (x TEXT)"),)).close()
+    opened(database_url, CORE_MIGRATIONS + (Migration(LATEST + 1, "future", "CREATE TABLE future (x TEXT)"),)).close()
     with pytest.raises(SchemaTooNew) as refused:
         opened(database_url)
     message = str(refused.value)
-    assert "rule schema_version" in message and "schema version 2, newer than this MIKRO-DOJO's 1" in message
+    assert "rule schema_version" in message
+    assert f"schema version {LATEST + 1}, newer than this MIKRO-DOJO's {LATEST}" in message
     assert "Fix: run the newer release" in message
 
 
 def test_servers_starting_at_once_apply_each_migration_exactly_once(database_url):
     """Several processes (here: threads with their own connections) open a fresh database together."""
-    extra = (Migration(2, "notes", "CREATE TABLE notes (x TEXT)"),)
+    extra = (Migration(LATEST + 1, "notes", "CREATE TABLE notes (x TEXT)"),)
     opened_ok: list[object] = []
     errors: list[BaseException] = []
 
@@ -163,7 +165,7 @@ def test_servers_starting_at_once_apply_each_migration_exactly_once(database_url
     assert not errors, errors
     assert len(opened_ok) == 6
     first = opened_ok[0]
-    assert first.execute("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    assert first.execute("SELECT version FROM schema_version ORDER BY version") == [(v,) for v in range(1, LATEST + 2)]
     assert first.execute("SELECT name FROM migrations") == [("feature:1",)]
     for s in opened_ok:
         s.close()

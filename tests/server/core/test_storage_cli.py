@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from server.core.storage.migrations import LATEST
+
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.timeout(120)
 
@@ -21,13 +23,13 @@ def dojo_db(*args: str) -> subprocess.CompletedProcess:
 def test_status_looks_and_migrate_applies_the_core_and_every_features_migrations(postgres_url):
     before = dojo_db("status", "--database", postgres_url)
     assert before.returncode == 0, before.stderr
-    assert "core schema: version 0 of 1 (1 to apply: dojo db migrate)" in before.stdout
+    assert f"core schema: version 0 of {LATEST} ({LATEST} to apply: dojo db migrate)" in before.stdout
     assert "dojo" in before.stdout and "(postgresql)" in before.stdout
     assert dojo_db("status", "--database", postgres_url).stdout == before.stdout  # status wrote nothing
     done = dojo_db("migrate", "--database", postgres_url)
     assert done.returncode == 0, done.stderr
     after = dojo_db("status", "--database", postgres_url).stdout
-    assert "core schema: version 1 of 1 (up to date)" in after
+    assert f"core schema: version {LATEST} of {LATEST} (up to date)" in after
     for feature in ("attempts:1", "blockly_programs:1", "scratch_projects:1", "language:1"):
         assert feature in after
 
