@@ -102,6 +102,26 @@ def freeze_startup_objects() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+class StopSignal:
+    """Which signal asked the command to stop: SIGTERM (a service manager, a deploy) drains first,
+    Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.signal: signal.Signals | None = None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._received, sig)
+
+    def _received(self, sig: signal.Signals) -> None:
+        self.signal = self.signal or sig
+        self.event.set()
+
+    async def wait(self) -> signal.Signals | None:
+        await self.event.wait()
+        return self.signal
+
+
 def stop_on_signals() -> asyncio.Event:
     """An event that Ctrl-C or SIGTERM sets, so the command can shut down in order."""
     stop = asyncio.Event()

@@ -25,6 +25,7 @@ from typing import Awaitable, Callable
 from robot_runtime.protocol import (
     Action, Cancel, DriveAction, GotoAction, NamedSkillAction, Pose, RemoteAction, SkillRequest, SkillResult, TurnAction,
 )
+from server.core import log_context
 from server.core.car_port import CarPort
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,11 @@ class Dispatcher:
             self._finish(request, outcome)
         car.waiting.clear()
 
+    def pending(self) -> int:
+        """Requests given to the dispatcher that have no final answer yet (running and queued, every car)."""
+        return sum((car.running is not None and not car.running.future.done()) + len(car.queued())
+                   for car in self.cars.values())
+
     def is_connected(self, car_id: str) -> bool:
         car = self.cars.get(car_id)
         return bool(car and car.connected)
@@ -187,7 +193,8 @@ class Dispatcher:
         if request is None:
             return
         car.running = request
-        task = asyncio.get_running_loop().create_task(self._run(car, request))
+        task = asyncio.get_running_loop().create_task(  # its log lines name the request (structured logs)
+            self._run(car, request), context=log_context.context_with(request_id=request.request_id, car_id=car.car_id))
         car.task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

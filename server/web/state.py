@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     from server.core.config import ServerConfig
     from server.core.lesson_book import LessonBook
     from server.core.storage import Storage
+    from server.web.metrics import Metrics
 
 CONFIG: web.AppKey["ServerConfig"] = web.AppKey("config")
 CLASSROOM: web.AppKey["Classroom"] = web.AppKey("classroom")
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
 STORAGE: web.AppKey["Storage"] = web.AppKey("storage")
 LESSONS: web.AppKey["LessonBook"] = web.AppKey("lessons")  # the lessons feature's book (core protocol)
+METRICS: web.AppKey["Metrics"] = web.AppKey("metrics")  # what each feature counts; GET /metrics (server/ops)
