@@ -134,12 +134,17 @@ def _cars_running(classroom: Classroom) -> list[str]:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    """Close every engine.io connection at the transport: the client's "transport close" (it reconnects),
-    never socket.io's server "disconnect" (after which a client stays away)."""
+    """Close every engine.io connection at the transport, without engine.io's CLOSE packet or socket.io's
+    "disconnect": after either of those a client stays away (python-socketio's client, too), while a
+    transport that simply closes is dialled again by every client with reconnection on."""
     eio = app[SIO].eio
-    sids = list(eio.sockets)
+
+    async def close(socket) -> None:
+        await socket.close(wait=False, abort=True, reason=eio.reason.TRANSPORT_CLOSE)  # our disconnect handlers run
+        await socket.queue.put(None)  # ends the socket's writer (python-engineio), which closes the WebSocket
+
+    sockets = list(eio.sockets.values())
     try:
-        await asyncio.wait_for(asyncio.gather(*(eio.disconnect(sid) for sid in sids), return_exceptions=True),
-                               CLOSE_GRACE_S)
+        await asyncio.wait_for(asyncio.gather(*(close(s) for s in sockets), return_exceptions=True), CLOSE_GRACE_S)
     except asyncio.TimeoutError:
-        log.warning("draining: some of %d socket(s) did not close within %g s", len(sids), CLOSE_GRACE_S)
+        log.warning("draining: some of %d socket(s) did not close within %g s", len(sockets), CLOSE_GRACE_S)
