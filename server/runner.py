@@ -60,8 +60,10 @@ async def start_server(config: ServerConfig) -> ServerHandle:
     """Build the app, listen on config.host:config.port (0: a free port) and return a handle."""
     from server.app import create_app
 
+    from server.ops.logs import AccessLog
+
     app = create_app(config)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log_class=AccessLog)
     await runner.setup()  # runs the app's startup: storage opened, classroom built, class ensured
     site = web.TCPSite(runner, config.host, config.port)
     try:

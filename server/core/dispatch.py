@@ -253,6 +253,9 @@ class Dispatcher:
     def _finish(self, request: Request, outcome: Outcome) -> bool:
         if not request.finish(outcome):
             return False
+        log.info("%s %s %s%s", request.request_id, request.block or "request", outcome.status,
+                 f" ({outcome.reason})" if outcome.reason else "",
+                 extra={"fields": {"request_id": request.request_id, "run_id": request.run_id, "car_id": request.car_id}})
         car = self.cars.get(request.car_id)
         if car is not None and car.running is not request:
             queue = car.waiting.get(request.kid_id)

@@ -1,5 +1,7 @@
 """What a log line is about: the request, run or socket event being handled, for structured logs.
 
+A line about one thing that the context does not know passes them itself:
+``log.info(..., extra={"fields": {"request_id": ...}})``.
 ``bound(run_id=..., request_id=...)`` holds fields for the code inside the ``with`` (and every task it
 starts: asyncio copies the context into new tasks); the JSON log format (server/ops/logs.py) adds them to
 each line. Ids only, never a kid's name: logs leave the machine more easily than the database.

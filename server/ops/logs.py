@@ -18,10 +18,12 @@ from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from server.core import log_context
 
 HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+REQUEST_ID_KEY = "ops.http_request_id"  # where the access log finds the id (the context is gone by then)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # what we accept from X-Request-ID (nginx sends 32 hex digits)
 
 
@@ -33,6 +35,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
             **log_context.fields(),
+            **{k: str(v) for k, v in (getattr(record, "fields", None) or {}).items() if v is not None},
         }
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
@@ -53,12 +56,23 @@ def configure(log_format: str) -> None:
     root.setLevel(level)
 
 
+class AccessLog(AbstractAccessLogger):
+    """One line per HTTP request: method, path (never the query string: an embed URL can carry a kid's
+    token), status, seconds and the request's id."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %.3f s", request.method, request.path, response.status, time,
+                         extra={"fields": {"http_request_id": request.get(REQUEST_ID_KEY), "status": response.status,
+                                           "seconds": round(time, 6)}})
+
+
 @web.middleware
 async def request_ids(request: web.Request,
                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """Every HTTP request (and the WebSocket it may become) logs under one id, told back in X-Request-ID."""
     given = request.headers.get("X-Request-ID", "")
     request_id = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+    request[REQUEST_ID_KEY] = request_id
     with log_context.bound(http_request_id=request_id):
         try:
             response = await handler(request)
