@@ -17,6 +17,7 @@ import asyncio
 import itertools
 import logging
 import math
+import secrets
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -135,6 +136,7 @@ class Dispatcher:
         self._clock = clock
         self.cars: dict[str, CarQueue] = {}
         self._ids = itertools.count(1)
+        self._process_tag = secrets.token_hex(3)  # this dispatcher's ids never repeat another's
         self._tasks: set[asyncio.Task] = set()
 
     # --- cars -----------------------------------------------------------------------------
@@ -167,7 +169,9 @@ class Dispatcher:
     # --- requests -------------------------------------------------------------------------
 
     def new_request_id(self, car_id: str) -> str:
-        return f"{car_id}.{next(self._ids)}"
+        """Unique for the car across server processes and restarts: a car keeps the ids it has seen and
+        refuses one again (`duplicate_request`), and it may move to another process or outlive this one."""
+        return f"{car_id}.{self._process_tag}.{next(self._ids)}"
 
     def submit(self, request: Request) -> asyncio.Future:
         request.submitted_at = self._clock()
