@@ -1,8 +1,8 @@
 """SIGTERM drains a real `dojo server` process (server/ops/drain.py), seen by real socket.io clients.
 
 A `dojo server` process, a simulated car process, a kid on /kid. The kid's long move is running when
-the server gets SIGTERM. Promises: /api/health says 503 draining at once; a new socket.io session and a
-new block are refused (`server_draining`) while the move goes on; the move's final answer reaches the
+the server gets SIGTERM. Promises: /api/health says 503 draining at once; a new socket.io session, a
+new block and a new run (green flag) are refused (`server_draining`) while the move goes on; the move's final answer reaches the
 kid (`done`: the drain let it finish); the kid's and the car's connections are then closed at the
 transport (the kid's client, with reconnection on, tries to come back: it would land on another process
 behind the balancer); the process exits 0 within the drain bound. A second test: a move longer than the
@@ -90,6 +90,8 @@ def test_sigterm_mid_block_the_kid_gets_its_answer_health_says_draining_and_the_
                                namespace="/kid", timeout=10)
             assert (refused["status"], refused["rule"]) == ("refused", "server_draining"), refused
             assert refused["kid_text"]
+            run = sio.call("run_start", {"source": "other", "program": None}, namespace="/kid", timeout=10)
+            assert (run["status"], run["rule"]) == ("refused", "server_draining"), run
             assert not answer, "the running move was not cut short by the drain"
 
             worker.join(40)
