@@ -487,6 +487,10 @@
                 this.runtime.emit(EVENT.car, {carId: p.car_id || null, previous: p.previous || null, kidText: p.kid_text});
                 const sprite = this.runtime.targets.find((t) => !t.isStage && t.isOriginal);
                 if (!p.car_id) this._say(sprite, p.kid_text);
+            } else if (p.type === 'server_moving') {
+                // The server process is leaving (a restart, a balancer draining it): the socket closes
+                // next and _lost() connects to the same car again, like after a car change, with no alarm.
+                this._switchTo = p.car_id || this._config.carId || null;
             } else if (p.type === 'car_lost') {
                 this._lost();
             }

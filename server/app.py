@@ -28,7 +28,7 @@ from server.core.storage import SqliteStorage
 from server.web.origin import OriginRule
 from server.web.sio_server import DojoSocketServer
 from server.web.metrics import Metrics
-from server.web.state import CLASSROOM, CONFIG, LESSONS, METRICS, SIO, STORAGE
+from server.web.state import CLASSROOM, CONFIG, LESSONS, METRICS, ON_DRAIN, SIO, STORAGE
 from server.web.tasks import periodic
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app[CLASSROOM] = classroom
     app[LESSONS] = NoLessons()  # the lessons feature puts its book here
     app[METRICS] = Metrics()  # each feature registers what it counts; server/ops serves GET /metrics
+    app[ON_DRAIN] = []  # what each feature does when the process drains (server/ops/drain.py)
     if config.default_class_code:
         classroom.ensure_class(config.default_class_code, "Demo class")
     sio = DojoSocketServer(

@@ -9,9 +9,11 @@ Promises (tests/server/ops/test_drain.py runs them on a real server process):
 - every block already given to a car gets its one final answer: the drain waits for them up to
   ``ops.drain_timeout_s``; blocks still running then have their cars stopped (the kid hears
   ``cancelled``), so no kid waits for an answer that never comes;
-- then every socket.io connection is closed at the transport (not with socket.io's "disconnect", which
-  tells a client to stay away): browsers, the car runtime and socket.io clients with reconnection on
-  dial again and, through the balancer, land on another process;
+- then each feature's ``ON_DRAIN`` step tells its own clients (a Scratch-Link socket gets the event
+  ``server_moving`` and closes with 1012 "service restart": the extension connects to the same car again,
+  through the balancer to another process), and every socket.io connection is closed at the transport
+  (not with socket.io's "disconnect", which tells a client to stay away): browsers, the car runtime and
+  socket.io clients with reconnection on dial again and land on another process;
 - the whole drain takes at most ``drain_timeout_s`` + the stop grace + ``CLOSE_GRACE_S``; the command
   then exits 0.
 """
@@ -30,7 +32,7 @@ from curriculum.gate import Refusal
 from server.core.classroom import Classroom
 from server.core.types import Kid
 from server.web.http import json_error
-from server.web.state import CLASSROOM, CONFIG, SIO
+from server.web.state import CLASSROOM, CONFIG, ON_DRAIN, SIO
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,7 @@ async def drain(app: web.Application) -> DrainReport:
         while _busy(classroom) and time.monotonic() < grace_end:
             await asyncio.sleep(DRAIN_POLL_S)
     await asyncio.sleep(ACK_FLUSH_S)
+    await _run_hooks(app)  # first: once the cars' sockets close, a Scratch link would report its car lost
     await _close_sockets(app)
     report = DrainReport(finished=max(0, busy - stopped), stopped=stopped, seconds=time.monotonic() - started)
     log.warning("drained in %.2f s: %d block(s) finished, %d stopped", report.seconds, report.finished, report.stopped)
@@ -131,6 +134,20 @@ def _busy(classroom: Classroom) -> int:
 
 def _cars_running(classroom: Classroom) -> list[str]:
     return [car_id for car_id, car in classroom.dispatcher.cars.items() if car.running is not None or car.queued()]
+
+
+async def _run_hooks(app: web.Application) -> None:
+    """Each feature tells its own clients (the Scratch link: `server_moving`, then close 1012)."""
+    hooks = app[ON_DRAIN]
+    try:
+        results = await asyncio.wait_for(asyncio.gather(*(hook() for hook in hooks), return_exceptions=True),
+                                         CLOSE_GRACE_S)
+    except asyncio.TimeoutError:
+        log.warning("draining: the features' drain steps did not end within %g s", CLOSE_GRACE_S)
+        return
+    for result in results:
+        if isinstance(result, Exception):
+            log.error("draining: a feature's drain step failed: %r", result)
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -11,6 +11,8 @@ bound is stopped at the bound and still answered (`cancelled`), and the process 
 
 from __future__ import annotations
 
+import base64
+import json
 import signal
 import threading
 import time
@@ -18,6 +20,7 @@ import time
 import pytest
 import requests
 import socketio
+import websocket
 
 from ops_processes import ServerFleet, base_config, wait_until
 
@@ -135,3 +138,44 @@ def test_a_block_longer_than_the_bound_is_stopped_and_still_answered(tmp_path):
 def _health_if_draining(base: str) -> dict | None:
     resp = requests.get(f"{base}/api/health", timeout=HTTP_TIMEOUT_S)
     return resp.json() if resp.status_code == 503 else None
+
+
+def test_a_scratch_link_socket_is_told_server_moving_and_closed_with_1012(tmp_path):
+    """Scratch's socket is not socket.io: its own drain step tells the extension to connect to the same car
+    again (scratch_extension/mikrodojo.js `server_moving`), then closes with 1012 "service restart"."""
+    with ServerFleet(tmp_path) as fleet:
+        server, kid = start_class(fleet, tmp_path, 5.0)
+        ble = websocket.create_connection(f"ws://127.0.0.1:{server.port}/scratch/ble?token={kid['token']}",
+                                          origin=server.base_url, timeout=10)
+        try:
+            rpc(ble, 1, "discover", {"filters": [{"services": ["mikrodojo"]}]})
+            rpc(ble, 2, "connect", {"peripheralId": "car-1"})
+            rpc(ble, 3, "startNotifications", {"serviceId": "mikrodojo", "characteristicId": "mikrodojo_events"})
+            t_term = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            events, close_code = [], None
+            while close_code is None:
+                opcode, data = ble.recv_data(control_frame=True)
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    close_code = int.from_bytes(data[:2], "big")
+                elif opcode == websocket.ABNF.OPCODE_TEXT:
+                    msg = json.loads(data)
+                    if msg.get("method") == "characteristicDidChange":
+                        events.append(json.loads(base64.b64decode(msg["params"]["message"])))
+            moving = [e for e in events if e["type"] == "server_moving"]
+            assert moving and moving[0]["car_id"] == "car-1" and moving[0]["kid_text"], events
+            assert close_code == 1012
+            server.process.wait(10)
+            assert server.process.returncode == 0, server.output[-3000:]
+            assert time.monotonic() - t_term < 4.0, "nothing ran: the drain and the exit take a moment, not seconds"
+        finally:
+            ble.close()
+
+
+def rpc(ws: websocket.WebSocket, id_: int, method: str, params: dict) -> None:
+    ws.send(json.dumps({"jsonrpc": "2.0", "id": id_, "method": method, "params": params}))
+    while True:
+        msg = json.loads(ws.recv())
+        if msg.get("id") == id_:
+            assert "error" not in msg, msg
+            return
