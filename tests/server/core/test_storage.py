@@ -202,6 +202,7 @@ def test_kv_items_by_prefix_and_delete(database_url):
     s.kv_put("programs", "k1%", "percent")  # a literal % in a key is a key, not a wildcard
     assert s.kv_items("programs", "k1/") == [("k1/B", True), ("k1/a", 1), ("k1/b", [2])]  # code-point order
     assert s.kv_items("programs", "k1%") == [("k1%", "percent")]
+    assert [k for k, _ in s.kv_items("programs")] == ["k1%", "k1/B", "k1/a", "k1/b", "k2/a"]  # no prefix: all
     s.kv_delete("programs", "k1/a")
     assert s.kv_get("programs", "k1/a", "gone") == "gone"
     s.close()
