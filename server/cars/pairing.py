@@ -75,6 +75,7 @@ class CodeStatus:
     state: str  # "waiting" (not used yet), "paired" (a car used it), "expired"
     expires_at: float
     car_id: str | None  # the car it paired (or was made for)
+    class_code: str | None = None  # the class the car joins (teacher accounts), None: nobody's
 
 
 class PairingBook:
@@ -108,9 +109,9 @@ class PairingBook:
         if record is None:
             return None
         if record["paired"]:
-            return CodeStatus("paired", record["expires_at"], record["paired"])
+            return CodeStatus("paired", record["expires_at"], record["paired"], record.get("class_code"))
         state = "expired" if self.clock() > record["expires_at"] else "waiting"
-        return CodeStatus(state, record["expires_at"], record["car_id"])
+        return CodeStatus(state, record["expires_at"], record["car_id"], record.get("class_code"))
 
     def _purge(self, now: float) -> list[tuple[str, dict]]:
         """Forget expired codes; the others (key, record), used ones too (kept to say "already used")."""

@@ -120,7 +120,10 @@ async def code_status(request: web.Request) -> web.Response:
     require_teacher(request, csrf=False)
     code = request.match_info["code"]
     status = request.app[PAIRING].status(code)
-    if status is None:
+    tenancy, scope = request.app[CLASSROOM].tenancy, scope_of(require_teacher(request, csrf=False))
+    if status is not None and not scope.everything and \
+            (status.class_code is None or not tenancy.owns_class(scope, status.class_code)):
+        status = None  # another teacher's code: as unknown as a made-up one
         raise json_error(404, "pair_code_unknown", f"there is no pairing code {code}", code,
                          "POST /api/teacher/pairing-codes makes one")
     connected = bool(status.car_id) and request.app[CLASSROOM].dispatcher.is_connected(status.car_id)

@@ -124,6 +124,11 @@ async def test_two_teachers_see_and_control_only_their_own_class_over_http(tmp_p
         for path, body, rule in refused:
             status, answer = await ana.post(path, body)
             assert (status, answer["error"]["rule"]) == (404, rule), (path, answer)
+        status, made = await bob.post("/api/teacher/pairing-codes", {})
+        assert status == 201, made
+        assert (await bob.get(f"/api/teacher/pairing-codes/{made['code']}"))[0] == 200
+        status, answer = await ana.get(f"/api/teacher/pairing-codes/{made['code']}")  # bob's code is not ana's
+        assert (status, answer["error"]["rule"]) == (404, "pair_code_unknown")
         status, answer = await delete(ana, f"/api/teacher/classes/BOB1/kids/{leo['kid_id']}")
         assert (status, answer["error"]["rule"]) == (404, "class_code")
         # nothing of bob's changed
