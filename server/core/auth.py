@@ -76,12 +76,7 @@ class TeacherSession:
     created_at: float
     expires_at: float
     account: str = SINGLE_TEACHER  # "" = the single-password teacher; else a teacher account's username
-    role: str = TEACHER
-
-    @property
-    def sees_everything(self) -> bool:
-        """The single-password teacher (one classroom) and an admin see every class and car."""
-        return self.account == SINGLE_TEACHER or self.role == ADMIN
+    role: str = TEACHER  # what it may reach: server/core/tenancy.py (Scope.of)
 
 
 def session_hash(session_id: str) -> str:
