@@ -91,6 +91,27 @@ test('teachers log in with a username and see only their own class', { timeout: 
       await ana.screenshot({ path: path.join(SHOTS, '21-accounts-own-class.png') });
     });
 
+    await t.test('the set-up wizard and the Skills page ask for the username too', async () => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${demo.url}/setup/`);
+      await page.waitForSelector('#login:not([hidden]) #username:not([hidden])', { timeout: UI_WAIT_MS });
+      await page.fill('#username', 'bob');
+      await page.fill('#password', PASSWORDS.bob);
+      await page.click('#login-form button');
+      await page.waitForSelector('#wizard:not([hidden])', { timeout: UI_WAIT_MS });
+      await page.screenshot({ path: path.join(SHOTS, '22-accounts-setup-wizard.png') });
+      await context.clearCookies();
+      await page.goto(`${demo.url}/skills/`);
+      await page.waitForSelector('#login:not([hidden]) #username:not([hidden])', { timeout: UI_WAIT_MS });
+      await page.fill('#username', 'bob');
+      await page.fill('#password', PASSWORDS.bob);
+      await page.click('#login-form button');
+      await page.waitForSelector('#main:not([hidden])', { timeout: UI_WAIT_MS });
+      await context.close();
+    });
+
     await t.test('log out everywhere ends the login on the other browser too', async () => {
       await logIn(anaTablet, demo.url, 'ana', PASSWORDS.ana);
       await anaTablet.waitForSelector('#class-view:not([hidden]), #classes-view:not([hidden])', { timeout: UI_WAIT_MS });
