@@ -23,6 +23,7 @@ from curriculum.gate import Gate, TokenBucket, capped_speed, program_refusal, se
 from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
 from robot_runtime.protocol import Action, ArenaSetup, Pose, RemoteAction, SessionLimits, Steer, Telemetry
+from server.core import log_context
 from server.core.auth import AuthError, KidTokens, UrlSigner
 from server.core.car_port import CarPort
 from server.core.config import ServerConfig
@@ -72,6 +73,10 @@ class Classroom:
                                      stop_grace_s=t.stop_grace_s, before_start=self._before_start,
                                      on_finished=self._log_request, clock=clock)
         self.program_checks: list[ProgramCheck] = []
+        # Asked for every block after `stop` (never refused) and before the gate: a refusal ends the block
+        # there (a draining server takes no new work: server/ops/drain.py).
+        self.block_checks: list[Callable[[Kid, str], Problem | None]] = []
+        self.blocks_in_flight = 0  # run_block calls without their answer yet (a drain waits for them)
         # Awaited after a run has started and before start_run returns: what must be ready before the run's
         # first block (a lesson puts the car at its start, so the program's first reading is from there).
         self.run_setups: list[Callable[[Run], Awaitable[None]]] = []
@@ -439,14 +444,21 @@ class Classroom:
                         ref: Any = None, run_id: str | None = None) -> BlockReply:
         """rate limit -> translate -> gate -> dispatch -> the one final answer."""
         kid = self.kid(kid_id)
+        started = self._clock()
         args = dict(args or {})
-        limited = self.gate.admit(kid_id, block_id)  # first: unknown, locked and malformed calls pay too
-        if limited:
-            reply = BlockReply(status="refused", kid_text=limited.kid_text, detail=limited.detail, block=block_id,
-                               ref=ref, rule=limited.rule)
-        else:
-            reply = await self._run_block(kid, block_id, args, ref, run_id)
+        self.blocks_in_flight += 1
+        try:
+            limited = self.gate.admit(kid_id, block_id)  # first: unknown, locked and malformed calls pay too
+            if limited:
+                reply = BlockReply(status="refused", kid_text=limited.kid_text, detail=limited.detail, block=block_id,
+                                   ref=ref, rule=limited.rule)
+            else:
+                with log_context.bound(run_id=run_id):  # log lines of this block name its run
+                    reply = await self._run_block(kid, block_id, args, ref, run_id)
+        finally:
+            self.blocks_in_flight -= 1
         self._report(kid, reply, args)
+        self.events.publish("block_answered", kid_id, reply, self._clock() - started)
         return reply
 
     def refuse_block(self, kid_id: str, reply: BlockReply) -> BlockReply:
@@ -458,6 +470,7 @@ class Classroom:
             reply = BlockReply(status="refused", kid_text=limited.kid_text, detail=limited.detail, block=reply.block,
                                ref=reply.ref, rule=limited.rule)
         self._report(kid, reply, {})
+        self.events.publish("block_answered", kid_id, reply, 0.0)
         return reply
 
     def _report(self, kid: Kid, reply: BlockReply, args: dict[str, Any]) -> None:
@@ -483,6 +496,10 @@ class Classroom:
         if run_id is not None and self._active_run.get(kid.kid_id) != run_id:
             return BlockReply(status="cancelled", kid_text="A newer program started.",
                               detail=f"run {run_id} is not running", block=block_id, ref=ref, rule="run_ended")
+        for check in self.block_checks:
+            problem = check(kid, block_id)
+            if problem is not None:
+                return refused(problem)
         arena = self.arena_for_car(self.car_of(kid.kid_id) or "")
         refusal = self.gate.rules(kid.level, block_id, t.args, t.action, arena)
         if refusal:
