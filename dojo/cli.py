@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("server.main:main", "the classroom server"),
     "db": ("server.db:main", "the classroom database: status, migrate, copy SQLite into PostgreSQL"),
     "car": ("robot_runtime.car:main", "a car runtime: --sim for a simulated car, or a car config file"),
+    "teacher": ("server.teacher_accounts:main", "teacher accounts: add, list, disable, enable, password, logout, remove"),
     "lessons": ("curriculum.cli:main", "lesson tools: `dojo lessons check`"),
     "skills": ("learning.cli:main", "learned skills: list, show, record, train, eval, promote, rollback"),
 }

@@ -21,7 +21,7 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterable
 
 from robot_runtime.protocol import (
     Action, Cancel, DriveAction, GotoAction, NamedSkillAction, Pose, RemoteAction, SkillRequest, SkillResult, TurnAction,
@@ -290,13 +290,21 @@ class Dispatcher:
 
     async def estop_all(self, reason: str) -> list[str]:
         """Emergency stop every connected car at once; returns the car ids reached."""
-        connected = [c for c in self.cars.values() if c.connected]
-        for car in self.cars.values():  # a car reconnecting right now is latched when it is back
+        return await self.estop(None, reason)
+
+    async def estop(self, car_ids: Iterable[str] | None, reason: str,
+                    kid_text: str = "The teacher stopped all cars.") -> list[str]:
+        """Emergency stop these cars (None: every car) at once; returns the car ids reached. Other cars
+        are not touched: one class's e-stop never stops another class's cars."""
+        wanted = None if car_ids is None else set(car_ids)
+        cars = [c for c in self.cars.values() if wanted is None or c.car_id in wanted]
+        connected = [c for c in cars if c.connected]
+        for car in cars:  # a car reconnecting right now is latched when it is back
             car.estopped = True
         if self.link:
             await asyncio.gather(*(self._quietly(self.link.send_estop(c.car_id, reason)) for c in connected))
-        outcome = Outcome("cancelled", "estop", "The teacher stopped all cars.", f"emergency stop: {reason}")
-        for car in self.cars.values():
+        outcome = Outcome("cancelled", "estop", kid_text, f"emergency stop: {reason}")
+        for car in cars:
             for request in car.queued():
                 self._finish(request, outcome)
             car.waiting.clear()

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.core.storage.interface import (CarRecord, ClassRecord, DatabaseUnavailable, KidRecord, RequestLogEntry,
-                                           SchemaStatus, SchemaTooNew, Storage, StorageError)
+from server.core.storage.interface import (AccountRecord, CarRecord, ClassRecord, DatabaseUnavailable, KidRecord,
+                                           RequestLogEntry, SchemaStatus, SchemaTooNew, SessionRecord, Storage,
+                                           StorageError)
 from server.core.storage.sqlite import SqliteStorage
 
-__all__ = ["CarRecord", "ClassRecord", "DatabaseUnavailable", "KidRecord", "RequestLogEntry", "SchemaStatus",
-           "SchemaTooNew", "SqliteStorage", "Storage", "StorageError", "open_storage", "parse_database_url"]
+__all__ = ["AccountRecord", "CarRecord", "ClassRecord", "DatabaseUnavailable", "KidRecord", "RequestLogEntry",
+           "SchemaStatus", "SchemaTooNew", "SessionRecord", "SqliteStorage", "Storage", "StorageError", "open_storage",
+           "parse_database_url"]
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_SCHEME = "sqlite://"

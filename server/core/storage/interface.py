@@ -41,6 +41,26 @@ class CarRecord:
 
 
 @dataclass(frozen=True)
+class AccountRecord:
+    """A teacher account (accounts mode): role "admin" or "teacher"; a disabled one cannot log in."""
+
+    username: str
+    role: str
+    disabled: bool
+    created_at: float
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A stored teacher session: only the SHA-256 of its id is kept. ``account`` "" is the single-password teacher."""
+
+    id_hash: str
+    account: str
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
 class RequestLogEntry:
     t: float
     kid_id: str
@@ -142,6 +162,50 @@ class Storage(ABC):
     def kv_items(self, namespace: str, prefix: str = "") -> list[tuple[str, Any]]: ...
     @abstractmethod
     def kv_delete(self, namespace: str, key: str) -> None: ...
+
+    # --- teacher accounts, stored sessions, who owns which class and car (issue 14) ---------------
+    @abstractmethod
+    def add_account(self, username: str, password_hash: str, role: str) -> AccountRecord: ...
+    @abstractmethod
+    def get_account(self, username: str) -> AccountRecord | None: ...
+    @abstractmethod
+    def account_password_hash(self, username: str) -> str | None: ...
+    @abstractmethod
+    def list_accounts(self) -> list[AccountRecord]: ...
+    @abstractmethod
+    def count_accounts(self) -> int: ...
+    @abstractmethod
+    def set_account_disabled(self, username: str, disabled: bool) -> bool: ...
+    @abstractmethod
+    def set_account_password_hash(self, username: str, password_hash: str) -> bool: ...
+    @abstractmethod
+    def delete_account(self, username: str) -> bool:
+        """Remove the account, its sessions and its class ownerships (its classes stay, owned by nobody: the
+        admin's until given to another teacher)."""
+
+    @abstractmethod
+    def put_session(self, record: SessionRecord) -> None: ...
+    @abstractmethod
+    def get_session(self, id_hash: str) -> SessionRecord | None: ...
+    @abstractmethod
+    def delete_session(self, id_hash: str) -> bool: ...
+    @abstractmethod
+    def delete_sessions_of(self, account: str) -> int:
+        """Log the account out everywhere; returns how many sessions ended."""
+    @abstractmethod
+    def delete_expired_sessions(self, now: float) -> int: ...
+
+    @abstractmethod
+    def set_class_owner(self, class_code: str, account: str | None) -> None: ...
+    @abstractmethod
+    def class_owner(self, class_code: str) -> str | None: ...
+    @abstractmethod
+    def set_car_class(self, car_id: str, class_code: str | None) -> None: ...
+    @abstractmethod
+    def car_class(self, car_id: str) -> str | None: ...
+    @abstractmethod
+    def recent_requests_of(self, kid_ids: list[str], limit: int = 100) -> list[RequestLogEntry]:
+        """The newest request-log rows of these kids (a teacher's classes), newest first."""
 
     # extension point for feature tables
     @abstractmethod

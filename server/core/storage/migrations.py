@@ -50,6 +50,20 @@ CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT N
     PRIMARY KEY (ns, key));
 CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL);
 """),
+    # Teacher accounts and stored sessions (issue 14). No foreign keys to classes or cars: a car is owned
+    # before it ever connects. A database where the teachers' code made these tables as "teachers:1"
+    # keeps them (IF NOT EXISTS) and only records version 2.
+    Migration(2, "teacher accounts, stored teacher sessions, who owns which class and car", """
+CREATE TABLE IF NOT EXISTS teacher_accounts (
+    username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, disabled INTEGER NOT NULL,
+    created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS teacher_sessions (
+    id_hash TEXT PRIMARY KEY, account TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS teacher_sessions_account ON teacher_sessions (account);
+CREATE TABLE IF NOT EXISTS class_owners (class_code TEXT PRIMARY KEY, account TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS class_owners_account ON class_owners (account);
+CREATE TABLE IF NOT EXISTS car_classes (car_id TEXT PRIMARY KEY, class_code TEXT NOT NULL)
+"""),
 )
 
 LATEST = CORE_MIGRATIONS[-1].version

@@ -16,8 +16,8 @@ from abc import abstractmethod
 from typing import Any, Iterable, Iterator
 
 from server.core.kid_names import name_key
-from server.core.storage.interface import (CarRecord, ClassRecord, KidRecord, RequestLogEntry, SchemaStatus,
-                                           SchemaTooNew, Storage, StorageError)
+from server.core.storage.interface import (AccountRecord, CarRecord, ClassRecord, KidRecord, RequestLogEntry,
+                                           SchemaStatus, SchemaTooNew, SessionRecord, Storage, StorageError)
 from server.core.storage.migrations import (CORE_MIGRATIONS, VERSION_TABLE, Migration, check_numbering,
                                             feature_parts, refuse_newer)
 
@@ -267,3 +267,94 @@ class SqlStorage(Storage):
 
     def kv_delete(self, namespace: str, key: str) -> None:
         self._q("DELETE FROM kv WHERE ns = ? AND key = ?", (namespace, key))
+
+    # --- teacher accounts, stored sessions, who owns which class and car ------------------------------
+
+    def add_account(self, username: str, password_hash: str, role: str) -> AccountRecord:
+        now = time.time()
+        self._q("INSERT INTO teacher_accounts (username, password_hash, role, disabled, created_at) VALUES (?, ?, ?, 0, ?)",
+                (username, password_hash, role, now))
+        return AccountRecord(username, role, False, now)
+
+    def get_account(self, username: str) -> AccountRecord | None:
+        rows = self._q("SELECT username, role, disabled, created_at FROM teacher_accounts WHERE username = ?", (username,))
+        return AccountRecord(rows[0][0], rows[0][1], bool(rows[0][2]), rows[0][3]) if rows else None
+
+    def account_password_hash(self, username: str) -> str | None:
+        rows = self._q("SELECT password_hash FROM teacher_accounts WHERE username = ?", (username,))
+        return rows[0][0] if rows else None
+
+    def list_accounts(self) -> list[AccountRecord]:
+        rows = self._q("SELECT username, role, disabled, created_at FROM teacher_accounts")
+        return [AccountRecord(r[0], r[1], bool(r[2]), r[3]) for r in sorted(rows)]  # code-point order (see list_cars)
+
+    def count_accounts(self) -> int:
+        return int(self._q("SELECT COUNT(*) FROM teacher_accounts")[0][0])
+
+    def set_account_disabled(self, username: str, disabled: bool) -> bool:
+        with self._lock:
+            return self._exec("UPDATE teacher_accounts SET disabled = ? WHERE username = ?",
+                              (1 if disabled else 0, username))[1] > 0
+
+    def set_account_password_hash(self, username: str, password_hash: str) -> bool:
+        with self._lock:
+            return self._exec("UPDATE teacher_accounts SET password_hash = ? WHERE username = ?",
+                              (password_hash, username))[1] > 0
+
+    def delete_account(self, username: str) -> bool:
+        with self._tx():
+            self._exec("DELETE FROM teacher_sessions WHERE account = ?", (username,))
+            self._exec("DELETE FROM class_owners WHERE account = ?", (username,))
+            gone = self._exec("DELETE FROM teacher_accounts WHERE username = ?", (username,))[1]
+        return gone > 0
+
+    def put_session(self, record: SessionRecord) -> None:
+        self._q("INSERT INTO teacher_sessions (id_hash, account, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (record.id_hash, record.account, record.created_at, record.expires_at))
+
+    def get_session(self, id_hash: str) -> SessionRecord | None:
+        rows = self._q("SELECT id_hash, account, created_at, expires_at FROM teacher_sessions WHERE id_hash = ?",
+                       (id_hash,))
+        return SessionRecord(*rows[0]) if rows else None
+
+    def delete_session(self, id_hash: str) -> bool:
+        with self._lock:
+            return self._exec("DELETE FROM teacher_sessions WHERE id_hash = ?", (id_hash,))[1] > 0
+
+    def delete_sessions_of(self, account: str) -> int:
+        with self._lock:
+            return self._exec("DELETE FROM teacher_sessions WHERE account = ?", (account,))[1]
+
+    def delete_expired_sessions(self, now: float) -> int:
+        with self._lock:
+            return self._exec("DELETE FROM teacher_sessions WHERE expires_at < ?", (now,))[1]
+
+    def set_class_owner(self, class_code: str, account: str | None) -> None:
+        if account is None:
+            self._q("DELETE FROM class_owners WHERE class_code = ?", (class_code,))
+        else:
+            self._q("INSERT INTO class_owners (class_code, account) VALUES (?, ?) "
+                    "ON CONFLICT(class_code) DO UPDATE SET account = excluded.account", (class_code, account))
+
+    def class_owner(self, class_code: str) -> str | None:
+        rows = self._q("SELECT account FROM class_owners WHERE class_code = ?", (class_code,))
+        return rows[0][0] if rows else None
+
+    def set_car_class(self, car_id: str, class_code: str | None) -> None:
+        if class_code is None:
+            self._q("DELETE FROM car_classes WHERE car_id = ?", (car_id,))
+        else:
+            self._q("INSERT INTO car_classes (car_id, class_code) VALUES (?, ?) "
+                    "ON CONFLICT(car_id) DO UPDATE SET class_code = excluded.class_code", (car_id, class_code))
+
+    def car_class(self, car_id: str) -> str | None:
+        rows = self._q("SELECT class_code FROM car_classes WHERE car_id = ?", (car_id,))
+        return rows[0][0] if rows else None
+
+    def recent_requests_of(self, kid_ids: list[str], limit: int = 100) -> list[RequestLogEntry]:
+        if not kid_ids:
+            return []
+        marks = ", ".join("?" for _ in kid_ids)
+        rows = self._q(f"SELECT t, kid_id, car_id, block, args, status, detail, duration_s FROM request_log "
+                       f"WHERE kid_id IN ({marks}) ORDER BY id DESC LIMIT ?", (*kid_ids, limit))
+        return [RequestLogEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7]) for r in rows]

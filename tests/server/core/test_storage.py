@@ -337,3 +337,72 @@ def test_every_features_migration_and_upsert_runs_on_both_engines(database_url):
         assert s.execute("SELECT COUNT(*) FROM scratch_projects") == [(0,)]
     finally:
         s.close()
+
+
+# --- teacher accounts, stored sessions, ownership (issue 14) -----------------------------------------
+
+
+def test_teacher_accounts_sessions_and_ownership_are_kept_across_reopen(database_url):
+    from server.core.storage import SessionRecord
+
+    s = opened(database_url)
+    assert s.count_accounts() == 0
+    s.add_account("ana", "scrypt$hash", "teacher")
+    s.add_account("root", "scrypt$other", "admin")
+    s.put_session(SessionRecord("h1", "ana", 10.0, 100.0))
+    s.put_session(SessionRecord("h2", "ana", 10.0, 50.0))
+    s.put_session(SessionRecord("h3", "root", 10.0, 100.0))
+    s.create_class("ANA1", "Ana's")
+    s.set_class_owner("ANA1", "ana")
+    s.set_car_class("car-1", "ANA1")
+    s.close()
+    s = opened(database_url)
+    try:
+        assert [a.username for a in s.list_accounts()] == ["ana", "root"] and s.count_accounts() == 2
+        assert s.get_account("ana").role == "teacher" and s.account_password_hash("ana") == "scrypt$hash"
+        assert s.get_session("h1") == SessionRecord("h1", "ana", 10.0, 100.0)
+        assert (s.class_owner("ANA1"), s.car_class("car-1")) == ("ana", "ANA1")
+        assert s.delete_expired_sessions(60.0) == 1 and s.get_session("h2") is None
+        assert s.set_account_disabled("ana", True) and s.get_account("ana").disabled
+        assert not s.set_account_disabled("nobody", True)
+        assert s.delete_sessions_of("ana") == 1 and s.get_session("h3") is not None
+        assert s.delete_account("ana") and s.get_account("ana") is None
+        assert s.class_owner("ANA1") is None and s.get_class("ANA1") is not None  # the class stays, nobody's
+        s.set_car_class("car-1", None)
+        assert s.car_class("car-1") is None
+    finally:
+        s.close()
+
+
+def test_an_older_database_gains_the_teacher_tables_and_keeps_everything(database_url):
+    s = opened(database_url, CORE_MIGRATIONS[:1])  # the schema before teacher accounts (core version 1)
+    s.create_class("ABCDE", "4B")
+    s.add_kid("k1", "ABCDE", "Mia", 2)
+    s.close()
+    s = opened(database_url)
+    try:
+        assert s.status().version == 2 and s.count_accounts() == 0 and s.get_kid("k1").level == 2
+    finally:
+        s.close()
+
+
+def test_a_database_where_the_teacher_tables_came_as_a_feature_migration_keeps_its_accounts(database_url):
+    """Before versioned migrations the teacher tables were made by a named migration ("teachers:1")."""
+    s = opened(database_url, CORE_MIGRATIONS[:1])
+    s.migrate("teachers:1", CORE_MIGRATIONS[1].sql)
+    s.add_account("ana", "scrypt$hash", "teacher")
+    s.close()
+    s = opened(database_url)
+    try:
+        assert s.status().version == 2 and s.get_account("ana").role == "teacher"
+    finally:
+        s.close()
+
+
+def test_the_request_log_of_some_kids_only(database_url):
+    s = opened(database_url)
+    s.log_requests([RequestLogEntry(float(i), kid, None, "move_forward", {}, "done", "", 0.1)
+                    for i, kid in enumerate(["a", "b", "a", "c"])])
+    assert [(e.t, e.kid_id) for e in s.recent_requests_of(["a", "c"], 10)] == [(3.0, "c"), (2.0, "a"), (0.0, "a")]
+    assert [e.t for e in s.recent_requests_of(["a"], 1)] == [2.0] and s.recent_requests_of([], 5) == []
+    s.close()

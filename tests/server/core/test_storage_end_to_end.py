@@ -110,3 +110,13 @@ def test_dojo_server_refuses_a_database_newer_than_its_code(tmp_path, postgres_u
     assert done.returncode != 0
     assert "rule schema_version" in done.stderr and "Fix:" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_dojo_teacher_manages_accounts_on_the_districts_postgresql(postgres_url):
+    run = lambda *args, stdin="": subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "dojo.cli", "teacher", "--database", postgres_url, *args], cwd=REPO, input=stdin,
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    added = run("add", "ana", stdin="a-long-enough-password\n")
+    assert added.returncode == 0, added.stderr
+    listed = run("list")
+    assert listed.returncode == 0 and listed.stdout.split()[:3] == ["ana", "teacher", "active"], listed
