@@ -88,7 +88,8 @@ def copy_sqlite_to_postgres(source: SqliteStorage, target: PostgresStorage) -> C
             if name not in known:
                 target._exec("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, applied_at))
         for table in order:
-            columns = [c for c in _columns(source, table) if c in set(_columns(target, table))]
+            target_columns = set(_columns(target, table))
+            columns = [c for c in _columns(source, table) if c in target_columns]
             names = ", ".join(f'"{c}"' for c in columns)
             insert = f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
             cursor = source._db.execute(f'SELECT {names} FROM "{table}"')
