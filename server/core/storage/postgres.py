@@ -78,7 +78,7 @@ class PostgresStorage(SqlStorage):
 
         try:
             given = conninfo_to_dict(self._url).get("options") or ""  # the URL's own settings win over ours
-            options = f"-c synchronous_commit={SYNCHRONOUS_COMMIT} {given} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+            options = f"-c synchronous_commit={SYNCHRONOUS_COMMIT} -c statement_timeout={STATEMENT_TIMEOUT_MS} {given}"
             return psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                    options=" ".join(options.split()), application_name="mikro-dojo")
         except psycopg.Error as exc:
