@@ -147,9 +147,23 @@ class AttemptService:
 
     # --- picking a lesson -----------------------------------------------------------------
 
-    def lesson_blocks_check(self, kid: Kid, program: Any) -> Refusal | None:
-        """A program check: during a lesson only the lesson's blocks may be used (the gate's lesson rule)."""
-        lesson_id = self.store.selected(kid.kid_id)
+    def lesson_blocks_check(self, kid: Kid, program: Any, lesson_id: str | None = None) -> Refusal | None:
+        """A program check: a run that names a lesson names one that exists and is open to the kid (else it
+        would silently become free driving, never graded); during a lesson only the lesson's blocks may be
+        used (the gate's lesson rule). Without a named lesson, the kid's picked one applies."""
+        if lesson_id is not None:
+            if lesson_id not in self.lesson_set.lessons:
+                known = ", ".join(sorted(self.lesson_set.lessons)[:5])
+                return Refusal("lesson_id", f"there is no lesson {lesson_id!r}", value=lesson_id,
+                               fix=f"start the run with the id of a lesson from GET /api/lessons (e.g. {known}), "
+                                   "or without lesson_id to drive freely",
+                               kid_text="That lesson isn't here. Pick a lesson from the list and press go again.")
+            locked, reason = self.is_locked(kid, lesson_id)
+            if locked:
+                return Refusal("lesson_locked", f"lesson {lesson_id!r} is locked for this kid: {reason}",
+                               value=lesson_id, fix="pick an open lesson, or the teacher opens this one",
+                               kid_text=f"{reason} Pick an open lesson and press go again.")
+        lesson_id = lesson_id or self.store.selected(kid.kid_id)
         if not lesson_id or lesson_id not in self.lesson_set.lessons:
             return None
         return lesson_refusal(self.lesson_set.get(lesson_id), program)
