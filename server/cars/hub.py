@@ -302,4 +302,5 @@ def port(app: web.Application) -> CarHub:
 
 def setup(app: web.Application) -> None:
     app[SIO].register_namespace(app[CAR_HUB])
+    app[SIO].handle_inline(CAR_NAMESPACE, "telemetry")  # on_telemetry never waits: no task per sample
     app.cleanup_ctx.append(periodic("car heartbeats", HEARTBEAT_PERIOD_S, _heartbeat, wait_first=False))
