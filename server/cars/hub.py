@@ -24,7 +24,9 @@ from typing import Any, Callable, TypeVar
 
 import socketio
 from aiohttp import web
+from engineio import packet as eio_packet
 from pydantic import BaseModel, ValidationError
+from socketio import packet as sio_packet
 
 from robot_runtime.protocol import (
     CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
@@ -59,7 +61,7 @@ class CarHub(socketio.AsyncNamespace):
         self.bad_messages: Counter[str] = Counter()  # rule -> count, for /api/health and tests
         self.refused_second = 0  # second connections refused for live cars (car_in_use)
         self.heartbeat_seq = 0
-        self.estops = EstopDelivery(self._call_estop)  # acked, re-sent until the car has it
+        self.estops = EstopDelivery(self._emit_estop)  # acked, re-sent until the car has it
 
     @property
     def classroom(self) -> Classroom:
@@ -243,16 +245,28 @@ class CarHub(socketio.AsyncNamespace):
         await self.emit("stop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
 
     async def send_estop(self, car_id: str, reason: str) -> None:
-        self._sid(car_id)  # not connected: ConnectionError, as for every other message
-        await self.estops.send(car_id, reason)
+        """Queued on the car's link before this returns, without waiting for anything (see _emit_estop)."""
+        self.estops.send(car_id, reason)  # not connected: ConnectionError, as for every other message
 
-    async def _call_estop(self, car_id: str, payload: dict, timeout_s: float) -> Any:
-        try:
-            return await self.call("estop", payload, to=self._sid(car_id), timeout=timeout_s)
-        except socketio.exceptions.TimeoutError:
-            raise TimeoutError(f"{car_id} did not ack the e-stop within {timeout_s} s") from None
-        except socketio.exceptions.SocketIOError as exc:
-            raise ConnectionError(f"{car_id}: {exc}") from None
+    def _emit_estop(self, car_id: str, payload: dict) -> "asyncio.Future[Any]":
+        """The e-stop frame straight onto the car's engine.io queue, with an ack id: no task and no await
+        (``call`` spawns a task per recipient), so a STOP ALL queues every car's e-stop in one turn of the
+        loop. The future gets the car's ack."""
+        sid = self._sid(car_id)
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, CAR_NAMESPACE)
+        socket = self.server.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        if socket is None or socket.closed:
+            raise ConnectionError(f"{car_id} is not connected")
+        acked: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def on_ack(*data: Any) -> None:
+            if not acked.done():
+                acked.set_result(data[0] if data else None)
+
+        ack_id = self.server.manager._generate_ack_id(sid, on_ack)
+        frame = self.server.packet_class(sio_packet.EVENT, namespace=CAR_NAMESPACE, data=["estop", payload], id=ack_id)
+        socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, frame.encode()))
+        return acked
 
     async def send_reset_estop(self, car_id: str, reason: str) -> None:
         self.estops.cancel(car_id)

@@ -279,8 +279,9 @@ class Dispatcher:
         connected = [c for c in self.cars.values() if c.connected]
         for car in self.cars.values():  # a car reconnecting right now is latched when it is back
             car.estopped = True
-        if self.link:
-            await asyncio.gather(*(self._quietly(self.link.send_estop(c.car_id, reason)) for c in connected))
+        if self.link:  # one after the other: the hub queues each without waiting, so all go in one loop turn
+            for c in connected:
+                await self._quietly(self.link.send_estop(c.car_id, reason))
         outcome = Outcome("cancelled", "estop", "The teacher stopped all cars.", f"emergency stop: {reason}")
         for car in self.cars.values():
             for request in car.queued():
