@@ -253,9 +253,8 @@ class CarHub(socketio.AsyncNamespace):
         (``call`` spawns a task per recipient), so a STOP ALL queues every car's e-stop in one turn of the
         loop. The future gets the car's ack."""
         sid = self._sid(car_id)
-        eio_sid = self.server.manager.eio_sid_from_sid(sid, CAR_NAMESPACE)
-        socket = self.server.eio.sockets.get(eio_sid) if eio_sid is not None else None
-        if socket is None or socket.closed:
+        socket = self._engine_socket(car_id)
+        if socket is None:
             raise ConnectionError(f"{car_id} is not connected")
         acked: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
@@ -291,9 +290,25 @@ class CarHub(socketio.AsyncNamespace):
         return await self._call_for_ack(car_id, "install_skill", package.model_dump(mode="json"), timeout_s)
 
     async def heartbeat(self) -> None:
+        """One frame, encoded once, put on every car's engine.io queue (a broadcast ``emit`` spawns a task
+        per car: 300 a second at 30 cars)."""
         self.heartbeat_seq += 1
-        if self.sid_of:
-            await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"))
+        if not self.sid_of:
+            return
+        frame = self.server.packet_class(sio_packet.EVENT, namespace=CAR_NAMESPACE,
+                                         data=["heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json")])
+        pkt = eio_packet.Packet(eio_packet.MESSAGE, frame.encode())
+        for car_id in list(self.sid_of):
+            socket = self._engine_socket(car_id)
+            if socket is not None:
+                socket.queue.put_nowait(pkt)
+
+    def _engine_socket(self, car_id: str) -> Any:
+        """The car's engine.io socket (its send queue), or None when it is not connected."""
+        sid = self.sid_of.get(car_id)
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, CAR_NAMESPACE) if sid is not None else None
+        socket = self.server.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        return None if socket is None or socket.closed else socket
 
 
 def _finite(t: Telemetry) -> bool:
