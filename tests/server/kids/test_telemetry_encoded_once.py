@@ -1,5 +1,6 @@
 """Telemetry is encoded once per sample for every socket.io client that watches the car
-(server/web/fanout.py): the frame is exactly what python-socketio's own encoder would send, and a kid
+(server/web/fanout.py): the frame is exactly what python-socketio's own encoder would send (non-ASCII text
+as UTF-8 instead of \u escapes: the same JSON), and a kid
 and the teacher read the same sample, with the car's collision alias and safety event intact. A client
 watching several cars (the teacher) gets a tick's samples as one `telemetry_batch` event, each car's
 newest, and every car keeps arriving at its rate."""
@@ -34,6 +35,12 @@ def test_the_frame_is_what_python_socketio_would_encode():
                                 namespace=namespace).encode()
         assert socketio_event_frame(namespace, event_json) == library
     assert json.loads(event_json)[1]["collisions"][0]["with"] == "cone:3"
+    accented = Telemetry.model_validate({**SAMPLE, "safety_events": [{**SAMPLE["safety_events"][0],
+                                                                       "kid_text": "Zoë's car slowed — ouch"}]})
+    library = packet.Packet(packet.EVENT, data=["telemetry", accented.model_dump(mode="json", by_alias=True)],
+                            namespace="/kid").encode()
+    ours = socketio_event_frame("/kid", socketio_wire("car-1", accented))
+    assert json.loads(ours[len("2/kid,"):]) == json.loads(library[len("2/kid,"):])
 
 
 def test_a_ticks_samples_for_one_client_are_one_batch_frame_as_python_socketio_would_encode():
