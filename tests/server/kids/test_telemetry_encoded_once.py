@@ -1,6 +1,6 @@
 """Telemetry is encoded once per sample for every socket.io client that watches the car
 (server/web/fanout.py): the frame is exactly what python-socketio's own encoder would send (non-ASCII text
-as UTF-8 instead of \u escapes: the same JSON), and a kid
+as UTF-8 instead of escapes: the same JSON), and a kid
 and the teacher read the same sample, with the car's collision alias and safety event intact. A client
 watching several cars (the teacher) gets a tick's samples as one `telemetry_batch` event, each car's
 newest, and every car keeps arriving at its rate."""
