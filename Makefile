@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler clean
+.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler nginx clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -33,11 +33,17 @@ poppler:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq poppler-utils; \
 	  else echo "marker sheet tests need pdftoppm: sudo apt-get install -y poppler-utils"; fi; }
 
+# Debian's nginx for the load-balancer layout test (tests/server/ops/test_nginx.py runs deploy/nginx/).
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx; \
+	  else echo "the nginx layout test needs Debian's nginx: sudo apt-get install -y nginx"; fi; }
+
 # `make demo DEMO_ARGS="--cars 6 --port 8081"` passes options through to `dojo demo`.
 demo: setup
 	$(VENV)/bin/dojo demo $(DEMO_ARGS)
 
-test: setup chromium poppler test-py test-node
+test: setup chromium poppler nginx test-py test-node
 
 test-py: setup
 	$(PY) -m pytest -q

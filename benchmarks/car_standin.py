@@ -51,10 +51,10 @@ class StandinCar:
         self.sio.on("skill", self.on_skill, namespace=ns)
         self.sio.on("estop", self.on_estop, namespace=ns)
         self.sio.on("reset_estop", self.on_reset, namespace=ns)
-        for event in ("limits", "arena", "neighbours"):  # the server waits for the car's ack before a skill
-            self.sio.on(event, _ok, namespace=ns)
         for event in ("cancel", "stop", "heartbeat"):
             self.sio.on(event, _ignore, namespace=ns)
+        for event in ("limits", "arena"):  # calls: the server counts on them only once the car acks (as a real car)
+            self.sio.on(event, _ack, namespace=ns)
 
     async def connect(self, url: str) -> None:
         await self.sio.connect(url, namespaces=[CAR_NAMESPACE], transports=["websocket"], wait_timeout=CONNECT_TIMEOUT_S,
@@ -111,8 +111,8 @@ async def _ignore(data: Any = None) -> None:
     return None
 
 
-async def _ok(data: Any = None) -> dict[str, Any]:
-    return {"ok": True}  # as the real runtime acks limits and an (idle) car's arena
+async def _ack(data: Any = None) -> dict[str, bool]:
+    return {"ok": True}
 
 
 async def run(url: str, first: int, n: int, tokens: dict[str, str]) -> None:

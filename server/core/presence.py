@@ -29,6 +29,10 @@ class Presence:
     def online(self, kid_id: str) -> bool:
         return kid_id in self._connections
 
+    def count(self) -> int:
+        """Kids online now, over any transport (each kid once)."""
+        return len(self._connections)
+
     def on(self, kid_id: str, transport: str) -> bool:
         return any(t == transport for t, _ in self._connections.get(kid_id, ()))
 
