@@ -51,7 +51,7 @@ class EventBus:
         for callback in list(self._subscribers.get(topic, ())):
             try:
                 result = callback(*args)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):  # most return None: telemetry x subscribers
                     task = asyncio.ensure_future(result)
                     self._tasks.add(task)
                     task.add_done_callback(self._done)
