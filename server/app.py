@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable
 from aiohttp import web
 
 from robot_runtime.protocol import MAX_MESSAGE_BYTES
-from server import arena_camera, cars, drive, kids, language, lessons, scratch, skills, teacher
+from server import arena_camera, cars, cluster, drive, kids, language, lessons, scratch, skills, teacher
 from server import web as web_plumbing
 from server.cars.hub import CAR_HUB
 from server.core.auth import hash_password
@@ -47,7 +47,8 @@ def create_app(config: ServerConfig) -> web.Application:
     storage = SqliteStorage(config.db_path)
     app[STORAGE] = storage
     _ensure_teacher_password(config, storage)
-    classroom = Classroom(config, storage, cars.port(app))  # server/cars: the one adapter to the cars
+    # server/cars: the one adapter to the cars; server/cluster: the other server processes (with --redis)
+    classroom = Classroom(config, storage, cars.port(app), peers=cluster.peers_for(config))
     app[CLASSROOM] = classroom
     app[LESSONS] = NoLessons()  # the lessons feature puts its book here
     if config.default_class_code:
@@ -58,6 +59,7 @@ def create_app(config: ServerConfig) -> web.Application:
         ping_interval=config.timeouts.socket_ping_interval_s,
         ping_timeout=config.timeouts.socket_ping_timeout_s,
         max_http_buffer_size=MAX_SOCKET_FRAME_BYTES,
+        client_manager=cluster.socket_manager(config),  # None: in-process rooms (python-socketio's default)
         logger=False,
         engineio_logger=False,
     )
@@ -66,6 +68,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app.cleanup_ctx.append(periodic("request log flush", REQUEST_LOG_FLUSH_S, _flush_request_log))
     app.cleanup_ctx.append(_close_classroom)
     web_plumbing.setup(app)
+    cluster.setup(app)  # with redis_url: peers and the event bridge live as long as the app
     app.router.add_get("/api/health", _health)
     cars.setup(app)
     lessons.setup(app)  # before kids: the lesson's program check runs before the level's
@@ -99,11 +102,15 @@ async def _health(request: web.Request) -> web.Response:
     """GET /api/health: the server is up, since when, and which cars are connected."""
     app = request.app
     classroom = app[CLASSROOM]
-    return web.json_response({
+    body = {
         "ok": True, "version": VERSION, "uptime_s": round(time.monotonic() - app[STARTED_AT], 3),
         "cars_connected": len(classroom.connected_car_ids()), "cars": sorted(classroom.connected_car_ids()),
         "bad_car_messages": sum(app[CAR_HUB].bad_messages.values()),
-    })
+    }
+    cluster_health = cluster.health(app)
+    if cluster_health is not None:  # several processes: this one's id and what crossed between them
+        body["cluster"] = cluster_health
+    return web.json_response(body)
 
 
 async def _flush_request_log(app: web.Application) -> None:

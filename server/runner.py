@@ -78,8 +78,9 @@ async def start_server(config: ServerConfig) -> ServerHandle:
     port = runner.addresses[0][1]
     handle = ServerHandle(app, runner, config.host, port)
     events = handle.classroom.events
-    events.subscribe("car_connected", lambda car_id, *_: handle.connected_cars.add(car_id))
-    events.subscribe("car_disconnected", lambda car_id, *_: handle.connected_cars.discard(car_id))
+    # the cars connected to this process (with several processes, the others' cars are theirs)
+    events.subscribe("car_connected", lambda car_id, *_: handle.connected_cars.add(car_id), scope="origin")
+    events.subscribe("car_disconnected", lambda car_id, *_: handle.connected_cars.discard(car_id), scope="origin")
     return handle
 
 

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 CONNECTED_WAIT_S = 1.0  # how long a post-connect task waits for socket.io to finish the handshake
+# A car is always connected to the process that talks to it: with several processes (docs/cluster.md)
+# its messages skip the Redis manager (a round trip through Redis per skill and heartbeat would be waste).
+LOCAL = True
 
 
 class CarHub(socketio.AsyncNamespace):
@@ -136,10 +139,24 @@ class CarHub(socketio.AsyncNamespace):
                 return
             await asyncio.sleep(0.001)
         # a heartbeat first: the car's watchdog holds it still until it has heard from us once
-        await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), to=sid)
+        await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), to=sid, ignore_queue=LOCAL)
         if self.sid_of.get(hello.car_id) != sid:  # it left while we waited: its disconnect is already told
             return
         await self.classroom.car_connected(hello.car_id, hello.kind)
+
+    async def taken_elsewhere(self, car_id: str) -> None:
+        """Another server process says this car connected there (replayed "car_connected"): the car
+        reconnected before we noticed its old link was gone. Ours is stale: closed, its requests answered."""
+        sid = self.sid_of.get(car_id)
+        if sid is None:
+            return
+        log.info("car %s is connected to another server process now; its old connection here is closed", car_id)
+        self.car_of.pop(sid, None)
+        del self.sid_of[car_id]
+        self.last_heard.pop(car_id, None)
+        self.estops.cancel(car_id)
+        self.classroom.car_disconnected(car_id)
+        await self.disconnect(sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         car_id = self.car_of.pop(sid, None)
@@ -224,7 +241,7 @@ class CarHub(socketio.AsyncNamespace):
 
     async def _call_for_ack(self, car_id: str, event: str, payload: dict, timeout_s: float) -> Ack:
         try:
-            reply = await self.call(event, payload, to=self._sid(car_id), timeout=timeout_s)
+            reply = await self.call(event, payload, to=self._sid(car_id), timeout=timeout_s, ignore_queue=LOCAL)
         except socketio.exceptions.TimeoutError:
             raise TimeoutError(f"{car_id} did not ack {event} within {timeout_s} s") from None
         except socketio.exceptions.SocketIOError as exc:
@@ -237,10 +254,10 @@ class CarHub(socketio.AsyncNamespace):
                                                  value=str(reply)[:80]))
 
     async def send_cancel(self, car_id: str, cancel: Cancel) -> None:
-        await self.emit("cancel", cancel.model_dump(mode="json"), to=self._sid(car_id))
+        await self.emit("cancel", cancel.model_dump(mode="json"), to=self._sid(car_id), ignore_queue=LOCAL)
 
     async def send_stop(self, car_id: str, reason: str) -> None:
-        await self.emit("stop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
+        await self.emit("stop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id), ignore_queue=LOCAL)
 
     async def send_estop(self, car_id: str, reason: str) -> None:
         self._sid(car_id)  # not connected: ConnectionError, as for every other message
@@ -248,7 +265,7 @@ class CarHub(socketio.AsyncNamespace):
 
     async def _call_estop(self, car_id: str, payload: dict, timeout_s: float) -> Any:
         try:
-            return await self.call("estop", payload, to=self._sid(car_id), timeout=timeout_s)
+            return await self.call("estop", payload, to=self._sid(car_id), timeout=timeout_s, ignore_queue=LOCAL)
         except socketio.exceptions.TimeoutError:
             raise TimeoutError(f"{car_id} did not ack the e-stop within {timeout_s} s") from None
         except socketio.exceptions.SocketIOError as exc:
@@ -256,7 +273,7 @@ class CarHub(socketio.AsyncNamespace):
 
     async def send_reset_estop(self, car_id: str, reason: str) -> None:
         self.estops.cancel(car_id)
-        await self.emit("reset_estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
+        await self.emit("reset_estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id), ignore_queue=LOCAL)
 
     async def send_limits(self, car_id: str, limits: SessionLimits, timeout_s: float) -> Ack:
         return await self._call_for_ack(car_id, "limits", limits.model_dump(mode="json"), timeout_s)
@@ -267,10 +284,10 @@ class CarHub(socketio.AsyncNamespace):
 
     async def send_neighbours(self, car_id: str, payload: dict) -> None:
         """The cars near this one (neighbours.py builds the list)."""
-        await self.emit("neighbours", payload, to=self._sid(car_id))
+        await self.emit("neighbours", payload, to=self._sid(car_id), ignore_queue=LOCAL)
 
     async def send_steer(self, car_id: str, steer: Steer) -> None:
-        await self.emit("steer", steer.model_dump(mode="json"), to=self._sid(car_id))
+        await self.emit("steer", steer.model_dump(mode="json"), to=self._sid(car_id), ignore_queue=LOCAL)
 
     async def send_skill_package(self, car_id: str, package: SkillPackage, timeout_s: float) -> Ack:
         """A learned skill's files; the car answers once it has checked and loaded them (or says why not)."""
@@ -279,7 +296,7 @@ class CarHub(socketio.AsyncNamespace):
     async def heartbeat(self) -> None:
         self.heartbeat_seq += 1
         if self.sid_of:
-            await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"))
+            await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), ignore_queue=LOCAL)
 
 
 def _finite(t: Telemetry) -> bool:
@@ -302,4 +319,5 @@ def port(app: web.Application) -> CarHub:
 
 def setup(app: web.Application) -> None:
     app[SIO].register_namespace(app[CAR_HUB])
+    app[CLASSROOM].events.subscribe("car_connected", app[CAR_HUB].taken_elsewhere, scope="replayed")
     app.cleanup_ctx.append(periodic("car heartbeats", HEARTBEAT_PERIOD_S, _heartbeat, wait_first=False))

@@ -126,8 +126,9 @@ class Dispatcher:
     def __init__(self, link: CarPort | None = None, *, ack_timeout_s: float = 2.0, result_margin_s: float = 3.0,
                  stop_grace_s: float = 1.0, before_start: BeforeStart | None = None,
                  on_finished: Callable[[Request, Outcome], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, id_prefix: str = "") -> None:
         self.link = link
+        self.id_prefix = id_prefix  # several server processes: whose request this is, so ids never collide
         self.ack_timeout_s, self.result_margin_s, self.stop_grace_s = ack_timeout_s, result_margin_s, stop_grace_s
         self.before_start = before_start
         self.on_finished = on_finished
@@ -161,7 +162,7 @@ class Dispatcher:
     # --- requests -------------------------------------------------------------------------
 
     def new_request_id(self, car_id: str) -> str:
-        return f"{car_id}.{next(self._ids)}"
+        return f"{car_id}.{self.id_prefix}{next(self._ids)}"
 
     def submit(self, request: Request) -> asyncio.Future:
         request.submitted_at = self._clock()

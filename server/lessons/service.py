@@ -484,7 +484,7 @@ def setup(app: web.Application) -> None:
     events.subscribe("telemetry", service.on_telemetry)
     events.subscribe("estop", service.on_estop)
     events.subscribe("car_disconnected", service.on_car_disconnected)
-    events.subscribe("car_changed", service.on_car_changed)
+    events.subscribe("car_changed", service.on_car_changed, scope="origin")  # one arena change per car change
     app[CLASSROOM].program_checks.append(service.lesson_blocks_check)
     app[CLASSROOM].run_setups.append(service.setup_run)
     app.cleanup_ctx.append(_lifetime)

@@ -39,14 +39,16 @@ class TeacherHub(socketio.AsyncNamespace):
         self.closing: set[str] = set()  # sids whose session ended, being disconnected: they get nothing
         app[TEACHER_SESSIONS].on_end.append(self._session_ended)
         ev = app[CLASSROOM].events
-        ev.subscribe("safety", self._on_safety)
-        ev.subscribe("estop", self._on_estop)
-        ev.subscribe("block_result", self._on_block_result)
-        ev.subscribe("car_refused", self._on_car_refused)
-        ev.subscribe("refusals_summarised", self._on_refusals_summarised)
+        # "origin": pushed once, by the process where it happened; with several processes the Redis manager
+        # carries each push to the teachers' sockets on every process (docs/cluster.md)
+        ev.subscribe("safety", self._on_safety, scope="origin")
+        ev.subscribe("estop", self._on_estop, scope="origin")
+        ev.subscribe("block_result", self._on_block_result, scope="origin")
+        ev.subscribe("car_refused", self._on_car_refused, scope="origin")
+        ev.subscribe("refusals_summarised", self._on_refusals_summarised, scope="origin")
         for topic in ("kid_joined", "kid_removed", "level_changed", "assignment_changed", "car_connected", "car_disconnected",
                       "run_started", "run_ended"):
-            ev.subscribe(topic, self._roster_changed(topic))
+            ev.subscribe(topic, self._roster_changed(topic), scope="origin")
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         session = socket_teacher(self.app, environ)

@@ -22,7 +22,7 @@ def layer(module: str) -> tuple[int, str]:
     if top != "server":
         # dojo: nothing of ours at all
         return {"robot_runtime": 0, "perception": 1, "curriculum": 2, "learning": 2, "dojo": -1}[top], top
-    return {"core": 3, "web": 4}.get(sub, 5 if sub in FEATURES else 6), sub if sub in FEATURES else "root"
+    return {"core": 3, "web": 4, "cluster": 4}.get(sub, 5 if sub in FEATURES else 6), sub if sub in FEATURES else "root"
 
 
 @functools.cache
