@@ -640,7 +640,7 @@ class Classroom:
             await self.remote.peers.unlatch(car_id)
             node = self._owner(car_id)
             if node is not None:
-                self.remote.reset_car(node, car_id)
+                await self.remote.reset_car(node, car_id)
                 return
         self.dispatcher.reset_estop(car_id)
         if self.dispatcher.is_connected(car_id):

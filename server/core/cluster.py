@@ -129,8 +129,12 @@ class RemoteCars:
     def stop_car(self, node: str, car_id: str, reason: str) -> None:
         self.peers.tell(node, "stop_car", {"car_id": car_id, "reason": reason})
 
-    def reset_car(self, node: str, car_id: str) -> None:
-        self.peers.tell(node, "reset_car", {"car_id": car_id})
+    async def reset_car(self, node: str, car_id: str) -> None:
+        """Answered once the owner has reset it: the teacher's next click finds the car driving again."""
+        try:
+            await self.peers.ask(node, "reset_car", {"car_id": car_id}, REMOTE_CONTROL_S)
+        except (PeerGone, TimeoutError) as exc:  # the car reconnects elsewhere, where nothing is latched any more
+            log.warning("reset of %s on process %s not confirmed: %r", car_id, node, exc)
 
     def estop_others(self, reason: str) -> list[str]:
         """Every other process e-stops its cars now; returns those cars (the cluster's view of them)."""
