@@ -231,10 +231,12 @@ class CarLink:
                         raise
                     # car_in_use: the server still hears our own old connection (we restarted or lost the link
                     # before it noticed); it gives way once that one is silent, so we try again with backoff
-                    wait = delay * (1.0 + self.rng.uniform(-RECONNECT_JITTER, RECONNECT_JITTER))
-                    log.info("%s; retrying in %.2f s", exc, wait)
+                    # several server URLs: the next one at once; once every one was tried, back off
+                    back_off = isinstance(exc, AuthRefused) or self._next_server()
+                    wait = delay * (1.0 + self.rng.uniform(-RECONNECT_JITTER, RECONNECT_JITTER)) if back_off else 0.0
+                    log.info("%s; retrying %s in %.2f s", exc, self.server_url, wait)
                     self.runtime.note("connect_failed", error=str(exc), retry_s=round(wait, 3))
-                    if isinstance(exc, AuthRefused) or self._next_server():  # every server tried: back off
+                    if back_off:
                         await self.clock.sleep(wait)
                         delay = min(RECONNECT_MAX_S, delay * RECONNECT_FACTOR)
                     continue
