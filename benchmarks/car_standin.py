@@ -8,6 +8,7 @@ both runs cost the machine the same on the car side; the real car runtime (simul
 - answers ``skill`` with an ack, notes when it arrived, and notes its "first motor tick": the next tick of
   a 50 Hz loop (a per-car phase), as a timer that really has to fire; the result follows SKILL_S later;
 - sends Telemetry-valid JSON at TELEMETRY_HZ (what a real car sends: pose, speeds, timing, safety state);
+- acks ``limits`` and ``arena`` (the server counts only on limits a car confirmed);
 - acks ``estop`` and notes when it latched (its telemetry then says ``estop``); ``reset_estop`` unlatches.
 
     python -m benchmarks.car_standin --url http://127.0.0.1:PORT --first 1 --cars 6 --tokens FILE
@@ -50,7 +51,9 @@ class StandinCar:
         self.sio.on("skill", self.on_skill, namespace=ns)
         self.sio.on("estop", self.on_estop, namespace=ns)
         self.sio.on("reset_estop", self.on_reset, namespace=ns)
-        for event in ("cancel", "stop", "limits", "arena", "heartbeat"):
+        for event in ("limits", "arena"):  # acked like the real runtime: the server sends a skill only after them
+            self.sio.on(event, _ack, namespace=ns)
+        for event in ("cancel", "stop", "heartbeat"):
             self.sio.on(event, _ignore, namespace=ns)
 
     async def connect(self, url: str) -> None:
@@ -106,6 +109,10 @@ class StandinCar:
 
 async def _ignore(data: Any = None) -> None:
     return None
+
+
+async def _ack(data: Any = None) -> dict[str, Any]:
+    return {"ok": True}
 
 
 async def run(url: str, first: int, n: int, tokens: dict[str, str]) -> None:

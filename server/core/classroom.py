@@ -269,9 +269,12 @@ class Classroom:
 
     def _least_busy_car(self) -> str | None:
         known = {c.car_id for c in self.storage.list_cars()} | set(self.dispatcher.cars)
+        if self.remote is not None:
+            known |= set(self.remote.peers.cars())
         if not known:
             return None
-        load = lambda c: (not self.dispatcher.is_connected(c), len(self.storage.kids_of_car(c)), c)  # noqa: E731
+        connected = lambda c: self.dispatcher.is_connected(c) or self._owner(c) is not None  # noqa: E731
+        load = lambda c: (not connected(c), len(self.storage.kids_of_car(c)), c)  # noqa: E731
         return min(known, key=load)
 
     def car_info(self, car_id: str) -> CarInfo:
