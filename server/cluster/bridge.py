@@ -25,6 +25,10 @@ from server.core.types import Kid
 
 log = logging.getLogger(__name__)
 
+# Topics a car sends many times a second: skipped while no other process is alive. Every other topic is
+# always sent: a process that has just started may already hold a cache it would invalidate.
+STREAMS = frozenset({"telemetry", "safety"})
+
 
 def _same(*args: Any) -> list[Any]:
     return list(args)
@@ -80,8 +84,11 @@ class Bridge:
 
     def _forwarder(self, topic: str) -> Callable[..., None]:
         encode = self.codecs[topic][0]
+        streaming = topic in STREAMS
 
         def forward(*args: Any) -> None:
+            if streaming and self.peers.alone():  # nobody to tell: a car's 20 Hz stay off Redis
+                return
             self.forwarded += 1
             self.peers.publish_event(topic, encode(*args))
         return forward

@@ -98,6 +98,10 @@ class RedisPeers:
     def alive(self) -> set[str]:
         return set(self._alive)
 
+    def alone(self) -> bool:
+        """No other live process (as of the last beat)."""
+        return len(self._alive) == 1
+
     async def ask(self, node: str, op: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         if node not in self._alive:
             raise PeerGone(f"server process {node} is not alive")
