@@ -102,6 +102,11 @@ class CarHub(socketio.AsyncNamespace):
             self.car_of.pop(old, None)
             self.classroom.car_disconnected(hello.car_id)
             await self.disconnect(old)
+        remote = self.classroom.remote
+        if old is None and remote is not None:  # several processes: one connection per car across all of them
+            heard = await remote.heard_elsewhere(hello.car_id)
+            if heard is not None and heard[1] <= self.config.timeouts.car_silent_s:
+                raise refusal(self._refuse_second(hello.car_id, heard[1], environ, elsewhere=heard[0]))
         self.sid_of[hello.car_id] = sid
         self.car_of[sid] = hello.car_id
         self.last_heard[hello.car_id] = self._clock()
@@ -109,14 +114,15 @@ class CarHub(socketio.AsyncNamespace):
         asyncio.get_running_loop().create_task(self._after_connect(sid, hello))
         log.info("car %s connected (%s)", hello.car_id, hello.kind)
 
-    def _refuse_second(self, car_id: str, silent_s: float, environ: dict[str, Any]) -> ErrorInfo:
+    def _refuse_second(self, car_id: str, silent_s: float, environ: dict[str, Any], elsewhere: str | None = None) -> ErrorInfo:
         """A second connection for a live car: refused, logged and shown to the teacher."""
         request = environ.get("aiohttp.request")  # engine.io's REMOTE_ADDR is always 127.0.0.1 under aiohttp
         address = str(getattr(request, "remote", None) or environ.get("REMOTE_ADDR") or "?")
         limit = self.config.timeouts.car_silent_s
         info = ErrorInfo(
             rule="car_in_use", value=car_id,
-            message=f"{car_id} is already connected and was heard from {silent_s:.1f} s ago; a second connection "
+            message=f"{car_id} is already connected{f' (to server process {elsewhere})' if elsewhere else ''} and was "
+                    f"heard from {silent_s:.1f} s ago; a second connection "
                     f"with its token is refused (one connection per car)",
             fix=f"if this is the real {car_id}, stop the other program using its token, or wait until the server "
                 f"has not heard from it for {limit:g} s, then connect again; if you did not start a second "
@@ -292,6 +298,11 @@ class CarHub(socketio.AsyncNamespace):
     async def send_skill_package(self, car_id: str, package: SkillPackage, timeout_s: float) -> Ack:
         """A learned skill's files; the car answers once it has checked and loaded them (or says why not)."""
         return await self._call_for_ack(car_id, "install_skill", package.model_dump(mode="json"), timeout_s)
+
+    def silent_s(self, car_id: str) -> float | None:
+        if car_id not in self.sid_of:
+            return None
+        return self._clock() - self.last_heard.get(car_id, -math.inf)
 
     async def heartbeat(self) -> None:
         self.heartbeat_seq += 1

@@ -141,6 +141,18 @@ class RemoteCars:
         self.peers.tell_all("estop", {"reason": reason})
         return sorted(c for c, node in self.peers.cars().items() if node != self.peers.node_id)
 
+    async def heard_elsewhere(self, car_id: str) -> tuple[str, float] | None:
+        """(process, seconds since it last heard the car) when another live process holds this car."""
+        node = self.owner(car_id)
+        if node is None:
+            return None
+        try:
+            reply = await self.peers.ask(node, "car_silent", {"car_id": car_id}, REMOTE_CONTROL_S)
+        except (PeerGone, TimeoutError):
+            return None  # that process is gone or stuck: the car may connect here
+        silent = reply.get("silent_s")
+        return (node, float(silent)) if silent is not None else None
+
     async def set_arena(self, node: str, car_id: str, arena: Arena | None, pose: Pose | None) -> bool:
         body = {"car_id": car_id, "arena": arena.model_dump(mode="json") if arena is not None else None,
                 "pose": pose.model_dump(mode="json") if pose is not None else None}
@@ -185,6 +197,8 @@ class RemoteCars:
         if op == "estop":
             await c.dispatcher.estop_all(str(body.get("reason", "emergency stop")))
             return None
+        if op == "car_silent":
+            return {"silent_s": c.cars.silent_s(str(body["car_id"]))}
         if op == "set_arena":
             arena = Arena.model_validate(body["arena"]) if body.get("arena") is not None else None
             pose = Pose.model_validate(body["pose"]) if body.get("pose") is not None else None
