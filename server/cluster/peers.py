@@ -23,6 +23,7 @@ import itertools
 import json
 import logging
 import secrets
+import time
 from typing import Any, Awaitable, Callable
 
 import redis.asyncio as aioredis
@@ -154,10 +155,10 @@ class RedisPeers:
         if connected:
             self._cars[car_id] = node
             self._alive.add(node)
-            self._told[car_id] = (node, _now())
+            self._told[car_id] = (node, time.monotonic())
         elif self._cars.get(car_id) == node:
             del self._cars[car_id]
-            self._told[car_id] = (None, _now())
+            self._told[car_id] = (None, time.monotonic())
 
     # --- inside -------------------------------------------------------------------------------
 
@@ -245,7 +246,7 @@ class RedisPeers:
             self._post(self._to(str(msg["from"])), reply)
 
     async def _beat(self) -> None:
-        started = _now()
+        started = time.monotonic()
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(PREFIX + "node:" + self.node_id, "1", px=int(NODE_TTL_S * 1000))
             pipe.sadd(PREFIX + "nodes", self.node_id)
@@ -290,7 +291,3 @@ class RedisPeers:
                 raise
             except Exception as exc:
                 log.error("cluster heartbeat to Redis failed: %r", exc)
-
-
-def _now() -> float:
-    return asyncio.get_running_loop().time()
