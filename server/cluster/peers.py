@@ -39,6 +39,7 @@ SEND_BATCH = 256  # messages per pipelined round trip to Redis
 
 Serve = Callable[[str, dict[str, Any]], Awaitable["dict[str, Any] | None"]]
 OnEvent = Callable[[str, str, list[Any]], None]  # (from process, topic, encoded args)
+OnGone = Callable[[str], None]  # a process stopped renewing its liveness key
 
 
 class RedisPeers:
@@ -58,13 +59,14 @@ class RedisPeers:
         self._serving: set[asyncio.Task] = set()
         self._serve: Serve | None = None
         self._on_event: OnEvent | None = None
+        self._on_gone: OnGone | None = None
         self.sent = 0
         self.received = 0
 
     # --- lifetime ---------------------------------------------------------------------------
 
-    async def start(self, serve: Serve, on_event: OnEvent) -> None:
-        self._serve, self._on_event = serve, on_event
+    async def start(self, serve: Serve, on_event: OnEvent, on_gone: OnGone | None = None) -> None:
+        self._serve, self._on_event, self._on_gone = serve, on_event, on_gone
         await self._beat()  # alive before the first car or kid can connect here
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(self._to(self.node_id), PREFIX + "all", PREFIX + "events")
@@ -273,6 +275,9 @@ class RedisPeers:
             elif node in alive:
                 cars[car] = node
         self._cars = cars
+        for node in dead:
+            if self._on_gone is not None:
+                self._on_gone(node)
         for car, node in lost:  # it can no longer say so itself: its cars left with it
             log.warning("server process %s is gone; %s was connected to it", node, car)
             if self._on_event is not None:

@@ -59,7 +59,8 @@ class Classroom:
                  clock: Callable[[], float] = time.monotonic, peers: Peers | None = None) -> None:
         self.config, self.storage, self.cars, self._clock = config, storage, cars, clock
         self.events = EventBus()
-        self.presence = Presence()  # who is online, over /kid and /scratch/ble
+        # who is online, over /kid and /scratch/ble (and, with several processes, on the others)
+        self.presence = Presence(self._presence_changed if peers else None)
         self.tokens = KidTokens(config.resolved_secret_key(), config.timeouts.kid_token_max_age_s)
         self.url_signer = UrlSigner(config.resolved_secret_key())  # <img> URLs of a kid's frames (no token in URLs)
         rl = config.rate_limits
@@ -300,6 +301,10 @@ class Classroom:
     def connected_car_ids(self) -> list[str]:
         """The cars connected to this process (server/cluster knows the others')."""
         return [c for c, q in self.dispatcher.cars.items() if q.connected]
+
+    def _presence_changed(self, kid_id: str, online: bool) -> None:
+        if self.remote is not None:
+            self.remote.presence_changed([kid_id], online)
 
     def _owner(self, car_id: str | None) -> str | None:
         """The other server process this car is connected to; None when it is here, nowhere, or alone."""

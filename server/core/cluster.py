@@ -141,6 +141,18 @@ class RemoteCars:
         self.peers.tell_all("estop", {"reason": reason})
         return sorted(c for c, node in self.peers.cars().items() if node != self.peers.node_id)
 
+    def presence_changed(self, kid_ids: list[str], online: bool, node: str | None = None) -> None:
+        """Kids came online here or left (to one process, or to all); the roster everywhere shows it."""
+        body = {"node": self.peers.node_id, "kid_ids": kid_ids, "online": online}
+        if node is None:
+            self.peers.tell_all("presence", body)
+        else:
+            self.peers.tell(node, "presence", body)
+
+    def hello(self) -> None:
+        """Just started: every other process says who is online on it."""
+        self.peers.tell_all("presence_hello", {"node": self.peers.node_id})
+
     async def heard_elsewhere(self, car_id: str) -> tuple[str, float] | None:
         """(process, seconds since it last heard the car) when another live process holds this car."""
         node = self.owner(car_id)
@@ -196,6 +208,14 @@ class RemoteCars:
             return None
         if op == "estop":
             await c.dispatcher.estop_all(str(body.get("reason", "emergency stop")))
+            return None
+        if op == "presence":
+            c.presence.seen_elsewhere(str(body["node"]), [str(k) for k in body["kid_ids"]], bool(body["online"]))
+            return None
+        if op == "presence_hello":
+            here = c.presence.here()
+            if here:
+                self.presence_changed(here, True, node=str(body["node"]))
             return None
         if op == "car_silent":
             return {"silent_s": c.cars.silent_s(str(body["car_id"]))}

@@ -63,6 +63,14 @@ async def test_kid_on_a_drives_car_on_b_teacher_on_c_and_b_dies_mid_request(tmp_
             await wait_until(lambda: any(s and s.get("connected") for s in kid_rec.of("car_status")),
                              "A telling the kid their car is connected")
 
+            async def online_on_c() -> bool:
+                async with http.get(f"{c.url}/api/teacher/classes/{CLASS}/roster") as resp:
+                    return any(r["kid_id"] == kid["kid_id"] and r["online"] for r in (await resp.json())["kids"])
+            deadline = time.monotonic() + 10
+            while not await online_on_c():  # the teacher's roster on C shows the kid on A online
+                assert time.monotonic() < deadline, "the kid on A never showed online on C"
+                await asyncio.sleep(0.1)
+
             # the teacher on C moves the kid to level 2: A's gate knows it at once (drive_for opens at level 2)
             async with http.post(f"{c.url}/api/teacher/classes/{CLASS}/kids/{kid['kid_id']}/level", json={"level": 2},
                                  headers={"X-CSRF-Token": csrf}) as resp:
