@@ -115,6 +115,10 @@ class RemoteCars:
         except TimeoutError:
             outcome = Outcome("timed_out", "timeout", "That took too long, so I stopped waiting.",
                               f"no answer from server process {node} for {request.car_id} within {deadline_s:g} s")
+        except Exception as exc:  # the owner could not take it (it says why): still one final answer
+            log.warning("request %s forwarded to %s failed: %r", request.request_id, node, exc)
+            outcome = Outcome("failed", "cluster_error", "Something went wrong on the way to your car. Try again!",
+                              f"server process {node} could not run {request.request_id}: {exc}")
         request.finish(outcome)  # the owner's request log has the row (one row per request, where it ran)
         return outcome
 

@@ -2,7 +2,7 @@
 
 Layers point down only: robot_runtime < perception < curriculum and learning (side by side, neither
 imports the other) < server/core < server/web < the features (kids, scratch, cars, teacher, lessons, language) <
-the root (app, runner, main, demo). Features never import each other: they talk through the core. The core imports neither aiohttp nor socket.io. The SDK (dojo)
+the root (app, runner, main, demo); server/cluster sits beside server/web. Features never import each other: they talk through the core. The core imports neither aiohttp nor socket.io. The SDK (dojo)
 imports none of ours. And there is no import cycle.
 """
 
