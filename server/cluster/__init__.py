@@ -51,7 +51,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     peers = classroom.remote.peers
     bridge = app[BRIDGE] = Bridge(classroom, peers)
     bridge.subscribe()
-    await peers.start(classroom.remote.serve, bridge.on_event, classroom.presence.process_gone)
+    await peers.start(classroom.remote.serve, bridge.on_event, classroom.remote.process_gone)
     classroom.remote.hello()  # who is online on the others (the teacher's roster here shows them)
     yield
     await peers.close()

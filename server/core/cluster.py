@@ -89,6 +89,8 @@ class RemoteCars:
         self.classroom, self.peers = classroom, peers
         self.forwarded = 0  # requests sent to another process (for /api/health and the benchmark)
         self.served = 0  # requests other processes sent here
+        self._asked: dict[str, Request] = {}  # request id -> a request another process asked for, until it ends
+        self._asker: dict[str, str] = {}  # request id -> that process
 
     def owner(self, car_id: str) -> str | None:
         """The other process holding this car; None when it is here or nowhere (the local path answers)."""
@@ -103,7 +105,8 @@ class RemoteCars:
         """The owner queues it like its own kids' requests; its Outcome comes back (or ours, if it dies)."""
         t = self.classroom.config.timeouts
         deadline_s = t.car_ack_s + request.timeout_s + t.result_margin_s + REMOTE_SLACK_S
-        body = {"request_id": request.request_id, "kid_id": request.kid_id, "car_id": request.car_id,
+        body = {"node": self.peers.node_id, "request_id": request.request_id, "kid_id": request.kid_id,
+                "car_id": request.car_id,
                 "action": request.action.model_dump(mode="json"), "block": request.block, "run_id": request.run_id,
                 "timeout_s": request.timeout_s}
         self.forwarded += 1
@@ -179,6 +182,17 @@ class RemoteCars:
             return False
         return bool(reply.get("ok"))
 
+    def process_gone(self, node: str) -> None:
+        """Another process died: its kids' sockets died with it. What they had queued or running on our cars
+        stops, as when a kid disconnects here (Classroom.kid_left); their presence goes."""
+        self.classroom.presence.process_gone(node)
+        orphans = {(r.kid_id, r.car_id) for rid, r in self._asked.items() if self._asker.get(rid) == node}
+        for kid_id, car_id in orphans:
+            running = self.classroom.dispatcher.kid_status(kid_id, car_id)[0] == "running"
+            log.info("server process %s is gone: %s's requests on %s stop", node, kid_id, car_id)
+            self.classroom.dispatcher.spawn(self.classroom.dispatcher.stop_kid(
+                kid_id, car_id if running else None, f"the kid's server process {node} stopped"))
+
     # --- serving another process ------------------------------------------------------------
 
     async def serve(self, op: str, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -191,8 +205,12 @@ class RemoteCars:
             request = Request(wire.request_id, str(body["kid_id"]), str(body["car_id"]), wire.action,
                               str(body.get("block", "")), body.get("run_id"), wire.timeout_s)
             self.served += 1
-            future = c.dispatcher.submit(request)
-            return outcome_wire(await future)
+            self._asked[request.request_id], self._asker[request.request_id] = request, str(body.get("node", ""))
+            try:
+                return outcome_wire(await c.dispatcher.submit(request))
+            finally:
+                self._asked.pop(request.request_id, None)
+                self._asker.pop(request.request_id, None)
         if op == "stop_kid":
             car_id, kid_id = str(body["car_id"]), str(body["kid_id"])
             mode = body.get("stop_car", "yes")

@@ -18,6 +18,7 @@ from cluster_harness import CLASS, PASSWORD, car, cluster, redis_server, wait_un
 pytestmark = pytest.mark.timeout(180)
 CALL_S = 30.0
 MOVES = 3
+DEAD_PROCESS_S = 8.0  # NODE_TTL_S (3 s) + a beat + the stop grace (1 s) + a request-log flush, on a busy machine
 
 
 async def test_kids_on_two_processes_take_turns_on_one_car_and_a_second_car_is_refused(tmp_path):
@@ -68,6 +69,36 @@ async def test_kids_on_two_processes_take_turns_on_one_car_and_a_second_car_is_r
                 reply = await sockets["Ana"].call("block", {"block": "move_forward", "args": {"distance": 5}},
                                                   namespace="/kid", timeout=CALL_S)
                 assert reply["status"] == "done", reply
+
+                # A dies with -9 while Ana (on A) has a move running on the car and two queued: B stops them, as
+                # when a kid disconnects (the request log on B says why), and the car is Ben's again
+                async with http.post(f"{b.url}/api/teacher/login", json={"password": PASSWORD}) as resp:
+                    assert resp.status == 200
+                telemetry: list[dict] = []
+                sockets["Ben"].on("telemetry", telemetry.append, namespace="/kid")
+                orphaned = [asyncio.ensure_future(sockets["Ana"].call(
+                    "block", {"block": block, "args": {"distance": 60}}, namespace="/kid", timeout=CALL_S))
+                    for block in ("move_forward", "move_backward") * 3]  # ~1.4 s each, back and forth in the arena
+                await wait_until(lambda: telemetry and telemetry[-1].get("skill"), "Ana's move running on car-1")
+                a.kill9()
+                t0 = time.monotonic()
+
+                async def all_rows() -> list[dict]:
+                    async with http.get(f"{b.url}/api/teacher/requests?kid_id={kids['Ana']['kid_id']}&limit=6") as resp:
+                        return (await resp.json())["requests"]
+
+                async def anas_requests_stopped() -> list[dict]:
+                    async with http.get(f"{b.url}/api/teacher/requests?kid_id={kids['Ana']['kid_id']}&limit=6") as resp:
+                        rows = (await resp.json())["requests"]
+                    return [r for r in rows if "server process" in r["detail"] and r["status"] == "cancelled"]
+                # (the one running and those queued are cancelled; without this they would run on for ~8 s)
+                while len(await all_rows()) < 6 or len(await anas_requests_stopped()) < 2:
+                    assert time.monotonic() - t0 < DEAD_PROCESS_S, f"B kept running the requests of a dead process: {await all_rows()}"
+                    await asyncio.sleep(0.2)
+                reply = await sockets["Ben"].call("block", {"block": "move_backward", "args": {"distance": 5}},
+                                                  namespace="/kid", timeout=CALL_S)
+                assert reply["status"] == "done", reply
+                await asyncio.gather(*orphaned, return_exceptions=True)  # Ana's socket died with A
             finally:
                 for sio in sockets.values():
                     await sio.disconnect()
