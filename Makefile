@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler redis clean
+.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler nginx redis clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -33,6 +33,12 @@ poppler:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq poppler-utils; \
 	  else echo "marker sheet tests need pdftoppm: sudo apt-get install -y poppler-utils"; fi; }
 
+# Debian's nginx for the load-balancer layout test (tests/server/ops/test_nginx.py runs deploy/nginx/).
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx; \
+	  else echo "the nginx layout test needs Debian's nginx: sudo apt-get install -y nginx"; fi; }
+
 # Debian's redis-server: the several-processes tests start their own (tests/server/cluster/).
 redis:
 	@command -v redis-server >/dev/null || { \
@@ -43,7 +49,7 @@ redis:
 demo: setup
 	$(VENV)/bin/dojo demo $(DEMO_ARGS)
 
-test: setup chromium poppler redis test-py test-node
+test: setup chromium poppler nginx redis test-py test-node
 
 test-py: setup
 	$(PY) -m pytest -q

@@ -51,10 +51,10 @@ class StandinCar:
         self.sio.on("skill", self.on_skill, namespace=ns)
         self.sio.on("estop", self.on_estop, namespace=ns)
         self.sio.on("reset_estop", self.on_reset, namespace=ns)
-        for event in ("limits", "arena"):  # acked like the real runtime: the server sends a skill only after them
-            self.sio.on(event, _ack, namespace=ns)
         for event in ("cancel", "stop", "heartbeat"):
             self.sio.on(event, _ignore, namespace=ns)
+        for event in ("limits", "arena"):  # calls: the server counts on them only once the car acks (as a real car)
+            self.sio.on(event, _ack, namespace=ns)
 
     async def connect(self, url: str) -> None:
         await self.sio.connect(url, namespaces=[CAR_NAMESPACE], transports=["websocket"], wait_timeout=CONNECT_TIMEOUT_S,
@@ -111,7 +111,7 @@ async def _ignore(data: Any = None) -> None:
     return None
 
 
-async def _ack(data: Any = None) -> dict[str, Any]:
+async def _ack(data: Any = None) -> dict[str, bool]:
     return {"ok": True}
 
 

@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("server.demo:main", "server + simulated cars + a demo class, on 127.0.0.1:8080"),
     "server": ("server.main:main", "the classroom server"),
     "car": ("robot_runtime.car:main", "a car runtime: --sim for a simulated car, or a car config file"),
+    "teacher": ("server.teacher_accounts:main", "teacher accounts: add, list, disable, enable, password, logout, remove"),
     "lessons": ("curriculum.cli:main", "lesson tools: `dojo lessons check`"),
     "skills": ("learning.cli:main", "learned skills: list, show, record, train, eval, promote, rollback"),
 }

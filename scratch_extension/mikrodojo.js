@@ -29,6 +29,10 @@
 
     const RPC_TIMEOUT_MS = 5000; // loopback/LAN answers in milliseconds; 5 s means the server is gone
     const SCAN_TIMEOUT_MS = 15000; // what scratch-vm's BLE class waits for the first car before "none found"
+    // After `server_moving` (the server process drains): how long to keep trying to reach the car again, and
+    // how often. Behind a balancer another process answers at once; a single server restarting takes seconds.
+    const SERVER_MOVING_RETRY_MS = 30000;
+    const SERVER_MOVING_RETRY_EVERY_MS = 500;
     // A block's final answer: the longest move is a 30 s drive plus the server's own result margin.
     const BLOCK_TIMEOUT_MS = 60000;
     const OBSTACLE_HYSTERESIS_CM = 5; // the hat re-arms only once the obstacle is this much further away
@@ -168,6 +172,7 @@
             this._catalog = null; // GET /api/catalog?level=N: which blocks are open, the level's defaults
             this._lessonBlocks = null; // the picked lesson's allowed block ids (the page tells us), or null
             this._wantCar = null; // connect to this car as soon as a scan finds it (a reassignment, the editor)
+            this._movingUntil = 0; // Date.now() bound for reconnecting after the server said `server_moving`
             this._running = false; // a green-flag run is open on the server
 
             this._defineCommands();
@@ -370,8 +375,15 @@
                     this._scanTimer = setTimeout(() => this.runtime.emit('PERIPHERAL_SCAN_TIMEOUT'), SCAN_TIMEOUT_MS);
                     return this._link.request('discover', {filters: [{services: [SERVICE_ID]}]});
                 })
-                .catch(() => this.runtime.emit('PERIPHERAL_REQUEST_ERROR', {
-                    message: 'Scratch lost connection to', extensionId: EXTENSION_ID}));
+                .catch(() => this._scanFailed());
+        }
+
+        _scanFailed () {
+            if (Date.now() < this._movingUntil) { // the server is moving: try again, quietly
+                this._scanTimer = setTimeout(() => this.scan(), SERVER_MOVING_RETRY_EVERY_MS);
+                return;
+            }
+            this.runtime.emit('PERIPHERAL_REQUEST_ERROR', {message: 'Scratch lost connection to', extensionId: EXTENSION_ID});
         }
 
         connect (peripheralId) {
@@ -381,14 +393,22 @@
                 .then(() => {
                     this._connected = true;
                     this._carId = peripheralId;
+                    this._movingUntil = 0;
                     this.runtime.emit('PERIPHERAL_CONNECTED');
                 })
-                .catch(() => this.runtime.emit('PERIPHERAL_REQUEST_ERROR', {
-                    message: 'Scratch lost connection to', extensionId: EXTENSION_ID}));
+                .catch(() => {
+                    if (Date.now() < this._movingUntil) { // the car is not back yet: scan for it again
+                        this._wantCar = peripheralId;
+                        this._scanFailed();
+                        return;
+                    }
+                    this.runtime.emit('PERIPHERAL_REQUEST_ERROR', {message: 'Scratch lost connection to', extensionId: EXTENSION_ID});
+                });
         }
 
         disconnect () {
             this._wantCar = null;
+            this._movingUntil = 0;
             this._closeLink();
             this.runtime.emit('PERIPHERAL_DISCONNECTED');
         }
@@ -487,6 +507,11 @@
                 this.runtime.emit(EVENT.car, {carId: p.car_id || null, previous: p.previous || null, kidText: p.kid_text});
                 const sprite = this.runtime.targets.find((t) => !t.isStage && t.isOriginal);
                 if (!p.car_id) this._say(sprite, p.kid_text);
+            } else if (p.type === 'server_moving') {
+                // The server process is leaving (a restart, a balancer draining it): the socket closes
+                // next and _lost() connects to the same car again, like after a car change, with no alarm.
+                this._switchTo = p.car_id || this._config.carId || null;
+                this._movingUntil = Date.now() + SERVER_MOVING_RETRY_MS;
             } else if (p.type === 'car_lost') {
                 this._lost();
             }

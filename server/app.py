@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable
 from aiohttp import web
 
 from robot_runtime.protocol import MAX_MESSAGE_BYTES
-from server import arena_camera, cars, cluster, drive, kids, language, lessons, scratch, skills, teacher
+from server import arena_camera, cars, cluster, drive, kids, language, lessons, ops, scratch, skills, teacher
 from server import web as web_plumbing
 from server.cars.hub import CAR_HUB
 from server.core.auth import hash_password
@@ -27,7 +27,8 @@ from server.core.lesson_book import NoLessons
 from server.core.storage import SqliteStorage
 from server.web.origin import OriginRule
 from server.web.sio_server import DojoSocketServer
-from server.web.state import CLASSROOM, CONFIG, LESSONS, SIO, STORAGE
+from server.web.metrics import Metrics
+from server.web.state import CLASSROOM, CONFIG, LESSONS, METRICS, ON_DRAIN, SIO, STORAGE
 from server.web.tasks import periodic
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ def create_app(config: ServerConfig) -> web.Application:
     classroom = Classroom(config, storage, cars.port(app), peers=cluster.peers_for(config))
     app[CLASSROOM] = classroom
     app[LESSONS] = NoLessons()  # the lessons feature puts its book here
+    app[METRICS] = Metrics()  # each feature registers what it counts; server/ops serves GET /metrics
+    app[ON_DRAIN] = []  # what each feature does when the process drains (server/ops/drain.py)
     if config.default_class_code:
         classroom.ensure_class(config.default_class_code, "Demo class")
     sio = DojoSocketServer(
@@ -70,6 +73,7 @@ def create_app(config: ServerConfig) -> web.Application:
     web_plumbing.setup(app)
     cluster.setup(app)  # with redis_url: peers and the event bridge live as long as the app
     app.router.add_get("/api/health", _health)
+    ops.setup(app)  # /metrics, request ids in the logs, the drain's refusals
     cars.setup(app)
     lessons.setup(app)  # before kids: the lesson's program check runs before the level's
     kids.setup(app)
@@ -99,18 +103,21 @@ def _ensure_teacher_password(config: ServerConfig, storage: SqliteStorage) -> No
 
 
 async def _health(request: web.Request) -> web.Response:
-    """GET /api/health: the server is up, since when, and which cars are connected."""
+    """GET /api/health: 200 while this process takes new work, 503 once it drains (SIGTERM); who is here."""
     app = request.app
     classroom = app[CLASSROOM]
+    draining = app[ops.DRAINING].active
     body = {
-        "ok": True, "version": VERSION, "uptime_s": round(time.monotonic() - app[STARTED_AT], 3),
+        "ok": not draining, "status": "draining" if draining else "ok",
+        "version": VERSION, "uptime_s": round(time.monotonic() - app[STARTED_AT], 3),
+        "kids_online": classroom.presence.count(),
         "cars_connected": len(classroom.connected_car_ids()), "cars": sorted(classroom.connected_car_ids()),
         "bad_car_messages": sum(app[CAR_HUB].bad_messages.values()),
     }
     cluster_health = cluster.health(app)
     if cluster_health is not None:  # several processes: this one's id and what crossed between them
         body["cluster"] = cluster_health
-    return web.json_response(body)
+    return web.json_response(body, status=503 if draining else 200, headers={"Cache-Control": "no-store"})
 
 
 async def _flush_request_log(app: web.Application) -> None:

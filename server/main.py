@@ -1,17 +1,21 @@
 """`dojo server`: the classroom server alone; cars join with their pairing token.
 
-    dojo server --port 8080 --data-dir var/server --config classroom.yaml
+    dojo server --port 8080 --data-dir var/server --config classroom.yaml [--log-format json]
 
 The config file (YAML or JSON) holds any ServerConfig field (teacher password, car tokens, allowed
 origins, rate limits ...); command-line options override it. server/classroom.example.yaml is one to
 copy. Started without a teacher password (none configured, none kept from an earlier start), it says
 how to set one: the console cannot log in until then.
+
+SIGTERM drains first (server/ops/drain.py: /api/health says 503 draining, running blocks get their
+answers, clients are sent to reconnect elsewhere) and exits 0; Ctrl-C stops at once. docs/deploy.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,9 @@ from pydantic import ValidationError
 
 from robot_runtime.config import read_config_mapping
 from server.core.config import DEFAULT_PORT, ServerConfig
-from server.runner import REPO_ROOT, start_for_command, stop_on_signals
+from server.ops import logs
+from server.ops.drain import drain
+from server.runner import REPO_ROOT, StopSignal, start_for_command
 from server.web.state import STORAGE
 from server.scratch.extension import turbowarp_options
 
@@ -56,6 +62,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "see docs/cluster.md. Without it: one process, no Redis")
     p.add_argument("--turbowarp-port", type=int, metavar="PORT",
                    help="also listen on http://localhost:PORT (8000 for TurboWarp) and allow https://turbowarp.org")
+    p.add_argument("--log-format", choices=("human", "json"),
+                   help="human (default) or json: one JSON object per line on stderr, for a log collector")
     return p.parse_args(argv)
 
 
@@ -65,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config, host=args.host, port=args.port, data_dir=data_dir,
                              turbowarp_port=args.turbowarp_port, redis_url=args.redis)
+        if args.log_format:
+            config = config.model_copy(update={"ops": config.ops.model_copy(update={"log_format": args.log_format})})
         if config.turbowarp_port:  # TurboWarp's web origin may then use the API and /scratch/ble too
             config = config.model_copy(update=turbowarp_options(config.turbowarp_port, config.allowed_origins))
     except ConfigFileError as exc:
@@ -77,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(config: ServerConfig) -> int:
-    stop = stop_on_signals()
+    logs.configure(config.ops.log_format)
+    stop = StopSignal()
     server = await start_for_command(config, "dojo server")
     if server is None:
         return 1
@@ -86,7 +97,11 @@ async def _serve(config: ServerConfig) -> int:
         print(f"  start here: {server.base_url}/   (kids, teacher console, arena, setup)", flush=True)
         for line in setup_hints(config, has_password=server.app[STORAGE].teacher_password_hash() is not None):
             print(line, flush=True)
-        await stop.wait()
+        if await stop.wait() == signal.SIGTERM:
+            print("dojo server: SIGTERM, draining (GET /api/health says 503 draining)", flush=True)
+            report = await drain(server.app)
+            print(f"dojo server: drained in {report.seconds:.2f} s ({report.finished} block(s) finished, "
+                  f"{report.stopped} stopped)", flush=True)
     finally:
         await server.close()
     return 0

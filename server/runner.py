@@ -60,8 +60,10 @@ async def start_server(config: ServerConfig) -> ServerHandle:
     """Build the app, listen on config.host:config.port (0: a free port) and return a handle."""
     from server.app import create_app
 
+    from server.ops.logs import AccessLog
+
     app = create_app(config)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log_class=AccessLog)
     await runner.setup()  # runs the app's startup: storage opened, classroom built, class ensured
     site = web.TCPSite(runner, config.host, config.port)
     try:
@@ -101,6 +103,26 @@ def freeze_startup_objects() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+class StopSignal:
+    """Which signal asked the command to stop: SIGTERM (a service manager, a deploy) drains first,
+    Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.signal: signal.Signals | None = None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._received, sig)
+
+    def _received(self, sig: signal.Signals) -> None:
+        self.signal = self.signal or sig
+        self.event.set()
+
+    async def wait(self) -> signal.Signals | None:
+        await self.event.wait()
+        return self.signal
 
 
 def stop_on_signals() -> asyncio.Event:

@@ -75,6 +75,7 @@ class CodeStatus:
     state: str  # "waiting" (not used yet), "paired" (a car used it), "expired"
     expires_at: float
     car_id: str | None  # the car it paired (or was made for)
+    class_code: str | None = None  # the class the car joins (teacher accounts), None: nobody's
 
 
 class PairingBook:
@@ -88,7 +89,8 @@ class PairingBook:
 
     # --- the teacher's side ------------------------------------------------------------------------
 
-    def new_code(self, car_id: str | None = None) -> PairingCode:
+    def new_code(self, car_id: str | None = None, class_code: str | None = None) -> PairingCode:
+        """``class_code``: the class the car will belong to (server/core/tenancy.py), None for nobody's."""
         now = self.clock()
         waiting = sorted((r["expires_at"], k) for k, r in self._purge(now) if not r["paired"])
         for _, key in waiting[:max(0, len(waiting) - MAX_LIVE_CODES + 1)]:
@@ -98,7 +100,8 @@ class PairingBook:
             if self.storage.kv_get(CODES_NS, _sha256(code)) is None:
                 break
         expires_at = round(now + CODE_TTL_S, 3)
-        self.storage.kv_put(CODES_NS, _sha256(code), {"expires_at": expires_at, "car_id": car_id, "paired": None})
+        self.storage.kv_put(CODES_NS, _sha256(code), {"expires_at": expires_at, "car_id": car_id, "paired": None,
+                                                     "class_code": class_code})
         return PairingCode(code, expires_at, car_id)
 
     def status(self, code: str) -> CodeStatus | None:
@@ -106,9 +109,9 @@ class PairingBook:
         if record is None:
             return None
         if record["paired"]:
-            return CodeStatus("paired", record["expires_at"], record["paired"])
+            return CodeStatus("paired", record["expires_at"], record["paired"], record.get("class_code"))
         state = "expired" if self.clock() > record["expires_at"] else "waiting"
-        return CodeStatus(state, record["expires_at"], record["car_id"])
+        return CodeStatus(state, record["expires_at"], record["car_id"], record.get("class_code"))
 
     def _purge(self, now: float) -> list[tuple[str, dict]]:
         """Forget expired codes; the others (key, record), used ones too (kept to say "already used")."""
@@ -150,6 +153,8 @@ class PairingBook:
         self.storage.kv_put(TOKENS_NS, name, {"sha256": _sha256(token), "paired_at": self.clock(), "kind": kind,
                                               "hardware": hardware, "protocol": protocol})
         self.storage.upsert_car(name, kind)  # it shows in the console at once, as not connected yet
+        if record.get("class_code"):  # the class whose teacher made the code owns the car
+            self.storage.set_car_class(name, record["class_code"])
         return name, token
 
     def _free_name(self, wanted: str | None) -> str:

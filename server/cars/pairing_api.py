@@ -27,7 +27,7 @@ from yarl import URL
 from robot_runtime.protocol import CarId
 from server.cars.pairing import PairingBook, PairingCode
 from server.core.types import ClassroomError
-from server.web.guards import require_teacher
+from server.web.guards import require_car, require_class, require_teacher, scope_of
 from server.web.http import http_error, json_error, read_json
 from server.web.state import CLASSROOM, CONFIG, STORAGE
 
@@ -41,6 +41,7 @@ class CodeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     car_id: CarId | None = None  # re-pair this car (its old token stops working); None: a new car
+    class_code: Annotated[str, Field(min_length=3, max_length=8)] | None = None  # the class the car joins
 
 
 class PairBody(BaseModel):
@@ -87,19 +88,42 @@ def pair_command(url: str, code: str) -> str:
 
 
 async def new_code(request: web.Request) -> web.Response:
-    require_teacher(request)
+    session = require_teacher(request)
     body = await read_json(request, CodeBody)
-    made: PairingCode = request.app[PAIRING].new_code(body.car_id)
+    class_code = _class_for_new_car(request, scope_of(session).everything, body.class_code)
+    if body.car_id is not None and body.car_id in {c.car_id for c in request.app[CLASSROOM].all_cars()}:
+        require_car(request, body.car_id)  # re-pairing another teacher's car: 404, like a made-up one
+    made: PairingCode = request.app[PAIRING].new_code(body.car_id, class_code)
     command = pair_command(car_facing_url(request), made.code)
     return web.json_response({"code": made.code, "expires_at": made.expires_at, "qr_svg": qr_svg(command),
                               "command": command}, status=201)
+
+
+def _class_for_new_car(request: web.Request, sees_everything: bool, class_code: str | None) -> str | None:
+    """The class a paired car will belong to. A teacher account's car always joins one of their classes (the
+    one named, or their only one); the single-password teacher's and an admin's may join none (today's
+    one classroom)."""
+    if class_code is not None:
+        return require_class(request, class_code)
+    if sees_everything:
+        return None
+    tenancy = request.app[CLASSROOM].tenancy
+    mine = tenancy.class_codes(scope_of(require_teacher(request, csrf=False)))
+    if len(mine) == 1:
+        return mine[0]
+    raise json_error(400, "pair_class", f"say which of your {len(mine)} classes the car joins" if mine else
+                     "you have no class yet for the car to join", None,
+                     "send {\"class_code\": \"...\"}" if mine else "create a class first (POST /api/teacher/classes)")
 
 
 async def code_status(request: web.Request) -> web.Response:
     require_teacher(request, csrf=False)
     code = request.match_info["code"]
     status = request.app[PAIRING].status(code)
-    if status is None:
+    tenancy, scope = request.app[CLASSROOM].tenancy, scope_of(require_teacher(request, csrf=False))
+    if status is not None and not scope.everything and \
+            (status.class_code is None or not tenancy.owns_class(scope, status.class_code)):
+        status = None  # another teacher's code: as unknown as a made-up one
         raise json_error(404, "pair_code_unknown", f"there is no pairing code {code}", code,
                          "POST /api/teacher/pairing-codes makes one")
     connected = bool(status.car_id) and request.app[CLASSROOM].dispatcher.is_connected(status.car_id)

@@ -1,11 +1,12 @@
 """The event bridge: classroom events that other server processes need, as explicit JSON.
 
-What crosses (FORWARDED) is what another process's state or sockets depend on: a car's telemetry and
-safety events (its kid's reporters, fan-out and attempt recording live where the kid is; the teacher
-watches from anywhere), cars coming and going, and the teacher's changes that caches hold (levels,
-assignments, a kid's car, removed kids, arenas, learned skills, the e-stop). What does not cross stays with
-the process where it happened and reaches other processes' sockets through the Redis manager: runs,
-block results, graded attempts, refusal digests.
+What crosses is what another process's state or sockets depend on: a car's telemetry and safety events
+(its kid's reporters, fan-out and attempt recording live where the kid is; the teacher watches from
+anywhere), cars coming and going, the teacher's changes that caches hold (levels, assignments, a kid's
+car, removed kids, arenas, learned skills, the e-stop), and what teachers' consoles show (block results,
+runs, graded attempts, refusal digests, refused car connections): each process pushes those to its own
+teachers, whose classes only it knows. Subscribers that must act once (recording a run's attempt,
+counting a metric) subscribe with ``scope="origin"``.
 
 Each topic has an encoder (the publisher's arguments -> JSON list) and a decoder (back, validated with
 the same pydantic models the rest of the server uses). Nothing is pickled.
@@ -21,7 +22,7 @@ from robot_runtime.arena import Arena
 from robot_runtime.protocol import SafetyEvent, Telemetry
 from server.cluster.peers import RedisPeers
 from server.core.classroom import Classroom
-from server.core.types import Kid
+from server.core.types import BlockReply, Kid, Run
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,19 @@ def _kid(kid: Kid) -> list[Any]:
 
 def _kid_back(data: dict[str, Any]) -> list[Any]:
     return [Kid(str(data["kid_id"]), str(data["name"]), str(data["class_code"]), int(data["level"]))]
+
+
+def _run(run: Run) -> list[Any]:
+    return [run.as_dict()]  # the program stays with the run's process (its attempt is recorded there)
+
+
+def _run_back(d: dict[str, Any]) -> list[Any]:
+    return [Run(str(d["run_id"]), str(d["kid_id"]), str(d["source"]), d.get("lesson_id"), d.get("car_id"),
+                float(d["started_at"]), None, d.get("ended_at"), d.get("end_reason"))]
+
+
+def _plain(key: Any, data: dict[str, Any]) -> list[Any]:
+    return [key, dict(data)]
 
 
 class Bridge:
@@ -65,6 +79,13 @@ class Bridge:
             "skills_changed": (_same, lambda name: [str(name)]),
             "estop": (lambda reason, cars: [reason, list(cars)],
                       lambda reason, cars: [str(reason), [str(c) for c in cars]]),
+            "block_result": (lambda kid, reply: [kid, reply.model_dump(mode="json")],
+                             lambda kid, reply: [str(kid), BlockReply.model_validate(reply)]),
+            "run_started": (_run, _run_back),
+            "run_ended": (_run, _run_back),
+            "refusals_summarised": (_plain, _plain),
+            "car_refused": (_plain, _plain),
+            "attempt_graded": (_plain, _plain),
         }
 
     def _arena(self, car_id: str) -> list[Any]:

@@ -2,6 +2,7 @@
 
 - Teacher: password hashed with scrypt (stdlib); a login gives an HttpOnly, SameSite=Strict session
   cookie plus a CSRF token that every state-changing request repeats in the ``X-CSRF-Token`` header.
+  Sessions live in the Storage (only a hash of the id), so they survive a restart and reach every process.
 - Kids: a token ``<payload>.<HMAC-SHA256>`` carrying kid id, class code and issue time; no accounts.
 - Cars: a per-car token or a shared pairing secret, compared in constant time.
 """
@@ -15,10 +16,11 @@ import json
 import math
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from curriculum.errors import Problem
+from server.core.storage import SessionRecord, Storage
 
 SESSION_COOKIE = "dojo_teacher"
 CSRF_HEADER = "X-CSRF-Token"
@@ -60,6 +62,12 @@ def verify_password(password: str, stored: str) -> bool:
 
 # --- teacher sessions -------------------------------------------------------------------------
 
+SINGLE_TEACHER = ""  # the account of a session opened with the single classroom password
+ADMIN, TEACHER = "admin", "teacher"  # account roles
+# A session this process has checked against the storage is trusted that long before it is read again: the
+# /teacher socket asks on every telemetry push, and a logout elsewhere (another process) must still land soon.
+SESSION_RECHECK_S = 1.0
+
 
 @dataclass
 class TeacherSession:
@@ -67,45 +75,102 @@ class TeacherSession:
     csrf_token: str
     created_at: float
     expires_at: float
+    account: str = SINGLE_TEACHER  # "" = the single-password teacher; else a teacher account's username
+    role: str = TEACHER  # what it may reach: server/core/tenancy.py (Scope.of)
 
 
-@dataclass
+def session_hash(session_id: str) -> str:
+    """What the storage keeps instead of the session id: a copied database opens no console."""
+    return hashlib.sha256(b"teacher-session:" + session_id.encode()).hexdigest()
+
+
 class SessionStore:
-    """In-memory teacher sessions: a restart logs the teacher out (the data itself stays)."""
+    """Teacher sessions kept in the Storage (only the SHA-256 of each id), so a restart or another server
+    process on the same database keeps the teacher logged in. Expiry is wall time (it must mean the same
+    after a restart); the CSRF token is an HMAC of the session id, so it needs no storing.
 
-    max_age_s: float
-    clock: Callable[[], float] = time.monotonic
-    _sessions: dict[str, TeacherSession] = field(default_factory=dict)
-    # called with the session id when a session ends (logout or expiry): its open sockets close
-    on_end: list[Callable[[str], None]] = field(default_factory=list)
+    ``on_end`` listeners hear each session that ends through this process (logout, logout everywhere,
+    expiry, an account disabled): its open sockets close. A session ended by another process is noticed
+    by :meth:`sweep` (every SESSION_SWEEP_S) or the next :meth:`get` after SESSION_RECHECK_S.
+    """
 
-    def create(self) -> TeacherSession:
+    def __init__(self, storage: Storage, max_age_s: float, key: bytes, *,
+                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.storage, self.max_age_s, self._key = storage, max_age_s, key
+        self.clock, self._monotonic = clock, monotonic
+        self._checked: dict[str, tuple[TeacherSession, float]] = {}  # session id -> (session, monotonic() read)
+        self.on_end: list[Callable[[str], None]] = []
+
+    def _csrf(self, session_id: str) -> str:
+        return _b64(hmac.new(self._key, b"teacher-csrf:" + session_id.encode(), hashlib.sha256).digest())
+
+    def create(self, account: str = SINGLE_TEACHER, role: str = TEACHER) -> TeacherSession:
         now = self.clock()
-        session = TeacherSession(secrets.token_urlsafe(32), secrets.token_urlsafe(24), now, now + self.max_age_s)
-        self._sessions[session.session_id] = session
+        session_id = secrets.token_urlsafe(32)
+        session = TeacherSession(session_id, self._csrf(session_id), now, now + self.max_age_s, account, role)
+        self.storage.put_session(SessionRecord(session_hash(session_id), account, now, session.expires_at))
+        self._checked[session_id] = (session, self._monotonic())
         return session
 
     def get(self, session_id: str | None) -> TeacherSession | None:
-        if not session_id:
+        if not session_id or len(session_id) > 128:
             return None
-        session = self._sessions.get(session_id)
-        if session is None:
-            return None
+        cached = self._checked.get(session_id)
+        if cached is not None and self._monotonic() - cached[1] < SESSION_RECHECK_S:
+            session = cached[0]
+        else:
+            session = self._load(session_id)
+            if session is None:
+                if cached is not None:
+                    self._ended(session_id)  # ended elsewhere (another process, an admin): tell our sockets
+                return None
         if self.clock() > session.expires_at:
             self.end(session_id)
             return None
         return session
 
+    def _load(self, session_id: str) -> TeacherSession | None:
+        record = self.storage.get_session(session_hash(session_id))
+        if record is None:
+            return None
+        role = TEACHER
+        if record.account != SINGLE_TEACHER:
+            account = self.storage.get_account(record.account)
+            if account is None or account.disabled:
+                return None
+            role = account.role
+        elif self.storage.count_accounts() > 0:
+            return None  # accounts mode switched on: the classroom password opens nothing any more
+        session = TeacherSession(session_id, self._csrf(session_id), record.created_at, record.expires_at,
+                                 record.account, role)
+        self._checked[session_id] = (session, self._monotonic())
+        return session
+
     def end(self, session_id: str) -> None:
-        if self._sessions.pop(session_id, None) is not None:
+        self.storage.delete_session(session_hash(session_id))
+        self._ended(session_id)
+
+    def end_all(self, account: str) -> int:
+        """Log this account out everywhere: every stored session goes; this process's sockets close now,
+        other processes' within SESSION_SWEEP_S."""
+        count = self.storage.delete_sessions_of(account)
+        for session_id, (session, _) in list(self._checked.items()):
+            if session.account == account:
+                self._ended(session_id)
+        return count
+
+    def _ended(self, session_id: str) -> None:
+        if self._checked.pop(session_id, None) is not None:
             for listener in self.on_end:
                 listener(session_id)
 
     def sweep(self) -> None:
-        """End every expired session now (a periodic task calls this, so expiry does not wait for a request)."""
-        now = self.clock()
-        for session_id in [s for s, session in self._sessions.items() if now > session.expires_at]:
-            self.end(session_id)
+        """Expired sessions leave the storage; every session this process knows is read again, so one that
+        ended elsewhere (logout everywhere, a disabled account, another process) closes its sockets here."""
+        self.storage.delete_expired_sessions(self.clock())
+        for session_id in list(self._checked):
+            if self._load(session_id) is None or self.clock() > self._checked[session_id][0].expires_at:
+                self._ended(session_id)
 
 
 def csrf_ok(session: TeacherSession, header_value: str | None) -> bool:

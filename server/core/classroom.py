@@ -23,6 +23,7 @@ from curriculum.gate import Gate, TokenBucket, capped_speed, program_refusal, se
 from curriculum.levels import MAX_LEVEL, MIN_LEVEL
 from robot_runtime.arena import DEFAULT_ARENA, Arena, load_arena
 from robot_runtime.protocol import Action, ArenaSetup, Pose, RemoteAction, SessionLimits, Steer, Telemetry
+from server.core import log_context
 from server.core.auth import AuthError, KidTokens, UrlSigner
 from server.core.car_port import CarPort
 from server.core.cluster import Peers, RemoteCars
@@ -33,6 +34,7 @@ from server.core.kid_names import clean_name
 from server.core.presence import Presence
 from server.core.refusal_digest import RefusalDigest
 from server.core.storage import KidRecord, RequestLogEntry, Storage
+from server.core.tenancy import Tenancy
 from server.core.types import BlockReply, CarInfo, ClassroomError, Kid, ProgramCheck, Run, TrackedPose
 
 log = logging.getLogger(__name__)
@@ -71,11 +73,14 @@ class Classroom:
         t = config.timeouts
         self.dispatcher = Dispatcher(cars, ack_timeout_s=t.car_ack_s, result_margin_s=t.result_margin_s,
                                      stop_grace_s=t.stop_grace_s, before_start=self._before_start,
-                                     on_finished=self._log_request, clock=clock,
-                                     id_prefix=f"{peers.node_id[:8]}-" if peers else "")
+                                     on_finished=self._log_request, clock=clock)
         # several server processes (docs/cluster.md): the cars of the others, through their owners' queues
         self.remote: RemoteCars | None = RemoteCars(self, peers) if peers else None
         self.program_checks: list[ProgramCheck] = []
+        # Asked for every block after `stop` (never refused) and before the gate: a refusal ends the block
+        # there (a draining server takes no new work: server/ops/drain.py).
+        self.block_checks: list[Callable[[Kid, str], Problem | None]] = []
+        self.blocks_in_flight = 0  # run_block calls without their answer yet (a drain waits for them)
         # Awaited after a run has started and before start_run returns: what must be ready before the run's
         # first block (a lesson puts the car at its start, so the program's first reading is from there).
         self.run_setups: list[Callable[[Run], Awaitable[None]]] = []
@@ -97,6 +102,7 @@ class Classroom:
         self._request_log: list[RequestLogEntry] = []
         self.car_refusals: dict[str, dict[str, Any]] = {}  # car -> second connections refused {count, t, address}
         self._car_of: dict[str, str | None] = {}  # kid -> car cache (telemetry fan-out asks 600 times a second)
+        self.tenancy = Tenancy(storage, clock)  # teacher accounts: who owns which class and car
 
     # --- kids and classes -----------------------------------------------------------------
 
@@ -119,7 +125,8 @@ class Classroom:
     def token_for(self, kid: Kid) -> str:
         return self.tokens.issue(kid.kid_id, kid.class_code)
 
-    def create_class(self, name: str, code: str | None = None) -> str:
+    def create_class(self, name: str, code: str | None = None, owner: str | None = None) -> str:
+        """A new class; ``owner``: the teacher account it belongs to (accounts mode), None for nobody's."""
         name = (name or "").strip()
         if not 1 <= len(name) <= 60:
             raise ClassroomError("class_name", f"class name must be 1 to 60 characters (got {len(name)})", name,
@@ -138,6 +145,8 @@ class Classroom:
                 if not self.storage.get_class(code):
                     break
         self.storage.create_class(code, name)
+        if owner:
+            self.tenancy.set_class_owner(code, owner)
         return code
 
     def ensure_class(self, code: str, name: str) -> str:
@@ -160,7 +169,7 @@ class Classroom:
         kid = self._kids[record.kid_id] = _kid(record)
         car_id = self.car_of(kid.kid_id)
         if car_id is None and self.config.auto_assign_cars:
-            car_id = self._least_busy_car()
+            car_id = self._least_busy_car(code)
             if car_id:
                 self.assign(car_id, self.storage.kids_of_car(car_id) + [kid.kid_id])
         if joined:
@@ -226,8 +235,13 @@ class Classroom:
     # --- cars -----------------------------------------------------------------------------
 
     def assign(self, car_id: str, kid_ids: list[str]) -> None:
+        car_class = self.tenancy.car_class(car_id)
         for kid_id in kid_ids:
-            self.kid(kid_id)
+            kid = self.kid(kid_id)
+            if car_class is not None and kid.class_code != car_class:
+                raise ClassroomError("car_class", f"{car_id} belongs to class {car_class}, {kid.name} is in class "
+                                     f"{kid.class_code}", car_id, "give the kid a car of their own class",
+                                     status=409)
         if len(set(kid_ids)) != len(kid_ids):
             raise ClassroomError("assign_duplicates", "a kid is listed twice", kid_ids, "list each kid once")
         old_kids = self.storage.kids_of_car(car_id)
@@ -268,10 +282,11 @@ class Classroom:
         record = self.storage.find_kid_by_name(code, name) if code else None
         return _kid(record) if record else None
 
-    def _least_busy_car(self) -> str | None:
+    def _least_busy_car(self, class_code: str) -> str | None:
         known = {c.car_id for c in self.storage.list_cars()} | set(self.dispatcher.cars)
         if self.remote is not None:
             known |= set(self.remote.peers.cars())
+        known = {c for c in known if self.tenancy.car_may_serve(c, class_code)}  # never another class's car
         if not known:
             return None
         connected = lambda c: self.dispatcher.is_connected(c) or self._owner(c) is not None  # noqa: E731
@@ -467,14 +482,21 @@ class Classroom:
                         ref: Any = None, run_id: str | None = None) -> BlockReply:
         """rate limit -> translate -> gate -> dispatch -> the one final answer."""
         kid = self.kid(kid_id)
+        started = self._clock()
         args = dict(args or {})
-        limited = self.gate.admit(kid_id, block_id)  # first: unknown, locked and malformed calls pay too
-        if limited:
-            reply = BlockReply(status="refused", kid_text=limited.kid_text, detail=limited.detail, block=block_id,
-                               ref=ref, rule=limited.rule)
-        else:
-            reply = await self._run_block(kid, block_id, args, ref, run_id)
+        self.blocks_in_flight += 1
+        try:
+            limited = self.gate.admit(kid_id, block_id)  # first: unknown, locked and malformed calls pay too
+            if limited:
+                reply = BlockReply(status="refused", kid_text=limited.kid_text, detail=limited.detail, block=block_id,
+                                   ref=ref, rule=limited.rule)
+            else:
+                with log_context.bound(run_id=run_id):  # log lines of this block name its run
+                    reply = await self._run_block(kid, block_id, args, ref, run_id)
+        finally:
+            self.blocks_in_flight -= 1
         self._report(kid, reply, args)
+        self.events.publish("block_answered", kid_id, reply, self._clock() - started)
         return reply
 
     def refuse_block(self, kid_id: str, reply: BlockReply) -> BlockReply:
@@ -486,6 +508,7 @@ class Classroom:
             reply = BlockReply(status="refused", kid_text=limited.kid_text, detail=limited.detail, block=reply.block,
                                ref=reply.ref, rule=limited.rule)
         self._report(kid, reply, {})
+        self.events.publish("block_answered", kid_id, reply, 0.0)
         return reply
 
     def _report(self, kid: Kid, reply: BlockReply, args: dict[str, Any]) -> None:
@@ -511,6 +534,10 @@ class Classroom:
         if run_id is not None and self._active_run.get(kid.kid_id) != run_id:
             return BlockReply(status="cancelled", kid_text="A newer program started.",
                               detail=f"run {run_id} is not running", block=block_id, ref=ref, rule="run_ended")
+        for check in self.block_checks:
+            problem = check(kid, block_id)
+            if problem is not None:
+                return refused(problem)
         arena = self.arena_for_car(self.car_of(kid.kid_id) or "")
         refusal = self.gate.rules(kid.level, block_id, t.args, t.action, arena)
         if refusal:
@@ -628,13 +655,25 @@ class Classroom:
             await self.end_run(run_id, "kid disconnected")
 
     async def estop_all(self, reason: str = "teacher emergency stop") -> list[str]:
+        """Every car on the server (the single-password teacher, an admin), on every process."""
+        return await self._estop(None, reason)
+
+    async def estop_cars(self, car_ids: list[str], reason: str = "teacher emergency stop") -> list[str]:
+        """These cars only (one teacher's classes): every other car drives on."""
+        return await self._estop(list(car_ids), reason)
+
+    async def _estop(self, car_ids: list[str] | None, reason: str) -> list[str]:
         # the other processes first (one broadcast, no wait), then ours: every car at once, wherever it is
-        elsewhere = self.remote.estop_others(reason) if self.remote is not None else []
-        cars = sorted({*await self.dispatcher.estop_all(reason), *elsewhere})
+        elsewhere = self.remote.estop_others(reason, car_ids) if self.remote is not None else []
+        cars = sorted({*await self.dispatcher.estop(car_ids, reason), *elsewhere})
         if self.remote is not None:
             await self.remote.peers.latch(cars)  # a car that reconnects to any process is latched there too
         self.events.publish("estop", reason, cars)
         return cars
+
+    def cars_of_class(self, class_code: str) -> list[str]:
+        """The cars that belong to this class (server/core/tenancy.py): the ones its e-stop stops."""
+        return [c.car_id for c in self.all_cars() if self.tenancy.car_class(c.car_id) == class_code]
 
     async def stop_car(self, car_id: str, reason: str = "teacher stop") -> None:
         node = self._owner(car_id)

@@ -143,10 +143,13 @@ class RemoteCars:
         except (PeerGone, TimeoutError) as exc:  # the car reconnects elsewhere, where nothing is latched any more
             log.warning("reset of %s on process %s not confirmed: %r", car_id, node, exc)
 
-    def estop_others(self, reason: str) -> list[str]:
-        """Every other process e-stops its cars now; returns those cars (the cluster's view of them)."""
-        self.peers.tell_all("estop", {"reason": reason})
-        return sorted(c for c, node in self.peers.cars().items() if node != self.peers.node_id)
+    def estop_others(self, reason: str, car_ids: list[str] | None = None) -> list[str]:
+        """Every other process e-stops its cars now (None: all of them; else these, one teacher's classes);
+        returns those cars (the cluster's view of them)."""
+        self.peers.tell_all("estop", {"reason": reason, "car_ids": car_ids})
+        wanted = None if car_ids is None else set(car_ids)
+        return sorted(c for c, node in self.peers.cars().items()
+                      if node != self.peers.node_id and (wanted is None or c in wanted))
 
     def presence_changed(self, kid_ids: list[str], online: bool, node: str | None = None) -> None:
         """Kids came online here or left (to one process, or to all); the roster everywhere shows it."""
@@ -229,7 +232,9 @@ class RemoteCars:
             await c.reset_car(str(body["car_id"]))
             return None
         if op == "estop":
-            await c.dispatcher.estop_all(str(body.get("reason", "emergency stop")))
+            car_ids = body.get("car_ids")
+            await c.dispatcher.estop([str(x) for x in car_ids] if car_ids is not None else None,
+                                     str(body.get("reason", "emergency stop")))
             return None
         if op == "presence":
             c.presence.seen_elsewhere(str(body["node"]), [str(k) for k in body["kid_ids"]], bool(body["online"]))

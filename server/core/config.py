@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -74,6 +74,21 @@ class Timeouts(BaseModel):
     scratch_auth_s: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
+class OpsConfig(BaseModel):
+    """Running the server behind a load balancer: metrics, logs, draining (docs/deploy.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # GET /metrics answers a request with `Authorization: Bearer <metrics_token>`, and (unless turned off)
+    # a direct request from this machine (loopback, not forwarded by a proxy). Nothing else may read it.
+    metrics_token: Annotated[str, Field(min_length=16, max_length=256)] | None = None
+    metrics_from_loopback: bool = True
+    log_format: Literal["human", "json"] = "human"  # json: one object per line, for a log collector
+    # SIGTERM: running blocks may finish this long (a class's moves take seconds; a block's own skill timeout
+    # can reach 120 s), then their cars are stopped so every kid still gets a final answer, and we exit.
+    drain_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+
 class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,6 +124,7 @@ class ServerConfig(BaseModel):
     # The arena camera to start with (server/arena_camera): "sim" (`dojo demo`: the simulated overhead
     # camera), "usb:0", an http:// or rtsp:// URL; None: the one the set-up wizard saved, if any.
     camera_source: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    ops: OpsConfig = OpsConfig()  # metrics, structured logs, the drain on SIGTERM
     # Several server processes (docs/cluster.md): the Redis they share (socket.io rooms and emits across
     # processes, requests to cars held by another process, classroom events). None: one process, no Redis.
     redis_url: Annotated[str, Field(max_length=500)] | None = None

@@ -17,14 +17,16 @@ import asyncio
 import itertools
 import logging
 import math
+import secrets
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterable
 
 from robot_runtime.protocol import (
     Action, Cancel, DriveAction, GotoAction, NamedSkillAction, Pose, RemoteAction, SkillRequest, SkillResult, TurnAction,
 )
+from server.core import log_context
 from server.core.car_port import CarPort
 
 log = logging.getLogger(__name__)
@@ -126,15 +128,15 @@ class Dispatcher:
     def __init__(self, link: CarPort | None = None, *, ack_timeout_s: float = 2.0, result_margin_s: float = 3.0,
                  stop_grace_s: float = 1.0, before_start: BeforeStart | None = None,
                  on_finished: Callable[[Request, Outcome], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic, id_prefix: str = "") -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.link = link
-        self.id_prefix = id_prefix  # several server processes: whose request this is, so ids never collide
         self.ack_timeout_s, self.result_margin_s, self.stop_grace_s = ack_timeout_s, result_margin_s, stop_grace_s
         self.before_start = before_start
         self.on_finished = on_finished
         self._clock = clock
         self.cars: dict[str, CarQueue] = {}
         self._ids = itertools.count(1)
+        self._process_tag = secrets.token_hex(3)  # this dispatcher's ids never repeat another's
         self._tasks: set[asyncio.Task] = set()
 
     # --- cars -----------------------------------------------------------------------------
@@ -155,6 +157,11 @@ class Dispatcher:
             self._finish(request, outcome)
         car.waiting.clear()
 
+    def pending(self) -> int:
+        """Requests given to the dispatcher that have no final answer yet (running and queued, every car)."""
+        return sum((car.running is not None and not car.running.future.done()) + len(car.queued())
+                   for car in self.cars.values())
+
     def is_connected(self, car_id: str) -> bool:
         car = self.cars.get(car_id)
         return bool(car and car.connected)
@@ -162,7 +169,9 @@ class Dispatcher:
     # --- requests -------------------------------------------------------------------------
 
     def new_request_id(self, car_id: str) -> str:
-        return f"{car_id}.{self.id_prefix}{next(self._ids)}"
+        """Unique for the car across server processes and restarts: a car keeps the ids it has seen and
+        refuses one again (`duplicate_request`), and it may move to another process or outlive this one."""
+        return f"{car_id}.{self._process_tag}.{next(self._ids)}"
 
     def submit(self, request: Request) -> asyncio.Future:
         request.submitted_at = self._clock()
@@ -188,7 +197,8 @@ class Dispatcher:
         if request is None:
             return
         car.running = request
-        task = asyncio.get_running_loop().create_task(self._run(car, request))
+        task = asyncio.get_running_loop().create_task(  # its log lines name the request (structured logs)
+            self._run(car, request), context=log_context.context_with(request_id=request.request_id, car_id=car.car_id))
         car.task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -247,6 +257,9 @@ class Dispatcher:
     def _finish(self, request: Request, outcome: Outcome) -> bool:
         if not request.finish(outcome):
             return False
+        log.info("%s %s %s%s", request.request_id, request.block or "request", outcome.status,
+                 f" ({outcome.reason})" if outcome.reason else "",
+                 extra={"fields": {"request_id": request.request_id, "run_id": request.run_id, "car_id": request.car_id}})
         car = self.cars.get(request.car_id)
         if car is not None and car.running is not request:
             queue = car.waiting.get(request.kid_id)
@@ -277,13 +290,21 @@ class Dispatcher:
 
     async def estop_all(self, reason: str) -> list[str]:
         """Emergency stop every connected car at once; returns the car ids reached."""
-        connected = [c for c in self.cars.values() if c.connected]
-        for car in self.cars.values():  # a car reconnecting right now is latched when it is back
+        return await self.estop(None, reason)
+
+    async def estop(self, car_ids: Iterable[str] | None, reason: str,
+                    kid_text: str = "The teacher stopped all cars.") -> list[str]:
+        """Emergency stop these cars (None: every car) at once; returns the car ids reached. Other cars
+        are not touched: one class's e-stop never stops another class's cars."""
+        wanted = None if car_ids is None else set(car_ids)
+        cars = [c for c in self.cars.values() if wanted is None or c.car_id in wanted]
+        connected = [c for c in cars if c.connected]
+        for car in cars:  # a car reconnecting right now is latched when it is back
             car.estopped = True
         if self.link:
             await asyncio.gather(*(self._quietly(self.link.send_estop(c.car_id, reason)) for c in connected))
-        outcome = Outcome("cancelled", "estop", "The teacher stopped all cars.", f"emergency stop: {reason}")
-        for car in self.cars.values():
+        outcome = Outcome("cancelled", "estop", kid_text, f"emergency stop: {reason}")
+        for car in cars:
             for request in car.queued():
                 self._finish(request, outcome)
             car.waiting.clear()

@@ -10,7 +10,9 @@ Topics (arguments): "telemetry" (car_id, Telemetry), "block_result" (kid_id, Blo
 "kid_removed" (Kid: the teacher took the kid out of the class; their sockets close),
 "attempt_graded" (kid_id, feedback: the payload both front ends show; also after a teacher's override),
 "tracked_pose" (car_id, TrackedPose: where the overhead camera saw the car; Classroom.on_tracked_pose),
-"skills_changed" (skill name: a learned skill was promoted or rolled back; the skill menus refresh).
+"skills_changed" (skill name: a learned skill was promoted or rolled back; the skill menus refresh),
+"block_answered" (kid_id, BlockReply, seconds: every block's final answer and how long it took, refusals
+that "block_result" only counts included; the metrics read it).
 
 Callbacks may be plain functions or coroutine functions (scheduled as tasks). A failing subscriber
 is logged and never breaks the publisher: telemetry must keep flowing whatever a feature does.
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 TOPICS = frozenset({
     "telemetry", "block_result", "run_started", "run_ended", "safety", "car_connected", "car_disconnected",
     "kid_joined", "level_changed", "assignment_changed", "car_changed", "estop", "arena_changed", "attempt_graded",
-    "tracked_pose", "car_refused", "refusals_summarised", "kid_removed", "skills_changed",
+    "tracked_pose", "car_refused", "refusals_summarised", "kid_removed", "skills_changed", "block_answered",
 })
 
 

@@ -56,6 +56,10 @@ class Presence:
         for kid_id in [k for k, where in self._elsewhere.items() if process in where]:
             self.seen_elsewhere(process, [kid_id], False)
 
+    def count(self) -> int:
+        """Kids online now, over any transport (each kid once)."""
+        return len(self._connections)
+
     def on(self, kid_id: str, transport: str) -> bool:
         return any(t == transport for t, _ in self._connections.get(kid_id, ()))
 

@@ -47,6 +47,26 @@ class CarRecord:
 
 
 @dataclass(frozen=True)
+class AccountRecord:
+    """A teacher account (accounts mode): role "admin" or "teacher"; a disabled one cannot log in."""
+
+    username: str
+    role: str
+    disabled: bool
+    created_at: float
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A stored teacher session: only the SHA-256 of its id is kept. ``account`` "" is the single-password teacher."""
+
+    id_hash: str
+    account: str
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
 class RequestLogEntry:
     t: float
     kid_id: str
@@ -121,6 +141,51 @@ class Storage(ABC):
     @abstractmethod
     def kv_delete(self, namespace: str, key: str) -> None: ...
 
+    # --- teacher accounts, stored sessions, who owns which class and car (issue 14) ---------------
+    # Kept apart from the rest so that other backends can port them as one block; plain SQL types only.
+    @abstractmethod
+    def add_account(self, username: str, password_hash: str, role: str) -> AccountRecord: ...
+    @abstractmethod
+    def get_account(self, username: str) -> AccountRecord | None: ...
+    @abstractmethod
+    def account_password_hash(self, username: str) -> str | None: ...
+    @abstractmethod
+    def list_accounts(self) -> list[AccountRecord]: ...
+    @abstractmethod
+    def count_accounts(self) -> int: ...
+    @abstractmethod
+    def set_account_disabled(self, username: str, disabled: bool) -> bool: ...
+    @abstractmethod
+    def set_account_password_hash(self, username: str, password_hash: str) -> bool: ...
+    @abstractmethod
+    def delete_account(self, username: str) -> bool:
+        """Remove the account, its sessions and its class ownerships (its classes stay, owned by nobody: the
+        admin's until given to another teacher)."""
+
+    @abstractmethod
+    def put_session(self, record: SessionRecord) -> None: ...
+    @abstractmethod
+    def get_session(self, id_hash: str) -> SessionRecord | None: ...
+    @abstractmethod
+    def delete_session(self, id_hash: str) -> bool: ...
+    @abstractmethod
+    def delete_sessions_of(self, account: str) -> int:
+        """Log the account out everywhere; returns how many sessions ended."""
+    @abstractmethod
+    def delete_expired_sessions(self, now: float) -> int: ...
+
+    @abstractmethod
+    def set_class_owner(self, class_code: str, account: str | None) -> None: ...
+    @abstractmethod
+    def class_owner(self, class_code: str) -> str | None: ...
+    @abstractmethod
+    def set_car_class(self, car_id: str, class_code: str | None) -> None: ...
+    @abstractmethod
+    def car_class(self, car_id: str) -> str | None: ...
+    @abstractmethod
+    def recent_requests_of(self, kid_ids: list[str], limit: int = 100) -> list[RequestLogEntry]:
+        """The newest request-log rows of these kids (a teacher's classes), newest first."""
+
     # extension point for feature tables
     @abstractmethod
     def migrate(self, name: str, statements: str) -> bool:
@@ -153,6 +218,21 @@ CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT N
 CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL);
 """
 
+# Teacher accounts and stored sessions (issue 14): a named migration, so a database of an older version
+# gains them on its first start. No foreign keys to classes or cars: a car is owned before it ever connects.
+TEACHERS_MIGRATION = "teachers:1"
+_TEACHERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS teacher_accounts (
+    username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, disabled INTEGER NOT NULL,
+    created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS teacher_sessions (
+    id_hash TEXT PRIMARY KEY, account TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS teacher_sessions_account ON teacher_sessions (account);
+CREATE TABLE IF NOT EXISTS class_owners (class_code TEXT PRIMARY KEY, account TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS class_owners_account ON class_owners (account);
+CREATE TABLE IF NOT EXISTS car_classes (car_id TEXT PRIMARY KEY, class_code TEXT NOT NULL)
+"""
+
 
 class SqliteStorage(Storage):
     """SQLite in WAL mode; one connection guarded by a lock (the flush thread shares it)."""
@@ -168,6 +248,7 @@ class SqliteStorage(Storage):
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_CORE_SCHEMA)
             self._rekey_names()
+        self.migrate(TEACHERS_MIGRATION, _TEACHERS_SCHEMA)
 
     def _rekey_names(self) -> None:
         """Kids stored by an older version (key: the name case folded) get today's look-alike key; two old
@@ -319,6 +400,104 @@ class SqliteStorage(Storage):
 
     def kv_delete(self, namespace: str, key: str) -> None:
         self._q("DELETE FROM kv WHERE ns = ? AND key = ?", (namespace, key))
+
+    # --- teacher accounts, stored sessions, ownership (issue 14) ------------------------------
+
+    def add_account(self, username: str, password_hash: str, role: str) -> AccountRecord:
+        now = time.time()
+        self._q("INSERT INTO teacher_accounts (username, password_hash, role, disabled, created_at) VALUES (?, ?, ?, 0, ?)",
+                (username, password_hash, role, now))
+        return AccountRecord(username, role, False, now)
+
+    def get_account(self, username: str) -> AccountRecord | None:
+        rows = self._q("SELECT username, role, disabled, created_at FROM teacher_accounts WHERE username = ?", (username,))
+        return AccountRecord(rows[0][0], rows[0][1], bool(rows[0][2]), rows[0][3]) if rows else None
+
+    def account_password_hash(self, username: str) -> str | None:
+        rows = self._q("SELECT password_hash FROM teacher_accounts WHERE username = ?", (username,))
+        return rows[0][0] if rows else None
+
+    def list_accounts(self) -> list[AccountRecord]:
+        return [AccountRecord(r[0], r[1], bool(r[2]), r[3]) for r in self._q(
+            "SELECT username, role, disabled, created_at FROM teacher_accounts ORDER BY username")]
+
+    def count_accounts(self) -> int:
+        return int(self._q("SELECT COUNT(*) FROM teacher_accounts")[0][0])
+
+    def set_account_disabled(self, username: str, disabled: bool) -> bool:
+        with self._lock:
+            return self._db.execute("UPDATE teacher_accounts SET disabled = ? WHERE username = ?",
+                                    (1 if disabled else 0, username)).rowcount > 0
+
+    def set_account_password_hash(self, username: str, password_hash: str) -> bool:
+        with self._lock:
+            return self._db.execute("UPDATE teacher_accounts SET password_hash = ? WHERE username = ?",
+                                    (password_hash, username)).rowcount > 0
+
+    def delete_account(self, username: str) -> bool:
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN")
+            try:
+                cur.execute("DELETE FROM teacher_sessions WHERE account = ?", (username,))
+                cur.execute("DELETE FROM class_owners WHERE account = ?", (username,))
+                gone = cur.execute("DELETE FROM teacher_accounts WHERE username = ?", (username,)).rowcount
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return gone > 0
+
+    def put_session(self, record: SessionRecord) -> None:
+        self._q("INSERT INTO teacher_sessions (id_hash, account, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (record.id_hash, record.account, record.created_at, record.expires_at))
+
+    def get_session(self, id_hash: str) -> SessionRecord | None:
+        rows = self._q("SELECT id_hash, account, created_at, expires_at FROM teacher_sessions WHERE id_hash = ?",
+                       (id_hash,))
+        return SessionRecord(*rows[0]) if rows else None
+
+    def delete_session(self, id_hash: str) -> bool:
+        with self._lock:
+            return self._db.execute("DELETE FROM teacher_sessions WHERE id_hash = ?", (id_hash,)).rowcount > 0
+
+    def delete_sessions_of(self, account: str) -> int:
+        with self._lock:
+            return self._db.execute("DELETE FROM teacher_sessions WHERE account = ?", (account,)).rowcount
+
+    def delete_expired_sessions(self, now: float) -> int:
+        with self._lock:
+            return self._db.execute("DELETE FROM teacher_sessions WHERE expires_at < ?", (now,)).rowcount
+
+    def set_class_owner(self, class_code: str, account: str | None) -> None:
+        if account is None:
+            self._q("DELETE FROM class_owners WHERE class_code = ?", (class_code,))
+        else:
+            self._q("INSERT INTO class_owners (class_code, account) VALUES (?, ?) "
+                    "ON CONFLICT(class_code) DO UPDATE SET account = excluded.account", (class_code, account))
+
+    def class_owner(self, class_code: str) -> str | None:
+        rows = self._q("SELECT account FROM class_owners WHERE class_code = ?", (class_code,))
+        return rows[0][0] if rows else None
+
+    def set_car_class(self, car_id: str, class_code: str | None) -> None:
+        if class_code is None:
+            self._q("DELETE FROM car_classes WHERE car_id = ?", (car_id,))
+        else:
+            self._q("INSERT INTO car_classes (car_id, class_code) VALUES (?, ?) "
+                    "ON CONFLICT(car_id) DO UPDATE SET class_code = excluded.class_code", (car_id, class_code))
+
+    def car_class(self, car_id: str) -> str | None:
+        rows = self._q("SELECT class_code FROM car_classes WHERE car_id = ?", (car_id,))
+        return rows[0][0] if rows else None
+
+    def recent_requests_of(self, kid_ids: list[str], limit: int = 100) -> list[RequestLogEntry]:
+        if not kid_ids:
+            return []
+        marks = ", ".join("?" for _ in kid_ids)
+        rows = self._q(f"SELECT t, kid_id, car_id, block, args, status, detail, duration_s FROM request_log "
+                       f"WHERE kid_id IN ({marks}) ORDER BY id DESC LIMIT ?", (*kid_ids, limit))
+        return [RequestLogEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7]) for r in rows]
 
     # migrations for feature tables
     def migrate(self, name: str, statements: str) -> bool:

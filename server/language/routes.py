@@ -19,9 +19,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from server.language.service import MAX_LOG, PlanService
-from server.web.guards import bearer_kid, require_teacher
+from server.web.guards import bearer_kid, require_class, require_teacher
 from server.web.http import json_error, read_json
-from server.web.state import STORAGE
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_SENTENCE_BYTES = 400  # the kid text rule (curriculum.kid_safe.MAX_SENTENCE, 200) answers in words below this
@@ -42,10 +41,8 @@ class SwitchBody(BaseModel):
 
 
 def _class_code(request: web.Request) -> str:
-    code = request.match_info["code"].upper()
-    if request.app[STORAGE].get_class(code) is None:
-        raise json_error(404, "class_code", f"there is no class {code}", code, "GET /api/teacher/classes lists them")
-    return code
+    """The class in the URL, or 404 (also another teacher's class: server/web/guards.py)."""
+    return require_class(request)
 
 
 async def status(request: web.Request) -> web.Response:

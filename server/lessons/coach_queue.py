@@ -20,6 +20,8 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
+from server.web.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 2  # model calls at once, for the whole class
@@ -89,3 +91,13 @@ class CoachQueue:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def register_metrics(metrics: Metrics, queue: CoachQueue) -> None:
+    """The coach's share of GET /metrics (server/ops): calls made, running, waiting, replaced."""
+    metrics.counter_read("dojo_coach_calls_total", "Coach (model) calls finished, any outcome.", lambda: queue.done)
+    metrics.gauge("dojo_coach_calls_running", "Coach calls running now.", lambda: queue.busy)
+    metrics.gauge("dojo_coach_calls_waiting", "Coach calls waiting for a slot (at most one per kid).",
+                  lambda: len(queue.waiting))
+    metrics.counter_read("dojo_coach_calls_replaced_total", "Waiting coach calls a newer try of the same kid replaced.",
+                         lambda: queue.replaced)

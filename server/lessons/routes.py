@@ -26,11 +26,12 @@ from curriculum.judge import Verdict, compare
 from curriculum.recording import summary
 from server.core.types import ClassroomError, Kid
 from server.lessons.service import ATTEMPTS, AttemptService, feedback_payload, image_names
-from server.web.guards import bearer_kid, require_teacher, teacher_session
+from server.web.guards import bearer_kid, require_kid, require_teacher, scope_of, teacher_session
 from server.web.http import http_error, json_error, read_json
 from server.web.state import CLASSROOM
 
 MAX_LIST = 200  # attempts per list response; a class produces a few dozen a lesson
+SCOPED_WINDOW = 10  # a teacher account's list filters this many times MAX_LIST of everyone's newest attempts
 IMAGE_URL_TTL_S = 600.0  # an image URL works this long: the feedback card loads it in seconds; a leaked one soon dies
 IMAGE_PURPOSE = "attempt-image"
 
@@ -59,11 +60,29 @@ def _viewer(request: web.Request) -> Kid | None:
     return bearer_kid(request)
 
 
+def _teacher_sees(request: web.Request, kid_id: str) -> bool:
+    """May the logged-in teacher see this kid's attempts? Only a kid of their classes (server/core/tenancy.py);
+    a kid removed since is the single-password teacher's and an admin's."""
+    session = teacher_session(request)
+    if session is None:
+        return False
+    scope = scope_of(session)
+    if scope.everything:
+        return True
+    classroom = request.app[CLASSROOM]
+    try:
+        return classroom.tenancy.owns_class(scope, classroom.kid(kid_id).class_code)
+    except PermissionError:
+        return False
+
+
 def _own_row(request: web.Request, attempt_id: str) -> dict[str, Any]:
     viewer = _viewer(request)
     row = _service(request).store.row(attempt_id)
-    # Same answer for "not there" and "not yours": a kid cannot probe other kids' attempt ids.
-    if row is None or (viewer is not None and row["kid_id"] != viewer.kid_id):
+    # Same answer for "not there" and "not yours": a kid cannot probe other kids' attempt ids, nor a teacher
+    # another teacher's.
+    if row is None or (viewer is not None and row["kid_id"] != viewer.kid_id) or \
+            (viewer is None and not _teacher_sees(request, row["kid_id"])):
         raise json_error(404, "attempt_id", f"there is no attempt {attempt_id!r} of yours", attempt_id,
                          "use an id from GET /api/attempts")
     return row
@@ -134,10 +153,16 @@ async def list_attempts(request: web.Request) -> web.Response:
 
 
 async def teacher_list_attempts(request: web.Request) -> web.Response:
-    require_teacher(request, csrf=False)
+    scope = scope_of(require_teacher(request, csrf=False))
     store = _service(request).store
     kid_id, lesson_id = request.query.get("kid"), request.query.get("lesson")
-    rows = store.rows_of_kid(kid_id, lesson_id) if kid_id else store.recent(lesson_id, MAX_LIST)
+    if kid_id:
+        require_kid(request, kid_id)
+        rows = store.rows_of_kid(kid_id, lesson_id)
+    elif scope.everything:
+        rows = store.recent(lesson_id, MAX_LIST)
+    else:  # the newest of the teacher's own kids' attempts, from a wider window of everyone's
+        rows = [r for r in store.recent(lesson_id, MAX_LIST * SCOPED_WINDOW) if _teacher_sees(request, r["kid_id"])]
     return web.json_response({"attempts": [_short(r) for r in rows[:MAX_LIST]]})
 
 
@@ -185,6 +210,7 @@ async def override_attempt(request: web.Request) -> web.Response:
     require_teacher(request, csrf=True)
     body = await read_json(request, OverrideBody)
     attempt_id = request.match_info["attempt_id"]
+    _own_row(request, attempt_id)  # another teacher's kid's attempt: 404, like one that is not there
     try:
         payload = await _service(request).override(attempt_id, body.stars, body.comment)
     except KeyError:
@@ -197,10 +223,7 @@ async def _kid_lock(request: web.Request, locked: bool) -> web.Response:
     require_teacher(request, csrf=True)
     service = _service(request)
     kid_id, lesson_id = request.match_info["kid_id"], request.match_info["lesson_id"]
-    try:
-        service.classroom.kid(kid_id)
-    except Exception:
-        raise json_error(404, "kid_id", f"there is no kid {kid_id!r}", kid_id, "use an id from the roster") from None
+    require_kid(request, kid_id)
     if lesson_id not in service.lesson_set.lessons:
         raise json_error(404, "lesson_id", f"there is no lesson {lesson_id!r}", lesson_id, "use an id from GET /api/lessons")
     service.store.set_kid_lock(kid_id, lesson_id, locked)

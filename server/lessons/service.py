@@ -52,9 +52,9 @@ from robot_runtime.protocol import Telemetry
 from server.core.classroom import Classroom
 from server.core.lesson_book import LessonMode
 from server.core.types import ClassroomError, Kid, Run
-from server.lessons.coach_queue import CoachJob, CoachQueue
+from server.lessons.coach_queue import CoachJob, CoachQueue, register_metrics
 from server.lessons.store import AttemptStore
-from server.web.state import CLASSROOM, CONFIG, LESSONS, STORAGE
+from server.web.state import CLASSROOM, CONFIG, LESSONS, METRICS, STORAGE
 
 log = logging.getLogger(__name__)
 
@@ -477,10 +477,11 @@ def setup(app: web.Application) -> None:
                              Path(app[CONFIG].data_dir) / "attempts",
                              CoachQueue(coach_config.concurrency, coach_config.per_kid))
     app[ATTEMPTS] = service
+    register_metrics(app[METRICS], service.coach_queue)
     app[LESSONS] = service  # the core's lesson book: /api/lessons and the teacher's progress read through it
     events = app[CLASSROOM].events
-    events.subscribe("run_started", service.on_run_started)
-    events.subscribe("run_ended", service.on_run_ended)
+    events.subscribe("run_started", service.on_run_started, scope="origin")  # the run lives in this process
+    events.subscribe("run_ended", service.on_run_ended, scope="origin")
     events.subscribe("telemetry", service.on_telemetry)
     events.subscribe("estop", service.on_estop)
     events.subscribe("car_disconnected", service.on_car_disconnected)

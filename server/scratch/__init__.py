@@ -7,7 +7,8 @@
   listener on localhost:8000.
 - ``GET/PUT /api/programs/scratch`` (``projects``): the kid's Scratch project as an .sb3, kept on the server.
 - Subscribes to: telemetry, car_connected, car_disconnected, assignment_changed, car_changed, level_changed.
-  Reports its sockets to the core's presence.
+  Reports its sockets to the core's presence. On a drain (``ON_DRAIN``) each socket gets ``server_moving``
+  and closes with 1012.
 """
 
 from __future__ import annotations

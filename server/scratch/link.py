@@ -32,7 +32,7 @@ from server.scratch.protocol import (
 )
 from server.web.fanout import FANOUT, Fanout
 from server.web.origin import OriginRule
-from server.web.state import CLASSROOM, CONFIG
+from server.web.state import CLASSROOM, CONFIG, ON_DRAIN
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ FRESH_TELEMETRY_S = 0.5  # a car heard from within this shows four bars in the d
 MAX_IN_FLIGHT = 64  # block calls one socket may have waiting; a Scratch project runs a few scripts at once
 SEND_TIMEOUT_S = 2.0  # a browser that cannot take one small frame in 2 s is stalled; we drop that frame
 
+SERVER_MOVING_KID_TEXT = "Your classroom is moving to another server — your car will be back in a moment!"
 TRANSPORT = "scratch"  # how these sockets show in the classroom's presence
 METHODS = ("getVersion", "authenticate", "discover", "connect", "write", "read", "startNotifications",
            "stopNotifications")
@@ -68,6 +69,10 @@ class LinkHub:
         ev.subscribe("car_changed", self._on_car_changed)
         ev.subscribe("level_changed", self._on_level_changed)
         ev.subscribe("skills_changed", self._on_skills_changed)
+
+    async def server_moving(self) -> None:
+        """ON_DRAIN: every socket is told to connect again, then closed."""
+        await asyncio.gather(*(c.server_moving() for c in list(self.connections)), return_exceptions=True)
 
     def peripherals_for(self, kid: Kid) -> list[Peripheral]:
         now = self._clock()
@@ -348,6 +353,13 @@ class LinkConnection:
                                "kid_text": car_change_text(old, new)})
         await self.ws.close()
 
+    async def server_moving(self) -> None:
+        """The process drains: the extension reconnects to the same car (through the balancer: elsewhere)."""
+        self.moved = True  # nothing runs any more (the drain waited); the car is not ours to stop
+        await self.send_event({"type": "server_moving", "car_id": self.session.peripheral_id,
+                               "kid_text": SERVER_MOVING_KID_TEXT})
+        await self.ws.close(code=WSCloseCode.SERVICE_RESTART, message=b"server moving: connect again")
+
     async def car_lost(self, why: str) -> None:
         """Tell the extension, then close: scratch-vm's BLE class shows 'lost connection' on close."""
         await self.send_event({"type": "car_lost", "detail": why, "kid_text": "I lost my car."})
@@ -373,4 +385,5 @@ async def ble_socket(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app[HUB] = LinkHub(app[CLASSROOM], app[FANOUT])
+    app[ON_DRAIN].append(app[HUB].server_moving)
     app.router.add_get("/scratch/ble", ble_socket)

@@ -15,7 +15,8 @@ Our peripheral (a car the kid may drive) has one GATT-like service with two char
       events mikrodojo_events 0000d0d2-...  notify/read: JSON payloads, multiplexed by "type":
                                             result (the block's one final answer, refusals included),
                                             run (started with its run_id, refused, ended),
-                                            telemetry (pose, distance, speed), level, car_lost
+                                            telemetry (pose, distance, speed), level, car_lost,
+                                            car_changed, server_moving
 
 Refusals travel INSIDE successful notification payloads: scratch-vm's BLE class drops the connection
 on any JSON-RPC error reply to write/read/startNotifications, and a refusal is not a broken link.

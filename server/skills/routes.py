@@ -34,7 +34,7 @@ from learning.tricks import TRICKS
 from server.skills.deploy import Deployer
 from server.skills.learned import LearnedSkills
 from server.skills.teach import TeachJobs
-from server.web.guards import bearer_kid, require_teacher
+from server.web.guards import bearer_kid, require_car, require_teacher
 from server.web.http import json_error, read_json
 from server.web.state import CLASSROOM, CONFIG
 
@@ -228,6 +228,8 @@ async def try_on(request: web.Request) -> web.Response:
     name = _skill(request)
     car_id = request.match_info["car_id"]
     classroom = request.app[CLASSROOM]
+    if car_id in {c.car_id for c in classroom.all_cars()}:
+        require_car(request, car_id)  # another teacher's car: 404, as if it did not exist
     if car_id not in classroom.connected_car_ids():
         raise json_error(409, "car_not_connected", f"{car_id} is not connected", car_id, "start the car first")
     trick = TRICKS[request.app[LEARNED].store.get(name).trick]

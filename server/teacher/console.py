@@ -30,7 +30,7 @@ from server.teacher.estop_latency import EstopLatency
 from server.teacher.hub import TEACHER_HUB
 from server.teacher.progress import LessonMode, TeacherProgress, UnknownLesson
 from server.teacher.progress_csv import progress_csv
-from server.web.guards import require_teacher
+from server.web.guards import require_teacher, teacher_scope
 from server.web.http import json_error
 from server.web.state import CLASSROOM, STORAGE
 from server.web.tasks import periodic
@@ -71,7 +71,8 @@ def turn_snapshot(app: web.Application) -> dict[str, dict[str, Any]]:
     return cars
 
 
-def board(app: web.Application, code: str) -> dict[str, Any]:
+def board(app: web.Application, code: str, scope: Any = None) -> dict[str, Any]:
+    """``scope``: the teacher's (server/core/tenancy.py): only the cars they may reach are listed."""
     classroom = app[CLASSROOM]
     progress = app[PROGRESS]
     names: dict[str, str] = {}
@@ -89,6 +90,8 @@ def board(app: web.Application, code: str) -> dict[str, Any]:
     turns = turn_snapshot(app)
     cars = []
     for info in classroom.all_cars():
+        if scope is not None and not classroom.tenancy.owns_car(scope, info.car_id):
+            continue
         turn = turns.get(info.car_id, {})
         tel = classroom.latest_telemetry(info.car_id)
         driver = turn.get("driver_id")
@@ -108,8 +111,8 @@ def board(app: web.Application, code: str) -> dict[str, Any]:
 
 
 async def get_board(request: web.Request) -> web.Response:
-    require_teacher(request, csrf=False)
-    return web.json_response(board(request.app, class_code_of(request)))
+    scope = teacher_scope(request)
+    return web.json_response(board(request.app, class_code_of(request), scope))
 
 
 # --- progress: CSV, lessons -------------------------------------------------------------------
@@ -151,8 +154,14 @@ def _lesson_mode_handler(mode: LessonMode):
 
 
 async def get_estop_latency(request: web.Request) -> web.Response:
-    require_teacher(request, csrf=False)
-    return web.json_response({"stops": request.app[ESTOP_LATENCY].latest()})
+    scope = teacher_scope(request)
+    tenancy = request.app[CLASSROOM].tenancy
+    stops = []
+    for stop in request.app[ESTOP_LATENCY].latest():  # only the stops, and cars, this teacher may see
+        cars = [c for c in stop["cars"] if tenancy.owns_car(scope, c["car_id"])]
+        if cars or scope.everything:
+            stops.append({**stop, "cars": cars})
+    return web.json_response({"stops": stops})
 
 
 # --- live turn changes ------------------------------------------------------------------------
@@ -166,14 +175,16 @@ def _turn_watch():
         snapshot = turn_snapshot(app)
         if snapshot != last:
             last = snapshot
-            await app[TEACHER_HUB].push("turns", {"cars": snapshot})
+            await app[TEACHER_HUB].push_cars("turns", {"cars": snapshot}, list(snapshot),
+                                             lambda mine: {"cars": {c: snapshot[c] for c in mine}})
     return step
 
 
 def _attempts_changed(app: web.Application):
     async def tell_consoles(kid_id: str, feedback: dict[str, Any]) -> None:
         """An attempt was graded (or overridden): the consoles' feeds refresh without a reload."""
-        await app[TEACHER_HUB].push("attempts_changed", {"reason": "graded"})
+        hub = app[TEACHER_HUB]
+        await hub.push("attempts_changed", {"reason": "graded"}, visible=lambda sid: hub.sees_kid(sid, kid_id))
     return tell_consoles
 
 

@@ -8,6 +8,10 @@ has ended (tests/server/teacher/test_teacher_sessions.py). Pushed events:
 ``roster_changed`` {reason, ...}, ``estop`` {reason, cars}, ``activity`` {kid_id, block, status, detail},
 ``car_refused`` {car_id, rule, address, message, kid_text, t} (a second connection for a live car).
 Refused blocks reach ``activity`` at most once per kid per second; the rest arrive counted in one row.
+
+Every push is scoped (server/core/tenancy.py): a socket gets an event only about a car, kid or class its
+teacher may reach; ``estop`` and ``turns`` list only those cars. The single-password teacher and an admin
+reach everything, so one classroom sees exactly what it saw before teacher accounts.
 """
 
 from __future__ import annotations
@@ -22,12 +26,16 @@ from aiohttp import web
 from robot_runtime.protocol import ErrorInfo
 from server.web.errors import refusal
 from server.web.fanout import FANOUT, Fanout
-from server.web.guards import TEACHER_SESSIONS, socket_teacher
+from server.core.tenancy import Scope
+from server.web.guards import TEACHER_SESSIONS, scope_of, socket_teacher
 from server.web.state import CLASSROOM, SIO
 from server.web.tasks import periodic
 
 TEACHER_NAMESPACE = "/teacher"
 TEACHERS_ROOM = "teachers"
+# Several processes: every event reaches every process, and each pushes to the sockets it holds (and whose
+# teacher's classes it knows), not through the Redis manager, which would repeat each push per process.
+LOCAL = True
 SESSION_SWEEP_S = 1.0  # an expired session's sockets close within a second even when nothing is pushed
 
 
@@ -36,19 +44,20 @@ class TeacherHub(socketio.AsyncNamespace):
         super().__init__(TEACHER_NAMESPACE)
         self.app, self.fanout = app, fanout
         self.session_of: dict[str, str] = {}  # sid -> the teacher session it was opened with
+        self.scope_of: dict[str, Scope] = {}  # sid -> what its teacher may reach
         self.closing: set[str] = set()  # sids whose session ended, being disconnected: they get nothing
         app[TEACHER_SESSIONS].on_end.append(self._session_ended)
         ev = app[CLASSROOM].events
-        # "origin": pushed once, by the process where it happened; with several processes the Redis manager
-        # carries each push to the teachers' sockets on every process (docs/cluster.md)
-        ev.subscribe("safety", self._on_safety, scope="origin")
-        ev.subscribe("estop", self._on_estop, scope="origin")
-        ev.subscribe("block_result", self._on_block_result, scope="origin")
-        ev.subscribe("car_refused", self._on_car_refused, scope="origin")
-        ev.subscribe("refusals_summarised", self._on_refusals_summarised, scope="origin")
+        # Every event, whichever process it happened in (server/cluster replays it here): each process pushes
+        # to its own teachers' sockets, which only it knows the classes of (docs/cluster.md); LOCAL emits
+        ev.subscribe("safety", self._on_safety)
+        ev.subscribe("estop", self._on_estop)
+        ev.subscribe("block_result", self._on_block_result)
+        ev.subscribe("car_refused", self._on_car_refused)
+        ev.subscribe("refusals_summarised", self._on_refusals_summarised)
         for topic in ("kid_joined", "kid_removed", "level_changed", "assignment_changed", "car_connected", "car_disconnected",
                       "run_started", "run_ended"):
-            ev.subscribe(topic, self._roster_changed(topic), scope="origin")
+            ev.subscribe(topic, self._roster_changed(topic))
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         session = socket_teacher(self.app, environ)
@@ -56,11 +65,13 @@ class TeacherHub(socketio.AsyncNamespace):
             raise refusal(ErrorInfo(rule="teacher_login", message="the teacher is not logged in",
                                     fix="log in at /teacher/"))
         self.session_of[sid] = session.session_id
+        self.scope_of[sid] = scope_of(session)
         await self.enter_room(sid, TEACHERS_ROOM)
-        self.fanout.add_socket(sid, TEACHER_NAMESPACE, lambda car_id: self._live(sid))
+        self.fanout.add_socket(sid, TEACHER_NAMESPACE, lambda car_id: self._live(sid) and self.sees_car(sid, car_id))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.session_of.pop(sid, None)
+        self.scope_of.pop(sid, None)
         self.closing.discard(sid)
         self.fanout.remove((sid, TEACHER_NAMESPACE))
 
@@ -85,14 +96,55 @@ class TeacherHub(socketio.AsyncNamespace):
         asyncio.get_running_loop().create_task(self._disconnect(sid))
 
     async def _disconnect(self, sid: str) -> None:
-        await self.emit("logged_out", {"reason": "the teacher session ended: log in again"}, to=sid)
+        await self.emit("logged_out", {"reason": "the teacher session ended: log in again"}, to=sid, ignore_queue=LOCAL)
         await self.disconnect(sid)
 
-    async def push(self, event: str, data: dict[str, Any]) -> None:
-        """Every teacher socket whose session is still live gets ``event``; none other does."""
+    # --- what each socket may see -----------------------------------------------------------
+
+    def sees_car(self, sid: str, car_id: str) -> bool:
+        scope = self.scope_of.get(sid)
+        return scope is not None and self.app[CLASSROOM].tenancy.owns_car(scope, car_id)
+
+    def sees_class(self, sid: str, class_code: str) -> bool:
+        scope = self.scope_of.get(sid)
+        return scope is not None and self.app[CLASSROOM].tenancy.owns_class(scope, class_code)
+
+    def sees_kid(self, sid: str, kid: Any) -> bool:
+        """``kid``: a Kid (one just removed is no longer in the storage) or a kid id."""
+        if isinstance(kid, str):
+            try:
+                kid = self.app[CLASSROOM].kid(kid)
+            except PermissionError:
+                return bool(self.scope_of.get(sid, Scope("", False)).everything)
+        return self.sees_class(sid, kid.class_code)
+
+    def _everyone_sees_everything(self) -> bool:
+        return all(scope.everything for scope in self.scope_of.values())
+
+    async def push(self, event: str, data: dict[str, Any], *, visible: Any = None) -> None:
+        """Every teacher socket whose session is still live gets ``event``; none other does. ``visible(sid)``
+        narrows it to the sockets whose teacher may see what the event is about."""
         for sid in list(self.session_of):
             self._live(sid)
-        await self.emit(event, data, room=TEACHERS_ROOM, skip_sid=list(self.closing) or None)
+        if visible is None or self._everyone_sees_everything():
+            await self.emit(event, data, room=TEACHERS_ROOM, skip_sid=list(self.closing) or None, ignore_queue=LOCAL)
+            return
+        for sid in list(self.session_of):
+            if visible(sid):
+                await self.emit(event, data, to=sid, ignore_queue=LOCAL)
+
+    async def push_cars(self, event: str, data: dict[str, Any], cars: Any, make: Any) -> None:
+        """An event about several cars: each socket gets ``make(its visible cars)``, and nothing when it
+        may see none of them."""
+        for sid in list(self.session_of):
+            self._live(sid)
+        if self._everyone_sees_everything():
+            await self.emit(event, data, room=TEACHERS_ROOM, skip_sid=list(self.closing) or None, ignore_queue=LOCAL)
+            return
+        for sid in list(self.session_of):
+            mine = [c for c in cars if self.sees_car(sid, c)]
+            if mine or self.scope_of[sid].everything:
+                await self.emit(event, make(mine), to=sid, ignore_queue=LOCAL)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
@@ -102,32 +154,44 @@ class TeacherHub(socketio.AsyncNamespace):
                                              "fix": "POST /api/teacher/..."}}
 
     async def _on_safety(self, car_id: str, event: Any) -> None:
-        await self.push("safety", {"car_id": car_id, **event.model_dump(mode="json")})
+        await self.push("safety", {"car_id": car_id, **event.model_dump(mode="json")},
+                        visible=lambda sid: self.sees_car(sid, car_id))
 
     async def _on_estop(self, reason: str, cars: list[str]) -> None:
-        await self.push("estop", {"reason": reason, "cars": cars})
+        await self.push_cars("estop", {"reason": reason, "cars": cars}, cars,
+                             lambda mine: {"reason": reason, "cars": mine})
 
     async def _on_block_result(self, kid_id: str, reply: Any) -> None:
         await self.push("activity", {"kid_id": kid_id, "block": reply.block, "status": reply.status,
-                                     "detail": reply.detail, "kid_text": reply.kid_text})
+                                     "detail": reply.detail, "kid_text": reply.kid_text},
+                        visible=lambda sid: self.sees_kid(sid, kid_id))
 
     async def _on_refusals_summarised(self, kid_id: str, summary: dict[str, Any]) -> None:
         """Refused blocks beyond the first per kid per second: one counted activity row (refusal_digest.py)."""
-        await self.emit("activity", {"kid_id": kid_id, "block": "*", "status": "refused", "count": summary["count"],
-                                     "detail": summary["detail"], "kid_text": ""}, room=TEACHERS_ROOM)
+        await self.push("activity", {"kid_id": kid_id, "block": "*", "status": "refused", "count": summary["count"],
+                                     "detail": summary["detail"], "kid_text": ""},
+                        visible=lambda sid: self.sees_kid(sid, kid_id))
 
     async def _on_car_refused(self, car_id: str, info: dict[str, Any]) -> None:
-        await self.emit("car_refused", {"car_id": car_id, **info, "t": time.time()}, room=TEACHERS_ROOM)
+        await self.push("car_refused", {"car_id": car_id, **info, "t": time.time()},
+                        visible=lambda sid: self.sees_car(sid, car_id))
 
     def _roster_changed(self, topic: str):
+        car_topics = ("assignment_changed", "car_connected", "car_disconnected")
+
         async def push(*args: Any) -> None:
             first = args[0] if args else None
             data: dict[str, Any] = {"reason": topic}
+            visible = None
             if isinstance(first, str):
                 data["id"] = first
+                visible = (lambda sid: self.sees_car(sid, first)) if topic in car_topics else \
+                    (lambda sid: self.sees_kid(sid, first))
             elif hasattr(first, "kid_id"):
                 data["id"] = first.kid_id
-            await self.push("roster_changed", data)
+                about = first if hasattr(first, "class_code") else first.kid_id  # a Kid, or a Run (its kid's id)
+                visible = lambda sid: self.sees_kid(sid, about)  # noqa: E731
+            await self.push("roster_changed", data, visible=visible)
         return push
 
 

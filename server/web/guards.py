@@ -2,6 +2,10 @@
 
 Every feature's HTTP handlers and sockets use these, so the rule for each audience lives in one place.
 The teacher's sessions live here too: the teacher feature logs in and out, others only check.
+With teacher accounts (server/core/tenancy.py) each route also asks what the teacher may reach:
+:func:`require_class`, :func:`require_car`, :func:`require_kid` answer 404 for another teacher's class,
+car or kid (the same answer as for one that does not exist: nothing tells a teacher what others have),
+and :func:`require_admin` 403 for an admin-only route.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from typing import Any
 from aiohttp import web
 
 from server.core.auth import CSRF_HEADER, SESSION_COOKIE, AuthError, SessionStore, TeacherSession, csrf_ok
+from server.core.tenancy import Scope
 from server.core.types import Kid
 from server.web.http import json_error
-from server.web.state import CLASSROOM, CONFIG
+from server.web.state import CLASSROOM, CONFIG, STORAGE
 
 TEACHER_SESSIONS: web.AppKey[SessionStore] = web.AppKey("teacher_sessions", SessionStore)
 
@@ -33,6 +38,63 @@ def require_teacher(request: web.Request, *, csrf: bool = True) -> TeacherSessio
         raise json_error(403, "csrf", f"missing or wrong {CSRF_HEADER} header", None,
                          f"send the csrf_token from login in the {CSRF_HEADER} header")
     return session
+
+
+def scope_of(session: TeacherSession) -> Scope:
+    return Scope.of(session.account, session.role)
+
+
+def teacher_scope(request: web.Request) -> Scope:
+    """What the logged-in teacher may reach (401 without a session)."""
+    return scope_of(require_teacher(request, csrf=False))
+
+
+def require_admin(request: web.Request, *, csrf: bool = True) -> TeacherSession:
+    """An admin account's session, or 403 ``admin_only`` saying who asked and who can."""
+    session = require_teacher(request, csrf=csrf)
+    if session.role != "admin" or not session.account:
+        who = f"teacher account {session.account!r}" if session.account else "the classroom password"
+        raise json_error(403, "admin_only", f"only an admin account may do this ({who} is not one)",
+                         session.account or None,
+                         "log in with an admin account, or on the server: `dojo teacher add NAME --admin`")
+    return session
+
+
+def require_class(request: web.Request, code: str | None = None) -> str:
+    """The class in the URL ({code}) if it exists and the teacher may reach it, else 404."""
+    code = (code if code is not None else request.match_info["code"]).upper()
+    scope = teacher_scope(request)
+    tenancy = request.app[CLASSROOM].tenancy
+    if request.app[STORAGE].get_class(code) is None or not tenancy.owns_class(scope, code):
+        mine = "" if scope.everything else " of yours"
+        raise json_error(404, "class_code", f"there is no class {code}{mine}", code,
+                         "GET /api/teacher/classes lists your classes")
+    return code
+
+
+def require_car(request: web.Request, car_id: str | None = None) -> str:
+    """The car in the URL ({car_id}) if it is known and the teacher may reach it, else 404."""
+    car_id = car_id if car_id is not None else request.match_info["car_id"]
+    scope = teacher_scope(request)
+    classroom = request.app[CLASSROOM]
+    if car_id not in {c.car_id for c in classroom.all_cars()} or not classroom.tenancy.owns_car(scope, car_id):
+        mine = "" if scope.everything else " in your classes"
+        raise json_error(404, "car_id", f"there is no car {car_id}{mine}", car_id,
+                         "GET /api/teacher/cars lists your cars; a new car joins a class by pairing "
+                         "(POST /api/teacher/pairing-codes {class_code})")
+    return car_id
+
+
+def require_kid(request: web.Request, kid_id: str) -> Kid:
+    """The kid if they are in a class the teacher may reach, else 404."""
+    classroom = request.app[CLASSROOM]
+    try:
+        kid = classroom.kid(kid_id)
+    except PermissionError:
+        kid = None
+    if kid is None or not classroom.tenancy.owns_class(teacher_scope(request), kid.class_code):
+        raise json_error(404, "kid_id", f"there is no kid {kid_id} in your classes", kid_id, "check the roster")
+    return kid
 
 
 def socket_teacher(app: web.Application, environ: dict[str, Any]) -> TeacherSession | None:
@@ -59,4 +121,5 @@ def bearer_kid(request: web.Request) -> Kid:
 
 
 def setup(app: web.Application) -> None:
-    app[TEACHER_SESSIONS] = SessionStore(app[CONFIG].timeouts.teacher_session_s)
+    config = app[CONFIG]
+    app[TEACHER_SESSIONS] = SessionStore(app[STORAGE], config.timeouts.teacher_session_s, config.resolved_secret_key())

@@ -336,6 +336,9 @@ function stopWebcam() {
 // --- start --------------------------------------------------------------------------------------------
 function showLogin() {
   $('login').hidden = false; $('wizard').hidden = true;
+  // accounts mode (a server with teacher accounts) asks for the username too
+  call('GET', '/api/teacher/login-mode').then((m) => { $('username').hidden = !m?.accounts; $('username').required = Boolean(m?.accounts); })
+    .catch(() => {});
 }
 
 async function start() {
@@ -362,7 +365,8 @@ async function start() {
 $('login-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   try {
-    const r = await call('POST', '/api/teacher/login', { password: $('password').value });
+    const username = $('username').hidden ? '' : $('username').value.trim();
+    const r = await call('POST', '/api/teacher/login', username ? { username, password: $('password').value } : { password: $('password').value });
     csrf = r.csrf_token; sessionStorage.setItem(CSRF_KEY, csrf);
     await start();
   } catch (e) { $('login-error').textContent = e.message; }

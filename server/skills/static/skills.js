@@ -21,9 +21,11 @@ async function main() {
 
 function showLogin() {
   $('login').hidden = false;
+  api.loginMode().then((m) => { $('username').hidden = !m?.accounts; $('username').required = Boolean(m?.accounts); }).catch(() => {});
   $('login-form').onsubmit = async (e) => {
     e.preventDefault();
-    try { const res = await api.login($('password').value); setCsrf(res.csrf_token); location.reload(); } catch (err) { $('login-error').textContent = err.message; }
+    const username = $('username').hidden ? '' : $('username').value.trim();
+    try { const res = await api.login($('password').value, username); setCsrf(res.csrf_token); location.reload(); } catch (err) { $('login-error').textContent = err.message; }
   };
 }
 

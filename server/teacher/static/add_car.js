@@ -11,8 +11,9 @@ const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/; // an address only this comput
 
 export class AddCar {
   /** request(method, path, body): the console's api.js; onCar(carId): a paired car has connected */
-  constructor(button, { request, onCar = () => {} }) {
+  constructor(button, { request, onCar = () => {}, classCode = () => null }) {
     this.request = request;
+    this.classCode = classCode; // accounts mode: the car joins the open class (null: nobody's, one classroom)
     this.onCar = onCar;
     this.timer = null;
     this.parts = {
@@ -53,7 +54,8 @@ export class AddCar {
     openDialog(this.dialog);
     let made;
     try {
-      made = await this.request('POST', '/api/teacher/pairing-codes', {});
+      const classCode = this.classCode();
+      made = await this.request('POST', '/api/teacher/pairing-codes', classCode ? { class_code: classCode } : {});
     } catch (e) {
       p.status.textContent = `Could not make a code: ${e.message}`;
       p.status.className = 'pair-status error';

@@ -56,8 +56,11 @@ export async function request(method, path, body) {
 const enc = encodeURIComponent;
 
 export const api = {
-  login: (password) => request('POST', '/api/teacher/login', { password }),
+  // username: only in accounts mode (loginMode().accounts); one classroom's password needs none
+  login: (password, username) => request('POST', '/api/teacher/login', username ? { username, password } : { password }),
+  loginMode: () => request('GET', '/api/teacher/login-mode'),
   logout: () => request('POST', '/api/teacher/logout'),
+  logoutEverywhere: () => request('POST', '/api/teacher/logout-everywhere'),
   session: () => request('GET', '/api/teacher/me'),
 
   classes: () => request('GET', '/api/teacher/classes'),

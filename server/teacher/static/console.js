@@ -18,6 +18,7 @@ const CLASS_KEY = 'mikrodojo.teacher.class';
 const state = {
   code: null, classes: [], board: null, socket: null, refreshTimer: null, pollTimer: null, attemptsTimer: null,
   lessonTitles: new Map(), changes: 0,
+  accounts: false, // accounts mode: a username at login; a new car joins the open class
 };
 
 // --- actions (every one reports its error where the teacher looks) ----------------------------
@@ -135,7 +136,7 @@ const cars = new Cars({
 }, (carId) => arena.colorOf(carId));
 
 new AddCar($('add-car-btn'), {
-  request, onCar: (carId) => { toast(`${carId} joined`, 'Give it to a kid in the roster.', 'ok'); scheduleRefresh(); },
+  request, classCode: () => (state.accounts ? state.code : null), onCar: (carId) => { toast(`${carId} joined`, 'Give it to a kid in the roster.', 'ok'); scheduleRefresh(); },
 });
 
 const lessons = new Lessons({
@@ -201,10 +202,28 @@ function showLogin(message = '') {
   setCsrf('');
   showOnly('login-view');
   $('logout-btn').hidden = true;
+  $('logout-all-btn').hidden = true;
+  $('who').hidden = true;
+  // accounts mode asks for a username too; a failed look-up keeps the one-password form
+  api.loginMode().then((mode) => showUsername(Boolean(mode?.accounts))).catch(() => {});
   $('topbar-class').hidden = true;
   $('stop-all').disabled = true;
   $('login-error').textContent = message;
   $('password').focus();
+}
+
+function showUsername(accounts) {
+  state.accounts = accounts;
+  $('username-row').hidden = !accounts;
+  $('username').required = accounts;
+  if (accounts && !$('username').value) $('username').focus();
+}
+
+function showWho(session) {
+  state.accounts = Boolean(session?.username);
+  $('who').hidden = !session?.username;
+  $('who').textContent = session?.username ? `${session.username}${session.role === 'admin' ? ' (admin)' : ''}` : '';
+  $('logout-all-btn').hidden = false;
 }
 
 async function showClasses() {
@@ -377,12 +396,15 @@ $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   $('login-error').textContent = '';
   try {
-    const res = await api.login($('password').value);
+    const res = await api.login($('password').value, state.accounts ? $('username').value.trim() : '');
     setCsrf(res.csrf_token);
     $('password').value = '';
+    showWho(res);
     await afterLogin();
   } catch (err) {
-    $('login-error').textContent = err.status === 401 || err.status === 403 ? 'That password is not right. Try again.' : err.message;
+    const wrong = state.accounts ? 'That username or password is not right. Try again.' : 'That password is not right. Try again.';
+    if (err.body?.error?.rule === 'teacher_username_missing') showUsername(true); // accounts were switched on meanwhile
+    $('login-error').textContent = err.status === 401 || err.status === 403 ? wrong : err.message;
   }
 });
 
@@ -405,6 +427,12 @@ $('logout-btn').addEventListener('click', async () => {
   await api.logout().catch(() => {});
   localStorage.removeItem(CLASS_KEY);
   showLogin('You are logged out.');
+});
+
+$('logout-all-btn').addEventListener('click', async () => {
+  const res = await api.logoutEverywhere().catch(() => null);
+  localStorage.removeItem(CLASS_KEY);
+  showLogin(res ? `You are logged out everywhere (${res.sessions_ended} logins ended).` : 'You are logged out.');
 });
 
 $('class-picker').addEventListener('change', (e) => {
@@ -446,6 +474,7 @@ setupDialogs();
   try {
     const session = await api.session();
     if (session?.csrf_token) setCsrf(session.csrf_token);
+    showWho(session);
     await afterLogin();
   } catch {
     showLogin();

@@ -14,7 +14,7 @@ from server.core.classroom import Classroom
 from server.core.config import ServerConfig
 from server.core.events import TOPICS, EventBus
 from server.core.storage import SqliteStorage
-from server.core.types import Kid
+from server.core.types import BlockReply, Kid, Run
 
 TELEMETRY = Telemetry.model_validate({
     "car_id": "car-1", "seq": 7, "t": 12.5, "pose": {"x_cm": 10.5, "y_cm": 20.0, "heading_deg": 90.0},
@@ -41,6 +41,8 @@ def test_every_forwarded_topic_round_trips_through_json_text(tmp_path):
     arena = load_lessons(strict=False)[0].get("l1-wake-up").arena
     b.classroom.set_known_arena("car-2", arena)
     kid = Kid("k123", "Mia", "DEMO", 2)
+    run = Run("r1", "k123", "blockly", "l1-wake-up", "car-1", 1700000000.5)  # the program stays where it ran
+    ended = Run("r2", "k123", "scratch", None, None, 1700000001.0, None, 1700000009.0, "finished")
     samples = {
         "telemetry": ("car-1", TELEMETRY),
         "safety": ("car-1", TELEMETRY.safety_events[0]),
@@ -48,6 +50,12 @@ def test_every_forwarded_topic_round_trips_through_json_text(tmp_path):
         "level_changed": ("k123", 3), "assignment_changed": ("car-1", ["k1", "k2"]),
         "car_changed": ("k123", "car-1", None), "kid_joined": (kid,), "kid_removed": (kid,),
         "skills_changed": ("mia_park",), "estop": ("teacher emergency stop", ["car-1", "car-2"]),
+        "block_result": ("k123", BlockReply(status="refused", kid_text="Level 1 cars go up to 30% — try 30!",
+                                            detail="speed_limit: 80 > 30", block="drive_for", ref="r1", rule="speed_limit")),
+        "run_started": (run,), "run_ended": (ended,),
+        "refusals_summarised": ("k123", {"count": 4, "rules": {"rate_limit": 4}, "detail": "4 refused"}),
+        "car_refused": ("car-1", {"rule": "car_in_use", "address": "10.0.0.9", "message": "m", "kid_text": "k"}),
+        "attempt_graded": ("k123", {"attempt_id": "a1", "stars": 2, "passed": True, "checks": [{"kid_text": "ok"}]}),
     }
     assert set(b.codecs) == set(samples) | {"arena_changed"} and set(b.codecs) <= TOPICS
     for topic, args in samples.items():

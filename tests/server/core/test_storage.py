@@ -105,3 +105,68 @@ async def test_a_restarted_server_keeps_classes_levels_assignments_progress_and_
             assert {c["code"] for c in classes["classes"]} >= {"TEST", code}
         finally:
             await teacher.http.close()
+
+
+# --- teacher accounts, stored sessions, ownership (issue 14) -----------------------------------------
+
+
+def test_teacher_accounts_sessions_and_ownership_are_kept_across_reopen(tmp_path):
+    from server.core.storage import SessionRecord
+
+    db = tmp_path / "c.sqlite3"
+    s = SqliteStorage(db)
+    assert s.count_accounts() == 0
+    s.add_account("ana", "scrypt$hash", "teacher")
+    s.add_account("root", "scrypt$other", "admin")
+    s.put_session(SessionRecord("h1", "ana", 10.0, 100.0))
+    s.put_session(SessionRecord("h2", "ana", 10.0, 50.0))
+    s.put_session(SessionRecord("h3", "root", 10.0, 100.0))
+    s.create_class("ANA1", "Ana's")
+    s.set_class_owner("ANA1", "ana")
+    s.set_car_class("car-1", "ANA1")
+    s.close()
+    s = SqliteStorage(db)
+    try:
+        assert [a.username for a in s.list_accounts()] == ["ana", "root"] and s.count_accounts() == 2
+        assert s.get_account("ana").role == "teacher" and s.account_password_hash("ana") == "scrypt$hash"
+        assert s.get_session("h1") == SessionRecord("h1", "ana", 10.0, 100.0)
+        assert (s.class_owner("ANA1"), s.car_class("car-1")) == ("ana", "ANA1")
+        assert s.delete_expired_sessions(60.0) == 1 and s.get_session("h2") is None
+        assert s.set_account_disabled("ana", True) and s.get_account("ana").disabled
+        assert not s.set_account_disabled("nobody", True)
+        assert s.delete_sessions_of("ana") == 1 and s.get_session("h3") is not None
+        assert s.delete_account("ana") and s.get_account("ana") is None
+        assert s.class_owner("ANA1") is None and s.get_class("ANA1") is not None  # the class stays, nobody's
+        s.set_car_class("car-1", None)
+        assert s.car_class("car-1") is None
+    finally:
+        s.close()
+
+
+def test_an_older_database_gains_the_teacher_tables_and_keeps_everything(tmp_path):
+    db = tmp_path / "c.sqlite3"
+    s = SqliteStorage(db)
+    s.create_class("ABCDE", "4B")
+    s.add_kid("k1", "ABCDE", "Mia", 2)
+    s.close()
+    old = sqlite3.connect(db)  # today's schema before issue 14: no teacher tables, no migration row
+    for table in ("teacher_accounts", "teacher_sessions", "class_owners", "car_classes"):
+        old.execute(f"DROP TABLE {table}")
+    old.execute("DELETE FROM migrations WHERE name = 'teachers:1'")
+    old.commit()
+    old.close()
+    s = SqliteStorage(db)
+    try:
+        assert s.count_accounts() == 0 and s.get_kid("k1").level == 2
+        assert s.execute("SELECT name FROM migrations WHERE name = 'teachers:1'") == [("teachers:1",)]
+    finally:
+        s.close()
+
+
+def test_the_request_log_of_some_kids_only(tmp_path):
+    s = SqliteStorage(":memory:")
+    s.log_requests([RequestLogEntry(float(i), kid, None, "move_forward", {}, "done", "", 0.1)
+                    for i, kid in enumerate(["a", "b", "a", "c"])])
+    assert [(e.t, e.kid_id) for e in s.recent_requests_of(["a", "c"], 10)] == [(3.0, "c"), (2.0, "a"), (0.0, "a")]
+    assert [e.t for e in s.recent_requests_of(["a"], 1)] == [2.0] and s.recent_requests_of([], 5) == []
+    s.close()

@@ -24,7 +24,8 @@ PASSWORD = "teacher-pass-123"
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10)  # loopback answers in milliseconds
 CONNECT_TIMEOUT_S = 5.0
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
-PUBLIC = {("POST", "/api/teacher/login")}  # the way in: it checks the password itself
+PUBLIC = {("POST", "/api/teacher/login"),  # the way in: it checks the password itself
+          ("GET", "/api/teacher/login-mode")}  # which login form to draw: {accounts: bool}, nothing else
 MIN_TEACHER_ROUTES = 15  # the core API alone has more; fewer means the enumeration is broken
 
 
