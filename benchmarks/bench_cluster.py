@@ -43,7 +43,7 @@ from benchmarks.bench_server import pct, spawn, terminate, wait_for_line
 
 CARS = int(os.environ.get("BENCH_CLUSTER_CARS", "10"))
 STANDIN_PROCESSES = 2
-IDLE_S, DRIVE_S = 2.0, 8.0
+IDLE_S, DRIVE_S = 3.0, 8.0
 ESTOP_REPS = 5
 SETTLE_S = 0.4  # after an e-stop, before the reset: every car has latched
 STARTUP_S = 120.0
@@ -59,8 +59,11 @@ class Result:
     estop_missed: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     blocks: int = 0
-    server_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0  # the driving phase
     redis_cpu_s: float = 0.0
+    idle_server_cpu_s: float = 0.0  # the idle phase: telemetry, heartbeats, the teacher's view
+    idle_redis_cpu_s: float = 0.0
+    redis_cmds: dict[str, float] = field(default_factory=dict)  # phase -> Redis commands per second
     teacher_telemetry: int = 0
 
 
@@ -68,6 +71,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def redis_commands(url: str | None) -> int:
+    """Redis's own count of commands processed so far (INFO stats); 0 without Redis."""
+    if not url:
+        return 0
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(b"INFO stats\r\n")
+        data = b""
+        while b"total_commands_processed" not in data or not data.endswith(b"\r\n"):
+            data += s.recv(65536)
+    for line in data.decode().splitlines():
+        if line.startswith("total_commands_processed:"):
+            return int(line.split(":")[1])
+    return 0
 
 
 def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
@@ -146,7 +165,7 @@ def run_system(name: str, processes: int, with_redis: bool) -> Result:
             for proc, log in zip(standins, logs):
                 wait_for_line(log, proc, "CARS READY")
             records = asyncio.run(_drive(result, kid_url, car_url, password, [psutil.Process(p.pid) for p in procs],
-                                         psutil.Process(redis.pid) if redis else None, tmp))
+                                         psutil.Process(redis.pid) if redis else None, redis_url, tmp))
             for proc in standins:
                 proc.stdin.close()
             for proc, log in zip(standins, logs):
@@ -173,8 +192,15 @@ def run_system(name: str, processes: int, with_redis: bool) -> Result:
     return result
 
 
+def _cpu(p: psutil.Process | None) -> float:
+    if p is None:
+        return 0.0
+    t = p.cpu_times()
+    return t.user + t.system
+
+
 async def _drive(result: Result, kid_url: str, car_url: str, password: str, servers: list[psutil.Process],
-                 redis: psutil.Process | None, tmp: Path) -> dict[str, Any]:
+                 redis: psutil.Process | None, redis_url: str | None, tmp: Path) -> dict[str, Any]:
     async with ClientSession(timeout=ClientTimeout(total=HTTP_TIMEOUT_S)) as http:
         await wait_health(http, car_url, lambda h: h["cars_connected"] == CARS, f"{CARS} cars on {car_url}")
         await wait_health(http, kid_url, lambda h: h.get("cluster", {}).get("cars_in_cluster", h["cars_connected"]) == CARS,
@@ -204,15 +230,16 @@ async def _drive(result: Result, kid_url: str, car_url: str, password: str, serv
         end = drive_at + DRIVE_S
         kid_proc.stdin.write((json.dumps([[CARS, drive_at, end]]) + "\n").encode())
         kid_proc.stdin.flush()
+        await asyncio.sleep(max(0.0, start + 0.5 - time.monotonic()))  # the idle phase, its first half second aside
+        marks = [(time.monotonic(), sum(map(_cpu, servers)), _cpu(redis), redis_commands(redis_url))]
         await asyncio.sleep(max(0.0, drive_at - time.monotonic()))
-        cpu0 = [p.cpu_times() for p in servers]
-        rcpu0 = redis.cpu_times() if redis else None
+        marks.append((time.monotonic(), sum(map(_cpu, servers)), _cpu(redis), redis_commands(redis_url)))
         await asyncio.sleep(max(0.0, end - time.monotonic()))
-        cpu1 = [p.cpu_times() for p in servers]
-        rcpu1 = redis.cpu_times() if redis else None
-        result.server_cpu_s = sum((b.user + b.system) - (a.user + a.system) for a, b in zip(cpu0, cpu1))
-        if rcpu0 and rcpu1:
-            result.redis_cpu_s = (rcpu1.user + rcpu1.system) - (rcpu0.user + rcpu0.system)
+        marks.append((time.monotonic(), sum(map(_cpu, servers)), _cpu(redis), redis_commands(redis_url)))
+        (t0, s0, r0, c0), (t1, s1, r1, c1), (t2, s2, r2, c2) = marks
+        result.idle_server_cpu_s, result.idle_redis_cpu_s = (s1 - s0) / (t1 - t0), (r1 - r0) / (t1 - t0)  # per second
+        result.server_cpu_s, result.redis_cpu_s = s2 - s1, r2 - r1
+        result.redis_cmds = {"idle": (c1 - c0) / (t1 - t0), "driving": (c2 - c1) / (t2 - t1)}
         await asyncio.get_running_loop().run_in_executor(None, kid_proc.wait, 60)
         rec = json.loads([l for l in log.read_text().splitlines() if l.startswith("{")][-1])
         sent = {}
@@ -258,6 +285,12 @@ def report(results: list[Result]) -> None:
         redis = r.redis_cpu_s * 1000 / max(1, r.blocks)
         ratio = (r.server_cpu_s + r.redis_cpu_s) / max(1, r.blocks) / (base.server_cpu_s / max(1, base.blocks))
         print(f"  {r.name:<38} {per:8.2f}ms {redis:6.2f}ms {r.blocks:7d}  {ratio:5.2f}x")
+    print(f"\n  {'idle class (telemetry only)':<38} {'servers':>10} {'redis':>8}   Redis commands/s idle / driving")
+    for r in results:
+        per_car = r.idle_server_cpu_s * 1000 / CARS
+        print(f"  {r.name:<38} {per_car:6.2f}ms/s {r.idle_redis_cpu_s * 1000 / CARS:5.2f}ms/s   "
+              f"{r.redis_cmds.get('idle', 0):8.0f} / {r.redis_cmds.get('driving', 0):8.0f}")
+    print("  (idle: CPU milliseconds per second per connected car, 20 Hz telemetry to its kid and the teacher)")
     for r in results:
         bad = {s: n for s, n in r.statuses.items() if s != "done"}
         print(f"  {r.name}: answers {r.statuses}; e-stops missed {r.estop_missed}; teacher telemetry {r.teacher_telemetry}"
