@@ -51,6 +51,7 @@ class RedisPeers:
         self.redis = aioredis.Redis.from_url(url, decode_responses=True)
         self._cars: dict[str, str] = {}  # mirror: car -> live process (refreshed every beat, and by events)
         self._alive: set[str] = {self.node_id}
+        self._mine: set[str] = set()  # cars connected here: written again every beat (a restarted Redis forgets)
         self._told: dict[str, tuple[str | None, float]] = {}  # car -> (process or None, when an event said so)
         self._pending: dict[str, tuple[str, asyncio.Future]] = {}  # ask id -> (process, future of its answer)
         self._ids = itertools.count(1)
@@ -128,29 +129,49 @@ class RedisPeers:
     def publish_event(self, topic: str, args: list[Any]) -> None:
         self._post(PREFIX + "events", {"from": self.node_id, "topic": topic, "args": args})
 
+    # The cluster's memory of e-stops. Redis away: the stop itself has already reached the cars (each car
+    # keeps its own latch, on disk for real cars); only a car moving to another process meanwhile misses it.
     async def latch(self, car_ids: list[str]) -> None:
-        if car_ids:
-            await self.redis.sadd(PREFIX + "estopped", *car_ids)
+        try:
+            if car_ids:
+                await self.redis.sadd(PREFIX + "estopped", *car_ids)
+        except Exception as exc:
+            log.error("could not note the e-stop of %s in Redis: %r", car_ids, exc)
 
     async def unlatch(self, car_id: str) -> None:
-        await self.redis.srem(PREFIX + "estopped", car_id)
+        try:
+            await self.redis.srem(PREFIX + "estopped", car_id)
+        except Exception as exc:
+            log.error("could not note the reset of %s in Redis: %r", car_id, exc)
 
     async def latched(self, car_id: str) -> bool:
-        return bool(await self.redis.sismember(PREFIX + "estopped", car_id))
+        try:
+            return bool(await self.redis.sismember(PREFIX + "estopped", car_id))
+        except Exception as exc:
+            log.error("could not read whether %s is e-stopped from Redis: %r", car_id, exc)
+            return False
 
     # --- car ownership ------------------------------------------------------------------------
 
     async def claim(self, car_id: str) -> None:
         """This car is connected here now."""
         self._cars[car_id] = self.node_id
-        await self.redis.hset(PREFIX + "cars", car_id, self.node_id)
+        self._mine.add(car_id)
+        try:
+            await self.redis.hset(PREFIX + "cars", car_id, self.node_id)
+        except Exception as exc:  # the event still goes out (queued until Redis is back); beats catch up
+            log.error("could not note %s in Redis: %r", car_id, exc)
 
     async def release(self, car_id: str) -> None:
         """This car left this process (unless it is already connected to another one)."""
+        self._mine.discard(car_id)
         if self._cars.get(car_id) == self.node_id:
             del self._cars[car_id]
-        if await self.redis.hget(PREFIX + "cars", car_id) == self.node_id:
-            await self.redis.hdel(PREFIX + "cars", car_id)
+        try:
+            if await self.redis.hget(PREFIX + "cars", car_id) == self.node_id:
+                await self.redis.hdel(PREFIX + "cars", car_id)
+        except Exception as exc:
+            log.error("could not note that %s left in Redis: %r", car_id, exc)
 
     def seen(self, node: str, car_id: str, connected: bool) -> None:
         """A car_connected / car_disconnected event from another process: the mirror follows at once."""
@@ -252,9 +273,11 @@ class RedisPeers:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(PREFIX + "node:" + self.node_id, "1", px=int(NODE_TTL_S * 1000))
             pipe.sadd(PREFIX + "nodes", self.node_id)
+            if self._mine:
+                pipe.hset(PREFIX + "cars", mapping={car: self.node_id for car in self._mine})
             pipe.smembers(PREFIX + "nodes")
             pipe.hgetall(PREFIX + "cars")
-            _, _, members, owners = await pipe.execute()
+            *_, members, owners = await pipe.execute()
         nodes = sorted({*members, *owners.values(), *(n for n, _ in self._pending.values())} - {self.node_id})
         alive = {self.node_id}
         if nodes:

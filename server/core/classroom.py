@@ -751,8 +751,10 @@ class Classroom:
         it (origin-only ones do not: they acted once, over there)."""
         if topic == "telemetry":
             self._telemetry[args[0]] = args[1]
-        elif topic == "car_disconnected":
-            self._telemetry.pop(args[0], None)
+        elif topic == "car_disconnected":  # where it was: it stays there if it reconnects to this process
+            last = self._telemetry.pop(args[0], None)
+            if last is not None:
+                self._away_pose[args[0]] = (self.arena_for_car(args[0]), last.pose)
         elif topic == "arena_changed":  # (car_id, arena or None): subscribers hear the car id only
             self.set_known_arena(args[0], args[1])
             args = args[:1]
