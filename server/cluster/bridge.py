@@ -111,7 +111,7 @@ class Bridge:
             if streaming and self.peers.alone():  # nobody to tell: a car's 20 Hz stay off Redis
                 return
             self.forwarded += 1
-            self.peers.publish_event(topic, encode(*args))
+            self.peers.publish_event(topic, encode(*args), linger=streaming)
         return forward
 
     async def _car_connected(self, car_id: str) -> None:

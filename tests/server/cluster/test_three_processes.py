@@ -129,7 +129,7 @@ async def test_kid_on_a_drives_car_on_b_teacher_on_c_and_b_dies_mid_request(tmp_
             # the car dials C; the kid on A drives it again
             await wait_until(lambda: "car-1" in c.health()["cars"], f"car-1 reconnecting to C\n{car1.log()}", 20)
             await wait_until(lambda: a.health()["cluster"]["cars_in_cluster"] == 1, "A knowing car-1 is on C")
-            reply = await block(sio, "move_forward", {"distance": 10})
+            reply = await block(sio, "move_backward", {"distance": 10})  # away from the wall the long moves neared
             assert reply["status"] == "done", reply
             # a lesson attempt on A with the car now on C: graded on A from C's telemetry, overridden on C
             auth = {"Authorization": f"Bearer {kid['token']}"}
