@@ -118,9 +118,13 @@ class ServerProcess:
         self.proc.wait()
 
 
-def write_config(tmp_path: Path, cars: list[str], **extra: Any) -> Path:
+def write_config(tmp_path: Path, cars: list[str], database: str | None = None, **extra: Any) -> Path:
+    """One config for every process: one data folder (the kid-token key), one database (None: the SQLite
+    file in that folder, shared in WAL mode; else a PostgreSQL URL)."""
     config = {"teacher_password": PASSWORD, "car_tokens": {c: token_for(c) for c in cars},
               "default_class_code": CLASS, "data_dir": str(tmp_path / "data"), **extra}
+    if database:
+        config["database"] = database
     path = tmp_path / "classroom.json"
     path.write_text(json.dumps(config))
     (tmp_path / "data").mkdir(exist_ok=True, mode=0o700)
@@ -151,9 +155,10 @@ def start_server(tmp_path: Path, name: str, config: Path, redis_url: str | None)
 
 
 @contextlib.contextmanager
-def cluster(tmp_path: Path, redis_url: str | None, names: list[str], cars: list[str]) -> Iterator[list[ServerProcess]]:
+def cluster(tmp_path: Path, redis_url: str | None, names: list[str], cars: list[str],
+            database: str | None = None) -> Iterator[list[ServerProcess]]:
     """Server processes started one after another (the first makes the schema), all stopped at the end."""
-    config = write_config(tmp_path, cars)
+    config = write_config(tmp_path, cars, database)
     servers: list[ServerProcess] = []
     try:
         for name in names:

@@ -36,8 +36,9 @@ async def block(sio: socketio.AsyncClient, name: str, args: dict | None = None, 
     return await sio.call("block", {"block": name, "args": args or {}, **extra}, namespace="/kid", timeout=CALL_S)
 
 
-async def test_kid_on_a_drives_car_on_b_teacher_on_c_and_b_dies_mid_request(tmp_path):
-    with redis_server(tmp_path) as redis_url, cluster(tmp_path, redis_url, ["A", "B", "C"], ["car-1"]) as (a, b, c), \
+async def test_kid_on_a_drives_car_on_b_teacher_on_c_and_b_dies_mid_request(tmp_path, shared_database):
+    with redis_server(tmp_path) as redis_url, \
+            cluster(tmp_path, redis_url, ["A", "B", "C"], ["car-1"], shared_database) as (a, b, c), \
             car(tmp_path, "car-1", [b.url, c.url]) as car1:
         await wait_until(lambda: "car-1" in b.health()["cars"], f"car-1 on B\n{car1.log()}")
         await wait_until(lambda: a.health()["cluster"]["cars_in_cluster"] == 1, "A knowing where car-1 is")

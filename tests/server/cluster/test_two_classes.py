@@ -29,8 +29,9 @@ async def login(http: aiohttp.ClientSession, url: str, username: str, password: 
         return body["csrf_token"]
 
 
-async def test_two_classes_on_three_processes_keep_their_e_stops_and_their_views_apart(tmp_path):
-    with redis_server(tmp_path) as redis_url, cluster(tmp_path, redis_url, ["A", "B", "C"], ["car-1", "car-2"]) as (a, b, c), \
+async def test_two_classes_on_three_processes_keep_their_e_stops_and_their_views_apart(tmp_path, shared_database):
+    with redis_server(tmp_path) as redis_url, \
+            cluster(tmp_path, redis_url, ["A", "B", "C"], ["car-1", "car-2"], shared_database) as (a, b, c), \
             car(tmp_path, "car-1", [b.url]), car(tmp_path, "car-2", [a.url]):
         added = subprocess.run([sys.executable, "-c", "import sys; from dojo.cli import main; sys.exit(main(sys.argv[1:]))",
                                 "teacher", "--config", str(tmp_path / "classroom.json"), "add", "root", "--admin"],
