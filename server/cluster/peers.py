@@ -133,6 +133,13 @@ class RedisPeers:
     def tell_all(self, op: str, body: dict[str, Any]) -> None:
         self._post(PREFIX + "all", {"from": self.node_id, "op": op, "id": None, "body": body})
 
+    async def shout(self, op: str, body: dict[str, Any]) -> None:
+        try:
+            await self.redis.publish(PREFIX + "all", json.dumps({"from": self.node_id, "op": op, "id": None,
+                                                                 "body": body}, separators=(",", ":")))
+        except Exception as exc:  # Redis away: our own cars are stopped; the others' cars by their watchdogs
+            log.error("could not tell the other processes to %s: %r", op, exc)
+
     def publish_event(self, topic: str, args: list[Any], *, linger: bool = False) -> None:
         """linger: a sample of a stream (telemetry): it may wait LINGER_S for others to share a message."""
         self._post(PREFIX + "events", {"from": self.node_id, "topic": topic, "args": args}, urgent=not linger)

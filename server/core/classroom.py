@@ -664,8 +664,9 @@ class Classroom:
 
     async def _estop(self, car_ids: list[str] | None, reason: str) -> list[str]:
         # the other processes first (one broadcast, no wait), then ours: every car at once, wherever it is
-        elsewhere = self.remote.estop_others(reason, car_ids) if self.remote is not None else []
-        cars = sorted({*await self.dispatcher.estop(car_ids, reason), *elsewhere})
+        told = asyncio.ensure_future(self.remote.estop_others(reason, car_ids)) if self.remote is not None else None
+        here = await self.dispatcher.estop(car_ids, reason)
+        cars = sorted({*here, *(await told if told is not None else [])})
         if self.remote is not None:
             await self.remote.peers.latch(cars)  # a car that reconnects to any process is latched there too
         self.events.publish("estop", reason, cars)

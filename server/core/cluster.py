@@ -53,7 +53,10 @@ class Peers(Protocol):
         """Fire and forget, in order with every other message to that process."""
 
     def tell_all(self, op: str, body: dict[str, Any]) -> None:
-        """Every other process (the e-stop)."""
+        """Every other process, in order with our other messages."""
+
+    async def shout(self, op: str, body: dict[str, Any]) -> None:
+        """Every other process, ahead of anything queued: returns once Redis has it (the e-stop)."""
 
     async def latch(self, car_ids: list[str]) -> None:
         """These cars are e-stopped until the teacher resets them, whichever process they connect to."""
@@ -143,10 +146,11 @@ class RemoteCars:
         except (PeerGone, TimeoutError) as exc:  # the car reconnects elsewhere, where nothing is latched any more
             log.warning("reset of %s on process %s not confirmed: %r", car_id, node, exc)
 
-    def estop_others(self, reason: str, car_ids: list[str] | None = None) -> list[str]:
+    async def estop_others(self, reason: str, car_ids: list[str] | None = None) -> list[str]:
         """Every other process e-stops its cars now (None: all of them; else these, one teacher's classes);
-        returns those cars (the cluster's view of them)."""
-        self.peers.tell_all("estop", {"reason": reason, "car_ids": car_ids})
+        returns those cars (the cluster's view of them) once Redis has the message: a block any process
+        sends after the teacher's e-stop was answered reaches its car's process after the e-stop."""
+        await self.peers.shout("estop", {"reason": reason, "car_ids": car_ids})
         wanted = None if car_ids is None else set(car_ids)
         return sorted(c for c, node in self.peers.cars().items()
                       if node != self.peers.node_id and (wanted is None or c in wanted))
