@@ -8,7 +8,7 @@ both runs cost the machine the same on the car side; the real car runtime (simul
 - answers ``skill`` with an ack, notes when it arrived, and notes its "first motor tick": the next tick of
   a 50 Hz loop (a per-car phase), as a timer that really has to fire; the result follows SKILL_S later;
 - sends Telemetry-valid JSON at TELEMETRY_HZ (what a real car sends: pose, speeds, timing, safety state);
-- acks ``limits`` and ``arena`` (the server counts only on limits a car confirmed);
+- acks ``limits`` and ``arena`` (the server sends a kid's skill only after the car acked their limits);
 - acks ``estop`` and notes when it latched (its telemetry then says ``estop``); ``reset_estop`` unlatches.
 
     python -m benchmarks.car_standin --url http://127.0.0.1:PORT --first 1 --cars 6 --tokens FILE

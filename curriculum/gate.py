@@ -51,8 +51,9 @@ class Refusal(Problem):
 
     Returned by the checks; the classroom raises it when a whole program is refused."""
 
-    def __init__(self, rule: str, message: str, *, kid_text: str, value: Any = None, limit: Any = None) -> None:
-        super().__init__(rule, message, value=value, kid_text=kid_text)
+    def __init__(self, rule: str, message: str, *, kid_text: str, value: Any = None, limit: Any = None,
+                 fix: str = "") -> None:
+        super().__init__(rule, message, value=value, fix=fix, kid_text=kid_text)
         self.limit = limit
 
 

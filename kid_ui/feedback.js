@@ -92,7 +92,8 @@ export class FeedbackPanel {
       parts.push(el('div', 'coach', [
         el('span', 'coach-face', '☺'),
         el('div', 'coach-words', [el('strong', '', 'Coach says'), ...coach.map((t) => el('p', '', t)),
-          fb.coach_pending ? el('p', 'coach-thinking', 'The coach is still thinking about your drive…') : null]),
+          fb.coach_pending ? el('p', 'coach-thinking', 'The coach is still thinking about your drive…') : null,
+          !fb.coach_pending && fb.coach_note ? el('p', 'coach-note', fb.coach_note) : null]),
       ]));
     }
     for (const id of fb.unlocked || []) {

@@ -8,6 +8,11 @@ it, one killable `dojo car --sim` process, the rest of the cars in one fleet pro
     cluster.kill_car(); cluster.start_car()          # car-1's process, mid-skill
 
 Tokens go to car processes through the environment (never argv, which `ps` shows to everyone).
+
+The children run in sessions of their own (a stall or kill of one never reaches the others), so a Ctrl-C
+in the terminal reaches only the soak or fuzz process: ``stopping_children()`` around its main makes
+SIGTERM and SIGHUP a Ctrl-C too (the run's own cleanup stops the cluster) and, whatever happened, stops
+every child still running before the process exits: no orphan server, car or kid is left behind.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,10 +50,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+CHILDREN: list[subprocess.Popen] = []  # every child this process started: stopped on the way out
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def adopt(proc: subprocess.Popen) -> subprocess.Popen:
+    """A child to stop when this process ends (by its end, an exception, Ctrl-C or SIGTERM)."""
+    CHILDREN[:] = [c for c in CHILDREN if c.poll() is None]
+    CHILDREN.append(proc)
+    return proc
+
+
 def spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A Python child whose output goes to a file (a pipe nobody drains would block it)."""
-    return subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, start_new_session=True)
+    return adopt(subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, stdout=open(log, "ab"),
+                                  stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                                  start_new_session=True))
+
+
+@contextmanager
+def stopping_children() -> Iterator[None]:
+    """Around a soak's or fuzz's main: SIGTERM/SIGHUP act as Ctrl-C (asyncio.run cancels the run, whose own
+    cleanup stops the cluster), and every child still running at the end is stopped (SIGTERM, then SIGKILL)."""
+    previous = {sig: signal.signal(sig, lambda *_: signal.raise_signal(signal.SIGINT)) for sig in STOP_SIGNALS}
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with Ctrl-C ignored (a `&` job)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            for proc in list(CHILDREN):
+                terminate(proc, STOP_TIMEOUT_S / 2)
+            CHILDREN.clear()
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def wait_for_text(path: Path, proc: subprocess.Popen, text: str, timeout_s: float = STARTUP_TIMEOUT_S,

@@ -44,7 +44,7 @@ from typing import Any
 import aiohttp
 import socketio
 
-from stress.cluster import CLASS_CODE, REPO_ROOT, Cluster, free_port
+from stress.cluster import CLASS_CODE, REPO_ROOT, Cluster, free_port, stopping_children
 from stress.generators import STRINGS, broken, random_json
 
 ANSWER_TIMEOUT_S = 30.0  # loopback: milliseconds on an idle machine, seconds on a shared one; 30 s means stuck
@@ -603,7 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=17)
     p.add_argument("--out", type=Path, default=REPO_ROOT / "artifacts" / "fuzz")
     args = p.parse_args(argv)
-    return asyncio.run(Fuzz(args).run())
+    with stopping_children():  # Ctrl-C or SIGTERM: the cluster stops too
+        return asyncio.run(Fuzz(args).run())
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import aiohttp
 
 from curriculum.loader import load_lessons
 from stress import plot
-from stress.cluster import CLASS_CODE, KILLABLE_CAR, REPO_ROOT, Cluster, free_port, terminate
+from stress.cluster import CLASS_CODE, KILLABLE_CAR, REPO_ROOT, Cluster, adopt, free_port, stopping_children, terminate
 from stress.coach_standin import CoachStandIn
 from stress.kids import BlocklyKid, Kid, ScratchKid
 from stress.ledger import Ledger
@@ -140,11 +140,11 @@ class Soak:
                          json={}, timeout=10).raise_for_status()
 
     def start_sdk_kid(self, name: str) -> None:
-        proc = subprocess.Popen(
+        proc = adopt(subprocess.Popen(
             [sys.executable, "-m", "stress.sdk_kid", "--server", self.cluster.url, "--class-code", CLASS_CODE,
              "--name", name, "--lessons", ",".join(LESSONS), "--seed", str(self.rng.randrange(10**6))],
             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=open(self.out / "run" / f"sdk-{name}.err", "ab"),
-            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True))
         self.sdk[name] = proc
         threading.Thread(target=self._read_sdk, args=(name, proc), daemon=True).start()
 
@@ -423,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     # python-socketio's client leaves its aiohttp session to the garbage collector when a connect fails
     # (the server is down): asyncio then logs "Unclosed client session" once per kid per retry.
     logging.getLogger("asyncio").addFilter(lambda record: "Unclosed client session" not in record.getMessage())
-    return asyncio.run(Soak(args).run())
+    with stopping_children():  # Ctrl-C or SIGTERM: the cluster and the SDK kids stop too
+        return asyncio.run(Soak(args).run())
 
 
 if __name__ == "__main__":

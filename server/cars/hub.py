@@ -24,7 +24,9 @@ from typing import Any, Callable, TypeVar
 
 import socketio
 from aiohttp import web
+from engineio import packet as eio_packet
 from pydantic import BaseModel, ValidationError
+from socketio import packet as sio_packet
 
 from robot_runtime.protocol import (
     CAR_NAMESPACE, HEARTBEAT_PERIOD_S, PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, Ack, ArenaSetup, Cancel, CarHello, ErrorInfo, Heartbeat,
@@ -62,7 +64,7 @@ class CarHub(socketio.AsyncNamespace):
         self.bad_messages: Counter[str] = Counter()  # rule -> count, for /api/health and tests
         self.refused_second = 0  # second connections refused for live cars (car_in_use)
         self.heartbeat_seq = 0
-        self.estops = EstopDelivery(self._call_estop)  # acked, re-sent until the car has it
+        self.estops = EstopDelivery(self._emit_estop)  # acked, re-sent until the car has it
 
     @property
     def classroom(self) -> Classroom:
@@ -266,16 +268,27 @@ class CarHub(socketio.AsyncNamespace):
         await self.emit("stop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id), ignore_queue=LOCAL)
 
     async def send_estop(self, car_id: str, reason: str) -> None:
-        self._sid(car_id)  # not connected: ConnectionError, as for every other message
-        await self.estops.send(car_id, reason)
+        """Queued on the car's link before this returns, without waiting for anything (see _emit_estop)."""
+        self.estops.send(car_id, reason)  # not connected: ConnectionError, as for every other message
 
-    async def _call_estop(self, car_id: str, payload: dict, timeout_s: float) -> Any:
-        try:
-            return await self.call("estop", payload, to=self._sid(car_id), timeout=timeout_s, ignore_queue=LOCAL)
-        except socketio.exceptions.TimeoutError:
-            raise TimeoutError(f"{car_id} did not ack the e-stop within {timeout_s} s") from None
-        except socketio.exceptions.SocketIOError as exc:
-            raise ConnectionError(f"{car_id}: {exc}") from None
+    def _emit_estop(self, car_id: str, payload: dict) -> "asyncio.Future[Any]":
+        """The e-stop frame straight onto the car's engine.io queue, with an ack id: no task and no await
+        (``call`` spawns a task per recipient), so a STOP ALL queues every car's e-stop in one turn of the
+        loop. The future gets the car's ack."""
+        sid = self._sid(car_id)
+        socket = self._engine_socket(car_id)
+        if socket is None:
+            raise ConnectionError(f"{car_id} is not connected")
+        acked: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def on_ack(*data: Any) -> None:
+            if not acked.done():
+                acked.set_result(data[0] if data else None)
+
+        ack_id = self.server.manager._generate_ack_id(sid, on_ack)
+        frame = self.server.packet_class(sio_packet.EVENT, namespace=CAR_NAMESPACE, data=["estop", payload], id=ack_id)
+        socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, frame.encode()))
+        return acked
 
     async def send_reset_estop(self, car_id: str, reason: str) -> None:
         self.estops.cancel(car_id)
@@ -305,14 +318,31 @@ class CarHub(socketio.AsyncNamespace):
         return self._clock() - self.last_heard.get(car_id, -math.inf)
 
     async def heartbeat(self) -> None:
+        """One frame, encoded once, put on every car's engine.io queue (a broadcast ``emit`` spawns a task
+        per car: 300 a second at 30 cars)."""
         self.heartbeat_seq += 1
-        if self.sid_of:
-            await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), ignore_queue=LOCAL)
+        if not self.sid_of:
+            return
+        frame = self.server.packet_class(sio_packet.EVENT, namespace=CAR_NAMESPACE,
+                                         data=["heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json")])
+        pkt = eio_packet.Packet(eio_packet.MESSAGE, frame.encode())
+        for car_id in list(self.sid_of):
+            socket = self._engine_socket(car_id)
+            if socket is not None:
+                socket.queue.put_nowait(pkt)
+
+    def _engine_socket(self, car_id: str) -> Any:
+        """The car's engine.io socket (its send queue), or None when it is not connected."""
+        sid = self.sid_of.get(car_id)
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, CAR_NAMESPACE) if sid is not None else None
+        socket = self.server.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        return None if socket is None or socket.closed else socket
 
 
 def _finite(t: Telemetry) -> bool:
-    numbers = (t.t, t.speed_cm_s, t.yaw_rate_dps, t.slip_deg, t.throttle, t.steering)
-    return all(math.isfinite(x) for x in numbers)
+    isfinite = math.isfinite  # every sample of every car: no generator
+    return (isfinite(t.t) and isfinite(t.speed_cm_s) and isfinite(t.yaw_rate_dps) and isfinite(t.slip_deg)
+            and isfinite(t.throttle) and isfinite(t.steering))
 
 
 CAR_HUB: web.AppKey[CarHub] = web.AppKey("car_hub", CarHub)
@@ -330,5 +360,6 @@ def port(app: web.Application) -> CarHub:
 
 def setup(app: web.Application) -> None:
     app[SIO].register_namespace(app[CAR_HUB])
+    app[SIO].handle_inline(CAR_NAMESPACE, "telemetry")  # on_telemetry never waits: no task per sample
     app[CLASSROOM].events.subscribe("car_connected", app[CAR_HUB].taken_elsewhere, scope="replayed")
     app.cleanup_ctx.append(periodic("car heartbeats", HEARTBEAT_PERIOD_S, _heartbeat, wait_first=False))

@@ -704,7 +704,7 @@ class Classroom:
         if limited is not None:
             raise limited
         for check in self.program_checks:
-            result = check(kid, program)
+            result = check(kid, program, lesson_id)
             if inspect.isawaitable(result):
                 result = await result
             if result is not None:

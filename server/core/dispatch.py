@@ -301,8 +301,9 @@ class Dispatcher:
         connected = [c for c in cars if c.connected]
         for car in cars:  # a car reconnecting right now is latched when it is back
             car.estopped = True
-        if self.link:
-            await asyncio.gather(*(self._quietly(self.link.send_estop(c.car_id, reason)) for c in connected))
+        if self.link:  # one after the other: the hub queues each without waiting, so all go in one loop turn
+            for c in connected:
+                await self._quietly(self.link.send_estop(c.car_id, reason))
         outcome = Outcome("cancelled", "estop", kid_text, f"emergency stop: {reason}")
         for car in cars:
             for request in car.queued():

@@ -74,7 +74,7 @@ class EventBus:
                 continue
             try:
                 result = callback(*args)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):  # most return None: telemetry x subscribers
                     task = asyncio.ensure_future(result)
                     self._tasks.add(task)
                     task.add_done_callback(self._done)

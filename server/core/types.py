@@ -67,7 +67,8 @@ class Run:
                 "end_reason": self.end_reason}
 
 
-ProgramCheck = Callable[[Kid, Any], "Refusal | None | Awaitable[Refusal | None]"]
+# (kid, program, the lesson the run names or None) -> a Refusal when the run may not start
+ProgramCheck = Callable[[Kid, Any, "str | None"], "Refusal | None | Awaitable[Refusal | None]"]
 
 
 ReplyStatus = FinalStatus

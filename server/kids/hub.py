@@ -81,7 +81,7 @@ class KidHub(socketio.AsyncNamespace):
         self.presence.arrive(kid.kid_id, TRANSPORT, sid)
         await self.enter_room(sid, kid_room(kid.kid_id))
         kid_id = kid.kid_id
-        self.fanout.add_socket(sid, KID_NAMESPACE, lambda car_id: self.classroom.car_of(kid_id) == car_id)
+        self.fanout.add_socket(sid, KID_NAMESPACE, watches=lambda: self.classroom.car_of(kid_id))
         asyncio.get_running_loop().create_task(self._welcome(sid, kid))
 
     async def _welcome(self, sid: str, kid: Kid) -> None:

@@ -68,6 +68,9 @@ COACH_WRITING_NOTE = "the coach model is still writing; until then the feedback 
 COACH_OFF_NOTE = "the coach model is switched off; feedback comes from the checks alone"
 COACH_SKIPPED_NOTE = ("the coach model skipped this try: the kid's newer try took its place in the coach queue; "
                       "feedback comes from the checks alone")
+COACH_RESTART_NOTE = ("the server restarted while this try waited for the coach model, so the coach's words are "
+                      "not coming; feedback comes from the checks alone")
+COACH_RESTART_KID_TEXT = "The coach couldn't look at this drive this time. Your stars and checks are all here!"
 
 
 def end_reason_of(run_reason: str | None) -> EndReason:
@@ -147,9 +150,23 @@ class AttemptService:
 
     # --- picking a lesson -----------------------------------------------------------------
 
-    def lesson_blocks_check(self, kid: Kid, program: Any) -> Refusal | None:
-        """A program check: during a lesson only the lesson's blocks may be used (the gate's lesson rule)."""
-        lesson_id = self.store.selected(kid.kid_id)
+    def lesson_blocks_check(self, kid: Kid, program: Any, lesson_id: str | None = None) -> Refusal | None:
+        """A program check: a run that names a lesson names one that exists and is open to the kid (else it
+        would silently become free driving, never graded); during a lesson only the lesson's blocks may be
+        used (the gate's lesson rule). Without a named lesson, the kid's picked one applies."""
+        if lesson_id is not None:
+            if lesson_id not in self.lesson_set.lessons:
+                known = ", ".join(sorted(self.lesson_set.lessons)[:5])
+                return Refusal("lesson_id", f"there is no lesson {lesson_id!r}", value=lesson_id,
+                               fix=f"start the run with the id of a lesson from GET /api/lessons (e.g. {known}), "
+                                   "or without lesson_id to drive freely",
+                               kid_text="That lesson isn't here. Pick a lesson from the list and press go again.")
+            locked, reason = self.is_locked(kid, lesson_id)
+            if locked:
+                return Refusal("lesson_locked", f"lesson {lesson_id!r} is locked for this kid: {reason}",
+                               value=lesson_id, fix="pick an open lesson, or the teacher opens this one",
+                               kid_text=f"{reason} Pick an open lesson and press go again.")
+        lesson_id = lesson_id or self.store.selected(kid.kid_id)
         if not lesson_id or lesson_id not in self.lesson_set.lessons:
             return None
         return lesson_refusal(self.lesson_set.get(lesson_id), program)
@@ -362,7 +379,15 @@ class AttemptService:
     async def recover(self) -> list[str]:
         """After a crash or restart: grade every attempt that was still recording or grading, from what
         reached the disk (a torn last line is skipped). An attempt whose end was never written was cut by the
-        crash: end reason `error`, and `interrupted` unless what was recorded already passes."""
+        crash: end reason `error`, and `interrupted` unless what was recorded already passes.
+
+        A graded try still waiting for the coach's words lost its place in the coach queue (it lives in
+        memory): it keeps its checks' feedback, and says the coach's words are not coming, instead of
+        "still thinking" forever."""
+        for attempt_id in self.store.coach_waiting():
+            fb = self.store.row(attempt_id)["feedback"] or {}  # type: ignore[index]
+            await self._coach_answered(attempt_id, {**fb, "teacher_note": COACH_RESTART_NOTE,
+                                                     "coach_note": COACH_RESTART_KID_TEXT})
         recovered = []
         for attempt_id in self.store.unfinished():
             row = self.store.row(attempt_id)
@@ -443,6 +468,7 @@ def feedback_payload(row: dict[str, Any], lessons: LessonSet) -> dict[str, Any]:
                    for c in verdict.get("checks", [])],
         "summary": verdict.get("kid_summary", ""), "text": fb.get("text", ""), "went_well": fb.get("went_well", ""),
         "tip": fb.get("tip", ""), "source": fb.get("source", "checks"), "coach_pending": bool(fb.get("coach_pending")),
+        "coach_note": fb.get("coach_note", ""),
         "overridden": ov is not None, "teacher_comment": (ov or {}).get("comment", ""),
     }
 

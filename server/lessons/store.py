@@ -78,6 +78,12 @@ class AttemptStore:
         """Attempts a crash or restart interrupted (still recording or grading)."""
         return [r[0] for r in self.storage.execute("SELECT attempt_id FROM attempts WHERE status IN ('recording', 'grading')")]
 
+    def coach_waiting(self) -> list[str]:
+        """Graded attempts whose coach's words were still expected (a restart dropped the coach queue)."""
+        rows = self.storage.execute("SELECT attempt_id, feedback FROM attempts WHERE status = 'graded' "
+                                    "AND feedback LIKE '%coach_pending%'")
+        return [attempt_id for attempt_id, fb in rows if fb and json.loads(fb).get("coach_pending")]
+
     def results_of(self, kid_id: str) -> dict[str, LessonResult]:
         out: dict[str, LessonResult] = {}
         rows = self.storage.execute("SELECT lesson_id, final_stars, status FROM attempts WHERE kid_id = ?", (kid_id,))

@@ -72,7 +72,7 @@ class Draining:
         return Refusal("server_draining", f"this server process is draining (shutting down); {block_id} was not run",
                        kid_text=DRAINING_KID_TEXT, value=block_id)
 
-    def refuse_program(self, kid: Kid, program: object) -> Refusal | None:
+    def refuse_program(self, kid: Kid, program: object, lesson_id: str | None = None) -> Refusal | None:
         """Classroom.program_checks: no new run (green flag) either."""
         if not self.active:
             return None

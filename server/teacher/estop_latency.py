@@ -132,7 +132,9 @@ class EstopLatency:
         now = self._clock()
         recent = self._recent.setdefault(car_id, deque(maxlen=RECENT_KEPT))
         recent.append((now, t))
-        for record in self.records:
+        for record in reversed(self.records):  # newest first: only the last WATCH_S can still be open
+            if now - record.received_at >= WATCH_S:
+                break
             stop = record.cars.get(car_id)
             if stop is not None and record.open(now):
                 self._match(record, stop, t, now)

@@ -4,7 +4,7 @@ Auth is the teacher's session cookie (set by POST /api/teacher/login). A socket 
 its session: logging out closes it at once, an expired session closes it within SESSION_SWEEP_S, and
 before every push the hub checks each socket's session, so no event ever reaches a socket whose session
 has ended (tests/server/teacher/test_teacher_sessions.py). Pushed events:
-``telemetry`` (each car, coalesced by server.web.fanout), ``safety`` {car_id, ...SafetyEvent},
+``telemetry`` (one car) or ``telemetry_batch`` (a tick of several cars; coalesced by server.web.fanout), ``safety`` {car_id, ...SafetyEvent},
 ``roster_changed`` {reason, ...}, ``estop`` {reason, cars}, ``activity`` {kid_id, block, status, detail},
 ``car_refused`` {car_id, rule, address, message, kid_text, t} (a second connection for a live car).
 Refused blocks reach ``activity`` at most once per kid per second; the rest arrive counted in one row.

@@ -368,7 +368,10 @@ function connect() {
     if (err?.data?.rule === 'teacher_login' || /logged in/i.test(err?.message || '')) showLogin('Your session ended — please log in again.');
   });
   arena.attach(socket); // the arena view listens to telemetry and safety on this socket itself
-  socket.on('telemetry', (t) => { if (t?.car_id && t.pose) cars.onTelemetry(t.car_id, t); });
+  // telemetry: one car's newest sample, or a tick's samples of several cars as one telemetry_batch
+  const onTelemetry = (t) => { if (t?.car_id && t.pose) cars.onTelemetry(t.car_id, t); };
+  socket.on('telemetry', onTelemetry);
+  socket.on('telemetry_batch', (list) => { if (Array.isArray(list)) list.forEach(onTelemetry); });
   // safety interventions come one by one ({car_id, reason, kid_text, ...}); telemetry is coalesced
   // and may skip a sample, so the list is fed from here only
   socket.on('safety', (msg) => { if (msg?.car_id) cars.onSafety(msg.car_id, msg); });

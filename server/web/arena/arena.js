@@ -49,6 +49,8 @@ export class ArenaView {
     this._frame = null;
     if (socket) {
       this._on("telemetry", (t) => this.onTelemetry(t));
+      // a client watching several cars (the teacher) gets a tick's samples as one event
+      this._on("telemetry_batch", (list) => { if (Array.isArray(list)) list.forEach((t) => this.onTelemetry(t)); });
       this._on("safety", (e) => this.onSafety(e.car_id, e));
       this._on("arena", (a) => { if (!this.carIds || this.carIds.has(a.car_id)) this.load(); });
     }

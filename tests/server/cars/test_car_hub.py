@@ -119,6 +119,8 @@ async def test_safety_events_reach_the_kid_and_the_teacher_socket_sees_every_car
             await srv.kid_socket(kid["token"], {"safety": kid_safety.append})
             for name in teacher_events:
                 tsio.on(name, teacher_events[name].append, namespace="/teacher")
+            # a tick with several cars' samples comes as one telemetry_batch (server/web/fanout.py)
+            tsio.on("telemetry_batch", teacher_events["telemetry"].extend, namespace="/teacher")
             cookie = teacher.http.cookie_jar.filter_cookies(URL(srv.url))["dojo_teacher"].value
             await tsio.connect(srv.url, namespaces=["/teacher"], headers={"Cookie": f"dojo_teacher={cookie}"},
                                transports=["websocket"], wait_timeout=5)

@@ -110,7 +110,7 @@ async def test_runs_start_end_and_a_newer_run_cancels_the_older_ones_blocks(tmp_
 async def test_a_program_check_can_refuse_a_run_with_kid_text(tmp_path):
     async with classroom_server(tmp_path, cars=["car-1"]) as srv:
         srv.classroom.program_checks[:] = [  # only this check besides the gate's (lessons register their own)
-            lambda kid, program: Refusal("needs_loop", "no loop", kid_text="Use a repeat block for this one!")
+            lambda kid, program, lesson_id: Refusal("needs_loop", "no loop", kid_text="Use a repeat block for this one!")
             if not (program or {}).get("loop") else None]
         kid = await srv.join("Mia")
         sio = await srv.kid_socket(kid["token"])
