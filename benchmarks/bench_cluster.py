@@ -221,6 +221,7 @@ async def _drive(result: Result, kid_url: str, car_url: str, password: str, serv
     teacher = socketio.AsyncClient(reconnection=False)
     seen = [0]
     teacher.on("telemetry", lambda data: seen.__setitem__(0, seen[0] + 1), namespace="/teacher")
+    teacher.on("telemetry_batch", lambda data: seen.__setitem__(0, seen[0] + len(data)), namespace="/teacher")
     await teacher.connect(kid_url, namespaces=["/teacher"], headers={"Cookie": cookie}, transports=["websocket"],
                           wait_timeout=HTTP_TIMEOUT_S)
     try:
