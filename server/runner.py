@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.core.cluster import ClusterUnavailable
 from server.core.config import ServerConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +139,7 @@ async def start_for_command(config: ServerConfig, command: str) -> ServerHandle 
     """Start the server for `dojo server` / `dojo demo`; None (and the reason on stderr) if the port is taken."""
     try:
         server = await start_server(config)
-    except PortInUse as exc:
+    except (PortInUse, ClusterUnavailable) as exc:
         print(f"{command}: {exc}", file=sys.stderr, flush=True)
         return None
     freeze_startup_objects()

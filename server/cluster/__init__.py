@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
+from server.core.cluster import ClusterUnavailable
 from server.core.config import ServerConfig
 from server.web.state import CLASSROOM, CONFIG
 
@@ -29,8 +30,11 @@ def peers_for(config: ServerConfig) -> Any:
     """The Redis peers of this process, or None when it runs alone (no redis_url)."""
     if not config.redis_url:
         return None
-    from server.cluster.peers import RedisPeers  # the redis package is needed only with --redis
-
+    try:
+        from server.cluster.peers import RedisPeers  # the redis package is needed only with --redis
+    except ImportError as exc:
+        raise ClusterUnavailable(f"--redis needs the redis package ({exc}) — pip install 'mikro-dojo[server,cluster]'") \
+            from None
     return RedisPeers(config.redis_url)
 
 
@@ -44,6 +48,8 @@ def socket_manager(config: ServerConfig) -> Any:
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
+    from redis.exceptions import RedisError
+
     from server.cluster.bridge import Bridge
 
     classroom = app[CLASSROOM]
@@ -51,7 +57,12 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     peers = classroom.remote.peers
     bridge = app[BRIDGE] = Bridge(classroom, peers)
     bridge.subscribe()
-    await peers.start(classroom.remote.serve, bridge.on_event, classroom.remote.process_gone)
+    try:
+        await peers.start(classroom.remote.serve, bridge.on_event, classroom.remote.process_gone)
+    except (RedisError, OSError) as exc:
+        await peers.close()
+        raise ClusterUnavailable(f"cannot reach Redis at {peers.url}: {exc} — start redis-server there, or fix "
+                                 "--redis / redis_url (without it the server runs as one process)") from None
     classroom.remote.hello()  # who is online on the others (the teacher's roster here shows them)
     yield
     await peers.close()

@@ -35,6 +35,10 @@ class PeerGone(ConnectionError):
     """The process that holds the car stopped answering (its liveness key expired)."""
 
 
+class ClusterUnavailable(ConnectionError):
+    """Several processes were asked for (redis_url) but cannot work: the message says what to do."""
+
+
 class Peers(Protocol):
     """The other server processes, as the classroom needs them (server/cluster/peers.py: Redis)."""
 
