@@ -116,7 +116,8 @@ class CarHub(socketio.AsyncNamespace):
         asyncio.get_running_loop().create_task(self._after_connect(sid, hello))
         log.info("car %s connected (%s)", hello.car_id, hello.kind)
 
-    def _refuse_second(self, car_id: str, silent_s: float, environ: dict[str, Any], elsewhere: str | None = None) -> ErrorInfo:
+    def _refuse_second(self, car_id: str, silent_s: float, environ: dict[str, Any],
+                       elsewhere: str | None = None) -> ErrorInfo:
         """A second connection for a live car: refused, logged and shown to the teacher."""
         request = environ.get("aiohttp.request")  # engine.io's REMOTE_ADDR is always 127.0.0.1 under aiohttp
         address = str(getattr(request, "remote", None) or environ.get("REMOTE_ADDR") or "?")
@@ -147,7 +148,8 @@ class CarHub(socketio.AsyncNamespace):
                 return
             await asyncio.sleep(0.001)
         # a heartbeat first: the car's watchdog holds it still until it has heard from us once
-        await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), to=sid, ignore_queue=LOCAL)
+        await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), to=sid,
+                        ignore_queue=LOCAL)
         if self.sid_of.get(hello.car_id) != sid:  # it left while we waited: its disconnect is already told
             return
         await self.classroom.car_connected(hello.car_id, hello.kind)
@@ -265,7 +267,8 @@ class CarHub(socketio.AsyncNamespace):
         await self.emit("cancel", cancel.model_dump(mode="json"), to=self._sid(car_id), ignore_queue=LOCAL)
 
     async def send_stop(self, car_id: str, reason: str) -> None:
-        await self.emit("stop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id), ignore_queue=LOCAL)
+        await self.emit("stop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id),
+                        ignore_queue=LOCAL)
 
     async def send_estop(self, car_id: str, reason: str) -> None:
         """Queued on the car's link before this returns, without waiting for anything (see _emit_estop)."""
@@ -292,7 +295,8 @@ class CarHub(socketio.AsyncNamespace):
 
     async def send_reset_estop(self, car_id: str, reason: str) -> None:
         self.estops.cancel(car_id)
-        await self.emit("reset_estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id), ignore_queue=LOCAL)
+        await self.emit("reset_estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id),
+                        ignore_queue=LOCAL)
 
     async def send_limits(self, car_id: str, limits: SessionLimits, timeout_s: float) -> Ack:
         return await self._call_for_ack(car_id, "limits", limits.model_dump(mode="json"), timeout_s)

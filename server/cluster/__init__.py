@@ -33,8 +33,8 @@ def peers_for(config: ServerConfig) -> Any:
     try:
         from server.cluster.peers import RedisPeers  # the redis package is needed only with --redis
     except ImportError as exc:
-        raise ClusterUnavailable(f"--redis needs the redis package ({exc}) — pip install 'mikro-dojo[server,cluster]'") \
-            from None
+        raise ClusterUnavailable(f"--redis needs the redis package ({exc}) — "
+                                 "pip install 'mikro-dojo[server,cluster]'") from None
     return RedisPeers(config.redis_url)
 
 

@@ -72,8 +72,8 @@ class Peers(Protocol):
 
 def car_gone(car_id: str, detail: str) -> Outcome:
     """The same answer a car's disconnect gives on its own process (server/core/dispatch.py)."""
-    return Outcome("failed", "car_disconnected", f"Your car {car_id} lost its connection — ask your teacher to check it.",
-                   detail)
+    return Outcome("failed", "car_disconnected",
+                   f"Your car {car_id} lost its connection — ask your teacher to check it.", detail)
 
 
 def outcome_wire(outcome: Outcome) -> dict[str, Any]:
