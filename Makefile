@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler nginx postgresql clean
+.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler nginx postgresql redis clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -46,11 +46,17 @@ postgresql:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
 	  else echo "storage tests need Debian's postgresql: sudo apt-get install -y postgresql"; fi; }
 
+# Debian's redis-server: the several-processes tests start their own (tests/server/cluster/).
+redis:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server; \
+	  else echo "cluster tests need Debian's redis-server: sudo apt-get install -y redis-server"; fi; }
+
 # `make demo DEMO_ARGS="--cars 6 --port 8081"` passes options through to `dojo demo`.
 demo: setup
 	$(VENV)/bin/dojo demo $(DEMO_ARGS)
 
-test: setup chromium poppler nginx postgresql test-py test-node
+test: setup chromium poppler nginx postgresql redis test-py test-node
 
 test-py: setup
 	$(PY) -m pytest -q

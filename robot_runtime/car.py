@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", help="car config file (YAML/JSON) for a real car")
     p.add_argument("--sim", action="store_true", help="a simulated car")
     p.add_argument("--name", help="car id, e.g. car-1 (with --sim)")
-    p.add_argument("--server", help="classroom server URL, e.g. http://127.0.0.1:8080")
+    p.add_argument("--server", help="classroom server URL, e.g. http://127.0.0.1:8080; several processes of one "
+                                    "classroom service: URL,URL,... (the car moves to the next when one goes away)")
     p.add_argument("--token-file", help=f"a file holding the car's pairing token (or set {TOKEN_ENV}); "
                                          "other users cannot read either in the process list")
     p.add_argument("--token", help=f"deprecated: visible to every user in `ps` — set {TOKEN_ENV} or use --token-file")

@@ -75,7 +75,8 @@ class CarConfig(_Strict):
     car_id: CarId
     hardware: Annotated[str, Field(min_length=1, max_length=40)] = "sim"  # a kind from drivers.HARDWARE_KINDS
     hardware_options: dict[str, Any] = {}  # passed to the driver (pins, serial port, noise, seed ...)
-    server_url: Annotated[str, Field(pattern=r"^https?://")] = "http://127.0.0.1:8080"
+    # one URL, or several (comma-separated) processes of one classroom service: each must be http(s)://
+    server_url: Annotated[str, Field(pattern=r"^https?://[^,\s]+(,\s*https?://[^,\s]+)*$")] = "http://127.0.0.1:8080"
     token: Annotated[str, Field(min_length=1, max_length=256)] = "dev-car-token"
     rate_hz: Annotated[float, Field(ge=5, le=500)] = DEFAULT_RATE_HZ
     limits: HardLimits = HardLimits()

@@ -79,7 +79,10 @@ class CarLink:
         rng: random.Random | None = None,
     ) -> None:
         self.runtime = runtime
-        self.server_url = server_url
+        # "URL" or "URL,URL,...": the processes of one classroom service (docs/cluster.md); when the one
+        # the car is on goes away, the car dials the next
+        self.server_urls = [u.strip() for u in server_url.split(",") if u.strip()] or [server_url]
+        self._url = 0
         self.hello = CarHello(car_id=runtime.config.car_id, token=token, kind=kind, skills=skills or [])
         self.clock = clock
         self.rng = rng or random.Random()
@@ -123,6 +126,15 @@ class CarLink:
             telem = telem.model_copy(update={"safety_events": merged})
         self._telemetry = telem
         self._telemetry_ready.set()
+
+    @property
+    def server_url(self) -> str:
+        return self.server_urls[self._url]
+
+    def _next_server(self) -> bool:
+        """Dial the next server URL; True when a whole round of them has been tried (time to back off)."""
+        self._url = (self._url + 1) % len(self.server_urls)
+        return self._url == 0
 
     @property
     def pending_results(self) -> int:
@@ -219,11 +231,14 @@ class CarLink:
                         raise
                     # car_in_use: the server still hears our own old connection (we restarted or lost the link
                     # before it noticed); it gives way once that one is silent, so we try again with backoff
-                    wait = delay * (1.0 + self.rng.uniform(-RECONNECT_JITTER, RECONNECT_JITTER))
-                    log.info("%s; retrying in %.2f s", exc, wait)
+                    # several server URLs: the next one at once; once every one was tried, back off
+                    back_off = isinstance(exc, AuthRefused) or self._next_server()
+                    wait = delay * (1.0 + self.rng.uniform(-RECONNECT_JITTER, RECONNECT_JITTER)) if back_off else 0.0
+                    log.info("%s; retrying %s in %.2f s", exc, self.server_url, wait)
                     self.runtime.note("connect_failed", error=str(exc), retry_s=round(wait, 3))
-                    await self.clock.sleep(wait)
-                    delay = min(RECONNECT_MAX_S, delay * RECONNECT_FACTOR)
+                    if back_off:
+                        await self.clock.sleep(wait)
+                        delay = min(RECONNECT_MAX_S, delay * RECONNECT_FACTOR)
                     continue
                 connected_at = self.clock.now()
                 await self._watch_connection()

@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable
 from aiohttp import web
 
 from robot_runtime.protocol import MAX_MESSAGE_BYTES
-from server import arena_camera, cars, drive, kids, language, lessons, ops, scratch, skills, teacher
+from server import arena_camera, cars, cluster, drive, kids, language, lessons, ops, scratch, skills, teacher
 from server import web as web_plumbing
 from server.cars.hub import CAR_HUB
 from server.core.auth import hash_password
@@ -48,7 +48,8 @@ def create_app(config: ServerConfig) -> web.Application:
     storage = open_storage(config.database, config.db_path)  # SQLite unless --database names PostgreSQL
     app[STORAGE] = storage
     _ensure_teacher_password(config, storage)
-    classroom = Classroom(config, storage, cars.port(app))  # server/cars: the one adapter to the cars
+    # server/cars: the one adapter to the cars; server/cluster: the other server processes (with --redis)
+    classroom = Classroom(config, storage, cars.port(app), peers=cluster.peers_for(config))
     app[CLASSROOM] = classroom
     app[LESSONS] = NoLessons()  # the lessons feature puts its book here
     app[METRICS] = Metrics()  # each feature registers what it counts; server/ops serves GET /metrics
@@ -61,6 +62,7 @@ def create_app(config: ServerConfig) -> web.Application:
         ping_interval=config.timeouts.socket_ping_interval_s,
         ping_timeout=config.timeouts.socket_ping_timeout_s,
         max_http_buffer_size=MAX_SOCKET_FRAME_BYTES,
+        client_manager=cluster.socket_manager(config),  # None: in-process rooms (python-socketio's default)
         logger=False,
         engineio_logger=False,
     )
@@ -69,6 +71,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app.cleanup_ctx.append(periodic("request log flush", REQUEST_LOG_FLUSH_S, _flush_request_log))
     app.cleanup_ctx.append(_close_classroom)
     web_plumbing.setup(app)
+    cluster.setup(app)  # with redis_url: peers and the event bridge live as long as the app
     app.router.add_get("/api/health", _health)
     ops.setup(app)  # /metrics, request ids in the logs, the drain's refusals
     cars.setup(app)
@@ -109,13 +112,17 @@ async def _health(request: web.Request) -> web.Response:
     app = request.app
     classroom = app[CLASSROOM]
     draining = app[ops.DRAINING].active
-    return web.json_response({
+    body = {
         "ok": not draining, "status": "draining" if draining else "ok",
         "version": VERSION, "uptime_s": round(time.monotonic() - app[STARTED_AT], 3),
         "kids_online": classroom.presence.count(),
         "cars_connected": len(classroom.connected_car_ids()), "cars": sorted(classroom.connected_car_ids()),
         "bad_car_messages": sum(app[CAR_HUB].bad_messages.values()),
-    }, status=503 if draining else 200, headers={"Cache-Control": "no-store"})
+    }
+    cluster_health = cluster.health(app)
+    if cluster_health is not None:  # several processes: this one's id and what crossed between them
+        body["cluster"] = cluster_health
+    return web.json_response(body, status=503 if draining else 200, headers={"Cache-Control": "no-store"})
 
 
 async def _flush_request_log(app: web.Application) -> None:

@@ -61,6 +61,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--database", metavar="URL",
                    help="postgresql://user:password@host:port/name (several servers share it) or "
                         "sqlite:///path/file.sqlite3 (default: SQLite in the data folder)")
+    p.add_argument("--redis", metavar="URL",
+                   help="several server processes share this Redis (redis://127.0.0.1:6379/0) and one database; "
+                        "see docs/cluster.md. Without it: one process, no Redis")
     p.add_argument("--turbowarp-port", type=int, metavar="PORT",
                    help="also listen on http://localhost:PORT (8000 for TurboWarp) and allow https://turbowarp.org")
     p.add_argument("--log-format", choices=("human", "json"),
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.data_dir or (None if args.config else REPO_ROOT / "var" / "server")
     try:
         config = load_config(args.config, host=args.host, port=args.port, data_dir=data_dir,
-                             turbowarp_port=args.turbowarp_port, database=args.database)
+                             turbowarp_port=args.turbowarp_port, database=args.database, redis_url=args.redis)
         if args.log_format:
             config = config.model_copy(update={"ops": config.ops.model_copy(update={"log_format": args.log_format})})
         if config.turbowarp_port:  # TurboWarp's web origin may then use the API and /scratch/ble too

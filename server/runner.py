@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.core.cluster import ClusterUnavailable
 from server.core.config import ServerConfig
 from server.core.storage import StorageError
 
@@ -81,8 +82,9 @@ async def start_server(config: ServerConfig) -> ServerHandle:
     port = runner.addresses[0][1]
     handle = ServerHandle(app, runner, config.host, port)
     events = handle.classroom.events
-    events.subscribe("car_connected", lambda car_id, *_: handle.connected_cars.add(car_id))
-    events.subscribe("car_disconnected", lambda car_id, *_: handle.connected_cars.discard(car_id))
+    # the cars connected to this process (with several processes, the others' cars are theirs)
+    events.subscribe("car_connected", lambda car_id, *_: handle.connected_cars.add(car_id), scope="origin")
+    events.subscribe("car_disconnected", lambda car_id, *_: handle.connected_cars.discard(car_id), scope="origin")
     return handle
 
 
@@ -138,7 +140,7 @@ async def start_for_command(config: ServerConfig, command: str) -> ServerHandle 
     """Start the server for `dojo server` / `dojo demo`; None (and the reason on stderr) if the port is taken."""
     try:
         server = await start_server(config)
-    except (PortInUse, StorageError) as exc:  # a newer database, an unreachable one: the reason, no traceback
+    except (PortInUse, StorageError, ClusterUnavailable) as exc:  # a newer or unreachable database, no Redis: the reason
         print(f"{command}: {exc}", file=sys.stderr, flush=True)
         return None
     freeze_startup_objects()

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 CONNECTED_WAIT_S = 1.0  # how long a post-connect task waits for socket.io to finish the handshake
+# A car is always connected to the process that talks to it: with several processes (docs/cluster.md)
+# its messages skip the Redis manager (a round trip through Redis per skill and heartbeat would be waste).
+LOCAL = True
 
 
 class CarHub(socketio.AsyncNamespace):
@@ -101,6 +104,11 @@ class CarHub(socketio.AsyncNamespace):
             self.car_of.pop(old, None)
             self.classroom.car_disconnected(hello.car_id)
             await self.disconnect(old)
+        remote = self.classroom.remote
+        if old is None and remote is not None:  # several processes: one connection per car across all of them
+            heard = await remote.heard_elsewhere(hello.car_id)
+            if heard is not None and heard[1] <= self.config.timeouts.car_silent_s:
+                raise refusal(self._refuse_second(hello.car_id, heard[1], environ, elsewhere=heard[0]))
         self.sid_of[hello.car_id] = sid
         self.car_of[sid] = hello.car_id
         self.last_heard[hello.car_id] = self._clock()
@@ -108,14 +116,16 @@ class CarHub(socketio.AsyncNamespace):
         asyncio.get_running_loop().create_task(self._after_connect(sid, hello))
         log.info("car %s connected (%s)", hello.car_id, hello.kind)
 
-    def _refuse_second(self, car_id: str, silent_s: float, environ: dict[str, Any]) -> ErrorInfo:
+    def _refuse_second(self, car_id: str, silent_s: float, environ: dict[str, Any],
+                       elsewhere: str | None = None) -> ErrorInfo:
         """A second connection for a live car: refused, logged and shown to the teacher."""
         request = environ.get("aiohttp.request")  # engine.io's REMOTE_ADDR is always 127.0.0.1 under aiohttp
         address = str(getattr(request, "remote", None) or environ.get("REMOTE_ADDR") or "?")
         limit = self.config.timeouts.car_silent_s
         info = ErrorInfo(
             rule="car_in_use", value=car_id,
-            message=f"{car_id} is already connected and was heard from {silent_s:.1f} s ago; a second connection "
+            message=f"{car_id} is already connected{f' (to server process {elsewhere})' if elsewhere else ''} and was "
+                    f"heard from {silent_s:.1f} s ago; a second connection "
                     f"with its token is refused (one connection per car)",
             fix=f"if this is the real {car_id}, stop the other program using its token, or wait until the server "
                 f"has not heard from it for {limit:g} s, then connect again; if you did not start a second "
@@ -138,10 +148,25 @@ class CarHub(socketio.AsyncNamespace):
                 return
             await asyncio.sleep(0.001)
         # a heartbeat first: the car's watchdog holds it still until it has heard from us once
-        await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), to=sid)
+        await self.emit("heartbeat", Heartbeat(seq=self.heartbeat_seq).model_dump(mode="json"), to=sid,
+                        ignore_queue=LOCAL)
         if self.sid_of.get(hello.car_id) != sid:  # it left while we waited: its disconnect is already told
             return
         await self.classroom.car_connected(hello.car_id, hello.kind)
+
+    async def taken_elsewhere(self, car_id: str) -> None:
+        """Another server process says this car connected there (replayed "car_connected"): the car
+        reconnected before we noticed its old link was gone. Ours is stale: closed, its requests answered."""
+        sid = self.sid_of.get(car_id)
+        if sid is None:
+            return
+        log.info("car %s is connected to another server process now; its old connection here is closed", car_id)
+        self.car_of.pop(sid, None)
+        del self.sid_of[car_id]
+        self.last_heard.pop(car_id, None)
+        self.estops.cancel(car_id)
+        self.classroom.car_disconnected(car_id)
+        await self.disconnect(sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         car_id = self.car_of.pop(sid, None)
@@ -226,7 +251,7 @@ class CarHub(socketio.AsyncNamespace):
 
     async def _call_for_ack(self, car_id: str, event: str, payload: dict, timeout_s: float) -> Ack:
         try:
-            reply = await self.call(event, payload, to=self._sid(car_id), timeout=timeout_s)
+            reply = await self.call(event, payload, to=self._sid(car_id), timeout=timeout_s, ignore_queue=LOCAL)
         except socketio.exceptions.TimeoutError:
             raise TimeoutError(f"{car_id} did not ack {event} within {timeout_s} s") from None
         except socketio.exceptions.SocketIOError as exc:
@@ -239,10 +264,11 @@ class CarHub(socketio.AsyncNamespace):
                                                  value=str(reply)[:80]))
 
     async def send_cancel(self, car_id: str, cancel: Cancel) -> None:
-        await self.emit("cancel", cancel.model_dump(mode="json"), to=self._sid(car_id))
+        await self.emit("cancel", cancel.model_dump(mode="json"), to=self._sid(car_id), ignore_queue=LOCAL)
 
     async def send_stop(self, car_id: str, reason: str) -> None:
-        await self.emit("stop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
+        await self.emit("stop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id),
+                        ignore_queue=LOCAL)
 
     async def send_estop(self, car_id: str, reason: str) -> None:
         """Queued on the car's link before this returns, without waiting for anything (see _emit_estop)."""
@@ -269,7 +295,8 @@ class CarHub(socketio.AsyncNamespace):
 
     async def send_reset_estop(self, car_id: str, reason: str) -> None:
         self.estops.cancel(car_id)
-        await self.emit("reset_estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id))
+        await self.emit("reset_estop", Stop(reason=reason[:200]).model_dump(mode="json"), to=self._sid(car_id),
+                        ignore_queue=LOCAL)
 
     async def send_limits(self, car_id: str, limits: SessionLimits, timeout_s: float) -> Ack:
         return await self._call_for_ack(car_id, "limits", limits.model_dump(mode="json"), timeout_s)
@@ -280,14 +307,19 @@ class CarHub(socketio.AsyncNamespace):
 
     async def send_neighbours(self, car_id: str, payload: dict) -> None:
         """The cars near this one (neighbours.py builds the list)."""
-        await self.emit("neighbours", payload, to=self._sid(car_id))
+        await self.emit("neighbours", payload, to=self._sid(car_id), ignore_queue=LOCAL)
 
     async def send_steer(self, car_id: str, steer: Steer) -> None:
-        await self.emit("steer", steer.model_dump(mode="json"), to=self._sid(car_id))
+        await self.emit("steer", steer.model_dump(mode="json"), to=self._sid(car_id), ignore_queue=LOCAL)
 
     async def send_skill_package(self, car_id: str, package: SkillPackage, timeout_s: float) -> Ack:
         """A learned skill's files; the car answers once it has checked and loaded them (or says why not)."""
         return await self._call_for_ack(car_id, "install_skill", package.model_dump(mode="json"), timeout_s)
+
+    def silent_s(self, car_id: str) -> float | None:
+        if car_id not in self.sid_of:
+            return None
+        return self._clock() - self.last_heard.get(car_id, -math.inf)
 
     async def heartbeat(self) -> None:
         """One frame, encoded once, put on every car's engine.io queue (a broadcast ``emit`` spawns a task
@@ -333,4 +365,5 @@ def port(app: web.Application) -> CarHub:
 def setup(app: web.Application) -> None:
     app[SIO].register_namespace(app[CAR_HUB])
     app[SIO].handle_inline(CAR_NAMESPACE, "telemetry")  # on_telemetry never waits: no task per sample
+    app[CLASSROOM].events.subscribe("car_connected", app[CAR_HUB].taken_elsewhere, scope="replayed")
     app.cleanup_ctx.append(periodic("car heartbeats", HEARTBEAT_PERIOD_S, _heartbeat, wait_first=False))

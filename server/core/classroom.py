@@ -26,6 +26,7 @@ from robot_runtime.protocol import Action, ArenaSetup, Pose, RemoteAction, Sessi
 from server.core import log_context
 from server.core.auth import AuthError, KidTokens, UrlSigner
 from server.core.car_port import CarPort
+from server.core.cluster import Peers, RemoteCars
 from server.core.config import ServerConfig
 from server.core.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
 from server.core.events import EventBus
@@ -57,10 +58,11 @@ PoseFilter = Callable[[str, Telemetry], "Telemetry | None"]
 
 class Classroom:
     def __init__(self, config: ServerConfig, storage: Storage, cars: CarPort, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, peers: Peers | None = None) -> None:
         self.config, self.storage, self.cars, self._clock = config, storage, cars, clock
         self.events = EventBus()
-        self.presence = Presence()  # who is online, over /kid and /scratch/ble
+        # who is online, over /kid and /scratch/ble (and, with several processes, on the others)
+        self.presence = Presence(self._presence_changed if peers else None)
         self.tokens = KidTokens(config.resolved_secret_key(), config.timeouts.kid_token_max_age_s)
         self.url_signer = UrlSigner(config.resolved_secret_key())  # <img> URLs of a kid's frames (no token in URLs)
         rl = config.rate_limits
@@ -72,6 +74,8 @@ class Classroom:
         self.dispatcher = Dispatcher(cars, ack_timeout_s=t.car_ack_s, result_margin_s=t.result_margin_s,
                                      stop_grace_s=t.stop_grace_s, before_start=self._before_start,
                                      on_finished=self._log_request, clock=clock)
+        # several server processes (docs/cluster.md): the cars of the others, through their owners' queues
+        self.remote: RemoteCars | None = RemoteCars(self, peers) if peers else None
         self.program_checks: list[ProgramCheck] = []
         # Asked for every block after `stop` (never refused) and before the gate: a refusal ends the block
         # there (a draining server takes no new work: server/ops/drain.py).
@@ -198,7 +202,8 @@ class Classroom:
         return bool(code) and self.storage.get_class(code) is not None
 
     def car_of(self, kid_id: str) -> str | None:
-        """The car assigned to this kid (cached; assignments change only through assign())."""
+        """The car assigned to this kid (cached; assignments change only through assign(), here or — replayed
+        by server/cluster — in another process)."""
         if kid_id not in self._car_of:
             self._car_of[kid_id] = self.storage.car_of_kid(kid_id)
         return self._car_of[kid_id]
@@ -257,6 +262,9 @@ class Classroom:
     async def _leave_car(self, kid_id: str, car_id: str) -> None:
         """A kid whose car was given away: what they were doing on it stops (their run ends with it)."""
         reason = "the teacher gave the car to someone else"
+        node = self._owner(car_id)
+        if node is not None and self.remote is not None:
+            self.remote.stop_kid(node, kid_id, car_id, reason, "Your teacher changed your car.", "if_running")
         running = self.dispatcher.kid_status(kid_id, car_id)[0] == "running"
         await self.dispatcher.stop_kid(kid_id, car_id if running else None, reason,
                                        kid_text="Your teacher changed your car.")
@@ -276,22 +284,27 @@ class Classroom:
 
     def _least_busy_car(self, class_code: str) -> str | None:
         known = {c.car_id for c in self.storage.list_cars()} | set(self.dispatcher.cars)
+        if self.remote is not None:
+            known |= set(self.remote.peers.cars())
         known = {c for c in known if self.tenancy.car_may_serve(c, class_code)}  # never another class's car
         if not known:
             return None
-        load = lambda c: (not self.dispatcher.is_connected(c), len(self.storage.kids_of_car(c)), c)  # noqa: E731
+        connected = lambda c: self.dispatcher.is_connected(c) or self._owner(c) is not None  # noqa: E731
+        load = lambda c: (not connected(c), len(self.storage.kids_of_car(c)), c)  # noqa: E731
         return min(known, key=load)
 
     def car_info(self, car_id: str) -> CarInfo:
         queue = self.dispatcher.cars.get(car_id)
         kids = tuple(self.storage.kids_of_car(car_id))
-        return CarInfo(car_id, self._car_kinds.get(car_id, "sim"), bool(queue and queue.connected), kids,
+        connected = bool(queue and queue.connected) or self._owner(car_id) is not None
+        return CarInfo(car_id, self._car_kinds.get(car_id, "sim"), connected, kids,
                        bool(queue and queue.estopped), len(kids) > 1)
 
     def all_cars(self) -> list[CarInfo]:
         known = {c.car_id: c.kind for c in self.storage.list_cars()}
         self._car_kinds = {**known, **self._car_kinds}
-        return [self.car_info(c) for c in sorted(set(known) | set(self.dispatcher.cars))]
+        elsewhere = set(self.remote.peers.cars()) if self.remote else set()
+        return [self.car_info(c) for c in sorted(set(known) | set(self.dispatcher.cars) | elsewhere)]
 
     def cars_for_kid(self, kid_id: str) -> list[CarInfo]:
         car_id = self.car_of(kid_id)
@@ -301,7 +314,16 @@ class Classroom:
         return self._telemetry.get(car_id)
 
     def connected_car_ids(self) -> list[str]:
+        """The cars connected to this process (server/cluster knows the others')."""
         return [c for c, q in self.dispatcher.cars.items() if q.connected]
+
+    def _presence_changed(self, kid_id: str, online: bool) -> None:
+        if self.remote is not None:
+            self.remote.presence_changed([kid_id], online)
+
+    def _owner(self, car_id: str | None) -> str | None:
+        """The other server process this car is connected to; None when it is here, nowhere, or alone."""
+        return self.remote.owner(car_id) if self.remote is not None and car_id else None
 
     async def car_connected(self, car_id: str, kind: str) -> None:
         """Called by the /car hub once the car is connected: arena and limits go out before any skill."""
@@ -321,6 +343,8 @@ class Classroom:
                 log.warning("%s did not take its arena on connect: %s", car_id, ack.error)
             levels = [self.kid(k).level for k in self.storage.kids_of_car(car_id)] or [MIN_LEVEL]
             await self._send_limits(car_id, min(levels))
+            if self.remote is not None and await self.remote.peers.latched(car_id):  # e-stopped on another process
+                self.dispatcher.cars[car_id].estopped = True
             if self.dispatcher.cars[car_id].estopped:  # missed the teacher's e-stop while it was away
                 await self.cars.send_estop(car_id, "emergency stop still on: the teacher has not reset this car")
         except TimeoutError as exc:
@@ -400,6 +424,12 @@ class Classroom:
         disagree: a car loads an arena only while idle, so a busy car is asked again for up to
         ARENA_IDLE_WAIT_S, then nothing changes and the answer is False. A car that is not connected
         gets the arena when it connects."""
+        node = self._owner(car_id)
+        if node is not None and self.remote is not None:  # the car's own process sets it (and tells everyone)
+            ok = await self.remote.set_arena(node, car_id, arena, pose)
+            if ok:
+                self.set_known_arena(car_id, arena)
+            return ok
         target = arena if arena is not None else self.default_arena
         pose = pose or self._start_in(car_id, target, arena is not None)
         if self.dispatcher.is_connected(car_id):
@@ -419,14 +449,22 @@ class Classroom:
                     log.info("%s kept its arena: %s", car_id, ack.error)
                     return False
                 await asyncio.sleep(ARENA_RETRY_S)
-        if arena is None:
-            self._arenas.pop(car_id, None)
-        else:
-            self._arenas[car_id] = arena
+        self.set_known_arena(car_id, arena)
         if self.dispatcher.is_connected(car_id) and car_id in self._limits_level:  # other closed zones
             await self._send_limits(car_id, self._limits_level[car_id])
         self.events.publish("arena_changed", car_id)
         return True
+
+    def known_arena(self, car_id: str) -> Arena | None:
+        """The arena a lesson gave this car; None: the default arena."""
+        return self._arenas.get(car_id)
+
+    def set_known_arena(self, car_id: str, arena: Arena | None) -> None:
+        """The arena this car has taken (None: the default); the car's process tells the others."""
+        if arena is None:
+            self._arenas.pop(car_id, None)
+        else:
+            self._arenas[car_id] = arena
 
     def other_driver(self, kid_id: str, car_id: str) -> Kid | None:
         """Another kid of this (shared) car whose program is running on it now, if any."""
@@ -514,7 +552,7 @@ class Classroom:
                               rule="no_car")
         request = Request(self.dispatcher.new_request_id(car_id), kid.kid_id, car_id, action, block_id, run_id,
                           skill_timeout_s(action, self.config.timeouts.min_skill_s))
-        outcome: Outcome = await self.dispatcher.submit(request)
+        outcome: Outcome = await self._submit(request)
         # rule: why it was not done; on a done reply, a note the kid should read (the car's `tight_turn`)
         return BlockReply(status=outcome.status, kid_text=outcome.kid_text, detail=outcome.detail,  # type: ignore[arg-type]
                           request_id=request.request_id, block=block_id, ref=ref, rule=outcome.reason)
@@ -524,6 +562,13 @@ class Classroom:
         the lowest level's limits (the slowest, most careful caps), like any kid's block."""
         request = Request(self.dispatcher.new_request_id(car_id), SETUP_DRIVER, car_id, action, "setup_test_drive",
                           None, skill_timeout_s(action, self.config.timeouts.min_skill_s))
+        return await self._submit(request)
+
+    async def _submit(self, request: Request) -> Outcome:
+        """Into the car's queue: here, or on the process the car is connected to (server/core/cluster.py)."""
+        node = self._owner(request.car_id)
+        if node is not None and self.remote is not None:
+            return await self.remote.submit(node, request)
         return await self.dispatcher.submit(request)
 
     def _setting_or_reporter(self, kid: Kid, block_id: str, kind: str, args: dict[str, Any], ref: Any) -> BlockReply:
@@ -588,11 +633,18 @@ class Classroom:
 
     async def stop_kid(self, kid_id: str, reason: str = "stop") -> None:
         """Stop the kid's car now (whoever drives it: stop is a safety action) and cancel their queue."""
-        await self.dispatcher.stop_kid(kid_id, self.car_of(kid_id), reason)
+        car_id = self.car_of(kid_id)
+        node = self._owner(car_id)
+        if node is not None and self.remote is not None and car_id:
+            self.remote.stop_kid(node, kid_id, car_id, reason, "Stopped.", "yes")  # sent now, never queued
+        await self.dispatcher.stop_kid(kid_id, car_id, reason)
 
     async def kid_left(self, kid_id: str) -> None:
         """The kid's last connection closed: their queue is cancelled, their car stopped if they drive it."""
         car_id = self.car_of(kid_id)
+        node = self._owner(car_id)
+        if node is not None and self.remote is not None and car_id:
+            self.remote.stop_kid(node, kid_id, car_id, "kid disconnected", "Stopped.", "if_running")
         status, _ = self.dispatcher.kid_status(kid_id, car_id)
         if status == "running":
             await self.dispatcher.stop_kid(kid_id, car_id, "kid disconnected")
@@ -603,14 +655,20 @@ class Classroom:
             await self.end_run(run_id, "kid disconnected")
 
     async def estop_all(self, reason: str = "teacher emergency stop") -> list[str]:
-        """Every car on the server (the single-password teacher, an admin)."""
-        cars = await self.dispatcher.estop_all(reason)
-        self.events.publish("estop", reason, cars)
-        return cars
+        """Every car on the server (the single-password teacher, an admin), on every process."""
+        return await self._estop(None, reason)
 
     async def estop_cars(self, car_ids: list[str], reason: str = "teacher emergency stop") -> list[str]:
         """These cars only (one teacher's classes): every other car drives on."""
-        cars = await self.dispatcher.estop(car_ids, reason)
+        return await self._estop(list(car_ids), reason)
+
+    async def _estop(self, car_ids: list[str] | None, reason: str) -> list[str]:
+        # the other processes first (one broadcast, no wait), then ours: every car at once, wherever it is
+        told = asyncio.ensure_future(self.remote.estop_others(reason, car_ids)) if self.remote is not None else None
+        here = await self.dispatcher.estop(car_ids, reason)
+        cars = sorted({*here, *(await told if told is not None else [])})
+        if self.remote is not None:
+            await self.remote.peers.latch(cars)  # a car that reconnects to any process is latched there too
         self.events.publish("estop", reason, cars)
         return cars
 
@@ -619,9 +677,19 @@ class Classroom:
         return [c.car_id for c in self.all_cars() if self.tenancy.car_class(c.car_id) == class_code]
 
     async def stop_car(self, car_id: str, reason: str = "teacher stop") -> None:
+        node = self._owner(car_id)
+        if node is not None and self.remote is not None:
+            self.remote.stop_car(node, car_id, reason)
+            return
         await self.dispatcher.stop_car(car_id, reason)
 
     async def reset_car(self, car_id: str) -> None:
+        if self.remote is not None:
+            await self.remote.peers.unlatch(car_id)
+            node = self._owner(car_id)
+            if node is not None:
+                await self.remote.reset_car(node, car_id)
+                return
         self.dispatcher.reset_estop(car_id)
         if self.dispatcher.is_connected(car_id):
             await self.cars.send_reset_estop(car_id, "teacher reset")
@@ -666,6 +734,9 @@ class Classroom:
         if self._active_run.get(run.kid_id) == run_id:
             del self._active_run[run.kid_id]
         self.dispatcher.cancel_run(run.kid_id, run_id, reason)
+        node = self._owner(run.car_id)
+        if node is not None and self.remote is not None:
+            self.remote.cancel_run(node, run.kid_id, run_id, reason)
         self.storage.kv_put("runs", run_id, run.as_dict())
         self.events.publish("run_ended", run)
         return run
@@ -673,6 +744,45 @@ class Classroom:
     def active_run(self, kid_id: str) -> Run | None:
         run_id = self._active_run.get(kid_id)
         return self.runs.get(run_id) if run_id else None
+
+    # --- events of other server processes (server/cluster replays them here) ---------------
+
+    def replayed(self, topic: str, *args: Any) -> None:
+        """An event another process published: this process's caches follow it, then its subscribers hear
+        it (origin-only ones do not: they acted once, over there)."""
+        if topic == "telemetry":
+            self._telemetry[args[0]] = args[1]
+        elif topic == "car_disconnected":  # where it was: it stays there if it reconnects to this process
+            last = self._telemetry.pop(args[0], None)
+            if last is not None:
+                self._away_pose[args[0]] = (self.arena_for_car(args[0]), last.pose)
+        elif topic == "arena_changed":  # (car_id, arena or None): subscribers hear the car id only
+            self.set_known_arena(args[0], args[1])
+            args = args[:1]
+        elif topic == "level_changed":
+            kid_id, level = args
+            self._kids.pop(kid_id, None)
+            if kid_id in self._speed:
+                self._speed[kid_id] = capped_speed(level, self._speed[kid_id])
+            car_id = self.car_of(kid_id)
+            if car_id and self.dispatcher.kid_status(kid_id, car_id)[0] == "running":  # its car is ours
+                self._spawn(self._send_limits(car_id, level))
+        elif topic == "assignment_changed":
+            car_id, kid_ids = args
+            for kid_id in [*kid_ids, *(k for k, c in self._car_of.items() if c == car_id)]:
+                self._car_of.pop(kid_id, None)
+        elif topic == "car_changed":
+            kid_id, old, _new = args
+            self._car_of.pop(kid_id, None)
+            run = self.active_run(kid_id)
+            if old and run is not None and run.car_id == old:  # the kid's run lives here
+                self._spawn(self.end_run(run.run_id, "the teacher gave the car to someone else"))
+        elif topic == "kid_removed":
+            kid_id = args[0].kid_id
+            for cache in (self._kids, self._car_of, self._speed):
+                cache.pop(kid_id, None)
+            self.gate.forget(kid_id)
+        self.events.replay(topic, *args)
 
     # --- limits, logging, lifetime --------------------------------------------------------
 

@@ -129,6 +129,9 @@ class ServerConfig(BaseModel):
     # camera), "usb:0", an http:// or rtsp:// URL; None: the one the set-up wizard saved, if any.
     camera_source: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     ops: OpsConfig = OpsConfig()  # metrics, structured logs, the drain on SIGTERM
+    # Several server processes (docs/cluster.md): the Redis they share (socket.io rooms and emits across
+    # processes, requests to cars held by another process, classroom events). None: one process, no Redis.
+    redis_url: Annotated[str, Field(max_length=500)] | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -145,6 +148,14 @@ class ServerConfig(BaseModel):
             from server.core.storage import parse_database_url
 
             parse_database_url(v)  # its ValueError names both forms
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"redis_url must start with redis://, rediss:// or unix:// (got {v!r}), "
+                             "e.g. redis://127.0.0.1:6379/0")
         return v
 
     @property

@@ -16,6 +16,12 @@ that "block_result" only counts included; the metrics read it).
 
 Callbacks may be plain functions or coroutine functions (scheduled as tasks). A failing subscriber
 is logged and never breaks the publisher: telemetry must keep flowing whatever a feature does.
+
+Several server processes (docs/cluster.md): an event published here happened in this process (its
+*origin*); server/cluster forwards some topics to the other processes, which *replay* them on their own
+bus. A subscriber says which it wants: ``scope="all"`` (default: state every process keeps, sockets this
+process holds), ``"origin"`` (it acts once for the whole cluster: a push through the Redis manager that
+reaches every process's sockets, a message to a car connected here) or ``"replayed"``.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import asyncio
 import inspect
 import logging
 from collections import defaultdict
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +41,37 @@ TOPICS = frozenset({
 })
 
 
+Scope = Literal["all", "origin", "replayed"]
+SCOPES = ("all", "origin", "replayed")
+
+
 class EventBus:
     def __init__(self) -> None:
-        self._subscribers: dict[str, list[Callable[..., Any]]] = defaultdict(list)
+        self._subscribers: dict[str, list[tuple[Callable[..., Any], Scope]]] = defaultdict(list)
         self._tasks: set[asyncio.Task] = set()
 
-    def subscribe(self, topic: str, callback: Callable[..., Any]) -> Callable[[], None]:
+    def subscribe(self, topic: str, callback: Callable[..., Any], scope: Scope = "all") -> Callable[[], None]:
         """Returns a function that unsubscribes."""
         if topic not in TOPICS:
             raise ValueError(f"unknown event topic {topic!r} (topics: {', '.join(sorted(TOPICS))})")
-        self._subscribers[topic].append(callback)
-        return lambda: self._subscribers[topic].remove(callback) if callback in self._subscribers[topic] else None
+        if scope not in SCOPES:
+            raise ValueError(f"event scope must be one of {', '.join(SCOPES)} (got {scope!r})")
+        entry = (callback, scope)
+        self._subscribers[topic].append(entry)
+        return lambda: self._subscribers[topic].remove(entry) if entry in self._subscribers[topic] else None
 
     def publish(self, topic: str, *args: Any) -> None:
-        for callback in list(self._subscribers.get(topic, ())):
+        """An event that happened in this process."""
+        self._deliver(topic, args, "replayed")
+
+    def replay(self, topic: str, *args: Any) -> None:
+        """An event another server process published (server/cluster): origin-only subscribers skip it."""
+        self._deliver(topic, args, "origin")
+
+    def _deliver(self, topic: str, args: tuple[Any, ...], skip: str) -> None:
+        for callback, scope in list(self._subscribers.get(topic, ())):
+            if scope == skip:
+                continue
             try:
                 result = callback(*args)
                 if result is not None and inspect.isawaitable(result):  # most return None: telemetry x subscribers

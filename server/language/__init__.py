@@ -25,5 +25,5 @@ def setup(app: web.Application) -> None:
     service = PlanService(app[CLASSROOM], app[STORAGE], app[LESSONS], lessons,
                           Planner(planner_config(Path(app[CONFIG].data_dir))))
     app[PLANS] = service
-    app[CLASSROOM].events.subscribe("run_started", service.on_run_started)
+    app[CLASSROOM].events.subscribe("run_started", service.on_run_started, scope="origin")
     setup_routes(app)

@@ -506,12 +506,12 @@ def setup(app: web.Application) -> None:
     register_metrics(app[METRICS], service.coach_queue)
     app[LESSONS] = service  # the core's lesson book: /api/lessons and the teacher's progress read through it
     events = app[CLASSROOM].events
-    events.subscribe("run_started", service.on_run_started)
-    events.subscribe("run_ended", service.on_run_ended)
+    events.subscribe("run_started", service.on_run_started, scope="origin")  # the run lives in this process
+    events.subscribe("run_ended", service.on_run_ended, scope="origin")
     events.subscribe("telemetry", service.on_telemetry)
     events.subscribe("estop", service.on_estop)
     events.subscribe("car_disconnected", service.on_car_disconnected)
-    events.subscribe("car_changed", service.on_car_changed)
+    events.subscribe("car_changed", service.on_car_changed, scope="origin")  # one arena change per car change
     app[CLASSROOM].program_checks.append(service.lesson_blocks_check)
     app[CLASSROOM].run_setups.append(service.setup_run)
     app.cleanup_ctx.append(_lifetime)

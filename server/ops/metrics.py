@@ -62,8 +62,9 @@ def register(app: web.Application, draining: Callable[[], bool]) -> None:
         estop_cars.inc(len(car_ids))
 
     classroom.events.subscribe("block_answered", on_block)
-    classroom.events.subscribe("estop", on_estop)
-    classroom.events.subscribe("run_started", lambda run: runs.inc())
+    # counted by the process where it happened (several processes: each scrape is its own)
+    classroom.events.subscribe("estop", on_estop, scope="origin")
+    classroom.events.subscribe("run_started", lambda run: runs.inc(), scope="origin")
 
 
 def _resident_bytes() -> float:

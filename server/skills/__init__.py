@@ -32,8 +32,8 @@ def setup(app: web.Application) -> None:
         await changed(app, name)
 
     app[JOBS] = TeachJobs(data_dir, on_promoted=promoted)
-    classroom.events.subscribe("car_connected", deployer.deploy_to)
-    classroom.events.subscribe("car_disconnected", deployer.forget)
+    classroom.events.subscribe("car_connected", deployer.deploy_to, scope="origin")  # our cars only
+    classroom.events.subscribe("car_disconnected", deployer.forget, scope="origin")
     app.cleanup_ctx.append(_lifetime)
     app.cleanup_ctx.append(periodic("learned skills watch", WATCH_S, _watch))
     setup_routes(app)

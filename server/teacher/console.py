@@ -193,7 +193,7 @@ def setup(app: web.Application) -> None:
     app[ESTOP_LATENCY] = latency
     app.middlewares.insert(0, latency.middleware)  # outermost: the receive time is taken first
     events = app[CLASSROOM].events
-    events.subscribe("estop", latency.on_estop)
+    events.subscribe("estop", latency.on_estop, scope="origin")  # timed where the teacher pressed it
     events.subscribe("telemetry", latency.on_telemetry)
     app[PROGRESS] = TeacherProgress(app)
     events.subscribe("attempt_graded", _attempts_changed(app))

@@ -33,6 +33,9 @@ from server.web.tasks import periodic
 
 TEACHER_NAMESPACE = "/teacher"
 TEACHERS_ROOM = "teachers"
+# Several processes: every event reaches every process, and each pushes to the sockets it holds (and whose
+# teacher's classes it knows), not through the Redis manager, which would repeat each push per process.
+LOCAL = True
 SESSION_SWEEP_S = 1.0  # an expired session's sockets close within a second even when nothing is pushed
 
 
@@ -45,6 +48,8 @@ class TeacherHub(socketio.AsyncNamespace):
         self.closing: set[str] = set()  # sids whose session ended, being disconnected: they get nothing
         app[TEACHER_SESSIONS].on_end.append(self._session_ended)
         ev = app[CLASSROOM].events
+        # Every event, whichever process it happened in (server/cluster replays it here): each process pushes
+        # to its own teachers' sockets, which only it knows the classes of (docs/cluster.md); LOCAL emits
         ev.subscribe("safety", self._on_safety)
         ev.subscribe("estop", self._on_estop)
         ev.subscribe("block_result", self._on_block_result)
@@ -91,7 +96,7 @@ class TeacherHub(socketio.AsyncNamespace):
         asyncio.get_running_loop().create_task(self._disconnect(sid))
 
     async def _disconnect(self, sid: str) -> None:
-        await self.emit("logged_out", {"reason": "the teacher session ended: log in again"}, to=sid)
+        await self.emit("logged_out", {"reason": "the teacher session ended: log in again"}, to=sid, ignore_queue=LOCAL)
         await self.disconnect(sid)
 
     # --- what each socket may see -----------------------------------------------------------
@@ -122,11 +127,11 @@ class TeacherHub(socketio.AsyncNamespace):
         for sid in list(self.session_of):
             self._live(sid)
         if visible is None or self._everyone_sees_everything():
-            await self.emit(event, data, room=TEACHERS_ROOM, skip_sid=list(self.closing) or None)
+            await self.emit(event, data, room=TEACHERS_ROOM, skip_sid=list(self.closing) or None, ignore_queue=LOCAL)
             return
         for sid in list(self.session_of):
             if visible(sid):
-                await self.emit(event, data, to=sid)
+                await self.emit(event, data, to=sid, ignore_queue=LOCAL)
 
     async def push_cars(self, event: str, data: dict[str, Any], cars: Any, make: Any) -> None:
         """An event about several cars: each socket gets ``make(its visible cars)``, and nothing when it
@@ -134,12 +139,12 @@ class TeacherHub(socketio.AsyncNamespace):
         for sid in list(self.session_of):
             self._live(sid)
         if self._everyone_sees_everything():
-            await self.emit(event, data, room=TEACHERS_ROOM, skip_sid=list(self.closing) or None)
+            await self.emit(event, data, room=TEACHERS_ROOM, skip_sid=list(self.closing) or None, ignore_queue=LOCAL)
             return
         for sid in list(self.session_of):
             mine = [c for c in cars if self.sees_car(sid, c)]
             if mine or self.scope_of[sid].everything:
-                await self.emit(event, make(mine), to=sid)
+                await self.emit(event, make(mine), to=sid, ignore_queue=LOCAL)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):

@@ -2,7 +2,7 @@
 
 Layers point down only: robot_runtime < perception < curriculum and learning (side by side, neither
 imports the other) < server/core < server/web < the features (kids, scratch, cars, teacher, lessons, language) <
-the root (app, runner, main, demo). Features never import each other: they talk through the core. The core imports neither aiohttp nor socket.io. The SDK (dojo)
+the root (app, runner, main, demo); server/cluster sits beside server/web. Features never import each other: they talk through the core. The core imports neither aiohttp nor socket.io. The SDK (dojo)
 imports none of ours. And there is no import cycle.
 """
 
@@ -22,7 +22,7 @@ def layer(module: str) -> tuple[int, str]:
     if top != "server":
         # dojo: nothing of ours at all
         return {"robot_runtime": 0, "perception": 1, "curriculum": 2, "learning": 2, "dojo": -1}[top], top
-    return {"core": 3, "web": 4}.get(sub, 5 if sub in FEATURES else 6), sub if sub in FEATURES else "root"
+    return {"core": 3, "web": 4, "cluster": 4}.get(sub, 5 if sub in FEATURES else 6), sub if sub in FEATURES else "root"
 
 
 @functools.cache
