@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler nginx redis clean
+.PHONY: setup demo test test-py test-node bench soak fuzz chromium poppler nginx postgresql redis clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -39,6 +39,13 @@ nginx:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx; \
 	  else echo "the nginx layout test needs Debian's nginx: sudo apt-get install -y nginx"; fi; }
 
+# Debian's PostgreSQL server binaries: the storage tests start their own throwaway server (never the
+# system service); `dojo demo` and a single classroom need none of it (SQLite).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
+	  else echo "storage tests need Debian's postgresql: sudo apt-get install -y postgresql"; fi; }
+
 # Debian's redis-server: the several-processes tests start their own (tests/server/cluster/).
 redis:
 	@command -v redis-server >/dev/null || { \
@@ -49,7 +56,7 @@ redis:
 demo: setup
 	$(VENV)/bin/dojo demo $(DEMO_ARGS)
 
-test: setup chromium poppler nginx redis test-py test-node
+test: setup chromium poppler nginx postgresql redis test-py test-node
 
 test-py: setup
 	$(PY) -m pytest -q

@@ -11,6 +11,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("server.demo:main", "server + simulated cars + a demo class, on 127.0.0.1:8080"),
     "server": ("server.main:main", "the classroom server"),
+    "db": ("server.db:main", "the classroom database: status, migrate, copy SQLite into PostgreSQL"),
     "car": ("robot_runtime.car:main", "a car runtime: --sim for a simulated car, or a car config file"),
     "teacher": ("server.teacher_accounts:main", "teacher accounts: add, list, disable, enable, password, logout, remove"),
     "lessons": ("curriculum.cli:main", "lesson tools: `dojo lessons check`"),

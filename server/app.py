@@ -24,7 +24,7 @@ from server.core.auth import hash_password
 from server.core.classroom import Classroom
 from server.core.config import ServerConfig
 from server.core.lesson_book import NoLessons
-from server.core.storage import SqliteStorage
+from server.core.storage import Storage, open_storage
 from server.web.origin import OriginRule
 from server.web.sio_server import DojoSocketServer
 from server.web.metrics import Metrics
@@ -45,7 +45,7 @@ def create_app(config: ServerConfig) -> web.Application:
     app = web.Application(client_max_size=MAX_HTTP_BODY_BYTES)
     app[CONFIG] = config
     app[STARTED_AT] = time.monotonic()
-    storage = SqliteStorage(config.db_path)
+    storage = open_storage(config.database, config.db_path)  # SQLite unless --database names PostgreSQL
     app[STORAGE] = storage
     _ensure_teacher_password(config, storage)
     # server/cars: the one adapter to the cars; server/cluster: the other server processes (with --redis)
@@ -85,6 +85,11 @@ def create_app(config: ServerConfig) -> web.Application:
     arena_camera.setup(app)
     arena_camera.setup_pages(app)
     web_plumbing.setup_pages(app)
+    try:
+        storage.check_feature_versions()  # every feature has migrated: a newer release's tables stop us here
+    except Exception:
+        storage.close()
+        raise
     return app
 
 
@@ -94,7 +99,7 @@ def socket_origins(rule: OriginRule) -> Callable[[str | None, dict[str, Any]], b
                                                environ.get("HTTP_HOST", ""))
 
 
-def _ensure_teacher_password(config: ServerConfig, storage: SqliteStorage) -> None:
+def _ensure_teacher_password(config: ServerConfig, storage: Storage) -> None:
     """A configured password or hash wins; otherwise the stored hash stays (restart keeps the password)."""
     if config.teacher_password_hash:
         storage.set_teacher_password_hash(config.teacher_password_hash)

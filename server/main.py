@@ -1,6 +1,7 @@
 """`dojo server`: the classroom server alone; cars join with their pairing token.
 
     dojo server --port 8080 --data-dir var/server --config classroom.yaml [--log-format json]
+    dojo server --database postgresql://dojo@db.example:5432/dojo    (a district: docs/storage.md)
 
 The config file (YAML or JSON) holds any ServerConfig field (teacher password, car tokens, allowed
 origins, rate limits ...); command-line options override it. server/classroom.example.yaml is one to
@@ -57,6 +58,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     p.add_argument("--data-dir", type=Path, help="where the classroom keeps its data (default var/server)")
     p.add_argument("--config", type=Path, help="a YAML/JSON file with ServerConfig fields")
+    p.add_argument("--database", metavar="URL",
+                   help="postgresql://user:password@host:port/name (several servers share it) or "
+                        "sqlite:///path/file.sqlite3 (default: SQLite in the data folder)")
     p.add_argument("--redis", metavar="URL",
                    help="several server processes share this Redis (redis://127.0.0.1:6379/0) and one database; "
                         "see docs/cluster.md. Without it: one process, no Redis")
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.data_dir or (None if args.config else REPO_ROOT / "var" / "server")
     try:
         config = load_config(args.config, host=args.host, port=args.port, data_dir=data_dir,
-                             turbowarp_port=args.turbowarp_port, redis_url=args.redis)
+                             turbowarp_port=args.turbowarp_port, database=args.database, redis_url=args.redis)
         if args.log_format:
             config = config.model_copy(update={"ops": config.ops.model_copy(update={"log_format": args.log_format})})
         if config.turbowarp_port:  # TurboWarp's web origin may then use the API and /scratch/ble too
@@ -93,7 +97,8 @@ async def _serve(config: ServerConfig) -> int:
     if server is None:
         return 1
     try:
-        print(f"MIKRO-DOJO server on {server.base_url}   (data in {config.data_dir.resolve()}; Ctrl-C stops)", flush=True)
+        where = server.app[STORAGE].where if config.database else config.data_dir.resolve()
+        print(f"MIKRO-DOJO server on {server.base_url}   (data in {where}; Ctrl-C stops)", flush=True)
         print(f"  start here: {server.base_url}/   (kids, teacher console, arena, setup)", flush=True)
         for line in setup_hints(config, has_password=server.app[STORAGE].teacher_password_hash() is not None):
             print(line, flush=True)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from server.core.cluster import ClusterUnavailable
 from server.core.config import ServerConfig
+from server.core.storage import StorageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHUTDOWN_TIMEOUT_S = 5.0  # open websockets get this long to close before aiohttp cancels their handlers
@@ -139,7 +140,7 @@ async def start_for_command(config: ServerConfig, command: str) -> ServerHandle 
     """Start the server for `dojo server` / `dojo demo`; None (and the reason on stderr) if the port is taken."""
     try:
         server = await start_server(config)
-    except (PortInUse, ClusterUnavailable) as exc:
+    except (PortInUse, StorageError, ClusterUnavailable) as exc:  # a newer or unreachable database, no Redis: the reason
         print(f"{command}: {exc}", file=sys.stderr, flush=True)
         return None
     freeze_startup_objects()

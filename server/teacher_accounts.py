@@ -8,9 +8,10 @@
     dojo teacher remove NAME              the account goes; its classes stay, owned by nobody (the admin's)
     dojo teacher give-class CODE NAME     the class changes hands (NAME "-": nobody's)
 
-Each takes ``--data-dir`` / ``--config`` like `dojo server`, and works on the same database while the
-server runs (SQLite WAL): a running server notices a session ended here within a second. The first
-account switches the server to accounts mode: the classroom password stops opening the console.
+Each takes ``--data-dir`` / ``--config`` / ``--database`` like `dojo server`, and works on the same database
+while the server runs (SQLite WAL, or the district's PostgreSQL): a running server notices a session ended
+here within a second. The first account switches the server to accounts mode: the classroom password
+stops opening the console.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 
 from server.core.auth import ADMIN, TEACHER, SessionStore, hash_password
-from server.core.storage import SqliteStorage
+from server.core.storage import Storage, StorageError, open_storage
 from server.core.tenancy import Tenancy, check_password
 from server.core.types import ClassroomError
 from server.main import REPO_ROOT, ConfigFileError, load_config
@@ -30,7 +31,8 @@ from server.main import REPO_ROOT, ConfigFileError, load_config
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dojo teacher", description="teacher accounts (accounts mode)")
     p.add_argument("--data-dir", type=Path, help="the server's data folder (default var/server)")
-    p.add_argument("--config", type=Path, help="the server's config file (for its data_dir)")
+    p.add_argument("--config", type=Path, help="the server's config file (for its data_dir or database)")
+    p.add_argument("--database", metavar="URL", help="postgresql://... or sqlite:///path (default: the server's)")
     sub = p.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add", help="a new teacher account")
     add.add_argument("name")
@@ -59,7 +61,7 @@ def _read_password(name: str) -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
-def _run(args: argparse.Namespace, storage: SqliteStorage, tenancy: Tenancy, sessions: SessionStore) -> str:
+def _run(args: argparse.Namespace, storage: Storage, tenancy: Tenancy, sessions: SessionStore) -> str:
     if args.command == "add":
         record = tenancy.add_account(args.name, _read_password(args.name), ADMIN if args.admin else TEACHER)
         return f"added {record.role} {record.username!r} (this server is in accounts mode: log in with the username)"
@@ -99,11 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     data_dir = args.data_dir or (None if args.config else REPO_ROOT / "var" / "server")
     try:
-        config = load_config(args.config, data_dir=data_dir)
-    except ConfigFileError as exc:
+        config = load_config(args.config, data_dir=data_dir, database=args.database)
+        storage = open_storage(config.database, config.db_path)
+    except (ConfigFileError, StorageError) as exc:
         print(f"dojo teacher: {exc}", file=sys.stderr)
         return 2
-    storage = SqliteStorage(config.db_path)
     try:
         tenancy = Tenancy(storage)
         sessions = SessionStore(storage, config.timeouts.teacher_session_s, config.resolved_secret_key())

@@ -95,6 +95,10 @@ class ServerConfig(BaseModel):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = DEFAULT_PORT  # 0: pick a free port (tests)
     data_dir: Path = Path("var/server")
+    # Where the classroom keeps its data: None = SQLite in data_dir (one classroom, nothing to set up);
+    # postgresql://user:password@host:port/name for a district (several server processes on one database);
+    # sqlite:///path/to/file.sqlite3 for a SQLite file elsewhere. docs/storage.md.
+    database: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
     # The teacher's password: either an initial plain password (hashed and stored on first start)
     # or a ready hash from `server.core.auth.hash_password`. Neither: the stored hash is used.
     teacher_password: Annotated[str, Field(min_length=4, max_length=200)] | None = None
@@ -135,6 +139,15 @@ class ServerConfig(BaseModel):
         for origin in v:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"allowed origin must start with http:// or https:// (got {origin!r})")
+        return v
+
+    @field_validator("database")
+    @classmethod
+    def _database_is_a_url(cls, v: str | None) -> str | None:
+        if v is not None:
+            from server.core.storage import parse_database_url
+
+            parse_database_url(v)  # its ValueError names both forms
         return v
 
     @field_validator("redis_url")

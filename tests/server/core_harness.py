@@ -5,12 +5,19 @@ real simulated cars (robot_runtime's CarRuntime + CarLink, in this process, on t
         kid = await srv.join("Mia")                  # POST /api/join
         sio = await srv.kid_socket(kid["token"])     # socket.io AsyncClient on /kid
         reply = await srv.block(sio, "move_forward", {"distance": 10})
+
+With DOJO_TEST_DATABASE=postgresql every classroom_server without its own `database` runs on a real
+PostgreSQL instead of SQLite (one server per test process, one database per data folder, so a restart
+finds its data; a folder that already holds a SQLite classroom keeps it): `DOJO_TEST_DATABASE=postgresql
+pytest tests/server` runs the server tests on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,8 +167,31 @@ async def wait_for(predicate: Callable[[], Any], what: str, timeout_s: float = W
         await asyncio.sleep(0.01)
 
 
+_postgres: list[Any] = []  # the test process's PostgreSQL, started on first use (DOJO_TEST_DATABASE)
+_databases: dict[Path, str] = {}
+
+
+def database_for(data_dir: Path) -> str | None:
+    """None (SQLite in the data folder), or with DOJO_TEST_DATABASE=postgresql the folder's own database."""
+    if os.environ.get("DOJO_TEST_DATABASE", "sqlite") != "postgresql":
+        return None
+    from services.postgres import PostgresServer
+
+    if not _postgres:
+        _postgres.append(PostgresServer.start())
+        atexit.register(_postgres[0].stop)
+    key = Path(data_dir).resolve()
+    if key not in _databases and (key / "classroom.sqlite3").exists():
+        return None  # a folder with a SQLite classroom made outside the harness (`dojo demo`) keeps it
+    if key not in _databases:
+        _databases[key] = _postgres[0].create_database()
+    return _databases[key]
+
+
 @contextlib.asynccontextmanager
 async def classroom_server(data_dir: Path, cars: list[str] = (), **overrides: Any) -> AsyncIterator[Srv]:
+    if overrides.get("database") is None:
+        overrides["database"] = database_for(data_dir)
     config = ServerConfig(port=0, data_dir=data_dir, teacher_password=PASSWORD,
                           car_tokens={c: token_for(c) for c in [*cars, *overrides.pop("extra_cars", [])]},
                           default_class_code=CLASS, **overrides)
