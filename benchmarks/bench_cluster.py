@@ -8,7 +8,9 @@ all real processes on 127.0.0.1:
 - one process with ``--redis``: the same, with python-socketio's Redis manager and the cluster machinery on
   (what Redis costs when nothing has to cross);
 - two processes with ``--redis``: every kid on process A, every car on process B — each block is forwarded
-  A -> Redis -> B's queue for the car -> the car, the answer back the same way; telemetry B -> Redis -> A.
+  A -> Redis -> B's queue for the car -> the car, the answer back the same way; telemetry B -> Redis -> A;
+- the same two processes on PostgreSQL (a throwaway server whose commits wait for the disk) instead of
+  one SQLite file: what a classroom costs the district's database, in transactions per second.
 
 Phases per system: everybody connected and idle (telemetry only), then every kid driving (a 2 cm move each
 CALL_PERIOD_S at most), then the teacher's e-stop ESTOP_REPS times, pressed on the kids' process (A).
@@ -29,6 +31,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -40,6 +43,9 @@ import socketio
 from aiohttp import ClientSession, ClientTimeout
 
 from benchmarks.bench_server import pct, spawn, terminate, wait_for_line
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' throwaway PostgreSQL
+from services.postgres import PostgresServer  # noqa: E402
 
 CARS = int(os.environ.get("BENCH_CLUSTER_CARS", "10"))
 STANDIN_PROCESSES = 2
@@ -64,6 +70,7 @@ class Result:
     idle_server_cpu_s: float = 0.0  # the idle phase: telemetry, heartbeats, the teacher's view
     idle_redis_cpu_s: float = 0.0
     redis_cmds: dict[str, float] = field(default_factory=dict)  # phase -> Redis commands per second
+    pg_commits: dict[str, float] = field(default_factory=dict)  # phase -> PostgreSQL transactions per second
     teacher_telemetry: int = 0
 
 
@@ -87,6 +94,17 @@ def redis_commands(url: str | None) -> int:
         if line.startswith("total_commands_processed:"):
             return int(line.split(":")[1])
     return 0
+
+
+def pg_commits(url: str | None) -> int:
+    """PostgreSQL's own count of committed transactions in the classroom's database so far; 0 without one.
+    The statistics are flushed about once a second, so a phase's rate is good to a second's worth."""
+    if not url:
+        return 0
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").fetchone()[0]
 
 
 def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
@@ -128,15 +146,18 @@ async def wait_health(http: ClientSession, url: str, check: Any, what: str) -> N
         await asyncio.sleep(0.2)
 
 
-def run_system(name: str, processes: int, with_redis: bool) -> Result:
+def run_system(name: str, processes: int, with_redis: bool, postgres: bool = False) -> Result:
     result = Result(name)
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as d:
         tmp = Path(d)
+        # durable: a commit waits for its log write, as on a district's database
+        pg = PostgresServer.start(durable=True) if postgres else None
+        database_url = pg.create_database("classroom") if pg else None
         tokens = {f"car-{i}": secrets.token_hex(16) for i in range(1, CARS + 1)}
         password = secrets.token_hex(8)
         config = tmp / "server.json"
         config.write_text(json.dumps({"teacher_password": password, "car_tokens": tokens, "default_class_code": "BENCH",
-                                      "data_dir": str(tmp / "data"),
+                                      "data_dir": str(tmp / "data"), **({"database": database_url} if pg else {}),
                                       "rate_limits": {"blocks_per_s": 50, "burst": 50}}))  # latency, not the limiter
         procs: list[subprocess.Popen] = []
         standins: list[subprocess.Popen] = []
@@ -165,7 +186,7 @@ def run_system(name: str, processes: int, with_redis: bool) -> Result:
             for proc, log in zip(standins, logs):
                 wait_for_line(log, proc, "CARS READY")
             records = asyncio.run(_drive(result, kid_url, car_url, password, [psutil.Process(p.pid) for p in procs],
-                                         psutil.Process(redis.pid) if redis else None, redis_url, tmp))
+                                         psutil.Process(redis.pid) if redis else None, redis_url, database_url, tmp))
             for proc in standins:
                 proc.stdin.close()
             for proc, log in zip(standins, logs):
@@ -189,6 +210,8 @@ def run_system(name: str, processes: int, with_redis: bool) -> Result:
             terminate(procs)
             if redis is not None:
                 terminate([redis])
+            if pg is not None:
+                pg.stop()
     return result
 
 
@@ -200,7 +223,8 @@ def _cpu(p: psutil.Process | None) -> float:
 
 
 async def _drive(result: Result, kid_url: str, car_url: str, password: str, servers: list[psutil.Process],
-                 redis: psutil.Process | None, redis_url: str | None, tmp: Path) -> dict[str, Any]:
+                 redis: psutil.Process | None, redis_url: str | None, database_url: str | None,
+                 tmp: Path) -> dict[str, Any]:
     async with ClientSession(timeout=ClientTimeout(total=HTTP_TIMEOUT_S)) as http:
         await wait_health(http, car_url, lambda h: h["cars_connected"] == CARS, f"{CARS} cars on {car_url}")
         await wait_health(http, kid_url, lambda h: h.get("cluster", {}).get("cars_in_cluster", h["cars_connected"]) == CARS,
@@ -232,15 +256,20 @@ async def _drive(result: Result, kid_url: str, car_url: str, password: str, serv
         kid_proc.stdin.write((json.dumps([[CARS, drive_at, end]]) + "\n").encode())
         kid_proc.stdin.flush()
         await asyncio.sleep(max(0.0, start + 0.5 - time.monotonic()))  # the idle phase, its first half second aside
-        marks = [(time.monotonic(), sum(map(_cpu, servers)), _cpu(redis), redis_commands(redis_url))]
+        marks = [(time.monotonic(), sum(map(_cpu, servers)), _cpu(redis), redis_commands(redis_url),
+                  pg_commits(database_url))]
         await asyncio.sleep(max(0.0, drive_at - time.monotonic()))
-        marks.append((time.monotonic(), sum(map(_cpu, servers)), _cpu(redis), redis_commands(redis_url)))
+        marks.append((time.monotonic(), sum(map(_cpu, servers)), _cpu(redis), redis_commands(redis_url),
+                      pg_commits(database_url)))
         await asyncio.sleep(max(0.0, end - time.monotonic()))
-        marks.append((time.monotonic(), sum(map(_cpu, servers)), _cpu(redis), redis_commands(redis_url)))
-        (t0, s0, r0, c0), (t1, s1, r1, c1), (t2, s2, r2, c2) = marks
+        marks.append((time.monotonic(), sum(map(_cpu, servers)), _cpu(redis), redis_commands(redis_url),
+                      pg_commits(database_url)))
+        (t0, s0, r0, c0, x0), (t1, s1, r1, c1, x1), (t2, s2, r2, c2, x2) = marks
         result.idle_server_cpu_s, result.idle_redis_cpu_s = (s1 - s0) / (t1 - t0), (r1 - r0) / (t1 - t0)  # per second
         result.server_cpu_s, result.redis_cpu_s = s2 - s1, r2 - r1
         result.redis_cmds = {"idle": (c1 - c0) / (t1 - t0), "driving": (c2 - c1) / (t2 - t1)}
+        if database_url:  # minus our own counting query, one per mark
+            result.pg_commits = {"idle": (x1 - x0 - 1) / (t1 - t0), "driving": (x2 - x1 - 1) / (t2 - t1)}
         await asyncio.get_running_loop().run_in_executor(None, kid_proc.wait, 60)
         rec = json.loads([l for l in log.read_text().splitlines() if l.startswith("{")][-1])
         sent = {}
@@ -293,6 +322,10 @@ def report(results: list[Result]) -> None:
               f"{r.redis_cmds.get('idle', 0):8.0f} / {r.redis_cmds.get('driving', 0):8.0f}")
     print("  (idle: CPU milliseconds per second per connected car, 20 Hz telemetry to its kid and the teacher)")
     for r in results:
+        if r.pg_commits:
+            print(f"  {r.name}: PostgreSQL transactions/s idle / driving "
+                  f"{r.pg_commits['idle']:.1f} / {r.pg_commits['driving']:.1f}")
+    for r in results:
         bad = {s: n for s, n in r.statuses.items() if s != "done"}
         print(f"  {r.name}: answers {r.statuses}; e-stops missed {r.estop_missed}; teacher telemetry {r.teacher_telemetry}"
               + (f"  NOT DONE: {bad}" if bad else ""))
@@ -300,7 +333,8 @@ def report(results: list[Result]) -> None:
 
 def main() -> None:
     results = [run_system("1 process", 1, False), run_system("1 process + Redis", 1, True),
-               run_system("2 processes (kid A, car B)", 2, True)]
+               run_system("2 processes (kid A, car B)", 2, True),
+               run_system("2 processes on PostgreSQL", 2, True, postgres=True)]
     report(results)
 
 

@@ -22,7 +22,8 @@ import requests
 import socketio
 import websocket
 
-from ops_processes import ServerFleet, base_config, wait_until
+from demo_harness import wait_until
+from ops_processes import ServerFleet, base_config
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -16,7 +16,8 @@ import pytest
 import requests
 import socketio
 
-from ops_processes import ServerFleet, base_config, wait_until
+from demo_harness import wait_until
+from ops_processes import ServerFleet, base_config
 
 pytestmark = pytest.mark.timeout(120)
 

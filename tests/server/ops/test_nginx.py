@@ -28,7 +28,8 @@ import requests
 import socketio
 import websocket
 
-from ops_processes import REPO_ROOT, ServerFleet, base_config, free_port, stop, wait_until
+from demo_harness import wait_until
+from ops_processes import REPO_ROOT, ServerFleet, base_config, free_port, stop
 
 pytestmark = pytest.mark.timeout(180)
 
