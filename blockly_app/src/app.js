@@ -41,6 +41,7 @@ const state = {
   feedback: null, // FeedbackPanel: stars, checks, coach; my tries and compare
   tell: null, // the Tell the car box: a sentence becomes blocks (docs/language.md)
   gradingRun: null, // run id of a lesson run whose feedback the kid is waiting for
+  runNote: null, // the car's last note in this run (a done block's kid_text with a rule): kept on the card at the end
 };
 
 // --- status line -----------------------------------------------------------------------------
@@ -269,10 +270,16 @@ function connectSocket() {
   state.runner = new ProgramRunner(socket, {
     onHighlight: (id) => state.workspace.highlightBlock(id),
     onProblem: showProblem,
-    onNote: (note) => { showProblem(note); setStatus('safety', note.kidText); }, // what the car did instead, and why
+    onNote: (note) => { // what the car did instead, and why ("a wall was too close, so I backed up")
+      state.runNote = note.kidText;
+      showProblem(note);
+      setStatus('safety', note.kidText);
+    },
     onStatus: (status, text) => {
+      if (status === 'running') state.runNote = null;
       setRunning(status === 'running' || status === 'listening');
       if (status === 'refused' || status === 'failed') setStatus(status, text);
+      else if (status === 'finished' && state.runNote) setStatus('safety', state.runNote); // the note outlives "Done!"
       else if (status === 'stopped' && text && !/^stop/.test(text)) setStatus(status, text); // e.g. the teacher's stop
       else setStatus(status, STATUS_TEXT[status] || text || status);
     },

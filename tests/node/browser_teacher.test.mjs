@@ -264,6 +264,9 @@ test('a teacher runs a class from the console', { timeout: TEST_TIMEOUT_MS }, as
       assert.match(reach, /✗/, 'the short program does not reach the garage');
       const measured = await page.$$eval('#attempt-dialog .checks td.measured', (tds) => tds.map((td) => td.textContent));
       assert.ok(measured.some((m) => /\d/.test(m)), `checks show measured values: ${measured}`);
+      // l1-wake-up allows one block: "Needed: 1 block", never "1 blocks" (issue 15, polish)
+      const maxBlocks = await page.$$eval('#attempt-dialog .checks tr[data-check="max_blocks"] td', (tds) => tds.map((td) => td.textContent));
+      assert.equal(maxBlocks.at(-1), '1 block', `the one-block check's "Needed" reads in the singular: ${maxBlocks}`);
       assert.match(await page.textContent('#attempt-program'), /\S/);
       assert.ok((await page.textContent('#attempt-coach')).length > 10, 'the coach wrote something');
       assert.ok(await page.$('#attempt-dialog img.trajectory'), 'the trajectory is drawn over the arena');
