@@ -96,6 +96,10 @@ def make_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> CarConf
         if args.sim:
             p.error("give either --sim or a car config file, not both")
         config = load_car_config(args.config, **overrides)
+        if config.mode != "realtime":  # headless skips the limits and the watchdog: for evaluation, never a live car
+            raise ConfigError(f"{args.config}: mode: {config.mode} is for evaluation and training on a simulated "
+                              "clock; `dojo car` drives a car in real time for a classroom server — remove `mode:` "
+                              "from the config")
         if args.policy:  # --policy adds to the config's own policies
             config = config.model_copy(update={"policies": [*config.policies, *args.policy]})
         return config

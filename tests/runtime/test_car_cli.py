@@ -153,3 +153,13 @@ def test_the_car_runtime_never_imports_server_curriculum_torch_or_opencv():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=START_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_a_car_config_in_headless_mode_is_refused_because_it_would_start_without_limits(tmp_path):
+    config = tmp_path / "car.yaml"
+    (tmp_path / "floor.yaml").write_text("width_cm: 400\nheight_cm: 300\n")
+    config.write_text("car_id: car-7\nhardware: gpio\nmode: headless\narena_file: floor.yaml\n"
+                      "hardware_options: {pin_factory: mock}\n")
+    proc = subprocess.run(dojo(str(config)), capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert proc.returncode == 2
+    assert "mode: headless" in proc.stderr and "remove `mode:`" in proc.stderr
