@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curriculum.lesson_fit import fit_lesson
 from curriculum.loader import LessonSet, load_lessons
 from perception.arena_file import ArenaFile, CameraSection, load_arena_file, save_arena_file
 from perception.markers import FIRST_CAR_MARKER_ID, MarkerPlan, RoofMarker
@@ -27,10 +28,10 @@ from perception.sheets import marker_sheets
 from robot_runtime.arena import Arena
 from robot_runtime.hardware import CarSpec
 from robot_runtime.protocol import DriveAction, TurnAction
-from server.arena_camera.camera import ArenaCamera
-from server.arena_camera.lesson_fit import fit_lesson
+from server.arena_camera.camera import SIM, ArenaCamera
 from server.arena_camera.test_drive import SPEED_PCT, STRAIGHT_CM, TURN_DEG, DriveError, Sample, analyse
 from server.core.classroom import Classroom
+from server.core.home_floor import HomeFloor
 from server.core.storage import Storage
 
 KV_NAMESPACE, KV_KEY = "setup", "wizard"
@@ -52,6 +53,11 @@ class WizardError(ValueError):
 
 def _from(problem: Problem) -> WizardError:
     return WizardError(problem.code, problem.message, problem.fix)
+
+
+def home_floor_of(af: ArenaFile) -> HomeFloor:
+    """The saved floor as the core keeps it: simulated cars stand on it only if the simulated room was measured."""
+    return HomeFloor(af.arena, sim_cars=af.camera.source == SIM)
 
 
 @dataclass
@@ -253,6 +259,7 @@ class Wizard:
         self.arena_path.parent.mkdir(parents=True, exist_ok=True)
         save_arena_file(self.arena_path, af)
         load_arena_file(self.arena_path)  # what lessons will read: it must load
+        self.classroom.set_home_floor(home_floor_of(af))  # lessons picked or run from now on are fitted into it
         self.state["saved"] = {"path": str(self.arena_path), "at": time.time(), "name": af.arena.name}
         self._save()
         return {"path": str(self.arena_path), "yaml": af.to_yaml(), "lessons": self.lesson_fits(af.arena)}

@@ -149,7 +149,7 @@ import sys
 from curriculum.lesson import Lesson
 from curriculum.loader import load_lessons
 from perception.arena_file import load_arena_file
-from server.arena_camera.lesson_fit import fit_lesson
+from curriculum.lesson_fit import fit_lesson
 af = load_arena_file(sys.argv[1])
 assert af.arena.name == "Demo living room" and af.camera.calibration is not None
 assert [r.car_id for r in af.camera.roof_markers] == ["car-1"]
