@@ -7,7 +7,8 @@
   demo`, rehearsals, tests: everything works with no camera).
 - ``truth``: a classroom pose filter — a real car the camera tracks gets the camera's pose in its
   telemetry (pose_source "camera"), so its lesson attempts are graded from camera poses.
-- ``wizard``, ``test_drive``: the seven steps of /setup/, the test drive's maths; which lessons fit the
+- ``wizard``, ``test_drive``, ``lens_step``: the seven steps of /setup/, the test drive's maths, the
+  optional lens board in the measure step; which lessons fit the
   measured arena is curriculum/lesson_fit.py. The saved floor becomes the core's home floor
   (``Classroom.set_home_floor``, at start and on save): the lessons feature fits lessons into it.
 - ``routes`` (HTTP, /setup/ and /api/setup/..., /api/camera...), ``hub`` (socket.io /camera: browser
@@ -82,7 +83,7 @@ def setup(app: web.Application) -> None:
                                   uncertainty_cm=cal.error_cm if cal is not None else 0.0, t=sighting.at)
 
     camera.on_sighting = tracked
-    app[WIZARD] = Wizard(camera, classroom, app[STORAGE], arena_path)
+    app[WIZARD] = Wizard(camera, classroom, app[STORAGE], arena_path, rehearse_board=room.hold_board)
     hub.setup(app, camera)
     routes.setup_routes(app)
     start = config.camera_source or (saved_source if saved_source != BROWSER else None)
