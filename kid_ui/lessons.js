@@ -1,7 +1,8 @@
 // The lesson picker and the lesson card (docs/lessons.md): GET /api/lessons lists every lesson with
 // its story, goal, arena, allowed blocks, `locked` (+ a kid sentence why), `passed` and best stars;
 // POST /api/lessons/select puts the kid's car into the lesson's arena at its start pose. While a
-// lesson is selected every Run is an attempt at it.
+// lesson is selected every Run is an attempt at it. On a measured home floor each lesson also has
+// `floor: {fit, scale, words}` (moved, shrunk, or too big for that floor: docs/setup-wizard.md).
 import * as api from './api.js';
 import { el, lockIcon, openDialog, stars } from './ui.js';
 
@@ -97,9 +98,13 @@ export class LessonPanel {
       el('span', 'tile-title', lesson.title),
       el('span', 'tile-goal', lesson.goal),
     );
-    if (lesson.locked) {
+    // On a measured home floor (GET /api/lessons' `floor`): how the layout was fitted, or why it cannot be.
+    const floor = lesson.floor && lesson.floor.fit !== 'fits' ? lesson.floor : null;
+    if (floor && !lesson.locked) button.append(el('span', 'tile-floor', floor.words));
+    if (lesson.locked || floor?.fit === 'too_big') {
       button.disabled = true;
-      button.append(el('span', 'tile-lock', [lockIcon(), el('span', '', lesson.locked_reason || 'Locked for now.')]));
+      if (floor?.fit === 'too_big') button.classList.add('locked');
+      if (lesson.locked) button.append(el('span', 'tile-lock', [lockIcon(), el('span', '', lesson.locked_reason || 'Locked for now.')]));
     } else {
       button.append(el('span', 'tile-foot', [
         stars(lesson.best_stars ?? lesson.stars ?? 0),

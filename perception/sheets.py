@@ -73,8 +73,9 @@ def _instructions(page: Page, plan: MarkerPlan, board: BoardSpec | None) -> None
         "Fix the camera high above the arena, looking down, so it sees all four corner markers.",
     ]
     if board is not None:
-        steps.append("Optional, for the best accuracy: glue the lens board (last page) onto card and show it to "
-                     "the camera when the setup asks.")
+        steps.append("Optional, for the best accuracy: glue the lens board (last page) onto card. In the set-up "
+                     "(/setup/), step 4 (Measure), open \"Have the lens board?\", press \"I have the lens board\" and "
+                     "hold it in front of the camera in a few places and angles.")
     y += 1.2
     for i, step in enumerate(steps, start=1):
         for j, line in enumerate(textwrap.wrap(step, 95)):
@@ -150,7 +151,7 @@ def _roof_page(page: Page, plan: MarkerPlan, roof: RoofMarker) -> None:
 
 def _board_page(page: Page, board: BoardSpec) -> None:
     _header(page, "Lens board (optional)",
-            "Glue it flat onto card. When the setup asks, hold it in front of the camera at different angles.")
+            "Glue it flat onto card. In the set-up, step 4 (Measure): \"Have the lens board?\" says what to do.")
     x = (page.width_cm - board.width_cm) / 2
     y = MARGIN_CM + BOARD_TOP_CM
     sq = board.square_cm

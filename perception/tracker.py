@@ -107,6 +107,11 @@ class Tracker:
         self._calibration, self._camera = calibration, None
         self._intrinsics = calibration.intrinsics
 
+    def set_lens(self, intrinsics: Intrinsics) -> None:
+        """A lens measured with the board (lens.py): the next floor calibration uses it as it is. The current
+        calibration keeps tracking with its own lens until then (it was made with it)."""
+        self._intrinsics = intrinsics
+
     def detect(self, image: np.ndarray) -> Detections:
         """Just the markers (raises FrameError for an unusable picture)."""
         return self._detector.detect(image)

@@ -7,12 +7,14 @@
   demo`, rehearsals, tests: everything works with no camera).
 - ``truth``: a classroom pose filter — a real car the camera tracks gets the camera's pose in its
   telemetry (pose_source "camera"), so its lesson attempts are graded from camera poses.
-- ``wizard``, ``test_drive``, ``lesson_fit``: the seven steps of /setup/, the test drive's maths, which
-  lessons fit the measured arena (moved or scaled when they do not).
+- ``wizard``, ``test_drive``, ``lens_step``: the seven steps of /setup/, the test drive's maths, the
+  optional lens board in the measure step; which lessons fit the
+  measured arena is curriculum/lesson_fit.py. The saved floor becomes the core's home floor
+  (``Classroom.set_home_floor``, at start and on save): the lessons feature fits lessons into it.
 - ``routes`` (HTTP, /setup/ and /api/setup/..., /api/camera...), ``hub`` (socket.io /camera: browser
   frames in, the camera's state out), ``static/`` (the wizard page).
 
-Reads the core only (the Classroom's pose_filters and drive_for_setup hooks, its telemetry, the
+Reads the core only (the Classroom's pose_filters and drive_for_setup hooks, its home floor, its telemetry, the
 storage's key-value place); imports no other feature. The saved arena file is <data_dir>/arena.yaml.
 """
 
@@ -32,7 +34,7 @@ from server.arena_camera.camera import BROWSER, SIM, ArenaCamera
 from server.arena_camera.routes import CAMERA, WIZARD
 from server.arena_camera.sim_room import SimRoom
 from server.arena_camera.truth import CameraTruth
-from server.arena_camera.wizard import Wizard
+from server.arena_camera.wizard import Wizard, home_floor_of
 from server.web.state import CLASSROOM, CONFIG, STORAGE
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ def setup(app: web.Application) -> None:
         try:
             saved = load_arena_file(arena_path)
             plan, calibration, saved_source = saved.plan(), saved.camera.calibration, saved.camera.source
+            classroom.set_home_floor(home_floor_of(saved))  # the lessons feature fits its lessons into it
         except ArenaFileError as exc:  # a broken file must not keep the class from starting
             log.error("arena file not used: %s", exc)
     camera = ArenaCamera(plan, room.source, room.max_fps, calibration, calibrated_with=saved_source)
@@ -80,7 +83,7 @@ def setup(app: web.Application) -> None:
                                   uncertainty_cm=cal.error_cm if cal is not None else 0.0, t=sighting.at)
 
     camera.on_sighting = tracked
-    app[WIZARD] = Wizard(camera, classroom, app[STORAGE], arena_path)
+    app[WIZARD] = Wizard(camera, classroom, app[STORAGE], arena_path, rehearse_board=room.hold_board)
     hub.setup(app, camera)
     routes.setup_routes(app)
     start = config.camera_source or (saved_source if saved_source != BROWSER else None)

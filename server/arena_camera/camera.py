@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from perception import problems
+from perception.camera import Intrinsics
 from perception.floor import FloorCalibration, calibrate_floor, floor_tips, measure_arena
 from perception.loop import MAX_FPS, CameraLoop
 from perception.markers import MarkerPlan
@@ -116,6 +117,11 @@ class ArenaCamera:
     def set_calibration(self, calibration: FloorCalibration) -> None:
         with self._tracker.lock:
             self._tracker.inner.set_calibration(calibration)
+
+    def set_lens(self, lens: Intrinsics) -> None:
+        """A lens measured with the board: the next floor calibration (the measure step) uses it."""
+        with self._tracker.lock:
+            self._tracker.inner.set_lens(lens)
 
     def measure(self, width_cm: float) -> tuple[Arena, FloorCalibration, list[Problem]]:
         """The wizard's "measure" step on the latest picture: the lower edge is `width_cm` long (the

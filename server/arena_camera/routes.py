@@ -5,6 +5,10 @@
     POST /api/setup/camera                teacher + CSRF   {source: "sim" | "browser" | "usb:0" | URL}
     GET  /api/setup/markers.pdf           teacher          ?paper=a4|letter&cars=N -> the marker sheets (PDF)
     POST /api/setup/measure               teacher + CSRF   {width_cm} -> {width_cm, height_cm, error_cm, light, tips}
+    GET  /api/setup/lens                  teacher          -> the lens board: {collecting, views, needed, ready, ...}
+    POST /api/setup/lens/start            teacher + CSRF   look for the lens board in every picture (from no views)
+    POST /api/setup/lens/finish           teacher + CSRF   fit the lens -> {..., result: {rms_px, light, words}}
+    POST /api/setup/lens/stop             teacher + CSRF   stop looking (nothing measured)
     POST /api/setup/cars                  teacher + CSRF   {car_id, marker_id?, height_cm?} -> the car's roof marker
     POST /api/setup/test-drive            teacher + CSRF   {car_id} -> drift, trim, speed model
     POST /api/setup/save                  teacher + CSRF   {name?} -> {path, yaml, lessons: [fit per lesson]}
@@ -116,6 +120,32 @@ async def measure(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
+async def lens_status(request: web.Request) -> web.Response:
+    require_teacher(request, csrf=False)
+    return web.json_response(request.app[WIZARD].lens_status())
+
+
+async def lens_start(request: web.Request) -> web.Response:
+    require_teacher(request)
+    try:
+        return web.json_response(request.app[WIZARD].lens_start())
+    except WizardError as exc:
+        raise _refused(exc) from None
+
+
+async def lens_finish(request: web.Request) -> web.Response:
+    require_teacher(request)
+    try:
+        return web.json_response(await request.app[WIZARD].lens_finish())
+    except WizardError as exc:
+        raise _refused(exc) from None
+
+
+async def lens_stop(request: web.Request) -> web.Response:
+    require_teacher(request)
+    return web.json_response(await request.app[WIZARD].lens_stop())
+
+
 async def add_car(request: web.Request) -> web.Response:
     require_teacher(request)
     body = await read_json(request, CarBody)
@@ -179,6 +209,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/setup/camera", choose_camera)
     r.add_get("/api/setup/markers.pdf", markers_pdf)
     r.add_post("/api/setup/measure", measure)
+    r.add_get("/api/setup/lens", lens_status)
+    r.add_post("/api/setup/lens/start", lens_start)
+    r.add_post("/api/setup/lens/finish", lens_finish)
+    r.add_post("/api/setup/lens/stop", lens_stop)
     r.add_post("/api/setup/cars", add_car)
     r.add_post("/api/setup/test-drive", test_drive)
     r.add_post("/api/setup/save", save)

@@ -7,7 +7,8 @@ as a box with its roof marker at its true pose (the simulator's own pose, from i
 (``car-3``) carries roof marker FIRST_CAR_MARKER_ID + n - 1, as the printed sheets number them.
 
 The room's camera is fixed for the server's life (a webcam on a shelf, looking down at a slant), with
-a barrel lens, blur, noise and uneven light, so the tracker meets what a real webcam gives it. Only the
+a barrel lens, blur, noise and uneven light, so the tracker meets what a real webcam gives it. During
+the wizard's lens step the simulated parent holds the printed lens board up (``hold_board``). Only the
 simulated camera knows these truths; the tracker learns everything from the pictures.
 """
 
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from perception.markers import FIRST_CAR_MARKER_ID, MarkerPlan, RoofMarker, dictionary_size
-from perception.sim_camera import Imperfections, Scene, SimCamera, overhead_pose
-from perception.sim_rigs import webcam
+from perception.sim_camera import Imperfections, Scene, Sheet, SimCamera, overhead_pose
+from perception.sim_rigs import board_sweep, webcam
 from perception.sources import SimulatedSource
 from robot_runtime.arena import Arena
 from robot_runtime.protocol import Pose
@@ -60,12 +61,20 @@ class SimRoom:
         self.max_fps = FPS[size]
         self.camera = SimCamera(self.lens, self.pose, imperfections, seed=SIM_SEED)
         self.hidden_corners: frozenset[int] = frozenset()  # a corner marker not (yet) laid out
+        self._board: Iterator[Sheet] | None = None  # the lens board, held up in a new place every picture
+
+    def hold_board(self, on: bool) -> None:
+        """The simulated parent holds the printed lens board up in front of the camera (the lens step), moving
+        it over the picture a little every picture (perception.sim_rigs.board_sweep), or puts it away."""
+        self._board = board_sweep(self.lens, self.pose) if on else None
 
     def scene(self) -> Scene:
         cars = {c: p for c, p in self._poses().items() if roof_marker_for(c, self.arena) is not None}
         roofs = [RoofMarker(car_id=c, marker_id=roof_marker_for(c, self.arena), height_cm=self.roof_height_cm)  # type: ignore[arg-type]
                  for c in cars]
-        return Scene(MarkerPlan(self.arena, roofs), cars=cars, hidden_corners=self.hidden_corners)
+        board = self._board
+        sheets = (next(board),) if board is not None else ()
+        return Scene(MarkerPlan(self.arena, roofs), cars=cars, hidden_corners=self.hidden_corners, sheets=sheets)
 
     def source(self, clock: Callable[[], float] = time.monotonic) -> SimulatedSource:
         return SimulatedSource(self.camera, self.scene, name="simulated camera", clock=clock)

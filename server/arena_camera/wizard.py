@@ -1,7 +1,8 @@
 """The home-arena set-up wizard's steps: what each needs, what it does, and whether it is done.
 
 Seven steps, one screen each (static/): 1 choose the camera, 2 print the markers, 3 place the corners,
-4 measure, 5 pair a car and find its roof marker, 6 test drive, 7 save the arena file. Progress is
+4 measure (with, optionally, the lens board first: lens_step.py), 5 pair a car and find its roof marker,
+6 test drive, 7 save the arena file. Progress is
 kept server-side (the storage's key-value place, ``setup/wizard``), so closing the laptop and coming
 back later resumes where the parent stopped. Each step's status is worked out live from the camera:
 
@@ -15,22 +16,26 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curriculum.lesson_fit import fit_lesson
 from curriculum.loader import LessonSet, load_lessons
 from perception.arena_file import ArenaFile, CameraSection, load_arena_file, save_arena_file
+from perception.camera import Intrinsics
 from perception.markers import FIRST_CAR_MARKER_ID, MarkerPlan, RoofMarker
-from perception.problems import PerceptionError, Problem, SourceError
+from perception.problems import CalibrationError, PerceptionError, Problem, SourceError
 from perception.sheets import marker_sheets
 from robot_runtime.arena import Arena
 from robot_runtime.hardware import CarSpec
 from robot_runtime.protocol import DriveAction, TurnAction
-from server.arena_camera.camera import ArenaCamera
-from server.arena_camera.lesson_fit import fit_lesson
+from server.arena_camera.camera import SIM, ArenaCamera
+from server.arena_camera.lens_step import LensStep, lens_report
 from server.arena_camera.test_drive import SPEED_PCT, STRAIGHT_CM, TURN_DEG, DriveError, Sample, analyse
 from server.core.classroom import Classroom
+from server.core.home_floor import HomeFloor
 from server.core.storage import Storage
 
 KV_NAMESPACE, KV_KEY = "setup", "wizard"
@@ -54,6 +59,11 @@ def _from(problem: Problem) -> WizardError:
     return WizardError(problem.code, problem.message, problem.fix)
 
 
+def home_floor_of(af: ArenaFile) -> HomeFloor:
+    """The saved floor as the core keeps it: simulated cars stand on it only if the simulated room was measured."""
+    return HomeFloor(af.arena, sim_cars=af.camera.source == SIM)
+
+
 @dataclass
 class Wizard:
     camera: ArenaCamera
@@ -61,11 +71,19 @@ class Wizard:
     storage: Storage
     arena_path: Path  # where step 7 writes the arena file
     lessons: LessonSet | None = None  # loaded on first use (the lessons feature has its own copy)
+    # the simulated room's "hold the lens board up" (only used while the simulated camera is the chosen one)
+    rehearse_board: Callable[[bool], None] | None = None
     state: dict[str, Any] = field(default_factory=dict)
     busy: set[str] = field(default_factory=set)  # cars on a test drive
+    lens: LensStep = field(init=False)
 
     def __post_init__(self) -> None:
         self.state = dict(self.storage.kv_get(KV_NAMESPACE, KV_KEY, {}) or {})
+        self.lens = LensStep(self.camera)
+        measured = self.state.get("lens")
+        cal = self.camera.calibration
+        if measured and (cal is None or cal.intrinsics.source != "charuco"):  # measured, floor not measured again yet
+            self.camera.set_lens(Intrinsics.model_validate(measured["intrinsics"]))
 
     def _save(self) -> None:
         self.state["updated_at"] = time.time()
@@ -81,6 +99,8 @@ class Wizard:
         if not isinstance(source, str) or not source.strip() or len(source) > 500:
             raise WizardError("bad_camera", "Pick a camera from the list, or type its address.",
                               "For a phone or IP camera type its address, like http://192.168.1.20:8080/video.")
+        if self.lens.collecting:  # another camera, another lens: the views so far mean nothing for it
+            await self.lens_stop()
         try:
             await self.camera.choose(source)
         except SourceError as exc:
@@ -88,6 +108,8 @@ class Wizard:
         except ValueError as exc:
             raise WizardError("bad_camera", f"That camera address does not work: {exc}.",
                               "Use usb:0 for the first USB camera, or an http:// or rtsp:// address.") from None
+        if (self.state.get("lens") or {}).get("camera") not in (None, source.strip()):
+            self.state.pop("lens")  # measured on another camera: it means nothing for this one
         self.state["camera"] = source.strip()
         self.state.setdefault("step", 1)
         self._save()
@@ -130,6 +152,53 @@ class Wizard:
         self.state["arena"] = arena.model_dump(mode="json")
         self._save()
         return result
+
+    # --- step 4, optional: the lens board (lens_step.py) -----------------------------------------------
+
+    def lens_start(self) -> dict[str, Any]:
+        if not self.camera.source_spec:
+            raise WizardError("camera_not_chosen", "No camera is chosen yet.", "Choose the camera in step 1 first.")
+        self.lens.start()
+        if self.camera.source_spec == SIM and self.rehearse_board is not None:
+            self.rehearse_board(True)
+        return self.lens_status()
+
+    def lens_status(self) -> dict[str, Any]:
+        """The lens step's progress; `result` once measured, `in_use` once the floor was measured with it."""
+        cal = self.camera.calibration
+        return {**self.lens.status(), "result": self.state.get("lens"),
+                "in_use": bool(self.state.get("lens") and cal is not None and cal.intrinsics.source == "charuco")}
+
+    async def lens_stop(self) -> dict[str, Any]:
+        await self.lens.stop()
+        if self.rehearse_board is not None:
+            self.rehearse_board(False)
+        return self.lens_status()
+
+    async def lens_finish(self) -> dict[str, Any]:
+        """Fit the lens to the views so far: the tracker uses it from the next floor measurement on."""
+        calibrator = self.lens.calibrator
+        if calibrator is None:
+            raise WizardError("lens_not_started", "The camera is not looking for the lens board.",
+                              "Press \"I have the lens board\" and hold the board in front of the camera.")
+        if not calibrator.ready:  # says how many views or which edges are missing; the camera keeps looking
+            try:
+                calibrator.solve()
+            except CalibrationError as exc:
+                raise _from(exc.problem) from None
+        calibrator = await self.lens.stop()
+        if self.rehearse_board is not None:
+            self.rehearse_board(False)
+        assert calibrator is not None
+        try:
+            lens, rms = await asyncio.to_thread(calibrator.solve)
+        except CalibrationError as exc:
+            raise _from(exc.problem) from None
+        self.camera.set_lens(lens)
+        report = lens_report(lens, rms, calibrator.views)
+        self.state["lens"] = {**report, "camera": self.camera.source_spec}
+        self._save()
+        return self.lens_status()
 
     # --- step 5: pair ----------------------------------------------------------------------------
 
@@ -253,6 +322,7 @@ class Wizard:
         self.arena_path.parent.mkdir(parents=True, exist_ok=True)
         save_arena_file(self.arena_path, af)
         load_arena_file(self.arena_path)  # what lessons will read: it must load
+        self.classroom.set_home_floor(home_floor_of(af))  # lessons picked or run from now on are fitted into it
         self.state["saved"] = {"path": str(self.arena_path), "at": time.time(), "name": af.arena.name}
         self._save()
         return {"path": str(self.arena_path), "yaml": af.to_yaml(), "lessons": self.lesson_fits(af.arena)}
@@ -312,8 +382,12 @@ class Wizard:
                 rows.append(row(3, "green", "All four corner markers are in the picture."))
         measured = self.state.get("measure")
         cal = cam.calibration
+        lens = self.state.get("lens")
         if cal is None or not measured:
             rows.append(row(4, "todo", "Not measured yet.", "Measure the lower edge with a tape and type it in."))
+        elif lens and cal.intrinsics.source != "charuco":
+            rows.append(row(4, "todo", "The lens is measured: measure the floor again to use it.",
+                            "Put the lens board away and press Measure."))
         else:
             light = {"green": "green", "amber": "green", "red": "red"}[cal.light]
             rows.append(row(4, light, f"Arena {measured['width_cm']:.0f} x {measured['height_cm']:.0f} cm, "
@@ -336,5 +410,6 @@ class Wizard:
 
     def view(self) -> dict[str, Any]:
         return {"state": {k: v for k, v in self.state.items() if k != "calibration"}, "steps": self.steps(),
+                "lens": self.lens_status(),
                 "camera": self.camera.summary(), "cars_connected": sorted(self.classroom.connected_car_ids()),
                 "cars_paired": [r.model_dump(mode="json") for r in self.camera.plan.roofs.values()]}

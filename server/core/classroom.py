@@ -30,6 +30,7 @@ from server.core.cluster import Peers, RemoteCars
 from server.core.config import ServerConfig
 from server.core.dispatch import Dispatcher, Outcome, Request, skill_timeout_s
 from server.core.events import EventBus
+from server.core.home_floor import HomeFloor
 from server.core.kid_names import clean_name
 from server.core.presence import Presence
 from server.core.refusal_digest import RefusalDigest
@@ -87,6 +88,8 @@ class Classroom:
         self.pose_filters: list[PoseFilter] = []  # the arena camera's truth for real cars (server/arena_camera)
         self.default_arena: Arena = load_arena(config.arena_path) if config.arena_path else DEFAULT_ARENA
         self._arenas: dict[str, Arena] = {}
+        # the floor the set-up wizard measured (server/arena_camera sets it; lessons are fitted into it)
+        self.home_floor: HomeFloor | None = None
         self._car_kinds: dict[str, str] = {}
         self._car_slots: dict[str, int] = {}
         self._limits_level: dict[str, int] = {}
@@ -403,6 +406,22 @@ class Classroom:
 
     def arena_for_car(self, car_id: str) -> Arena:
         return self._arenas.get(car_id, self.default_arena)
+
+    def set_home_floor(self, floor: HomeFloor | None) -> None:
+        """The arena camera's saved floor (None: none). Lessons picked or run from now on are fitted into it."""
+        self.home_floor = floor
+
+    def home_floor_for(self, car_id: str) -> Arena | None:
+        """The measured floor this car drives on (server/core/home_floor.py), or None: lessons as written."""
+        floor = self.home_floor
+        return None if floor is None else floor.for_kind(self.car_kind(car_id))
+
+    def car_kind(self, car_id: str) -> str:
+        """"sim" or "real": as the car said when it connected (or last connected), else "sim"."""
+        kind = self._car_kinds.get(car_id)
+        if kind is None:
+            kind = next((c.kind for c in self.storage.list_cars() if c.car_id == car_id), "sim")
+        return kind
 
     def start_pose(self, car_id: str) -> Pose:
         """Each simulated car gets its own start slot in a column, so cars never start on top of each other."""

@@ -21,6 +21,11 @@ written) is judged from what was recorded: if the checks already pass, it is gra
 is marked `interrupted` — no stars, no coach, not a failed try (it uses up no hint and counts for no
 progress), its recording and verdict kept for the teacher. A kid is never given 0 stars for a crash.
 
+On a home floor (the set-up wizard's saved arena, ``Classroom.home_floor_for``: real cars, and simulated
+cars when the simulated room was measured) a lesson runs fitted into that floor (curriculum/lesson_fit.py):
+the car gets the moved or shrunk arena and start, the judge and the attempt's pictures use it, the lesson
+list says how it was fitted (``floor``), and a lesson too big for the floor is refused when picked or run.
+
 It is also the core's lesson book (server/core/lesson_book.py). Rows and lesson picks are kept by
 server/lessons/store.py; the HTTP API is server/lessons/routes.py. Frames are files under the data dir
 and are only ever served to the kid who made the attempt or the teacher.
@@ -44,6 +49,7 @@ from curriculum.frames import render_attempt_images
 from curriculum.gate import Refusal, lesson_refusal
 from curriculum.judge import Verdict, judge
 from curriculum.lesson import Lesson
+from curriculum.lesson_fit import Fit, fitted_lesson
 from curriculum.loader import LessonSet, load_lessons
 from curriculum.progress import lesson_list, level_up, newly_unlocked
 from curriculum.recording import EndReason, Recording, RecordingWriter, append_frames, read_recording
@@ -123,6 +129,31 @@ class AttemptService:
     def classroom(self) -> Classroom:
         return self.app[CLASSROOM]
 
+    # --- the home floor: a lesson as it runs on this car's floor -------------------------------
+
+    def on_floor(self, lesson: Lesson, car_id: str | None) -> tuple[Lesson | None, Fit | None]:
+        """(the lesson as it runs on this car, how it was fitted): the lesson itself and None off any home
+        floor; the fitted lesson on one; (None, fit) when it is too big for that floor."""
+        home = self.classroom.home_floor_for(car_id) if car_id else None
+        if home is None:
+            return lesson, None
+        fit, fitted = fitted_lesson(lesson, home)
+        return fitted, fit
+
+    def floor_refusal(self, kid: Kid, lesson: Lesson) -> ClassroomError | None:
+        """A lesson too big for the kid's car's floor: its sentence names the fix (a bigger floor)."""
+        car_id = self.classroom.car_of(kid.kid_id)
+        fitted, fit = self.on_floor(lesson, car_id)
+        if fitted is not None or fit is None:
+            return None
+        home = self.classroom.home_floor_for(car_id or "")
+        size = f"{home.width_cm:.0f} x {home.height_cm:.0f} cm" if home else "this"
+        return ClassroomError(
+            "lesson_too_big", f"This lesson needs more room than your {size} floor. Pick another lesson, or ask "
+            "a grown-up to make the arena bigger and measure it again in the set-up.", lesson.id,
+            "lay the corner markers further apart and do steps 3, 4 and 7 of /setup/ again (the measure and save "
+            "steps), or pick a lesson that fits", status=409)
+
     # --- the lesson book (server.core.lesson_book): what the rest of the server may ask -------
 
     def lessons(self, kid: Kid | None) -> list[dict[str, Any]]:
@@ -132,7 +163,19 @@ class AttemptService:
         kid = self.classroom.kid(kid.kid_id)
         items = lesson_list(self.lesson_set, kid.level, self.store.results_of(kid.kid_id), self.store.overrides_of(kid))
         selected = self.store.selected(kid.kid_id)
-        return [{**item, "selected": item["id"] == selected} for item in items]
+        car_id = self.classroom.car_of(kid.kid_id)
+        home = self.classroom.home_floor_for(car_id) if car_id else None
+        out = []
+        for item in items:
+            item = {**item, "selected": item["id"] == selected}
+            if home is not None and item["id"] in self.lesson_set.lessons:
+                fitted, fit = self.on_floor(self.lesson_set.get(item["id"]), car_id)
+                assert fit is not None
+                item["floor"] = {"fit": fit.kind, "scale": round(fit.scale, 2), "words": fit.words(home)}
+                if fitted is not None:
+                    item["arena"] = fitted.arena.model_dump(mode="json")
+            out.append(item)
+        return out
 
     def selected_lesson(self, kid_id: str) -> str | None:
         return self.store.selected(kid_id)
@@ -169,7 +212,12 @@ class AttemptService:
         lesson_id = lesson_id or self.store.selected(kid.kid_id)
         if not lesson_id or lesson_id not in self.lesson_set.lessons:
             return None
-        return lesson_refusal(self.lesson_set.get(lesson_id), program)
+        lesson = self.lesson_set.get(lesson_id)
+        too_big = self.floor_refusal(kid, lesson)
+        if too_big is not None:
+            return Refusal(too_big.rule, f"lesson {lesson_id!r} does not fit this car's floor", value=lesson_id,
+                           fix=too_big.fix, kid_text=too_big.message)
+        return lesson_refusal(lesson, program)
 
     def is_locked(self, kid: Kid, lesson_id: str) -> tuple[bool, str]:
         for item in self.lessons(kid):
@@ -185,12 +233,17 @@ class AttemptService:
         away under them, or leave the car and the server with different arenas."""
         car_id = self.classroom.car_of(kid.kid_id)
         lesson = self.lesson_set.get(lesson_id) if lesson_id is not None else None
+        if lesson is not None:
+            too_big = self.floor_refusal(kid, lesson)
+            if too_big is not None:
+                raise too_big
         if car_id:
             other = self.classroom.other_driver(kid.kid_id, car_id)
             if other is not None:
                 raise car_busy(car_id, other.name)
-            moved = await self.classroom.set_arena(car_id, lesson.arena if lesson else None,
-                                                   lesson.arena.start if lesson else None)
+            here = self.on_floor(lesson, car_id)[0] if lesson else None
+            moved = await self.classroom.set_arena(car_id, here.arena if here else None,
+                                                   here.arena.start if here else None)
             if not moved:
                 other = self.classroom.other_driver(kid.kid_id, car_id)
                 raise car_busy(car_id, other.name if other else None)
@@ -201,8 +254,11 @@ class AttemptService:
         """A kid with a picked lesson who is given another car finds the lesson's arena on it."""
         lesson_id = self.store.selected(kid_id)
         if new and lesson_id in self.lesson_set.lessons:
-            lesson = self.lesson_set.get(lesson_id)
-            await self.classroom.set_arena(new, lesson.arena, lesson.arena.start)
+            here = self.on_floor(self.lesson_set.get(lesson_id), new)[0]
+            if here is None:  # too big for the new car's floor: it waits in its own arena (a run is refused)
+                log.info("lesson %s does not fit %s's floor: the car keeps its arena", lesson_id, new)
+                return
+            await self.classroom.set_arena(new, here.arena, here.arena.start)
 
     # --- recording ------------------------------------------------------------------------
 
@@ -210,11 +266,15 @@ class AttemptService:
         lesson_id = run.lesson_id or self.store.selected(run.kid_id)
         if not lesson_id or lesson_id not in self.lesson_set.lessons:
             return  # free driving: not an attempt
-        lesson = self.lesson_set.get(lesson_id)
         kid = self.classroom.kid(run.kid_id)
-        if self.is_locked(kid, lesson.id)[0]:
-            log.info("run %s names locked lesson %s for kid %s: free driving, not an attempt", run.run_id, lesson.id,
+        if self.is_locked(kid, lesson_id)[0]:
+            log.info("run %s names locked lesson %s for kid %s: free driving, not an attempt", run.run_id, lesson_id,
                      kid.kid_id)
+            return
+        lesson = self.on_floor(self.lesson_set.get(lesson_id), run.car_id)[0]  # as it runs on this car's floor
+        if lesson is None:  # the program check refuses this run first; a block-by-block run is not an attempt
+            log.info("run %s: lesson %s does not fit %s's floor: free driving, not an attempt", run.run_id, lesson_id,
+                     run.car_id)
             return
         attempt_id = "a" + secrets.token_hex(6)
         directory = self.root / attempt_id
@@ -404,7 +464,9 @@ class AttemptService:
             if cut:
                 rec.end_reason, rec.ended_at = "error", time.time()
             self.store.update(attempt_id, ended_at=rec.ended_at, end_reason=rec.end_reason, status="grading")
-            await self._grade(attempt_id, self.lesson_set.get(row["lesson_id"]), kid, rec, cut=cut)
+            # graded on the car's floor as it is now (the fitted layout is not stored with the recording)
+            lesson = self.lesson_set.get(row["lesson_id"])
+            await self._grade(attempt_id, self.on_floor(lesson, row["car_id"])[0] or lesson, kid, rec, cut=cut)
             recovered.append(attempt_id)
         return recovered
 

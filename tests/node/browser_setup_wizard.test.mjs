@@ -1,6 +1,7 @@
 // The home-arena set-up wizard (/setup/) in real Chromium against a real `dojo demo` (simulated cars, the
 // simulated overhead camera): a parent logs in, chooses the camera, downloads the marker sheets (A4 and
-// Letter), sees the four corners found, measures, gets a pairing code and finds car-1's roof marker
+// Letter), sees the four corners found, measures (and measures the lens with the board the simulated parent
+// holds up, then the floor again), gets a pairing code and finds car-1's roof marker
 // (two cars in the picture: the wizard asks which), test-drives it (the car really drives; the camera
 // measures drift, trim and speed) and saves the arena file; the saved file loads into a lesson. Then the
 // browser-camera path: Chromium's fake video device plays a clip rendered by our simulated camera, the
@@ -101,6 +102,25 @@ describe('the set-up wizard', { skip: chromiumSkipReason() }, () => {
     const err = Number(/off by ([\d.]+) cm/.exec(measured)[1]);
     assert.ok(err < 1.0, `calibration error ${err} cm`);
     await shot(page, '4-measure');
+    // The lens board (optional): the simulated parent holds it up while the step looks for it; Finish gives
+    // the lens with its error and a light; the floor is then measured again with it.
+    await page.click('#lens summary');
+    await page.click('#lens-start');
+    await page.waitForFunction(() => /Enough: press Finish/.test(document.getElementById('lens-progress').textContent),
+      null, { timeout: UI_MS * 2 });
+    assert.match(await page.textContent('#lens-progress'), /^Views kept: \d+ \(6 needed, 12 for the best result\)/);
+    await shot(page, '4-lens-views');
+    await page.click('#lens-finish');
+    await page.waitForFunction(() => ['green', 'amber'].includes(document.getElementById('lens-result').dataset.light),
+      null, { timeout: UI_MS });
+    assert.match(await page.textContent('#lens-result'), /Lens measured from \d+ views of the board: within [\d.]+ pixels.*press Measure again/);
+    await page.waitForFunction(() => document.getElementById('status').dataset.status === 'todo', null, { timeout: UI_MS });
+    assert.match(await page.textContent('#status-message'), /measure the floor again/);
+    await page.click('#measure-go');
+    await waitGreen(page, 'measure with the lens board\'s lens');
+    await page.waitForFunction(() => /The floor is measured with this lens/.test(document.getElementById('lens-result').textContent),
+      null, { timeout: UI_MS });
+    await shot(page, '4-lens-measured');
 
     await page.click('#next');
     await page.click('#get-code');
@@ -149,7 +169,7 @@ import sys
 from curriculum.lesson import Lesson
 from curriculum.loader import load_lessons
 from perception.arena_file import load_arena_file
-from server.arena_camera.lesson_fit import fit_lesson
+from curriculum.lesson_fit import fit_lesson
 af = load_arena_file(sys.argv[1])
 assert af.arena.name == "Demo living room" and af.camera.calibration is not None
 assert [r.car_id for r in af.camera.roof_markers] == ["car-1"]

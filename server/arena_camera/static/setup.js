@@ -117,6 +117,7 @@ function renderStatus() {
   const cam = view.camera;
   $('camera-line').textContent = cam.source ? `camera: ${cameraName(cam.source)} · ${cam.frames} pictures` : 'camera: none chosen yet';
   renderProgress();
+  renderLens();
 }
 
 function cameraName(source) {
@@ -176,7 +177,7 @@ const CONTROLS = {
       try { show(await call('POST', '/api/setup/measure', { width_cm: width.value === '' ? null : Number(width.value) })); await refresh(); }
       catch (e) { showError(e.message); }
     } }, 'Measure');
-    return [el('label', {}, 'Lower edge:', width, 'cm'), go, out];
+    return [el('label', {}, 'Lower edge:', width, 'cm'), go, out, lensBox()];
   },
   pair() {
     const box = el('div', { class: 'box', id: 'pair-code' });
@@ -243,6 +244,52 @@ const CONTROLS = {
     return [el('label', {}, 'Name:', name), go, out];
   },
 };
+
+// --- the lens board: optional, inside step 4 (GET/POST /api/setup/lens...) -------------------------------
+function lensBox() {
+  const box = el('details', { class: 'box lens', id: 'lens' });
+  const progress = el('p', { id: 'lens-progress' });
+  const result = el('p', { id: 'lens-result' });
+  const act = (path, button) => async () => {
+    showError(''); button.disabled = true;
+    try { view.lens = await call('POST', path); renderLens(); await refresh(); } catch (e) { showError(e.message); }
+    finally { button.disabled = false; }
+  };
+  const startBtn = el('button', { class: 'btn secondary', type: 'button', id: 'lens-start' }, 'I have the lens board');
+  const finishBtn = el('button', { class: 'btn', type: 'button', id: 'lens-finish' }, 'Finish');
+  const stopBtn = el('button', { class: 'btn secondary', type: 'button', id: 'lens-stop' }, 'Stop');
+  startBtn.addEventListener('click', act('/api/setup/lens/start', startBtn));
+  finishBtn.addEventListener('click', act('/api/setup/lens/finish', finishBtn));
+  stopBtn.addEventListener('click', act('/api/setup/lens/stop', stopBtn));
+  box.append(el('summary', {}, 'Have the lens board? (optional: the best accuracy, wide-angle cameras too)'),
+    el('p', {}, 'Glue the lens board (the last page of the markers PDF) flat onto card. Press the button, then hold the '
+      + 'board in front of the camera at arm\'s length, in a few places and angles: into every corner of the picture, '
+      + 'tilted a different way each time. Then press Finish, put the board away and press Measure again.'),
+    el('div', { class: 'controls' }, startBtn, finishBtn, stopBtn), progress, result);
+  if (view.lens?.collecting || view.lens?.result) box.open = true;
+  setTimeout(renderLens);
+  return box;
+}
+
+function renderLens() {
+  const lens = view?.lens;
+  const progress = $('lens-progress');
+  if (!lens || !progress) return;
+  $('lens-start').hidden = lens.collecting;
+  $('lens-finish').hidden = !lens.collecting;
+  $('lens-stop').hidden = !lens.collecting;
+  if (lens.collecting) {
+    const where = lens.regions_missing.length ? ` Hold it next in the ${lens.regions_missing.join(', ')} of the picture.` : '';
+    const last = lens.last?.problem ? ` ${lens.last.problem.message} ${lens.last.problem.fix}` : '';
+    progress.textContent = `Views kept: ${lens.views} (${lens.needed} needed, ${lens.good} for the best result).`
+      + (lens.ready ? ' Enough: press Finish, or add a few more.' : where) + last;
+  } else progress.textContent = '';
+  const r = lens.result;
+  $('lens-result').replaceChildren(...(r ? [el('span', { class: `light small ${r.light === 'amber' ? 'amber' : r.light}` }),
+    ` ${r.words} `, lens.in_use ? 'The floor is measured with this lens.'
+      : 'Put the board away and press Measure again: the floor is then measured with this lens.'] : []));
+  $('lens-result').dataset.light = r ? r.light : '';
+}
 
 function render() {
   const s = STEPS[current - 1];

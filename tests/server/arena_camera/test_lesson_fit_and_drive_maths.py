@@ -7,12 +7,14 @@ import math
 
 import pytest
 
+from curriculum.lesson import EndPose, PathLengthMax
+from curriculum.lesson_fit import MIN_SCALE, TURN_ROOM_CM, fit_lesson, fitted_lesson, used_box
 from curriculum.loader import load_lessons
 from robot_runtime.arena import Arena, Cone, NamedZone
 from robot_runtime.hardware import CarSpec
 from robot_runtime.protocol import Pose
-from server.arena_camera.lesson_fit import MIN_SCALE, TURN_ROOM_CM, fit_lesson, used_box
 from server.arena_camera.test_drive import DriveError, Sample, analyse
+from server.core.home_floor import HomeFloor
 
 
 def home(w: float, h: float) -> Arena:
@@ -62,6 +64,38 @@ def test_every_real_lesson_gets_a_valid_arena_on_a_small_living_room_floor():
             assert 0 < a.start.x_cm < a.width_cm and 0 < a.start.y_cm < a.height_cm
             assert all(0 <= z.x0 and z.x1 <= a.width_cm and 0 <= z.y0 and z.y1 <= a.height_cm for z in a.zones), lesson_id
     assert len(set(kinds.values())) >= 2, kinds  # a 2.4 x 1.8 m floor takes some lessons as they are, not all
+
+
+def test_every_real_lesson_that_fits_a_floor_is_a_valid_lesson_on_it():
+    lessons, _ = load_lessons(strict=False)
+    for size in ((240, 180), (420, 205), (500, 400)):
+        for lesson_id in lessons.lessons:
+            lesson = lessons.get(lesson_id)
+            fit, fitted = fitted_lesson(lesson, home(*size))
+            assert (fitted is None) == (fit.kind == "too_big"), (lesson_id, size)
+            if fitted is not None:  # validated as a lesson: every zone its checks name is still there
+                assert fitted.arena == fit.arena and fitted.id == lesson.id and len(fitted.checks) == len(lesson.checks)
+
+
+def test_a_check_on_a_point_moves_and_a_path_limit_shrinks_with_the_layout():
+    lesson = load_lessons(strict=False)[0].get("l3-treasure-map")  # a path_length_max check
+    spot = EndPose(kind="end_pose", id="spot", x_cm=250.0, y_cm=150.0, required=False)
+    data = lesson.model_dump(mode="json")
+    data["checks"] = [*data["checks"], spot.model_dump(mode="json")]
+    lesson = type(lesson).model_validate(data)
+    for size in ((420, 205), (240, 180)):
+        fit, fitted = fitted_lesson(lesson, home(*size))
+        (dx, dy), k = fit.offset_cm, fit.scale
+        moved = next(c for c in fitted.checks if c.check_id == "spot")
+        assert (moved.x_cm, moved.y_cm) == (round((250 + dx) * k, 1), round((150 + dy) * k, 1))
+        path = next(c for c in fitted.checks if isinstance(c, PathLengthMax))
+        assert path.cm == round(600 * k, 1)
+
+
+def test_the_home_floor_holds_real_cars_and_simulated_ones_only_when_the_simulated_room_was_measured():
+    floor = home(300, 200)
+    assert HomeFloor(floor).for_kind("real") == floor and HomeFloor(floor).for_kind("sim") is None
+    assert HomeFloor(floor, sim_cars=True).for_kind("sim") == floor
 
 
 def drive(trim_bias_deg: float, speed: float = 90.0, spec: CarSpec = CarSpec(), dt: float = 1 / 30) -> list[Sample]:

@@ -12,6 +12,10 @@ arena measured by the set-up wizard is often smaller. For each lesson, best firs
 - ``too_big``: it would have to shrink below MIN_SCALE (a car cannot turn in it): not offered.
 
 The result is a plain :class:`robot_runtime.arena.Arena`, validated like any lesson's.
+:func:`fitted_lesson` gives the whole lesson on the home floor: its arena, and its checks that name a
+point (``end_pose`` with ``x_cm``/``y_cm``) or a length (``path_length_max``) moved and scaled with it;
+checks on zones follow their zones by name. Both the set-up wizard (which lessons fit) and the lessons
+feature (what a car on the home floor runs and is graded on) use it: it lives here, below them both.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from curriculum.lesson import EndPose, Lesson, PathLengthMax
 from robot_runtime.arena import Arena, Cone, NamedZone, Wall
 from robot_runtime.protocol import Pose
 
@@ -100,3 +105,25 @@ def fit_lesson(arena: Arena, home: Arena) -> Fit:
     if scale < MIN_SCALE:
         return Fit("too_big", None, scale)
     return Fit("scaled", _transform(arena, home, scale, -x0, -y0), round(scale, 3), (-x0, -y0))
+
+
+def fitted_lesson(lesson: Lesson, home: Arena) -> tuple[Fit, Lesson | None]:
+    """(how it fits, the lesson as it runs on the `home` floor); None when it is too big for it.
+
+    The arena is :func:`fit_lesson`'s; a check's point is moved (and scaled) like everything else, a
+    path-length limit shrinks with a scaled layout. Everything else (seconds, degrees, blocks) is kept."""
+    fit = fit_lesson(lesson.arena, home)
+    if fit.arena is None:
+        return fit, None
+    (dx, dy), k = fit.offset_cm, fit.scale
+    checks = []
+    for check in lesson.checks:
+        if isinstance(check, EndPose) and check.x_cm is not None and check.y_cm is not None:
+            check = check.model_copy(update={"x_cm": round((check.x_cm + dx) * k, 1),
+                                             "y_cm": round((check.y_cm + dy) * k, 1)})
+        elif isinstance(check, PathLengthMax) and k != 1.0:
+            check = check.model_copy(update={"cm": round(check.cm * k, 1)})
+        checks.append(check)
+    data = lesson.model_dump(mode="json")
+    data.update(arena=fit.arena.model_dump(mode="json"), checks=[c.model_dump(mode="json") for c in checks])
+    return fit, Lesson.model_validate(data)
