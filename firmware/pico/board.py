@@ -15,9 +15,10 @@ class Board:
         self.throttle = throttle_pwm
         self.steering = steering_pwm
         self.limits = P.DEFAULT_LIMITS
+        self.configured = False  # no CFG yet: this board does not know the car's neutral
         self.last_command_ms = now_ms
         self.last_telemetry_ms = now_ms
-        self.in_failsafe = True  # boots neutral: the ESC arms on it
+        self.in_failsafe = True  # boots without pulses; the ESC arms on the calibrated neutral after CFG
         self.failsafes = 0
         self.errors = 0
         self.ticks = 0  # the wheel encoder (an IRQ adds to it)
@@ -26,6 +27,12 @@ class Board:
         self.set_neutral()
 
     def set_neutral(self):
+        """The calibrated neutral and centre; before CFG no pulses at all (the ESC's own signal-loss
+        failsafe, a limp servo): a guessed 1500 µs may be throttle, or past a servo's end, on this car."""
+        if not self.configured:
+            self.throttle.duty_ns(0)
+            self.steering.duty_ns(0)
+            return
         n, _, _, c, _, _ = self.limits
         self.throttle.duty_ns(n * 1000)
         self.steering.duty_ns(c * 1000)
@@ -66,6 +73,7 @@ class Board:
             if v is None or not (v[1] <= v[0] <= v[2] and v[4] <= v[3] <= v[5]) or min(v) < 500 or max(v) > 2500:
                 return self._error(P.ERR_ARGS, "CFG wants n lo hi c lo hi, lo<=n<=hi")
             self.limits = tuple(v)
+            self.configured = True
             if self.in_failsafe:
                 self.set_neutral()
             return [P.frame("%s %s" % (P.OK, P.CONFIG))]

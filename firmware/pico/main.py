@@ -5,7 +5,7 @@ optional HC-SR04 trigger GP14 / echo GP13 (through a divider). USB to the Pi: co
 
 Copy to the board:  mpremote cp firmware/pico/board_protocol.py firmware/pico/board.py firmware/pico/main.py :
 Three safety nets: its own 250 ms command failsafe (board.py), a hardware watchdog that reboots a hung
-firmware into neutral, and neutral at boot.
+firmware into no pulses, and no pulses at boot until the driver's CFG says what neutral is (then neutral).
 """
 
 import select
@@ -32,7 +32,7 @@ import machine
 ESC_PIN, SERVO_PIN, ENCODER_PIN, TRIG_PIN, ECHO_PIN = 16, 17, 15, 14, 13
 FRAME_HZ = 50  # the standard servo frame
 POLL_MS = 2  # how long one wait for input may take: the failsafe is checked at least this often
-WATCHDOG_MS = 1000  # a firmware hung this long is reset by the chip (and boots neutral)
+WATCHDOG_MS = 1000  # a firmware hung this long is reset by the chip (and boots with no pulses)
 DISTANCE_EVERY_MS = 100  # one ultrasonic ping (up to 25 ms of waiting) every 100 ms
 ECHO_TIMEOUT_US = 25000  # ~4 m of range
 

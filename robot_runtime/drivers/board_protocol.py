@@ -19,7 +19,9 @@ wrong is refused with an error line and counted; it never moves a motor.
 Heartbeats: the host sends a ``C`` line every control tick (neutral when idle): the command stream is
 the host's heartbeat. The board's ``T`` line every TELEMETRY_MS is the board's. The board's own
 failsafe: no valid ``C`` for FAILSAFE_MS -> both outputs neutral (and ``failsafes`` counts it), until
-the next valid ``C``. Before ``CFG`` the board clamps to DEFAULT limits (1000-2000 µs, neutral 1500).
+the next valid ``C``. Before ``CFG`` the board does not know the car's neutral: it boots with no pulses
+(the ESC's own signal-loss failsafe), ``N`` and its failsafe stop the pulses, and a ``C`` is clamped to
+DEFAULT limits (1000-2000 µs); after ``CFG``, neutral is the calibrated one.
 ``dist_mm`` / ``batt_mv`` are -1 when the board has no such sensor.
 """
 
@@ -45,7 +47,7 @@ ERR_UNKNOWN = "UNKNOWN"  # not a command this version knows
 ERR_ARGS = "ARGS"  # wrong number or form of fields
 ERR_VERSION = "VERSION"  # HELLO with another protocol version
 
-DEFAULT_LIMITS = (1500, 1000, 2000, 1500, 1000, 2000)  # (neutral, lo, hi, center, lo, hi) before CFG
+DEFAULT_LIMITS = (1500, 1000, 2000, 1500, 1000, 2000)  # (neutral, lo, hi, center, lo, hi) clamping before CFG
 
 _TABLE = bytearray(256)
 for _i in range(256):

@@ -1,5 +1,9 @@
 """The gpio driver on fake pins (gpiozero MockFactory with recording PWM pins): what the pins see.
 
+The safety promises every driver shares (e-stop, watchdog, dead-man, the calibrated range for any
+command sequence) are checked on these pins, the PCA9685 and the serial board alike in
+test_safety_on_every_driver.py.
+
 Expected pulse widths are worked out by hand in the tests from the calibration numbers, never with
 the driver's own maps.
 """
@@ -7,17 +11,15 @@ the driver's own maps.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 
 import pytest
+from car_rig import armed_in_real_time, until_answered
 from gpiozero.pins.mock import MockFactory, MockTriggerPin
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from robot_runtime.arena import Arena
-from robot_runtime.clock import ManualClock, MonotonicClock
+from robot_runtime.clock import ManualClock
 from robot_runtime.config import CarConfig
 from robot_runtime.devices.esc import ARM_S, BRAKE_TAP_S, NEUTRAL_GAP_S
 from robot_runtime.devices.ultrasonic import STALE_S, UltrasonicSensor
@@ -26,8 +28,6 @@ from robot_runtime.drivers.fake_pins import mock_factory
 from robot_runtime.drivers.fake_plant import PinPlant
 from robot_runtime.hardware import Command
 from robot_runtime.runtime import CarRuntime
-from robot_runtime.skills.base import Skill, SkillStep
-from robot_runtime.skills.registry import register_skill, unregister_skill
 
 ARENA = Arena(name="hall", width_cm=2000, height_cm=2000, start={"x_cm": 300, "y_cm": 1000, "heading_deg": 0})
 CAL = {"throttle": {"neutral_us": 1520, "forward_max_us": 1880, "reverse_max_us": 1160, "forward_deadband_us": 40,
@@ -93,41 +93,6 @@ def test_estop_puts_neutral_on_the_pins_at_once_and_every_tick_after():
     assert all(us == pytest.approx(1520.0) for _, us in pins.pin(ESC).pulses_us()[n_before:])
 
 
-async def test_watchdog_neutral_within_300ms_of_the_last_heartbeat_on_the_pins_own_clock(tmp_path):
-    pins = mock_factory()
-    arena_file = tmp_path / "arena.yaml"
-    arena_file.write_text(ARENA.model_dump_json())
-    cfg = CarConfig(car_id="car-w", hardware="gpio", arena_file=str(arena_file),
-                    hardware_options={"pin_factory": "mock", **CAL})
-    car = gpio.create(cfg, ARENA, pin_factory=pins)
-    rt = CarRuntime(cfg, car, MonotonicClock(), arena=ARENA)
-    beats = {"on": True, "last": 0.0}
-
-    async def heartbeats():
-        while beats["on"]:
-            rt.handle_heartbeat({"seq": 1})
-            beats["last"] = time.monotonic()
-            await asyncio.sleep(0.1)
-
-    hb = asyncio.create_task(heartbeats())
-    loop_task = asyncio.create_task(rt.loop.run_realtime())
-    await asyncio.sleep(ARM_S + 0.2)
-    assert rt.handle_limits({"max_speed_pct": 60})["ok"]  # a car driven by a server waits for its limits
-    rt.handle_skill({"request_id": "r1", "action": {"kind": "drive", "seconds": 10, "speed_pct": 40}})
-    await asyncio.sleep(0.8)
-    beats["on"] = False
-    await hb
-    await asyncio.sleep(0.6)
-    rt.loop.stop()
-    await loop_task
-    car.close()
-    esc = pins.pin(ESC).pulses_us()
-    assert max(us for t, us in esc if t <= beats["last"]) > 1600  # it was driving
-    neutral_at = min(t for t, us in esc if t > beats["last"] and us == pytest.approx(1520.0))
-    # WATCHDOG_S (0.3 s) plus one late tick of slack on a busy machine
-    assert neutral_at - beats["last"] <= 0.3 + TICK_S + 0.03
-
-
 def test_arming_sends_only_neutral_for_the_first_two_seconds():
     clock = ManualClock()
     pins = mock_factory()
@@ -174,43 +139,6 @@ def test_forward_only_esc_never_gets_a_reverse_pulse():
         car.apply(Command(thr, 0.0))
         clock.advance(TICK_S)
     assert min(us for _, us in pins.pin(ESC).pulses_us() if us > 0) == pytest.approx(1520.0)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    neutral=st.integers(1300, 1700), fwd=st.integers(150, 500), rev=st.integers(150, 500),
-    db=st.integers(0, 100), flip=st.booleans(), center=st.integers(1300, 1700), left=st.integers(100, 500),
-    right=st.integers(100, 500), mode=st.sampled_from(["brake_then_reverse", "direct_reverse", "forward_only"]),
-    cmds=st.lists(st.tuples(
-        st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-2, 2)),
-        st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-2, 2)),
-        st.floats(0, 0.5), st.booleans()), min_size=1, max_size=60),
-)
-def test_no_pulse_ever_leaves_the_calibrated_range(neutral, fwd, rev, db, flip, center, left, right, mode, cmds):
-    sign = -1 if flip else 1
-    f_max, r_max = neutral + sign * fwd, neutral - sign * rev
-    l_end, r_end = center + left, center - right
-    cal = {"throttle": {"neutral_us": neutral, "forward_max_us": f_max, "reverse_max_us": r_max,
-                        "forward_deadband_us": min(db, fwd - 1), "reverse_deadband_us": min(db, rev - 1), "esc_mode": mode},
-           "steering": {"center_us": center, "left_us": l_end, "right_us": r_end}}
-    clock = ManualClock()
-    pins = mock_factory()
-    car = gpio.create(CarConfig(car_id="c", hardware="gpio", mode="headless", hardware_options={"pin_factory": "mock", **cal}), ARENA,
-                      pin_factory=pins, clock=clock.now)
-    clock.advance(ARM_S)
-    for thr, steer, dt, stop in cmds:
-        sent = car.stop() if stop else car.apply(Command(thr, steer))
-        if sent is not None:
-            assert -1.0 <= sent.throttle <= 1.0 and -1.0 <= sent.steering <= 1.0
-        clock.advance(dt)
-    thr_lo, thr_hi = min(f_max, r_max), max(f_max, r_max)
-    for _, us in pins.pin(ESC).pulses_us():
-        assert us == 0.0 or thr_lo - 1e-6 <= us <= thr_hi + 1e-6
-    for _, us in pins.pin(SERVO).pulses_us():
-        assert us == 0.0 or min(l_end, r_end) - 1e-6 <= us <= max(l_end, r_end) + 1e-6
-    if mode == "forward_only":  # never a pulse on the reverse side of neutral
-        assert all(us == 0.0 or (us - neutral) * sign >= -1e-6 for _, us in pins.pin(ESC).pulses_us())
-    car.close()
 
 
 def test_stop_button_latches_neutral_and_tells_the_runtime():
@@ -269,81 +197,6 @@ def test_nan_commands_are_neutral():
     assert pins.pin(ESC).pulse_us == pytest.approx(1520.0) and pins.pin(SERVO).pulse_us == pytest.approx(1490.0)
 
 
-STALL_S = 1.0  # a skill step that blocks the loop this long (a slow model, a full SD card)
-DEADMAN_NEUTRAL_S = 0.150  # the promise: neutral on the pins within 150 ms of the last command
-
-
-class _StallingDrive(Skill):
-    """Drives at 50 % for 0.6 s, then one step blocks the loop for STALL_S."""
-
-    name = "stall_on_pins"
-
-    def start(self, state) -> None:
-        self.t0, self.stalled = state.t, False
-
-    def step(self, state, dt: float) -> SkillStep:
-        if not self.stalled and state.t - self.t0 >= 0.6:
-            self.stalled = True
-            time.sleep(STALL_S)
-        return SkillStep(command=Command(0.5, 0.0))
-
-
-@contextlib.asynccontextmanager
-async def armed_in_real_time(cfg: CarConfig, car, arena: Arena):
-    """The car's runtime in real time with its link's heartbeats (never the thing under test), the ESC
-    armed and the session limits in; yields the runtime, stops everything and closes the car after."""
-    rt = CarRuntime(cfg, car, MonotonicClock(), arena=arena)
-    beating = True
-
-    async def heartbeats():
-        while beating:
-            rt.handle_heartbeat({"seq": 1})
-            await asyncio.sleep(0.1)
-
-    hb = asyncio.create_task(heartbeats())
-    loop_task = asyncio.create_task(rt.loop.run_realtime())
-    try:
-        await asyncio.sleep(ARM_S + 0.2)
-        assert rt.handle_limits({"max_speed_pct": 100})["ok"]
-        yield rt
-    finally:
-        beating = False
-        rt.loop.stop()
-        await loop_task
-        await hb
-        car.close()
-
-
-async def until_answered(rt: CarRuntime, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not rt.results and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-
-
-async def test_a_stalled_loop_gets_a_neutral_pulse_within_150ms_on_the_pins_own_clock(tmp_path):
-    register_skill(_StallingDrive.name, _StallingDrive)
-    pins = mock_factory()
-    arena_file = tmp_path / "arena.json"
-    arena_file.write_text(ARENA.model_dump_json())
-    cfg = CarConfig(car_id="car-d", hardware="gpio", arena_file=str(arena_file), hardware_options={"pin_factory": "mock", **CAL})
-    car = gpio.create(cfg, ARENA, pin_factory=pins)
-    try:
-        async with armed_in_real_time(cfg, car, ARENA) as rt:  # the link stays alive: only the loop stalls
-            assert rt.handle_skill({"request_id": "s1", "action": {"kind": "skill", "name": _StallingDrive.name}})["ok"]
-            await until_answered(rt, 5.0)
-    finally:
-        unregister_skill(_StallingDrive.name)
-    esc = pins.pin(ESC).pulses_us()
-    first_drive = next(i for i, (_, us) in enumerate(esc) if us > 1600)
-    k = next(i for i in range(first_drive, len(esc)) if esc[i][1] == pytest.approx(1520.0))  # the first neutral after it
-    t_last = esc[k - 1][0]  # the last command the loop applied before it stalled
-    assert esc[k - 1][1] > 1600
-    assert esc[k][0] - t_last <= DEADMAN_NEUTRAL_S, f"neutral {1000 * (esc[k][0] - t_last):.0f} ms after the last command"
-    stall_end = t_last + STALL_S
-    assert all(us == pytest.approx(1520.0) for t, us in esc[k:] if t <= stall_end)  # nothing stale reached the ESC
-    assert rt.results[0].status == "failed" and rt.results[0].reason == "car_fault"
-
-
 async def test_plant_true_is_a_whole_car_on_fake_pins_in_real_time(tmp_path):
     """`plant: true`: the pulses move a simulated car, its wheels turn the encoder, its sensor hears echoes."""
     floor = Arena(name="floor", width_cm=300, height_cm=300, start={"x_cm": 50, "y_cm": 150, "heading_deg": 0})
@@ -354,7 +207,7 @@ async def test_plant_true_is_a_whole_car_on_fake_pins_in_real_time(tmp_path):
         "encoder": {"pin": 5, "cm_per_tick": 0.5}})
     car = create_hardware(cfg, floor)
     plant = car.devices["plant"]
-    async with armed_in_real_time(cfg, car, floor) as rt:
+    async with armed_in_real_time(cfg, car, floor) as (rt, _):
         assert rt.handle_skill({"request_id": "d1", "action": {"kind": "drive", "distance_cm": 60, "speed_pct": 40}})["ok"]
         await until_answered(rt, 8.0)
         await asyncio.sleep(0.3)

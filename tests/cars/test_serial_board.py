@@ -59,14 +59,27 @@ def test_firmware_refuses_and_counts_corrupted_lines_and_never_moves_for_them():
 
 def test_firmware_failsafe_is_neutral_250ms_after_the_last_valid_command():
     b = new_board()
+    replies(b, "CFG 1510 1000 2000 1490 1000 2000", 900)
     replies(b, "C 1 1700 1600", 1000)
     replies(b, P.frame("C 2 1700 1600")[:-4] + b"00\n", 1100)  # corrupted: does not feed the failsafe
     b.tick(1000 + P.FAILSAFE_MS - 1, diff)
     assert b.throttle.duty_ns() == 1_700_000
     b.tick(1000 + P.FAILSAFE_MS, diff)
-    assert b.throttle.duty_ns() == 1_500_000 and b.steering.duty_ns() == 1_500_000 and b.failsafes == 1
+    assert b.throttle.duty_ns() == 1_510_000 and b.steering.duty_ns() == 1_490_000 and b.failsafes == 1  # calibrated
     replies(b, "C 3 1650 1500", 1400)
     assert b.throttle.duty_ns() == 1_650_000  # a valid command drives again
+
+
+def test_firmware_sends_no_pulses_until_cfg_says_what_neutral_is():
+    """A guessed 1500 µs could be throttle on a car whose neutral is 1300, or past its servo's end."""
+    b = new_board()
+    assert [us for _, us in b.throttle.pulses()] == [0.0] and [us for _, us in b.steering.pulses()] == [0.0]  # at boot
+    assert replies(b, "C 1 1700 1600", 0) == [["A", "1", "1700", "1600"]]  # a command drives (default clamps)
+    b.tick(P.FAILSAFE_MS, diff)
+    assert b.throttle.duty_ns() == 0 and b.steering.duty_ns() == 0 and b.failsafes == 1  # failsafe: no pulses
+    assert replies(b, "N", 300) == [["A", "N"]] and b.throttle.duty_ns() == 0
+    assert replies(b, "CFG 1320 1160 1480 1290 1130 1450", 310) == [["OK", "CFG"]]
+    assert b.throttle.duty_ns() == 1_320_000 and b.steering.duty_ns() == 1_290_000  # now the calibrated neutral
 
 
 def test_firmware_clamps_to_the_configured_limits_and_acks_what_it_set():
