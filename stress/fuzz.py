@@ -114,7 +114,7 @@ class Fuzz:
         self.kid_sio = await self.open_sio("/kid", {"token": self.kids[0]["token"]})
         self.car_sio = await self.open_sio("/car", {"car_id": "car-3", "token": self.cluster.tokens["car-3"],
                                                     "kind": "sim", "protocol": 2})
-        self.scratch_ws = await self.http.ws_connect(f"{self.cluster.url}/scratch/ble?token={self.kids[0]['token']}")
+        await self.open_scratch()
         self.log_size = (self.cluster.workdir / "server.out").stat().st_size
 
     async def open_sio(self, namespace: str, auth: dict) -> socketio.AsyncClient:
@@ -137,7 +137,25 @@ class Fuzz:
         if self.scratch_ws.closed:
             if not (self.drops and self.drops[-1].startswith("/scratch/ble: no answer")):
                 self.drops.append(f"/scratch/ble: closed ({self.scratch_ws.close_code})")
-            self.scratch_ws = await self.http.ws_connect(f"{self.cluster.url}/scratch/ble?token={self.kids[0]['token']}")
+            await self.open_scratch()
+
+    async def open_scratch(self) -> None:
+        """The fuzzer's /scratch/ble socket, read all the time as a browser reads it: pings are answered and
+        notifications drained between windows, so the server's heartbeat never takes it for a closed laptop
+        lid (before, an unread socket was closed under a frame being sent, and counted as unanswered)."""
+        assert self.http is not None
+        self.scratch_ws = await self.http.ws_connect(f"{self.cluster.url}/scratch/ble?token={self.kids[0]['token']}")
+        self.scratch_replies: asyncio.Queue[dict | None] = asyncio.Queue()
+        self.scratch_reader = asyncio.create_task(self._read_scratch(self.scratch_ws, self.scratch_replies))
+
+    @staticmethod
+    async def _read_scratch(ws: aiohttp.ClientWebSocketResponse, replies: asyncio.Queue) -> None:
+        async for msg in ws:  # ends when the socket closes
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                data = json.loads(msg.data)
+                if "method" not in data:  # a notification from the server (discovery, telemetry): not an answer
+                    replies.put_nowait(data)
+        replies.put_nowait(None)
 
     def still_up(self, what: str, connected: bool) -> None:
         """Bad input never costs the sender its connection: a server that closed it on purpose is a finding."""
@@ -304,7 +322,7 @@ class Fuzz:
                 frame = json.dumps(msg, allow_nan=True)
             try:
                 await ws.send_str(frame)
-                reply = await self._rpc_reply(ws, expect_id)
+                reply = await self._rpc_reply(self.scratch_replies, expect_id)
             except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError, RuntimeError):
                 reply = None
             error = reply.get("error") if isinstance(reply, dict) else None
@@ -318,18 +336,13 @@ class Fuzz:
             if ws.closed:  # the next window reconnects it (reconnect())
                 break
 
-    async def _rpc_reply(self, ws: aiohttp.ClientWebSocketResponse, expect_id: Any) -> dict | None:
+    async def _rpc_reply(self, replies: asyncio.Queue, expect_id: Any) -> dict | None:
         deadline = time.monotonic() + ANSWER_TIMEOUT_S
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            data = await asyncio.wait_for(replies.get(), max(0.0, deadline - time.monotonic()))
+            if data is None:  # the socket closed
+                replies.put_nowait(None)
                 return None
-            msg = await ws.receive(timeout=left)
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                return None
-            data = json.loads(msg.data)
-            if "method" in data:  # a notification from the server (discovery, telemetry): not an answer
-                continue
             if data.get("id") == expect_id:
                 return data
 

@@ -140,14 +140,20 @@ class LinkConnection:
         if token is not None:
             self._authenticate(token)
 
-    def _authenticate(self, token: Any) -> None:
-        self._leave()
+    def _authenticate(self, token: Any) -> str | None:
+        """Sign this socket in as the token's kid; on a bad token, why (a signed-in socket stays signed in:
+        refused input changes nothing)."""
         try:
-            self.kid, self.auth_error = self.classroom.auth_kid(token), None
+            kid = self.classroom.auth_kid(token)
         except AuthError as exc:
-            self.kid, self.auth_error = None, f"{exc.rule}: {exc.message}"
-        if self.kid is not None:
-            self.classroom.presence.arrive(self.kid.kid_id, TRANSPORT, self)  # online in the teacher's roster
+            why = f"{exc.rule}: {exc.message}"
+            if self.kid is None:
+                self.auth_error = why
+            return why
+        self._leave()
+        self.kid, self.auth_error = kid, None
+        self.classroom.presence.arrive(kid.kid_id, TRANSPORT, self)  # online in the teacher's roster
+        return None
 
     def _leave(self) -> None:
         if self.kid is not None:
@@ -234,10 +240,10 @@ class LinkConnection:
             if self.session.state is not State.INITIAL:
                 raise RpcError(APPLICATION_ERROR, f"authenticate comes first (state: {self.session.state.value}): "
                                                   "open a new socket to drive as another kid", req.id)
-            self._authenticate(req.params.get("token"))
-            if self.kid is None:
-                raise RpcError(APPLICATION_ERROR, f"{self.auth_error}: join the class again with its code and "
-                                                  "your name (POST /api/join)", req.id)
+            why = self._authenticate(req.params.get("token"))
+            if why is not None:
+                still = f" (this socket is still {self.kid.name}'s)" if self.kid else ""
+                raise RpcError(APPLICATION_ERROR, f"{why} (POST /api/join){still}", req.id)  # why says what to do
             return {"kid": self.kid.name, "level": self.kid.level}
         if req.method not in METHODS:
             raise RpcError(METHOD_NOT_FOUND, f"there is no method {req.method!r}: use one of {', '.join(METHODS)}",

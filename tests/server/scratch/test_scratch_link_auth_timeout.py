@@ -37,6 +37,12 @@ async def test_sockets_without_a_valid_token_are_closed_and_a_kids_socket_stays(
             await late.send_str(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "authenticate",
                                             "params": {"token": kid["token"]}}))
             assert json.loads((await late.receive(timeout=5)).data)["result"]["kid"] == "Mia"
+            # A failed authenticate on a signed-in socket is refused and signs nobody out (the fuzz found the
+            # deadline then closing a kid's own socket).
+            await good.send_str(json.dumps({"jsonrpc": "2.0", "id": 7, "method": "authenticate",
+                                            "params": {"token": "nope"}}))
+            refused = json.loads((await good.receive(timeout=5)).data)
+            assert refused["id"] == 7 and "still Mia's" in refused["error"]["data"]
             opened = time.monotonic()
             await chatty.send_str(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "getVersion"}))  # no token
             for ws in (silent, chatty, forged):
