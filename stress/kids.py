@@ -297,7 +297,9 @@ class ScratchKid(Kid):
 
     async def _rpc(self, method: str, params: dict) -> Any:
         ws = self.ws
-        if ws is None or ws.closed:
+        if ws is None or ws.closed or self.reader is None or self.reader.done():
+            # a socket the server closed (its CLOSE frame read, ours not sent yet) is not `closed` yet, but
+            # its reader has ended: nothing would ever read the reply
             raise LinkLost("not connected")
         rid = next(self.ids)
         fut = asyncio.get_running_loop().create_future()
