@@ -101,6 +101,9 @@ def freeze_startup_objects() -> None:
     default ran a young collection several times per message burst and promoted in-flight messages to
     the older generations, where the next older pass had to walk them again. Reference cycles are rare
     on these paths (one collection still finds them; see benchmarks/bench_server.py for the pauses).
+    But a full pass now comes rarely (once per some 8 million surviving allocations): a cycle that holds
+    much must be broken where it is made, or it stays for hours — the soak found a finished attempt's
+    whole recording held that way by its cancelled time-limit task (server/lessons/service.py `_finish`).
     """
     gc.collect()
     gc.freeze()

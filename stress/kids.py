@@ -180,11 +180,21 @@ class BlocklyKid(Kid):
             if not fut.done():
                 fut.set_result(reply)
 
-        await sio.emit(event, payload, namespace=KID_NS, callback=on_ack)
+        try:
+            await sio.emit(event, payload, namespace=KID_NS, callback=on_ack)
+        except Exception as exc:  # the namespace or the socket went away under the emit
+            self._give_up(key, fut)
+            raise LinkLost(f"emit failed: {exc!r}") from exc
         try:
             return await asyncio.wait_for(fut, ANSWER_TIMEOUT_S)
         finally:
             self.pending.pop(key, None)
+
+    def _give_up(self, key: str, fut: asyncio.Future) -> None:
+        """The client's own final answer to a request the link took down with it (unless one came)."""
+        if self.pending.pop(key, None) is not None and not fut.done():
+            self.ledger.link_lost([key])
+            fut.cancel()
 
     async def run_lesson(self, lesson: Any) -> None:
         started = await self.call("run_start", {"source": "blockly", "program": lesson.solution.blockly,
@@ -287,7 +297,9 @@ class ScratchKid(Kid):
 
     async def _rpc(self, method: str, params: dict) -> Any:
         ws = self.ws
-        if ws is None or ws.closed:
+        if ws is None or ws.closed or self.reader is None or self.reader.done():
+            # a socket the server closed (its CLOSE frame read, ours not sent yet) is not `closed` yet, but
+            # its reader has ended: nothing would ever read the reply
             raise LinkLost("not connected")
         rid = next(self.ids)
         fut = asyncio.get_running_loop().create_future()
@@ -307,8 +319,11 @@ class ScratchKid(Kid):
             await self._rpc("write", {"serviceId": SERVICE_UUID, "characteristicId": BLOCK_CHAR_UUID,
                                       "message": _b64({**call, "ref": key}), "encoding": "base64"})
             payload = await asyncio.wait_for(fut, ANSWER_TIMEOUT_S)
-        except LinkLost:
+        except (LinkLost, ConnectionError, aiohttp.ClientError) as exc:  # a send on a socket closing under it too
             self.ledger.link_lost([key])
+            raise exc if isinstance(exc, LinkLost) else LinkLost(f"/scratch/ble write: {exc!r}") from exc
+        except RuntimeError as exc:  # the write's own JSON-RPC error reply: the server's final answer to it
+            self.ledger.answered(key, "server", "rpc_error")
             raise
         finally:
             self.waiting.pop(key, None)

@@ -12,6 +12,9 @@ own return or exception). Its answer is one of:
     none        nothing within ANSWER_TIMEOUT_S: LOST. The soak's promise is that this never happens.
 
 A second answer to the same request is counted as a duplicate (the promise is exactly one).
+
+The summary names up to LOST_SHOWN lost requests (key, front end, kind, when sent and the fault windows
+around it), so a failed soak says what was lost, not only how many.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 ANSWER_TIMEOUT_S = 200.0  # the SDK's 180 s block wait plus margin: longer than any skill limit + queue
+LOST_SHOWN = 10  # lost requests named in the summary (the count is always complete)
+FAULT_NEAR_S = 30.0  # a lost request is shown with the faults active when it was sent or starting this soon after
+
+# (start, end, name): a fault window in seconds from the run's start (a coach mode lasts until the next one)
+FaultWindow = tuple[float, float, str]
 
 
 @dataclass
@@ -67,12 +75,15 @@ class Ledger:
         for key in keys:
             self.answered(key, "link_lost", "link_lost")
 
-    def summary(self, now: float | None = None) -> dict:
+    def summary(self, now: float | None = None, t0: float = 0.0, faults: list[FaultWindow] = ()) -> dict:
+        """Counts, and `lost_shown`: LOST_SHOWN lost (or still waiting) requests, each with the time it was sent (s
+        after `t0`, the run's start) and the fault windows (seconds after `t0`) active then or starting
+        within FAULT_NEAR_S after."""
         now = now or time.monotonic()
         with self.lock:
             items = list(self.entries.values())
         out = {"sent": len(items), "by_server": 0, "link_lost": 0, "client_timeout": 0, "pending": 0, "lost": 0,
-               "duplicates": len(self.duplicates), "statuses": Counter(), "by_front_end": Counter()}
+               "duplicates": len(self.duplicates), "statuses": Counter(), "by_front_end": Counter(), "lost_shown": []}
         for e in items:
             out["by_front_end"][e.front_end] += 1
             if e.answered_by == "server":
@@ -80,10 +91,16 @@ class Ledger:
                 out["statuses"][e.status] += 1
             elif e.answered_by in ("link_lost", "client_timeout"):
                 out[e.answered_by] += 1
-            elif now - e.t_sent > ANSWER_TIMEOUT_S:
-                out["lost"] += 1
             else:
-                out["pending"] += 1
+                state = "lost" if now - e.t_sent > ANSWER_TIMEOUT_S else "pending"
+                out[state] += 1
+                if len(out["lost_shown"]) < LOST_SHOWN:
+                    sent = e.t_sent - t0
+                    near = [f"{name} {a:.0f}-{b:.0f} s" for a, b, name in faults
+                            if a <= sent + FAULT_NEAR_S and b >= sent]
+                    out["lost_shown"].append({"key": e.key, "state": state, "front_end": e.front_end, "kind": e.kind,
+                                              "sent_s": round(sent, 1), "faults": near})
+        out["lost_shown"].sort(key=lambda item: item["sent_s"])
         return out
 
     def latencies(self, kind: str | None = None, front_end: str | None = None) -> list[tuple[float, float]]:

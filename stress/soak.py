@@ -44,7 +44,7 @@ from stress import plot
 from stress.cluster import CLASS_CODE, KILLABLE_CAR, REPO_ROOT, Cluster, adopt, free_port, stopping_children, terminate
 from stress.coach_standin import CoachStandIn
 from stress.kids import BlocklyKid, Kid, ScratchKid
-from stress.ledger import Ledger
+from stress.ledger import FAULT_NEAR_S, Ledger
 
 log = logging.getLogger("stress.soak")
 
@@ -79,6 +79,7 @@ class Samples:
     memory: list[tuple[float, int, float, int]] = field(default_factory=list)  # (t, pid, rss MB, fds)
     health_ms: list[tuple[float, float]] = field(default_factory=list)
     faults: list[tuple[float, str]] = field(default_factory=list)
+    fault_ends: list[float] = field(default_factory=list)  # when each fault's injection returned (same order)
     health_failures: int = 0
 
 
@@ -243,6 +244,7 @@ class Soak:
             self.samples.faults.append((self.now(), name))
             print(f"[{self.now():6.1f} s] fault: {name}", flush=True)
             await self.inject(name)
+            self.samples.fault_ends.append(self.now())
         await asyncio.sleep(max(0.0, until - loop.time()))
 
     async def inject(self, name: str) -> None:
@@ -320,6 +322,20 @@ class Soak:
 
     # --- the figures ------------------------------------------------------------------------------
 
+    def fault_windows(self) -> list[tuple[float, float, str]]:
+        """(start, end, name) of every fault, seconds from the start: a stall, a kill (until the restarted
+        process is up), a drop or the flood as long as its injection ran; a coach mode until the next one."""
+        faults, ends = self.samples.faults, self.samples.fault_ends + [self.now()] * len(self.samples.faults)
+        out = []
+        for i, (t, name) in enumerate(faults):
+            if name == "coach_ok":
+                continue
+            end = ends[i]
+            if name.startswith("coach_"):
+                end = next((t2 for t2, n2 in faults[i + 1:] if n2.startswith("coach_")), self.duration)
+            out.append((t, end, name))
+        return out
+
     def report(self, codes: dict) -> int:
         for item in self.sdk_programs:  # the SDK kids' programs: each block answered, the last maybe not `done`
             for _ in range(int(item["done"])):
@@ -332,7 +348,7 @@ class Soak:
                 self.ledger.answered(key, "client_timeout", item["status"])
             else:
                 self.ledger.answered(key, "link_lost" if item["outcome"] == "link_lost" else "server", item["status"])
-        s = self.ledger.summary()
+        s = self.ledger.summary(t0=self.t0, faults=self.fault_windows())
         attempts = self.attempt_statuses()
         started = sum(k.runs_started for k in self.kids)
         sdk_runs = sum(1 for p in self.sdk_programs if p.get("connected"))
@@ -347,6 +363,9 @@ class Soak:
         print(f"  server answers: {dict(s['statuses'].most_common())}")
         if s["lost"] or s["duplicates"] or s["pending"]:
             failed.append("requests")
+            for item in s["lost_shown"]:
+                print(f"  {item['state']}: {item['key']} ({item['front_end']} {item['kind']}) sent at {item['sent_s']:.1f} s; "
+                      f"faults then or within {FAULT_NEAR_S:g} s: {', '.join(item['faults']) or 'none'}")
             for d in self.ledger.duplicates[:5]:
                 print(f"  duplicate: {d}")
         finished = attempts.get("graded", 0) + attempts.get("interrupted", 0)
@@ -404,7 +423,7 @@ class Soak:
         print(f"plot: {png}")
         summary = {"requests": {k: (dict(v) if isinstance(v, Counter) else v) for k, v in s.items()},
                    "attempts": dict(attempts), "runs_started": started, "sdk_runs": sdk_runs,
-                   "faults": self.samples.faults, "failed": failed, "sdk_programs": self.sdk_programs}
+                   "faults": self.samples.faults, "fault_windows": self.fault_windows(), "failed": failed, "sdk_programs": self.sdk_programs}
         (self.out / "soak.json").write_text(json.dumps(summary, indent=1))
         print("RESULT: " + ("every request answered exactly once, no attempt lost" if not failed
                             else f"FAILED: {', '.join(failed)}"))

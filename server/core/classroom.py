@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import time
+from collections import deque
 from typing import Any, Awaitable, Callable
 
 from curriculum.catalog import translate
@@ -50,6 +51,7 @@ ARENA_RETRY_S = 0.05  # one control tick or two between asking a busy car again
 SAFETY_PUSH_PER_S = 5.0  # safety events a second per car that reach screens: more is a broken car, not news
 SAFETY_PUSH_BURST = 20  # a crash into a cone at speed reports a handful at once
 START_SLOT_SPACING_CM = 45.0  # simulated cars start in a column this far apart, so they do not overlap
+ENDED_RUNS_KEPT = 256  # ended runs kept in memory (a late run_end finds them); older ones are in storage only
 SETUP_DRIVER = "setup-wizard"  # the driver id of the set-up wizard's test drive (never a kid: kids are k...)
 
 # A pose filter sees each car's telemetry before anyone else and may hand back a better one (the arena
@@ -100,7 +102,8 @@ class Classroom:
         self.safety_not_pushed: dict[str, int] = {}  # per car: events over that budget (recorded, not pushed)
         self._speed: dict[str, float] = {}
         self._kids: dict[str, Kid] = {}
-        self.runs: dict[str, Run] = {}
+        self.runs: dict[str, Run] = {}  # live runs and the ENDED_RUNS_KEPT newest ended ones (storage has them all)
+        self._ended_runs: deque[str] = deque()  # run ids in self.runs that ended, oldest first
         self._active_run: dict[str, str] = {}  # kid -> run_id
         self._request_log: list[RequestLogEntry] = []
         self.car_refusals: dict[str, dict[str, Any]] = {}  # car -> second connections refused {count, t, address}
@@ -757,8 +760,22 @@ class Classroom:
         if node is not None and self.remote is not None:
             self.remote.cancel_run(node, run.kid_id, run_id, reason)
         self.storage.kv_put("runs", run_id, run.as_dict())
+        self._ended_runs.append(run_id)
+        while len(self._ended_runs) > ENDED_RUNS_KEPT:  # a class runs thousands a day: memory keeps the newest
+            self.runs.pop(self._ended_runs.popleft(), None)
         self.events.publish("run_ended", run)
         return run
+
+    def run(self, run_id: str) -> Run | None:
+        """A run by id: in memory if live or recently ended, else as storage has it (ended; no program)."""
+        run = self.runs.get(run_id)
+        if run is not None:
+            return run
+        stored = self.storage.kv_get("runs", run_id)
+        if not isinstance(stored, dict) or stored.get("run_id") != run_id:
+            return None
+        return Run(**{k: stored.get(k) for k in ("run_id", "kid_id", "source", "lesson_id", "car_id", "started_at",
+                                                 "ended_at", "end_reason")})
 
     def active_run(self, kid_id: str) -> Run | None:
         run_id = self._active_run.get(kid_id)

@@ -187,7 +187,7 @@ class KidHub(socketio.AsyncNamespace):
         if isinstance(end, ErrorInfo):
             return error_reply(end)
         assert isinstance(end, RunEnd)
-        run = self.classroom.runs.get(end.run_id)
+        run = self.classroom.run(end.run_id)
         if run is None or run.kid_id != kid_id:
             return error_reply(ErrorInfo(rule="run_id", value=end.run_id, message=f"no run {end.run_id} of yours",
                                          fix="send the run_id that run_start gave you"))

@@ -358,6 +358,10 @@ class AttemptService:
         live.ended = True
         if live.timer is not None and live.timer is not asyncio.current_task():
             live.timer.cancel()
+        # The cancelled timer keeps its CancelledError, whose traceback keeps the timer's frame, which holds
+        # `live`: were `live` still to hold the timer, the attempt and its whole recording would be a
+        # reference cycle that only the collector's rare full pass frees (server/runner.py GC_THRESHOLDS).
+        live.timer = None
         rec = live.writer.end(reason)
         live.writer.close()
         if live.car_id and self.live_by_car.get(live.car_id) is live:
